@@ -1,0 +1,144 @@
+// Package audit records security events: every login success and failure, every push
+// sent, approved, denied or expired, every rejected device reply. Events go to the
+// structured log (slog, with audit=true) and to any sinks a caller adds, such as tests or
+// the metrics exporter.
+//
+// Events never carry secrets: no passwords, codes, device secrets or session tokens.
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Event types. They are stable ids: dashboards and alerts key on them.
+const (
+	LoginSuccess      = "login.success"
+	LoginFailure      = "login.failure"
+	AccountLocked     = "account.locked"
+	PushSent          = "push.sent"
+	PushApproved      = "push.approved"
+	PushDenied        = "push.denied"
+	PushExpired       = "push.expired"
+	PushMismatch      = "push.number_mismatch"
+	PushRejected      = "push.reply_rejected"
+	PushRateLimited   = "push.rate_limited"
+	PushFailed        = "push.send_failed"
+	DeviceRegistered  = "device.registered"
+	DeviceRevoked     = "device.revoked"
+	RecoveryCodeUsed  = "recovery_code.used"
+	RecoveryCodeBad   = "recovery_code.rejected"
+	RecoveryCodesNew  = "recovery_codes.generated"
+	MFAOptOut         = "mfa.opt_out"
+	SessionLogout     = "session.logout"
+	JourneyNodeFailed = "journey.node_error"
+)
+
+// Event is one audit record.
+type Event struct {
+	Time    time.Time      `json:"time"`
+	Type    string         `json:"type"`
+	Realm   string         `json:"realm,omitempty"`
+	User    string         `json:"user,omitempty"`
+	Journey string         `json:"journey,omitempty"`
+	FlowID  string         `json:"flow_id,omitempty"`
+	Node    string         `json:"node,omitempty"`
+	Session string         `json:"session_id,omitempty"`
+	Message string         `json:"message_id,omitempty"`
+	Client  string         `json:"client_ip,omitempty"`
+	Reason  string         `json:"reason,omitempty"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// Logger emits audit events. The zero value is not usable; use New. A nil *Logger
+// discards events, so optional wiring stays simple.
+type Logger struct {
+	log   *slog.Logger
+	mu    sync.RWMutex
+	sinks []func(Event)
+}
+
+// New returns a Logger writing to log (slog.Default() if nil).
+func New(log *slog.Logger) *Logger {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Logger{log: log}
+}
+
+// AddSink registers fn to receive every later event. fn must not block.
+func (l *Logger) AddSink(fn func(Event)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sinks = append(l.sinks, fn)
+}
+
+// Emit records e, stamping its time if unset.
+func (l *Logger) Emit(ctx context.Context, e Event) {
+	if l == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	attrs := []any{slog.Bool("audit", true), slog.String("event", e.Type)}
+	add := func(k, v string) {
+		if v != "" {
+			attrs = append(attrs, slog.String(k, v))
+		}
+	}
+	add("realm", e.Realm)
+	add("user", e.User)
+	add("journey", e.Journey)
+	add("flow_id", e.FlowID)
+	add("node", e.Node)
+	add("session_id", e.Session)
+	add("message_id", e.Message)
+	add("client_ip", e.Client)
+	add("reason", e.Reason)
+	if len(e.Details) > 0 {
+		attrs = append(attrs, slog.Any("details", e.Details))
+	}
+	l.log.InfoContext(ctx, "audit", attrs...)
+	l.mu.RLock()
+	sinks := l.sinks
+	l.mu.RUnlock()
+	for _, s := range sinks {
+		s(e)
+	}
+}
+
+// Recorder is a sink that keeps events in memory, for tests and the admin pages.
+type Recorder struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+// Sink returns the function to pass to AddSink.
+func (r *Recorder) Sink() func(Event) {
+	return func(e Event) {
+		r.mu.Lock()
+		r.events = append(r.events, e)
+		r.mu.Unlock()
+	}
+}
+
+// Events returns a copy of the events recorded so far.
+func (r *Recorder) Events() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Event(nil), r.events...)
+}
+
+// Count returns how many recorded events have type typ.
+func (r *Recorder) Count(typ string) int {
+	n := 0
+	for _, e := range r.Events() {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
