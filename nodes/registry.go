@@ -97,19 +97,19 @@ func (ps Problems) Error() string {
 
 // Problem codes.
 const (
-	CodeUnknownType       = "unknown_type"
-	CodeBadConfig         = "bad_config"
-	CodeBadJSON           = "bad_json"
-	CodeMissingStart      = "missing_start"
-	CodeDanglingTarget    = "dangling_target"
-	CodeUnconnected       = "unconnected_outcome"
-	CodeUnknownOutcome    = "unknown_outcome"
-	CodeUnreachable       = "unreachable_node"
-	CodeBadName           = "bad_name"
-	CodeReservedID        = "reserved_id"
-	CodeUnknownJourney    = "unknown_journey"
-	CodeRecursiveJourney  = "recursive_journey"
-	CodeNotAllowedHere    = "not_allowed_here"
+	CodeUnknownType      = "unknown_type"
+	CodeBadConfig        = "bad_config"
+	CodeBadJSON          = "bad_json"
+	CodeMissingStart     = "missing_start"
+	CodeDanglingTarget   = "dangling_target"
+	CodeUnconnected      = "unconnected_outcome"
+	CodeUnknownOutcome   = "unknown_outcome"
+	CodeUnreachable      = "unreachable_node"
+	CodeBadName          = "bad_name"
+	CodeReservedID       = "reserved_id"
+	CodeUnknownJourney   = "unknown_journey"
+	CodeRecursiveJourney = "recursive_journey"
+	CodeNotAllowedHere   = "not_allowed_here"
 )
 
 // Build is handed to Spec.New: the services to build with and the way to build children.
