@@ -1,0 +1,279 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/arbor-auth/arbor/engine"
+	"github.com/arbor-auth/arbor/nodes"
+)
+
+// wireCallback is a callback as AM sends and receives it.
+type wireCallback struct {
+	Type   string      `json:"type"`
+	Output []wireField `json:"output"`
+	Input  []wireField `json:"input,omitempty"`
+	ID     *int        `json:"_id,omitempty"`
+}
+
+type wireField struct {
+	Name  string `json:"name"`
+	Value any    `json:"value"`
+}
+
+// stepBody is the step response, and what a continuing request echoes back.
+type stepBody struct {
+	AuthID      string         `json:"authId"`
+	Callbacks   []wireCallback `json:"callbacks"`
+	Header      string         `json:"header,omitempty"`
+	Description string         `json:"description,omitempty"`
+	Stage       string         `json:"stage,omitempty"`
+}
+
+// continueBody is what Arbor reads of a continuing request; unknown fields (the SDK's
+// echoed status and ok, outputs, header) are ignored.
+type continueBody struct {
+	AuthID    *string `json:"authId"`
+	Callbacks *[]struct {
+		Type  string      `json:"type"`
+		Input []wireField `json:"input"`
+	} `json:"callbacks"`
+}
+
+type successBody struct {
+	TokenID    string `json:"tokenId,omitempty"`
+	SuccessURL string `json:"successUrl"`
+	Realm      string `json:"realm"`
+}
+
+func (s *Server) readBody(c echo.Context) ([]byte, error) {
+	r := c.Request()
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, amError(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes", s.cfg.MaxBodyBytes))
+	}
+	if err != nil {
+		return nil, amError(http.StatusBadRequest, "Could not read the request body")
+	}
+	return body, nil
+}
+
+func (s *Server) authenticate(c echo.Context, realm string) error {
+	noStore(c)
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	req := NodeRequest(c.Request(), c.RealIP(), s.cfg.PublicURL)
+	q := c.QueryParams()
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("{}")) {
+		return s.start(c, realm, q, req)
+	}
+	var cb continueBody
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if err := dec.Decode(&cb); err != nil {
+		return amError(http.StatusBadRequest, "Malformed JSON request body: "+jsonErr(err))
+	}
+	if cb.AuthID == nil || *cb.AuthID == "" {
+		return amError(http.StatusBadRequest, "Missing authId in the request body")
+	}
+	claims, err := parseAuthID(s.authKey, *cb.AuthID, time.Now())
+	switch {
+	case errors.Is(err, errAuthIDExpired):
+		return timedOut()
+	case err != nil:
+		return amError(http.StatusBadRequest, err.Error())
+	}
+	if claims.Realm != realm {
+		return amError(http.StatusBadRequest, fmt.Sprintf("The authId was issued for realm %s, not %s", claims.Realm, realm))
+	}
+	if cb.Callbacks == nil {
+		return amError(http.StatusBadRequest, "Missing callbacks in the request body")
+	}
+	submitted := make([]nodes.Callback, len(*cb.Callbacks))
+	for i, w := range *cb.Callbacks {
+		prefix := "IDToken" + strconv.Itoa(i+1)
+		out := nodes.Callback{Type: w.Type}
+		for _, in := range w.Input {
+			if !strings.HasPrefix(in.Name, prefix) || (len(in.Name) > len(prefix) && in.Name[len(prefix)] >= '0' && in.Name[len(prefix)] <= '9') {
+				return amError(http.StatusBadRequest, fmt.Sprintf("Callback %d input %q must be named %s", i+1, in.Name, prefix))
+			}
+			out.Input = append(out.Input, nodes.Field{Name: strings.TrimPrefix(in.Name, prefix), Value: in.Value})
+		}
+		submitted[i] = out
+	}
+	res, err := s.engine.Continue(c.Request().Context(), claims.SessionID, realm, submitted, req)
+	if err != nil {
+		return s.engineError(err)
+	}
+	return s.respond(c, res, q)
+}
+
+func (s *Server) start(c echo.Context, realm string, q url.Values, req nodes.Request) error {
+	journey := q.Get("authIndexValue")
+	switch t := q.Get("authIndexType"); t {
+	case "":
+		if journey == "" {
+			journey = s.cfg.DefaultJourney
+		}
+	case "service", "tree", "composite_advice":
+		if t == "composite_advice" || journey == "" {
+			return amError(http.StatusBadRequest, "authIndexValue must name a journey")
+		}
+	default:
+		return amError(http.StatusBadRequest, "Unknown Authentication Index Type")
+	}
+	if !strings.EqualFold(q.Get("ForceAuth"), "true") {
+		if tok := s.token(c, nil); tok != "" {
+			if sess, err := s.sessions.Validate(c.Request().Context(), tok); err == nil && sess.Realm == realm {
+				return c.JSON(http.StatusOK, successBody{TokenID: tok, SuccessURL: s.successURL(q), Realm: realm})
+			}
+		}
+	}
+	res, err := s.engine.Start(c.Request().Context(), engine.StartRequest{Journey: journey, Realm: realm, Request: req})
+	if err != nil {
+		return s.engineError(err)
+	}
+	return s.respond(c, res, q)
+}
+
+func timedOut() error {
+	return &amErr{status: http.StatusUnauthorized, body: crestError{Code: 401, Reason: "Unauthorized",
+		Message: "Session has timed out", Detail: map[string]any{"errorCode": "110"}}}
+}
+
+func (s *Server) engineError(err error) error {
+	var ie *engine.InputError
+	switch {
+	case errors.As(err, &ie):
+		return amError(http.StatusBadRequest, ie.Msg)
+	case errors.Is(err, engine.ErrFlowNotFound):
+		return timedOut()
+	case errors.Is(err, engine.ErrJourneyNotFound):
+		return amError(http.StatusBadRequest, "No configuration found: unknown journey")
+	case errors.Is(err, engine.ErrStepConflict):
+		return amError(http.StatusConflict, "This step was already submitted by another request")
+	case errors.Is(err, engine.ErrRealmMismatch):
+		return amError(http.StatusBadRequest, "The authId belongs to another realm")
+	}
+	return err
+}
+
+func (s *Server) respond(c echo.Context, res *engine.Result, q url.Values) error {
+	switch res.Status {
+	case engine.NeedInput:
+		body := stepBody{
+			AuthID:    issueAuthID(s.authKey, res.FlowID, res.Journey, res.Realm, res.Expires),
+			Callbacks: RenderCallbacks(res.Callbacks),
+			Header:    res.Header, Description: res.Description, Stage: res.Stage,
+		}
+		return c.JSON(http.StatusOK, body)
+	case engine.Succeeded:
+		out := successBody{SuccessURL: s.successURL(q), Realm: res.Realm}
+		if !strings.EqualFold(q.Get("noSession"), "true") {
+			tok, sess, err := s.sessions.Create(c.Request().Context(), res.Username, res.Realm, res.Journey, nil)
+			if err != nil {
+				return err
+			}
+			out.TokenID = tok
+			s.setSessionCookie(c, tok, sess.MaxEnd)
+			s.log.Info("session created", "session_id", sess.Handle, "flow_id", res.FlowID, "user", res.Username, "realm", res.Realm)
+		}
+		return c.JSON(http.StatusOK, out)
+	default:
+		msg := "Login failure"
+		if res.FailureMessage != "" {
+			msg = res.FailureMessage
+		}
+		return amError(http.StatusUnauthorized, msg)
+	}
+}
+
+// RenderCallbacks turns nodes' callbacks into AM's wire form: inputs named IDToken<N>
+// with N the 1-based position among all callbacks, and _id the 0-based position.
+func RenderCallbacks(cbs []nodes.Callback) []wireCallback {
+	out := make([]wireCallback, len(cbs))
+	for i, cb := range cbs {
+		id := i
+		w := wireCallback{Type: cb.Type, Output: []wireField{}, ID: &id}
+		for _, o := range cb.Output {
+			w.Output = append(w.Output, wireField{Name: o.Name, Value: o.Value})
+		}
+		for _, in := range cb.Input {
+			w.Input = append(w.Input, wireField{Name: "IDToken" + strconv.Itoa(i+1) + in.Name, Value: in.Value})
+		}
+		out[i] = w
+	}
+	return out
+}
+
+func (s *Server) setSessionCookie(c echo.Context, token string, maxEnd time.Time) {
+	ck := &http.Cookie{
+		Name: s.cfg.CookieName, Value: token, Path: "/", HttpOnly: true,
+		Secure: s.cfg.SecureCookies || c.Request().TLS != nil, SameSite: http.SameSiteLaxMode,
+		Expires: maxEnd,
+	}
+	c.SetCookie(ck)
+}
+
+// successURL returns the goto parameter if it is allowed, else the configured URL.
+func (s *Server) successURL(q url.Values) string {
+	if g := q.Get("goto"); g != "" && AllowedRedirect(g, s.cfg.AllowedRedirects) {
+		return g
+	}
+	return s.cfg.SuccessURL
+}
+
+// AllowedRedirect reports whether target is a safe redirect: a path on this server
+// ("/x", never "//host" or "/\host"), or a URL starting with one of the allowed prefixes
+// (compared after parsing, so "https://good.example.evil.com" does not pass for
+// "https://good.example").
+func AllowedRedirect(target string, allowed []string) bool {
+	if target == "" || len(target) > 2048 || strings.ContainsAny(target, "\r\n\t\\") {
+		return false
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return false
+	}
+	if u.Scheme == "" && u.Host == "" && u.User == nil {
+		return strings.HasPrefix(target, "/") && !strings.HasPrefix(target, "//")
+	}
+	for _, a := range allowed {
+		au, err := url.Parse(a)
+		if err != nil || au.Scheme == "" || au.Host == "" {
+			continue
+		}
+		if !strings.EqualFold(u.Scheme, au.Scheme) || !strings.EqualFold(u.Host, au.Host) || u.User != nil {
+			continue
+		}
+		if strings.HasPrefix(u.EscapedPath(), au.EscapedPath()) || au.Path == "" || au.Path == "/" {
+			return true
+		}
+	}
+	return false
+}
+
+func jsonErr(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s at offset %d", se.Error(), se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q has the wrong type (%s)", te.Field, te.Value)
+	}
+	return err.Error()
+}

@@ -1,0 +1,446 @@
+// Package engine walks journeys. A flow advances one HTTP step at a time: the engine
+// loads the flow (one store read), runs nodes from the one waiting for input, following
+// outcomes within the request until a node asks for input or a terminal is reached, and
+// saves the flow with a compare-and-swap on its revision (one conditional write). Two
+// concurrent submissions of one step therefore cannot both advance it, and any instance
+// sharing the store can serve any step.
+//
+// Limits: transitions per request (MaxTransitions) and node visits per flow (MaxSteps)
+// are bounded, and a flow expires with its journey's timeout. A node error never skips
+// the node: the flow goes to the node's "failure" outcome if it has one, and otherwise
+// fails closed. A store outage is returned as an error wrapping store.ErrUnavailable and
+// leaves the flow as it was, so the client can retry the step.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/journeys"
+	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/store"
+)
+
+// Config tunes the engine.
+type Config struct {
+	// MaxTransitions bounds node visits within one request (default 64).
+	MaxTransitions int
+	// MaxSteps bounds node visits over a flow's life (default 1000).
+	MaxSteps int
+	// MaxInnerDepth bounds nesting of inner journeys (default 8).
+	MaxInnerDepth int
+	// TombstoneTTL is how long a finished flow is remembered so a replay of its last
+	// step is refused (default 1 minute).
+	TombstoneTTL time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Engine runs journeys from a repository over a store.
+type Engine struct {
+	cfg     Config
+	st      store.Store
+	repo    *journeys.Repo
+	audit   *audit.Logger
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// New returns an Engine. It also sets deps.Journeys so inner_journey nodes can run
+// nested journeys through it; call it before compiling journeys that use them.
+func New(cfg Config, st store.Store, repo *journeys.Repo, deps *nodes.Deps, m *Metrics) *Engine {
+	if cfg.MaxTransitions <= 0 {
+		cfg.MaxTransitions = 64
+	}
+	if cfg.MaxSteps <= 0 {
+		cfg.MaxSteps = 1000
+	}
+	if cfg.MaxInnerDepth <= 0 {
+		cfg.MaxInnerDepth = 8
+	}
+	if cfg.TombstoneTTL <= 0 {
+		cfg.TombstoneTTL = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := slog.Default()
+	var au *audit.Logger
+	if deps != nil {
+		if deps.Log != nil {
+			log = deps.Log
+		}
+		au = deps.Audit
+	}
+	e := &Engine{cfg: cfg, st: st, repo: repo, audit: au, log: log, metrics: m}
+	if deps != nil {
+		deps.Journeys = e
+	}
+	return e
+}
+
+// Status is where a step left the flow.
+type Status int
+
+// Step results.
+const (
+	NeedInput Status = iota
+	Succeeded
+	Failed
+)
+
+// Result is the outcome of one step.
+type Result struct {
+	Status Status
+	// FlowID identifies the flow (while it needs input).
+	FlowID string
+	// Journey and Realm the flow runs in.
+	Journey, Realm string
+	// Callbacks, Header, Description and Stage are what to ask (NeedInput).
+	Callbacks                  []nodes.Callback
+	Header, Description, Stage string
+	// Expires is when the flow times out.
+	Expires time.Time
+	// Username is who the flow identified (on success, the user to create a session for).
+	Username string
+	// FailureMessage replaces the default failure message when set.
+	FailureMessage string
+	// Shared is the flow's final shared state (on success and failure), for success
+	// details and session properties.
+	Shared nodes.State
+}
+
+// StartRequest starts a flow.
+type StartRequest struct {
+	Journey string
+	Realm   string
+	Request nodes.Request
+}
+
+// Start begins a flow of the current version of a journey and runs it to its first
+// question or to its end. It reads the journey's head (one store read) and creates the
+// flow (one conditional write) only if the flow needs input.
+func (e *Engine) Start(ctx context.Context, sr StartRequest) (*Result, error) {
+	c, err := e.repo.Head(ctx, sr.Journey)
+	if errors.Is(err, journeys.ErrNotFound) {
+		return nil, fmt.Errorf("start %q: %w", sr.Journey, ErrJourneyNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start %q: %w", sr.Journey, err)
+	}
+	now := e.cfg.Now()
+	f := &Flow{
+		ID: newFlowID(), Journey: c.Journey.Name, Version: c.Version, Realm: sr.Realm,
+		Node: c.Journey.Start, Shared: nodes.State{nodes.KeyRealm: sr.Realm},
+		Started: now.UnixMilli(), Expires: now.Add(c.Timeout).UnixMilli(),
+	}
+	return e.advance(ctx, c, f, nil, sr.Request, now)
+}
+
+// Continue submits answers to the step flowID is waiting on. submitted must match what
+// was sent: the same count and, position by position, the same types.
+func (e *Engine) Continue(ctx context.Context, flowID, realm string, submitted []nodes.Callback, req nodes.Request) (*Result, error) {
+	it, err := e.st.Get(ctx, flowKey(flowID))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrFlowNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load flow: %w", err)
+	}
+	var f Flow
+	if err := json.Unmarshal(it.Value, &f); err != nil {
+		return nil, fmt.Errorf("load flow: corrupt state: %w", err)
+	}
+	f.ID, f.rev = flowID, it.Rev
+	now := e.cfg.Now()
+	if f.Done || now.UnixMilli() >= f.Expires {
+		return nil, ErrFlowNotFound
+	}
+	if realm != "" && realm != f.Realm {
+		return nil, ErrRealmMismatch
+	}
+	answers, err := match(f.Pending, submitted)
+	if err != nil {
+		return nil, err
+	}
+	c, err := e.repo.Get(ctx, f.Journey, f.Version)
+	if err != nil {
+		return nil, fmt.Errorf("flow %s: %w", flowID, err)
+	}
+	return e.advance(ctx, c, &f, answers, req, now)
+}
+
+// match checks the client's callbacks against what was sent and returns them rebuilt
+// from the sent types with only the client's inputs, so nodes never see client-supplied
+// outputs.
+func match(pending []Pending, submitted []nodes.Callback) ([]nodes.Callback, error) {
+	if len(submitted) != len(pending) {
+		return nil, inputErrorf("Incorrect number of callbacks found in JSON response: sent %d, received %d", len(pending), len(submitted))
+	}
+	out := make([]nodes.Callback, len(pending))
+	for i, p := range pending {
+		s := submitted[i]
+		if s.Type != p.Type {
+			return nil, inputErrorf("Required callback not found in JSON response: callback %d must be %s, not %q", i+1, p.Type, s.Type)
+		}
+		cb := nodes.Callback{Type: p.Type}
+		for _, name := range p.Inputs {
+			var v any
+			found := false
+			for _, in := range s.Input {
+				if in.Name == name {
+					v, found = in.Value, true
+					break
+				}
+			}
+			if !found {
+				label := "its input"
+				if name != "" {
+					label = "input " + name
+				}
+				return nil, inputErrorf("callback %d (%s) is missing %s", i+1, p.Type, label)
+			}
+			switch v.(type) {
+			case string, float64, bool, nil, json.Number:
+			default:
+				return nil, inputErrorf("callback %d (%s) input must be a string, number or boolean", i+1, p.Type)
+			}
+			cb.Input = append(cb.Input, nodes.Field{Name: name, Value: v})
+		}
+		out[i] = cb
+	}
+	return out, nil
+}
+
+// advance runs f from its current node and persists the result.
+func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, answers []nodes.Callback, req nodes.Request, now time.Time) (*Result, error) {
+	started := time.Now()
+	log := e.log.With("flow_id", f.ID, "journey", f.Journey, "version", f.Version)
+	transient := nodes.State{}
+	w := walker{e: e, c: c, flowID: f.ID, realm: f.Realm, req: req, now: now, log: log, ctx: ctx}
+	out, err := w.run(&f.Node, f.Shared, answers, transient, &f.Steps, 0)
+	if err != nil {
+		e.metrics.step(f.Journey, "error", time.Since(started))
+		return nil, err
+	}
+	res := &Result{FlowID: f.ID, Journey: f.Journey, Realm: f.Realm, Expires: f.ExpiresAt(), Shared: f.Shared}
+	switch {
+	case out.terminal == "":
+		f.Pending = pendingOf(out.action.Callbacks)
+		ttl := f.ExpiresAt().Sub(now)
+		if ttl <= 0 {
+			return nil, ErrFlowNotFound
+		}
+		if err := e.save(ctx, f, ttl); err != nil {
+			return nil, err
+		}
+		res.Status = NeedInput
+		res.Callbacks = out.action.Callbacks
+		res.Header, res.Description, res.Stage = out.action.Header, out.action.Description, out.action.Stage
+		e.metrics.step(f.Journey, "input", time.Since(started))
+		return res, nil
+	default:
+		// A finished flow is replaced by a tombstone with the same conditional write, so
+		// of two concurrent final submissions only one finishes it.
+		if f.rev > 0 {
+			tomb := &Flow{ID: f.ID, rev: f.rev, Done: true, Journey: f.Journey, Version: f.Version, Realm: f.Realm, Expires: f.Expires}
+			if err := e.save(ctx, tomb, e.cfg.TombstoneTTL); err != nil {
+				return nil, err
+			}
+		}
+		res.Username = f.Shared.String(nodes.KeyUsername)
+		res.FailureMessage = out.failureMessage
+		ev := audit.Event{Realm: f.Realm, User: res.Username, Journey: f.Journey, FlowID: f.ID, Client: req.ClientIP, Node: out.lastNode}
+		if out.terminal == journeys.Success {
+			res.Status = Succeeded
+			ev.Type = audit.LoginSuccess
+			e.metrics.step(f.Journey, "success", time.Since(started))
+		} else {
+			res.Status = Failed
+			ev.Type = audit.LoginFailure
+			ev.Reason = out.reason
+			e.metrics.step(f.Journey, "failure", time.Since(started))
+		}
+		e.audit.Emit(ctx, ev)
+		log.Info("flow finished", "result", ev.Type, "reason", ev.Reason, "user", res.Username)
+		return res, nil
+	}
+}
+
+func (e *Engine) save(ctx context.Context, f *Flow, ttl time.Duration) error {
+	rev, err := e.st.CAS(ctx, flowKey(f.ID), f.marshal(), f.rev, ttl)
+	if errors.Is(err, store.ErrConflict) {
+		return ErrStepConflict
+	}
+	if err != nil {
+		e.metrics.storeError()
+		return fmt.Errorf("save flow: %w", err)
+	}
+	f.rev = rev
+	return nil
+}
+
+// outcome of a walk: either an action with callbacks, or a terminal.
+type walkOut struct {
+	action         nodes.Action
+	terminal       string
+	failureMessage string
+	reason         string
+	lastNode       string
+}
+
+type walker struct {
+	e      *Engine
+	c      *journeys.Compiled
+	ctx    context.Context
+	flowID string
+	realm  string
+	req    nodes.Request
+	now    time.Time
+	log    *slog.Logger
+}
+
+// run walks from *node until input is needed or a terminal is reached, updating *node
+// and shared in place. depth counts inner-journey nesting.
+func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback, transient nodes.State, steps *int, depth int) (walkOut, error) {
+	var failureMsg string
+	for transitions := 0; ; transitions++ {
+		id := *node
+		if id == journeys.Success || id == journeys.Failure {
+			return walkOut{terminal: id, failureMessage: failureMsg, reason: "failure node reached", lastNode: id}, nil
+		}
+		if transitions >= w.e.cfg.MaxTransitions {
+			w.log.Error("too many transitions in one request; failing closed", "node", id)
+			return walkOut{terminal: journeys.Failure, reason: "transition limit", lastNode: id}, nil
+		}
+		*steps++
+		if *steps > w.e.cfg.MaxSteps {
+			w.log.Error("flow exceeded its step limit; failing closed", "node", id)
+			return walkOut{terminal: journeys.Failure, reason: "step limit", lastNode: id}, nil
+		}
+		step, ok := w.c.Steps[id]
+		if !ok {
+			return walkOut{}, fmt.Errorf("journey %q version %d has no node %q", w.c.Journey.Name, w.c.Version, id)
+		}
+		nctx := &nodes.Context{
+			Ctx: w.ctx, FlowID: w.flowID, Journey: w.c.Journey.Name, NodeID: id, Realm: w.realm,
+			Shared: shared, Transient: transient, Callbacks: answers, Request: w.req, Now: w.now,
+			Log: w.log.With("node", id, "node_type", step.Type),
+		}
+		nctx.Ctx = withDepth(w.ctx, depth)
+		answers = nil
+		act, err := step.Node.Process(nctx)
+		if err != nil {
+			if errors.Is(err, store.ErrUnavailable) {
+				// Nothing is saved: the flow stays at its last step and the client may retry.
+				w.e.metrics.storeError()
+				return walkOut{}, fmt.Errorf("node %q: %w", id, err)
+			}
+			w.e.audit.Emit(w.ctx, audit.Event{Type: audit.JourneyNodeFailed, Realm: w.realm, Journey: w.c.Journey.Name, FlowID: w.flowID, Node: id, Reason: err.Error()})
+			nctx.Log.Error("node failed", "err", err)
+			if next, ok := step.Next["failure"]; ok {
+				w.e.metrics.outcome(w.c.Journey.Name, step.Type, "failure")
+				*node = next
+				continue
+			}
+			return walkOut{terminal: journeys.Failure, reason: "node error in " + id, lastNode: id}, nil
+		}
+		if act.FailureMessage != "" {
+			failureMsg = act.FailureMessage
+		}
+		if len(act.Callbacks) > 0 {
+			return walkOut{action: act}, nil
+		}
+		next, ok := step.Next[act.Outcome]
+		if !ok {
+			nctx.Log.Error("node returned an outcome it does not declare; failing closed", "outcome", act.Outcome)
+			return walkOut{terminal: journeys.Failure, reason: fmt.Sprintf("undeclared outcome %q from %s", act.Outcome, id), lastNode: id}, nil
+		}
+		w.e.metrics.outcome(w.c.Journey.Name, step.Type, act.Outcome)
+		*node = next
+		if next == journeys.Failure || next == journeys.Success {
+			out := walkOut{terminal: next, failureMessage: failureMsg, lastNode: id}
+			if next == journeys.Failure {
+				out.reason = fmt.Sprintf("%s -> %s", id, act.Outcome)
+			}
+			return out, nil
+		}
+	}
+}
+
+type depthKey struct{}
+
+func withDepth(ctx context.Context, d int) context.Context {
+	return context.WithValue(ctx, depthKey{}, d)
+}
+
+func depthOf(ctx context.Context) int {
+	d, _ := ctx.Value(depthKey{}).(int)
+	return d
+}
+
+// innerState is an inner journey's state, kept in the outer flow's shared state.
+type innerState struct {
+	Version int         `json:"v"`
+	Node    string      `json:"n"`
+	Shared  nodes.State `json:"s"`
+}
+
+// RunInner runs journey name nested in the flow of ctx (nodes.InnerRunner). The inner
+// journey starts with a copy of the outer shared state, is pinned to the version current
+// when it started, and on finishing hands its shared state back to the outer flow.
+func (e *Engine) RunInner(ctx *nodes.Context, name, stateKey string) (nodes.Action, error) {
+	depth := depthOf(ctx.Ctx) + 1
+	if depth > e.cfg.MaxInnerDepth {
+		return nodes.Action{}, fmt.Errorf("inner journeys nested deeper than %d", e.cfg.MaxInnerDepth)
+	}
+	var st innerState
+	var c *journeys.Compiled
+	var err error
+	if raw, ok := ctx.Shared[stateKey]; ok {
+		b, _ := json.Marshal(raw)
+		if err := json.Unmarshal(b, &st); err != nil {
+			return nodes.Action{}, fmt.Errorf("inner journey %q: corrupt state: %w", name, err)
+		}
+		c, err = e.repo.Get(ctx.Ctx, name, st.Version)
+	} else {
+		c, err = e.repo.Head(ctx.Ctx, name)
+		if err == nil {
+			st = innerState{Version: c.Version, Node: c.Journey.Start, Shared: nodes.State{}}
+			for k, v := range ctx.Shared {
+				st.Shared[k] = v
+			}
+		}
+	}
+	if err != nil {
+		return nodes.Action{}, fmt.Errorf("inner journey %q: %w", name, err)
+	}
+	w := walker{e: e, c: c, ctx: ctx.Ctx, flowID: ctx.FlowID, realm: ctx.Realm, req: ctx.Request, now: ctx.Now, log: ctx.Log.With("inner_journey", name)}
+	steps := 0
+	out, err := w.run(&st.Node, st.Shared, ctx.Callbacks, ctx.Transient, &steps, depth)
+	if err != nil {
+		return nodes.Action{}, err
+	}
+	if out.terminal == "" {
+		ctx.Shared[stateKey] = st
+		return out.action, nil
+	}
+	delete(ctx.Shared, stateKey)
+	for k := range ctx.Shared {
+		if _, ok := st.Shared[k]; !ok && k != stateKey {
+			delete(ctx.Shared, k)
+		}
+	}
+	for k, v := range st.Shared {
+		ctx.Shared[k] = v
+	}
+	if out.terminal == journeys.Success {
+		return nodes.Goto("true"), nil
+	}
+	return nodes.Action{Outcome: "false", FailureMessage: out.failureMessage}, nil
+}

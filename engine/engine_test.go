@@ -1,0 +1,363 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/journeys"
+	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/store"
+	"github.com/arbor-auth/arbor/store/embedded"
+)
+
+type none struct{}
+
+type routeCfg struct {
+	To string `json:"to" doc:"Outcome to take." default:"outcome"`
+}
+
+// testRegistry holds small node types that exercise the engine's contract.
+func testRegistry() *nodes.Registry {
+	r := nodes.NewRegistry()
+	// ask sends a NameCallback and stores the answer; empty answers ask again.
+	nodes.Register(r, nodes.Spec[none]{Type: "ask", Input: true, Outcomes: []nodes.Outcome{{ID: "outcome"}},
+		New: func(*none, *nodes.Build) (nodes.Node, error) {
+			return nodes.NodeFunc(func(ctx *nodes.Context) (nodes.Action, error) {
+				if len(ctx.Callbacks) == 1 && ctx.Callbacks[0].InString() != "" {
+					ctx.Shared["username"] = ctx.Callbacks[0].InString()
+					ctx.Transient["password"] = "s3cret-" + ctx.Callbacks[0].InString()
+					return nodes.Goto("outcome"), nil
+				}
+				return nodes.Send(nodes.NameCallback("User Name")), nil
+			}), nil
+		}})
+	nodes.Register(r, nodes.Spec[none]{Type: "decide", Outcomes: []nodes.Outcome{{ID: "true"}, {ID: "false"}},
+		New: func(*none, *nodes.Build) (nodes.Node, error) {
+			return nodes.NodeFunc(func(ctx *nodes.Context) (nodes.Action, error) {
+				if ctx.Username() == "ok" && ctx.Transient.String("password") == "s3cret-ok" {
+					return nodes.Goto("true"), nil
+				}
+				return nodes.Action{Outcome: "false", FailureMessage: "Nope."}, nil
+			}), nil
+		}})
+	nodes.Register(r, nodes.Spec[routeCfg]{Type: "route", Outcomes: []nodes.Outcome{{ID: "outcome"}, {ID: "again"}},
+		New: func(c *routeCfg, _ *nodes.Build) (nodes.Node, error) {
+			return nodes.NodeFunc(func(*nodes.Context) (nodes.Action, error) { return nodes.Goto(c.To), nil }), nil
+		}})
+	nodes.Register(r, nodes.Spec[none]{Type: "boom", Outcomes: []nodes.Outcome{{ID: "outcome"}},
+		New: func(*none, *nodes.Build) (nodes.Node, error) {
+			return nodes.NodeFunc(func(*nodes.Context) (nodes.Action, error) { return nodes.Action{}, errors.New("kaboom") }), nil
+		}})
+	nodes.Register(r, nodes.Spec[none]{Type: "boom_or_fail", Outcomes: []nodes.Outcome{{ID: "outcome"}, {ID: "failure"}},
+		New: func(*none, *nodes.Build) (nodes.Node, error) {
+			return nodes.NodeFunc(func(*nodes.Context) (nodes.Action, error) { return nodes.Action{}, errors.New("kaboom") }), nil
+		}})
+	nodes.Register(r, nodes.Spec[none]{Type: "store_down", Outcomes: []nodes.Outcome{{ID: "outcome"}},
+		New: func(*none, *nodes.Build) (nodes.Node, error) {
+			return nodes.NodeFunc(func(*nodes.Context) (nodes.Action, error) {
+				return nodes.Action{}, fmt.Errorf("read user: %w", store.ErrUnavailable)
+			}), nil
+		}})
+	nodes.Register(r, nodes.Spec[none]{Type: "undeclared", Outcomes: []nodes.Outcome{{ID: "outcome"}},
+		New: func(*none, *nodes.Build) (nodes.Node, error) {
+			return nodes.NodeFunc(func(*nodes.Context) (nodes.Action, error) { return nodes.Goto("surprise"), nil }), nil
+		}})
+	type innerCfg struct {
+		Journey string `json:"journey" doc:"Inner journey."`
+	}
+	nodes.Register(r, nodes.Spec[innerCfg]{Type: "inner_journey", Outcomes: []nodes.Outcome{{ID: "true"}, {ID: "false"}},
+		New: func(c *innerCfg, b *nodes.Build) (nodes.Node, error) {
+			deps := b.Deps
+			return nodes.NodeFunc(func(ctx *nodes.Context) (nodes.Action, error) {
+				return deps.Journeys.RunInner(ctx, c.Journey, ctx.LocalKey("inner"))
+			}), nil
+		}})
+	return r
+}
+
+type harness struct {
+	st    store.Store
+	repo  *journeys.Repo
+	eng   *Engine
+	rec   *audit.Recorder
+	clock atomic.Int64
+}
+
+func newHarness(t *testing.T, docs ...string) *harness {
+	t.Helper()
+	st, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := &harness{st: st, rec: &audit.Recorder{}}
+	h.clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	au := audit.New(nil)
+	au.AddSink(h.rec.Sink())
+	deps := &nodes.Deps{Store: st, Audit: au, Services: map[string]any{}}
+	h.repo = journeys.NewRepo(st, journeys.CompileOptions{Registry: testRegistry(), Deps: deps})
+	h.eng = New(Config{Now: func() time.Time { return time.Unix(0, h.clock.Load()) }, MaxTransitions: 10}, st, h.repo, deps, nil)
+	for _, d := range docs {
+		if _, err := h.repo.Save(context.Background(), []byte(d), "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h
+}
+
+const simple = `{"name":"simple","start":"ask","nodes":{
+  "ask":{"type":"ask","outcomes":{"outcome":"check"}},
+  "check":{"type":"decide","outcomes":{"true":"success","false":"failure"}}}}`
+
+func answer(v any) []nodes.Callback {
+	return []nodes.Callback{{Type: nodes.TypeName, Input: []nodes.Field{{Name: "", Value: v}}}}
+}
+
+func TestStartAndFinish(t *testing.T) {
+	for _, tc := range []struct {
+		name, user string
+		want       Status
+		msg        string
+		event      string
+	}{
+		{"success", "ok", Succeeded, "", audit.LoginSuccess},
+		{"failure", "bad", Failed, "Nope.", audit.LoginFailure},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, simple)
+			ctx := context.Background()
+			res, err := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != NeedInput || len(res.Callbacks) != 1 || res.Callbacks[0].Type != nodes.TypeName {
+				t.Fatalf("start: %+v", res)
+			}
+			res2, err := h.eng.Continue(ctx, res.FlowID, "/", answer(tc.user), nodes.Request{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res2.Status != tc.want || res2.FailureMessage != tc.msg || res2.Username != tc.user {
+				t.Fatalf("continue: status %v msg %q user %q", res2.Status, res2.FailureMessage, res2.Username)
+			}
+			if h.rec.Count(tc.event) != 1 {
+				t.Fatalf("audit: %+v", h.rec.Events())
+			}
+			// The finished flow cannot be replayed.
+			if _, err := h.eng.Continue(ctx, res.FlowID, "/", answer(tc.user), nodes.Request{}); !errors.Is(err, ErrFlowNotFound) {
+				t.Fatalf("replay: %v", err)
+			}
+		})
+	}
+}
+
+func TestBadAnswersChangeNothing(t *testing.T) {
+	h := newHarness(t, simple)
+	ctx := context.Background()
+	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+	before, _ := h.st.Get(ctx, flowKey(res.FlowID))
+	for name, cbs := range map[string][]nodes.Callback{
+		"none":         nil,
+		"too many":     append(answer("ok"), answer("ok")...),
+		"wrong type":   {{Type: nodes.TypePassword, Input: []nodes.Field{{Name: "", Value: "ok"}}}},
+		"no input":     {{Type: nodes.TypeName}},
+		"object input": {{Type: nodes.TypeName, Input: []nodes.Field{{Name: "", Value: map[string]any{"x": 1}}}}},
+	} {
+		_, err := h.eng.Continue(ctx, res.FlowID, "/", cbs, nodes.Request{})
+		var ie *InputError
+		if !errors.As(err, &ie) {
+			t.Errorf("%s: err = %v, want InputError", name, err)
+		}
+	}
+	after, _ := h.st.Get(ctx, flowKey(res.FlowID))
+	if after.Rev != before.Rev {
+		t.Fatal("bad answers changed the flow")
+	}
+	if _, err := h.eng.Continue(ctx, res.FlowID, "/other", answer("ok"), nodes.Request{}); !errors.Is(err, ErrRealmMismatch) {
+		t.Fatalf("other realm: %v", err)
+	}
+	if r, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}); err != nil || r.Status != Succeeded {
+		t.Fatalf("good answer after bad ones: %v %v", r, err)
+	}
+}
+
+func TestEmptyAnswerAsksAgain(t *testing.T) {
+	h := newHarness(t, simple)
+	ctx := context.Background()
+	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+	res2, err := h.eng.Continue(ctx, res.FlowID, "/", answer(""), nodes.Request{})
+	if err != nil || res2.Status != NeedInput {
+		t.Fatalf("%v %v", res2, err)
+	}
+}
+
+func TestConcurrentSubmissionsApplyOnce(t *testing.T) {
+	h := newHarness(t, simple)
+	ctx := context.Background()
+	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+	var wins, conflicts, gone atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{})
+			switch {
+			case err == nil && r.Status == Succeeded:
+				wins.Add(1)
+			case errors.Is(err, ErrStepConflict):
+				conflicts.Add(1)
+			case errors.Is(err, ErrFlowNotFound):
+				gone.Add(1)
+			default:
+				t.Errorf("unexpected: %v %v", r, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d submissions finished the flow (conflicts %d, gone %d)", wins.Load(), conflicts.Load(), gone.Load())
+	}
+	if h.rec.Count(audit.LoginSuccess) != 1 {
+		t.Fatalf("login.success audited %d times", h.rec.Count(audit.LoginSuccess))
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	h := newHarness(t, strings.Replace(simple, `"start"`, `"timeout":"1m","start"`, 1))
+	ctx := context.Background()
+	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+	h.clock.Add(int64(61 * time.Second))
+	if _, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}); !errors.Is(err, ErrFlowNotFound) {
+		t.Fatalf("expired flow: %v", err)
+	}
+	if _, err := h.eng.Continue(ctx, "nope", "/", answer("ok"), nodes.Request{}); !errors.Is(err, ErrFlowNotFound) {
+		t.Fatalf("unknown flow: %v", err)
+	}
+}
+
+func TestFailClosed(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		want      Status
+	}{
+		{"transition limit", `{"name":"loop","start":"a","nodes":{"a":{"type":"route","config":{"to":"again"},"outcomes":{"outcome":"success","again":"b"}},
+		  "b":{"type":"route","config":{"to":"again"},"outcomes":{"outcome":"success","again":"a"}}}}`, Failed},
+		{"node error without failure outcome", `{"name":"loop","start":"a","nodes":{"a":{"type":"boom","outcomes":{"outcome":"success"}}}}`, Failed},
+		{"node error goes to failure outcome", `{"name":"loop","start":"a","nodes":{"a":{"type":"boom_or_fail","outcomes":{"outcome":"failure","failure":"b"}},
+		  "b":{"type":"route","outcomes":{"outcome":"success","again":"failure"}}}}`, Succeeded},
+		{"undeclared outcome", `{"name":"loop","start":"a","nodes":{"a":{"type":"undeclared","outcomes":{"outcome":"success"}}}}`, Failed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.doc)
+			res, err := h.eng.Start(context.Background(), StartRequest{Journey: "loop", Realm: "/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != tc.want {
+				t.Fatalf("status %v, want %v", res.Status, tc.want)
+			}
+		})
+	}
+}
+
+func TestStoreErrorFromNodeLeavesFlow(t *testing.T) {
+	h := newHarness(t, `{"name":"down","start":"ask","nodes":{"ask":{"type":"ask","outcomes":{"outcome":"d"}},
+	  "d":{"type":"store_down","outcomes":{"outcome":"success"}}}}`)
+	ctx := context.Background()
+	res, _ := h.eng.Start(ctx, StartRequest{Journey: "down", Realm: "/"})
+	before, _ := h.st.Get(ctx, flowKey(res.FlowID))
+	_, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{})
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("err = %v", err)
+	}
+	after, _ := h.st.Get(ctx, flowKey(res.FlowID))
+	if after.Rev != before.Rev {
+		t.Fatal("a store error changed the flow")
+	}
+}
+
+func TestTransientNeverStored(t *testing.T) {
+	h := newHarness(t, `{"name":"two","start":"a","nodes":{"a":{"type":"ask","outcomes":{"outcome":"b"}},
+	  "b":{"type":"ask","outcomes":{"outcome":"success"}}}}`)
+	ctx := context.Background()
+	res, _ := h.eng.Start(ctx, StartRequest{Journey: "two", Realm: "/"})
+	if _, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	it, _ := h.st.Get(ctx, flowKey(res.FlowID))
+	if strings.Contains(string(it.Value), "s3cret") {
+		t.Fatalf("transient state reached the store: %s", it.Value)
+	}
+	if len(it.Value) > 2048 {
+		t.Fatalf("flow is %d bytes", len(it.Value))
+	}
+}
+
+func TestFlowPinnedToVersion(t *testing.T) {
+	h := newHarness(t, simple)
+	ctx := context.Background()
+	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+	v2 := strings.Replace(simple, `"true":"success","false":"failure"`, `"true":"failure","false":"failure"`, 1)
+	if v, err := h.repo.Save(ctx, []byte(v2), "test"); err != nil || v != 2 {
+		t.Fatalf("save v2: %v %v", v, err)
+	}
+	r, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{})
+	if err != nil || r.Status != Succeeded {
+		t.Fatalf("pinned flow: %v %v", r, err)
+	}
+	res, _ = h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+	if r, _ := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}); r.Status != Failed {
+		t.Fatalf("new flow should run v2: %v", r.Status)
+	}
+}
+
+func TestInnerJourney(t *testing.T) {
+	h := newHarness(t, simple, `{"name":"outer","start":"in","nodes":{
+	  "in":{"type":"inner_journey","config":{"journey":"simple"},"outcomes":{"true":"success","false":"failure"}}}}`)
+	ctx := context.Background()
+	res, err := h.eng.Start(ctx, StartRequest{Journey: "outer", Realm: "/"})
+	if err != nil || res.Status != NeedInput {
+		t.Fatalf("%v %v", res, err)
+	}
+	r, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{})
+	if err != nil || r.Status != Succeeded || r.Username != "ok" {
+		t.Fatalf("inner: %+v %v", r, err)
+	}
+}
+
+func TestUnknownJourney(t *testing.T) {
+	h := newHarness(t)
+	if _, err := h.eng.Start(context.Background(), StartRequest{Journey: "nope", Realm: "/"}); !errors.Is(err, ErrJourneyNotFound) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func BenchmarkStep(b *testing.B) {
+	st, _ := embedded.Open(embedded.Options{})
+	defer st.Close()
+	deps := &nodes.Deps{Store: st, Services: map[string]any{}}
+	repo := journeys.NewRepo(st, journeys.CompileOptions{Registry: testRegistry(), Deps: deps})
+	eng := New(Config{}, st, repo, deps, nil)
+	ctx := context.Background()
+	if _, err := repo.Save(ctx, []byte(simple), "bench"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		res, err := eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r, err := eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}); err != nil || r.Status != Succeeded {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,30 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors callers branch on. The REST door maps them to AM's error bodies.
+var (
+	// ErrFlowNotFound: the flow is unknown, expired or already finished (AM 110).
+	ErrFlowNotFound = errors.New("flow not found or expired")
+	// ErrJourneyNotFound: no journey by that name.
+	ErrJourneyNotFound = errors.New("journey not found")
+	// ErrStepConflict: another submission of the same step won the race.
+	ErrStepConflict = errors.New("this step was already submitted")
+	// ErrRealmMismatch: the step arrived on another realm than the flow runs in.
+	ErrRealmMismatch = errors.New("the flow belongs to another realm")
+)
+
+// InputError reports callbacks that do not answer what was sent: wrong count, wrong type
+// at a position, or a malformed input. Nothing is changed.
+type InputError struct {
+	Msg string
+}
+
+func (e *InputError) Error() string { return e.Msg }
+
+func inputErrorf(format string, args ...any) error {
+	return &InputError{Msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,195 @@
+// Package app assembles a running Arbor from its configuration: the store, keys,
+// services, node registry, journeys, engine and HTTP doors. `arbor serve` and the
+// integration tests build the same App, so what is tested is what runs.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/arbor-auth/arbor/api"
+	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/engine"
+	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/journeys"
+	"github.com/arbor-auth/arbor/keys"
+	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/nodes/basic"
+	"github.com/arbor-auth/arbor/sessions"
+	"github.com/arbor-auth/arbor/store"
+	"github.com/arbor-auth/arbor/store/embedded"
+	"github.com/arbor-auth/arbor/store/redisstore"
+)
+
+// DemoUser and DemoPassword are the account --demo adds.
+const (
+	DemoUser     = "demo"
+	DemoPassword = "Ch4ng31t"
+)
+
+// App is an assembled Arbor.
+type App struct {
+	Config   *config.Config
+	Log      *slog.Logger
+	Store    store.Store
+	Keys     *keys.Ring
+	Users    *identity.Store
+	Registry *nodes.Registry
+	Deps     *nodes.Deps
+	Journeys *journeys.Repo
+	Engine   *engine.Engine
+	Sessions *sessions.Manager
+	Audit    *audit.Logger
+	API      *api.Server
+	Metrics  *prometheus.Registry
+}
+
+// New builds an App from cfg. It opens the store, loads users and journeys, and fails
+// with every problem if a journey is invalid.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	a := &App{Config: cfg, Log: log}
+	var err error
+	if cfg.Redis != "" {
+		a.Store, err = redisstore.Open(cfg.Redis)
+	} else {
+		a.Store, err = embedded.Open(embedded.Options{Dir: cfg.Data})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			a.Store.Close()
+		}
+	}()
+	if err := a.Store.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	switch {
+	case cfg.Secret != "":
+		a.Keys, err = keys.Parse(cfg.Secret)
+	default:
+		if cfg.Redis != "" {
+			log.Warn("no --secret set: keys come from a file in --data; every instance sharing this Redis must use the same secret")
+		}
+		a.Keys, err = keys.LoadOrCreate(filepath.Join(cfg.Data, "secret.key"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	a.Audit = audit.New(log)
+	conc := cfg.HashConcurrency
+	if conc <= 0 {
+		conc = runtime.NumCPU()
+	}
+	a.Users = identity.New(a.Store, identity.Options{
+		Params:        identity.Params{MemoryKiB: uint32(cfg.HashMemoryKiB), Iterations: uint32(cfg.HashIterations), Parallelism: 1},
+		MaxConcurrent: conc,
+	})
+	if cfg.Users != "" {
+		f, err := os.Open(cfg.Users)
+		if err != nil {
+			return nil, fmt.Errorf("users file: %w", err)
+		}
+		n, err := a.Users.Import(ctx, f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("users file %s: %w", cfg.Users, err)
+		}
+		log.Info("imported users", "file", cfg.Users, "count", n)
+	}
+	if cfg.Demo {
+		hash, err := identity.HashPassword(DemoPassword, identity.Params{MemoryKiB: uint32(cfg.HashMemoryKiB), Iterations: uint32(cfg.HashIterations), Parallelism: 1})
+		if err != nil {
+			return nil, err
+		}
+		if err := a.Users.Put(ctx, &identity.User{Realm: "/", Username: DemoUser, PasswordHash: hash, Status: identity.StatusActive,
+			Attributes: map[string]any{"mail": "demo@example.com", "givenName": "Demo"}}); err != nil {
+			return nil, fmt.Errorf("demo user: %w", err)
+		}
+	}
+
+	a.Registry = nodes.NewRegistry()
+	basic.Register(a.Registry)
+	for _, reg := range families {
+		reg(a.Registry)
+	}
+	a.Deps = &nodes.Deps{Store: a.Store, Users: a.Users, Keys: a.Keys, Audit: a.Audit, Log: log, Services: map[string]any{}}
+	a.Metrics = prometheus.NewRegistry()
+	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	em := engine.NewMetrics(a.Metrics)
+	a.Journeys = journeys.NewRepo(a.Store, journeys.CompileOptions{Registry: a.Registry, Deps: a.Deps})
+	a.Engine = engine.New(engine.Config{}, a.Store, a.Journeys, a.Deps, em)
+	for _, svc := range services {
+		if err := svc(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+
+	builtin, err := journeys.Builtin()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.Journeys.LoadSet(ctx, builtin, func(string) string { return "builtin" }); err != nil {
+		return nil, fmt.Errorf("built-in journeys: %w", err)
+	}
+	if cfg.Journeys != "" {
+		docs, err := journeys.ReadDir(cfg.Journeys)
+		if err != nil {
+			return nil, err
+		}
+		names, err := a.Journeys.LoadSet(ctx, docs, func(k string) string { return "file:" + k })
+		if err != nil {
+			return nil, fmt.Errorf("journeys in %s refused:\n%w", cfg.Journeys, err)
+		}
+		log.Info("loaded journeys", "dir", cfg.Journeys, "journeys", names)
+	}
+
+	a.Sessions = sessions.New(a.Store, sessions.Config{IdleTimeout: cfg.SessionIdle, MaxLifetime: cfg.SessionMax})
+	a.API = api.New(api.Config{
+		Realms: cfg.Realms, CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies, SuccessURL: cfg.SuccessURL,
+		AllowedRedirects: cfg.AllowedRedirects, CORSOrigins: cfg.CORSOrigins, MaxBodyBytes: cfg.MaxBodyBytes,
+		PublicURL: cfg.PublicURL, TrustProxy: cfg.TrustProxy,
+	}, api.Deps{Engine: a.Engine, Sessions: a.Sessions, Store: a.Store, Keys: a.Keys, Audit: a.Audit, Log: log,
+		Metrics: em, Registry: a.Metrics, Gatherer: a.Metrics})
+	for _, d := range doors {
+		if err := d(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return a, nil
+}
+
+// Handler is the HTTP handler of every door.
+func (a *App) Handler() http.Handler { return a.API }
+
+// Close releases the store.
+func (a *App) Close() error {
+	var errs []error
+	for _, c := range closers {
+		errs = append(errs, c(a))
+	}
+	errs = append(errs, a.Store.Close())
+	return errors.Join(errs...)
+}
+
+// Extension points for node families and doors beyond the foundation: each registers
+// itself from its own file in this package, so adding one touches nothing else.
+var (
+	families []func(*nodes.Registry)
+	services []func(context.Context, *App) error
+	doors    []func(context.Context, *App) error
+	closers  []func(*App) error
+)

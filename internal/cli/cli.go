@@ -1,0 +1,238 @@
+// Package cli implements the arbor command's subcommands. Each returns an exit code:
+// 0 success, 1 a failure the user can act on (invalid journey, failed login), 2 bad usage.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/internal/app"
+	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/journeys"
+	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/nodes/basic"
+)
+
+const usage = `arbor: a self-hostable authentication journey engine
+
+usage:
+  arbor [serve] [flags]              run the server (see arbor serve -h)
+  arbor journeys validate FILE...    check journey files; exit 1 listing every problem
+  arbor journeys schema              print the JSON Schema of the journey format
+  arbor journeys nodes               print the node palette as JSON
+  arbor users hash                   read a password on stdin, print its argon2id hash
+  arbor bench [flags]                drive a journey over HTTP, report logins/s and latency
+  arbor config table                 print every setting as a Markdown table
+`
+
+// Extra subcommands registered by other files of this package (device, ...).
+var commands = map[string]func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int{}
+
+// Run runs the arbor command with args (without the program name).
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return serve(ctx, args, stdout, stderr)
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "journeys":
+		return journeysCmd(args[1:], stdout, stderr)
+	case "users":
+		if len(args) == 2 && args[1] == "hash" {
+			h, err := identity.HashFromReader(stdin, identity.DefaultParams)
+			if err != nil {
+				fmt.Fprintln(stderr, "arbor users hash:", err)
+				return 1
+			}
+			fmt.Fprintln(stdout, h)
+			return 0
+		}
+		fmt.Fprint(stderr, "usage: echo -n PASSWORD | arbor users hash\n")
+		return 2
+	case "bench":
+		return bench(ctx, args[1:], stdout, stderr)
+	case "config":
+		if len(args) == 2 && args[1] == "table" {
+			fmt.Fprint(stdout, config.Table())
+			return 0
+		}
+		fmt.Fprint(stderr, "usage: arbor config table\n")
+		return 2
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if cmd, ok := commands[args[0]]; ok {
+		return cmd(ctx, args[1:], stdin, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "arbor: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(args, nil)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "arbor serve:", err)
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "arbor serve:", err)
+		return 1
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		fmt.Fprintln(stderr, "arbor serve:", err)
+		return 1
+	}
+	srv := &http.Server{
+		Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+	}
+	addr := ln.Addr().String()
+	backend := "embedded store in " + cfg.Data
+	if cfg.Redis != "" {
+		backend = "redis"
+	}
+	log.Info("arbor listening", "addr", addr, "store", backend)
+	if cfg.Demo {
+		fmt.Fprintf(stdout, `
+Arbor is running on http://%[1]s with the demo user %[2]s / %[3]s.
+Log in over the REST API:
+
+  curl -s -X POST 'http://%[1]s/json/realms/root/authenticate?authIndexType=service&authIndexValue=login'
+
+then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see README).
+`, addr, app.DemoUser, app.DemoPassword)
+		for _, h := range demoHints {
+			fmt.Fprint(stdout, h(addr))
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		fmt.Fprintln(stderr, "arbor serve:", err)
+		return 1
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// demoHints print extra demo instructions (push, browser) registered by other files.
+var demoHints []func(addr string) string
+
+// Registry returns the node registry with every family, for commands that work offline.
+func Registry() *nodes.Registry {
+	r := nodes.NewRegistry()
+	basic.Register(r)
+	for _, f := range offlineFamilies {
+		f(r)
+	}
+	return r
+}
+
+var offlineFamilies []func(*nodes.Registry)
+
+func journeysCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, "usage: arbor journeys validate FILE... | schema | nodes\n")
+		return 2
+	}
+	reg := Registry()
+	switch args[0] {
+	case "schema":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(journeys.Schema(reg))
+		return 0
+	case "nodes":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(reg.Types())
+		return 0
+	case "validate":
+		files := args[1:]
+		if len(files) == 0 {
+			fmt.Fprint(stderr, "usage: arbor journeys validate FILE...\n")
+			return 2
+		}
+		// Journeys validated together may refer to each other; built-ins count as known.
+		known := map[string]bool{}
+		if b, err := journeys.Builtin(); err == nil {
+			for n := range b {
+				known[n] = true
+			}
+		}
+		docs := map[string][]byte{}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", f, err)
+				return 1
+			}
+			docs[f] = b
+			var probe struct {
+				Name string `json:"name"`
+			}
+			if json.Unmarshal(b, &probe) == nil && probe.Name != "" {
+				known[probe.Name] = true
+			}
+		}
+		opts := journeys.CompileOptions{Registry: reg, Deps: &nodes.Deps{Services: map[string]any{}}, Lookup: func(n string) bool { return known[n] }}
+		bad := 0
+		sort.Strings(files)
+		for _, f := range files {
+			if _, ps := journeys.Load(docs[f], opts); ps != nil {
+				bad++
+				fmt.Fprintf(stdout, "%s: %d problem(s)\n", f, len(ps))
+				for _, p := range ps {
+					fmt.Fprintf(stdout, "  %s\n", p)
+				}
+				continue
+			}
+			fmt.Fprintf(stdout, "%s: ok\n", f)
+		}
+		if bad > 0 {
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(stderr, "arbor journeys: unknown subcommand %q\n", args[0])
+	return 2
+}

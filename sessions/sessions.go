@@ -1,0 +1,181 @@
+// Package sessions issues and checks login sessions. A session token is 32 random bytes
+// handed to the client once (as AM's iPlanetDirectoryPro cookie and tokenId); the store
+// keeps only its SHA-256, so a read of the store yields no usable token.
+//
+// A session ends at the first of: logout, its idle timeout passing without a refresh,
+// or its maximum lifetime. Every login creates a new token.
+package sessions
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/arbor-auth/arbor/store"
+)
+
+// ErrInvalid reports a token that is unknown, malformed, logged out or expired.
+var ErrInvalid = errors.New("session is not valid")
+
+// Config sets session lifetimes.
+type Config struct {
+	// IdleTimeout ends a session not refreshed for this long (default 30 minutes).
+	IdleTimeout time.Duration
+	// MaxLifetime ends a session this long after login whatever happens (default 8 hours).
+	MaxLifetime time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Session is a logged-in user.
+type Session struct {
+	// Handle identifies the session in logs and admin views; it is not the token.
+	Handle   string            `json:"handle"`
+	Username string            `json:"username"`
+	Realm    string            `json:"realm"`
+	Journey  string            `json:"journey"`
+	Created  time.Time         `json:"created"`
+	Access   time.Time         `json:"access"`
+	IdleEnd  time.Time         `json:"idle_end"`
+	MaxEnd   time.Time         `json:"max_end"`
+	Props    map[string]string `json:"props,omitempty"`
+}
+
+// Manager creates and checks sessions in a store.
+type Manager struct {
+	cfg Config
+	st  store.Store
+}
+
+// New returns a Manager.
+func New(st store.Store, cfg Config) *Manager {
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 30 * time.Minute
+	}
+	if cfg.MaxLifetime <= 0 {
+		cfg.MaxLifetime = 8 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Manager{cfg: cfg, st: st}
+}
+
+func key(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "session:{" + hex.EncodeToString(sum[:16]) + "}"
+}
+
+// maxTokenLen bounds what is hashed and looked up; real tokens are 43 characters.
+const maxTokenLen = 128
+
+// Create starts a session for username and returns its token.
+func (m *Manager) Create(ctx context.Context, username, realm, journey string, props map[string]string) (string, *Session, error) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	token := base64.RawURLEncoding.EncodeToString(b)
+	h := make([]byte, 8)
+	rand.Read(h)
+	now := m.cfg.Now().UTC()
+	s := &Session{
+		Handle: hex.EncodeToString(h), Username: username, Realm: realm, Journey: journey,
+		Created: now, Access: now, IdleEnd: now.Add(m.cfg.IdleTimeout), MaxEnd: now.Add(m.cfg.MaxLifetime), Props: props,
+	}
+	if err := m.save(ctx, token, s, 0); err != nil {
+		return "", nil, fmt.Errorf("create session: %w", err)
+	}
+	return token, s, nil
+}
+
+func (m *Manager) ttl(s *Session) time.Duration {
+	end := s.IdleEnd
+	if s.MaxEnd.Before(end) {
+		end = s.MaxEnd
+	}
+	return end.Sub(m.cfg.Now())
+}
+
+func (m *Manager) save(ctx context.Context, token string, s *Session, rev uint64) error {
+	b, _ := json.Marshal(s)
+	ttl := m.ttl(s)
+	if ttl <= 0 {
+		return ErrInvalid
+	}
+	_, err := m.st.CAS(ctx, key(token), b, rev, ttl)
+	return err
+}
+
+func (m *Manager) load(ctx context.Context, token string) (*Session, uint64, error) {
+	token = strings.TrimSpace(token)
+	if token == "" || len(token) > maxTokenLen {
+		return nil, 0, ErrInvalid
+	}
+	it, err := m.st.Get(ctx, key(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, 0, ErrInvalid
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("load session: %w", err)
+	}
+	var s Session
+	if err := json.Unmarshal(it.Value, &s); err != nil {
+		return nil, 0, fmt.Errorf("load session: corrupt: %w", err)
+	}
+	now := m.cfg.Now()
+	if !now.Before(s.IdleEnd) || !now.Before(s.MaxEnd) {
+		return nil, 0, ErrInvalid
+	}
+	return &s, it.Rev, nil
+}
+
+// Validate returns the session for token without extending it.
+func (m *Manager) Validate(ctx context.Context, token string) (*Session, error) {
+	s, _, err := m.load(ctx, token)
+	return s, err
+}
+
+// Refresh extends the session's idle timeout (never past its maximum lifetime) and
+// returns it.
+func (m *Manager) Refresh(ctx context.Context, token string) (*Session, error) {
+	for attempt := 0; attempt < 5; attempt++ {
+		s, rev, err := m.load(ctx, token)
+		if err != nil {
+			return nil, err
+		}
+		now := m.cfg.Now().UTC()
+		s.Access = now
+		s.IdleEnd = now.Add(m.cfg.IdleTimeout)
+		if err := m.save(ctx, token, s, rev); errors.Is(err, store.ErrConflict) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("refresh session: %w", err)
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("refresh session: %w", store.ErrConflict)
+}
+
+// Logout ends the session. It returns the ended session, or ErrInvalid if there was none.
+func (m *Manager) Logout(ctx context.Context, token string) (*Session, error) {
+	token = strings.TrimSpace(token)
+	if token == "" || len(token) > maxTokenLen {
+		return nil, ErrInvalid
+	}
+	b, err := m.st.Take(ctx, key(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrInvalid
+	}
+	if err != nil {
+		return nil, fmt.Errorf("logout: %w", err)
+	}
+	var s Session
+	_ = json.Unmarshal(b, &s)
+	return &s, nil
+}
