@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
 // Spec declares a node type. C is its config struct; the struct's fields and tags are
@@ -35,7 +36,11 @@ type Spec[C any] struct {
 }
 
 // Validator is implemented by config structs that check more than the schema can say.
-// Returned errors become bad_config problems.
+// A plain error becomes one bad_config problem at the config's pointer. Validate may
+// instead return Problems whose pointers are relative to the config ("/choices/2"; ""
+// for the config itself), because it cannot know where the config sits in the journey:
+// the registry prefixes them with the config's pointer and fills in an empty Code with
+// bad_config.
 type Validator interface {
 	Validate() error
 }
@@ -202,7 +207,15 @@ func Register[C any](r *Registry, s Spec[C]) {
 			if err := v.Validate(); err != nil {
 				var ps Problems
 				if errors.As(err, &ps) {
-					return nil, nil, ps
+					out := make(Problems, len(ps))
+					for i, p := range ps {
+						p.Pointer = b.Pointer + p.Pointer
+						if p.Code == "" {
+							p.Code = CodeBadConfig
+						}
+						out[i] = p
+					}
+					return nil, nil, out
 				}
 				return nil, nil, Problems{{Pointer: b.Pointer, Code: CodeBadConfig, Message: err.Error()}}
 			}
@@ -293,12 +306,25 @@ func (t *TypeInfo) Check(raw json.RawMessage, base string) Problems {
 	for _, leaf := range leaves(ve) {
 		ptr := base
 		for _, tok := range leaf.InstanceLocation {
-			ptr += "/" + strings.ReplaceAll(strings.ReplaceAll(tok, "~", "~0"), "/", "~1")
+			ptr += "/" + escapePointer(tok)
+		}
+		// An unknown field is reported at the field itself, not at the object holding
+		// it, so that an editor can point at the offending line.
+		if ap, ok := leaf.ErrorKind.(*kind.AdditionalProperties); ok {
+			for _, name := range ap.Properties {
+				ps = append(ps, Problem{Pointer: ptr + "/" + escapePointer(name), Code: CodeBadConfig, Message: fmt.Sprintf("unknown field %q", name)})
+			}
+			continue
 		}
 		ps = append(ps, Problem{Pointer: ptr, Code: CodeBadConfig, Message: leaf.ErrorKind.LocalizedString(printer)})
 	}
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Pointer < ps[j].Pointer })
 	return ps
+}
+
+// escapePointer escapes one JSON pointer token (RFC 6901).
+func escapePointer(tok string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(tok, "~", "~0"), "/", "~1")
 }
 
 func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
@@ -312,10 +338,21 @@ func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
 	return out
 }
 
+// compileSchema compiles a reflected schema. The compiler accepts only the values
+// encoding/json decodes to ([]any, float64, ...), not the []string and int64 that
+// Schema builds, so the schema goes through its JSON form first.
 func compileSchema(name string, schema map[string]any) (*jsonschema.Schema, error) {
+	raw, err := json.Marshal(schema)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
 	c := jsonschema.NewCompiler()
 	url := "urn:arbor:node:" + name
-	if err := c.AddResource(url, schema); err != nil {
+	if err := c.AddResource(url, doc); err != nil {
 		return nil, err
 	}
 	return c.Compile(url)

@@ -221,6 +221,9 @@ func bounds(s map[string]any, tag reflect.StructTag, minKey, maxKey string) erro
 }
 
 func parseDefault(t reflect.Type, d string) (any, error) {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	if t.Kind() == reflect.String {
 		return d, nil
 	}
@@ -234,6 +237,9 @@ func parseDefault(t reflect.Type, d string) (any, error) {
 func typeName(t reflect.Type, tag reflect.StructTag) string {
 	if tag.Get("ref") == "node_list" {
 		return "list of nodes"
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
 	switch t.Kind() {
 	case reflect.String:

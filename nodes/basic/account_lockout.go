@@ -1,0 +1,66 @@
+package basic
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/nodes"
+)
+
+// AccountLockoutConfig configures the account lockout node.
+type AccountLockoutConfig struct {
+	// Action is what to do to the account.
+	Action string `json:"lock_action" default:"lock" enum:"lock|unlock" doc:"\"lock\" locks the flow's user out (no password login succeeds until unlocked); \"unlock\" makes the account active again."`
+}
+
+func init() {
+	add(func(r *nodes.Registry) {
+		nodes.Register(r, nodes.Spec[AccountLockoutConfig]{
+			Type:    "account_lockout",
+			Title:   "Account Lockout",
+			Summary: "Locks or unlocks the flow's user account.",
+			Description: "Sets the status of the account named by shared \"username\" to locked " +
+				"or active, then continues. Locking is audited. A flow with no user name, or " +
+				"with a user that does not exist, fails. Typically placed after a retry " +
+				"limit's \"reject\". Like AM's Account Lockout.",
+			Category: categoryUtility,
+			Outcomes: singleOutcome,
+			New: func(c *AccountLockoutConfig, b *nodes.Build) (nodes.Node, error) {
+				return &accountLockout{lock: c.Action == "lock", users: usersOf(b), audit: auditOf(b)}, nil
+			},
+		})
+	})
+}
+
+type accountLockout struct {
+	lock  bool
+	users *identity.Store
+	audit *audit.Logger
+}
+
+func (n *accountLockout) Process(ctx *nodes.Context) (nodes.Action, error) {
+	if n.users == nil {
+		return nodes.Action{}, errNoUsers("account_lockout")
+	}
+	name := ctx.Username()
+	if name == "" {
+		return nodes.Action{}, errors.New("account_lockout: no username in the flow")
+	}
+	status := identity.StatusActive
+	if n.lock {
+		status = identity.StatusLocked
+	}
+	if err := n.users.SetStatus(ctx.Ctx, ctx.Realm, name, status); err != nil {
+		return nodes.Action{}, fmt.Errorf("account_lockout: %w", err)
+	}
+	if n.lock {
+		n.audit.Emit(ctx.Ctx, audit.Event{
+			Time: ctx.Now, Type: audit.AccountLocked, Realm: ctx.Realm, User: name,
+			Journey: ctx.Journey, FlowID: ctx.FlowID, Node: ctx.NodeID, Client: ctx.Request.ClientIP,
+			Reason: "account_lockout node",
+		})
+	}
+	return nodes.Goto("outcome"), nil
+}

@@ -1,0 +1,73 @@
+package basic
+
+import (
+	"errors"
+
+	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/nodes"
+)
+
+// KeyAuthenticatedUser is the shared-state key where data_store_decision records the
+// account whose password it verified.
+const KeyAuthenticatedUser = "authenticated_user"
+
+// DataStoreDecisionConfig is empty: the node checks the realm's identity store.
+type DataStoreDecisionConfig struct{}
+
+func init() {
+	add(func(r *nodes.Registry) {
+		nodes.Register(r, nodes.Spec[DataStoreDecisionConfig]{
+			Type:    "data_store_decision",
+			Title:   "Data Store Decision",
+			Summary: "Checks the collected user name and password against the identity store.",
+			Description: "Verifies shared \"username\" and transient \"password\" in the flow's " +
+				"realm. Goes to \"true\" when they match an active account (and records it in " +
+				"shared \"" + KeyAuthenticatedUser + "\"); to \"false\" for an unknown user, a wrong " +
+				"or missing password, or a locked account (\"User Locked Out.\"). Every wrong " +
+				"answer takes the same time, so the outcome does not tell which it was. A store " +
+				"outage fails the flow. Like AM's Data Store Decision.",
+			Category: categoryDecision,
+			Outcomes: decisionOutcome,
+			New: func(_ *DataStoreDecisionConfig, b *nodes.Build) (nodes.Node, error) {
+				return &dataStoreDecision{users: usersOf(b)}, nil
+			},
+		})
+	})
+}
+
+type dataStoreDecision struct {
+	users *identity.Store
+}
+
+func (n *dataStoreDecision) Process(ctx *nodes.Context) (nodes.Action, error) {
+	if n.users == nil {
+		return nodes.Action{}, errNoUsers("data_store_decision")
+	}
+	// A missing password is a journey without a password collector before this node,
+	// not a guess by the client, so answering at once leaks nothing.
+	// A failed check must not leave an earlier success standing when a journey loops
+	// back here with another name.
+	delete(ctx.Shared, KeyAuthenticatedUser)
+	password, ok := ctx.Transient[nodes.KeyPassword].(string)
+	if !ok {
+		return nodes.Goto("false"), nil
+	}
+	u, err := n.users.Authenticate(ctx.Ctx, ctx.Realm, ctx.Username(), password)
+	switch {
+	case err == nil:
+		name := u.Username
+		if name == "" {
+			name = ctx.Username()
+		}
+		ctx.Shared[KeyAuthenticatedUser] = name
+		// The canonical spelling from the store, so sessions and devices name the user
+		// the same way however the user typed it.
+		ctx.Shared[nodes.KeyUsername] = name
+		return nodes.Goto("true"), nil
+	case errors.Is(err, identity.ErrInvalidCredentials), errors.Is(err, identity.ErrNotFound):
+		return nodes.Goto("false"), nil
+	case errors.Is(err, identity.ErrLocked):
+		return nodes.Action{Outcome: "false", FailureMessage: "User Locked Out."}, nil
+	}
+	return nodes.Action{}, err
+}

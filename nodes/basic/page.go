@@ -1,0 +1,281 @@
+package basic
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/arbor-auth/arbor/nodes"
+)
+
+// PageConfig configures a page: several nodes shown to the client as one step.
+type PageConfig struct {
+	// Nodes are the page's children, run in order.
+	Nodes []PageChild `json:"nodes" ref:"node_list" required:"true" min:"1" doc:"The nodes on the page, run in order in one step. Every node but the last must have exactly one outcome; the page takes the last node's outcomes. A page cannot contain a page or an inner journey."`
+	// Header is the page's heading, by locale.
+	Header map[string]string `json:"header" doc:"Heading shown above the page's inputs, by locale."`
+	// Description is the page's explanatory text, by locale.
+	Description map[string]string `json:"description" doc:"Text shown under the heading, by locale."`
+	// Stage is an opaque name the client may use to choose how to render the page.
+	Stage string `json:"stage" doc:"Name of the page for clients that render pages themselves (AM's stage)."`
+}
+
+// PageChild is one node on a page.
+type PageChild struct {
+	// ID names the child inside the page; its node id is "<page id>.<id>". Without
+	// one, the child's index is used.
+	ID string `json:"id,omitempty"`
+	// Type is the child's node type.
+	Type string `json:"type"`
+	// Config is the child's config, checked against the child type's schema.
+	Config json.RawMessage `json:"config,omitempty"`
+}
+
+// Types a page refuses as children: a page in a page has no meaning, and an inner
+// journey may route through any number of steps, which a single page step cannot hold.
+var notOnPage = map[string]bool{"page": true, "inner_journey": true}
+
+func init() {
+	add(func(r *nodes.Registry) {
+		nodes.Register(r, nodes.Spec[PageConfig]{
+			Type:    "page",
+			Title:   "Page",
+			Summary: "Shows several nodes to the client as one step.",
+			Description: "Runs its nodes in order within one request and sends the callbacks " +
+				"of all that ask for input together, with the page's header, description and " +
+				"stage. On submit each node gets back its own answers. When none asks again, " +
+				"the page follows the last node's outcome; the other nodes must have a single " +
+				"outcome. Like AM's Page Node, except that nodes which never ask for input " +
+				"(decisions, set state) and come after one that asks run only once the " +
+				"page's answers are all in, never on a state still missing them.",
+			Category: categoryBasic,
+			Input:    true,
+			// A page's outcomes are its last child's, known only once the children are
+			// built: the built page reports them (nodes.OutcomeLister). Declaring
+			// OutcomesFor marks the type's outcomes as dynamic in the palette.
+			OutcomesFor: func(*PageConfig) []nodes.Outcome { return nil },
+			New:         newPage,
+		})
+	})
+}
+
+type pageChild struct {
+	key   string // the child's id within the page
+	node  nodes.Node
+	input bool // whether the child's type may ask for input
+}
+
+type pageNode struct {
+	children    []pageChild
+	outcomes    []nodes.Outcome
+	header      map[string]string
+	description map[string]string
+	stage       string
+}
+
+func newPage(c *PageConfig, b *nodes.Build) (nodes.Node, error) {
+	p := &pageNode{header: c.Header, description: c.Description, stage: c.Stage}
+	var ps nodes.Problems
+	seen := map[string]bool{}
+	last := len(c.Nodes) - 1
+	for i, ch := range c.Nodes {
+		ptr := b.Pointer + "/nodes/" + strconv.Itoa(i)
+		key := ch.ID
+		if key == "" {
+			key = strconv.Itoa(i)
+		}
+		if seen[key] {
+			ps = append(ps, nodes.Problem{Pointer: ptr + "/id", Code: nodes.CodeBadConfig, Message: fmt.Sprintf("the id %q is used by another node on this page", key)})
+			continue
+		}
+		seen[key] = true
+		info, ok := b.Registry.Lookup(ch.Type)
+		if !ok {
+			ps = append(ps, nodes.Problem{Pointer: ptr + "/type", Code: nodes.CodeUnknownType, Message: fmt.Sprintf("unknown node type %q", ch.Type)})
+			continue
+		}
+		if notOnPage[ch.Type] {
+			ps = append(ps, nodes.Problem{Pointer: ptr + "/type", Code: nodes.CodeNotAllowedHere, Message: fmt.Sprintf("a page cannot contain a %s node", ch.Type)})
+			continue
+		}
+		n, outs, err := b.Child(b.NodeID+"."+key, ptr+"/config", "page", ch.Type, ch.Config)
+		if err != nil {
+			var cps nodes.Problems
+			if asProblems(err, &cps) {
+				ps = append(ps, cps...)
+			} else {
+				ps = append(ps, nodes.Problem{Pointer: ptr, Code: nodes.CodeBadConfig, Message: err.Error()})
+			}
+			continue
+		}
+		if i != last && len(outs) != 1 {
+			ps = append(ps, nodes.Problem{Pointer: ptr, Code: nodes.CodeNotAllowedHere,
+				Message: fmt.Sprintf("only the last node on a page may have several outcomes; this %s node has %d", ch.Type, len(outs))})
+			continue
+		}
+		if i == last {
+			p.outcomes = outs
+		}
+		p.children = append(p.children, pageChild{key: key, node: n, input: info.Input})
+	}
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	return p, nil
+}
+
+// Outcomes returns the last child's outcomes.
+func (p *pageNode) Outcomes() []nodes.Outcome { return p.outcomes }
+
+// Process runs the children. The layout saved in shared state while the page waits
+// records how many callbacks each child sent, so that on submit each child gets exactly
+// its own answers back, in order.
+//
+// Unlike AM, once a child has asked for input the page does not run the children after
+// it that can never ask (decisions, state writers): they would act on a state that is
+// not complete yet (no password), and they run on the submit that completes it.
+func (p *pageNode) Process(ctx *nodes.Context) (nodes.Action, error) {
+	// Children write into the page's state maps through copies of ctx, so the maps must
+	// exist before the copies are made.
+	if ctx.Shared == nil {
+		ctx.Shared = nodes.State{}
+	}
+	if ctx.Transient == nil {
+		ctx.Transient = nodes.State{}
+	}
+	layoutKey := ctx.LocalKey("layout")
+	var answers [][]nodes.Callback
+	if ctx.Callbacks != nil {
+		answers = p.split(ctx.Shared[layoutKey], ctx.Callbacks)
+	}
+
+	counts := make([]int, len(p.children))
+	sent := make([][]nodes.Callback, len(p.children))
+	routed := make([]bool, len(p.children)) // routed after consuming answers
+	asked := false
+	var outcome, failure string
+	for i, ch := range p.children {
+		if asked && !ch.input {
+			continue
+		}
+		var mine []nodes.Callback
+		if answers != nil {
+			mine = answers[i]
+		}
+		act, err := ch.node.Process(p.childContext(ctx, ch.key, mine))
+		if err != nil {
+			return nodes.Action{}, fmt.Errorf("page child %q: %w", ch.key, err)
+		}
+		if act.FailureMessage != "" {
+			failure = act.FailureMessage
+		}
+		if len(act.Callbacks) > 0 {
+			asked = true
+			sent[i] = act.Callbacks
+			counts[i] = len(act.Callbacks)
+			continue
+		}
+		if act.Outcome == "" {
+			return nodes.Action{}, fmt.Errorf("page child %q neither routed nor asked for input", ch.key)
+		}
+		routed[i] = mine != nil
+		outcome = act.Outcome
+	}
+
+	if !asked {
+		delete(ctx.Shared, layoutKey)
+		return nodes.Action{Outcome: outcome, FailureMessage: failure}, nil
+	}
+
+	// Someone asks again: the page is sent whole once more, so the children that took
+	// their answers this time are asked afresh for their callbacks.
+	for i, ch := range p.children {
+		if !routed[i] || !ch.input {
+			continue
+		}
+		act, err := ch.node.Process(p.childContext(ctx, ch.key, nil))
+		if err != nil {
+			return nodes.Action{}, fmt.Errorf("page child %q: %w", ch.key, err)
+		}
+		if act.FailureMessage != "" {
+			failure = act.FailureMessage
+		}
+		sent[i] = act.Callbacks
+		counts[i] = len(act.Callbacks)
+	}
+
+	var all []nodes.Callback
+	for _, cbs := range sent {
+		all = append(all, cbs...)
+	}
+	ctx.Shared[layoutKey] = counts
+	return nodes.Action{
+		Callbacks:      all,
+		Header:         nodes.Localize(p.header, ctx.Request.Locales, ""),
+		Description:    nodes.Localize(p.description, ctx.Request.Locales, ""),
+		Stage:          p.stage,
+		FailureMessage: failure,
+	}, nil
+}
+
+// childContext returns the context a child runs with: the page's flow and state, the
+// child's own node id and answers.
+func (p *pageNode) childContext(ctx *nodes.Context, key string, cbs []nodes.Callback) *nodes.Context {
+	c := *ctx
+	c.NodeID = ctx.NodeID + "." + key
+	c.Callbacks = cbs
+	if c.Log != nil {
+		c.Log = c.Log.With("page_child", key)
+	}
+	return &c
+}
+
+// split cuts the submitted callbacks into each child's share by the saved layout. It
+// returns nil when the layout is missing or does not match what came back (the page
+// changed, or state from an older step): the page then starts over and asks again,
+// which is always safe because no child has consumed an answer.
+func (p *pageNode) split(saved any, cbs []nodes.Callback) [][]nodes.Callback {
+	counts, ok := layoutCounts(saved)
+	if !ok || len(counts) != len(p.children) {
+		return nil
+	}
+	total := 0
+	for _, n := range counts {
+		if n < 0 {
+			return nil
+		}
+		total += n
+	}
+	if total != len(cbs) {
+		return nil
+	}
+	out := make([][]nodes.Callback, len(counts))
+	off := 0
+	for i, n := range counts {
+		if n > 0 {
+			out[i] = cbs[off : off+n : off+n]
+		}
+		off += n
+	}
+	return out
+}
+
+// layoutCounts reads a saved layout, as written ([]int) or after a JSON round trip
+// through the flow store ([]any of float64).
+func layoutCounts(v any) ([]int, bool) {
+	switch t := v.(type) {
+	case []int:
+		return t, true
+	case []any:
+		out := make([]int, len(t))
+		for i, e := range t {
+			n, ok := number(e)
+			if !ok {
+				return nil, false
+			}
+			out[i] = n
+		}
+		return out, true
+	}
+	return nil, false
+}

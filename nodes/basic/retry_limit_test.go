@@ -1,0 +1,115 @@
+package basic_test
+
+import (
+	"context"
+	"reflect"
+	"testing"
+)
+
+func TestRetryLimitInFlow(t *testing.T) {
+	f := newFixture(t)
+	n := f.mustBuild(t, "retry_limit", `{"retry_limit": 2}`)
+	ctx := newCtx()
+	var got []string
+	for range 4 {
+		got = append(got, run(t, n, ctx).Outcome)
+		ctx.Shared = roundTrip(t, ctx.Shared) // the count survives the flow store
+	}
+	if want := []string{"retry", "retry", "reject", "reject"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("outcomes %v, want %v", got, want)
+	}
+	if c, _ := ctx.Shared.Int("n.retry_count"); c != 2 {
+		t.Errorf("count %d, want 2", c)
+	}
+}
+
+func TestRetryLimitDefault(t *testing.T) {
+	f := newFixture(t)
+	n := f.mustBuild(t, "retry_limit", "")
+	ctx := newCtx()
+	for i := range 3 {
+		if o := run(t, n, ctx).Outcome; o != "retry" {
+			t.Fatalf("visit %d: %q", i, o)
+		}
+	}
+	if o := run(t, n, ctx).Outcome; o != "reject" {
+		t.Errorf("fourth visit: %q, want reject", o)
+	}
+}
+
+func TestRetryLimitOnUser(t *testing.T) {
+	f := newFixture(t)
+	f.addUser(t, "alice", "pw")
+	n := f.mustBuild(t, "retry_limit", `{"retry_limit": 2, "save_on_user": true}`)
+	const attr = "retry_limit_count.j.n"
+	// Each visit is a new flow: the count lives on the user.
+	var got []string
+	for range 3 {
+		ctx := newCtx()
+		ctx.Shared["username"] = "alice"
+		got = append(got, run(t, n, ctx).Outcome)
+	}
+	if want := []string{"retry", "retry", "reject"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("outcomes %v, want %v", got, want)
+	}
+	u, err := f.users.Get(context.Background(), "/", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := u.Attributes[attr]; ok {
+		t.Errorf("reject left the count on the user: %v", u.Attributes)
+	}
+	// After the reject cleared it, counting starts over.
+	ctx := newCtx()
+	ctx.Shared["username"] = "alice"
+	if o := run(t, n, ctx).Outcome; o != "retry" {
+		t.Errorf("after reject: %q, want retry", o)
+	}
+	if u, _ = f.users.Get(context.Background(), "/", "alice"); u.Attributes[attr] != 1.0 {
+		t.Errorf("saved count %v, want 1", u.Attributes[attr])
+	}
+	if c, _ := ctx.Shared.Int("n.retry_count"); c != 1 {
+		t.Errorf("flow count %d, want 1", c)
+	}
+}
+
+func TestRetryLimitOnUnknownUserUsesFlow(t *testing.T) {
+	f := newFixture(t)
+	n := f.mustBuild(t, "retry_limit", `{"retry_limit": 1, "save_on_user": true}`)
+	for _, name := range []string{"ghost", ""} {
+		ctx := newCtx()
+		if name != "" {
+			ctx.Shared["username"] = name
+		}
+		if o := run(t, n, ctx).Outcome; o != "retry" {
+			t.Errorf("%q: %q", name, o)
+		}
+		if o := run(t, n, ctx).Outcome; o != "reject" {
+			t.Errorf("%q: second visit %q", name, o)
+		}
+	}
+}
+
+func TestRetryLimitOnUserStoreDown(t *testing.T) {
+	f := newFixture(t)
+	f.addUser(t, "alice", "pw")
+	n := f.mustBuild(t, "retry_limit", `{"save_on_user": true}`)
+	ctx := newCtx()
+	ctx.Shared["username"] = "alice"
+	f.st.down.Store(true)
+	if _, err := n.Process(ctx); err == nil {
+		t.Error("no error with the store down")
+	}
+	if ctx.Shared.Has("n.retry_count") {
+		t.Error("fell back to the flow while the store was down")
+	}
+}
+
+func TestRetryLimitConfigProblems(t *testing.T) {
+	f := newFixture(t)
+	wantProblems(t, f, "retry_limit", `{"retry_limit": 0}`, "/nodes/n/config/retry_limit bad_config")
+	wantProblems(t, f, "retry_limit", `{"retry_limit": "3"}`, "/nodes/n/config/retry_limit bad_config")
+	wantProblems(t, f, "retry_limit", `{"retry_limit": 1.5}`, "/nodes/n/config/retry_limit bad_config")
+	wantProblems(t, f, "retry_limit", `{"save_on_user": "yes"}`, "/nodes/n/config/save_on_user bad_config")
+	wantProblems(t, f, "retry_limit", `{"retryLimit": 3}`, "/nodes/n/config/retryLimit bad_config")
+}

@@ -1,0 +1,47 @@
+package basic
+
+import (
+	"strings"
+
+	"github.com/arbor-auth/arbor/nodes"
+)
+
+// UsernameConfig configures the username collector.
+type UsernameConfig struct {
+	// Prompt is the label of the input, by locale.
+	Prompt map[string]string `json:"prompt" default:"{\"en\":\"User Name\"}" doc:"Label of the user name input, by locale (\"en\", \"fr\", ...)."`
+}
+
+func init() {
+	add(func(r *nodes.Registry) {
+		nodes.Register(r, nodes.Spec[UsernameConfig]{
+			Type:    "username",
+			Title:   "Username Collector",
+			Summary: "Asks for a user name and keeps it in shared state.",
+			Description: "Sends a NameCallback. A non-empty answer (surrounding spaces removed) " +
+				"is stored in shared state as \"username\"; an empty one is asked again. " +
+				"Like AM's Username Collector.",
+			Category: categoryBasic,
+			Input:    true,
+			Outcomes: singleOutcome,
+			New: func(c *UsernameConfig, _ *nodes.Build) (nodes.Node, error) {
+				return &usernameNode{prompt: c.Prompt}, nil
+			},
+		})
+	})
+}
+
+type usernameNode struct {
+	prompt map[string]string
+}
+
+func (n *usernameNode) Process(ctx *nodes.Context) (nodes.Action, error) {
+	if cb, ok := nodes.Find(ctx.Callbacks, nodes.TypeName); ok {
+		// Spaces around a name are typing accidents, never part of an account name.
+		if name := strings.TrimSpace(cb.InString()); name != "" {
+			ctx.Shared[nodes.KeyUsername] = name
+			return nodes.Goto("outcome"), nil
+		}
+	}
+	return nodes.Send(nodes.NameCallback(nodes.Localize(n.prompt, ctx.Request.Locales, "User Name"))), nil
+}
