@@ -27,7 +27,7 @@ type everyTag struct {
 	Children []json.RawMessage `json:"children" ref:"node_list" min:"1" doc:"Embedded nodes."`
 	Ptr      *string           `json:"ptr" default:"p" doc:"An optional text."`
 	Skipped  string            `json:"-"`
-	hidden   string
+	hidden   string            //lint:ignore U1000 present to prove unexported fields stay out of the schema
 }
 
 func TestSchemaTags(t *testing.T) {
