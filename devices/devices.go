@@ -1,0 +1,597 @@
+// Package devices is Arbor's registry of second factors: the push devices a user has
+// registered, the user's recovery codes and the user's MFA skip choice per method.
+//
+// Everything about one user lives in one JSON record in the store, under
+// "mfa:{<realm>:<user>}" (both parts query-escaped, username lower-cased), written only
+// with compare-and-swap retry loops so that concurrent journeys on any instance never
+// lose an update. A second key per device, "mfadev:<id>", maps the device id (AM's
+// mechanism uid) back to its owner, because a device reply names only the device.
+//
+// Secrets never reach the store in clear:
+//   - a device's 32-byte shared secret is sealed (AES-GCM, keys.PurposeDevice) and the
+//     seal is bound to the device id, so a sealed value copied onto another device does
+//     not open;
+//   - recovery codes are kept only as HMAC-SHA256 under the keys.PurposeRecovery key,
+//     bound to realm and user, so a copied hash is useless for another account and a
+//     store dump cannot be turned back into codes without the master secret.
+//
+// Recovery codes and skip state are per user, not per device as in AM: a user who lost
+// the phone and revoked it still has the codes that let them in to register a new one.
+package devices
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/arbor-auth/arbor/keys"
+	"github.com/arbor-auth/arbor/store"
+)
+
+// SecretLen is the length in bytes of a push device's shared secret, as in AM.
+const SecretLen = 32
+
+// Recovery code shape, as in AM: 10 codes of 10 characters from [0-9A-Za-z].
+const (
+	RecoveryCodeCount  = 10
+	RecoveryCodeLength = 10
+)
+
+// MethodPush is the method name for push MFA in skip state (AM's mfaMethod "push").
+const MethodPush = "push"
+
+// Communication types a device may receive pushes by. AM devices report "gcm", which
+// Normalize maps to CommFCM.
+const (
+	CommFCM     = "fcm"
+	CommAPNs    = "apns"
+	CommWebhook = "webhook"
+	CommPoll    = "poll"
+	CommLog     = "log"
+)
+
+// Errors callers branch on. Store failures are wrapped, never replaced, so
+// errors.Is(err, store.ErrUnavailable) keeps working through this package.
+var (
+	// ErrNotFound reports that the device does not exist (or is not the user's).
+	ErrNotFound = errors.New("devices: device not found")
+	// ErrExists reports that a device with the same id is already registered.
+	ErrExists = errors.New("devices: device already registered")
+	// ErrInvalid reports an argument that cannot be stored: empty user, bad realm,
+	// missing device id, a secret of the wrong length, an unknown communication type.
+	ErrInvalid = errors.New("devices: invalid argument")
+	// ErrBusy reports that a record stayed contended beyond the retry budget. It is
+	// transient; the caller may retry the whole operation.
+	ErrBusy = errors.New("devices: record too contended, try again")
+)
+
+// Skip is a user's MFA skip choice for one method, with AM's numeric values.
+type Skip int
+
+// Skip values (AM's 0, 1, 2).
+const (
+	// SkipNotSet means the user has made no choice: offer registration.
+	SkipNotSet Skip = 0
+	// SkipSkippable means the user opted out: the sender node takes its Skipped outcome.
+	SkipSkippable Skip = 1
+	// SkipNotSkippable means MFA is mandatory for the user (set after a registration).
+	SkipNotSkippable Skip = 2
+)
+
+// String returns AM's name for s.
+func (s Skip) String() string {
+	switch s {
+	case SkipNotSet:
+		return "NOT_SET"
+	case SkipSkippable:
+		return "SKIPPABLE"
+	case SkipNotSkippable:
+		return "NOT_SKIPPABLE"
+	}
+	return fmt.Sprintf("Skip(%d)", int(s))
+}
+
+// Device is one registered push device (an AM push mechanism).
+type Device struct {
+	// ID is the mechanism uid the device generated at registration; it is unique across
+	// all users and is how replies and polls name the device.
+	ID string `json:"id"`
+	// Name is the human name the device reported ("Pixel 8").
+	Name string `json:"name,omitempty"`
+	// Issuer is the issuer shown in the authenticator app, used for {{issuer}}.
+	Issuer string `json:"issuer,omitempty"`
+	// Platform is "android", "ios" or another platform name the device reported.
+	Platform string `json:"platform,omitempty"`
+	// Communication is how pushes reach the device: one of the Comm* constants.
+	Communication string `json:"communication"`
+	// Token is the FCM registration token or APNs device token, or empty for poll.
+	Token string `json:"token,omitempty"`
+	// SecretSealed is the shared secret sealed with keys.PurposeDevice and bound to ID.
+	// Use Registry.Secret to open it.
+	SecretSealed string `json:"secret_sealed"`
+	// Created is when the device was registered.
+	Created time.Time `json:"created"`
+	// LastUsed is when the device last approved a push (zero if never).
+	LastUsed time.Time `json:"last_used,omitzero"`
+
+	// Realm and User are the owner, filled in on every read; they are not stored in the
+	// record because the record's key already says whose it is.
+	Realm string `json:"-"`
+	User  string `json:"-"`
+}
+
+// record is everything stored for one user.
+type record struct {
+	Realm    string          `json:"realm"`
+	User     string          `json:"user"`
+	Devices  []Device        `json:"devices,omitempty"`
+	Recovery []string        `json:"recovery,omitempty"` // base64url HMAC-SHA256 of each code
+	Skip     map[string]Skip `json:"skip,omitempty"`
+}
+
+// owner is the value of a device index key.
+type owner struct {
+	Realm string `json:"realm"`
+	User  string `json:"user"`
+}
+
+// Registry keeps devices, recovery codes and skip state in a store.Store. It is safe
+// for concurrent use and keeps no state of its own, so any number of instances can share
+// one store.
+type Registry struct {
+	st     store.Store
+	ring   *keys.Ring
+	sealer *keys.Sealer
+	now    func() time.Time
+}
+
+// New returns a Registry over st using ring for sealing and hashing.
+func New(st store.Store, ring *keys.Ring) *Registry {
+	return &Registry{st: st, ring: ring, sealer: ring.Sealer(keys.PurposeDevice), now: time.Now}
+}
+
+// maxAttempts bounds CAS retry loops. Contention on one user's record is rare (a few
+// journeys of the same user at once), so a generous bound only matters under attack.
+const maxAttempts = 64
+
+// NormalizeUser returns the form of a username used in keys: usernames are compared
+// case-insensitively, as directory servers do.
+func NormalizeUser(user string) string { return strings.ToLower(strings.TrimSpace(user)) }
+
+// NormalizeCommunication maps a communication type a device reports to one of the Comm*
+// constants; AM's "gcm" becomes "fcm". An unknown type gives ErrInvalid.
+func NormalizeCommunication(c string) (string, error) {
+	switch c = strings.ToLower(strings.TrimSpace(c)); c {
+	case "gcm", CommFCM:
+		return CommFCM, nil
+	case CommAPNs, CommWebhook, CommPoll, CommLog:
+		return c, nil
+	}
+	return "", fmt.Errorf("%w: unknown communication type %q", ErrInvalid, c)
+}
+
+func checkOwner(realm, user string) error {
+	if !strings.HasPrefix(realm, "/") {
+		return fmt.Errorf("%w: realm %q must start with /", ErrInvalid, realm)
+	}
+	if NormalizeUser(user) == "" {
+		return fmt.Errorf("%w: empty username", ErrInvalid)
+	}
+	return nil
+}
+
+// userKey is the record key. Both parts are escaped so that no realm/user pair can
+// collide with another; the whole pair is the hash tag so that users spread over a
+// Redis Cluster instead of piling a realm onto one slot.
+func userKey(realm, user string) string {
+	return "mfa:{" + url.QueryEscape(realm) + ":" + url.QueryEscape(NormalizeUser(user)) + "}"
+}
+
+func deviceKey(id string) string { return "mfadev:" + id }
+
+func secretContext(id string) []byte { return []byte("arbor push device secret\x00" + id) }
+
+// load reads the record for realm/user; a missing record is an empty one at revision 0.
+func (r *Registry) load(ctx context.Context, realm, user string) (*record, uint64, error) {
+	it, err := r.st.Get(ctx, userKey(realm, user))
+	if errors.Is(err, store.ErrNotFound) {
+		return &record{Realm: realm, User: NormalizeUser(user)}, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("devices: read record of %q in %s: %w", user, realm, err)
+	}
+	var rec record
+	if err := json.Unmarshal(it.Value, &rec); err != nil {
+		return nil, 0, fmt.Errorf("devices: decode record of %q in %s: %w", user, realm, err)
+	}
+	for i := range rec.Devices {
+		rec.Devices[i].Realm, rec.Devices[i].User = rec.Realm, rec.User
+	}
+	return &rec, it.Rev, nil
+}
+
+// errNoChange, returned by an update function, ends the update without writing.
+var errNoChange = errors.New("no change")
+
+// update applies fn to the user's record under compare-and-swap, retrying on conflict
+// with a freshly read record each time, so fn must be a pure function of the record.
+func (r *Registry) update(ctx context.Context, realm, user string, fn func(*record) error) error {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		rec, rev, err := r.load(ctx, realm, user)
+		if err != nil {
+			return err
+		}
+		if err := fn(rec); err != nil {
+			if errors.Is(err, errNoChange) {
+				return nil
+			}
+			return err
+		}
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return fmt.Errorf("devices: encode record: %w", err)
+		}
+		_, err = r.st.CAS(ctx, userKey(realm, user), b, rev, 0)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("devices: write record of %q in %s: %w", user, realm, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: record of %q in %s", ErrBusy, user, realm)
+}
+
+// backoff sleeps a short, jittered, growing time so that contenders spread out.
+func backoff(ctx context.Context, attempt int) error {
+	var b [1]byte
+	rand.Read(b[:])
+	d := time.Duration(min(attempt, 8)+1) * time.Duration(100+int(b[0])*4) * time.Microsecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("devices: %w", ctx.Err())
+	case <-t.C:
+		return nil
+	}
+}
+
+// Devices returns the user's devices in registration order; the first is the one pushes
+// go to (as in AM). A user with none gets an empty slice and no error.
+func (r *Registry) Devices(ctx context.Context, realm, user string) ([]Device, error) {
+	if err := checkOwner(realm, user); err != nil {
+		return nil, err
+	}
+	rec, _, err := r.load(ctx, realm, user)
+	if err != nil {
+		return nil, err
+	}
+	return rec.Devices, nil
+}
+
+// Device returns the device with id, whoever owns it (Realm and User say who), or
+// ErrNotFound.
+func (r *Registry) Device(ctx context.Context, id string) (*Device, error) {
+	if id == "" {
+		return nil, fmt.Errorf("%w: empty id", ErrNotFound)
+	}
+	it, err := r.st.Get(ctx, deviceKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("devices: read index of %s: %w", id, err)
+	}
+	var o owner
+	if err := json.Unmarshal(it.Value, &o); err != nil {
+		return nil, fmt.Errorf("devices: decode index of %s: %w", id, err)
+	}
+	rec, _, err := r.load(ctx, o.Realm, o.User)
+	if err != nil {
+		return nil, err
+	}
+	for i := range rec.Devices {
+		if rec.Devices[i].ID == id {
+			d := rec.Devices[i]
+			return &d, nil
+		}
+	}
+	// The index outlived the device (a revoke or add interrupted half-way).
+	return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+}
+
+// Add registers d for realm/user with its shared secret, which it seals bound to d.ID.
+// Whatever d.SecretSealed holds is replaced; Created defaults to now and Communication
+// is normalised. A device id already in use (by anyone) gives ErrExists.
+//
+// The index key is claimed first (CAS on absent), so two registrations racing for one
+// id cannot both win; if writing the user's record then fails the claim is released.
+func (r *Registry) Add(ctx context.Context, realm, user string, d Device, secret []byte) error {
+	if err := checkOwner(realm, user); err != nil {
+		return err
+	}
+	if d.ID == "" || len(d.ID) > 256 {
+		return fmt.Errorf("%w: device id must be 1 to 256 bytes", ErrInvalid)
+	}
+	if len(secret) != SecretLen {
+		return fmt.Errorf("%w: secret is %d bytes, want %d", ErrInvalid, len(secret), SecretLen)
+	}
+	comm, err := NormalizeCommunication(d.Communication)
+	if err != nil {
+		return err
+	}
+	d.Communication = comm
+	if d.Created.IsZero() {
+		d.Created = r.now()
+	}
+	d.SecretSealed = r.sealer.Seal(secret, secretContext(d.ID))
+	d.Realm, d.User = "", ""
+
+	idx, err := json.Marshal(owner{Realm: realm, User: NormalizeUser(user)})
+	if err != nil {
+		return fmt.Errorf("devices: encode index: %w", err)
+	}
+	if _, err := r.st.CAS(ctx, deviceKey(d.ID), idx, 0, 0); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("%w: %s", ErrExists, d.ID)
+		}
+		return fmt.Errorf("devices: claim device id %s: %w", d.ID, err)
+	}
+	err = r.update(ctx, realm, user, func(rec *record) error {
+		for _, x := range rec.Devices {
+			if x.ID == d.ID {
+				return fmt.Errorf("%w: %s", ErrExists, d.ID)
+			}
+		}
+		rec.Devices = append(rec.Devices, d)
+		return nil
+	})
+	if err != nil {
+		// Best effort: release the id so that a retry can register it.
+		_ = r.st.Delete(context.WithoutCancel(ctx), deviceKey(d.ID))
+		return err
+	}
+	return nil
+}
+
+// Secret opens the shared secret of d. A secret that does not open (another master
+// secret, or a sealed value moved from another device) gives an error wrapping
+// keys.ErrOpen.
+func (r *Registry) Secret(ctx context.Context, d *Device) ([]byte, error) {
+	if d == nil {
+		return nil, fmt.Errorf("%w: nil device", ErrInvalid)
+	}
+	s, err := r.sealer.Open(d.SecretSealed, secretContext(d.ID))
+	if err != nil {
+		return nil, fmt.Errorf("devices: open secret of %s: %w", d.ID, err)
+	}
+	return s, nil
+}
+
+// Revoke removes the user's device id, or returns ErrNotFound if the user has no such
+// device. The caller audits it (audit.DeviceRevoked) because it knows who asked.
+func (r *Registry) Revoke(ctx context.Context, realm, user, id string) error {
+	if err := checkOwner(realm, user); err != nil {
+		return err
+	}
+	err := r.update(ctx, realm, user, func(rec *record) error {
+		for i, x := range rec.Devices {
+			if x.ID == id {
+				rec.Devices = append(rec.Devices[:i:i], rec.Devices[i+1:]...)
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.st.Delete(ctx, deviceKey(id)); err != nil {
+		// The device is gone from the record; a stale index only makes Device report
+		// ErrNotFound, so the revoke itself succeeded.
+		return fmt.Errorf("devices: revoked %s but could not drop its index: %w", id, err)
+	}
+	return nil
+}
+
+// Touch records that device id was used at t (a push approved). An unknown id gives
+// ErrNotFound.
+func (r *Registry) Touch(ctx context.Context, id string, t time.Time) error {
+	d, err := r.Device(ctx, id)
+	if err != nil {
+		return err
+	}
+	return r.update(ctx, d.Realm, d.User, func(rec *record) error {
+		for i := range rec.Devices {
+			if rec.Devices[i].ID == id {
+				if !t.After(rec.Devices[i].LastUsed) {
+					return errNoChange
+				}
+				rec.Devices[i].LastUsed = t
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	})
+}
+
+// NewRecoveryCodes generates a fresh set of recovery codes for the user, replacing any
+// previous set, and returns them in clear. This is the only time they exist in clear:
+// show them once (the recovery code display node) and drop them. The caller audits it
+// (audit.RecoveryCodesNew).
+func (r *Registry) NewRecoveryCodes(ctx context.Context, realm, user string) ([]string, error) {
+	if err := checkOwner(realm, user); err != nil {
+		return nil, err
+	}
+	codes := make([]string, 0, RecoveryCodeCount)
+	seen := make(map[string]bool, RecoveryCodeCount)
+	for len(codes) < RecoveryCodeCount {
+		c := randomCode(RecoveryCodeLength)
+		if !seen[c] {
+			seen[c] = true
+			codes = append(codes, c)
+		}
+	}
+	hashes := make([]string, len(codes))
+	for i, c := range codes {
+		hashes[i] = r.hashCode(realm, user, c)
+	}
+	err := r.update(ctx, realm, user, func(rec *record) error {
+		rec.Recovery = hashes
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+const alphanumeric = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// randomCode draws n characters uniformly from alphanumeric with crypto/rand, rejecting
+// bytes that would bias the draw.
+func randomCode(n int) string {
+	const limit = 256 - 256%len(alphanumeric) // 248: largest multiple of 62 below 256
+	out := make([]byte, 0, n)
+	buf := make([]byte, 2*n)
+	for len(out) < n {
+		rand.Read(buf)
+		for _, b := range buf {
+			if int(b) < limit && len(out) < n {
+				out = append(out, alphanumeric[int(b)%len(alphanumeric)])
+			}
+		}
+	}
+	return string(out)
+}
+
+// hashCode binds a code to its owner so that a hash copied to another account matches
+// nothing there.
+func (r *Registry) hashCode(realm, user, code string) string {
+	msg := "recovery\x00" + realm + "\x00" + NormalizeUser(user) + "\x00" + code
+	return base64.RawURLEncoding.EncodeToString(r.ring.MAC(keys.PurposeRecovery, []byte(msg)))
+}
+
+// NormalizeRecoveryCode returns code as it is compared: surrounding and inner spaces
+// and dashes removed (people copy codes with separators); letters keep their case
+// because codes are case-sensitive. It returns "" for input that cannot be a code.
+func NormalizeRecoveryCode(code string) string {
+	var b strings.Builder
+	for _, c := range code {
+		switch {
+		case c == '-' || c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		case c >= '0' && c <= '9', c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
+			b.WriteRune(c)
+		default:
+			return ""
+		}
+	}
+	if b.Len() != RecoveryCodeLength {
+		return ""
+	}
+	return b.String()
+}
+
+// UseRecoveryCode reports whether code is one of the user's unused recovery codes and,
+// if so, removes it in the same compare-and-swap, so a code works exactly once even when
+// submitted concurrently on several instances. A wrong code gives false and no error.
+// The caller audits the outcome (audit.RecoveryCodeUsed / audit.RecoveryCodeBad).
+func (r *Registry) UseRecoveryCode(ctx context.Context, realm, user, code string) (bool, error) {
+	if err := checkOwner(realm, user); err != nil {
+		return false, err
+	}
+	code = NormalizeRecoveryCode(code)
+	if code == "" {
+		return false, nil
+	}
+	want, err := base64.RawURLEncoding.DecodeString(r.hashCode(realm, user, code))
+	if err != nil {
+		return false, fmt.Errorf("devices: recovery hash: %w", err)
+	}
+	used := false
+	err = r.update(ctx, realm, user, func(rec *record) error {
+		used = false
+		match := -1
+		// Compare against every stored hash, without stopping at a match, so that the
+		// time taken does not say which position matched.
+		for i, h := range rec.Recovery {
+			got, derr := base64.RawURLEncoding.DecodeString(h)
+			if derr == nil && hmac.Equal(got, want) && match < 0 {
+				match = i
+			}
+		}
+		if match < 0 {
+			return errNoChange
+		}
+		rec.Recovery = append(rec.Recovery[:match:match], rec.Recovery[match+1:]...)
+		used = true
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return used, nil
+}
+
+// RecoveryCodesLeft returns how many unused recovery codes the user has.
+func (r *Registry) RecoveryCodesLeft(ctx context.Context, realm, user string) (int, error) {
+	if err := checkOwner(realm, user); err != nil {
+		return 0, err
+	}
+	rec, _, err := r.load(ctx, realm, user)
+	if err != nil {
+		return 0, err
+	}
+	return len(rec.Recovery), nil
+}
+
+// SkipState returns the user's skip choice for method (MethodPush); SkipNotSet when the
+// user has never chosen.
+func (r *Registry) SkipState(ctx context.Context, realm, user, method string) (Skip, error) {
+	if err := checkOwner(realm, user); err != nil {
+		return SkipNotSet, err
+	}
+	rec, _, err := r.load(ctx, realm, user)
+	if err != nil {
+		return SkipNotSet, err
+	}
+	return rec.Skip[method], nil
+}
+
+// SetSkip stores the user's skip choice for method. SkipNotSet clears it.
+func (r *Registry) SetSkip(ctx context.Context, realm, user, method string, s Skip) error {
+	if err := checkOwner(realm, user); err != nil {
+		return err
+	}
+	if method == "" {
+		return fmt.Errorf("%w: empty method", ErrInvalid)
+	}
+	if s < SkipNotSet || s > SkipNotSkippable {
+		return fmt.Errorf("%w: skip value %d", ErrInvalid, int(s))
+	}
+	return r.update(ctx, realm, user, func(rec *record) error {
+		if rec.Skip[method] == s {
+			return errNoChange
+		}
+		if s == SkipNotSet {
+			delete(rec.Skip, method)
+			return nil
+		}
+		if rec.Skip == nil {
+			rec.Skip = map[string]Skip{}
+		}
+		rec.Skip[method] = s
+		return nil
+	})
+}
