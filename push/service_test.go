@@ -732,7 +732,7 @@ func TestHandlerRouting(t *testing.T) {
 		{"POST", "/json/realms/alpha/push/sns/message?_action=poll", 404},                  // no root
 		{"POST", "/json/realms/root/realms//push/sns/message?_action=poll", 404},
 		{"POST", "/json/realms/root/realms/a%2Fb/push/sns/message?_action=poll", 404}, // no smuggled '/'
-		{"POST", "/am/json/realms/root/push/sns/message?_action=poll", 400},            // mounted under a prefix
+		{"POST", "/am/json/realms/root/push/sns/message?_action=poll", 400},           // mounted under a prefix
 		{"POST", "/json/realms/root/push/sns/other", 404},
 		{"GET", "/json/realms/root/push/sns/message?_action=poll", 405},
 	}
