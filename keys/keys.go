@@ -33,6 +33,9 @@ const (
 	PurposeCookie   = "arbor cookie v1"
 	PurposeRecovery = "arbor recovery code pepper v1"
 	PurposePoll     = "arbor poll api v1"
+	// PurposeFlow seals secrets a node must keep in a flow between steps (a registration
+	// URI), so the flow in the store holds them only encrypted.
+	PurposeFlow = "arbor flow secret v1"
 )
 
 // Ring derives purpose keys from a master secret.

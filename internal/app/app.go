@@ -18,6 +18,7 @@ import (
 
 	"github.com/arbor-auth/arbor/api"
 	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/engine"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/config"
@@ -25,6 +26,7 @@ import (
 	"github.com/arbor-auth/arbor/keys"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/nodes/basic"
+	"github.com/arbor-auth/arbor/push"
 	"github.com/arbor-auth/arbor/sessions"
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/embedded"
@@ -52,6 +54,12 @@ type App struct {
 	Audit    *audit.Logger
 	API      *api.Server
 	Metrics  *prometheus.Registry
+	Devices  *devices.Registry
+	Push     *push.Service
+	// Listeners are extra addresses to serve (the device API on its own address).
+	Listeners []Listener
+
+	pushCfg PushConfig
 }
 
 // New builds an App from cfg. It opens the store, loads users and journeys, and fails

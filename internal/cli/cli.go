@@ -136,8 +136,21 @@ then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see REA
 			fmt.Fprint(stdout, h(addr))
 		}
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 1+len(a.Listeners))
 	go func() { errc <- srv.Serve(ln) }()
+	extra := make([]*http.Server, 0, len(a.Listeners))
+	for _, l := range a.Listeners {
+		xl, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			fmt.Fprintf(stderr, "arbor serve: %s: %v\n", l.Name, err)
+			return 1
+		}
+		xs := &http.Server{Handler: l.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+		extra = append(extra, xs)
+		log.Info("listening", "what", l.Name, "addr", xl.Addr().String())
+		go func() { errc <- xs.Serve(xl) }()
+	}
 	select {
 	case err := <-errc:
 		fmt.Fprintln(stderr, "arbor serve:", err)
@@ -147,6 +160,9 @@ then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see REA
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	for _, xs := range extra {
+		_ = xs.Shutdown(sctx)
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Error("shutdown", "err", err)
 		return 1

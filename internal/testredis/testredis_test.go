@@ -1,0 +1,88 @@
+package testredis
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestStartStopRestart(t *testing.T) {
+	s := Start(t)
+	if err := ping(s.Addr); err != nil {
+		t.Fatalf("fresh server does not answer: %v", err)
+	}
+	if want := "redis://" + s.Addr + "/0"; s.URL() != want {
+		t.Errorf("URL() = %q, want %q", s.URL(), want)
+	}
+	if !strings.HasPrefix(s.Addr, "127.0.0.1:") {
+		t.Errorf("Addr = %q, want a loopback address", s.Addr)
+	}
+
+	s.Stop()
+	if err := ping(s.Addr); err == nil {
+		t.Fatal("stopped server still answers PING")
+	}
+	s.Stop() // stopping twice is harmless
+
+	addr := s.Addr
+	s.Restart()
+	if s.Addr != addr {
+		t.Errorf("Restart moved the server from %s to %s", addr, s.Addr)
+	}
+	if err := ping(s.Addr); err != nil {
+		t.Fatalf("restarted server does not answer: %v", err)
+	}
+	s.Restart() // restarting a running server works too
+	if err := ping(s.Addr); err != nil {
+		t.Fatalf("server restarted while running does not answer: %v", err)
+	}
+}
+
+func TestTwoServersGetDistinctPorts(t *testing.T) {
+	a, b := Start(t), Start(t)
+	if a.Addr == b.Addr {
+		t.Fatalf("two servers share %s", a.Addr)
+	}
+}
+
+// fakeTB records Skipf and Fatalf instead of stopping the test.
+type fakeTB struct {
+	testing.TB
+	skipped, fatal string
+}
+
+func (f *fakeTB) Helper()                           {}
+func (f *fakeTB) Skipf(format string, args ...any)  { f.skipped = fmt.Sprintf(format, args...) }
+func (f *fakeTB) Fatalf(format string, args ...any) { f.fatal = fmt.Sprintf(format, args...) }
+
+func TestMissingBinary(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+
+	t.Setenv("CI", "")
+	f := &fakeTB{TB: t}
+	if s := Start(f); s != nil || f.skipped == "" || f.fatal != "" {
+		t.Errorf("without CI: server %v, skipped %q, fatal %q; want a skip", s, f.skipped, f.fatal)
+	}
+
+	t.Setenv("CI", "true")
+	f = &fakeTB{TB: t}
+	if s := Start(f); s != nil || f.fatal == "" || f.skipped != "" {
+		t.Errorf("with CI=true: server %v, skipped %q, fatal %q; want a failure", s, f.skipped, f.fatal)
+	}
+	if !strings.Contains(f.fatal, "redis-server not found: install it with apt-get install redis-server") {
+		t.Errorf("CI failure message %q does not say how to install redis-server", f.fatal)
+	}
+}
+
+func TestPauseResume(t *testing.T) {
+	s := Start(t)
+	s.Pause()
+	if err := ping(s.Addr); err == nil {
+		t.Fatal("paused server answers PING")
+	}
+	s.Resume()
+	if err := ping(s.Addr); err != nil {
+		t.Fatalf("resumed server does not answer: %v", err)
+	}
+	s.Pause() // Stop (here through Cleanup) must cope with a paused server
+}

@@ -1,0 +1,112 @@
+// Package mfa is the push MFA node family, modelled node for node on ForgeRock AM's:
+// mfa_registration_options, push_registration, recovery_code_display,
+// get_authenticator_app, opt_out_mfa, push_sender, push_wait, push_result_verifier,
+// recovery_code_collector_decision and device_profile_collector.
+//
+// The nodes share state through AM's shared-state keys (pushMessageId,
+// pushNumberChallengeKey, mfaMethod, ...), so journeys read like AM's. They use the
+// push service and the device registry from nodes.Deps.Services under the names
+// ServicePush and ServiceDevices; built without them (offline validation), they fail
+// closed when run.
+package mfa
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/arbor-auth/arbor/devices"
+	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/push"
+)
+
+var registrations []func(*nodes.Registry)
+
+func add(f func(*nodes.Registry)) { registrations = append(registrations, f) }
+
+// Register adds every push MFA node type to r.
+func Register(r *nodes.Registry) {
+	for _, f := range registrations {
+		f(r)
+	}
+}
+
+// Names of the services this family takes from nodes.Deps.Services.
+const (
+	ServicePush    = "push"
+	ServiceDevices = "devices"
+)
+
+// Shared-state keys, AM's names.
+const (
+	KeyMessageID      = "pushMessageId"
+	KeyNumber         = "pushNumberChallengeKey"
+	KeyTimeout        = "t"
+	KeyFailureReason  = "PushAuthFailureReason"
+	KeyMFAMethod      = "mfaMethod"
+	KeyDeviceProfile  = "deviceProfile"
+	KeyRecoveryCodes  = "recoveryCodes"          // transient
+	KeyRecoveryDevice = "recoveryCodeDeviceName" // transient
+)
+
+// Failure reasons written to PushAuthFailureReason (AM's, plus RATE_LIMITED).
+const (
+	ReasonMissingUsername = "MISSING_USERNAME"
+	ReasonAlreadyUsed     = "SENDER_ALREADY_USED"
+	ReasonStore           = "CTS_ERROR"
+	ReasonTransmission    = "TRANSMISSION_FAILURE"
+	ReasonRateLimited     = "RATE_LIMITED"
+	ReasonPayload         = "PAYLOAD_TOO_LARGE"
+)
+
+var errNoService = errors.New("the push service is not configured")
+
+type services struct {
+	push    *push.Service
+	devices *devices.Registry
+}
+
+func servicesOf(b *nodes.Build) services {
+	var s services
+	if b == nil || b.Deps == nil || b.Deps.Services == nil {
+		return s
+	}
+	s.push, _ = b.Deps.Services[ServicePush].(*push.Service)
+	s.devices, _ = b.Deps.Services[ServiceDevices].(*devices.Registry)
+	return s
+}
+
+func (s services) need(push, devs bool) error {
+	if (push && s.push == nil) || (devs && s.devices == nil) {
+		return errNoService
+	}
+	return nil
+}
+
+func requireUser(ctx *nodes.Context) (string, error) {
+	u := ctx.Username()
+	if u == "" {
+		return "", fmt.Errorf("node %s needs a username in shared state; put a username node before it", ctx.NodeID)
+	}
+	return u, nil
+}
+
+func method(ctx *nodes.Context) string {
+	if m := ctx.Shared.String(KeyMFAMethod); m != "" {
+		return m
+	}
+	return devices.MethodPush
+}
+
+// confirmationChoice returns the index a ConfirmationCallback answered, if any.
+func confirmationChoice(cbs []nodes.Callback) (int, bool) {
+	for _, c := range cbs {
+		if c.Type == nodes.TypeConfirmation {
+			return c.InInt()
+		}
+	}
+	return 0, false
+}
+
+func text(m map[string]string, ctx *nodes.Context, fallback string) string {
+	return nodes.Localize(m, ctx.Request.Locales, fallback)
+}

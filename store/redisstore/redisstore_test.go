@@ -1,0 +1,463 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/arbor-auth/arbor/internal/testredis"
+	"github.com/arbor-auth/arbor/store"
+	"github.com/arbor-auth/arbor/store/storetest"
+)
+
+var ctx = context.Background()
+
+// prefixes gives every store opened by a test a key space of its own on the shared
+// server.
+var prefixes atomic.Int64
+
+func uniquePrefix() string { return fmt.Sprintf("test%d:", prefixes.Add(1)) }
+
+func openTest(t testing.TB, srv *testredis.Server, opts ...Option) *Store {
+	t.Helper()
+	s, err := Open(srv.URL(), append([]Option{WithPrefix(uniquePrefix())}, opts...)...)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	srv := testredis.Start(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, srv) })
+}
+
+// TestConformanceNew runs the suite on a caller-owned client speaking RESP2.
+func TestConformanceNew(t *testing.T) {
+	srv := testredis.Start(t)
+	c := redis.NewClient(&redis.Options{
+		Addr: srv.Addr, Protocol: 2, ReadTimeout: time.Second, WriteTimeout: time.Second,
+		ContextTimeoutEnabled: true, MaxRetries: -1,
+	})
+	t.Cleanup(func() { c.Close() })
+	storetest.Run(t, func(t *testing.T) store.Store { return New(c, uniquePrefix()) })
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("Close of a Store made with New closed the caller's client: %v", err)
+	}
+}
+
+// flowJSON returns a JSON document of about 1 KiB shaped like a journey flow.
+func flowJSON(t testing.TB) []byte {
+	t.Helper()
+	flow := map[string]any{
+		"id":      "flw_7Hq2mR9xK4vB1nZ8pL3sT6",
+		"journey": "login-with-push-and-otp",
+		"node":    "otp-check",
+		"step":    4,
+		"created": "2030-01-01T12:00:00Z",
+		"expires": "2030-01-01T12:10:00Z",
+		"user":    "usr_01HZX3Q9E6J4KTV2W8N5RMB7CD",
+		"state": map[string]any{
+			"username": "alice@example.com", "attempts": 1, "mfa": []string{"push", "totp"},
+			"push": map[string]any{"device": "dev_5Kd8Qw2Lm9", "challenge": strings.Repeat("c", 43), "sent": true},
+			"otp":  map[string]any{"hash": strings.Repeat("h", 64), "tries": 2},
+			"ctx":  map[string]any{"ip": "203.0.113.7", "ua": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"},
+		},
+		"history": []string{"username", "password", "mfa-choice", "push-wait"},
+	}
+	b, err := json.Marshal(flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pad to exactly 1024 bytes with a trailing field.
+	pad := 1024 - len(b) - len(`,"pad":""`)
+	if pad < 0 {
+		t.Fatalf("flow is already %d bytes", len(b))
+	}
+	b = append(b[:len(b)-1], fmt.Sprintf(`,"pad":%q}`, strings.Repeat("p", pad))...)
+	if len(b) != 1024 {
+		t.Fatalf("flow is %d bytes, want 1024", len(b))
+	}
+	return b
+}
+
+// TestMemoryPerFlow measures what a flow-sized value costs in Redis, key, expiry and
+// allocator overhead included, as reported by MEMORY USAGE.
+func TestMemoryPerFlow(t *testing.T) {
+	srv := testredis.Start(t)
+	s, err := Open(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	flow := flowJSON(t)
+	key := "flow:{01HZX3Q9E6J4KTV2W8N5RMB7CD}"
+	const limit = 2048
+
+	usage := func(how string) int64 {
+		t.Helper()
+		n, err := s.Client().MemoryUsage(ctx, s.valueKey(key), 0).Result()
+		if err != nil {
+			t.Fatalf("MEMORY USAGE: %v", err)
+		}
+		t.Logf("%s: %d-byte value under a %d-byte key costs %d bytes of Redis memory", how, len(flow), len(s.valueKey(key)), n)
+		if n >= limit {
+			t.Errorf("%s: %d bytes per flow, want < %d", how, n, limit)
+		}
+		return n
+	}
+	rev, err := s.Set(ctx, key, flow, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usage("Set")
+	if _, err := s.CAS(ctx, key, flow, rev, 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	usage("CAS")
+	if ttl := s.Client().PTTL(ctx, s.valueKey(key)).Val(); ttl <= 9*time.Minute || ttl > 10*time.Minute {
+		t.Errorf("PTTL = %v, want about 10m", ttl)
+	}
+}
+
+// TestOutage stops Redis under a live store: every call must fail fast with
+// ErrUnavailable, and the store must work again once Redis is back.
+func TestOutage(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openTest(t, srv)
+	defer s.Close()
+	if _, err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Incr(ctx, "n", 1, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Stop()
+	ops := map[string]func() error{
+		"Get":    func() error { _, err := s.Get(ctx, "k"); return err },
+		"Set":    func() error { _, err := s.Set(ctx, "k", []byte("w"), 0); return err },
+		"CAS":    func() error { _, err := s.CAS(ctx, "k", []byte("w"), 1, 0); return err },
+		"Delete": func() error { return s.Delete(ctx, "k") },
+		"Take":   func() error { _, err := s.Take(ctx, "k"); return err },
+		"Incr":   func() error { _, err := s.Incr(ctx, "n", 1, time.Minute); return err },
+		"Incr0":  func() error { _, err := s.Incr(ctx, "n", 0, 0); return err },
+		"Ping":   func() error { return s.Ping(ctx) },
+	}
+	for round := range 2 { // the second round runs with the pool's connections all gone
+		for name, op := range ops {
+			start := time.Now()
+			err := op()
+			took := time.Since(start)
+			if !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("round %d: %s during an outage = %v, want ErrUnavailable", round, name, err)
+			}
+			if took > 3*time.Second {
+				t.Errorf("round %d: %s took %v to fail, want < 3s", round, name, took)
+			}
+			if round == 0 {
+				t.Logf("%s failed after %v: %v", name, took.Round(time.Millisecond), err)
+			}
+		}
+	}
+
+	srv.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Ping(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("store did not reconnect within 10s of Redis coming back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The restarted server has no persistence, so it starts empty.
+	if _, err := s.Get(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get after restart = %v, want ErrNotFound", err)
+	}
+	for i := range 20 { // enough calls to go through every pooled connection
+		if _, err := s.Set(ctx, "k", []byte("back"), 0); err != nil {
+			t.Fatalf("Set #%d after restart: %v", i, err)
+		}
+		if _, err := s.Incr(ctx, "n", 1, 0); err != nil {
+			t.Fatalf("Incr #%d after restart: %v", i, err)
+		}
+	}
+	if item, err := s.Get(ctx, "k"); err != nil || string(item.Value) != "back" || item.Rev != 20 {
+		t.Fatalf("Get after restart = %q rev %d, %v", item.Value, item.Rev, err)
+	}
+}
+
+// TestHungServer freezes Redis: calls must time out with ErrUnavailable within the
+// read timeout rather than hang, and work again once Redis resumes.
+func TestHungServer(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openTest(t, srv)
+	defer s.Close()
+	if _, err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			srv.Resume()
+		}
+	}()
+	for name, op := range map[string]func() error{
+		"Get":  func() error { _, err := s.Get(ctx, "k"); return err },
+		"CAS":  func() error { _, err := s.CAS(ctx, "k", []byte("w"), 5, 0); return err },
+		"Ping": func() error { return s.Ping(ctx) },
+	} {
+		start := time.Now()
+		err := op()
+		took := time.Since(start)
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s against a hung server = %v, want ErrUnavailable", name, err)
+		}
+		if took > 3*time.Second {
+			t.Errorf("%s took %v to fail against a hung server, want < 3s", name, took)
+		}
+		t.Logf("%s failed after %v: %v", name, took.Round(time.Millisecond), err)
+	}
+	// A caller deadline shorter than the read timeout wins.
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := s.Get(short, "k"); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Get with a 100ms deadline = %v, want DeadlineExceeded and ErrUnavailable", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Get with a 100ms deadline took %v", took)
+	}
+
+	srv.Resume()
+	resumed = true
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Ping(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("store did not recover within 10s of Redis resuming")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if item, err := s.Get(ctx, "k"); err != nil || string(item.Value) != "v" || item.Rev != 1 {
+		t.Fatalf("Get after resume = %q rev %d, %v; want v rev 1 (the CAS at rev 5 must have lost)", item.Value, item.Rev, err)
+	}
+}
+
+// TestScriptCacheFlush checks the EVAL fallback when Redis lost its scripts.
+func TestScriptCacheFlush(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openTest(t, srv)
+	defer s.Close()
+	for i := range 3 {
+		if err := s.Client().ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		rev, err := s.Set(ctx, "k", []byte("v"), 0)
+		if err != nil {
+			t.Fatalf("Set after SCRIPT FLUSH: %v", err)
+		}
+		s.Client().ScriptFlush(ctx)
+		if _, err := s.CAS(ctx, "k", []byte("w"), rev, 0); err != nil {
+			t.Fatalf("CAS after SCRIPT FLUSH: %v", err)
+		}
+		s.Client().ScriptFlush(ctx)
+		if n, err := s.Incr(ctx, "n", 1, 0); err != nil || n != int64(i+1) {
+			t.Fatalf("Incr after SCRIPT FLUSH = %d, %v", n, err)
+		}
+	}
+}
+
+// TestKeyLayout pins the Redis key names: prefix, key space, then the key with its
+// hash tag untouched.
+func TestKeyLayout(t *testing.T) {
+	srv := testredis.Start(t)
+	s, err := Open(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Set(ctx, "flow:{abc}", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Incr(ctx, "rate:{abc}", 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.Client().Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"arbor:v:flow:{abc}": true, "arbor:n:rate:{abc}": true}
+	if len(keys) != len(want) || !want[keys[0]] || !want[keys[1]] {
+		t.Fatalf("Redis keys = %q, want %v", keys, want)
+	}
+	raw, _ := s.Client().Get(ctx, "arbor:v:flow:{abc}").Result()
+	if raw != "1:v" {
+		t.Fatalf("stored value = %q, want %q", raw, "1:v")
+	}
+}
+
+// TestTinyTTL checks that a positive ttl under a millisecond still expires.
+func TestTinyTTL(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openTest(t, srv)
+	defer s.Close()
+	if _, err := s.Set(ctx, "k", []byte("v"), time.Nanosecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, err := s.Get(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get of a key with a 1ns ttl = %v, want ErrNotFound", err)
+	}
+}
+
+func TestMalformedValue(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openTest(t, srv)
+	defer s.Close()
+	if err := s.Client().Set(ctx, s.valueKey("k"), "no revision", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "k"); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get of a malformed value = %v, want an error", err)
+	}
+	if _, err := s.Set(ctx, "k", []byte("v"), 0); err == nil {
+		t.Fatal("Set over a malformed value succeeded")
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	type want struct {
+		addrs      []string
+		db         int
+		user, pass string
+		master     string
+		cluster    bool
+		tls        bool
+		dial, read time.Duration
+		retries    int
+	}
+	base := want{dial: DefaultDialTimeout, read: DefaultReadTimeout, retries: -1}
+	with := func(f func(*want)) want { w := base; f(&w); return w }
+	cases := map[string]want{
+		"redis://127.0.0.1:6380/0": with(func(w *want) { w.addrs = []string{"127.0.0.1:6380"} }),
+		"redis://localhost":        with(func(w *want) { w.addrs = []string{"localhost:6379"} }),
+		"redis://":                 with(func(w *want) { w.addrs = []string{"localhost:6379"} }),
+		"redis://h/3":              with(func(w *want) { w.addrs = []string{"h:6379"}; w.db = 3 }),
+		"redis://h?db=4":           with(func(w *want) { w.addrs = []string{"h:6379"}; w.db = 4 }),
+		"redis://u:p%40ss@h:1/2":   with(func(w *want) { w.addrs = []string{"h:1"}; w.db = 2; w.user = "u"; w.pass = "p@ss" }),
+		"redis://:secret@h":        with(func(w *want) { w.addrs = []string{"h:6379"}; w.pass = "secret" }),
+		"rediss://h:6380":          with(func(w *want) { w.addrs = []string{"h:6380"}; w.tls = true }),
+		"redis://[::1]:7000":       with(func(w *want) { w.addrs = []string{"[::1]:7000"} }),
+		"redis://[::1]":            with(func(w *want) { w.addrs = []string{"[::1]:6379"} }),
+		"redis://h1:7000,h2:7001,h3": with(func(w *want) {
+			w.addrs = []string{"h1:7000", "h2:7001", "h3:6379"}
+			w.cluster = true
+		}),
+		"redis://cfg.example:6379?cluster=true": with(func(w *want) { w.addrs = []string{"cfg.example:6379"}; w.cluster = true }),
+		"redis://:pw@s1,s2:5000/1?master_name=mymaster": with(func(w *want) {
+			w.addrs = []string{"s1:26379", "s2:5000"}
+			w.master = "mymaster"
+			w.db = 1
+			w.pass = "pw"
+		}),
+		"redis://h?dial_timeout=5&read_timeout=250ms&max_retries=2": with(func(w *want) {
+			w.addrs = []string{"h:6379"}
+			w.dial = 5 * time.Second
+			w.read = 250 * time.Millisecond
+			w.retries = 2
+		}),
+	}
+	for raw, w := range cases {
+		t.Run(raw, func(t *testing.T) {
+			o, err := ParseURL(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := want{
+				addrs: o.Addrs, db: o.DB, user: o.Username, pass: o.Password, master: o.MasterName,
+				cluster: o.MasterName == "" && (len(o.Addrs) > 1 || o.IsClusterMode), tls: o.TLSConfig != nil,
+				dial: o.DialTimeout, read: o.ReadTimeout, retries: o.MaxRetries,
+			}
+			if fmt.Sprint(got) != fmt.Sprint(w) {
+				t.Fatalf("got  %+v\nwant %+v", got, w)
+			}
+			if !o.ContextTimeoutEnabled || o.WriteTimeout != DefaultWriteTimeout || o.DialerRetries != 1 {
+				t.Errorf("defaults not applied: %+v", o)
+			}
+			if o.TLSConfig != nil && (o.TLSConfig.MinVersion != tls.VersionTLS12 || o.TLSConfig.InsecureSkipVerify) {
+				t.Errorf("weak TLS config %+v", o.TLSConfig)
+			}
+		})
+	}
+
+	bad := []string{
+		"localhost:6379", "http://h", "unix:///tmp/redis.sock", "redis://h/x", "redis://h/1/2",
+		"redis://h?db=-1", "redis://h?nope=1", "redis://h:0", "redis://h:99999", "redis://h:port",
+		"redis://h1,,h2", "redis://h1,h2/1", "redis://h?cluster=maybe", "redis://h?skip_verify=true",
+		"redis://h?master_name=m&cluster=true", "redis://h?read_timeout=soon", "redis://h#frag",
+		"redis://::1:6379",
+	}
+	for _, raw := range bad {
+		if o, err := ParseURL(raw); err == nil {
+			t.Errorf("ParseURL(%q) = %+v, want an error", raw, o)
+		}
+	}
+	for _, raw := range []string{
+		"redis://user:hunter2@h?bogus=1",
+		"redis://:hunter2@h?bogus=1",
+		"redis://h?sentinel_password=hunter2&master_name=m&bogus=1",
+		"redis://u:hunter2@h?sentinel_password=hunter2&bogus=1#x",
+	} {
+		if _, err := ParseURL(raw); err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("ParseURL(%q) error %v leaks the password", raw, err)
+		}
+	}
+	if o, err := ParseURL("rediss://h?skip_verify=true"); err != nil || !o.TLSConfig.InsecureSkipVerify {
+		t.Errorf("skip_verify not applied: %v", err)
+	}
+}
+
+func TestOpenOptions(t *testing.T) {
+	if _, err := Open("redis://h", WithPrefix("bad{")); err == nil {
+		t.Error("Open accepted a prefix with a brace")
+	}
+	var seen *redis.UniversalOptions
+	s, err := Open("redis://h?read_timeout=3s", WithReadTimeout(time.Millisecond*300),
+		WithDialTimeout(time.Second), WithWriteTimeout(time.Second/2),
+		WithUniversalOptions(func(o *redis.UniversalOptions) { seen = o }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if seen.ReadTimeout != 300*time.Millisecond || seen.DialTimeout != time.Second || seen.WriteTimeout != time.Second/2 {
+		t.Errorf("options did not override the URL: %+v", seen)
+	}
+	if s.prefix != DefaultPrefix {
+		t.Errorf("prefix = %q, want %q", s.prefix, DefaultPrefix)
+	}
+}
+
+// BenchmarkGetCAS measures one Get plus one CAS of a 1 KiB value against a local
+// redis-server, over loopback.
+func BenchmarkGetCAS(b *testing.B) {
+	srv := testredis.Start(b)
+	for _, parallel := range []bool{false, true} {
+		name := "serial"
+		if parallel {
+			name = "parallel"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := openTest(b, srv)
+			defer s.Close()
+			storetest.BenchGetCAS(b, s, parallel)
+		})
+	}
+}
