@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -60,12 +61,23 @@ type App struct {
 	Listeners []Listener
 
 	pushCfg PushConfig
+	now     func() time.Time
 }
+
+// Option changes how New assembles an App.
+type Option func(*App)
+
+// WithClock makes the engine, sessions and push service read time from now, so tests
+// can move time forward (push waits, expiries) without sleeping.
+func WithClock(now func() time.Time) Option { return func(a *App) { a.now = now } }
 
 // New builds an App from cfg. It opens the store, loads users and journeys, and fails
 // with every problem if a journey is invalid.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
-	a := &App{Config: cfg, Log: log}
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
+	a := &App{Config: cfg, Log: log, now: time.Now}
+	for _, o := range opts {
+		o(a)
+	}
 	var err error
 	if cfg.Redis != "" {
 		a.Store, err = redisstore.Open(cfg.Redis)
@@ -138,7 +150,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	em := engine.NewMetrics(a.Metrics)
 	a.Journeys = journeys.NewRepo(a.Store, journeys.CompileOptions{Registry: a.Registry, Deps: a.Deps})
-	a.Engine = engine.New(engine.Config{}, a.Store, a.Journeys, a.Deps, em)
+	a.Engine = engine.New(engine.Config{Now: a.now}, a.Store, a.Journeys, a.Deps, em)
 	for _, svc := range services {
 		if err := svc(ctx, a); err != nil {
 			return nil, err
@@ -164,7 +176,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		log.Info("loaded journeys", "dir", cfg.Journeys, "journeys", names)
 	}
 
-	a.Sessions = sessions.New(a.Store, sessions.Config{IdleTimeout: cfg.SessionIdle, MaxLifetime: cfg.SessionMax})
+	a.Sessions = sessions.New(a.Store, sessions.Config{IdleTimeout: cfg.SessionIdle, MaxLifetime: cfg.SessionMax, Now: a.now})
 	a.API = api.New(api.Config{
 		Realms: cfg.Realms, CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies, SuccessURL: cfg.SuccessURL,
 		AllowedRedirects: cfg.AllowedRedirects, CORSOrigins: cfg.CORSOrigins, MaxBodyBytes: cfg.MaxBodyBytes,

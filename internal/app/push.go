@@ -68,6 +68,7 @@ func setupPush(ctx context.Context, a *App) error {
 		PublicURL:           strings.TrimSuffix(public, "/"),
 		RateLimit:           push.RateLimit{Count: pc.RateLimit.Count, Window: time.Duration(pc.RateLimit.Window)},
 		RegistrationTimeout: time.Duration(pc.RegistrationTimeout),
+		Now:                 a.now,
 	}, a.Store, a.Devices, router, a.Keys, a.Audit, a.Log)
 	a.Deps.Services[mfa.ServicePush] = a.Push
 	a.Deps.Services[mfa.ServiceDevices] = a.Devices
