@@ -1,0 +1,51 @@
+package e2e
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/arbor-auth/arbor/internal/testredis"
+)
+
+// TestSDKPush: the official ForgeRock SDK drives push-mfa against `arbor serve` on
+// Redis. It reads mfaDeviceRegistration (FRQRCode), the reference authenticator
+// registers from it and later answers the push; the SDK's PollingWaitCallback loop ends
+// with a session on approval, and fails on a deny or a wrong number.
+func TestSDKPush(t *testing.T) {
+	rs := testredis.Start(t)
+	users := "users:\n"
+	for _, u := range []string{"approver", "denier", "mismatcher"} {
+		users += fmt.Sprintf("  - {username: %s, password: \"pw-%s-12345\", realm: /}\n", u, u)
+	}
+	srv, _ := startServer(t, "--redis", rs.URL(), "--users", writeFile(t, "users.yaml", users), "--data", t.TempDir())
+	for _, tc := range []struct {
+		user, mode, want string
+	}{
+		{"approver", "approve", "success"},
+		{"denier", "deny", "failure"},
+		{"mismatcher", "wrong", "failure"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			t.Parallel()
+			phone := filepath.Join(t.TempDir(), "phone.json")
+			out := node(t, 90*time.Second, "push.mjs", srv.URL, arbor(t), phone, tc.user, "pw-"+tc.user+"-12345", tc.mode)
+			if out["result"] != tc.want {
+				t.Fatalf("%s: %v", tc.mode, out)
+			}
+			if out["registered"] != true || out["qrUse"] != "push" || out["codes"] != float64(10) || out["deviceName"] != "SDK test phone" {
+				t.Fatalf("registration through the SDK: %v", out)
+			}
+			if n, _ := out["number"].(float64); n < 10 || n > 99 {
+				t.Fatalf("no number to match was shown: %v", out)
+			}
+			if tc.want == "success" && out["token"] == nil {
+				t.Fatalf("no session: %v", out)
+			}
+			if tc.want == "failure" && out["code"] != float64(401) {
+				t.Fatalf("failure is not a 401: %v", out)
+			}
+		})
+	}
+}
