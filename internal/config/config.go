@@ -246,13 +246,13 @@ func setField(f reflect.Value, s string) error {
 // Table renders the settings as a Markdown table for the README.
 func Table() string {
 	var b strings.Builder
-	b.WriteString("| flag | environment | default | meaning |\n|---|---|---|---|\n")
+	b.WriteString("| flag | environment | config file key | default | meaning |\n|---|---|---|---|---|\n")
 	for _, f := range Fields() {
 		def := f.Default
 		if def == "" {
 			def = "(none)"
 		}
-		fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | %s |\n", f.Flag, f.Env, def, f.Usage)
+		fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | `%s` | %s |\n", f.Flag, f.Env, f.Key, def, f.Usage)
 	}
 	return b.String()
 }

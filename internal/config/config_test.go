@@ -66,3 +66,15 @@ func TestTableListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeTableIsCurrent keeps the README's configuration table generated from the
+// declaration: regenerate it with `go run . config table`.
+func TestReadmeTableIsCurrent(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), Table()) {
+		t.Fatal("README.md's configuration table is stale: paste the output of `go run . config table`")
+	}
+}
