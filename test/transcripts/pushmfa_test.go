@@ -2,6 +2,9 @@ package transcripts
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -299,4 +302,31 @@ func TestRateLimit(t *testing.T) {
 	e.expectAudit(audit.PushRateLimited, 1)
 	e.expectAudit(audit.PushSent, 2)
 	e.golden("rate_limit")
+}
+
+// TestPushEventsAreMetrics: every push audit event is counted in /metrics.
+func TestPushEventsAreMetrics(t *testing.T) {
+	e := newEnv(t, "")
+	e.enroll("")
+	l := e.start("push-mfa")
+	l.credentials()
+	e.phoneDeny()
+	e.wait(5 * time.Second)
+	l.poll()
+	r, err := http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	for _, m := range []string{
+		`arbor_audit_events_total{type="push.sent"} 1`,
+		`arbor_audit_events_total{type="push.denied"} 1`,
+		`arbor_audit_events_total{type="login.failure"} 1`,
+		`arbor_audit_events_total{type="push.approved"} 0`,
+	} {
+		if !strings.Contains(string(body), m) {
+			t.Errorf("metrics lack %s", m)
+		}
+	}
 }
