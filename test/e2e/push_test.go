@@ -49,3 +49,19 @@ func TestSDKPush(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceListen: with push.device_listen, the device API also answers on its own
+// address, and that address serves nothing else.
+func TestDeviceListen(t *testing.T) {
+	port := freePort(t)
+	cfg := writeFile(t, "arbor.yaml", fmt.Sprintf("push:\n  device_listen: 127.0.0.1:%d\n", port))
+	_, _ = startServer(t, "--config", cfg, "--data", t.TempDir())
+	dev := fmt.Sprintf("http://127.0.0.1:%d", port)
+	status, body := postJSON(t, dev+"/json/realms/root/push/sns/message?_action=register", map[string]any{"messageId": "REGISTER:nope", "jwt": "x.y.z"})
+	if status < 400 || status >= 500 || body["message"] == nil {
+		t.Fatalf("device API on its own address: %d %v", status, body)
+	}
+	if status, _ := postJSON(t, dev+"/json/realms/root/authenticate", nil); status != 404 {
+		t.Fatalf("the device address also serves logins: %d", status)
+	}
+}
