@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 			return nil, err
 		}
 		if err := a.Users.Put(ctx, &identity.User{Realm: "/", Username: DemoUser, PasswordHash: hash, Status: identity.StatusActive,
-			Attributes: map[string]any{"mail": "demo@example.com", "givenName": "Demo"}}); err != nil {
+			Attributes: map[string]any{"mail": "demo@example.com", "givenName": "Demo", "roles": []any{"admin"}}}); err != nil {
 			return nil, fmt.Errorf("demo user: %w", err)
 		}
 	}

@@ -1,0 +1,528 @@
+// Arbor journey viewer: lays a journey out with dagre (vendor/dagre.min.js) and draws it
+// as SVG; a click or Enter on a node opens its config and type docs in the side panel.
+//
+// The data comes from the page's <script type="application/json" id="graph-data"> block
+// (the same shape as graph.json), because the Content Security Policy allows no inline
+// script. Every text from the journey is set with textContent, never as markup.
+(function () {
+  'use strict';
+
+  var SVGNS = 'http://www.w3.org/2000/svg';
+  var START_KEY = '\u0000start'; // cannot collide: vertex keys are "kind:id"
+
+  var state = {
+    original: null, // the stored version the page was opened on
+    graph: null, // what is drawn now (the stored version or a checked document)
+    rankdir: 'LR', // as ForgeRock's tree editor: start on the left, terminals on the right
+    scale: 1,
+    natural: { w: 0, h: 0 },
+    selected: null,
+    opener: null // the vertex that opened the panel, to return focus to
+  };
+
+  function $(id) { return document.getElementById(id); }
+
+  function h(tag, attrs, text) {
+    var e = document.createElement(tag);
+    setAttrs(e, attrs);
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+
+  function s(tag, attrs, text) {
+    var e = document.createElementNS(SVGNS, tag);
+    setAttrs(e, attrs);
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+
+  function setAttrs(e, attrs) {
+    if (!attrs) return;
+    Object.keys(attrs).forEach(function (k) { e.setAttribute(k, String(attrs[k])); });
+  }
+
+  function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); }
+
+  // Text is measured in the SVG itself, with the classes it will be drawn with, so the
+  // boxes dagre lays out fit their labels whatever fonts the browser has.
+  function measurer(svg) {
+    var g = s('g', { 'class': 'measure', 'aria-hidden': 'true' });
+    svg.appendChild(g);
+    return {
+      width: function (text, wrapClass, textClass) {
+        var wrap = s('g', { 'class': wrapClass });
+        var t = s('text', { 'class': textClass || '' }, text);
+        wrap.appendChild(t);
+        g.appendChild(wrap);
+        var w = t.getComputedTextLength();
+        g.removeChild(wrap);
+        return w;
+      },
+      done: function () { svg.removeChild(g); }
+    };
+  }
+
+  // The widest a node's text may be before it wraps: long titles and type names
+  // would otherwise make every rank wide and the whole drawing small.
+  var WRAP = 124;
+  var LINE = { title: 15, id: 13, type: 13, plain: 16 };
+
+  // wrap breaks text into lines no wider than max: at spaces, or after '_' in ids and
+  // type names; a single word wider than max keeps its own line.
+  function wrap(text, max, m, wrapClass, textClass, sep) {
+    var parts = sep === '_' ? text.split(/(?<=_)/) : text.split(/(?<= )/);
+    var lines = [];
+    var cur = '';
+    parts.forEach(function (p) {
+      if (cur && m.width((cur + p).trim(), wrapClass, textClass) > max) {
+        lines.push(cur.trim());
+        cur = p;
+      } else {
+        cur += p;
+      }
+    });
+    if (cur.trim()) lines.push(cur.trim());
+    return lines.length ? lines : [''];
+  }
+
+  // lines returns what a vertex shows, one entry per text line, with its class. A
+  // node shows its title (or id), its id and its type, each on its own lines.
+  function lines(v, m) {
+    var cls = vertexClass(v);
+    var out = [];
+    var add = function (text, kind, sep) {
+      wrap(text, WRAP, m, cls, kind, sep).forEach(function (t) { out.push({ text: t, cls: kind }); });
+    };
+    if (v.kind === 'node') {
+      add(v.title || v.id, 'title', ' ');
+      if (v.title) add(v.id, 'id', '_');
+      add(v.type || '(no type)', 'type', '_');
+    } else if (v.kind === 'missing') {
+      add('missing: ' + v.id, 'plain', '_');
+    } else {
+      out.push({ text: v.id, cls: 'plain' });
+    }
+    out.forEach(function (l) { l.width = m.width(l.text, cls, l.cls); });
+    return out;
+  }
+
+  function vertexClass(v) {
+    var c = ['vertex'];
+    if (v.kind === 'node') c.push('node');
+    else if (v.kind === 'missing') c.push('missing');
+    else c.push('terminal', v.kind);
+    if (v.start) c.push('start');
+    if (v.problems && v.problems.length) c.push('has-problem');
+    return c.join(' ');
+  }
+
+  function sizeOf(v, ls) {
+    var w = Math.ceil(Math.max.apply(null, ls.map(function (l) { return l.width; })));
+    var h = ls.reduce(function (sum, l) { return sum + LINE[l.cls]; }, 0);
+    if (v.kind === 'node') return { width: Math.max(110, w + 24), height: h + 14 };
+    if (v.kind === 'missing') return { width: w + 24, height: h + 16 };
+    return { width: Math.max(84, w + 44), height: 36 };
+  }
+
+  function layout(g, svg) {
+    var m = measurer(svg);
+    var dg = new dagre.graphlib.Graph({ multigraph: true });
+    dg.setGraph({ rankdir: state.rankdir, nodesep: 16, ranksep: 24, edgesep: 8, marginx: 12, marginy: 12 });
+    dg.setDefaultEdgeLabel(function () { return {}; });
+    g.nodes.forEach(function (v) {
+      var ls = lines(v, m);
+      var size = sizeOf(v, ls);
+      size.lines = ls;
+      dg.setNode(v.key, size);
+    });
+    var start = g.nodes.filter(function (v) { return v.start; })[0];
+    if (start) {
+      dg.setNode(START_KEY, { width: 44, height: 30 });
+      dg.setEdge(START_KEY, start.key, { width: 0, height: 0 }, 'start');
+    }
+    g.edges.forEach(function (e, i) {
+      var w = Math.ceil(m.width(e.label, 'edge-label', '')) + 8;
+      dg.setEdge(e.from, e.to, { width: w, height: 15, labelpos: 'c' }, 'e' + i);
+    });
+    m.done();
+    dagre.layout(dg);
+    return dg;
+  }
+
+  // A smooth path through dagre's edge points: straight to the first midpoint, then
+  // quadratic curves with each inner point as control.
+  function pathThrough(pts) {
+    if (pts.length < 2) return '';
+    var d = 'M' + pts[0].x + ',' + pts[0].y;
+    if (pts.length === 2) return d + 'L' + pts[1].x + ',' + pts[1].y;
+    var mid = function (a, b) { return { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 }; };
+    var m0 = mid(pts[0], pts[1]);
+    d += 'L' + m0.x + ',' + m0.y;
+    for (var i = 1; i < pts.length - 1; i++) {
+      var mm = i === pts.length - 2 ? pts[i + 1] : mid(pts[i], pts[i + 1]);
+      d += 'Q' + pts[i].x + ',' + pts[i].y + ' ' + mm.x + ',' + mm.y;
+    }
+    return d;
+  }
+
+  function defs() {
+    var d = s('defs');
+    [['arrow', 'arrow'], ['arrow-problem', 'arrow-problem']].forEach(function (a) {
+      var mk = s('marker', { id: a[0], viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
+      mk.appendChild(s('path', { d: 'M0,0L10,5L0,10z', 'class': a[1] }));
+      d.appendChild(mk);
+    });
+    return d;
+  }
+
+  function drawShape(gv, v, n) {
+    var w = n.width, hgt = n.height;
+    if (v.kind === 'success') {
+      gv.appendChild(s('rect', { 'class': 'shape', x: -w / 2, y: -hgt / 2, width: w, height: hgt, rx: hgt / 2, ry: hgt / 2 }));
+    } else if (v.kind === 'failure') {
+      var c = 10, x = w / 2, y = hgt / 2;
+      var pts = [[-x + c, -y], [x - c, -y], [x, -y + c], [x, y - c], [x - c, y], [-x + c, y], [-x, y - c], [-x, -y + c]];
+      gv.appendChild(s('polygon', { 'class': 'shape', points: pts.map(function (p) { return p.join(','); }).join(' ') }));
+    } else {
+      gv.appendChild(s('rect', { 'class': 'shape', x: -w / 2, y: -hgt / 2, width: w, height: hgt, rx: 6, ry: 6 }));
+    }
+    var total = n.lines.reduce(function (sum, l) { return sum + LINE[l.cls]; }, 0);
+    var y = -total / 2;
+    n.lines.forEach(function (l) {
+      y += LINE[l.cls];
+      // Baselines sit a little above each line's bottom, so descenders fit.
+      gv.appendChild(s('text', { 'class': l.cls, 'text-anchor': 'middle', y: y - 4 }, l.text));
+    });
+    if (v.problems && v.problems.length) {
+      var b = s('g', { 'class': 'badge-group', transform: 'translate(' + (w / 2 - 2) + ',' + (-hgt / 2 + 2) + ')' });
+      b.appendChild(s('circle', { 'class': 'badge', r: 9 }));
+      b.appendChild(s('text', { 'class': 'badge-text', 'text-anchor': 'middle', 'dominant-baseline': 'central' }, String(v.problems.length)));
+      gv.appendChild(b);
+    }
+  }
+
+  function ariaLabel(v) {
+    if (v.kind === 'success') return 'Terminal: success';
+    if (v.kind === 'failure') return 'Terminal: failure';
+    if (v.kind === 'missing') return 'Missing node ' + v.id;
+    var l = 'Node ' + v.id + (v.title ? ', ' + v.title : '') + ', type ' + (v.type || 'none');
+    if (v.start) l += ', start';
+    if (v.problems && v.problems.length) l += ', ' + v.problems.length + ' problem' + (v.problems.length === 1 ? '' : 's');
+    return l;
+  }
+
+  function drawGraph(g) {
+    var svg = $('graph');
+    clear(svg);
+    var dg = layout(g, svg);
+    var gi = dg.graph();
+    var w = Math.ceil(gi.width), hgt = Math.ceil(gi.height);
+    state.natural = { w: w, h: hgt };
+    svg.setAttribute('viewBox', '0 0 ' + w + ' ' + hgt);
+    // Fit the width, but never below MIN_SCALE: past that the text is unreadable, and
+    // scrolling a readable drawing is better.
+    zoom(Math.max(MIN_SCALE, Math.min(1, canvasWidth() / w)));
+    svg.appendChild(defs());
+
+    var edges = s('g', { 'class': 'edges' });
+    svg.appendChild(edges);
+    var sv = s('g', { 'class': 'vertices' });
+    svg.appendChild(sv);
+
+    if (dg.hasNode(START_KEY)) {
+      var sn = dg.node(START_KEY);
+      var sm = s('g', { 'class': 'start-marker', transform: 'translate(' + sn.x + ',' + sn.y + ')', 'aria-hidden': 'true' });
+      sm.appendChild(s('text', { 'text-anchor': 'middle', y: -4 }, 'start'));
+      sm.appendChild(s('circle', { r: 5, cy: 9 }));
+      sv.appendChild(sm);
+      var se = dg.edge(START_KEY, g.nodes.filter(function (v) { return v.start; })[0].key, 'start');
+      var sp = s('g', { 'class': 'edge start-edge', 'aria-hidden': 'true' });
+      sp.appendChild(s('path', { d: pathThrough(se.points), 'marker-end': 'url(#arrow)' }));
+      edges.appendChild(sp);
+    }
+
+    g.edges.forEach(function (e, i) {
+      var de = dg.edge(e.from, e.to, 'e' + i);
+      var ge = s('g', { 'class': 'edge' + (e.problem ? ' problem' : ''), 'data-from': e.from, 'data-to': e.to, 'data-label': e.label });
+      ge.appendChild(s('path', { d: pathThrough(de.points), 'marker-end': e.problem ? 'url(#arrow-problem)' : 'url(#arrow)' }));
+      var gl = s('g', { 'class': 'edge-label', transform: 'translate(' + de.x + ',' + de.y + ')' });
+      gl.appendChild(s('rect', { x: -de.width / 2, y: -de.height / 2, width: de.width, height: de.height, rx: 3, ry: 3 }));
+      gl.appendChild(s('text', { 'text-anchor': 'middle', 'dominant-baseline': 'central' }, e.label));
+      ge.appendChild(gl);
+      edges.appendChild(ge);
+    });
+
+    g.nodes.forEach(function (v) {
+      var n = dg.node(v.key);
+      var gv = s('g', {
+        'class': vertexClass(v), transform: 'translate(' + n.x + ',' + n.y + ')',
+        tabindex: 0, role: 'button', 'aria-label': ariaLabel(v),
+        'data-key': v.key, 'data-id': v.id, 'data-kind': v.kind
+      });
+      drawShape(gv, v, n);
+      gv.addEventListener('click', function () { openPanel(v.key, gv, false); });
+      gv.addEventListener('keydown', function (ev) {
+        if (ev.key === 'Enter' || ev.key === ' ') {
+          ev.preventDefault();
+          openPanel(v.key, gv, true);
+        }
+      });
+      sv.appendChild(gv);
+    });
+    svg.setAttribute('data-ready', 'true');
+  }
+
+  var MIN_SCALE = 0.6;
+
+  function canvasWidth() { return $('canvas').clientWidth - 4; }
+
+  // zoom draws the SVG at scale times its natural size; the viewBox keeps the layout.
+  function zoom(scale) {
+    scale = Math.min(2, Math.max(0.2, scale));
+    state.scale = scale;
+    var svg = $('graph');
+    svg.setAttribute('width', Math.round(state.natural.w * scale));
+    svg.setAttribute('height', Math.round(state.natural.h * scale));
+    $('zoom-level').textContent = Math.round(scale * 100) + '%';
+  }
+
+  // fit shows the whole drawing in the canvas, however small that makes it.
+  function fit() {
+    var maxH = Math.max(200, window.innerHeight * 0.78 - 4);
+    zoom(Math.min(1, canvasWidth() / state.natural.w, maxH / state.natural.h));
+  }
+
+  function vertexEl(key) {
+    var all = $('graph').querySelectorAll('.vertex');
+    for (var i = 0; i < all.length; i++) if (all[i].getAttribute('data-key') === key) return all[i];
+    return null;
+  }
+
+  function renderProblems(g) {
+    var box = $('problems');
+    clear(box);
+    if (g.valid) {
+      box.appendChild(h('p', { 'class': 'valid' }, 'Valid: this document compiles against the node types of this server.'));
+      return;
+    }
+    var div = h('div', { 'class': 'invalid' });
+    var n = g.problems.length;
+    div.appendChild(h('h2', null, n + ' problem' + (n === 1 ? '' : 's') + ': this document could not run on this server'));
+    var ul = h('ul');
+    g.problems.forEach(function (p) {
+      var li = h('li', { 'data-pointer': p.pointer });
+      li.appendChild(h('code', null, p.pointer || '/'));
+      li.appendChild(document.createTextNode(' ' + p.code + ': ' + p.message));
+      if (p.node) {
+        var b = h('button', { type: 'button', 'class': 'small' }, 'Show ' + p.node);
+        b.addEventListener('click', function () {
+          var key = 'node:' + p.node;
+          openPanel(key, vertexEl(key), true);
+        });
+        li.appendChild(b);
+      }
+      ul.appendChild(li);
+    });
+    div.appendChild(ul);
+    box.appendChild(div);
+  }
+
+  function dlRow(dl, k, v) {
+    dl.appendChild(h('dt', null, k));
+    var dd = h('dd');
+    if (v instanceof Node) dd.appendChild(v); else dd.textContent = v;
+    dl.appendChild(dd);
+  }
+
+  function typeDocs(body, t) {
+    body.appendChild(h('h3', null, 'About ' + (t.title || t.type)));
+    body.appendChild(h('p', { 'class': 'summary' }, t.summary));
+    if (t.description) body.appendChild(h('p', null, t.description));
+    body.appendChild(h('h3', null, 'Fields'));
+    if (!t.fields || !t.fields.length) {
+      body.appendChild(h('p', null, 'This type has no configuration.'));
+    } else {
+      t.fields.forEach(function (f) {
+        var d = h('div', { 'class': 'field' });
+        d.appendChild(h('code', null, f.name));
+        var meta = [f.type];
+        if (f.required) meta.push('required');
+        if (f.default !== undefined) meta.push('default ' + JSON.stringify(f.default));
+        if (f.enum && f.enum.length) meta.push('one of ' + f.enum.join(', '));
+        d.appendChild(h('span', { 'class': 'meta' }, ' ' + meta.join(' \u00b7 ')));
+        d.appendChild(h('div', null, f.doc));
+        body.appendChild(d);
+      });
+    }
+    body.appendChild(h('h3', null, 'Type outcomes'));
+    if (t.dynamic_outcomes) body.appendChild(h('p', null, 'This type\u2019s outcomes depend on its configuration.'));
+    if (t.outcomes && t.outcomes.length) {
+      var ul = h('ul');
+      t.outcomes.forEach(function (o) {
+        var li = h('li');
+        li.appendChild(h('code', null, o.id));
+        if (o.label) li.appendChild(document.createTextNode(' \u2014 ' + o.label));
+        ul.appendChild(li);
+      });
+      body.appendChild(ul);
+    }
+  }
+
+  function openPanel(key, opener, focusPanel) {
+    var g = state.graph;
+    var v = g.nodes.filter(function (x) { return x.key === key; })[0];
+    if (!v) return;
+    if (state.selected) state.selected.classList.remove('selected');
+    state.selected = opener;
+    state.opener = opener;
+    if (opener) opener.classList.add('selected');
+
+    var panel = $('panel');
+    var body = $('panel-body');
+    clear(body);
+    panel.setAttribute('data-key', key);
+    $('panel-title').textContent = v.kind === 'node' ? (v.title || v.id) : (v.kind === 'missing' ? 'Missing: ' + v.id : v.id);
+
+    if (v.kind === 'success' || v.kind === 'failure') {
+      body.appendChild(h('p', null, v.kind === 'success'
+        ? 'Terminal: the flow ends and the user is signed in (a session is created).'
+        : 'Terminal: the flow ends and the login fails.'));
+    } else if (v.kind === 'missing') {
+      body.appendChild(h('p', null, 'No node has the id \u201c' + v.id + '\u201d: the outcomes drawn to it lead nowhere, so the journey cannot be saved.'));
+    } else {
+      var dl = h('dl');
+      dlRow(dl, 'Id', h('code', null, v.id));
+      dlRow(dl, 'Type', h('code', null, v.type || '(none)'));
+      if (v.title) dlRow(dl, 'Title', v.title);
+      if (v.start) dlRow(dl, 'Start', 'yes: the journey begins here');
+      body.appendChild(dl);
+
+      if (v.problems && v.problems.length) {
+        body.appendChild(h('h3', null, 'Problems'));
+        var pu = h('ul', { 'class': 'problems' });
+        v.problems.forEach(function (p) {
+          var li = h('li');
+          li.appendChild(h('code', null, p.pointer));
+          li.appendChild(document.createTextNode(' ' + p.code + ': ' + p.message));
+          pu.appendChild(li);
+        });
+        body.appendChild(pu);
+      }
+
+      body.appendChild(h('h3', null, 'Config'));
+      var cfg = v.config === undefined || v.config === null ? '(none: the type\u2019s defaults apply)' : JSON.stringify(v.config, null, 2);
+      body.appendChild(h('pre', { id: 'panel-config' }, cfg));
+
+      body.appendChild(h('h3', null, 'Outcomes'));
+      if (!v.outcomes || !v.outcomes.length) {
+        body.appendChild(h('p', null, 'None.'));
+      } else {
+        var ou = h('ul');
+        v.outcomes.forEach(function (o) {
+          var li = h('li', o.declared ? null : { 'class': 'undeclared' });
+          li.appendChild(h('code', null, o.id));
+          li.appendChild(document.createTextNode(' \u2192 ' + (o.to || 'not connected') + (o.declared ? '' : ' (the type has no such outcome)')));
+          ou.appendChild(li);
+        });
+        body.appendChild(ou);
+      }
+
+      var t = g.types[v.type];
+      if (t) typeDocs(body, t);
+      else body.appendChild(h('p', { 'class': 'undeclared' }, 'This server has no node type \u201c' + (v.type || '') + '\u201d.'));
+    }
+    panel.hidden = false;
+    if (focusPanel) panel.focus();
+  }
+
+  function closePanel() {
+    var panel = $('panel');
+    panel.hidden = true;
+    panel.removeAttribute('data-key');
+    if (state.selected) state.selected.classList.remove('selected');
+    state.selected = null;
+  }
+
+  function render(g) {
+    state.graph = g;
+    closePanel();
+    renderProblems(g);
+    drawGraph(g);
+  }
+
+  function check() {
+    var status = $('try-status');
+    status.className = '';
+    status.textContent = 'Checking\u2026';
+    var token = document.querySelector('meta[name="arbor-csrf"]').getAttribute('content');
+    fetch('/admin/journeys/validate', {
+      method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-Arbor-CSRF': token },
+      body: $('doc').value
+    }).then(function (r) {
+      return r.json().then(function (body) { return { ok: r.ok, body: body }; });
+    }).then(function (res) {
+      if (!res.ok) throw new Error(res.body && res.body.message ? res.body.message : 'the check failed');
+      render(res.body);
+      var n = res.body.problems.length;
+      status.textContent = res.body.valid ? 'Valid.' : n + ' problem' + (n === 1 ? '' : 's') + ' found.';
+      var showing = $('showing');
+      showing.textContent = 'Showing the checked document (not saved), not the stored version.';
+      showing.hidden = false;
+      $('reset').hidden = false;
+      $('problems').scrollIntoView({ block: 'start' });
+    }).catch(function (err) {
+      status.className = 'error';
+      status.textContent = 'Could not check the document: ' + err.message;
+    });
+  }
+
+  function reset() {
+    render(state.original);
+    $('showing').hidden = true;
+    $('reset').hidden = true;
+    $('try-status').textContent = '';
+  }
+
+  function init() {
+    var data = $('graph-data');
+    if (!data) return;
+    if (typeof dagre === 'undefined') {
+      $('problems').appendChild(h('p', { 'class': 'invalid' }, 'The layout library (dagre) did not load, so the graph cannot be drawn.'));
+      return;
+    }
+    state.original = JSON.parse(data.textContent);
+    render(state.original);
+    $('panel-close').addEventListener('click', function () {
+      var o = state.opener;
+      closePanel();
+      if (o && o.isConnected) o.focus();
+    });
+    $('panel').addEventListener('keydown', function (ev) {
+      if (ev.key === 'Escape') {
+        var o = state.opener;
+        closePanel();
+        if (o && o.isConnected) o.focus();
+      }
+    });
+    $('validate').addEventListener('click', check);
+    $('reset').addEventListener('click', reset);
+    $('zoom-in').addEventListener('click', function () { zoom(state.scale * 1.25); });
+    $('zoom-out').addEventListener('click', function () { zoom(state.scale / 1.25); });
+    $('zoom-fit').addEventListener('click', fit);
+    $('direction').addEventListener('click', function () {
+      state.rankdir = state.rankdir === 'TB' ? 'LR' : 'TB';
+      this.textContent = state.rankdir === 'TB' ? 'Left to right' : 'Top to bottom';
+      var key = $('panel').hidden ? null : $('panel').getAttribute('data-key');
+      drawGraph(state.graph);
+      if (key) {
+        state.selected = vertexEl(key);
+        state.opener = state.selected;
+        if (state.selected) state.selected.classList.add('selected');
+      }
+    });
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})();
