@@ -93,6 +93,8 @@ func sdkDir(t testing.TB) string {
 type server struct {
 	URL string
 	cmd *exec.Cmd
+	// done is closed when the process has exited.
+	done chan struct{}
 }
 
 func freePort(t testing.TB) int {
@@ -133,13 +135,12 @@ func startServer(t testing.TB, args ...string) (*server, *syncBuf) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{URL: url, cmd: cmd}
+	s := &server{URL: url, cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-s.done:
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
 		}
@@ -156,7 +157,13 @@ func startServer(t testing.TB, args ...string) (*server, *syncBuf) {
 				return s, logs
 			}
 		}
-		if time.Now().After(deadline) || cmd.ProcessState != nil {
+		exited := false
+		select {
+		case <-s.done:
+			exited = true
+		default:
+		}
+		if time.Now().After(deadline) || exited {
 			t.Fatalf("arbor serve did not become ready:\n%s", logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)

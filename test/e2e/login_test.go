@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +82,22 @@ func TestStoreOutage(t *testing.T) {
 	status, body = postJSON(t, url, step)
 	if status != 200 || body["tokenId"] == nil {
 		t.Fatalf("after outage the same step should finish: %d %v", status, body)
+	}
+}
+
+// TestGracefulShutdown: SIGINT lets a request in flight finish and exits 0.
+func TestGracefulShutdown(t *testing.T) {
+	srv, logs := startServer(t, "--data", t.TempDir(), "--demo")
+	srv.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-srv.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("arbor serve did not stop on SIGINT")
+	}
+	if !srv.cmd.ProcessState.Success() {
+		t.Fatalf("exit status %v\n%s", srv.cmd.ProcessState, logs.String())
+	}
+	if !strings.Contains(logs.String(), "shutting down") {
+		t.Fatalf("no shutdown log:\n%s", logs.String())
 	}
 }
