@@ -39,6 +39,8 @@ type Config struct {
 	TrustProxy       bool          `key:"trust_proxy" default:"false" usage:"Take the client IP from X-Forwarded-For"`
 	SessionIdle      time.Duration `key:"session_idle" default:"30m" usage:"Session idle timeout"`
 	SessionMax       time.Duration `key:"session_max" default:"8h" usage:"Session maximum lifetime"`
+	ReauthJourney    string        `key:"reauth_journey" default:"login" usage:"Journey a signed-in user goes through again before removing a device or generating recovery codes"`
+	ReauthMaxAge     time.Duration `key:"reauth_max_age" default:"5m" usage:"How recent a login must be to remove a device or generate recovery codes on the devices page"`
 	HashMemoryKiB    int           `key:"hash_memory_kib" default:"19456" usage:"argon2id memory for new password hashes, KiB"`
 	HashIterations   int           `key:"hash_iterations" default:"2" usage:"argon2id iterations for new password hashes"`
 	HashConcurrency  int           `key:"hash_concurrency" default:"0" usage:"Password hashes computed at once (0: number of CPUs); bounds memory under load"`
@@ -183,6 +185,9 @@ func (c *Config) validate() error {
 	}
 	if c.SessionIdle <= 0 || c.SessionMax <= 0 {
 		errs = append(errs, "session_idle and session_max must be positive")
+	}
+	if c.ReauthMaxAge <= 0 || c.ReauthJourney == "" {
+		errs = append(errs, "reauth_max_age must be positive and reauth_journey must name a journey")
 	}
 	if c.HashMemoryKiB < 8 || c.HashIterations < 1 {
 		errs = append(errs, "hash_memory_kib must be at least 8 and hash_iterations at least 1")

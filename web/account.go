@@ -1,0 +1,297 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/devices"
+	"github.com/arbor-auth/arbor/sessions"
+)
+
+// doneView is the signed-in page.
+type doneView struct {
+	Username, Realm string
+	Created, Ends   time.Time
+	CSRF            string
+}
+
+// devicesView is the "my devices" page.
+type devicesView struct {
+	Username  string
+	Enabled   bool
+	List      []devices.Device
+	CodesLeft int
+	CSRF      string
+	Notice    string
+	FreshFor  string
+}
+
+// confirmView asks to confirm a sensitive action after a fresh login.
+type confirmView struct {
+	Heading, Text, Button string
+	Action, Device, CSRF  string
+	Danger                bool
+}
+
+// codesView shows newly generated recovery codes, once.
+type codesView struct {
+	Codes []string
+}
+
+// devicesPath is the devices page; sign-in links come back to it.
+const devicesPath = "/account/devices"
+
+// notices are the messages the devices page shows after an action; the query names one
+// by key, so no text from the URL reaches the page.
+var notices = map[string]string{
+	"removed": "The device was removed. It can no longer approve sign-ins.",
+}
+
+// signedIn returns the caller's valid session, or nil.
+func (s *Server) signedIn(c echo.Context) (*sessions.Session, error) {
+	tok := s.sessionToken(c)
+	if tok == "" {
+		return nil, nil
+	}
+	sess, err := s.sessions.Validate(c.Request().Context(), tok)
+	if errors.Is(err, sessions.ErrInvalid) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("check session: %w", err)
+	}
+	return sess, nil
+}
+
+// toLogin sends a browser without a session to sign in and come back to next.
+func (s *Server) toLogin(c echo.Context, next string) error {
+	return c.Redirect(http.StatusSeeOther, "/login?goto="+url.QueryEscape(next))
+}
+
+// fresh reports whether the session's login is recent enough for a sensitive action.
+// Every login creates a new session, so its creation time is the login time.
+func (s *Server) fresh(sess *sessions.Session) bool {
+	age := s.now().Sub(sess.Created)
+	return age >= -time.Minute && age <= s.cfg.ReauthMaxAge
+}
+
+// reauth sends the user through the re-authentication journey, to come back to the
+// confirmation page of the action (a GET that changes nothing; the action itself is
+// a POST from that page).
+func (s *Server) reauth(c echo.Context, sess *sessions.Session, next string) error {
+	q := url.Values{"journey": {s.cfg.ReauthJourney}, "goto": {next}}
+	if sess.Realm != "/" {
+		q.Set("realm", sess.Realm)
+	}
+	return c.Redirect(http.StatusSeeOther, "/login?"+q.Encode())
+}
+
+func (s *Server) sessionCSRF(sess *sessions.Session) string {
+	return s.csrfToken("session", sess.Handle)
+}
+
+// accountForm reads a POST from an account page: the form, the session and a CSRF token
+// bound to that session. A missing session gives a nil session and no error.
+func (s *Server) accountForm(c echo.Context) (url.Values, *sessions.Session, error) {
+	form, err := s.readForm(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, err := s.signedIn(c)
+	if err != nil || sess == nil {
+		return form, nil, err
+	}
+	if !s.checkCSRF(form.Get("csrf"), "session", sess.Handle) {
+		s.log.Warn("account form refused: invalid CSRF token", "client_ip", c.RealIP(), "session_id", sess.Handle)
+		return nil, nil, &pageError{status: http.StatusForbidden, view: messageView{
+			Heading: "Form not accepted", Class: "error",
+			Text: "This form could not be verified as coming from your account page, so nothing was changed. " +
+				"This happens when you signed in again meanwhile, or when another site sent the form.",
+			Link: devicesPath, LinkText: "Back to my devices",
+		}}
+	}
+	return form, sess, nil
+}
+
+// done serves GET /login/done: who is signed in, with a sign-out button.
+func (s *Server) done(c echo.Context) error {
+	sess, err := s.signedIn(c)
+	if err != nil {
+		return err
+	}
+	if sess == nil {
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+	ends := sess.MaxEnd
+	if sess.IdleEnd.Before(ends) {
+		ends = sess.IdleEnd
+	}
+	v := doneView{Username: sess.Username, Realm: sess.Realm, Created: sess.Created, Ends: ends, CSRF: s.sessionCSRF(sess)}
+	return s.render(c, http.StatusOK, "done", pageData{Title: "Signed in", Done: &v})
+}
+
+// logout serves POST /login/logout.
+func (s *Server) logout(c echo.Context) error {
+	_, sess, err := s.accountForm(c)
+	if err != nil {
+		return err
+	}
+	if sess != nil {
+		ctx := c.Request().Context()
+		ended, err := s.sessions.Logout(ctx, s.sessionToken(c))
+		if err != nil && !errors.Is(err, sessions.ErrInvalid) {
+			return fmt.Errorf("sign out: %w", err)
+		}
+		if err == nil {
+			s.audit.Emit(ctx, audit.Event{Type: audit.SessionLogout, Realm: ended.Realm, User: ended.Username, Session: ended.Handle, Client: c.RealIP()})
+		}
+	}
+	s.clearSessionCookie(c)
+	v := messageView{Heading: "Signed out", Text: "You have signed out.", Class: "success", Link: "/login", LinkText: "Sign in again"}
+	return s.render(c, http.StatusOK, "message", pageData{Title: "Signed out", Message: &v})
+}
+
+// devicesPage serves GET /account/devices.
+func (s *Server) devicesPage(c echo.Context) error {
+	sess, err := s.signedIn(c)
+	if err != nil {
+		return err
+	}
+	if sess == nil {
+		// A user of another realm says so with ?realm=, which the login page needs.
+		if r, ok := normalizeRealm(c.QueryParam("realm")); ok && r != "/" && s.realms[r] {
+			return c.Redirect(http.StatusSeeOther, "/login?"+url.Values{"realm": {r}, "goto": {devicesPath}}.Encode())
+		}
+		return s.toLogin(c, devicesPath)
+	}
+	v := devicesView{Username: sess.Username, CSRF: s.sessionCSRF(sess), Notice: notices[c.QueryParam("done")],
+		FreshFor: fmt.Sprint(s.cfg.ReauthMaxAge)}
+	if m := int(s.cfg.ReauthMaxAge / time.Minute); m > 0 && s.cfg.ReauthMaxAge%time.Minute == 0 {
+		v.FreshFor = fmt.Sprintf("%d minutes", m)
+		if m == 1 {
+			v.FreshFor = "1 minute"
+		}
+	}
+	if s.devices != nil {
+		ctx := c.Request().Context()
+		v.Enabled = true
+		if v.List, err = s.devices.Devices(ctx, sess.Realm, sess.Username); err != nil {
+			return fmt.Errorf("list devices: %w", err)
+		}
+		if v.CodesLeft, err = s.devices.RecoveryCodesLeft(ctx, sess.Realm, sess.Username); err != nil {
+			return fmt.Errorf("count recovery codes: %w", err)
+		}
+	}
+	return s.render(c, http.StatusOK, "devices", pageData{Title: "My devices", Devices: &v})
+}
+
+// findDevice returns the signed-in user's device id, or a 404 page.
+func (s *Server) findDevice(c echo.Context, sess *sessions.Session, id string) (*devices.Device, error) {
+	notFound := &pageError{status: http.StatusNotFound, view: messageView{
+		Heading: "No such device", Class: "error", Text: "You have no device by that name; it may have been removed already.",
+		Link: devicesPath, LinkText: "Back to my devices",
+	}}
+	if s.devices == nil || id == "" || len(id) > 256 {
+		return nil, notFound
+	}
+	list, err := s.devices.Devices(c.Request().Context(), sess.Realm, sess.Username)
+	if err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	for i := range list {
+		if list[i].ID == id {
+			return &list[i], nil
+		}
+	}
+	return nil, notFound
+}
+
+// confirmPage serves GET /account/devices/confirm?action=remove&device=ID or
+// ?action=codes: where the re-authentication journey comes back to.
+func (s *Server) confirmPage(c echo.Context) error {
+	sess, err := s.signedIn(c)
+	if err != nil {
+		return err
+	}
+	if sess == nil {
+		return s.toLogin(c, c.Request().URL.RequestURI())
+	}
+	v := confirmView{CSRF: s.sessionCSRF(sess)}
+	switch c.QueryParam("action") {
+	case "remove":
+		d, err := s.findDevice(c, sess, c.QueryParam("device"))
+		if err != nil {
+			return err
+		}
+		v.Heading, v.Button, v.Action, v.Device, v.Danger = "Remove this device?", "Remove device", "/account/devices/remove", d.ID, true
+		v.Text = fmt.Sprintf("“%s” will no longer be able to approve your sign-ins.", d.Name)
+	case "codes":
+		if s.devices == nil {
+			return c.Redirect(http.StatusSeeOther, devicesPath)
+		}
+		v.Heading, v.Button, v.Action = "Generate new recovery codes?", "Generate new codes", "/account/recovery-codes"
+		v.Text = "You will get 10 new codes, shown once. Your current codes will stop working."
+	default:
+		return c.Redirect(http.StatusSeeOther, devicesPath)
+	}
+	return s.render(c, http.StatusOK, "confirm", pageData{Title: v.Heading, Confirm: &v})
+}
+
+// removeDevice serves POST /account/devices/remove.
+func (s *Server) removeDevice(c echo.Context) error {
+	form, sess, err := s.accountForm(c)
+	if err != nil {
+		return err
+	}
+	if sess == nil {
+		return s.toLogin(c, devicesPath)
+	}
+	d, err := s.findDevice(c, sess, form.Get("device"))
+	if err != nil {
+		return err
+	}
+	if !s.fresh(sess) {
+		return s.reauth(c, sess, devicesPath+"/confirm?action=remove&device="+url.QueryEscape(d.ID))
+	}
+	ctx := c.Request().Context()
+	if err := s.devices.Revoke(ctx, sess.Realm, sess.Username, d.ID); err != nil && !errors.Is(err, devices.ErrNotFound) {
+		return fmt.Errorf("remove device: %w", err)
+	}
+	s.audit.Emit(ctx, audit.Event{Type: audit.DeviceRevoked, Realm: sess.Realm, User: sess.Username, Session: sess.Handle,
+		Client: c.RealIP(), Details: map[string]any{"device_id": d.ID, "device_name": d.Name, "by": "account page"}})
+	s.log.Info("device removed", "session_id", sess.Handle, "user", sess.Username, "device_id", d.ID)
+	return c.Redirect(http.StatusSeeOther, devicesPath+"?done=removed")
+}
+
+// newRecoveryCodes serves POST /account/recovery-codes. The codes are shown in the
+// response itself, never redirected to: they exist in clear only here, once.
+func (s *Server) newRecoveryCodes(c echo.Context) error {
+	_, sess, err := s.accountForm(c)
+	if err != nil {
+		return err
+	}
+	if sess == nil {
+		return s.toLogin(c, devicesPath)
+	}
+	if s.devices == nil {
+		return c.Redirect(http.StatusSeeOther, devicesPath)
+	}
+	if !s.fresh(sess) {
+		return s.reauth(c, sess, devicesPath+"/confirm?action=codes")
+	}
+	ctx := c.Request().Context()
+	codes, err := s.devices.NewRecoveryCodes(ctx, sess.Realm, sess.Username)
+	if err != nil {
+		return fmt.Errorf("new recovery codes: %w", err)
+	}
+	s.audit.Emit(ctx, audit.Event{Type: audit.RecoveryCodesNew, Realm: sess.Realm, User: sess.Username, Session: sess.Handle,
+		Client: c.RealIP(), Details: map[string]any{"by": "account page"}})
+	v := codesView{Codes: codes}
+	return s.render(c, http.StatusOK, "codes", pageData{Title: "Your new recovery codes", Codes: &v})
+}

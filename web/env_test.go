@@ -1,0 +1,303 @@
+package web_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+
+	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/authenticator"
+	"github.com/arbor-auth/arbor/devices"
+	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/internal/app"
+	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/journeys"
+	"github.com/arbor-auth/arbor/push"
+)
+
+// clock is real time plus an offset the test can move forward, shared by the server
+// and the reference authenticator. Real time keeps flowing, so the pages' own polling
+// (a browser timer) still works, and Advance jumps over long waits and expiries.
+type clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+const (
+	alice     = "alice"
+	password  = "correct horse battery"
+	phoneName = "Alice's phone"
+	// fastJourney is push-mfa with a one-second wait, for tests that wait in real time.
+	fastJourney = "push-mfa-fast"
+)
+
+// env is an in-process Arbor with one user, alice, served over HTTP.
+type env struct {
+	t     *testing.T
+	app   *app.App
+	srv   *httptest.Server
+	clock *clock
+	audit *audit.Recorder
+	dir   string
+	phone *authenticator.Authenticator
+}
+
+type envOptions struct {
+	args []string
+	tls  bool
+}
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	e := &env{t: t, clock: &clock{}, audit: &audit.Recorder{}, dir: t.TempDir()}
+	e.srv = httptest.NewUnstartedServer(nil)
+	scheme := "http"
+	if o.tls {
+		scheme = "https"
+	}
+	jdir := filepath.Join(e.dir, "journeys")
+	writeFastJourney(t, jdir)
+	args := append([]string{
+		"--data", filepath.Join(e.dir, "data"), "--hash-memory-kib", "8", "--hash-iterations", "1",
+		"--public-url", scheme + "://" + e.srv.Listener.Addr().String(), "--journeys", jdir,
+	}, o.args...)
+	cfg, err := config.Load(args, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler), app.WithClock(e.clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	a.Audit.AddSink(e.audit.Sink())
+	e.app = a
+	e.srv.Config.Handler = a.Handler()
+	if o.tls {
+		e.srv.StartTLS()
+	} else {
+		e.srv.Start()
+	}
+	t.Cleanup(e.srv.Close)
+	h, err := identity.HashPassword(password, identity.CheapParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Users.Put(context.Background(), &identity.User{Realm: "/", Username: alice, PasswordHash: h, Status: identity.StatusActive}); err != nil {
+		t.Fatal(err)
+	}
+	e.phone, err = authenticator.Open(filepath.Join(e.dir, "phone.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.phone.Now = e.clock.Now
+	return e
+}
+
+// writeFastJourney writes push-mfa as shipped but named push-mfa-fast and waiting one
+// second, so tests that wait in real time stay quick. It is derived from the shipped
+// file so that it cannot drift from it.
+func writeFastJourney(t *testing.T, dir string) {
+	t.Helper()
+	builtin, err := journeys.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j map[string]any
+	if err := json.Unmarshal(builtin["push-mfa"], &j); err != nil {
+		t.Fatal(err)
+	}
+	j["name"] = fastJourney
+	wait := j["nodes"].(map[string]any)["wait"].(map[string]any)["config"].(map[string]any)
+	wait["seconds_to_wait"] = 1
+	b, _ := json.Marshal(j)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, fastJourney+".json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// enroll registers the phone for alice outside any journey and returns her recovery
+// codes, as a registration through a journey would have left them.
+func (e *env) enroll() []string {
+	e.t.Helper()
+	ctx := context.Background()
+	reg, err := e.app.Push.BeginRegistration(ctx, push.RegistrationRequest{Realm: "/", Username: alice, FlowID: "setup"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.phone.Register(ctx, reg.URI, authenticator.RegisterOptions{Name: phoneName}); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.app.Devices.SetSkip(ctx, "/", alice, devices.MethodPush, devices.SkipNotSkippable); err != nil {
+		e.t.Fatal(err)
+	}
+	codes, err := e.app.Devices.NewRecoveryCodes(ctx, "/", alice)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return codes
+}
+
+// client is a browser without JavaScript: a cookie jar that does not follow redirects,
+// so every response can be looked at.
+type client struct {
+	e    *env
+	http *http.Client
+	// header is added to every request (Accept-Language).
+	header http.Header
+}
+
+func (e *env) client() *client {
+	jar, _ := cookiejar.New(nil)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // test server certificate
+	return &client{e: e, header: http.Header{}, http: &http.Client{
+		Jar: jar, Transport: tr, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// page is a response with its body read.
+type page struct {
+	*http.Response
+	body string
+}
+
+func (c *client) do(req *http.Request) *page {
+	c.e.t.Helper()
+	for k, v := range c.header {
+		req.Header[k] = v
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return &page{Response: res, body: string(b)}
+}
+
+func (c *client) get(path string) *page {
+	c.e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, c.e.srv.URL+path, nil)
+	return c.do(req)
+}
+
+func (c *client) post(path string, form url.Values) *page {
+	c.e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, c.e.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.do(req)
+}
+
+// cookie returns the jar's cookie name for path, or nil.
+func (c *client) cookie(path, name string) *http.Cookie {
+	u, _ := url.Parse(c.e.srv.URL + path)
+	for _, ck := range c.http.Jar.Cookies(u) {
+		if ck.Name == name {
+			return ck
+		}
+	}
+	return nil
+}
+
+// setCookie returns the Set-Cookie of name in the response, or nil.
+func (p *page) setCookie(name string) *http.Cookie {
+	for _, ck := range p.Cookies() {
+		if ck.Name == name {
+			return ck
+		}
+	}
+	return nil
+}
+
+// form returns what a browser would submit from the page's first form without pressing
+// any named button: hidden fields, text fields as filled and checked radios.
+func (p *page) form(t *testing.T) url.Values {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(p.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := url.Values{}
+	var walk func(n *html.Node, inForm bool)
+	found := false
+	walk = func(n *html.Node, inForm bool) {
+		if n.Type == html.ElementNode && n.Data == "form" {
+			if found {
+				return
+			}
+			found, inForm = true, true
+		}
+		if inForm && n.Type == html.ElementNode && n.Data == "input" {
+			a := attrs(n)
+			name := a["name"]
+			switch {
+			case name == "":
+			case a["type"] == "radio" || a["type"] == "checkbox":
+				if _, ok := a["checked"]; ok {
+					out.Add(name, a["value"])
+				}
+			default:
+				out.Add(name, a["value"])
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c, inForm)
+		}
+	}
+	walk(doc, false)
+	if !found {
+		t.Fatalf("no form on the page:\n%s", p.body)
+	}
+	return out
+}
+
+func attrs(n *html.Node) map[string]string {
+	m := map[string]string{}
+	for _, a := range n.Attr {
+		m[a.Key] = a.Val
+	}
+	return m
+}
+
+// login starts journey and answers its credentials page as alice.
+func (c *client) login(journey, pw string) *page {
+	c.e.t.Helper()
+	p := c.get("/login?journey=" + url.QueryEscape(journey))
+	if p.StatusCode != http.StatusOK {
+		c.e.t.Fatalf("GET /login: %d\n%s", p.StatusCode, p.body)
+	}
+	f := p.form(c.e.t)
+	f.Set("IDToken1", alice)
+	f.Set("IDToken2", pw)
+	return c.post("/login", f)
+}

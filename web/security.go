@@ -1,0 +1,174 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// ContentSecurityPolicy is sent with every page. It allows no inline script or style
+// and no third-party origin: the pages' one script and one stylesheet come from this
+// server, and the QR code is an inline data: image.
+const ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; " +
+	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
+// pageHeaders sets the headers every web response carries. Pages are never cached:
+// they hold CSRF tokens, recovery codes and registration secrets.
+func pageHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+// mac returns HMAC-SHA256 of the parts under key, each part length-prefixed by a NUL
+// separator so that no two different part lists give the same message.
+func mac(key []byte, parts ...string) []byte {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return m.Sum(nil)
+}
+
+// CSRF tokens bind a form to what it acts on: a login flow ("flow", flow id) or a
+// signed-in session ("session", session handle). They need no storage: only the server
+// holds the key, and the bound value comes from a cookie the attacker cannot read.
+func (s *Server) csrfToken(kind, bound string) string {
+	return base64.RawURLEncoding.EncodeToString(mac(s.csrfKey, "csrf", kind, bound))
+}
+
+// checkCSRF reports, in constant time, whether token is the one csrfToken gives.
+func (s *Server) checkCSRF(token, kind, bound string) bool {
+	if bound == "" || len(token) != base64.RawURLEncoding.EncodedLen(sha256.Size) {
+		return false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return false
+	}
+	return hmac.Equal(got, mac(s.csrfKey, "csrf", kind, bound))
+}
+
+// flowRef is what the flow cookie carries: which flow, and how to start it again.
+type flowRef struct {
+	// FlowID is the engine's flow id.
+	FlowID string `json:"f"`
+	// Journey, Realm, Goto and Locale are what the flow was started with, so that an
+	// expired or failed flow can be restarted the same way.
+	Journey string `json:"j"`
+	Realm   string `json:"r"`
+	Goto    string `json:"g,omitempty"`
+	Locale  string `json:"l,omitempty"`
+}
+
+// maxFlowCookie bounds what is decoded; a goto is at most 2 KiB (api.AllowedRedirect).
+const maxFlowCookie = 3500
+
+// setFlowCookie names the flow in a cookie signed with the cookie key. It is a browser
+// session cookie on purpose: it outlives the flow, so that a form submitted after the
+// flow expired is told "timed out" rather than "forbidden".
+func (s *Server) setFlowCookie(c echo.Context, ref flowRef) {
+	payload, _ := json.Marshal(ref)
+	enc := base64.RawURLEncoding.EncodeToString(payload)
+	sig := base64.RawURLEncoding.EncodeToString(mac(s.cookieKey, "flow cookie", enc))
+	c.SetCookie(&http.Cookie{
+		Name: FlowCookie, Value: enc + "." + sig, Path: "/login", HttpOnly: true,
+		Secure: s.secure(c), SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (s *Server) clearFlowCookie(c echo.Context) {
+	c.SetCookie(&http.Cookie{Name: FlowCookie, Value: "", Path: "/login", MaxAge: -1, HttpOnly: true,
+		Secure: s.secure(c), SameSite: http.SameSiteLaxMode})
+}
+
+// readFlowCookie returns the flow the browser is in, if its cookie is present and
+// carries the server's signature.
+func (s *Server) readFlowCookie(c echo.Context) (flowRef, bool) {
+	ck, err := c.Cookie(FlowCookie)
+	if err != nil || len(ck.Value) > maxFlowCookie {
+		return flowRef{}, false
+	}
+	enc, sig, ok := strings.Cut(ck.Value, ".")
+	if !ok {
+		return flowRef{}, false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, mac(s.cookieKey, "flow cookie", enc)) {
+		return flowRef{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return flowRef{}, false
+	}
+	var ref flowRef
+	if err := json.Unmarshal(payload, &ref); err != nil || ref.FlowID == "" {
+		return flowRef{}, false
+	}
+	return ref, true
+}
+
+// secure reports whether cookies set on this response must be Secure.
+func (s *Server) secure(c echo.Context) bool {
+	return s.cfg.SecureCookies || c.Request().TLS != nil
+}
+
+// sessionToken returns the session cookie's value, or "".
+func (s *Server) sessionToken(c echo.Context) string {
+	if ck, err := c.Cookie(s.cfg.CookieName); err == nil {
+		return ck.Value
+	}
+	return ""
+}
+
+func (s *Server) setSessionCookie(c echo.Context, token string, maxEnd time.Time) {
+	c.SetCookie(&http.Cookie{
+		Name: s.cfg.CookieName, Value: token, Path: "/", HttpOnly: true,
+		Secure: s.secure(c), SameSite: http.SameSiteLaxMode, Expires: maxEnd,
+	})
+}
+
+func (s *Server) clearSessionCookie(c echo.Context) {
+	c.SetCookie(&http.Cookie{Name: s.cfg.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: s.secure(c), SameSite: http.SameSiteLaxMode})
+}
+
+// Errors of reading a form, each rendered as its own page.
+var (
+	errFormType     = errors.New("the form was not sent as application/x-www-form-urlencoded")
+	errFormTooLarge = errors.New("the form is too large")
+	errFormBad      = errors.New("the form could not be read")
+)
+
+// readForm reads a submitted form, bounded by Config.MaxBodyBytes. Only URL-encoded
+// forms are accepted: the pages send nothing else, and multipart parsing would spool
+// to disk.
+func (s *Server) readForm(c echo.Context) (url.Values, error) {
+	r := c.Request()
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "application/x-www-form-urlencoded" {
+		return nil, errFormType
+	}
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errFormTooLarge
+		}
+		return nil, errFormBad
+	}
+	return r.PostForm, nil
+}
