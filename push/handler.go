@@ -323,10 +323,6 @@ func (s *Service) loadForReply(q *request, id, prefix, kind string) (*message, u
 	return m, rev, true
 }
 
-// maxReplyAttempts bounds the re-reads after a lost compare-and-swap; the loser of a
-// race sees the message answered on its next read and is rejected as a replay.
-const maxReplyAttempts = 3
-
 func (s *Service) handleRegister(q *request) {
 	ctx := q.r.Context()
 	var body reply
