@@ -1,0 +1,141 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/arbor-auth/arbor/store"
+	"github.com/arbor-auth/arbor/store/embedded"
+)
+
+type fakeClock struct{ ns atomic.Int64 }
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+func newManager(t *testing.T) (*Manager, store.Store, *fakeClock) {
+	t.Helper()
+	clk := &fakeClock{}
+	clk.ns.Store(time.Now().UnixNano())
+	st, err := embedded.Open(embedded.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return New(st, Config{IdleTimeout: 10 * time.Minute, MaxLifetime: time.Hour, Now: clk.Now}), st, clk
+}
+
+func TestCreateValidateLogout(t *testing.T) {
+	m, _, _ := newManager(t)
+	ctx := context.Background()
+	tok, s, err := m.Create(ctx, "alice", "/", "login", map[string]string{"k": "v"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tok) < 40 || s.Handle == "" || strings.Contains(tok, s.Handle) {
+		t.Fatalf("token %q handle %q", tok, s.Handle)
+	}
+	got, err := m.Validate(ctx, tok)
+	if err != nil || got.Username != "alice" || got.Realm != "/" || got.Props["k"] != "v" {
+		t.Fatalf("validate: %+v %v", got, err)
+	}
+	if _, err := m.Logout(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Validate(ctx, tok); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("validate after logout: %v", err)
+	}
+	if _, err := m.Logout(ctx, tok); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("second logout: %v", err)
+	}
+}
+
+func TestBadTokens(t *testing.T) {
+	m, _, _ := newManager(t)
+	ctx := context.Background()
+	for _, tok := range []string{"", "   ", "nope", strings.Repeat("a", 200)} {
+		if _, err := m.Validate(ctx, tok); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Validate(%q) = %v", tok, err)
+		}
+		if _, err := m.Refresh(ctx, tok); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Refresh(%q) = %v", tok, err)
+		}
+	}
+}
+
+func TestIdleAndMaxLifetime(t *testing.T) {
+	m, _, clk := newManager(t)
+	ctx := context.Background()
+	tok, _, _ := m.Create(ctx, "alice", "/", "login", nil)
+	// Refreshing every 9 minutes keeps the session past its idle timeout...
+	for i := 0; i < 6; i++ {
+		clk.Advance(9 * time.Minute)
+		if _, err := m.Refresh(ctx, tok); err != nil {
+			t.Fatalf("refresh %d at %d min: %v", i, (i+1)*9, err)
+		}
+	}
+	// ...but never past its maximum lifetime (an hour).
+	clk.Advance(7 * time.Minute)
+	if _, err := m.Validate(ctx, tok); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("session outlived its maximum lifetime: %v", err)
+	}
+	tok2, _, _ := m.Create(ctx, "bob", "/", "login", nil)
+	clk.Advance(11 * time.Minute)
+	if _, err := m.Validate(ctx, tok2); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("idle session still valid: %v", err)
+	}
+}
+
+func TestValidateDoesNotExtend(t *testing.T) {
+	m, _, clk := newManager(t)
+	ctx := context.Background()
+	tok, _, _ := m.Create(ctx, "alice", "/", "login", nil)
+	clk.Advance(6 * time.Minute)
+	m.Validate(ctx, tok)
+	clk.Advance(6 * time.Minute)
+	if _, err := m.Validate(ctx, tok); !errors.Is(err, ErrInvalid) {
+		t.Fatal("Validate extended the idle timeout")
+	}
+}
+
+func TestTokenNotStoredInClear(t *testing.T) {
+	m, st, _ := newManager(t)
+	ctx := context.Background()
+	tok, _, _ := m.Create(ctx, "alice", "/", "login", nil)
+	if _, err := st.Get(ctx, "session:{"+tok+"}"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal("the token is usable as a store key")
+	}
+	it, err := st.Get(ctx, key(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(it.Value), tok) {
+		t.Fatal("the stored session contains its token")
+	}
+}
+
+func TestConcurrentLogoutOnce(t *testing.T) {
+	m, _, _ := newManager(t)
+	ctx := context.Background()
+	tok, _, _ := m.Create(ctx, "alice", "/", "login", nil)
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := m.Logout(ctx, tok); err == nil {
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 1 {
+		t.Fatalf("%d logouts succeeded", ok.Load())
+	}
+}
