@@ -38,9 +38,11 @@ func init() {
 					}
 					var prof struct {
 						Metadata map[string]any `json:"metadata"`
+						// Pointers, because the SDKs send "location": {} when the device
+						// will not tell: that is no location, not latitude 0, longitude 0.
 						Location *struct {
-							Latitude  float64 `json:"latitude"`
-							Longitude float64 `json:"longitude"`
+							Latitude  *float64 `json:"latitude"`
+							Longitude *float64 `json:"longitude"`
 						} `json:"location"`
 					}
 					if raw != "" && len(raw) <= c.MaxBytes && json.Unmarshal([]byte(raw), &prof) == nil {
@@ -48,8 +50,8 @@ func init() {
 						if c.Metadata && prof.Metadata != nil {
 							p["metadata"] = prof.Metadata
 						}
-						if c.Location && prof.Location != nil && validCoord(prof.Location.Latitude, 90) && validCoord(prof.Location.Longitude, 180) {
-							p["location"] = map[string]any{"latitude": prof.Location.Latitude, "longitude": prof.Location.Longitude}
+						if l := prof.Location; c.Location && l != nil && validCoord(l.Latitude, 90) && validCoord(l.Longitude, 180) {
+							p["location"] = map[string]any{"latitude": *l.Latitude, "longitude": *l.Longitude}
 						}
 						ctx.Shared[KeyDeviceProfile] = p
 					} else if raw != "" {
@@ -62,4 +64,4 @@ func init() {
 	})
 }
 
-func validCoord(v, lim float64) bool { return v >= -lim && v <= lim }
+func validCoord(v *float64, lim float64) bool { return v != nil && *v >= -lim && *v <= lim }

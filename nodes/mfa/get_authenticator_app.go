@@ -21,6 +21,9 @@ func init() {
 			Title:    "Get Authenticator App",
 			Category: "mfa",
 			Summary:  "Shows where to get the authenticator app, then continues.",
+			Description: "Shows the message with the App Store and Google Play links filled in, a MetadataCallback carrying the links " +
+				"as data for other clients, and a continue button; any answer continues. Usually reached from " +
+				"mfa_registration_options' get_app outcome, and leads back to it.",
 			Input:    true,
 			Outcomes: []nodes.Outcome{{ID: "outcome", Label: "Outcome"}},
 			New: func(c *GetAppConfig, _ *nodes.Build) (nodes.Node, error) {

@@ -14,7 +14,7 @@ import (
 
 // PushRegistrationConfig configures push_registration.
 type PushRegistrationConfig struct {
-	Issuer                string            `json:"issuer" default:"Arbor" minLength:"1" doc:"Issuer shown in the authenticator app, and used for {{issuer}} in push messages."`
+	Issuer                string            `json:"issuer" default:"Arbor" min:"1" doc:"Issuer shown in the authenticator app, and used for {{issuer}} in push messages."`
 	AccountName           string            `json:"account_name" default:"username" doc:"What names the account in the app: username, or a user attribute such as mail." pattern:"^[A-Za-z][A-Za-z0-9_]*$"`
 	Color                 string            `json:"color" default:"032b75" pattern:"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$" doc:"Background colour of the account in the app (hex)."`
 	ImageURL              string            `json:"image_url" default:"" doc:"Logo URL shown in the app (https), or empty." pattern:"^(https://.*)?$"`

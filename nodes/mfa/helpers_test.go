@@ -1,0 +1,346 @@
+package mfa_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/authenticator"
+	"github.com/arbor-auth/arbor/authenticator/authtest"
+	"github.com/arbor-auth/arbor/devices"
+	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/nodes/mfa"
+	"github.com/arbor-auth/arbor/push"
+	"github.com/arbor-auth/arbor/store"
+	"github.com/arbor-auth/arbor/store/embedded"
+)
+
+// fixture is a registry with the push MFA family and a real push server (authtest)
+// over an in-memory embedded store that a test can take down. Node audit events and
+// the push service's go to the same recorder, env.Audit.
+type fixture struct {
+	env   *authtest.Env
+	reg   *nodes.Registry
+	deps  *nodes.Deps
+	users *identity.Store
+	st    *flakyStore
+}
+
+// newFixture starts a push server configured with cfg (PublicURL and Now are filled in).
+func newFixture(t *testing.T, cfg push.Config) *fixture {
+	t.Helper()
+	// The embedded store runs on the Env's manual clock, which exists only once New
+	// has run: bind it late.
+	var clock atomic.Pointer[authtest.Clock]
+	emb, err := embedded.Open(embedded.Options{Now: func() time.Time {
+		if c := clock.Load(); c != nil {
+			return c.Now()
+		}
+		return authtest.NewClock().Now()
+	}})
+	if err != nil {
+		t.Fatalf("embedded.Open: %v", err)
+	}
+	t.Cleanup(func() { emb.Close() })
+	st := &flakyStore{Store: emb}
+	env := authtest.New(t, authtest.Options{Store: st, Config: cfg})
+	clock.Store(env.Clock)
+
+	al := audit.New(discard())
+	al.AddSink(env.Audit.Sink())
+	users := identity.New(st, identity.Options{Params: identity.Params{MemoryKiB: 8, Iterations: 1, Parallelism: 1}, Logger: discard()})
+	r := nodes.NewRegistry()
+	mfa.Register(r)
+	return &fixture{
+		env: env,
+		reg: r,
+		deps: &nodes.Deps{Store: st, Users: users, Keys: env.Ring, Audit: al, Log: discard(),
+			Services: map[string]any{mfa.ServicePush: env.Push, mfa.ServiceDevices: env.Devices}},
+		users: users,
+		st:    st,
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// build builds a node of type typ from raw as node "n" of journey "j", with config
+// pointer /nodes/n/config.
+func (f *fixture) build(typ, raw string) (nodes.Node, []nodes.Outcome, error) {
+	return buildWith(f.reg, &nodes.Build{Deps: f.deps, Registry: f.reg, Journey: "j", NodeID: "n", Pointer: "/nodes/n/config"}, typ, raw)
+}
+
+func buildWith(r *nodes.Registry, b *nodes.Build, typ, raw string) (nodes.Node, []nodes.Outcome, error) {
+	var msg json.RawMessage
+	if raw != "" {
+		msg = json.RawMessage(raw)
+	}
+	return r.Build(typ, msg, b)
+}
+
+func (f *fixture) mustBuild(t *testing.T, typ, raw string) nodes.Node {
+	t.Helper()
+	n, _, err := f.build(typ, raw)
+	if err != nil {
+		t.Fatalf("build %s %s: %v", typ, raw, err)
+	}
+	return n
+}
+
+// newCtx returns a fresh visit of node "n" of journey "j" for alice in realm "/", at
+// the push server's clock reading.
+func (f *fixture) newCtx() *nodes.Context {
+	return &nodes.Context{
+		Ctx:       context.Background(),
+		FlowID:    "flow1",
+		Journey:   "j",
+		NodeID:    "n",
+		Realm:     "/",
+		Shared:    nodes.State{nodes.KeyUsername: "alice"},
+		Transient: nodes.State{},
+		Request:   nodes.Request{ClientIP: "192.0.2.7", UserAgent: "test-agent", Locales: []string{"en"}},
+		Now:       f.env.Now(),
+		Log:       discard(),
+	}
+}
+
+// next turns ctx into the flow's next request after the client answered sent with vals
+// (see answer): shared state goes through the flow store, transient state is new, and
+// the clock is read again.
+func (f *fixture) next(t *testing.T, ctx *nodes.Context, sent []nodes.Callback, vals ...any) {
+	t.Helper()
+	ctx.Shared = roundTrip(t, ctx.Shared)
+	ctx.Transient = nodes.State{}
+	ctx.Callbacks = answer(sent, vals...)
+	ctx.Now = f.env.Now()
+}
+
+// register registers a reference authenticator for user in realm "/".
+func (f *fixture) register(t *testing.T, user string) *authenticator.Authenticator {
+	t.Helper()
+	a, _ := f.env.Register(t, "/", user)
+	return a
+}
+
+// skip returns user's push skip state.
+func (f *fixture) skip(t *testing.T, user, method string) devices.Skip {
+	t.Helper()
+	s, err := f.env.Devices.SkipState(context.Background(), "/", user, method)
+	if err != nil {
+		t.Fatalf("SkipState: %v", err)
+	}
+	return s
+}
+
+// answer returns what the engine hands back to a node after the client answered sent:
+// each callback's type and inputs, the main input of the i-th input-bearing callback
+// replaced by vals[i] (callbacks without inputs come back with none).
+func answer(sent []nodes.Callback, vals ...any) []nodes.Callback {
+	out := make([]nodes.Callback, len(sent))
+	i := 0
+	for k, cb := range sent {
+		out[k] = nodes.Callback{Type: cb.Type}
+		for _, in := range cb.Input {
+			f := in
+			if f.Name == "" && i < len(vals) {
+				f.Value = vals[i]
+				i++
+			}
+			out[k].Input = append(out[k].Input, f)
+		}
+	}
+	if i != len(vals) {
+		panic(fmt.Sprintf("answer: %d values for %d inputs", len(vals), i))
+	}
+	return out
+}
+
+// roundTrip returns s as it reads back from the flow store.
+func roundTrip(t *testing.T, s nodes.State) nodes.State {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatalf("shared state does not encode: %v", err)
+	}
+	var out nodes.State
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func types(cbs []nodes.Callback) []string {
+	out := make([]string, len(cbs))
+	for i, cb := range cbs {
+		out[i] = cb.Type
+	}
+	return out
+}
+
+func outcomeIDs(outs []nodes.Outcome) []string {
+	ids := make([]string, len(outs))
+	for i, o := range outs {
+		ids[i] = o.ID
+	}
+	return ids
+}
+
+// problemsOf returns err's problems as "pointer code" strings, failing when err holds
+// none.
+func problemsOf(t *testing.T, err error) []string {
+	t.Helper()
+	ps, ok := err.(nodes.Problems)
+	if !ok || len(ps) == 0 {
+		t.Fatalf("want Problems, got %T %v", err, err)
+	}
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		if p.Message == "" {
+			t.Errorf("problem %s %s has no message", p.Pointer, p.Code)
+		}
+		out[i] = p.Pointer + " " + p.Code
+	}
+	return out
+}
+
+// wantProblems checks that building typ from raw fails with exactly want.
+func wantProblems(t *testing.T, f *fixture, typ, raw string, want ...string) {
+	t.Helper()
+	_, _, err := f.build(typ, raw)
+	if err == nil {
+		t.Fatalf("build %s %s: no error, want %v", typ, raw, want)
+	}
+	if got := problemsOf(t, err); !reflect.DeepEqual(got, want) {
+		t.Errorf("build %s %s:\n got %q\nwant %q\n(%v)", typ, raw, got, want, err)
+	}
+}
+
+func run(t *testing.T, n nodes.Node, ctx *nodes.Context) nodes.Action {
+	t.Helper()
+	act, err := n.Process(ctx)
+	if err != nil {
+		t.Fatalf("Process: %v", err)
+	}
+	return act
+}
+
+// runErr runs n expecting an error, and returns it.
+func runErr(t *testing.T, n nodes.Node, ctx *nodes.Context) error {
+	t.Helper()
+	act, err := n.Process(ctx)
+	if err == nil {
+		t.Fatalf("Process = %+v, want an error", act)
+	}
+	return err
+}
+
+// wantOutcome runs n and checks it routes to outcome without asking anything.
+func wantOutcome(t *testing.T, n nodes.Node, ctx *nodes.Context, outcome string) nodes.Action {
+	t.Helper()
+	act := run(t, n, ctx)
+	if act.Outcome != outcome || act.Callbacks != nil {
+		t.Fatalf("action %+v, want outcome %q", act, outcome)
+	}
+	return act
+}
+
+// wantSend runs n and checks it asks with callbacks of the given types, in order.
+func wantSend(t *testing.T, n nodes.Node, ctx *nodes.Context, cbTypes ...string) []nodes.Callback {
+	t.Helper()
+	act := run(t, n, ctx)
+	if act.Outcome != "" || !reflect.DeepEqual(types(act.Callbacks), cbTypes) {
+		t.Fatalf("action outcome %q callbacks %v, want callbacks %v", act.Outcome, types(act.Callbacks), cbTypes)
+	}
+	return act.Callbacks
+}
+
+// stateJSON returns s as the flow store would hold it.
+func stateJSON(t *testing.T, s nodes.State) string {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatalf("state does not encode: %v", err)
+	}
+	return string(b)
+}
+
+// jwtClaims decodes the payload of a compact JWS without verifying it.
+func jwtClaims(t *testing.T, token string) map[string]any {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a compact JWS: %q", token)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatalf("JWS payload: %v", err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(b, &claims); err != nil {
+		t.Fatalf("JWS payload: %v", err)
+	}
+	return claims
+}
+
+// flakyStore is a store.Store that can be taken down, as Redis can.
+type flakyStore struct {
+	store.Store
+	down atomic.Bool
+}
+
+func (s *flakyStore) err() error {
+	if s.down.Load() {
+		return fmt.Errorf("test: %w", store.ErrUnavailable)
+	}
+	return nil
+}
+
+func (s *flakyStore) Get(ctx context.Context, key string) (store.Item, error) {
+	if err := s.err(); err != nil {
+		return store.Item{}, err
+	}
+	return s.Store.Get(ctx, key)
+}
+
+func (s *flakyStore) Set(ctx context.Context, key string, v []byte, ttl time.Duration) (uint64, error) {
+	if err := s.err(); err != nil {
+		return 0, err
+	}
+	return s.Store.Set(ctx, key, v, ttl)
+}
+
+func (s *flakyStore) CAS(ctx context.Context, key string, v []byte, rev uint64, ttl time.Duration) (uint64, error) {
+	if err := s.err(); err != nil {
+		return 0, err
+	}
+	return s.Store.CAS(ctx, key, v, rev, ttl)
+}
+
+func (s *flakyStore) Delete(ctx context.Context, key string) error {
+	if err := s.err(); err != nil {
+		return err
+	}
+	return s.Store.Delete(ctx, key)
+}
+
+func (s *flakyStore) Take(ctx context.Context, key string) ([]byte, error) {
+	if err := s.err(); err != nil {
+		return nil, err
+	}
+	return s.Store.Take(ctx, key)
+}
+
+func (s *flakyStore) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
+	if err := s.err(); err != nil {
+		return 0, err
+	}
+	return s.Store.Incr(ctx, key, delta, ttl)
+}

@@ -1,0 +1,148 @@
+package mfa_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/nodes/mfa"
+)
+
+func TestRegisterEveryType(t *testing.T) {
+	r := nodes.NewRegistry()
+	mfa.Register(r)
+	var got []string
+	for _, ti := range r.Types() {
+		got = append(got, ti.Type)
+	}
+	want := []string{"device_profile_collector", "get_authenticator_app", "mfa_registration_options", "opt_out_mfa",
+		"push_registration", "push_result_verifier", "push_sender", "push_wait", "recovery_code_collector_decision",
+		"recovery_code_display"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("types %v\nwant %v", got, want)
+	}
+	// Registries are independent: registering again elsewhere works.
+	mfa.Register(nodes.NewRegistry())
+}
+
+// TestPaletteDocs checks that every type documents itself: docs are data.
+func TestPaletteDocs(t *testing.T) {
+	r := nodes.NewRegistry()
+	mfa.Register(r)
+	for _, ti := range r.Types() {
+		t.Run(ti.Type, func(t *testing.T) {
+			if ti.Title == "" || ti.Description == "" || ti.Category == "" {
+				t.Errorf("title %q description %q category %q", ti.Title, ti.Description, ti.Category)
+			}
+			if !strings.HasSuffix(ti.Summary, ".") || strings.Count(ti.Summary, ". ") > 0 {
+				t.Errorf("summary %q is not one sentence", ti.Summary)
+			}
+			if len(ti.Outcomes) == 0 && !ti.Dynamic {
+				t.Error("no outcomes, static or dynamic")
+			}
+			for _, o := range ti.Outcomes {
+				if !nodes.IsSnake(o.ID) || o.Label == "" {
+					t.Errorf("outcome %+v", o)
+				}
+			}
+			for _, fd := range ti.Fields {
+				if !nodes.IsSnake(fd.Name) || len(fd.Doc) < 10 {
+					t.Errorf("field %+v", fd)
+				}
+			}
+			if _, err := json.Marshal(ti); err != nil {
+				t.Errorf("type info does not encode: %v", err)
+			}
+		})
+	}
+}
+
+// TestWithoutServices builds every type as offline validation does, with no services
+// (Deps nil): building works, and running a node that needs the push service or the
+// device registry fails closed with an error, never a panic and never an outcome. The
+// nodes that need neither run as usual.
+func TestWithoutServices(t *testing.T) {
+	tests := []struct {
+		typ     string
+		needs   bool // needs the push service or the device registry
+		shared  nodes.State
+		outcome string // for nodes that need no service: the first visit's outcome, "" for a send
+	}{
+		{typ: "push_sender", needs: true},
+		{typ: "push_registration", needs: true},
+		{typ: "push_result_verifier", needs: true, shared: nodes.State{mfa.KeyMessageID: "AUTHENTICATE:x"}},
+		{typ: "opt_out_mfa", needs: true},
+		{typ: "recovery_code_collector_decision", needs: true},
+		{typ: "mfa_registration_options"},
+		{typ: "get_authenticator_app"},
+		{typ: "push_wait"},
+		{typ: "device_profile_collector"},
+		{typ: "recovery_code_display", outcome: "outcome"},
+	}
+	r := nodes.NewRegistry()
+	mfa.Register(r)
+	if len(tests) != len(r.Types()) {
+		t.Fatalf("%d cases for %d types", len(tests), len(r.Types()))
+	}
+	partial := &nodes.Deps{Services: map[string]any{mfa.ServicePush: "not a service"}}
+	for _, tc := range tests {
+		for name, deps := range map[string]*nodes.Deps{"nil deps": nil, "no services": {}, "wrong services": partial} {
+			t.Run(tc.typ+"/"+name, func(t *testing.T) {
+				n, _, err := buildWith(r, &nodes.Build{Deps: deps, Registry: r, Journey: "j", NodeID: "n", Pointer: "/nodes/n/config"}, tc.typ, "")
+				if err != nil {
+					t.Fatalf("build: %v", err)
+				}
+				ctx := &nodes.Context{Ctx: context.Background(), FlowID: "f", NodeID: "n", Realm: "/",
+					Shared: nodes.State{nodes.KeyUsername: "alice"}, Transient: nodes.State{}, Log: slog.New(slog.DiscardHandler)}
+				for k, v := range tc.shared {
+					ctx.Shared[k] = v
+				}
+				act, err := n.Process(ctx)
+				if tc.needs {
+					if err == nil {
+						t.Fatalf("ran without services: %+v", act)
+					}
+					if !strings.Contains(err.Error(), "not configured") {
+						t.Errorf("error %q does not say the service is missing", err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("Process: %v", err)
+				}
+				if act.Outcome != tc.outcome || (tc.outcome == "") != (len(act.Callbacks) > 0) {
+					t.Errorf("action %+v, want outcome %q", act, tc.outcome)
+				}
+			})
+		}
+	}
+}
+
+// TestNoServiceErrorIsPlain checks that capture_failure does not turn a missing
+// service into the failure outcome: a misconfigured server fails closed, loudly.
+func TestNoServiceErrorIsPlain(t *testing.T) {
+	r := nodes.NewRegistry()
+	mfa.Register(r)
+	n, _, err := buildWith(r, &nodes.Build{Registry: r, NodeID: "n", Pointer: "/nodes/n/config"}, "push_sender", `{"capture_failure": true}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := &nodes.Context{Ctx: context.Background(), FlowID: "f", NodeID: "n", Realm: "/", Shared: nodes.State{nodes.KeyUsername: "alice"},
+		Transient: nodes.State{}, Log: slog.New(slog.DiscardHandler)}
+	act, err := n.Process(ctx)
+	if err == nil || act.Outcome != "" {
+		t.Fatalf("capture_failure turned a missing service into %+v, %v", act, err)
+	}
+	if ctx.Shared.Has(mfa.KeyFailureReason) {
+		t.Errorf("a missing service was captured as %v", ctx.Shared[mfa.KeyFailureReason])
+	}
+	var ps nodes.Problems
+	if errors.As(err, &ps) {
+		t.Errorf("a run-time error came back as config problems: %v", err)
+	}
+}
