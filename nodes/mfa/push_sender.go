@@ -49,7 +49,7 @@ func init() {
 			New: func(c *PushSenderConfig, b *nodes.Build) (nodes.Node, error) {
 				t, err := push.ParseType(c.PushType)
 				if err != nil {
-					return nil, nodes.Problems{{Pointer: "/push_type", Message: err.Error()}}
+					return nil, nodes.Problems{{Pointer: b.Pointer + "/push_type", Code: nodes.CodeBadConfig, Message: err.Error()}}
 				}
 				return &pushSender{cfg: c, typ: t, svc: servicesOf(b)}, nil
 			},
