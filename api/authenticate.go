@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -43,11 +44,18 @@ type stepBody struct {
 // continueBody is what Arbor reads of a continuing request; unknown fields (the SDK's
 // echoed status and ok, outputs, header) are ignored.
 type continueBody struct {
-	AuthID    *string `json:"authId"`
-	Callbacks *[]struct {
-		Type  string      `json:"type"`
-		Input []wireField `json:"input"`
-	} `json:"callbacks"`
+	AuthID    *string       `json:"authId"`
+	Callbacks *[]wireAnswer `json:"callbacks"`
+
+	// authID is *AuthID as bytes, when the fast path could take them from the body
+	// without copying.
+	authID []byte
+}
+
+// wireAnswer is what Arbor reads of one callback of a continuing request.
+type wireAnswer struct {
+	Type  string      `json:"type"`
+	Input []wireField `json:"input"`
 }
 
 type successBody struct {
@@ -58,7 +66,7 @@ type successBody struct {
 
 func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	r := c.Request()
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes))
+	body, err := readAll(http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes), r.ContentLength, s.cfg.MaxBodyBytes)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return nil, amError(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes", s.cfg.MaxBodyBytes))
@@ -69,27 +77,54 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	return body, nil
 }
 
+// readAll is io.ReadAll starting from the announced length of the body (when it is
+// within limit), so that a body is read into one buffer rather than a growing series.
+// The announced length is only a hint: what is read is what the reader gives.
+func readAll(r io.Reader, announced, limit int64) ([]byte, error) {
+	size := int64(512)
+	switch {
+	case announced == 0:
+		size = 0 // no body: nothing to allocate
+	case announced > 0 && announced <= limit:
+		size = announced + 1 // room to see EOF without growing
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}
+
 func (s *Server) authenticate(c echo.Context, realm string) error {
 	noStore(c)
 	body, err := s.readBody(c)
 	if err != nil {
 		return err
 	}
-	req := NodeRequest(c.Request(), c.RealIP(), s.cfg.PublicURL)
 	q := c.QueryParams()
+	req := nodeRequest(c.Request(), c.RealIP(), s.cfg.PublicURL, q)
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("{}")) {
 		return s.start(c, realm, q, req)
 	}
-	var cb continueBody
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	if err := dec.Decode(&cb); err != nil {
+	cb, err := decodeContinueBody(trimmed)
+	if err != nil {
 		return amError(http.StatusBadRequest, "Malformed JSON request body: "+jsonErr(err))
 	}
-	if cb.AuthID == nil || *cb.AuthID == "" {
+	tok, ok := cb.authIDBytes()
+	if !ok || len(tok) == 0 {
 		return amError(http.StatusBadRequest, "Missing authId in the request body")
 	}
-	claims, err := parseAuthID(s.authKey, *cb.AuthID, time.Now())
+	claims, err := s.authIDs.parse(tok, time.Now())
 	switch {
 	case errors.Is(err, errAuthIDExpired):
 		return timedOut()
@@ -175,11 +210,11 @@ func (s *Server) respond(c echo.Context, res *engine.Result, q url.Values) error
 	switch res.Status {
 	case engine.NeedInput:
 		body := stepBody{
-			AuthID:    issueAuthID(s.authKey, res.FlowID, res.Journey, res.Realm, res.Expires),
+			AuthID:    s.authIDs.issue(res.FlowID, res.Journey, res.Realm, res.Expires, time.Now()),
 			Callbacks: RenderCallbacks(res.Callbacks),
 			Header:    res.Header, Description: res.Description, Stage: res.Stage,
 		}
-		return c.JSON(http.StatusOK, body)
+		return writeJSON(c, http.StatusOK, &body)
 	case engine.Succeeded:
 		out := successBody{SuccessURL: s.successURL(q), Realm: res.Realm}
 		if !strings.EqualFold(q.Get("noSession"), "true") {
@@ -189,9 +224,11 @@ func (s *Server) respond(c echo.Context, res *engine.Result, q url.Values) error
 			}
 			out.TokenID = tok
 			s.setSessionCookie(c, tok, sess.MaxEnd)
-			s.log.Info("session created", "session_id", sess.Handle, "flow_id", res.FlowID, "user", res.Username, "realm", res.Realm)
+			if s.log.Enabled(c.Request().Context(), slog.LevelInfo) {
+				s.log.Info("session created", "session_id", sess.Handle, "flow_id", res.FlowID, "user", res.Username, "realm", res.Realm)
+			}
 		}
-		return c.JSON(http.StatusOK, out)
+		return writeJSON(c, http.StatusOK, &out)
 	default:
 		msg := "Login failure"
 		if res.FailureMessage != "" {
@@ -205,14 +242,25 @@ func (s *Server) respond(c echo.Context, res *engine.Result, q url.Values) error
 // with N the 1-based position among all callbacks, and _id the 0-based position.
 func RenderCallbacks(cbs []nodes.Callback) []wireCallback {
 	out := make([]wireCallback, len(cbs))
+	ids := make([]int, len(cbs))
+	n := 0
+	for _, cb := range cbs {
+		n += len(cb.Output) + len(cb.Input)
+	}
+	fields := make([]wireField, 0, n) // every callback's outputs and inputs, in one allocation
 	for i, cb := range cbs {
-		id := i
-		w := wireCallback{Type: cb.Type, Output: []wireField{}, ID: &id}
+		ids[i] = i
+		start := len(fields)
 		for _, o := range cb.Output {
-			w.Output = append(w.Output, wireField{Name: o.Name, Value: o.Value})
+			fields = append(fields, wireField{Name: o.Name, Value: o.Value})
 		}
-		for _, in := range cb.Input {
-			w.Input = append(w.Input, wireField{Name: "IDToken" + strconv.Itoa(i+1) + in.Name, Value: in.Value})
+		w := wireCallback{Type: cb.Type, Output: fields[start:len(fields):len(fields)], ID: &ids[i]}
+		if len(cb.Input) > 0 {
+			start = len(fields)
+			for _, in := range cb.Input {
+				fields = append(fields, wireField{Name: "IDToken" + strconv.Itoa(i+1) + in.Name, Value: in.Value})
+			}
+			w.Input = fields[start:len(fields):len(fields)]
 		}
 		out[i] = w
 	}

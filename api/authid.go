@@ -1,23 +1,50 @@
 package api
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"hash"
+	"math"
+	"strconv"
+	"sync"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
+	"unicode/utf8"
 )
 
-// authIDClaims are the claims of an authId, AM's names: the SDK treats the authId as
-// opaque, but AM's own UI decodes it and reads authIndexValue.
+// An authId is a compact JWS (HS256) whose claims carry AM's names: the SDK treats it
+// as opaque, but AM's own UI decodes it and reads authIndexValue. The flow itself stays
+// server-side in the store; the authId only names it (sessionId), so it stays small.
+//
+// The codec is written by hand rather than with a JWT library because it sits on every
+// step: the header is fixed and precomputed, the claims are appended without reflection,
+// and the HMAC state is pooled. Verification is deliberately narrower than a general JWT
+// parser: the token must be exactly three unpadded base64url segments with nothing else
+// in them (no padding, no line breaks), the header must be byte for byte the one this
+// codec issues (so "alg":"none", RS256/HS512 or any other header is refused before
+// anything is decoded), the signature is compared in constant time before the claims are
+// read, and the claims must hold a sessionId and a numeric exp.
+
+// authIDHeader is base64url(`{"alg":"HS256","typ":"JWT"}`), the header golang-jwt wrote
+// for the authIds issued before this codec, so those stay valid across an upgrade.
+const authIDHeader = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+
+// maxAuthIDLen bounds what is looked at before anything is decoded.
+const maxAuthIDLen = 4096
+
+// authIDClaims are the claims of an authId, AM's names.
 type authIDClaims struct {
-	OTK            string `json:"otk"`
-	AuthIndexType  string `json:"authIndexType"`
-	AuthIndexValue string `json:"authIndexValue"`
-	Realm          string `json:"realm"`
-	SessionID      string `json:"sessionId"`
-	jwt.RegisteredClaims
+	OTK            string   `json:"otk"`
+	AuthIndexType  string   `json:"authIndexType"`
+	AuthIndexValue string   `json:"authIndexValue"`
+	Realm          string   `json:"realm"`
+	SessionID      string   `json:"sessionId"`
+	Exp            *float64 `json:"exp"`
+	Iat            *float64 `json:"iat,omitempty"`
 }
 
 var (
@@ -25,45 +52,131 @@ var (
 	errAuthIDExpired = errors.New("authId expired")
 )
 
-// issueAuthID signs an authId (HS256) referring to flow flowID. The flow itself stays
-// server-side in the store; the authId only names it, so it stays small.
-func issueAuthID(key []byte, flowID, journey, realm string, exp time.Time) string {
-	otk := make([]byte, 17)
-	rand.Read(otk)
-	c := authIDClaims{
-		OTK:            base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(otk),
-		AuthIndexType:  "service",
-		AuthIndexValue: journey,
-		Realm:          realm,
-		SessionID:      flowID,
-		RegisteredClaims: jwt.RegisteredClaims{
-			ExpiresAt: jwt.NewNumericDate(exp),
-			IssuedAt:  jwt.NewNumericDate(time.Now()),
-		},
-	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(key)
-	if err != nil {
-		panic("api: sign authId: " + err.Error())
-	}
-	return s
+var otkEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// authIDCodec issues and verifies authIds with one key. It is safe for concurrent use.
+type authIDCodec struct {
+	key  []byte
+	macs sync.Pool // hash.Hash: HMAC-SHA256 keyed with key
 }
 
-// parseAuthID verifies an authId and returns its claims: errAuthIDInvalid for a
-// malformed or forged one, errAuthIDExpired for one past its flow's timeout.
-func parseAuthID(key []byte, s string, now time.Time) (*authIDClaims, error) {
-	if len(s) > 4096 {
+func newAuthIDCodec(key []byte) *authIDCodec {
+	c := &authIDCodec{key: key}
+	c.macs.New = func() any { return hmac.New(sha256.New, c.key) }
+	return c
+}
+
+// sign appends the base64url HMAC-SHA256 of signingInput to dst.
+func (c *authIDCodec) sign(dst []byte, signingInput []byte) []byte {
+	var sum [sha256.Size]byte
+	c.mac(signingInput, sum[:0])
+	return base64.RawURLEncoding.AppendEncode(dst, sum[:])
+}
+
+// mac appends the HMAC-SHA256 of msg to dst.
+func (c *authIDCodec) mac(msg, dst []byte) []byte {
+	h := c.macs.Get().(hash.Hash)
+	h.Reset()
+	h.Write(msg)
+	dst = h.Sum(dst)
+	c.macs.Put(h)
+	return dst
+}
+
+// issue signs an authId referring to flow flowID that expires at exp.
+func (c *authIDCodec) issue(flowID, journey, realm string, exp, now time.Time) string {
+	var otk [17]byte
+	rand.Read(otk[:])
+	var otkText [28]byte // base32 of 17 bytes, unpadded
+	otkEncoding.Encode(otkText[:], otk[:])
+
+	var claims [256]byte
+	p := append(claims[:0], `{"otk":"`...)
+	p = append(p, otkText[:]...)
+	p = append(p, `","authIndexType":"service","authIndexValue":`...)
+	p = appendJSONString(p, journey)
+	p = append(p, `,"realm":`...)
+	p = appendJSONString(p, realm)
+	p = append(p, `,"sessionId":`...)
+	p = appendJSONString(p, flowID)
+	p = append(p, `,"exp":`...)
+	p = strconv.AppendInt(p, exp.Unix(), 10)
+	p = append(p, `,"iat":`...)
+	p = strconv.AppendInt(p, now.Unix(), 10)
+	p = append(p, '}')
+
+	n := len(authIDHeader) + 1 + base64.RawURLEncoding.EncodedLen(len(p)) + 1 + base64.RawURLEncoding.EncodedLen(sha256.Size)
+	tok := make([]byte, 0, n)
+	tok = append(tok, authIDHeader...)
+	tok = append(tok, '.')
+	tok = base64.RawURLEncoding.AppendEncode(tok, p)
+	tok = c.sign(append(tok, '.'), tok)
+	return string(tok)
+}
+
+// parse verifies an authId and returns its claims: errAuthIDInvalid for a malformed or
+// forged one, errAuthIDExpired for a genuine one past its flow's timeout.
+func (c *authIDCodec) parse(tok []byte, now time.Time) (*authIDClaims, error) {
+	if len(tok) > maxAuthIDLen || len(tok) <= len(authIDHeader)+1 || string(tok[:len(authIDHeader)]) != authIDHeader || tok[len(authIDHeader)] != '.' {
 		return nil, errAuthIDInvalid
 	}
-	var c authIDClaims
-	_, err := jwt.ParseWithClaims(s, &c, func(*jwt.Token) (any, error) { return key, nil },
-		jwt.WithValidMethods([]string{"HS256"}), jwt.WithTimeFunc(func() time.Time { return now }), jwt.WithExpirationRequired())
-	switch {
-	case errors.Is(err, jwt.ErrTokenExpired):
+	rest := tok[len(authIDHeader)+1:]
+	dot := -1
+	for i, ch := range rest {
+		switch {
+		case ch >= 'A' && ch <= 'Z', ch >= 'a' && ch <= 'z', ch >= '0' && ch <= '9', ch == '-', ch == '_':
+		case ch == '.' && dot < 0:
+			dot = i
+		default:
+			return nil, errAuthIDInvalid
+		}
+	}
+	if dot <= 0 {
+		return nil, errAuthIDInvalid
+	}
+	payload, sig := rest[:dot], rest[dot+1:]
+	if len(sig) != base64.RawURLEncoding.EncodedLen(sha256.Size) {
+		return nil, errAuthIDInvalid
+	}
+	var got [sha256.Size]byte
+	if n, err := base64.RawURLEncoding.Strict().Decode(got[:], sig); err != nil || n != sha256.Size {
+		return nil, errAuthIDInvalid
+	}
+	var want [sha256.Size]byte
+	c.mac(tok[:len(authIDHeader)+1+dot], want[:0])
+	if !hmac.Equal(got[:], want[:]) {
+		return nil, errAuthIDInvalid
+	}
+	raw := make([]byte, base64.RawURLEncoding.DecodedLen(len(payload)))
+	n, err := base64.RawURLEncoding.Strict().Decode(raw, payload)
+	if err != nil {
+		return nil, errAuthIDInvalid
+	}
+	cl, err := decodeClaims(raw[:n])
+	if err != nil || cl.SessionID == "" || cl.Exp == nil {
+		return nil, errAuthIDInvalid
+	}
+	exp := *cl.Exp
+	if math.IsNaN(exp) || math.IsInf(exp, 0) {
+		return nil, errAuthIDInvalid
+	}
+	// Whole seconds, as JWT NumericDates are issued; expired from that second on.
+	if !now.Before(time.Unix(int64(exp), 0)) {
 		return nil, errAuthIDExpired
-	case err != nil:
-		return nil, errAuthIDInvalid
-	case c.SessionID == "":
-		return nil, errAuthIDInvalid
 	}
-	return &c, nil
+	return &cl, nil
+}
+
+// appendJSONString appends s as a JSON string. Names and ids are plain ASCII and take
+// the fast path; anything else is escaped by encoding/json.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if ch := s[i]; ch < 0x20 || ch == '"' || ch == '\\' || ch == '<' || ch == '>' || ch == '&' || ch >= utf8.RuneSelf {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }

@@ -50,3 +50,55 @@ func BenchmarkLogin(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoginHandler serves what `arbor bench` sends for one login, start, submit and
+// logout, straight to the handler with no network in between, on the embedded store with
+// the cheapest hash: the server's own CPU per login, without the HTTP transport's.
+func BenchmarkLoginHandler(b *testing.B) {
+	cfg, _ := config.Load([]string{"--data", b.TempDir(), "--hash-memory-kib", "8", "--hash-iterations", "1", "--demo", "--log-level", "warn"}, func(string) string { return "" })
+	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	h := a.Handler()
+	serve := func(url string, body []byte, hdr ...string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept-API-Version", "protocol=1.0,resource=2.1")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	// The submit body as the bench client builds it: the step echoed back, keys sorted.
+	head := []byte(`{"authId":"`)
+	tail := []byte(`","callbacks":[{"_id":0,"input":[{"name":"IDToken1","value":"` + app.DemoUser + `"}],"output":[{"name":"prompt","value":"User Name"}],"type":"NameCallback"},` +
+		`{"_id":1,"input":[{"name":"IDToken2","value":"` + app.DemoPassword + `"}],"output":[{"name":"prompt","value":"Password"}],"type":"PasswordCallback"}],"header":"Sign In","stage":"UsernamePassword"}`)
+	var body []byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPU()
+	defer func() { b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
+	for i := 0; i < b.N; i++ {
+		w := serve(loginURL, nil)
+		raw := w.Body.Bytes()
+		start := bytes.Index(raw, head)
+		if w.Code != 200 || start < 0 {
+			b.Fatalf("start: %d %s", w.Code, raw)
+		}
+		id := raw[start+len(head):]
+		id = id[:bytes.IndexByte(id, '"')]
+		body = append(append(append(body[:0], head...), id...), tail...)
+		w = serve(loginURL, body)
+		var ok struct{ TokenID string }
+		if json.Unmarshal(w.Body.Bytes(), &ok); w.Code != 200 || ok.TokenID == "" {
+			b.Fatalf("submit: %d %s", w.Code, w.Body.Bytes())
+		}
+		if w = serve("/json/realms/root/sessions/?_action=logout", nil, "iPlanetDirectoryPro", ok.TokenID); w.Code != 200 {
+			b.Fatalf("logout: %d %s", w.Code, w.Body.Bytes())
+		}
+	}
+}

@@ -2,11 +2,27 @@ package api
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
-var realmPart = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+// validRealmPart reports whether s can be one segment of a realm path: 1 to 64 ASCII
+// letters, digits, '_', '.' and '-', starting with a letter or digit (the regular
+// expression ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$, checked on every request without one).
+func validRealmPart(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case i > 0 && (c == '_' || c == '.' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // realmFromPath reads the realm from the path segments between "json" and the resource,
 // as the ForgeRock SDK builds them: [] or [realms root] is "/", [realms root realms alpha]
@@ -20,7 +36,7 @@ func realmFromPath(segs []string) (string, error) {
 	}
 	var parts []string
 	for i := 0; i < len(segs); i += 2 {
-		if segs[i] != "realms" || !realmPart.MatchString(segs[i+1]) {
+		if segs[i] != "realms" || !validRealmPart(segs[i+1]) {
 			return "", fmt.Errorf("malformed realm path %q", strings.Join(segs, "/"))
 		}
 		if i == 0 {
@@ -48,7 +64,7 @@ func normalizeRealmParam(s string) (string, error) {
 		parts = parts[1:]
 	}
 	for _, p := range parts {
-		if !realmPart.MatchString(p) {
+		if !validRealmPart(p) {
 			return "", fmt.Errorf("malformed realm %q", s)
 		}
 	}

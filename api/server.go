@@ -9,10 +9,11 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,7 +62,7 @@ type Server struct {
 	engine   *engine.Engine
 	sessions *sessions.Manager
 	store    store.Store
-	authKey  []byte
+	authIDs  *authIDCodec
 	audit    *audit.Logger
 	log      *slog.Logger
 	metrics  *engine.Metrics
@@ -105,7 +106,7 @@ func New(cfg Config, d Deps) *Server {
 	s := &Server{
 		cfg: cfg, engine: d.Engine, sessions: d.Sessions, store: d.Store, audit: d.Audit,
 		log: d.Log, metrics: d.Metrics, realms: map[string]bool{"/": true},
-		authKey: d.Keys.Key(keys.PurposeAuthID),
+		authIDs: newAuthIDCodec(d.Keys.Key(keys.PurposeAuthID)),
 	}
 	for _, r := range cfg.Realms {
 		if n, err := normalizeRealmParam(r); err == nil {
@@ -276,11 +277,21 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	_ = c.JSON(ae.status, ae.body)
 }
 
+// The values noStore sets, shared by every response: net/http copies header values
+// when it writes them, and nothing changes a value slice in place, so sharing them
+// saves building the same three slices for every request.
+var (
+	noStoreCacheControl = []string{"no-cache, no-store, must-revalidate"}
+	noStorePragma       = []string{"no-cache"}
+	noStoreExpires      = []string{"0"}
+)
+
+// noStore marks the response as not to be cached (h.Set with canonical keys).
 func noStore(c echo.Context) {
 	h := c.Response().Header()
-	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
-	h.Set("Pragma", "no-cache")
-	h.Set("Expires", "0")
+	h["Cache-Control"] = noStoreCacheControl
+	h["Pragma"] = noStorePragma
+	h["Expires"] = noStoreExpires
 }
 
 func (s *Server) recoverAndLog(next echo.HandlerFunc) echo.HandlerFunc {
@@ -299,16 +310,15 @@ func (s *Server) recoverAndLog(next echo.HandlerFunc) echo.HandlerFunc {
 			if s.httpReqs != nil {
 				s.httpReqs.WithLabelValues(route, itoa(c.Response().Status)).Inc()
 			}
-			s.log.Debug("http", "method", c.Request().Method, "path", c.Request().URL.Path, "status", c.Response().Status, "dur", time.Since(start))
+			if s.log.Enabled(c.Request().Context(), slog.LevelDebug) {
+				s.log.Debug("http", "method", c.Request().Method, "path", c.Request().URL.Path, "status", c.Response().Status, "dur", time.Since(start))
+			}
 		}()
 		return next(c)
 	}
 }
 
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // cors answers cross-origin requests from configured origins with credentials, as the
 // ForgeRock SDK in a browser on another origin needs.
@@ -346,13 +356,18 @@ func (s *Server) originAllowed(origin string) bool {
 
 // NodeRequest describes an HTTP request for nodes.
 func NodeRequest(r *http.Request, clientIP, publicURL string) nodes.Request {
+	return nodeRequest(r, clientIP, publicURL, r.URL.Query())
+}
+
+// nodeRequest is NodeRequest with the request's query already parsed.
+func nodeRequest(r *http.Request, clientIP, publicURL string, query url.Values) nodes.Request {
 	var locales []string
 	if tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language")); err == nil {
 		for _, t := range tags {
 			locales = append(locales, t.String())
 		}
 	}
-	if q := r.URL.Query().Get("locale"); q != "" {
+	if q := query.Get("locale"); q != "" {
 		locales = append([]string{q}, locales...)
 	}
 	base := strings.TrimSuffix(publicURL, "/")

@@ -78,7 +78,7 @@ func (s *Server) sessionAction(c echo.Context, realm string) error {
 		}
 		s.audit.Emit(ctx, audit.Event{Type: audit.SessionLogout, Realm: sess.Realm, User: sess.Username, Session: sess.Handle, Client: c.RealIP()})
 		c.SetCookie(&http.Cookie{Name: s.cfg.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.cfg.SecureCookies || c.Request().TLS != nil, SameSite: http.SameSiteLaxMode})
-		return c.JSON(http.StatusOK, map[string]string{"result": "Successfully logged out"})
+		return writeJSON(c, http.StatusOK, logoutBody)
 	case "":
 		return amError(http.StatusBadRequest, "Missing _action: use validate, getSessionInfo, refresh or logout")
 	default:

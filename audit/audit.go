@@ -75,7 +75,8 @@ func (l *Logger) AddSink(fn func(Event)) {
 	l.sinks = append(l.sinks, fn)
 }
 
-// Emit records e, stamping its time if unset.
+// Emit records e, stamping its time if unset. Every sink gets every event; the log
+// record is only built when the logger is enabled for Info.
 func (l *Logger) Emit(ctx context.Context, e Event) {
 	if l == nil {
 		return
@@ -83,7 +84,21 @@ func (l *Logger) Emit(ctx context.Context, e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	attrs := []any{slog.Bool("audit", true), slog.String("event", e.Type)}
+	if l.log.Enabled(ctx, slog.LevelInfo) {
+		l.write(ctx, &e)
+	}
+	l.mu.RLock()
+	sinks := l.sinks
+	l.mu.RUnlock()
+	for _, s := range sinks {
+		s(e)
+	}
+}
+
+// write logs e as one structured record with audit=true.
+func (l *Logger) write(ctx context.Context, e *Event) {
+	attrs := make([]slog.Attr, 0, 12)
+	attrs = append(attrs, slog.Bool("audit", true), slog.String("event", e.Type))
 	add := func(k, v string) {
 		if v != "" {
 			attrs = append(attrs, slog.String(k, v))
@@ -101,13 +116,7 @@ func (l *Logger) Emit(ctx context.Context, e Event) {
 	if len(e.Details) > 0 {
 		attrs = append(attrs, slog.Any("details", e.Details))
 	}
-	l.log.InfoContext(ctx, "audit", attrs...)
-	l.mu.RLock()
-	sinks := l.sinks
-	l.mu.RUnlock()
-	for _, s := range sinks {
-		s(e)
-	}
+	l.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
 }
 
 // Recorder is a sink that keeps events in memory, for tests and the admin pages.

@@ -77,7 +77,7 @@ func New(cfg Config, st store.Store, repo *journeys.Repo, deps *nodes.Deps, m *M
 		}
 		au = deps.Audit
 	}
-	e := &Engine{cfg: cfg, st: st, repo: repo, audit: au, log: log, metrics: m}
+	e := &Engine{cfg: cfg, st: st, repo: repo, audit: au, log: lazyLogger(log), metrics: m}
 	if deps != nil {
 		deps.Journeys = e
 	}
@@ -153,7 +153,7 @@ func (e *Engine) Continue(ctx context.Context, flowID, realm string, submitted [
 		return nil, fmt.Errorf("load flow: %w", err)
 	}
 	var f Flow
-	if err := json.Unmarshal(it.Value, &f); err != nil {
+	if err := unmarshalFlow(it.Value, &f); err != nil {
 		return nil, fmt.Errorf("load flow: corrupt state: %w", err)
 	}
 	f.ID, f.rev = flowID, it.Rev
@@ -220,7 +220,7 @@ func match(pending []Pending, submitted []nodes.Callback) ([]nodes.Callback, err
 // advance runs f from its current node and persists the result.
 func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, answers []nodes.Callback, req nodes.Request, now time.Time) (*Result, error) {
 	started := time.Now()
-	log := e.log.With("flow_id", f.ID, "journey", f.Journey, "version", f.Version)
+	log := withAttrs(e.log, slog.String("flow_id", f.ID), slog.String("journey", f.Journey), slog.Int("version", f.Version))
 	transient := nodes.State{}
 	w := walker{e: e, c: c, flowID: f.ID, realm: f.Realm, req: req, now: now, log: log, ctx: ctx}
 	out, err := w.run(&f.Node, f.Shared, answers, transient, &f.Steps, 0)
@@ -267,7 +267,9 @@ func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, ans
 			e.metrics.step(f.Journey, "failure", time.Since(started))
 		}
 		e.audit.Emit(ctx, ev)
-		log.Info("flow finished", "result", ev.Type, "reason", ev.Reason, "user", res.Username)
+		if log.Enabled(ctx, slog.LevelInfo) {
+			log.Info("flow finished", "result", ev.Type, "reason", ev.Reason, "user", res.Username)
+		}
 		return res, nil
 	}
 }
@@ -309,6 +311,7 @@ type walker struct {
 // and shared in place. depth counts inner-journey nesting.
 func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback, transient nodes.State, steps *int, depth int) (walkOut, error) {
 	var failureMsg string
+	dctx := withDepth(w.ctx, depth) // what nodes see as their context: the same for every visit
 	for transitions := 0; ; transitions++ {
 		id := *node
 		if id == journeys.Success || id == journeys.Failure {
@@ -330,9 +333,9 @@ func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback,
 		nctx := &nodes.Context{
 			Ctx: w.ctx, FlowID: w.flowID, Journey: w.c.Journey.Name, NodeID: id, Realm: w.realm,
 			Shared: shared, Transient: transient, Callbacks: answers, Request: w.req, Now: w.now,
-			Log: w.log.With("node", id, "node_type", step.Type),
+			Log: withAttrs(w.log, slog.String("node", id), slog.String("node_type", step.Type)),
 		}
-		nctx.Ctx = withDepth(w.ctx, depth)
+		nctx.Ctx = dctx
 		answers = nil
 		act, err := step.Node.Process(nctx)
 		if err != nil {
@@ -420,7 +423,7 @@ func (e *Engine) RunInner(ctx *nodes.Context, name, stateKey string) (nodes.Acti
 	if err != nil {
 		return nodes.Action{}, fmt.Errorf("inner journey %q: %w", name, err)
 	}
-	w := walker{e: e, c: c, ctx: ctx.Ctx, flowID: ctx.FlowID, realm: ctx.Realm, req: ctx.Request, now: ctx.Now, log: ctx.Log.With("inner_journey", name)}
+	w := walker{e: e, c: c, ctx: ctx.Ctx, flowID: ctx.FlowID, realm: ctx.Realm, req: ctx.Request, now: ctx.Now, log: withAttrs(ctx.Log, slog.String("inner_journey", name))}
 	steps := 0
 	out, err := w.run(&st.Node, st.Shared, ctx.Callbacks, ctx.Transient, &steps, depth)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/embedded"
+	"github.com/arbor-auth/arbor/store/storetest"
 )
 
 type none struct{}
@@ -84,6 +85,7 @@ func testRegistry() *nodes.Registry {
 
 type harness struct {
 	st    store.Store
+	ops   *storetest.Counting // counts the calls made through st
 	repo  *journeys.Repo
 	eng   *Engine
 	rec   *audit.Recorder
@@ -97,13 +99,14 @@ func newHarness(t *testing.T, docs ...string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{st: st, rec: &audit.Recorder{}}
+	counted := storetest.NewCounting(st)
+	h := &harness{st: counted, ops: counted, rec: &audit.Recorder{}}
 	h.clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	au := audit.New(nil)
 	au.AddSink(h.rec.Sink())
-	deps := &nodes.Deps{Store: st, Audit: au, Services: map[string]any{}}
-	h.repo = journeys.NewRepo(st, journeys.CompileOptions{Registry: testRegistry(), Deps: deps})
-	h.eng = New(Config{Now: func() time.Time { return time.Unix(0, h.clock.Load()) }, MaxTransitions: 10}, st, h.repo, deps, nil)
+	deps := &nodes.Deps{Store: h.st, Audit: au, Services: map[string]any{}}
+	h.repo = journeys.NewRepo(h.st, journeys.CompileOptions{Registry: testRegistry(), Deps: deps})
+	h.eng = New(Config{Now: func() time.Time { return time.Unix(0, h.clock.Load()) }, MaxTransitions: 10}, h.st, h.repo, deps, nil)
 	for _, d := range docs {
 		if _, err := h.repo.Save(context.Background(), []byte(d), "test"); err != nil {
 			t.Fatal(err)
@@ -359,5 +362,79 @@ func BenchmarkStep(b *testing.B) {
 		if r, err := eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}); err != nil || r.Status != Succeeded {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Each step costs at most two store round trips: one read and one conditional write.
+// Start reads the journey's head (unless Head remembers it, see journeys.Repo) and
+// creates the flow; Continue reads the flow and writes it back (or its tombstone). The
+// test journey's nodes use no store of their own, so every call counted is the engine's.
+func TestStoreRoundTripsPerStep(t *testing.T) {
+	h := newHarness(t, simple)
+	ctx := context.Background()
+	storeOps := func() []string {
+		var out []string
+		for _, op := range h.ops.Ops() {
+			out = append(out, op.Name+" "+op.Key)
+		}
+		return out
+	}
+	step := func(what string, max int, run func() (*Result, error)) *Result {
+		t.Helper()
+		h.ops.Reset()
+		res, err := run()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		ops := storeOps()
+		if len(ops) > max {
+			t.Fatalf("%s made %d store calls, want at most %d: %v", what, len(ops), max, ops)
+		}
+		for _, op := range ops {
+			if strings.HasPrefix(op, "Get ") && strings.Contains(op, "journey:simple:v") {
+				t.Fatalf("%s loaded a journey version it had compiled already: %v", what, ops)
+			}
+		}
+		return res
+	}
+	start := func() (*Result, error) { return h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"}) }
+
+	// Head not remembered: read the head, create the flow.
+	h.repo.SetHeadTTL(0)
+	res := step("Start (head read)", 2, start)
+	if ops := storeOps(); len(ops) != 2 || ops[0] != "Get journey:simple:head" || ops[1] != "CAS "+flowKey(res.FlowID) {
+		t.Fatalf("Start: %v, want the head read and the flow's create", ops)
+	}
+	// Head remembered: only the create.
+	h.repo.SetHeadTTL(time.Minute)
+	step("Start (learns the head)", 2, start)
+	res = step("Start (head remembered)", 1, start)
+	if ops := storeOps(); len(ops) != 1 || ops[0] != "CAS "+flowKey(res.FlowID) {
+		t.Fatalf("Start with the head remembered: %v", ops)
+	}
+	// A step that asks again: read the flow, write it back.
+	id := res.FlowID
+	res = step("Continue (asks again)", 2, func() (*Result, error) { return h.eng.Continue(ctx, id, "/", answer(""), nodes.Request{}) })
+	if res.Status != NeedInput {
+		t.Fatalf("empty answer: %v", res.Status)
+	}
+	if ops := storeOps(); len(ops) != 2 || ops[0] != "Get "+flowKey(id) || ops[1] != "CAS "+flowKey(id) {
+		t.Fatalf("Continue: %v, want the flow's read and its conditional write", ops)
+	}
+	// The last step: read the flow, replace it with its tombstone.
+	res = step("Continue (finishes)", 2, func() (*Result, error) { return h.eng.Continue(ctx, id, "/", answer("ok"), nodes.Request{}) })
+	if res.Status != Succeeded {
+		t.Fatalf("final step: %v", res.Status)
+	}
+	if ops := storeOps(); len(ops) != 2 || ops[0] != "Get "+flowKey(id) || ops[1] != "CAS "+flowKey(id) {
+		t.Fatalf("final Continue: %v, want the flow's read and the tombstone's conditional write", ops)
+	}
+	// A replay of the last step is refused after one read.
+	h.ops.Reset()
+	if _, err := h.eng.Continue(ctx, id, "/", answer("ok"), nodes.Request{}); !errors.Is(err, ErrFlowNotFound) {
+		t.Fatalf("replayed final step: %v", err)
+	}
+	if n := h.ops.Count(); n != 1 {
+		t.Fatalf("replay made %d store calls: %v", n, h.ops.Ops())
 	}
 }

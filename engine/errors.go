@@ -23,6 +23,7 @@ type InputError struct {
 	Msg string
 }
 
+// Error returns the message.
 func (e *InputError) Error() string { return e.Msg }
 
 func inputErrorf(format string, args ...any) error {

@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"time"
 
+	"github.com/arbor-auth/arbor/internal/jsonx"
 	"github.com/arbor-auth/arbor/nodes"
 )
 
@@ -56,7 +58,11 @@ func newFlowID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// marshal encodes f as json.Marshal does, byte for byte (see appendFlow).
 func (f *Flow) marshal() []byte {
+	if b, err := f.appendJSON(make([]byte, 0, 256)); err == nil {
+		return b
+	}
 	b, err := json.Marshal(f)
 	if err != nil {
 		// Shared state holds only JSON values nodes put there; a node that stores
@@ -64,6 +70,203 @@ func (f *Flow) marshal() []byte {
 		panic("engine: flow state is not JSON: " + err.Error())
 	}
 	return b
+}
+
+// appendJSON appends f as json.Marshal writes it, without reflection; on any error the
+// caller uses json.Marshal, which reports it.
+func (f *Flow) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"j":`...)
+	b = jsonx.AppendString(b, f.Journey)
+	b = append(b, `,"v":`...)
+	b = strconv.AppendInt(b, int64(f.Version), 10)
+	b = append(b, `,"r":`...)
+	b = jsonx.AppendString(b, f.Realm)
+	b = append(b, `,"n":`...)
+	b = jsonx.AppendString(b, f.Node)
+	if len(f.Shared) > 0 {
+		b = append(b, `,"s":`...)
+		var err error
+		if b, err = jsonx.AppendMap(b, f.Shared); err != nil {
+			return b, err
+		}
+	}
+	if len(f.Pending) > 0 {
+		b = append(b, `,"p":[`...)
+		for i, p := range f.Pending {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"t":`...)
+			b = jsonx.AppendString(b, p.Type)
+			if len(p.Inputs) > 0 {
+				b = append(b, `,"i":[`...)
+				for j, in := range p.Inputs {
+					if j > 0 {
+						b = append(b, ',')
+					}
+					b = jsonx.AppendString(b, in)
+				}
+				b = append(b, ']')
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"c":`...)
+	b = strconv.AppendInt(b, int64(f.Steps), 10)
+	b = append(b, `,"t0":`...)
+	b = strconv.AppendInt(b, f.Started, 10)
+	b = append(b, `,"exp":`...)
+	b = strconv.AppendInt(b, f.Expires, 10)
+	if f.Done {
+		b = append(b, `,"d":true`...)
+	}
+	return append(b, '}'), nil
+}
+
+// unmarshalFlow decodes a stored flow as json.Unmarshal would into a zero Flow, through
+// the fast path when it can (see package jsonx).
+func unmarshalFlow(data []byte, f *Flow) error {
+	var fast Flow
+	if fast.decodeJSON(data) == nil {
+		*f = fast
+		return nil
+	}
+	*f = Flow{}
+	return json.Unmarshal(data, f)
+}
+
+var flowFields = []string{"j", "v", "r", "n", "s", "p", "c", "t0", "exp", "d"}
+
+// decodeJSON is the fast path of unmarshalFlow: any input it is unsure of gives
+// jsonx.ErrFallback.
+func (f *Flow) decodeJSON(data []byte) error {
+	d := jsonx.NewDecoder(data)
+	fields := jsonx.NewFields(flowFields...)
+	if err := d.ObjectStart(); err != nil {
+		return err
+	}
+	for {
+		name, more, err := d.Member()
+		if err != nil {
+			return err
+		}
+		if !more {
+			return d.Finish()
+		}
+		i, err := fields.Match(name)
+		if err != nil {
+			return err
+		}
+		var n int64
+		switch i {
+		case 0:
+			f.Journey, err = d.String()
+		case 1:
+			n, err = d.Int()
+			f.Version = int(n)
+		case 2:
+			f.Realm, err = d.String()
+		case 3:
+			f.Node, err = d.String()
+		case 4:
+			if d.Null() {
+				continue
+			}
+			var v any
+			if v, err = d.Any(); err == nil {
+				m, ok := v.(map[string]any)
+				if !ok {
+					return jsonx.ErrFallback
+				}
+				f.Shared = m
+			}
+		case 5:
+			if d.Null() {
+				continue
+			}
+			f.Pending, err = decodePendings(&d)
+		case 6:
+			n, err = d.Int()
+			f.Steps = int(n)
+		case 7:
+			f.Started, err = d.Int()
+		case 8:
+			f.Expires, err = d.Int()
+		case 9:
+			f.Done, err = d.Bool()
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func decodePendings(d *jsonx.Decoder) ([]Pending, error) {
+	ps := []Pending{}
+	if err := d.ArrayStart(); err != nil {
+		return nil, err
+	}
+	for {
+		more, err := d.Element()
+		if err != nil || !more {
+			return ps, err
+		}
+		var p Pending
+		if err := p.decodeJSON(d); err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+}
+
+func (p *Pending) decodeJSON(d *jsonx.Decoder) error {
+	fields := jsonx.NewFields("t", "i")
+	if err := d.ObjectStart(); err != nil {
+		return err
+	}
+	for {
+		name, more, err := d.Member()
+		if err != nil || !more {
+			return err
+		}
+		i, err := fields.Match(name)
+		switch {
+		case err != nil:
+		case i == 0:
+			p.Type, err = d.String()
+		case i == 1:
+			if d.Null() {
+				continue
+			}
+			p.Inputs, err = decodeStrings(d)
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func decodeStrings(d *jsonx.Decoder) ([]string, error) {
+	out := []string{}
+	if err := d.ArrayStart(); err != nil {
+		return nil, err
+	}
+	for {
+		more, err := d.Element()
+		if err != nil || !more {
+			return out, err
+		}
+		s, err := d.String()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
 }
 
 func pendingOf(cbs []nodes.Callback) []Pending {

@@ -328,7 +328,7 @@ func (s *Store) load(ctx context.Context, op, realm, username string) (*User, ui
 		return nil, 0, fmt.Errorf("identity: %s user %q in realm %s: %w", op, username, realm, err)
 	}
 	var u User
-	if err := json.Unmarshal(it.Value, &u); err != nil {
+	if err := decodeUser(it.Value, &u); err != nil {
 		return nil, 0, fmt.Errorf("identity: %s user %q in realm %s: decode stored user: %w", op, username, realm, err)
 	}
 	return &u, it.Rev, nil
@@ -733,7 +733,7 @@ func (s *Store) Authenticate(ctx context.Context, realm, username, password stri
 	if u.Status != StatusActive && u.Status != "" {
 		return fail(ErrLocked)
 	}
-	if NeedsRehash(u.PasswordHash, s.params) {
+	if h.needsRehash(s.params) { // h is u.PasswordHash, parsed: NeedsRehash without parsing again
 		if nu, err := s.rehash(ctx, r, u, password); err != nil {
 			s.log.WarnContext(ctx, "identity: rehash after login failed; the old hash stays",
 				"realm", r, "username", u.Username, "err", err)

@@ -120,10 +120,12 @@ func VerifyPassword(encoded, password string) (bool, error) {
 // either direction count, so that operators can move the costs both ways.
 func NeedsRehash(encoded string, p Params) bool {
 	h, err := parseHash(encoded)
-	if err != nil || h.kind != kindArgon2id {
-		return true
-	}
-	return h.params != p || len(h.salt) < saltLen || len(h.key) < keyLen
+	return err != nil || h.needsRehash(p)
+}
+
+// needsRehash is NeedsRehash for a hash that parsed.
+func (h *parsedHash) needsRehash(p Params) bool {
+	return h.kind != kindArgon2id || h.params != p || len(h.salt) < saltLen || len(h.key) < keyLen
 }
 
 // HashFromReader reads one password, the first line of r without its line ending, and

@@ -6,9 +6,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/store/embedded"
+	"github.com/arbor-auth/arbor/store/storetest"
 )
 
 type askCfg struct {
@@ -213,5 +215,84 @@ func TestInnerJourneyLoopRefused(t *testing.T) {
 	var inv *InvalidError
 	if !errors.As(err, &inv) || inv.Problems[0].Code != nodes.CodeRecursiveJourney {
 		t.Fatalf("loop accepted: %v", err)
+	}
+}
+
+// Head remembers the current version for the head TTL: a Save here shows at once, a Save
+// by another instance sharing the store shows once the TTL has passed.
+func TestHeadCache(t *testing.T) {
+	mem, _ := embedded.Open(embedded.Options{})
+	defer mem.Close()
+	st := storetest.NewCounting(mem)
+	ctx := context.Background()
+	here := NewRepo(st, CompileOptions{Registry: registry(), Deps: &nodes.Deps{}})
+	other := NewRepo(mem, CompileOptions{Registry: registry(), Deps: &nodes.Deps{}}) // another instance
+	now := time.Unix(1_800_000_000, 0)
+	here.now = func() time.Time { return now }
+	if _, err := other.Save(ctx, []byte(good), "test"); err != nil {
+		t.Fatal(err)
+	}
+	headReads := func() int {
+		n := 0
+		for _, op := range st.Ops() {
+			if op.Key == headKey("good") {
+				n++
+			}
+		}
+		st.Reset()
+		return n
+	}
+	head := func() int {
+		t.Helper()
+		c, err := here.Head(ctx, "good")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Version
+	}
+	if v := head(); v != 1 || headReads() != 1 {
+		t.Fatalf("first Head: version %d", v)
+	}
+	for range 3 {
+		if v := head(); v != 1 {
+			t.Fatalf("cached Head: version %d", v)
+		}
+	}
+	if n := headReads(); n != 0 {
+		t.Fatalf("Head within the TTL read the head %d times", n)
+	}
+	// Saved elsewhere: used here once the TTL has passed.
+	v2 := strings.Replace(good, `"tries":5`, `"tries":6`, 1)
+	if v, err := other.Save(ctx, []byte(v2), "test"); err != nil || v != 2 {
+		t.Fatalf("save v2 elsewhere: %v %v", v, err)
+	}
+	now = now.Add(DefaultHeadTTL - time.Millisecond)
+	if v := head(); v != 1 {
+		t.Fatalf("within the TTL: version %d", v)
+	}
+	now = now.Add(time.Millisecond)
+	if v := head(); v != 2 || headReads() != 1 {
+		t.Fatalf("after the TTL: version %d", v)
+	}
+	// Saved here: used at once.
+	v3 := strings.Replace(good, `"tries":5`, `"tries":7`, 1)
+	if v, err := here.Save(ctx, []byte(v3), "test"); err != nil || v != 3 {
+		t.Fatalf("save v3 here: %v %v", v, err)
+	}
+	st.Reset()
+	if v := head(); v != 3 || headReads() != 0 {
+		t.Fatalf("after a local Save: version %d", v)
+	}
+	// A stale read racing a local Save never replaces the newer version.
+	here.learnHead("good", 2)
+	if v := head(); v != 3 {
+		t.Fatalf("older version replaced a newer one: %d", v)
+	}
+	// TTL zero: every Head reads the store.
+	here.SetHeadTTL(0)
+	head()
+	head()
+	if n := headReads(); n != 2 {
+		t.Fatalf("TTL 0: %d head reads for 2 Heads", n)
 	}
 }

@@ -49,6 +49,7 @@ type InvalidError struct {
 	Problems nodes.Problems
 }
 
+// Error lists the journey's problems.
 func (e *InvalidError) Error() string {
 	return fmt.Sprintf("journey %q is invalid: %s", e.Name, e.Problems.Error())
 }
@@ -73,19 +74,88 @@ type head struct {
 //
 // Keys: "journeys:index" (the names), "journey:<name>:head" (current version) and
 // "journey:<name>:v<N>" (each version's document).
+//
+// Head, which starts every flow, remembers a journey's current version number for a
+// short while (DefaultHeadTTL, see SetHeadTTL) instead of reading it from the store each
+// time; compiled versions are cached for good, since they never change. A Save through
+// this Repo takes effect here at once. A version saved by another instance sharing the
+// store takes effect here within the TTL: until then new flows may still start on the
+// version before it (flows already running stay on theirs in any case).
 type Repo struct {
 	st   store.Store
 	opts CompileOptions
 
 	mu       sync.RWMutex
-	compiled map[string]*Compiled // "name@version"
+	compiled map[versionID]*Compiled
+	heads    map[string]knownHead // by journey name
+	headTTL  time.Duration
+	now      func() time.Time
 }
+
+// versionID names one version of a journey.
+type versionID struct {
+	name    string
+	version int
+}
+
+// knownHead is a journey's current version as last read or saved here.
+type knownHead struct {
+	version int
+	until   time.Time // trusted until then
+}
+
+// DefaultHeadTTL is how long Head trusts the current version number of a journey it read,
+// unless SetHeadTTL says otherwise.
+const DefaultHeadTTL = time.Second
 
 // NewRepo returns a repository over st that compiles with opts. Its Lookup, if nil, is
 // set to the repository's own knowledge of journey names.
 func NewRepo(st store.Store, opts CompileOptions) *Repo {
-	r := &Repo{st: st, opts: opts, compiled: map[string]*Compiled{}}
+	r := &Repo{st: st, opts: opts, compiled: map[versionID]*Compiled{}, heads: map[string]knownHead{},
+		headTTL: DefaultHeadTTL, now: time.Now}
 	return r
+}
+
+// SetHeadTTL sets how long Head may start flows on the current version of a journey it
+// read from the store before reading it again, that is, how long a version saved by
+// another instance may take to be used here. Zero makes every Head read the store.
+// Call it before the Repo is in use.
+func (r *Repo) SetHeadTTL(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d < 0 {
+		d = 0
+	}
+	r.headTTL = d
+	clear(r.heads)
+}
+
+// knownHead returns the current version of name if it was read or saved less than the
+// TTL ago.
+func (r *Repo) knownHead(name string) (int, bool) {
+	r.mu.RLock()
+	h, ok := r.heads[name]
+	r.mu.RUnlock()
+	if !ok || !r.now().Before(h.until) {
+		return 0, false
+	}
+	return h.version, true
+}
+
+// learnHead records that version is name's current version as of now. Versions only go
+// up, so an older one (read by a Head that raced with a Save here) does not replace a
+// newer one while that is fresh.
+func (r *Repo) learnHead(name string, version int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.headTTL <= 0 {
+		return
+	}
+	now := r.now()
+	if h, ok := r.heads[name]; ok && h.version > version && now.Before(h.until) {
+		return
+	}
+	r.heads[name] = knownHead{version: version, until: now.Add(r.headTTL)}
 }
 
 func headKey(name string) string           { return "journey:" + name + ":head" }
@@ -204,8 +274,9 @@ func (r *Repo) Save(ctx context.Context, data []byte, source string, extra ...st
 		c.Version = next
 		c.Raw = v.Doc
 		r.mu.Lock()
-		r.compiled[name+"@"+strconv.Itoa(next)] = c
+		r.compiled[versionID{name, next}] = c
 		r.mu.Unlock()
+		r.learnHead(name, next)
 		return next, nil
 	}
 	return 0, fmt.Errorf("save journey %q: too many concurrent writers", name)
@@ -261,7 +332,7 @@ func (r *Repo) checkCycles(ctx context.Context, j *Journey) error {
 		if name == j.Name {
 			inner = j.InnerJourneys()
 		} else {
-			c, err := r.Head(ctx, name)
+			c, err := r.head(ctx, name, true)
 			if errors.Is(err, ErrNotFound) {
 				return nil
 			}
@@ -311,11 +382,24 @@ func (r *Repo) HeadVersion(ctx context.Context, name string) (int, error) {
 	return h.Version, nil
 }
 
-// Head returns the current version of name, compiled.
+// Head returns the current version of name, compiled. It reads the version number from
+// the store (one read) unless it did so less than the head TTL ago (see SetHeadTTL).
 func (r *Repo) Head(ctx context.Context, name string) (*Compiled, error) {
-	v, err := r.HeadVersion(ctx, name)
-	if err != nil {
-		return nil, err
+	return r.head(ctx, name, false)
+}
+
+// head is Head; fresh skips the remembered version numbers.
+func (r *Repo) head(ctx context.Context, name string, fresh bool) (*Compiled, error) {
+	v, ok := 0, false
+	if !fresh {
+		v, ok = r.knownHead(name)
+	}
+	if !ok {
+		var err error
+		if v, err = r.HeadVersion(ctx, name); err != nil {
+			return nil, err
+		}
+		r.learnHead(name, v)
 	}
 	return r.Get(ctx, name, v)
 }
@@ -323,7 +407,7 @@ func (r *Repo) Head(ctx context.Context, name string) (*Compiled, error) {
 // Get returns version v of name, compiled. Compiled versions are cached: versions are
 // immutable, so a cached one is never stale.
 func (r *Repo) Get(ctx context.Context, name string, v int) (*Compiled, error) {
-	key := name + "@" + strconv.Itoa(v)
+	key := versionID{name, v}
 	r.mu.RLock()
 	c := r.compiled[key]
 	r.mu.RUnlock()

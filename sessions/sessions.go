@@ -12,7 +12,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -70,7 +69,10 @@ func New(st store.Store, cfg Config) *Manager {
 
 func key(token string) string {
 	sum := sha256.Sum256([]byte(token))
-	return "session:{" + hex.EncodeToString(sum[:16]) + "}"
+	var b [len("session:{}") + 32]byte
+	k := append(b[:0], "session:{"...)
+	k = hex.AppendEncode(k, sum[:16])
+	return string(append(k, '}'))
 }
 
 // maxTokenLen bounds what is hashed and looked up; real tokens are 43 characters.
@@ -103,12 +105,15 @@ func (m *Manager) ttl(s *Session) time.Duration {
 }
 
 func (m *Manager) save(ctx context.Context, token string, s *Session, rev uint64) error {
-	b, _ := json.Marshal(s)
+	b, err := encode(s)
+	if err != nil {
+		return fmt.Errorf("encode session: %w", err)
+	}
 	ttl := m.ttl(s)
 	if ttl <= 0 {
 		return ErrInvalid
 	}
-	_, err := m.st.CAS(ctx, key(token), b, rev, ttl)
+	_, err = m.st.CAS(ctx, key(token), b, rev, ttl)
 	return err
 }
 
@@ -125,7 +130,7 @@ func (m *Manager) load(ctx context.Context, token string) (*Session, uint64, err
 		return nil, 0, fmt.Errorf("load session: %w", err)
 	}
 	var s Session
-	if err := json.Unmarshal(it.Value, &s); err != nil {
+	if err := decode(it.Value, &s); err != nil {
 		return nil, 0, fmt.Errorf("load session: corrupt: %w", err)
 	}
 	now := m.cfg.Now()
@@ -176,6 +181,6 @@ func (m *Manager) Logout(ctx context.Context, token string) (*Session, error) {
 		return nil, fmt.Errorf("logout: %w", err)
 	}
 	var s Session
-	_ = json.Unmarshal(b, &s)
+	_ = decode(b, &s)
 	return &s, nil
 }

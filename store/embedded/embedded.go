@@ -72,6 +72,9 @@ var (
 	minCompactBytes int64 = 1 << 20
 )
 
+// maxRecBuf is the largest record buffer kept for reuse; larger records get their own.
+const maxRecBuf = 64 << 10
+
 // Options configures Open.
 type Options struct {
 	// Dir is the data directory, created if missing. Empty means memory only: nothing
@@ -107,6 +110,7 @@ type Store struct {
 	// keys still in memory are counted until they are swept.
 	liveBytes int64
 	seq       uint64 // number of records appended since Open
+	recBuf    []byte // scratch for encoding a record, reused under mu
 	// compactAt is the data file size below which compaction is not retried after a
 	// failure.
 	compactAt int64
@@ -484,7 +488,14 @@ func (s *Store) appendLocked(size int64, enc func([]byte) []byte) (uint64, error
 	if s.log == nil {
 		return 0, nil
 	}
-	rec := enc(make([]byte, 0, size))
+	buf := s.recBuf[:0]
+	if int64(cap(buf)) < size {
+		buf = make([]byte, 0, size)
+	}
+	rec := enc(buf)
+	if cap(rec) <= maxRecBuf {
+		s.recBuf = rec[:0] // the file does not keep it: reuse it for the next record
+	}
 	n, err := s.log.Write(rec)
 	if err != nil {
 		if n > 0 {

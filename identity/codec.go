@@ -1,0 +1,79 @@
+package identity
+
+import (
+	"encoding/json"
+
+	"github.com/arbor-auth/arbor/internal/jsonx"
+)
+
+// decodeUser decodes a stored user as json.Unmarshal would into a zero User. Every
+// login reads one, so it goes through package jsonx's fast path, which hands anything
+// unusual to encoding/json.
+func decodeUser(data []byte, u *User) error {
+	if u.decodeJSON(data) == nil {
+		return nil
+	}
+	*u = User{}
+	return json.Unmarshal(data, u)
+}
+
+var userFields = []string{"realm", "username", "password_hash", "attributes", "status", "created", "updated"}
+
+func (u *User) decodeJSON(data []byte) error {
+	d := jsonx.NewDecoder(data)
+	fields := jsonx.NewFields(userFields...)
+	if err := d.ObjectStart(); err != nil {
+		return err
+	}
+	for {
+		name, more, err := d.Member()
+		if err != nil {
+			return err
+		}
+		if !more {
+			return d.Finish()
+		}
+		i, err := fields.Match(name)
+		if err != nil {
+			return err
+		}
+		switch i {
+		case 0:
+			u.Realm, err = d.String()
+		case 1:
+			u.Username, err = d.String()
+		case 2:
+			u.PasswordHash, err = d.String()
+		case 3:
+			if d.Null() {
+				continue
+			}
+			var v any
+			if v, err = d.Any(); err == nil {
+				m, ok := v.(map[string]any)
+				if !ok {
+					return jsonx.ErrFallback
+				}
+				u.Attributes = m
+			}
+		case 4:
+			var s string
+			s, err = d.String()
+			u.Status = Status(s)
+		case 5, 6:
+			var raw []byte
+			if raw, err = d.Raw(); err == nil {
+				if i == 5 {
+					err = u.Created.UnmarshalJSON(raw)
+				} else {
+					err = u.Updated.UnmarshalJSON(raw)
+				}
+			}
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package sessions
+
+import (
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/arbor-auth/arbor/internal/jsonx"
+)
+
+// Sessions are stored as the JSON json.Marshal writes for Session. encode and decode
+// produce and read exactly that, through package jsonx's fast path, and hand anything
+// unusual to encoding/json.
+
+func encode(s *Session) ([]byte, error) {
+	if b, ok := s.appendJSON(make([]byte, 0, 320)); ok {
+		return b, nil
+	}
+	return json.Marshal(s)
+}
+
+func (s *Session) appendJSON(b []byte) ([]byte, bool) {
+	b = append(b, `{"handle":`...)
+	b = jsonx.AppendString(b, s.Handle)
+	b = append(b, `,"username":`...)
+	b = jsonx.AppendString(b, s.Username)
+	b = append(b, `,"realm":`...)
+	b = jsonx.AppendString(b, s.Realm)
+	b = append(b, `,"journey":`...)
+	b = jsonx.AppendString(b, s.Journey)
+	for _, f := range [...]struct {
+		name string
+		t    time.Time
+	}{{`,"created":`, s.Created}, {`,"access":`, s.Access}, {`,"idle_end":`, s.IdleEnd}, {`,"max_end":`, s.MaxEnd}} {
+		var ok bool
+		if b, ok = jsonx.AppendTime(append(b, f.name...), f.t); !ok {
+			return b, false
+		}
+	}
+	if len(s.Props) > 0 {
+		b = append(b, `,"props":{`...)
+		first := true
+		keys := make([]string, 0, len(s.Props))
+		for k := range s.Props {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = jsonx.AppendString(b, k)
+			b = append(b, ':')
+			b = jsonx.AppendString(b, s.Props[k])
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}'), true
+}
+
+func decode(data []byte, s *Session) error {
+	if s.decodeJSON(data) == nil {
+		return nil
+	}
+	*s = Session{}
+	return json.Unmarshal(data, s)
+}
+
+var sessionFields = []string{"handle", "username", "realm", "journey", "created", "access", "idle_end", "max_end", "props"}
+
+func (s *Session) decodeJSON(data []byte) error {
+	d := jsonx.NewDecoder(data)
+	fields := jsonx.NewFields(sessionFields...)
+	if err := d.ObjectStart(); err != nil {
+		return err
+	}
+	for {
+		name, more, err := d.Member()
+		if err != nil {
+			return err
+		}
+		if !more {
+			return d.Finish()
+		}
+		i, err := fields.Match(name)
+		switch {
+		case err != nil:
+		case i < 0:
+			err = d.Skip()
+		case i < 4:
+			var v string
+			v, err = d.String()
+			switch i {
+			case 0:
+				s.Handle = v
+			case 1:
+				s.Username = v
+			case 2:
+				s.Realm = v
+			case 3:
+				s.Journey = v
+			}
+		case i < 8:
+			var raw []byte
+			if raw, err = d.Raw(); err == nil {
+				t := &s.Created
+				switch i {
+				case 5:
+					t = &s.Access
+				case 6:
+					t = &s.IdleEnd
+				case 7:
+					t = &s.MaxEnd
+				}
+				err = t.UnmarshalJSON(raw)
+			}
+		case d.Null():
+			s.Props = nil
+		default:
+			err = s.decodeProps(&d)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Session) decodeProps(d *jsonx.Decoder) error {
+	v, err := d.Any()
+	if err != nil {
+		return err
+	}
+	m, _ := v.(map[string]any)
+	if m == nil {
+		return jsonx.ErrFallback
+	}
+	s.Props = make(map[string]string, len(m))
+	for k, e := range m {
+		str, ok := e.(string)
+		if !ok {
+			return jsonx.ErrFallback
+		}
+		s.Props[k] = str
+	}
+	return nil
+}

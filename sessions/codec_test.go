@@ -1,0 +1,54 @@
+package sessions
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+)
+
+var sessionSeeds = []string{
+	`{"handle":"0123456789abcdef","username":"demo","realm":"/","journey":"login","created":"2026-11-22T06:24:35.123456789Z","access":"2026-11-22T06:24:35.123456789Z","idle_end":"2026-11-22T06:54:35.123456789Z","max_end":"2026-11-22T14:24:35.123456789Z"}`,
+	`{"handle":"h","username":"Zoë <x>","realm":"/alpha","journey":"j","created":"2026-01-01T00:00:00+01:00","access":"0001-01-01T00:00:00Z","idle_end":null,"max_end":"2026-01-01T00:00:00Z","props":{"b":"1","a":"\u00e9"}}`,
+	`{"props":null}`, `{"props":{"a":1}}`, `{"created":"yesterday"}`, `{"created":{}}`, `{"Handle":"x"}`, `{"handle":"x","handle":"y"}`, `{"extra":[1,{"a":null}]}`,
+}
+
+func FuzzSessionDecodeAgreesWithEncodingJSON(f *testing.F) {
+	for _, s := range sessionSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var got Session
+		err := decode(data, &got)
+		var want Session
+		werr := json.Unmarshal(data, &want)
+		if (err == nil) != (werr == nil) || err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: decode %#v, %v; json.Unmarshal %#v, %v", data, got, err, want, werr)
+		}
+		if werr == nil {
+			checkSessionEncoding(t, &want)
+		}
+	})
+}
+
+func checkSessionEncoding(t *testing.T, s *Session) {
+	t.Helper()
+	got, err := encode(s)
+	want, werr := json.Marshal(s)
+	if (err == nil) != (werr == nil) || err == nil && !bytes.Equal(got, want) {
+		t.Fatalf("encode:\n%s, %v\njson.Marshal:\n%s, %v", got, err, want, werr)
+	}
+}
+
+func TestSessionEncoding(t *testing.T) {
+	now := time.Now()
+	for _, s := range []*Session{
+		{Handle: "h", Username: "u", Realm: "/", Journey: "login", Created: now, Access: now.UTC(), IdleEnd: now.Add(time.Minute), MaxEnd: now.Add(time.Hour)},
+		{Props: map[string]string{"z": "<1>", "a": "\u2028", "m": ""}},
+		{Props: map[string]string{}},
+		{Created: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, // json.Marshal refuses it; so must encode
+	} {
+		checkSessionEncoding(t, s)
+	}
+}
