@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/arbor-auth/arbor/engine"
 	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/sessions"
 )
 
 // wireCallback is a callback as AM sends and receives it.
@@ -149,11 +151,35 @@ func (s *Server) authenticate(c echo.Context, realm string) error {
 		}
 		submitted[i] = out
 	}
-	res, err := s.engine.Continue(c.Request().Context(), claims.SessionID, realm, submitted, req)
+	var ns newSession
+	res, err := s.engine.Continue(c.Request().Context(), claims.SessionID, realm, submitted, req, s.sessionHook(q, &ns))
 	if err != nil {
 		return s.engineError(err)
 	}
-	return s.respond(c, res, q)
+	return s.respond(c, res, q, &ns)
+}
+
+// newSession is the session a successful step created.
+type newSession struct {
+	token string
+	sess  *sessions.Session
+}
+
+// sessionHook creates the session inside the engine's success hook, before the flow is
+// recorded as finished: a store failure then leaves the flow retryable instead of
+// losing the login, and a lost race logs the session out again.
+func (s *Server) sessionHook(q url.Values, ns *newSession) engine.StepOption {
+	return engine.OnSuccess(func(ctx context.Context, res *engine.Result) (func(), error) {
+		if strings.EqualFold(q.Get("noSession"), "true") {
+			return nil, nil
+		}
+		tok, sess, err := s.sessions.Create(ctx, res.Username, res.Realm, res.Journey, nil)
+		if err != nil {
+			return nil, err
+		}
+		ns.token, ns.sess = tok, sess
+		return func() { _, _ = s.sessions.Logout(context.WithoutCancel(ctx), tok) }, nil
+	})
 }
 
 func (s *Server) start(c echo.Context, realm string, q url.Values, req nodes.Request) error {
@@ -177,11 +203,12 @@ func (s *Server) start(c echo.Context, realm string, q url.Values, req nodes.Req
 			}
 		}
 	}
-	res, err := s.engine.Start(c.Request().Context(), engine.StartRequest{Journey: journey, Realm: realm, Request: req})
+	var ns newSession
+	res, err := s.engine.Start(c.Request().Context(), engine.StartRequest{Journey: journey, Realm: realm, Request: req}, s.sessionHook(q, &ns))
 	if err != nil {
 		return s.engineError(err)
 	}
-	return s.respond(c, res, q)
+	return s.respond(c, res, q, &ns)
 }
 
 func timedOut() error {
@@ -206,7 +233,7 @@ func (s *Server) engineError(err error) error {
 	return err
 }
 
-func (s *Server) respond(c echo.Context, res *engine.Result, q url.Values) error {
+func (s *Server) respond(c echo.Context, res *engine.Result, q url.Values, ns *newSession) error {
 	switch res.Status {
 	case engine.NeedInput:
 		body := stepBody{
@@ -217,15 +244,11 @@ func (s *Server) respond(c echo.Context, res *engine.Result, q url.Values) error
 		return writeJSON(c, http.StatusOK, &body)
 	case engine.Succeeded:
 		out := successBody{SuccessURL: s.successURL(q), Realm: res.Realm}
-		if !strings.EqualFold(q.Get("noSession"), "true") {
-			tok, sess, err := s.sessions.Create(c.Request().Context(), res.Username, res.Realm, res.Journey, nil)
-			if err != nil {
-				return err
-			}
-			out.TokenID = tok
-			s.setSessionCookie(c, tok, sess.MaxEnd)
+		if ns.sess != nil {
+			out.TokenID = ns.token
+			s.setSessionCookie(c, ns.token, ns.sess.MaxEnd)
 			if s.log.Enabled(c.Request().Context(), slog.LevelInfo) {
-				s.log.Info("session created", "session_id", sess.Handle, "flow_id", res.FlowID, "user", res.Username, "realm", res.Realm)
+				s.log.Info("session created", "session_id", ns.sess.Handle, "flow_id", res.FlowID, "user", res.Username, "realm", res.Realm)
 			}
 		}
 		return writeJSON(c, http.StatusOK, &out)

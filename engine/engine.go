@@ -115,6 +115,31 @@ type Result struct {
 	Shared nodes.State
 }
 
+// SuccessHook runs when a flow succeeds, before the engine records the flow as
+// finished. A door creates its session here: if that fails (the store is down), the flow
+// is left exactly as it was and the same step can be retried, so a success is never
+// lost. If the engine then cannot record the finish (a store error, or a concurrent
+// submission of the same step won), it calls undo so no second session survives.
+type SuccessHook func(ctx context.Context, res *Result) (undo func(), err error)
+
+// StepOption changes one Start or Continue call.
+type StepOption func(*stepOptions)
+
+type stepOptions struct {
+	onSuccess SuccessHook
+}
+
+// OnSuccess runs h when the step ends the flow in success (see SuccessHook).
+func OnSuccess(h SuccessHook) StepOption { return func(o *stepOptions) { o.onSuccess = h } }
+
+func collect(opts []StepOption) stepOptions {
+	var o stepOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
 // StartRequest starts a flow.
 type StartRequest struct {
 	Journey string
@@ -125,7 +150,7 @@ type StartRequest struct {
 // Start begins a flow of the current version of a journey and runs it to its first
 // question or to its end. It reads the journey's head (one store read) and creates the
 // flow (one conditional write) only if the flow needs input.
-func (e *Engine) Start(ctx context.Context, sr StartRequest) (*Result, error) {
+func (e *Engine) Start(ctx context.Context, sr StartRequest, opts ...StepOption) (*Result, error) {
 	c, err := e.repo.Head(ctx, sr.Journey)
 	if errors.Is(err, journeys.ErrNotFound) {
 		return nil, fmt.Errorf("start %q: %w", sr.Journey, ErrJourneyNotFound)
@@ -139,12 +164,12 @@ func (e *Engine) Start(ctx context.Context, sr StartRequest) (*Result, error) {
 		Node: c.Journey.Start, Shared: nodes.State{nodes.KeyRealm: sr.Realm},
 		Started: now.UnixMilli(), Expires: now.Add(c.Timeout).UnixMilli(),
 	}
-	return e.advance(ctx, c, f, nil, sr.Request, now)
+	return e.advance(ctx, c, f, nil, sr.Request, now, collect(opts))
 }
 
 // Continue submits answers to the step flowID is waiting on. submitted must match what
 // was sent: the same count and, position by position, the same types.
-func (e *Engine) Continue(ctx context.Context, flowID, realm string, submitted []nodes.Callback, req nodes.Request) (*Result, error) {
+func (e *Engine) Continue(ctx context.Context, flowID, realm string, submitted []nodes.Callback, req nodes.Request, opts ...StepOption) (*Result, error) {
 	it, err := e.st.Get(ctx, flowKey(flowID))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrFlowNotFound
@@ -172,7 +197,7 @@ func (e *Engine) Continue(ctx context.Context, flowID, realm string, submitted [
 	if err != nil {
 		return nil, fmt.Errorf("flow %s: %w", flowID, err)
 	}
-	return e.advance(ctx, c, &f, answers, req, now)
+	return e.advance(ctx, c, &f, answers, req, now, collect(opts))
 }
 
 // match checks the client's callbacks against what was sent and returns them rebuilt
@@ -218,7 +243,7 @@ func match(pending []Pending, submitted []nodes.Callback) ([]nodes.Callback, err
 }
 
 // advance runs f from its current node and persists the result.
-func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, answers []nodes.Callback, req nodes.Request, now time.Time) (*Result, error) {
+func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, answers []nodes.Callback, req nodes.Request, now time.Time, o stepOptions) (*Result, error) {
 	started := time.Now()
 	log := withAttrs(e.log, slog.String("flow_id", f.ID), slog.String("journey", f.Journey), slog.Int("version", f.Version))
 	transient := nodes.State{}
@@ -245,16 +270,28 @@ func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, ans
 		e.metrics.step(f.Journey, "input", time.Since(started))
 		return res, nil
 	default:
+		res.Username = f.Shared.String(nodes.KeyUsername)
+		res.FailureMessage = out.failureMessage
+		var undo func()
+		if out.terminal == journeys.Success && o.onSuccess != nil {
+			u, err := o.onSuccess(ctx, res)
+			if err != nil {
+				e.metrics.step(f.Journey, "error", time.Since(started))
+				return nil, err
+			}
+			undo = u
+		}
 		// A finished flow is replaced by a tombstone with the same conditional write, so
 		// of two concurrent final submissions only one finishes it.
 		if f.rev > 0 {
 			tomb := &Flow{ID: f.ID, rev: f.rev, Done: true, Journey: f.Journey, Version: f.Version, Realm: f.Realm, Expires: f.Expires}
 			if err := e.save(ctx, tomb, e.cfg.TombstoneTTL); err != nil {
+				if undo != nil {
+					undo()
+				}
 				return nil, err
 			}
 		}
-		res.Username = f.Shared.String(nodes.KeyUsername)
-		res.FailureMessage = out.failureMessage
 		ev := audit.Event{Realm: f.Realm, User: res.Username, Journey: f.Journey, FlowID: f.ID, Client: req.ClientIP, Node: out.lastNode}
 		if out.terminal == journeys.Success {
 			res.Status = Succeeded

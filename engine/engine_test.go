@@ -438,3 +438,57 @@ func TestStoreRoundTripsPerStep(t *testing.T) {
 		t.Fatalf("replay made %d store calls: %v", n, h.ops.Ops())
 	}
 }
+
+// TestSuccessHookFailureKeepsStep: when the door cannot create its session (the store
+// failed), the flow is not finished and the same step succeeds when retried.
+func TestSuccessHookFailureKeepsStep(t *testing.T) {
+	h := newHarness(t, simple)
+	ctx := context.Background()
+	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+	failing := OnSuccess(func(context.Context, *Result) (func(), error) {
+		return nil, fmt.Errorf("create session: %w", store.ErrUnavailable)
+	})
+	if _, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}, failing); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("err = %v", err)
+	}
+	if h.rec.Count(audit.LoginSuccess) != 0 {
+		t.Fatal("a login whose session failed was audited as a success")
+	}
+	created := 0
+	ok := OnSuccess(func(_ context.Context, r *Result) (func(), error) {
+		if r.Username != "ok" {
+			t.Errorf("hook saw user %q", r.Username)
+		}
+		created++
+		return nil, nil
+	})
+	r, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}, ok)
+	if err != nil || r.Status != Succeeded || created != 1 {
+		t.Fatalf("retry: %v %v created=%d", r, err, created)
+	}
+}
+
+// TestSuccessHookUndoneWhenRaceLost: of concurrent final submissions, every session but
+// the winner's is undone.
+func TestSuccessHookUndoneWhenRaceLost(t *testing.T) {
+	h := newHarness(t, simple)
+	ctx := context.Background()
+	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+	var created, undone atomic.Int32
+	hook := OnSuccess(func(context.Context, *Result) (func(), error) {
+		created.Add(1)
+		return func() { undone.Add(1) }, nil
+	})
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}, hook)
+		}()
+	}
+	wg.Wait()
+	if live := created.Load() - undone.Load(); live != 1 {
+		t.Fatalf("%d sessions created, %d undone: %d survive, want 1", created.Load(), undone.Load(), live)
+	}
+}

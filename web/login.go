@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -56,11 +57,12 @@ func (s *Server) loginStart(c echo.Context) error {
 // previous attempt ended) above it and prefill in its user name field.
 func (s *Server) start(c echo.Context, ref flowRef, alert, prefill string) error {
 	ref.FlowID = ""
-	res, err := s.engine.Start(c.Request().Context(), engine.StartRequest{Journey: ref.Journey, Realm: ref.Realm, Request: s.nodeRequest(c, ref)})
+	var ns newSession
+	res, err := s.engine.Start(c.Request().Context(), engine.StartRequest{Journey: ref.Journey, Realm: ref.Realm, Request: s.nodeRequest(c, ref)}, s.sessionHook(&ns))
 	if err != nil {
 		return s.flowError(c, ref, err)
 	}
-	return s.respond(c, ref, res, alert, prefill)
+	return s.respond(c, ref, res, alert, prefill, &ns)
 }
 
 // loginSubmit serves POST /login: one answered step of the flow the cookie names.
@@ -78,16 +80,40 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	if err != nil {
 		return badStep(s.loginURL(ref), err)
 	}
-	res, err := s.engine.Continue(c.Request().Context(), ref.FlowID, ref.Realm, answers, s.nodeRequest(c, ref))
+	var ns newSession
+	res, err := s.engine.Continue(c.Request().Context(), ref.FlowID, ref.Realm, answers, s.nodeRequest(c, ref), s.sessionHook(&ns))
 	if err != nil {
 		return s.flowError(c, ref, err)
 	}
-	return s.respond(c, ref, res, "", "")
+	return s.respond(c, ref, res, "", "", &ns)
+}
+
+// newSession is the session a successful step created.
+type newSession struct {
+	token string
+	sess  *sessions.Session
+}
+
+// sessionHook creates the session inside the engine's success hook, before the flow is
+// recorded as finished: a store failure then leaves the step retryable instead of
+// losing the sign-in, and a lost race logs the session out again.
+func (s *Server) sessionHook(ns *newSession) engine.StepOption {
+	return engine.OnSuccess(func(ctx context.Context, res *engine.Result) (func(), error) {
+		if res.Username == "" {
+			return nil, nil // succeed shows the "sign-in incomplete" page
+		}
+		tok, sess, err := s.sessions.Create(ctx, res.Username, res.Realm, res.Journey, nil)
+		if err != nil {
+			return nil, fmt.Errorf("create session: %w", err)
+		}
+		ns.token, ns.sess = tok, sess
+		return func() { _, _ = s.sessions.Logout(context.WithoutCancel(ctx), tok) }, nil
+	})
 }
 
 // respond shows where a step left the flow: the next step, the way on after a success,
 // or the first step of a new attempt after a failure.
-func (s *Server) respond(c echo.Context, ref flowRef, res *engine.Result, alert, prefill string) error {
+func (s *Server) respond(c echo.Context, ref flowRef, res *engine.Result, alert, prefill string, ns *newSession) error {
 	switch res.Status {
 	case engine.NeedInput:
 		ref.FlowID = res.FlowID
@@ -97,7 +123,7 @@ func (s *Server) respond(c echo.Context, ref flowRef, res *engine.Result, alert,
 		v.CSRF = s.csrfToken("flow", res.FlowID)
 		return s.render(c, http.StatusOK, "step", pageData{Title: v.Title, Step: &v})
 	case engine.Succeeded:
-		return s.succeed(c, ref, res)
+		return s.succeed(c, ref, res, ns)
 	}
 	msg := res.FailureMessage
 	if msg == "" {
@@ -118,7 +144,7 @@ func (s *Server) respond(c echo.Context, ref flowRef, res *engine.Result, alert,
 
 // succeed turns a finished journey into a session and leaves for the goto, if allowed,
 // or for the signed-in page.
-func (s *Server) succeed(c echo.Context, ref flowRef, res *engine.Result) error {
+func (s *Server) succeed(c echo.Context, ref flowRef, res *engine.Result, ns *newSession) error {
 	s.clearFlowCookie(c)
 	if res.Username == "" {
 		return &pageError{status: http.StatusInternalServerError, view: messageView{
@@ -138,10 +164,10 @@ func (s *Server) succeed(c echo.Context, ref flowRef, res *engine.Result) error 
 			s.log.Warn("could not end the previous session", "err", err)
 		}
 	}
-	tok, sess, err := s.sessions.Create(ctx, res.Username, res.Realm, res.Journey, nil)
-	if err != nil {
-		return fmt.Errorf("create session: %w", err)
+	if ns.sess == nil {
+		return fmt.Errorf("sign-in of %q finished without a session", res.Username)
 	}
+	tok, sess := ns.token, ns.sess
 	s.setSessionCookie(c, tok, sess.MaxEnd)
 	s.log.Info("session created", "session_id", sess.Handle, "flow_id", res.FlowID, "user", res.Username, "realm", res.Realm)
 	target := "/login/done"
