@@ -81,21 +81,11 @@ func (cb *continueBody) decodeJSON(body []byte) error {
 }
 
 func decodeAnswers(d *jsonx.Decoder) ([]wireAnswer, error) {
-	answers := []wireAnswer{}
-	if err := d.ArrayStart(); err != nil {
-		return nil, err
-	}
-	for {
-		more, err := d.Element()
-		if err != nil || !more {
-			return answers, err
-		}
+	return jsonx.Array(d, func(d *jsonx.Decoder) (wireAnswer, error) {
 		var a wireAnswer
-		if err := a.decodeJSON(d); err != nil {
-			return nil, err
-		}
-		answers = append(answers, a)
-	}
+		err := a.decodeJSON(d)
+		return a, err
+	})
 }
 
 func (a *wireAnswer) decodeJSON(d *jsonx.Decoder) error {
@@ -127,21 +117,11 @@ func (a *wireAnswer) decodeJSON(d *jsonx.Decoder) error {
 }
 
 func decodeFields(d *jsonx.Decoder) ([]wireField, error) {
-	fs := []wireField{}
-	if err := d.ArrayStart(); err != nil {
-		return nil, err
-	}
-	for {
-		more, err := d.Element()
-		if err != nil || !more {
-			return fs, err
-		}
+	return jsonx.Array(d, func(d *jsonx.Decoder) (wireField, error) {
 		var f wireField
-		if err := f.decodeJSON(d); err != nil {
-			return nil, err
-		}
-		fs = append(fs, f)
-	}
+		err := f.decodeJSON(d)
+		return f, err
+	})
 }
 
 func (f *wireField) decodeJSON(d *jsonx.Decoder) error {

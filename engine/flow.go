@@ -205,21 +205,11 @@ func (f *Flow) decodeJSON(data []byte) error {
 }
 
 func decodePendings(d *jsonx.Decoder) ([]Pending, error) {
-	ps := []Pending{}
-	if err := d.ArrayStart(); err != nil {
-		return nil, err
-	}
-	for {
-		more, err := d.Element()
-		if err != nil || !more {
-			return ps, err
-		}
+	return jsonx.Array(d, func(d *jsonx.Decoder) (Pending, error) {
 		var p Pending
-		if err := p.decodeJSON(d); err != nil {
-			return nil, err
-		}
-		ps = append(ps, p)
-	}
+		err := p.decodeJSON(d)
+		return p, err
+	})
 }
 
 func (p *Pending) decodeJSON(d *jsonx.Decoder) error {
@@ -252,21 +242,7 @@ func (p *Pending) decodeJSON(d *jsonx.Decoder) error {
 }
 
 func decodeStrings(d *jsonx.Decoder) ([]string, error) {
-	out := []string{}
-	if err := d.ArrayStart(); err != nil {
-		return nil, err
-	}
-	for {
-		more, err := d.Element()
-		if err != nil || !more {
-			return out, err
-		}
-		s, err := d.String()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
+	return jsonx.Array(d, (*jsonx.Decoder).String)
 }
 
 func pendingOf(cbs []nodes.Callback) []Pending {

@@ -599,3 +599,23 @@ func equalFoldASCII(b []byte, s string) bool {
 	}
 	return true
 }
+
+// Array reads a JSON array, decoding each element with elem. It returns an empty, not
+// nil, slice for [], as encoding/json does.
+func Array[T any](d *Decoder, elem func(*Decoder) (T, error)) ([]T, error) {
+	out := []T{}
+	if err := d.ArrayStart(); err != nil {
+		return nil, err
+	}
+	for {
+		more, err := d.Element()
+		if err != nil || !more {
+			return out, err
+		}
+		v, err := elem(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+}
