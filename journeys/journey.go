@@ -211,32 +211,24 @@ func Compile(j *Journey, opts CompileOptions) (*Compiled, nodes.Problems) {
 			} else {
 				add(ptr+"/config", nodes.CodeBadConfig, "%v", err)
 			}
+			// The node cannot be built, but its connections are still checked, so fixing
+			// the config does not reveal a second round of problems: fully when the type's
+			// outcomes are fixed, and for dangling targets in any case.
+			var static []nodes.Outcome
+			complete := false
+			if info, known := opts.Registry.Lookup(n.Type); known && !info.Dynamic {
+				static, complete = info.Outcomes, true
+			}
+			checkOutcomes(j, id, n, ptr, static, complete, add)
 			continue
 		}
 		st := &Step{ID: id, Type: n.Type, Title: n.Title, Node: built, Outcomes: outs, Next: map[string]string{}}
-		have := map[string]bool{}
 		for _, o := range outs {
-			have[o.ID] = true
-			target, ok := n.Outcomes[o.ID]
-			if !ok {
-				add(ptr+"/outcomes", nodes.CodeUnconnected, "outcome %q of node %q is not connected", o.ID, id)
-				continue
-			}
-			st.Next[o.ID] = target
-		}
-		for _, o := range sortedKeys(n.Outcomes) {
-			target := n.Outcomes[o]
-			optr := ptr + "/outcomes/" + escape(o)
-			if !have[o] {
-				add(optr, nodes.CodeUnknownOutcome, "node type %q has no outcome %q (it has %s)", n.Type, o, outcomeList(outs))
-				continue
-			}
-			if target != Success && target != Failure {
-				if _, ok := j.Nodes[target]; !ok {
-					add(optr, nodes.CodeDanglingTarget, "outcome %q leads to %q, which is neither a node nor success/failure", o, target)
-				}
+			if target, ok := n.Outcomes[o.ID]; ok {
+				st.Next[o.ID] = target
 			}
 		}
+		checkOutcomes(j, id, n, ptr, outs, true, add)
 		c.Steps[id] = st
 	}
 	// Reachability from start, over declared connections.
@@ -264,6 +256,32 @@ func Compile(j *Journey, opts CompileOptions) (*Compiled, nodes.Problems) {
 		return nil, ps
 	}
 	return c, nil
+}
+
+// checkOutcomes reports a node's unconnected outcomes, connections the type does not
+// have and targets that do not exist. With complete false only the outcomes' targets
+// are checked, because the node's outcome list is not known.
+func checkOutcomes(j *Journey, id string, n Node, ptr string, outs []nodes.Outcome, complete bool, add func(ptr, code, format string, args ...any)) {
+	have := map[string]bool{}
+	for _, o := range outs {
+		have[o.ID] = true
+		if _, ok := n.Outcomes[o.ID]; !ok && complete {
+			add(ptr+"/outcomes", nodes.CodeUnconnected, "outcome %q of node %q is not connected", o.ID, id)
+		}
+	}
+	for _, o := range sortedKeys(n.Outcomes) {
+		target := n.Outcomes[o]
+		optr := ptr + "/outcomes/" + escape(o)
+		if complete && !have[o] {
+			add(optr, nodes.CodeUnknownOutcome, "node type %q has no outcome %q (it has %s)", n.Type, o, outcomeList(outs))
+			continue
+		}
+		if target != Success && target != Failure {
+			if _, ok := j.Nodes[target]; !ok {
+				add(optr, nodes.CodeDanglingTarget, "outcome %q leads to %q, which is neither a node nor success/failure", o, target)
+			}
+		}
+	}
 }
 
 // Load parses and compiles data in one call.

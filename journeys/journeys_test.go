@@ -296,3 +296,23 @@ func TestHeadCache(t *testing.T) {
 		t.Fatalf("TTL 0: %d head reads for 2 Heads", n)
 	}
 }
+
+// TestBadConfigStillChecksConnections: a node whose config is wrong still has its
+// connections checked, so all problems come in one report.
+func TestBadConfigStillChecksConnections(t *testing.T) {
+	_, ps := Load([]byte(`{"name":"x","start":"a","nodes":{"a":{"type":"decide","config":{"tries":0},"outcomes":{"true":"nowhere","maybe":"success"}}}}`), opts())
+	want := map[string]string{
+		"/nodes/a/config/tries":   nodes.CodeBadConfig,
+		"/nodes/a/outcomes":       nodes.CodeUnconnected,
+		"/nodes/a/outcomes/maybe": nodes.CodeUnknownOutcome,
+		"/nodes/a/outcomes/true":  nodes.CodeDanglingTarget,
+	}
+	if len(ps) != len(want) {
+		t.Fatalf("problems: %v", ps)
+	}
+	for _, p := range ps {
+		if want[p.Pointer] != p.Code {
+			t.Errorf("unexpected problem %v", p)
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/arbor-auth/arbor/identity"
+)
+
+func run(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCommands(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	os.WriteFile(good, []byte(`{"name":"good","start":"a","nodes":{"a":{"type":"username","outcomes":{"outcome":"success"}}}}`), 0o644)
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"name":"bad","start":"a","nodes":{"a":{"type":"push_sender","config":{"push_type":"loud"},"outcomes":{"sent":"nowhere"}}}}`), 0o644)
+	for _, tc := range []struct {
+		name   string
+		stdin  string
+		args   []string
+		code   int
+		stdout []string
+		stderr string
+	}{
+		{"validate good", "", []string{"journeys", "validate", good}, 0, []string{"good.json: ok"}, ""},
+		{"validate bad lists every problem", "", []string{"journeys", "validate", good, bad}, 1,
+			[]string{"bad.json: ", "/nodes/a/config/push_type: bad_config", "/nodes/a/outcomes/sent: dangling_target", "good.json: ok"}, ""},
+		{"validate built-ins", "", []string{"journeys", "validate", "../../journeys/builtin/login.json", "../../journeys/builtin/push-mfa.json"}, 0, []string{"login.json: ok", "push-mfa.json: ok"}, ""},
+		{"validate missing file", "", []string{"journeys", "validate", filepath.Join(dir, "none.json")}, 1, nil, "no such file"},
+		{"validate without files", "", []string{"journeys", "validate"}, 2, nil, "usage"},
+		{"schema", "", []string{"journeys", "schema"}, 0, []string{`"config_push_sender"`, `"config_page"`}, ""},
+		{"palette", "", []string{"journeys", "nodes"}, 0, []string{`"type": "push_wait"`, `"outcomes"`}, ""},
+		{"config table", "", []string{"config", "table"}, 0, []string{"ARBOR_LISTEN"}, ""},
+		{"users hash", "s3cret\n", []string{"users", "hash"}, 0, []string{"$argon2id$v=19$m=19456,t=2,p=1$"}, ""},
+		{"users hash empty", "\n", []string{"users", "hash"}, 1, nil, "arbor users hash"},
+		{"unknown command", "", []string{"frobnicate"}, 2, nil, `unknown command "frobnicate"`},
+		{"bad serve flag", "", []string{"serve", "--nope"}, 2, nil, "not defined"},
+		{"help", "", []string{"help"}, 0, []string{"arbor journeys validate"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := run(t, tc.stdin, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errs)
+			}
+			for _, want := range tc.stdout {
+				if !strings.Contains(out, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, out)
+				}
+			}
+			if tc.stderr != "" && !strings.Contains(errs, tc.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.stderr, errs)
+			}
+		})
+	}
+}
+
+func TestUsersHashVerifies(t *testing.T) {
+	code, out, _ := run(t, "correct horse\n", "users", "hash")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	ok, err := identity.VerifyPassword(strings.TrimSpace(out), "correct horse")
+	if err != nil || !ok {
+		t.Fatalf("hash does not verify: %v", err)
+	}
+}
+
+func TestSchemaIsJSON(t *testing.T) {
+	_, out, _ := run(t, "", "journeys", "schema")
+	var s map[string]any
+	if err := json.Unmarshal([]byte(out), &s); err != nil || s["$schema"] == nil {
+		t.Fatalf("schema: %v", err)
+	}
+}
