@@ -399,3 +399,34 @@ func TestPasswordNeverLogged(t *testing.T) {
 		t.Fatalf("audit events missing from logs")
 	}
 }
+
+// TestRetryCountClearedOnSuccess: retry_limit with save_on_user keeps failed attempts on
+// the user, and a successful login clears them (AM's onTreeComplete).
+func TestRetryCountClearedOnSuccess(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "retry.json"), []byte(`{"name":"retry","start":"p","nodes":{
+	  "p":{"type":"page","config":{"nodes":[{"type":"username"},{"type":"password"}]},"outcomes":{"outcome":"d"}},
+	  "d":{"type":"data_store_decision","outcomes":{"true":"success","false":"r"}},
+	  "r":{"type":"retry_limit","config":{"retry_limit":3,"save_on_user":true},"outcomes":{"retry":"p","reject":"failure"}}}}`), 0o644)
+	a, srv := newApp(t, "--journeys", dir)
+	u := srv.URL + "/json/realms/root/authenticate?authIndexType=service&authIndexValue=retry"
+	step := post(t, u, nil)
+	for i := 0; i < 2; i++ {
+		step = post(t, u, fill(step.body, map[string]any{"NameCallback": "alice", "PasswordCallback": "wrong"}))
+		if step.status != 200 || step.body["authId"] == nil {
+			t.Fatalf("retry %d: %d %s", i, step.status, step.raw)
+		}
+	}
+	user, _ := a.Users.Get(context.Background(), "/", "alice")
+	if n, _ := user.Attributes["retry_limit_count.retry.r"].(float64); n != 2 {
+		t.Fatalf("saved count %v, want 2 (%v)", user.Attributes["retry_limit_count.retry.r"], user.Attributes)
+	}
+	done := post(t, u, fill(step.body, map[string]any{"NameCallback": "alice", "PasswordCallback": "correct horse"}))
+	if done.status != 200 || done.body["tokenId"] == nil {
+		t.Fatalf("login: %d %s", done.status, done.raw)
+	}
+	user, _ = a.Users.Get(context.Background(), "/", "alice")
+	if v, saved := user.Attributes["retry_limit_count.retry.r"]; saved {
+		t.Fatalf("the saved count survived the success: %v", v)
+	}
+}

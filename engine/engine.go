@@ -292,6 +292,7 @@ func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, ans
 				return nil, err
 			}
 		}
+		e.complete(ctx, c, f, req, now, out.terminal == journeys.Success, log)
 		ev := audit.Event{Realm: f.Realm, User: res.Username, Journey: f.Journey, FlowID: f.ID, Client: req.ClientIP, Node: out.lastNode}
 		if out.terminal == journeys.Success {
 			res.Status = Succeeded
@@ -308,6 +309,22 @@ func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, ans
 			log.Info("flow finished", "result", ev.Type, "reason", ev.Reason, "user", res.Username)
 		}
 		return res, nil
+	}
+}
+
+// complete tells the journey's nodes that act on a flow's end (nodes.Completer) how it
+// ended. Their errors are logged: the flow is already finished either way.
+func (e *Engine) complete(ctx context.Context, c *journeys.Compiled, f *Flow, req nodes.Request, now time.Time, success bool, log *slog.Logger) {
+	for id, st := range c.Steps {
+		cm, ok := st.Node.(nodes.Completer)
+		if !ok {
+			continue
+		}
+		nctx := &nodes.Context{Ctx: ctx, FlowID: f.ID, Journey: f.Journey, NodeID: id, Realm: f.Realm,
+			Shared: f.Shared, Transient: nodes.State{}, Request: req, Now: now, Log: log}
+		if err := cm.Complete(nctx, success); err != nil {
+			log.Warn("node could not act on the end of the flow", "node", id, "err", err)
+		}
 	}
 }
 

@@ -41,6 +41,15 @@ type Node interface {
 	Process(ctx *Context) (Action, error)
 }
 
+// Completer is implemented by nodes that act when a flow ends, whichever way (AM's
+// LifecycleNode.onTreeComplete): retry_limit clears a count it saved on the user once
+// the journey succeeds. The engine calls Complete on every node of the finished journey
+// that implements it, after the flow is recorded as finished; ctx.NodeID is the node's
+// id and ctx.Shared the flow's final state. An error is logged and changes nothing.
+type Completer interface {
+	Complete(ctx *Context, success bool) error
+}
+
 // NodeFunc adapts a function to Node.
 type NodeFunc func(ctx *Context) (Action, error)
 

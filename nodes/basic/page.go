@@ -2,6 +2,7 @@ package basic
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -71,6 +72,19 @@ type pageNode struct {
 	header      map[string]string
 	description map[string]string
 	stage       string
+}
+
+// Complete passes the end of the flow on to the page's children that act on it.
+func (p *pageNode) Complete(ctx *nodes.Context, success bool) error {
+	var errs []error
+	for _, ch := range p.children {
+		if c, ok := ch.node.(nodes.Completer); ok {
+			cctx := *ctx
+			cctx.NodeID = ctx.NodeID + "." + ch.key
+			errs = append(errs, c.Complete(&cctx, success))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func newPage(c *PageConfig, b *nodes.Build) (nodes.Node, error) {

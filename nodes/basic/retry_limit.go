@@ -29,8 +29,7 @@ func init() {
 				"one and goes to \"retry\"; then it goes to \"reject\". The count lives in the " +
 				"flow's shared state (\"<node id>.retry_count\"), or, with save_on_user, on the " +
 				"user account (attribute \"" + retryAttributePrefix + "<journey>.<node id>\"), where " +
-				"\"reject\" clears it. Like AM's Retry Limit Decision; AM also clears the saved " +
-				"count when the journey succeeds.",
+				"\"reject\" or a successful end of the journey clears it. Like AM's Retry Limit Decision.",
 			Category: categoryDecision,
 			Outcomes: []nodes.Outcome{{ID: "retry", Label: "Retry"}, {ID: "reject", Label: "Reject"}},
 			New: func(c *RetryLimitConfig, b *nodes.Build) (nodes.Node, error) {
@@ -71,6 +70,26 @@ func (n *retryLimit) Process(ctx *nodes.Context) (nodes.Action, error) {
 		return nodes.Goto("retry"), nil
 	}
 	return nodes.Goto("reject"), nil
+}
+
+// Complete clears the count saved on the user when the journey succeeds, as AM's
+// Retry Limit Decision does, so earlier failures do not shorten the user's next login.
+func (n *retryLimit) Complete(ctx *nodes.Context, success bool) error {
+	if !success || !n.onUser || n.users == nil || ctx.Username() == "" {
+		return nil
+	}
+	attr := retryAttributePrefix + ctx.Journey + "." + ctx.NodeID
+	u, err := n.users.Get(ctx.Ctx, ctx.Realm, ctx.Username())
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, saved := u.Attributes[attr]; !saved {
+		return nil
+	}
+	return n.users.SetAttribute(ctx.Ctx, ctx.Realm, ctx.Username(), attr, nil)
 }
 
 // countOnUser reads, bumps or clears the count on the user in one atomic update, so two
