@@ -214,6 +214,7 @@ type amErr struct {
 	body   crestError
 }
 
+// Error describes the error in a sentence.
 func (e *amErr) Error() string { return e.body.Message }
 
 func amError(status int, msg string) error {

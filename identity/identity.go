@@ -69,7 +69,10 @@ var (
 // errors.Is matches it both to ErrInvalid and to whatever the message wraps.
 type invalidError struct{ err error }
 
-func (e *invalidError) Error() string   { return e.err.Error() }
+// Error describes the error in a sentence.
+func (e *invalidError) Error() string { return e.err.Error() }
+
+// Unwrap returns the errors this one wraps, for errors.Is and errors.As.
 func (e *invalidError) Unwrap() []error { return []error{ErrInvalid, e.err} }
 
 // invalidf formats a message (which may wrap errors with %w) as an error matching
@@ -518,6 +521,7 @@ func (s *Store) update(ctx context.Context, realm, username string, fn func(*Use
 // not retry it even if it wraps store.ErrConflict.
 type fnError struct{ err error }
 
+// Error describes the error in a sentence.
 func (e *fnError) Error() string { return e.err.Error() }
 
 // retry runs attempt until it returns anything but store.ErrConflict, at most max

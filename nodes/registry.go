@@ -78,6 +78,7 @@ type Problem struct {
 	Message string `json:"message"`
 }
 
+// String formats the problem as "pointer: code: message".
 func (p Problem) String() string {
 	ptr := p.Pointer
 	if ptr == "" {
@@ -89,6 +90,7 @@ func (p Problem) String() string {
 // Problems is an error holding every problem found.
 type Problems []Problem
 
+// Error describes the error in a sentence.
 func (ps Problems) Error() string {
 	var b strings.Builder
 	for i, p := range ps {

@@ -93,6 +93,7 @@ type pageError struct {
 	cause  error
 }
 
+// Error describes the error in a sentence.
 func (e *pageError) Error() string {
 	if e.cause != nil {
 		return e.view.Heading + ": " + e.cause.Error()
@@ -100,6 +101,7 @@ func (e *pageError) Error() string {
 	return e.view.Heading + ": " + e.view.Text
 }
 
+// Unwrap returns the errors this one wraps, for errors.Is and errors.As.
 func (e *pageError) Unwrap() error { return e.cause }
 
 // unavailable is the page for a store outage: the engine left every flow as it was, so

@@ -40,6 +40,7 @@ type accountLockout struct {
 	audit *audit.Logger
 }
 
+// Process runs the node for one visit of a flow (nodes.Node).
 func (n *accountLockout) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if n.users == nil {
 		return nodes.Action{}, errNoUsers("account_lockout")

@@ -74,6 +74,7 @@ type choiceNode struct {
 	cfg ChoiceConfig
 }
 
+// Process runs the node for one visit of a flow (nodes.Node).
 func (n *choiceNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 	choices := n.cfg.Choices
 	if len(choices) == 1 {

@@ -39,6 +39,7 @@ type dataStoreDecision struct {
 	users *identity.Store
 }
 
+// Process runs the node for one visit of a flow (nodes.Node).
 func (n *dataStoreDecision) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if n.users == nil {
 		return nodes.Action{}, errNoUsers("data_store_decision")

@@ -67,6 +67,7 @@ func compileExpr(src string) (*program, error) {
 // identVisitor finds whether an expression names user, directly or through $env.
 type identVisitor struct{ user bool }
 
+// Visit records the identifiers an expression uses (ast.Visitor).
 func (v *identVisitor) Visit(n *ast.Node) {
 	if id, ok := (*n).(*ast.IdentifierNode); ok && (id.Value == "user" || id.Value == "$env") {
 		v.user = true

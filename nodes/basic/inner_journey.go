@@ -47,6 +47,7 @@ func newInnerJourney(c *InnerJourneyConfig, b *nodes.Build) (nodes.Node, error) 
 	return &innerJourney{journey: c.Journey, runner: innerOf(b)}, nil
 }
 
+// Process runs the node for one visit of a flow (nodes.Node).
 func (n *innerJourney) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if n.runner == nil {
 		return nodes.Action{}, errors.New("inner_journey: no journey runner configured")

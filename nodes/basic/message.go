@@ -50,6 +50,7 @@ type messageNode struct {
 	cfg MessageConfig
 }
 
+// Process runs the node for one visit of a flow (nodes.Node).
 func (n *messageNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if cb, ok := nodes.Find(ctx.Callbacks, nodes.TypeConfirmation); ok {
 		if i, ok := cb.InInt(); ok && (i == 0 || i == 1) {

@@ -35,6 +35,7 @@ type passwordNode struct {
 	prompt map[string]string
 }
 
+// Process runs the node for one visit of a flow (nodes.Node).
 func (n *passwordNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if cb, ok := nodes.Find(ctx.Callbacks, nodes.TypePassword); ok {
 		// Not trimmed: spaces may be part of a password.

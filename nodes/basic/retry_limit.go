@@ -45,6 +45,7 @@ type retryLimit struct {
 	users  *identity.Store
 }
 
+// Process runs the node for one visit of a flow (nodes.Node).
 func (n *retryLimit) Process(ctx *nodes.Context) (nodes.Action, error) {
 	key := ctx.LocalKey("retry_count")
 	if n.onUser && ctx.Username() != "" {

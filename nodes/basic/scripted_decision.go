@@ -71,6 +71,7 @@ func newScriptedDecision(c *ScriptedDecisionConfig, b *nodes.Build) (nodes.Node,
 	return &scriptedDecision{prog: prog, outcomes: c.Outcomes, users: usersOf(b)}, nil
 }
 
+// Process runs the node for one visit of a flow (nodes.Node).
 func (n *scriptedDecision) Process(ctx *nodes.Context) (nodes.Action, error) {
 	r := &exprRunner{users: n.users}
 	v, err := r.run(ctx, n.prog)

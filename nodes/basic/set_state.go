@@ -78,6 +78,7 @@ func newSetState(c *SetStateConfig, b *nodes.Build) (nodes.Node, error) {
 	return n, nil
 }
 
+// Process runs the node for one visit of a flow (nodes.Node).
 func (n *setState) Process(ctx *nodes.Context) (nodes.Action, error) {
 	// Evaluate everything before writing anything: an error leaves the state untouched,
 	// and every expression sees the same state.

@@ -35,6 +35,7 @@ type usernameNode struct {
 	prompt map[string]string
 }
 
+// Process runs the node for one visit of a flow (nodes.Node).
 func (n *usernameNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if cb, ok := nodes.Find(ctx.Callbacks, nodes.TypeName); ok {
 		// Spaces around a name are typing accidents, never part of an account name.

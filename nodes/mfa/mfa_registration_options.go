@@ -49,6 +49,7 @@ type registrationOptions struct {
 	outs []nodes.Outcome
 }
 
+// Process runs the node for one visit of a flow (nodes.Node).
 func (n *registrationOptions) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if _, err := requireUser(ctx); err != nil {
 		return nodes.Action{}, err

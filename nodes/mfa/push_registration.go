@@ -66,6 +66,7 @@ type pushRegistration struct {
 	audit  *audit.Logger
 }
 
+// Process runs the node for one visit of a flow (nodes.Node).
 func (n *pushRegistration) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if err := n.svc.need(true, true); err != nil || n.sealer == nil {
 		return nodes.Action{}, errNoService

@@ -77,6 +77,7 @@ func (n *pushSender) failure(ctx *nodes.Context, reason, message string, err err
 	return nodes.Action{Outcome: "failure", FailureMessage: message}, nil
 }
 
+// Process runs the node for one visit of a flow (nodes.Node).
 func (n *pushSender) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if err := n.svc.need(true, true); err != nil {
 		return nodes.Action{}, err

@@ -40,6 +40,7 @@ func init() {
 
 type pushWait struct{ cfg *PushWaitConfig }
 
+// Process runs the node for one visit of a flow (nodes.Node).
 func (n *pushWait) Process(ctx *nodes.Context) (nodes.Action, error) {
 	endKey := ctx.LocalKey("end_time")
 	if ctx.Callbacks != nil {

@@ -171,6 +171,7 @@ type statusError struct {
 	msg    string
 }
 
+// Error describes the error in a sentence.
 func (e *statusError) Error() string { return e.msg }
 
 func errorf(status int, format string, args ...any) error {
