@@ -42,25 +42,11 @@ func (cb *continueBody) authIDBytes() ([]byte, bool) {
 
 // decodeJSON is the fast path of decodeContinueBody: jsonx.ErrFallback for anything it
 // is unsure of. It leaves the authId in cb.authID (see authIDBytes), not in AuthID.
+var continueFields = []string{"authId", "callbacks"}
+
 func (cb *continueBody) decodeJSON(body []byte) error {
-	d := jsonx.NewDecoder(body)
-	fields := jsonx.NewFields("authId", "callbacks")
-	if err := d.ObjectStart(); err != nil {
-		return err
-	}
-	for {
-		name, more, err := d.Member()
-		if err != nil {
-			return err
-		}
-		if !more {
-			return d.Finish()
-		}
-		i, err := fields.Match(name)
+	return jsonx.DecodeObject(body, continueFields, func(d *jsonx.Decoder, i int) (err error) {
 		switch {
-		case err != nil:
-		case i < 0:
-			err = d.Skip()
 		case d.Null():
 			// A null leaves the pointer nil, as with encoding/json.
 		case i == 0:
@@ -71,13 +57,11 @@ func (cb *continueBody) decodeJSON(body []byte) error {
 			}
 		default:
 			var answers []wireAnswer
-			answers, err = decodeAnswers(&d)
+			answers, err = decodeAnswers(d)
 			cb.Callbacks = &answers
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func decodeAnswers(d *jsonx.Decoder) ([]wireAnswer, error) {
@@ -88,21 +72,11 @@ func decodeAnswers(d *jsonx.Decoder) ([]wireAnswer, error) {
 	})
 }
 
+var answerFields = []string{"type", "input"}
+
 func (a *wireAnswer) decodeJSON(d *jsonx.Decoder) error {
-	fields := jsonx.NewFields("type", "input")
-	if err := d.ObjectStart(); err != nil {
-		return err
-	}
-	for {
-		name, more, err := d.Member()
-		if err != nil || !more {
-			return err
-		}
-		i, err := fields.Match(name)
+	return jsonx.Object(d, answerFields, func(i int) (err error) {
 		switch {
-		case err != nil:
-		case i < 0:
-			err = d.Skip()
 		case i == 0:
 			a.Type, err = d.String()
 		case d.Null():
@@ -110,10 +84,8 @@ func (a *wireAnswer) decodeJSON(d *jsonx.Decoder) error {
 		default:
 			a.Input, err = decodeFields(d)
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func decodeFields(d *jsonx.Decoder) ([]wireField, error) {
@@ -124,30 +96,17 @@ func decodeFields(d *jsonx.Decoder) ([]wireField, error) {
 	})
 }
 
+var fieldFields = []string{"name", "value"}
+
 func (f *wireField) decodeJSON(d *jsonx.Decoder) error {
-	fields := jsonx.NewFields("name", "value")
-	if err := d.ObjectStart(); err != nil {
-		return err
-	}
-	for {
-		name, more, err := d.Member()
-		if err != nil || !more {
-			return err
-		}
-		i, err := fields.Match(name)
-		switch {
-		case err != nil:
-		case i < 0:
-			err = d.Skip()
-		case i == 0:
+	return jsonx.Object(d, fieldFields, func(i int) (err error) {
+		if i == 0 {
 			f.Name, err = d.String()
-		default:
+		} else {
 			f.Value, err = d.Any()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 // preencoded is a constant body with its encoding done once: v, and what json.Encoder
@@ -307,27 +266,10 @@ func decodeClaims(raw []byte) (authIDClaims, error) {
 }
 
 func (cl *authIDClaims) decodeJSON(raw []byte) error {
-	d := jsonx.NewDecoder(raw)
-	fields := jsonx.NewFields(claimFields...)
-	if err := d.ObjectStart(); err != nil {
-		return err
-	}
-	for {
-		name, more, err := d.Member()
-		if err != nil {
-			return err
-		}
-		if !more {
-			return d.Finish()
-		}
-		i, err := fields.Match(name)
-		switch {
-		case err != nil:
-		case i < 0:
-			err = d.Skip()
-		case i >= 5:
+	return jsonx.DecodeObject(raw, claimFields, func(d *jsonx.Decoder, i int) (err error) {
+		if i >= 5 {
 			if d.Null() {
-				continue
+				return nil
 			}
 			var f float64
 			f, err = d.Float()
@@ -336,24 +278,22 @@ func (cl *authIDClaims) decodeJSON(raw []byte) error {
 			} else {
 				cl.Iat = &f
 			}
-		default:
-			var s string
-			s, err = d.String()
-			switch i {
-			case 0:
-				cl.OTK = s
-			case 1:
-				cl.AuthIndexType = s
-			case 2:
-				cl.AuthIndexValue = s
-			case 3:
-				cl.Realm = s
-			case 4:
-				cl.SessionID = s
-			}
-		}
-		if err != nil {
 			return err
 		}
-	}
+		var s string
+		s, err = d.String()
+		switch i {
+		case 0:
+			cl.OTK = s
+		case 1:
+			cl.AuthIndexType = s
+		case 2:
+			cl.AuthIndexValue = s
+		case 3:
+			cl.Realm = s
+		case 4:
+			cl.SessionID = s
+		}
+		return err
+	})
 }

@@ -141,23 +141,7 @@ var flowFields = []string{"j", "v", "r", "n", "s", "p", "c", "t0", "exp", "d"}
 // decodeJSON is the fast path of unmarshalFlow: any input it is unsure of gives
 // jsonx.ErrFallback.
 func (f *Flow) decodeJSON(data []byte) error {
-	d := jsonx.NewDecoder(data)
-	fields := jsonx.NewFields(flowFields...)
-	if err := d.ObjectStart(); err != nil {
-		return err
-	}
-	for {
-		name, more, err := d.Member()
-		if err != nil {
-			return err
-		}
-		if !more {
-			return d.Finish()
-		}
-		i, err := fields.Match(name)
-		if err != nil {
-			return err
-		}
+	return jsonx.DecodeObject(data, flowFields, func(d *jsonx.Decoder, i int) (err error) {
 		var n int64
 		switch i {
 		case 0:
@@ -171,7 +155,7 @@ func (f *Flow) decodeJSON(data []byte) error {
 			f.Node, err = d.String()
 		case 4:
 			if d.Null() {
-				continue
+				return nil
 			}
 			var v any
 			if v, err = d.Any(); err == nil {
@@ -183,9 +167,9 @@ func (f *Flow) decodeJSON(data []byte) error {
 			}
 		case 5:
 			if d.Null() {
-				continue
+				return nil
 			}
-			f.Pending, err = decodePendings(&d)
+			f.Pending, err = decodePendings(d)
 		case 6:
 			n, err = d.Int()
 			f.Steps = int(n)
@@ -195,13 +179,9 @@ func (f *Flow) decodeJSON(data []byte) error {
 			f.Expires, err = d.Int()
 		case 9:
 			f.Done, err = d.Bool()
-		default:
-			err = d.Skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func decodePendings(d *jsonx.Decoder) ([]Pending, error) {
@@ -212,33 +192,19 @@ func decodePendings(d *jsonx.Decoder) ([]Pending, error) {
 	})
 }
 
+var pendingFields = []string{"t", "i"}
+
 func (p *Pending) decodeJSON(d *jsonx.Decoder) error {
-	fields := jsonx.NewFields("t", "i")
-	if err := d.ObjectStart(); err != nil {
-		return err
-	}
-	for {
-		name, more, err := d.Member()
-		if err != nil || !more {
-			return err
-		}
-		i, err := fields.Match(name)
+	return jsonx.Object(d, pendingFields, func(i int) (err error) {
 		switch {
-		case err != nil:
 		case i == 0:
 			p.Type, err = d.String()
-		case i == 1:
-			if d.Null() {
-				continue
-			}
-			p.Inputs, err = decodeStrings(d)
+		case d.Null():
 		default:
-			err = d.Skip()
+			p.Inputs, err = decodeStrings(d)
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func decodeStrings(d *jsonx.Decoder) ([]string, error) {

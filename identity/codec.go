@@ -20,23 +20,7 @@ func decodeUser(data []byte, u *User) error {
 var userFields = []string{"realm", "username", "password_hash", "attributes", "status", "created", "updated"}
 
 func (u *User) decodeJSON(data []byte) error {
-	d := jsonx.NewDecoder(data)
-	fields := jsonx.NewFields(userFields...)
-	if err := d.ObjectStart(); err != nil {
-		return err
-	}
-	for {
-		name, more, err := d.Member()
-		if err != nil {
-			return err
-		}
-		if !more {
-			return d.Finish()
-		}
-		i, err := fields.Match(name)
-		if err != nil {
-			return err
-		}
+	return jsonx.DecodeObject(data, userFields, func(d *jsonx.Decoder, i int) (err error) {
 		switch i {
 		case 0:
 			u.Realm, err = d.String()
@@ -46,7 +30,7 @@ func (u *User) decodeJSON(data []byte) error {
 			u.PasswordHash, err = d.String()
 		case 3:
 			if d.Null() {
-				continue
+				return nil
 			}
 			var v any
 			if v, err = d.Any(); err == nil {
@@ -69,11 +53,7 @@ func (u *User) decodeJSON(data []byte) error {
 					err = u.Updated.UnmarshalJSON(raw)
 				}
 			}
-		default:
-			err = d.Skip()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }

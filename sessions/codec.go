@@ -70,24 +70,8 @@ func decode(data []byte, s *Session) error {
 var sessionFields = []string{"handle", "username", "realm", "journey", "created", "access", "idle_end", "max_end", "props"}
 
 func (s *Session) decodeJSON(data []byte) error {
-	d := jsonx.NewDecoder(data)
-	fields := jsonx.NewFields(sessionFields...)
-	if err := d.ObjectStart(); err != nil {
-		return err
-	}
-	for {
-		name, more, err := d.Member()
-		if err != nil {
-			return err
-		}
-		if !more {
-			return d.Finish()
-		}
-		i, err := fields.Match(name)
+	return jsonx.DecodeObject(data, sessionFields, func(d *jsonx.Decoder, i int) (err error) {
 		switch {
-		case err != nil:
-		case i < 0:
-			err = d.Skip()
 		case i < 4:
 			var v string
 			v, err = d.String()
@@ -118,12 +102,10 @@ func (s *Session) decodeJSON(data []byte) error {
 		case d.Null():
 			s.Props = nil
 		default:
-			err = s.decodeProps(&d)
+			err = s.decodeProps(d)
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (s *Session) decodeProps(d *jsonx.Decoder) error {

@@ -619,3 +619,40 @@ func Array[T any](d *Decoder, elem func(*Decoder) (T, error)) ([]T, error) {
 		out = append(out, v)
 	}
 }
+
+// Object reads a JSON object. For each member named in names it calls field with the
+// name's index, and field reads the value; members of no name are skipped, as
+// encoding/json ignores them. A name given twice, or one that matches only when case is
+// ignored, gives ErrFallback (see Fields.Match).
+func Object(d *Decoder, names []string, field func(i int) error) error {
+	fields := NewFields(names...)
+	if err := d.ObjectStart(); err != nil {
+		return err
+	}
+	for {
+		name, more, err := d.Member()
+		if err != nil || !more {
+			return err
+		}
+		i, err := fields.Match(name)
+		switch {
+		case err != nil:
+		case i < 0:
+			err = d.Skip()
+		default:
+			err = field(i)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// DecodeObject reads data as one JSON object with Object and checks nothing follows it.
+func DecodeObject(data []byte, names []string, field func(d *Decoder, i int) error) error {
+	d := NewDecoder(data)
+	if err := Object(&d, names, func(i int) error { return field(&d, i) }); err != nil {
+		return err
+	}
+	return d.Finish()
+}
