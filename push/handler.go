@@ -286,8 +286,23 @@ func claimNumber(c jwt.MapClaims, k string) (int, bool) {
 	return 0, false
 }
 
-// loadForReply reads the message a reply names and runs the checks that need no
-// secret. On failure it has already answered.
+// readReply decodes a device reply and reads the message it names, running the checks
+// that need no secret. On failure it has already answered.
+func (s *Service) readReply(q *request, prefix, kind string) (reply, *message, uint64, bool) {
+	var body reply
+	if !s.decodeBody(q, &body) {
+		return body, nil, 0, false
+	}
+	if body.MessageID == "" || body.JWT == "" {
+		s.reject(q, http.StatusBadRequest, "messageId and jwt are required")
+		return body, nil, 0, false
+	}
+	m, rev, ok := s.loadForReply(q, body.MessageID, prefix, kind)
+	return body, m, rev, ok
+}
+
+// loadForReply reads the message id names and runs the checks that need no secret. On
+// failure it has already answered.
 func (s *Service) loadForReply(q *request, id, prefix, kind string) (*message, uint64, bool) {
 	q.message = id
 	if !strings.HasPrefix(id, prefix) {
@@ -325,15 +340,7 @@ func (s *Service) loadForReply(q *request, id, prefix, kind string) (*message, u
 
 func (s *Service) handleRegister(q *request) {
 	ctx := q.r.Context()
-	var body reply
-	if !s.decodeBody(q, &body) {
-		return
-	}
-	if body.MessageID == "" || body.JWT == "" {
-		s.reject(q, http.StatusBadRequest, "messageId and jwt are required")
-		return
-	}
-	m, rev, ok := s.loadForReply(q, body.MessageID, RegisterPrefix, kindRegister)
+	body, m, rev, ok := s.readReply(q, RegisterPrefix, kindRegister)
 	if !ok {
 		return
 	}
@@ -442,15 +449,7 @@ func truncate(s string, n int) string {
 
 func (s *Service) handleAuthenticate(q *request) {
 	ctx := q.r.Context()
-	var body reply
-	if !s.decodeBody(q, &body) {
-		return
-	}
-	if body.MessageID == "" || body.JWT == "" {
-		s.reject(q, http.StatusBadRequest, "messageId and jwt are required")
-		return
-	}
-	m, rev, ok := s.loadForReply(q, body.MessageID, AuthenticatePrefix, kindAuthenticate)
+	body, m, rev, ok := s.readReply(q, AuthenticatePrefix, kindAuthenticate)
 	if !ok {
 		return
 	}
