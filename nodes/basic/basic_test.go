@@ -1,10 +1,10 @@
 package basic_test
 
 import (
-	"encoding/json"
 	"reflect"
-	"strings"
 	"testing"
+
+	"github.com/arbor-auth/arbor/nodes/nodetest"
 
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/nodes/basic"
@@ -30,32 +30,7 @@ func TestRegisterEveryType(t *testing.T) {
 func TestPaletteDocs(t *testing.T) {
 	r := nodes.NewRegistry()
 	basic.Register(r)
-	for _, ti := range r.Types() {
-		t.Run(ti.Type, func(t *testing.T) {
-			if ti.Title == "" || ti.Description == "" || ti.Category == "" {
-				t.Errorf("title %q description %q category %q", ti.Title, ti.Description, ti.Category)
-			}
-			if !strings.HasSuffix(ti.Summary, ".") || strings.Count(ti.Summary, ". ") > 0 {
-				t.Errorf("summary %q is not one sentence", ti.Summary)
-			}
-			if len(ti.Outcomes) == 0 && !ti.Dynamic {
-				t.Error("no outcomes, static or dynamic")
-			}
-			for _, o := range ti.Outcomes {
-				if !nodes.IsSnake(o.ID) || o.Label == "" {
-					t.Errorf("outcome %+v", o)
-				}
-			}
-			for _, fd := range ti.Fields {
-				if !nodes.IsSnake(fd.Name) || len(fd.Doc) < 10 {
-					t.Errorf("field %+v", fd)
-				}
-			}
-			if _, err := json.Marshal(ti); err != nil {
-				t.Errorf("type info does not encode: %v", err)
-			}
-		})
-	}
+	nodetest.CheckPalette(t, r)
 }
 
 func TestDefaultsAreDocumented(t *testing.T) {

@@ -68,7 +68,7 @@ func TestDataStoreDecisionStoreDown(t *testing.T) {
 	ctx := newCtx()
 	ctx.Shared["username"] = "alice"
 	ctx.Transient["password"] = "pw"
-	f.st.down.Store(true)
+	f.st.Down.Store(true)
 	act, err := n.Process(ctx)
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("error %v, want one wrapping store.ErrUnavailable", err)

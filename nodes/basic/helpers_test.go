@@ -3,19 +3,19 @@ package basic_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"reflect"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/arbor-auth/arbor/nodes/nodetest"
+	"github.com/arbor-auth/arbor/store/storetest"
 
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/nodes/basic"
-	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/embedded"
 )
 
@@ -26,7 +26,7 @@ type fixture struct {
 	deps  *nodes.Deps
 	users *identity.Store
 	rec   *audit.Recorder
-	st    *flakyStore
+	st    *storetest.Flaky
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -36,7 +36,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatalf("embedded.Open: %v", err)
 	}
 	t.Cleanup(func() { emb.Close() })
-	st := &flakyStore{Store: emb}
+	st := storetest.NewFlaky(emb)
 	users := identity.New(st, identity.Options{Params: identity.Params{MemoryKiB: 8, Iterations: 1, Parallelism: 1}, Logger: discard()})
 	rec := &audit.Recorder{}
 	al := audit.New(discard())
@@ -107,76 +107,15 @@ func newCtx() *nodes.Context {
 	}
 }
 
-// answer returns what the engine hands back to a node after the client answered sent:
-// each callback's type and inputs, the main input of the i-th input-bearing callback
-// replaced by vals[i] (callbacks without inputs come back with none).
-func answer(sent []nodes.Callback, vals ...any) []nodes.Callback {
-	out := make([]nodes.Callback, len(sent))
-	i := 0
-	for k, cb := range sent {
-		out[k] = nodes.Callback{Type: cb.Type}
-		for _, in := range cb.Input {
-			f := in
-			if f.Name == "" && i < len(vals) {
-				f.Value = vals[i]
-				i++
-			}
-			out[k].Input = append(out[k].Input, f)
-		}
-	}
-	if i != len(vals) {
-		panic(fmt.Sprintf("answer: %d values for %d inputs", len(vals), i))
-	}
-	return out
-}
-
-// roundTrip returns s as it reads back from the flow store.
-func roundTrip(t *testing.T, s nodes.State) nodes.State {
-	t.Helper()
-	b, err := json.Marshal(s)
-	if err != nil {
-		t.Fatalf("shared state does not encode: %v", err)
-	}
-	var out nodes.State
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func types(cbs []nodes.Callback) []string {
-	out := make([]string, len(cbs))
-	for i, cb := range cbs {
-		out[i] = cb.Type
-	}
-	return out
-}
-
-func outcomeIDs(outs []nodes.Outcome) []string {
-	ids := make([]string, len(outs))
-	for i, o := range outs {
-		ids[i] = o.ID
-	}
-	return ids
-}
-
-// problemsOf returns err's problems as "pointer code" strings, failing when err holds
-// none.
-func problemsOf(t *testing.T, err error) []string {
-	t.Helper()
-	ps, ok := err.(nodes.Problems)
-	if !ok || len(ps) == 0 {
-		t.Fatalf("want Problems, got %T %v", err, err)
-	}
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		if p.Message == "" {
-			t.Errorf("problem %s %s has no message", p.Pointer, p.Code)
-		}
-		out[i] = p.Pointer + " " + p.Code
-	}
-	return out
-}
+// Shared helpers for node tests (see nodes/nodetest).
+var (
+	answer     = nodetest.Answer
+	roundTrip  = nodetest.RoundTrip
+	types      = nodetest.Types
+	outcomeIDs = nodetest.OutcomeIDs
+	problemsOf = nodetest.Problems
+	run        = nodetest.Run
+)
 
 // wantProblems checks that building typ from raw fails with exactly want.
 func wantProblems(t *testing.T, f *fixture, typ, raw string, want ...string) {
@@ -190,15 +129,6 @@ func wantProblems(t *testing.T, f *fixture, typ, raw string, want ...string) {
 	}
 }
 
-func run(t *testing.T, n nodes.Node, ctx *nodes.Context) nodes.Action {
-	t.Helper()
-	act, err := n.Process(ctx)
-	if err != nil {
-		t.Fatalf("Process: %v", err)
-	}
-	return act
-}
-
 // noPassword fails if a password reached shared state, anywhere in it.
 func noPassword(t *testing.T, s nodes.State, password string) {
 	t.Helper()
@@ -209,38 +139,4 @@ func noPassword(t *testing.T, s nodes.State, password string) {
 	if password != "" && strings.Contains(string(b), password) {
 		t.Errorf("shared state holds the password: %s", b)
 	}
-}
-
-// flakyStore is a store.Store that can be taken down, as Redis can.
-type flakyStore struct {
-	store.Store
-	down atomic.Bool
-}
-
-func (s *flakyStore) err() error {
-	if s.down.Load() {
-		return fmt.Errorf("test: %w", store.ErrUnavailable)
-	}
-	return nil
-}
-
-func (s *flakyStore) Get(ctx context.Context, key string) (store.Item, error) {
-	if err := s.err(); err != nil {
-		return store.Item{}, err
-	}
-	return s.Store.Get(ctx, key)
-}
-
-func (s *flakyStore) Set(ctx context.Context, key string, v []byte, ttl time.Duration) (uint64, error) {
-	if err := s.err(); err != nil {
-		return 0, err
-	}
-	return s.Store.Set(ctx, key, v, ttl)
-}
-
-func (s *flakyStore) CAS(ctx context.Context, key string, v []byte, rev uint64, ttl time.Duration) (uint64, error) {
-	if err := s.err(); err != nil {
-		return 0, err
-	}
-	return s.Store.CAS(ctx, key, v, rev, ttl)
 }

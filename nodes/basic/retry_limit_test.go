@@ -96,7 +96,7 @@ func TestRetryLimitOnUserStoreDown(t *testing.T) {
 	n := f.mustBuild(t, "retry_limit", `{"save_on_user": true}`)
 	ctx := newCtx()
 	ctx.Shared["username"] = "alice"
-	f.st.down.Store(true)
+	f.st.Down.Store(true)
 	if _, err := n.Process(ctx); err == nil {
 		t.Error("no error with the store down")
 	}

@@ -77,7 +77,7 @@ func TestScriptedDecision(t *testing.T) {
 
 func TestScriptedDecisionStoreDown(t *testing.T) {
 	f := newFixture(t)
-	f.st.down.Store(true)
+	f.st.Down.Store(true)
 	for _, src := range []string{`user == nil`, `$env.user == nil`, `$env["user"] == nil`} {
 		n := f.mustBuild(t, "scripted_decision", `{"expression": `+quote(src)+`, "outcomes": ["true", "false"]}`)
 		ctx := newCtx()
@@ -93,7 +93,7 @@ func TestScriptedDecisionReadsUserOnlyWhenNeeded(t *testing.T) {
 	n := f.mustBuild(t, "scripted_decision", `{"expression": "shared.username == \"alice\"", "outcomes": ["true", "false"]}`)
 	ctx := newCtx()
 	ctx.Shared["username"] = "alice"
-	f.st.down.Store(true) // a store read would fail
+	f.st.Down.Store(true) // a store read would fail
 	if act := run(t, n, ctx); act.Outcome != "true" {
 		t.Errorf("outcome %q", act.Outcome)
 	}

@@ -346,8 +346,8 @@ func TestPushRegistrationErrors(t *testing.T) {
 		is    error
 	}{
 		{name: "no username", setup: func(f *fixture, ctx *nodes.Context) { delete(ctx.Shared, nodes.KeyUsername) }},
-		{name: "store down on the first visit", setup: func(f *fixture, ctx *nodes.Context) { f.st.down.Store(true) }, is: store.ErrUnavailable},
-		{name: "store down on a poll", poll: true, setup: func(f *fixture, ctx *nodes.Context) { f.st.down.Store(true) }, is: store.ErrUnavailable},
+		{name: "store down on the first visit", setup: func(f *fixture, ctx *nodes.Context) { f.st.Down.Store(true) }, is: store.ErrUnavailable},
+		{name: "store down on a poll", poll: true, setup: func(f *fixture, ctx *nodes.Context) { f.st.Down.Store(true) }, is: store.ErrUnavailable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -181,7 +181,7 @@ func TestPushResultVerifierErrors(t *testing.T) {
 	}{
 		{name: "no push sent", setup: func(f *fixture, ctx *nodes.Context) { delete(ctx.Shared, mfa.KeyMessageID) }, want: mfa.KeyMessageID},
 		{name: "empty message id", setup: func(f *fixture, ctx *nodes.Context) { ctx.Shared[mfa.KeyMessageID] = "" }, want: mfa.KeyMessageID},
-		{name: "store down", setup: func(f *fixture, ctx *nodes.Context) { f.st.down.Store(true) }, want: "unavailable"},
+		{name: "store down", setup: func(f *fixture, ctx *nodes.Context) { f.st.Down.Store(true) }, want: "unavailable"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -192,12 +192,12 @@ func TestPushSenderFailures(t *testing.T) {
 		{name: "store down reading skip state", reason: mfa.ReasonStore, is: store.ErrUnavailable,
 			setup: func(t *testing.T, f *fixture, ctx *nodes.Context) {
 				f.register(t, "alice")
-				f.st.down.Store(true)
+				f.st.Down.Store(true)
 			}},
 		{name: "store down sending", cfg: `, "mandatory": true`, reason: mfa.ReasonStore, is: store.ErrUnavailable,
 			setup: func(t *testing.T, f *fixture, ctx *nodes.Context) {
 				f.register(t, "alice")
-				f.st.down.Store(true)
+				f.st.Down.Store(true)
 			}},
 		{name: "delivery fails", reason: mfa.ReasonTransmission, is: push.ErrTransmission,
 			setup: func(t *testing.T, f *fixture, ctx *nodes.Context) {

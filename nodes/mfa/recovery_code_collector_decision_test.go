@@ -157,7 +157,7 @@ func TestRecoveryCodeCollectorErrors(t *testing.T) {
 		is    error
 	}{
 		{name: "no username", setup: func(f *fixture, ctx *nodes.Context) { delete(ctx.Shared, nodes.KeyUsername) }},
-		{name: "store down", setup: func(f *fixture, ctx *nodes.Context) { f.st.down.Store(true) }, is: store.ErrUnavailable},
+		{name: "store down", setup: func(f *fixture, ctx *nodes.Context) { f.st.Down.Store(true) }, is: store.ErrUnavailable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,7 +177,7 @@ func TestRecoveryCodeCollectorErrors(t *testing.T) {
 			if c := len(f.env.Audit.Events()); c != 0 {
 				t.Errorf("%d audit events for an error", c)
 			}
-			f.st.down.Store(false)
+			f.st.Down.Store(false)
 			if left, _ := f.env.Devices.RecoveryCodesLeft(context.Background(), "/", "alice"); left != 10 {
 				t.Errorf("an error used a code: %d left", left)
 			}
