@@ -241,6 +241,22 @@ func (s *Service) verifyJWT(tok string, secret []byte) (jwt.MapClaims, string) {
 
 // checkResponse verifies the "response" claim, the HMAC of the challenge under the
 // secret, in constant time.
+// verifyDeviceJWT opens dev's shared secret and verifies token with it, returning the
+// secret and the token's claims. On failure it has already answered.
+func (s *Service) verifyDeviceJWT(q *request, dev *devices.Device, token string) ([]byte, jwt.MapClaims, bool) {
+	secret, err := s.devs.Secret(q.r.Context(), dev)
+	if err != nil {
+		s.fail(q, err)
+		return nil, nil, false
+	}
+	claims, problem := s.verifyJWT(token, secret)
+	if problem != "" {
+		s.reject(q, http.StatusBadRequest, problem)
+		return nil, nil, false
+	}
+	return secret, claims, true
+}
+
 func checkResponse(claims jwt.MapClaims, secret []byte, challengeB64 string) bool {
 	got, _ := claims["response"].(string)
 	challenge, err := base64.StdEncoding.DecodeString(challengeB64)
@@ -463,16 +479,10 @@ func (s *Service) handleAuthenticate(q *request) {
 		s.fail(q, err)
 		return
 	}
-	secret, err := s.devs.Secret(ctx, dev)
-	if err != nil {
-		s.fail(q, err)
-		return
-	}
 	// A reply signed by any other device (another user's included) fails here: the
 	// message was signed for, and only verifies with, the device it was sent to.
-	claims, problem := s.verifyJWT(body.JWT, secret)
-	if problem != "" {
-		s.reject(q, http.StatusBadRequest, problem)
+	secret, claims, ok := s.verifyDeviceJWT(q, dev, body.JWT)
+	if !ok {
 		return
 	}
 	if !checkResponse(claims, secret, m.Challenge) {
@@ -558,14 +568,8 @@ func (s *Service) handlePoll(q *request) {
 		s.reject(q, http.StatusBadRequest, "Device belongs to another realm")
 		return
 	}
-	secret, err := s.devs.Secret(ctx, dev)
-	if err != nil {
-		s.fail(q, err)
-		return
-	}
-	claims, problem := s.verifyJWT(body.JWT, secret)
-	if problem != "" {
-		s.reject(q, http.StatusBadRequest, problem)
+	_, claims, ok := s.verifyDeviceJWT(q, dev, body.JWT)
+	if !ok {
 		return
 	}
 	if problem := s.checkPollClaims(claims, dev.ID); problem != "" {
