@@ -32,12 +32,8 @@ func (u *User) decodeJSON(data []byte) error {
 			if d.Null() {
 				return nil
 			}
-			var v any
-			if v, err = d.Any(); err == nil {
-				m, ok := v.(map[string]any)
-				if !ok {
-					return jsonx.ErrFallback
-				}
+			var m map[string]any
+			if m, err = d.AnyObject(); err == nil {
 				u.Attributes = m
 			}
 		case 4:

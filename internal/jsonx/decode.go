@@ -656,3 +656,16 @@ func DecodeObject(data []byte, names []string, field func(d *Decoder, i int) err
 	}
 	return d.Finish()
 }
+
+// AnyObject reads a JSON object as Any does, as a map; any other value gives ErrFallback.
+func (d *Decoder) AnyObject() (map[string]any, error) {
+	v, err := d.Any()
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, ErrFallback
+	}
+	return m, nil
+}
