@@ -80,18 +80,22 @@ func (n *retryLimit) Complete(ctx *nodes.Context, success bool) error {
 		return nil
 	}
 	attr := retryAttributePrefix + ctx.Journey + "." + ctx.NodeID
-	u, err := n.users.Get(ctx.Ctx, ctx.Realm, ctx.Username())
-	if errors.Is(err, identity.ErrNotFound) {
+	// One read when nothing is saved (the usual case), one read and one write otherwise.
+	_, err := n.users.Update(ctx.Ctx, ctx.Realm, ctx.Username(), func(u *identity.User) error {
+		if _, saved := u.Attributes[attr]; !saved {
+			return errNothingSaved
+		}
+		delete(u.Attributes, attr)
+		return nil
+	})
+	if errors.Is(err, errNothingSaved) || errors.Is(err, identity.ErrNotFound) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	if _, saved := u.Attributes[attr]; !saved {
-		return nil
-	}
-	return n.users.SetAttribute(ctx.Ctx, ctx.Realm, ctx.Username(), attr, nil)
+	return err
 }
+
+// errNothingSaved ends Complete's update without a write.
+var errNothingSaved = errors.New("no retry count saved on the user")
 
 // countOnUser reads, bumps or clears the count on the user in one atomic update, so two
 // concurrent flows of one user cannot both take the last retry.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"reflect"
 	"testing"
+
+	"github.com/arbor-auth/arbor/nodes"
 )
 
 func TestRetryLimitInFlow(t *testing.T) {
@@ -112,4 +114,36 @@ func TestRetryLimitConfigProblems(t *testing.T) {
 	wantProblems(t, f, "retry_limit", `{"retry_limit": 1.5}`, "/nodes/n/config/retry_limit bad_config")
 	wantProblems(t, f, "retry_limit", `{"save_on_user": "yes"}`, "/nodes/n/config/save_on_user bad_config")
 	wantProblems(t, f, "retry_limit", `{"retryLimit": 3}`, "/nodes/n/config/retryLimit bad_config")
+}
+
+// TestRetryLimitCompleteClearsSavedCount: a successful end clears the count saved on the
+// user; a failed end, or nothing saved, changes nothing and is no error.
+func TestRetryLimitCompleteClearsSavedCount(t *testing.T) {
+	f := newFixture(t)
+	f.addUser(t, "alice", "pw")
+	n := f.mustBuild(t, "retry_limit", `{"retry_limit": 3, "save_on_user": true}`)
+	cm, ok := n.(nodes.Completer)
+	if !ok {
+		t.Fatal("retry_limit does not act on the end of a flow")
+	}
+	ctx := newCtx()
+	ctx.Shared["username"] = "alice"
+	if err := cm.Complete(ctx, true); err != nil {
+		t.Fatalf("nothing saved: %v", err)
+	}
+	run(t, n, ctx) // saves a count of 1
+	saved := func() bool {
+		u, err := f.users.Get(context.Background(), "/", "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ok := u.Attributes["retry_limit_count.j.n"]
+		return ok
+	}
+	if err := cm.Complete(ctx, false); err != nil || !saved() {
+		t.Fatalf("a failed end cleared the count (err %v)", err)
+	}
+	if err := cm.Complete(ctx, true); err != nil || saved() {
+		t.Fatalf("a successful end kept the count (err %v)", err)
+	}
 }
