@@ -33,6 +33,9 @@ func (e *env) enroll(comm string) []string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	for _, c := range codes {
+		e.codes[c] = true
+	}
 	e.say("(setup) alice has a registered phone and 10 recovery codes")
 	return codes
 }
