@@ -197,6 +197,9 @@ type Deps struct {
 	Log   *slog.Logger
 	// Journeys runs nested journeys for inner_journey; the engine provides it.
 	Journeys InnerRunner
+	// Guard throttles guessing of the secrets nodes check (see Guard). Nil means no
+	// throttling, which only tests of a single node use.
+	Guard Guard
 	// Services holds services added by node families beyond the foundation (push,
 	// devices, ...), keyed by a name the family owns. It keeps this struct stable as
 	// families are added.
