@@ -308,10 +308,24 @@ func TestSessions(t *testing.T) {
 	if r := post(t, base+"refresh", nil, "iPlanetDirectoryPro", tok); r.status != 200 {
 		t.Fatalf("refresh: %s", r.raw)
 	}
-	// Logout as the SDK does it: cookie only, no body, no content type.
-	req, _ := http.NewRequest(http.MethodPost, base+"logout", nil)
+	// A logout by cookie alone, as a cross-site form could send it, is refused and
+	// changes nothing.
+	req, _ := http.NewRequest(http.MethodPost, base+"logout", strings.NewReader("x=1"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: "iPlanetDirectoryPro", Value: tok})
 	lr, err := http.DefaultClient.Do(req)
+	if err != nil || lr.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("form logout: %v %v", lr.StatusCode, err)
+	}
+	lr.Body.Close()
+	if v := post(t, base+"validate", map[string]any{"tokenId": tok}); v.body["valid"] != true {
+		t.Fatalf("validate after a refused logout: %s", v.raw)
+	}
+	// Logout as the SDK does it: cookie only, no body, no content type, X-Requested-With.
+	req, _ = http.NewRequest(http.MethodPost, base+"logout", nil)
+	req.Header.Set("X-Requested-With", "forgerock-sdk")
+	req.AddCookie(&http.Cookie{Name: "iPlanetDirectoryPro", Value: tok})
+	lr, err = http.DefaultClient.Do(req)
 	if err != nil || lr.StatusCode != 200 {
 		t.Fatalf("logout: %v %v", lr.StatusCode, err)
 	}

@@ -54,10 +54,12 @@ func Level(factors []nodes.Factor) int {
 }
 
 // RequiredLevel is the level a full session of user needs: LevelMultiFactor when the
-// user has a second factor enrolled, else LevelOneFactor.
+// user has a second factor enrolled, else LevelNone (what a journey verifies for a user
+// without one is the journey author's decision; the core only stops a second factor
+// from being bypassed).
 func (c *Core) RequiredLevel(ctx context.Context, realm, user string) (int, error) {
 	if c.d.Enrollments == nil {
-		return LevelOneFactor, nil
+		return LevelNone, nil
 	}
 	f, err := c.d.Enrollments.SecondFactors(ctx, realm, user)
 	if err != nil {
@@ -66,7 +68,7 @@ func (c *Core) RequiredLevel(ctx context.Context, realm, user string) (int, erro
 	if len(f) > 0 {
 		return LevelMultiFactor, nil
 	}
-	return LevelOneFactor, nil
+	return LevelNone, nil
 }
 
 // Need is what a sensitive action needs of a session.

@@ -69,16 +69,8 @@ func (p proxies) trusted(a netip.Addr) bool {
 // Client builds the request context of r. locale, when not empty, goes ahead of the
 // browser's languages (a ?locale= parameter).
 func (c *Core) Client(r *http.Request, locale string) Client {
-	peer := peerAddr(r.RemoteAddr)
-	ip, proto := peer, ""
-	if ip.IsValid() && c.proxies.trusted(ip) {
-		ip = c.forwardedFor(r.Header.Values("X-Forwarded-For"), ip)
-		proto = strings.ToLower(strings.TrimSpace(lastToken(r.Header.Get("X-Forwarded-Proto"))))
-	}
-	cl := Client{UserAgent: r.UserAgent(), Header: r.Header}
-	if ip.IsValid() {
-		cl.IP = ip.Unmap().String()
-	}
+	ip, proto := c.origin(r)
+	cl := Client{IP: ip, UserAgent: r.UserAgent(), Header: r.Header}
 	if tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language")); err == nil {
 		for _, t := range tags {
 			cl.Locales = append(cl.Locales, t.String())
@@ -87,7 +79,7 @@ func (c *Core) Client(r *http.Request, locale string) Client {
 	if locale != "" && (len(cl.Locales) == 0 || cl.Locales[0] != locale) {
 		cl.Locales = append([]string{locale}, cl.Locales...)
 	}
-	cl.Secure = c.cfg.SecureCookies || r.TLS != nil || proto == "https" || strings.HasPrefix(strings.ToLower(c.cfg.PublicURL), "https://")
+	cl.Secure = c.secure(r, proto)
 	base := strings.TrimSuffix(c.cfg.PublicURL, "/")
 	if base == "" {
 		scheme := "http"
@@ -98,6 +90,40 @@ func (c *Core) Client(r *http.Request, locale string) Client {
 	}
 	cl.BaseURL = base
 	return cl
+}
+
+// ClientIP is the client address of r: the peer's, or, when the peer is a trusted
+// proxy, the one it forwarded. Doors use it as echo's IPExtractor, so every log line
+// and audit event names the same address.
+func (c *Core) ClientIP(r *http.Request) string {
+	ip, _ := c.origin(r)
+	return ip
+}
+
+// Secure reports whether r reached the server over https: directly, as a trusted
+// proxy's X-Forwarded-Proto says, or as an https public URL says.
+func (c *Core) Secure(r *http.Request) bool {
+	_, proto := c.origin(r)
+	return c.secure(r, proto)
+}
+
+func (c *Core) secure(r *http.Request, proto string) bool {
+	return c.cfg.SecureCookies || r.TLS != nil || proto == "https" || strings.HasPrefix(strings.ToLower(c.cfg.PublicURL), "https://")
+}
+
+// origin returns the client address and, if a trusted proxy said, the protocol the
+// client used.
+func (c *Core) origin(r *http.Request) (ip, proto string) {
+	peer := peerAddr(r.RemoteAddr)
+	a := peer
+	if peer.IsValid() && c.proxies.trusted(peer) {
+		a = c.forwardedFor(r.Header.Values("X-Forwarded-For"), peer)
+		proto = strings.ToLower(strings.TrimSpace(lastToken(r.Header.Get("X-Forwarded-Proto"))))
+	}
+	if !a.IsValid() {
+		return "", proto
+	}
+	return a.Unmap().String(), proto
 }
 
 // forwardedFor walks X-Forwarded-For from the right: each hop a trusted proxy added is
@@ -155,4 +181,3 @@ func ParseLocale(s string) string {
 	}
 	return s
 }
-

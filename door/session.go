@@ -121,9 +121,19 @@ func (c *Core) checkSession(ctx context.Context, realm string, s *sessions.Sessi
 	return s, nil
 }
 
-// Logout ends the session of token and audits it. It returns sessions.ErrInvalid if there
-// was none.
-func (c *Core) Logout(ctx context.Context, doorName, token string, cl Client, reason string) (*sessions.Session, error) {
+// Logout ends the session of token if it belongs to realm (or realm is AnyRealm) and
+// audits it. It returns sessions.ErrInvalid if there was none. The account's status is
+// not checked: a locked user's session can always be ended.
+func (c *Core) Logout(ctx context.Context, doorName, realm, token string, cl Client, reason string) (*sessions.Session, error) {
+	if realm != AnyRealm {
+		s, err := c.d.Sessions.Validate(ctx, token)
+		if err != nil {
+			return nil, err
+		}
+		if s.Realm != realm {
+			return nil, sessions.ErrInvalid
+		}
+	}
 	s, err := c.d.Sessions.Logout(ctx, token)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -287,6 +289,34 @@ func attrs(n *html.Node) map[string]string {
 		m[a.Key] = a.Val
 	}
 	return m
+}
+
+// challengeNumber finds the number a push page shows.
+var challengeNumber = regexp.MustCompile(`id="challenge-number">(\d+)<`)
+
+// pushLogin opens start (a /login URL of a push-mfa journey), answers the credentials
+// page as alice, approves the push on her phone and polls until the journey ends. It
+// returns the last response: a redirect on success.
+func (c *client) pushLogin(start string) *page {
+	c.e.t.Helper()
+	p := c.get(start)
+	f := p.form(c.e.t)
+	f.Set("IDToken1", alice)
+	f.Set("IDToken2", password)
+	p = c.post("/login", f)
+	m := challengeNumber.FindStringSubmatch(p.body)
+	if m == nil {
+		c.e.t.Fatalf("no number to match after the password:\n%s", p.body)
+	}
+	n, _ := strconv.Atoi(m[1])
+	if _, err := c.e.phone.ApproveLatest(context.Background(), n); err != nil {
+		c.e.t.Fatal(err)
+	}
+	for i := 0; i < 5 && p.StatusCode == http.StatusOK; i++ {
+		c.e.clock.Advance(2 * time.Second) // past the journey's wait
+		p = c.post("/login", p.form(c.e.t))
+	}
+	return p
 }
 
 // login starts journey and answers its credentials page as alice.
