@@ -167,20 +167,8 @@ func HasRole(roles any, role string) bool {
 	return false
 }
 
-// TruncateUser shortens a user name for logs: at most 32 bytes, cut on a rune boundary
-// and marked with "…". A typed "user name" may be a password pasted in the wrong field,
-// and an unbounded one floods logs.
-func TruncateUser(u string) string {
-	const max = 32
-	if len(u) <= max {
-		return u
-	}
-	cut := max
-	for cut > 0 && u[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return u[:cut] + "…"
-}
+// TruncateUser shortens a user name for logs (audit.TruncateUser, the one helper).
+func TruncateUser(u string) string { return audit.TruncateUser(u) }
 
 func (c *Core) emit(ctx context.Context, e audit.Event) {
 	c.d.Audit.Emit(ctx, e)

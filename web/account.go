@@ -267,7 +267,7 @@ func (s *Server) removeDevice(c echo.Context) error {
 	}
 	s.audit.Emit(ctx, audit.Event{Type: audit.DeviceRevoked, Realm: sess.Realm, User: sess.Username, Session: sess.Handle,
 		Client: c.RealIP(), Details: map[string]any{"device_id": d.ID, "device_name": d.Name, "by": "account page"}})
-	s.log.Info("device removed", "session_id", sess.Handle, "user", sess.Username, "device_id", d.ID)
+	s.log.Info("device removed", "session_id", sess.Handle, "user", audit.TruncateUser(sess.Username), "device_id", d.ID)
 	return c.Redirect(http.StatusSeeOther, devicesPath+"?done=removed")
 }
 
