@@ -170,6 +170,13 @@ func TestLockedUserSessionsStopValidating(t *testing.T) {
 	if r := post(t, srv.URL+loginURL, nil, "Cookie", "iPlanetDirectoryPro="+tok); r.body["tokenId"] != nil {
 		t.Fatalf("a locked user's session was reused: %s", r.raw)
 	}
+	// The lock ended the sessions: unlocking does not bring them back.
+	if err := a.Users.SetStatus(context.Background(), "/", "alice", identity.StatusActive); err != nil {
+		t.Fatal(err)
+	}
+	if v := post(t, base+"validate", map[string]any{"tokenId": tok}); v.body["valid"] != false {
+		t.Fatalf("a session survived the lock: %s", v.raw)
+	}
 }
 
 // TestSessionsHonourTheRealmInThePath: a root session is not valid at alpha's

@@ -116,9 +116,30 @@ func (c *Core) checkSession(ctx context.Context, realm string, s *sessions.Sessi
 		return nil, fmt.Errorf("check account of session %s: %w", s.Handle, err)
 	}
 	if u.Status != identity.StatusActive {
+		// The account was locked since: end all its sessions now, not only this one.
+		if n, err := c.d.Sessions.EndAll(ctx, s.Realm, s.Username, ""); err != nil {
+			c.log.Warn("could not end a locked account's sessions", "realm", s.Realm, "user", TruncateUser(s.Username), "err", err)
+		} else if n > 0 {
+			c.emit(ctx, audit.Event{Type: audit.SessionLogout, Realm: s.Realm, User: s.Username, Reason: "account " + string(u.Status),
+				Details: map[string]any{"sessions_ended": n}})
+		}
 		return nil, sessions.ErrInvalid
 	}
 	return s, nil
+}
+
+// EndOtherSessions ends every session of sess's user except sess itself, after a
+// factor or password change, and audits it with reason.
+func (c *Core) EndOtherSessions(ctx context.Context, doorName string, sess *sessions.Session, cl Client, reason string) error {
+	n, err := c.d.Sessions.EndAll(ctx, sess.Realm, sess.Username, sess.Handle)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		c.emit(ctx, audit.Event{Type: audit.SessionLogout, Realm: sess.Realm, User: sess.Username, Session: sess.Handle, Client: cl.IP,
+			Reason: reason, Details: map[string]any{"door": doorName, "sessions_ended": n}})
+	}
+	return nil
 }
 
 // Logout ends the session of token if it belongs to realm (or realm is AnyRealm) and

@@ -117,6 +117,11 @@ func (m *Manager) Grant(ctx context.Context, g Grant) (string, *Session, error) 
 	if err := m.save(ctx, token, s, 0); err != nil {
 		return "", nil, fmt.Errorf("create session: %w", err)
 	}
+	if err := m.index(ctx, token, s); err != nil {
+		// A session no index knows of could not be ended with the user's others: undo it.
+		_ = m.st.Delete(context.WithoutCancel(ctx), key(token))
+		return "", nil, fmt.Errorf("create session: %w", err)
+	}
 	return token, s, nil
 }
 

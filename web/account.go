@@ -267,6 +267,9 @@ func (s *Server) removeDevice(c echo.Context) error {
 	}
 	s.audit.Emit(ctx, audit.Event{Type: audit.DeviceRevoked, Realm: sess.Realm, User: sess.Username, Session: sess.Handle,
 		Client: c.RealIP(), Details: map[string]any{"device_id": d.ID, "device_name": d.Name, "by": "account page"}})
+	if err := s.door.EndOtherSessions(ctx, doorName, sess, s.door.Client(c.Request(), ""), "device removed"); err != nil {
+		return fmt.Errorf("end other sessions: %w", err)
+	}
 	s.log.Info("device removed", "session_id", sess.Handle, "user", audit.TruncateUser(sess.Username), "device_id", d.ID)
 	return c.Redirect(http.StatusSeeOther, devicesPath+"?done=removed")
 }
@@ -294,6 +297,9 @@ func (s *Server) newRecoveryCodes(c echo.Context) error {
 	}
 	s.audit.Emit(ctx, audit.Event{Type: audit.RecoveryCodesNew, Realm: sess.Realm, User: sess.Username, Session: sess.Handle,
 		Client: c.RealIP(), Details: map[string]any{"by": "account page"}})
+	if err := s.door.EndOtherSessions(ctx, doorName, sess, s.door.Client(c.Request(), ""), "new recovery codes"); err != nil {
+		return fmt.Errorf("end other sessions: %w", err)
+	}
 	v := codesView{Codes: codes}
 	return s.render(c, http.StatusOK, "codes", pageData{Title: "Your new recovery codes", Codes: &v})
 }

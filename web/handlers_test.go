@@ -492,6 +492,10 @@ func TestDevicesPage(t *testing.T) {
 	}
 	p = c.pushLogin(loc.RequestURI())
 	wantStatus(t, p, http.StatusSeeOther)
+	// A second browser signed in meanwhile: removing a factor ends its session.
+	other := e.client()
+	wantStatus(t, other.pushLogin("/login?journey="+fastJourney), http.StatusSeeOther)
+	wantStatus(t, other.get("/account/devices"), http.StatusOK)
 	p = c.get(p.Header.Get("Location"))
 	wantStatus(t, p, http.StatusOK, "Remove this device?", "Alice&#39;s phone")
 	// The old page's token belonged to the old session.
@@ -507,6 +511,7 @@ func TestDevicesPage(t *testing.T) {
 	if n := e.audit.Count(audit.DeviceRevoked); n != 1 {
 		t.Errorf("%d device.revoked events", n)
 	}
+	wantStatus(t, other.get("/account/devices"), http.StatusSeeOther)
 	p = c.get("/account/devices?done=removed")
 	wantStatus(t, p, http.StatusOK, "The device was removed.", `id="no-devices"`)
 
