@@ -12,6 +12,7 @@ import (
 
 	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/sessions"
 )
 
 // BenchmarkLogin runs the two-step password login over HTTP in process, with the
@@ -99,6 +100,35 @@ func BenchmarkLoginHandler(b *testing.B) {
 		}
 		if w = serve("/json/realms/root/sessions/?_action=logout", nil, "iPlanetDirectoryPro", ok.TokenID); w.Code != 200 {
 			b.Fatalf("logout: %d %s", w.Code, w.Body.Bytes())
+		}
+	}
+}
+
+// BenchmarkSessionValidate measures _action=validate straight to the handler on the
+// embedded store: the session read plus the account read that stops a locked user's
+// sessions at once.
+func BenchmarkSessionValidate(b *testing.B) {
+	cfg, _ := config.Load([]string{"--data", b.TempDir(), "--hash-memory-kib", "8", "--hash-iterations", "1", "--demo", "--log-level", "warn"}, func(string) string { return "" })
+	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	tok, _, err := a.Sessions.Grant(context.Background(), sessions.Grant{Username: app.DemoUser, Realm: "/", Journey: "login"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := a.Handler()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req := httptest.NewRequest(http.MethodPost, "/json/realms/root/sessions?_action=validate", nil)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("iPlanetDirectoryPro", tok)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 || !bytes.Contains(w.Body.Bytes(), []byte(`"valid":true`)) {
+			b.Fatalf("validate: %d %s", w.Code, w.Body.Bytes())
 		}
 	}
 }
