@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -24,9 +23,8 @@ import (
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/authenticator"
 	"github.com/arbor-auth/arbor/devices"
-	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
-	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/internal/app/apptest"
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/push"
 )
@@ -78,42 +76,14 @@ type envOptions struct {
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{}, audit: &audit.Recorder{}, dir: t.TempDir()}
-	e.srv = httptest.NewUnstartedServer(nil)
-	scheme := "http"
-	if o.tls {
-		scheme = "https"
-	}
 	jdir := filepath.Join(e.dir, "journeys")
 	writeFastJourney(t, jdir)
-	args := append([]string{
-		"--data", filepath.Join(e.dir, "data"), "--hash-memory-kib", "8", "--hash-iterations", "1",
-		"--public-url", scheme + "://" + e.srv.Listener.Addr().String(), "--journeys", jdir,
-	}, o.args...)
-	cfg, err := config.Load(args, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler), app.WithClock(e.clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	a.Audit.AddSink(e.audit.Sink())
-	e.app = a
-	e.srv.Config.Handler = a.Handler()
-	if o.tls {
-		e.srv.StartTLS()
-	} else {
-		e.srv.Start()
-	}
-	t.Cleanup(e.srv.Close)
-	h, err := identity.HashPassword(password, identity.CheapParams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Users.Put(context.Background(), &identity.User{Realm: "/", Username: alice, PasswordHash: h, Status: identity.StatusActive}); err != nil {
-		t.Fatal(err)
-	}
+	s := apptest.Start(t, apptest.Options{Args: append([]string{"--journeys", jdir}, o.args...), Now: e.clock.Now,
+		TLS: o.tls, PublicURL: true, Dir: e.dir})
+	s.Audit.AddSink(e.audit.Sink())
+	e.app, e.srv = s.App, s.HTTP
+	apptest.AddUser(t, s.App, "/", alice, password, nil)
+	var err error
 	e.phone, err = authenticator.Open(filepath.Join(e.dir, "phone.json"))
 	if err != nil {
 		t.Fatal(err)
