@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/arbor-auth/arbor/audit"
@@ -149,19 +150,26 @@ func (c *Core) fresh(sess *sessions.Session) bool {
 	return age >= -time.Minute && age <= c.cfg.FreshFor
 }
 
-// HasRole reports whether roles, the value of a user's roles attribute (a list, or one
-// string), contains role.
+// HasRole reports whether roles, the value of a user's roles attribute, contains role.
+// It accepts a list of strings (as JSON decodes it, []any, or []string) or a single
+// comma-separated string; entries are compared exactly after trimming spaces.
 func HasRole(roles any, role string) bool {
+	var list []string
 	switch r := roles.(type) {
 	case string:
-		return r == role
+		list = strings.Split(r, ",")
 	case []string:
-		return slices.Contains(r, role)
+		list = r
 	case []any:
-		for _, x := range r {
-			if s, ok := x.(string); ok && s == role {
-				return true
+		for _, e := range r {
+			if s, ok := e.(string); ok {
+				list = append(list, s)
 			}
+		}
+	}
+	for _, s := range list {
+		if strings.TrimSpace(s) == role {
+			return true
 		}
 	}
 	return false
