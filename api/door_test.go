@@ -18,6 +18,7 @@ import (
 	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
+	"github.com/arbor-auth/arbor/internal/config"
 )
 
 // The rules of the door core, through the REST door (issue 7).
@@ -312,5 +313,21 @@ func TestMetricsToken(t *testing.T) {
 	_, srv = newApp(t, "--metrics-listen", "127.0.0.1:0")
 	if res, err := http.Get(srv.URL + "/metrics"); err != nil || res.StatusCode == 200 {
 		t.Fatalf("/metrics still on the main listener with metrics_listen set: %v", err)
+	}
+}
+
+// TestDisabledJourneys: a disabled built-in journey cannot be started by any door, and
+// the default and step-up journeys cannot be disabled.
+func TestDisabledJourneys(t *testing.T) {
+	_, srv := newApp(t, "--disabled-journeys", "login", "--default-journey", "push-mfa")
+	r := post(t, srv.URL+loginURL, nil)
+	if r.status != 400 || !strings.Contains(string(r.raw), "disabled") {
+		t.Fatalf("start of a disabled journey: %d %s", r.status, r.raw)
+	}
+	if r := post(t, srv.URL+"/json/realms/root/authenticate", nil); r.status != 200 || r.body["authId"] == nil {
+		t.Fatalf("the default journey: %d %s", r.status, r.raw)
+	}
+	if _, err := config.Load([]string{"--disabled-journeys", "push-mfa"}, func(string) string { return "" }); err == nil {
+		t.Fatal("the step-up journey could be disabled")
 	}
 }

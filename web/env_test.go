@@ -71,6 +71,8 @@ type env struct {
 type envOptions struct {
 	args []string
 	tls  bool
+	// journeys are extra journey files by name.
+	journeys map[string]string
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -78,6 +80,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e := &env{t: t, clock: &clock{}, audit: &audit.Recorder{}, dir: t.TempDir()}
 	jdir := filepath.Join(e.dir, "journeys")
 	writeFastJourney(t, jdir)
+	for name, doc := range o.journeys {
+		if err := os.WriteFile(filepath.Join(jdir, name+".json"), []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s := apptest.Start(t, apptest.Options{Args: append([]string{"--journeys", jdir}, o.args...), Now: e.clock.Now,
 		TLS: o.tls, PublicURL: true, Dir: e.dir})
 	s.Audit.AddSink(e.audit.Sink())

@@ -563,3 +563,35 @@ func TestBrowserActivityExtendsTheIdleTimeout(t *testing.T) {
 	e.clock.Advance(11 * time.Minute)
 	wantStatus(t, c.get("/account/devices"), http.StatusSeeOther)
 }
+
+// TestNoSessionWithoutUser: a journey that succeeds without identifying anyone ends in a
+// clear page and no session, in the browser as over REST.
+func TestNoSessionWithoutUser(t *testing.T) {
+	e := newEnv(t, envOptions{journeys: map[string]string{"anon": `{"name":"anon","start":"s","nodes":{
+	  "s":{"type":"set_state","config":{"values":{"x":1}},"outcomes":{"outcome":"success"}}}}`}})
+	c := e.client()
+	p := c.get("/login?journey=anon")
+	wantStatus(t, p, http.StatusUnauthorized, "without identifying a user")
+	if p.setCookie("iPlanetDirectoryPro") != nil {
+		t.Fatal("a session cookie was set for nobody")
+	}
+	if n := e.audit.Count(door.EventSessionRefused); n < 1 {
+		t.Fatal("no session.refused event")
+	}
+}
+
+// TestSessionCookieEndsWithTheBrowser: without the journey asking to remember the user,
+// the session cookie has no Expires; over https it is Secure and HSTS is sent.
+func TestSessionCookieEndsWithTheBrowser(t *testing.T) {
+	for _, tls := range []bool{false, true} {
+		e := newEnv(t, envOptions{tls: tls})
+		p := e.client().login("login", password)
+		ck := p.setCookie("iPlanetDirectoryPro")
+		if ck == nil || !ck.Expires.IsZero() || ck.MaxAge != 0 || ck.Secure != tls {
+			t.Fatalf("tls=%v: session cookie %+v", tls, ck)
+		}
+		if hsts := p.Header.Get("Strict-Transport-Security"); (hsts != "") != tls {
+			t.Errorf("tls=%v: HSTS %q", tls, hsts)
+		}
+	}
+}
