@@ -402,6 +402,12 @@ func TestPasswordOnlyBypassIsClosed(t *testing.T) {
 	if p.setCookie("iPlanetDirectoryPro") != nil {
 		t.Fatal("the password-only journey gave a push-enrolled user a session")
 	}
+	// The new attempt is the step-up journey, with the name kept.
+	f := p.form(t)
+	f.Set("IDToken2", password)
+	if p := c.post("/login", f); !challengeNumber.MatchString(p.body) {
+		t.Fatalf("after the refusal, the next attempt does not ask for the phone:\n%s", p.body)
+	}
 	if n := e.audit.Count(door.EventSessionRefused); n != 1 {
 		t.Fatalf("%d session.refused events, want 1", n)
 	}

@@ -113,6 +113,11 @@ func (s *Server) respond(c echo.Context, ref flowRef, out *door.Outcome, cl door
 	// The failure is shown on the first step of a new attempt, with the name the user
 	// typed, so trying again is one password away. The new flow's cookie replaces the
 	// finished one's.
+	if out.Refused != nil && out.Refused.Reason == door.ReasonSecondFactor {
+		// The account has a second factor: the new attempt is the realm's step-up
+		// journey, which asks for it, rather than the one that cannot succeed.
+		ref.Journey = s.door.Policy(ref.Realm).StepUpJourney
+	}
 	return s.start(c, ref, msg, res.Shared.String(nodes.KeyUsername))
 }
 
