@@ -45,42 +45,71 @@ type UpdateFunc func(cur []byte, exists bool) (next []byte, ttl time.Duration, e
 // the key (errors.Is with ErrUnavailable keeps working); an error wrapping ErrConflict
 // after MaxUpdateAttempts lost races; the context's error if it ends while waiting.
 func Update(ctx context.Context, st Store, key string, fn UpdateFunc) (uint64, error) {
-	for attempt := range MaxUpdateAttempts {
+	var rev uint64
+	err := Retry(ctx, func() error {
 		var (
 			cur    []byte
-			rev    uint64
 			exists bool
 		)
+		rev = 0
 		it, err := st.Get(ctx, key)
 		switch {
 		case err == nil:
 			cur, rev, exists = it.Value, it.Rev, true
 		case errors.Is(err, ErrNotFound):
 		default:
-			return 0, fmt.Errorf("store: update %s: read: %w", key, err)
+			return fmt.Errorf("store: update %s: read: %w", key, err)
 		}
 		next, ttl, err := fn(cur, exists)
 		if errors.Is(err, ErrNoChange) {
-			return rev, nil
+			return nil
 		}
 		if err != nil {
-			return 0, err
+			return &fnError{err}
 		}
-		nrev, err := st.CAS(ctx, key, next, rev, ttl)
-		if err == nil {
-			return nrev, nil
+		rev, err = st.CAS(ctx, key, next, rev, ttl)
+		if err != nil && !errors.Is(err, ErrConflict) {
+			return fmt.Errorf("store: update %s: write: %w", key, err)
 		}
-		if !errors.Is(err, ErrConflict) {
-			return 0, fmt.Errorf("store: update %s: write: %w", key, err)
+		return err
+	})
+	if fe, ok := err.(*fnError); ok {
+		return 0, fe.err
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: update %s: %w", key, err)
+	}
+	return rev, nil
+}
+
+// fnError carries an UpdateFunc's error through Retry unchanged and unretried, even
+// when it wraps ErrConflict: it deliberately has no Unwrap method.
+type fnError struct{ err error }
+
+// Error returns the UpdateFunc's error message.
+func (e *fnError) Error() string { return e.err.Error() }
+
+// Retry is the retry policy under Update, for the few writes that span more than one
+// key (a journey version and its head): it runs attempt until attempt returns anything
+// but an error wrapping ErrConflict, at most MaxUpdateAttempts times, waiting a jittered,
+// growing while between attempts. attempt must start from a fresh read each time. It
+// returns attempt's last error, an error wrapping ErrConflict once the budget is spent,
+// or the context's error if it ends while waiting.
+func Retry(ctx context.Context, attempt func() error) error {
+	for i := range MaxUpdateAttempts {
+		err := attempt()
+		if !errors.Is(err, ErrConflict) { // an fnError never matches: it does not unwrap
+
+			return err
 		}
-		if attempt == MaxUpdateAttempts-1 {
+		if i == MaxUpdateAttempts-1 {
 			break
 		}
-		if err := wait(ctx, attempt); err != nil {
-			return 0, fmt.Errorf("store: update %s: %w", key, err)
+		if err := wait(ctx, i); err != nil {
+			return err
 		}
 	}
-	return 0, fmt.Errorf("store: update %s: gave up after %d attempts lost to concurrent writers: %w", key, MaxUpdateAttempts, ErrConflict)
+	return fmt.Errorf("gave up after %d attempts lost to concurrent writers: %w", MaxUpdateAttempts, ErrConflict)
 }
 
 // wait sleeps before retry number attempt+1 (full jitter, capped), or returns early
