@@ -104,7 +104,7 @@ func newHarness(t *testing.T, docs ...string) *harness {
 	h.clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	au := audit.New(nil)
 	au.AddSink(h.rec.Sink())
-	deps := &nodes.Deps{Store: h.st, Audit: au, Services: map[string]any{}}
+	deps := &nodes.Deps{Store: h.st, Audit: au}
 	h.repo = journeys.NewRepo(h.st, journeys.CompileOptions{Registry: testRegistry(), Deps: deps})
 	h.eng = New(Config{Now: func() time.Time { return time.Unix(0, h.clock.Load()) }, MaxTransitions: 10}, h.st, h.repo, deps, nil)
 	for _, d := range docs {
@@ -346,7 +346,7 @@ func TestUnknownJourney(t *testing.T) {
 func BenchmarkStep(b *testing.B) {
 	st, _ := embedded.Open(embedded.Options{})
 	defer st.Close()
-	deps := &nodes.Deps{Store: st, Services: map[string]any{}}
+	deps := &nodes.Deps{Store: st}
 	repo := journeys.NewRepo(st, journeys.CompileOptions{Registry: testRegistry(), Deps: deps})
 	eng := New(Config{}, st, repo, deps, nil)
 	ctx := context.Background()

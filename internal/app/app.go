@@ -145,7 +145,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	for _, reg := range families {
 		reg(a.Registry)
 	}
-	a.Deps = &nodes.Deps{Store: a.Store, Users: a.Users, Keys: a.Keys, Audit: a.Audit, Log: log, Services: map[string]any{}}
+	a.Deps = &nodes.Deps{Store: a.Store, Users: a.Users, Keys: a.Keys, Audit: a.Audit, Log: log}
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	em := engine.NewMetrics(a.Metrics)

@@ -230,7 +230,7 @@ func journeysCmd(args []string, stdout, stderr io.Writer) int {
 				known[probe.Name] = true
 			}
 		}
-		opts := journeys.CompileOptions{Registry: reg, Deps: &nodes.Deps{Services: map[string]any{}}, Lookup: func(n string) bool { return known[n] }}
+		opts := journeys.CompileOptions{Registry: reg, Deps: &nodes.Deps{}, Lookup: func(n string) bool { return known[n] }}
 		bad := 0
 		sort.Strings(files)
 		for _, f := range files {
