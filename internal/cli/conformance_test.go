@@ -3,6 +3,8 @@ package cli_test
 import (
 	"context"
 	"log/slog"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/arbor-auth/arbor/audit"
@@ -38,4 +40,22 @@ func TestNodeConformance(t *testing.T) {
 	t.Run("offline", func(t *testing.T) {
 		nodetest.Conformance(t, reg, nodetest.ConformanceOptions{Username: "alice"})
 	})
+}
+
+// TestReadmeNodeTableIsCurrent keeps the README's node table generated from the
+// registry the command builds: regenerate it with `go run . journeys nodes table`.
+func TestReadmeNodeTableIsCurrent(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := cli.Registry().Table()
+	if !strings.Contains(string(readme), tab) {
+		t.Fatal("README.md's node table is stale: paste the output of `go run . journeys nodes table`")
+	}
+	for _, ti := range cli.Registry().Types() {
+		if !strings.Contains(tab, "| `"+ti.Type+"` |") {
+			t.Errorf("the table lacks %s", ti.Type)
+		}
+	}
 }
