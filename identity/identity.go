@@ -134,6 +134,9 @@ type Options struct {
 	// Logger receives warnings (a failed rehash, a corrupt stored hash). They carry the
 	// realm and username, never a password or a hash. Nil means slog.Default().
 	Logger *slog.Logger
+	// Now is the clock of users' Created and Updated times; nil means time.Now. Tests
+	// pass a manual clock so that they never wait for time to pass.
+	Now func() time.Time
 }
 
 // Store keeps users in a store.Store. It is safe for concurrent use.
@@ -143,6 +146,7 @@ type Store struct {
 	sem    chan struct{} // hashing slots
 	dummy  *parsedHash   // verified against for unknown users
 	log    *slog.Logger
+	clock  func() time.Time
 
 	// Instrumentation, read by the tests.
 	inFlight      atomic.Int32 // hashes running now
@@ -178,7 +182,11 @@ func New(st store.Store, opts Options) *Store {
 	if err != nil { // cannot happen: p is valid and dummyHash well-formed
 		panic(fmt.Sprintf("identity: New: dummy hash: %v", err))
 	}
-	return &Store{st: st, params: p, sem: make(chan struct{}, n), dummy: dummy, log: log}
+	clock := opts.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Store{st: st, params: p, sem: make(chan struct{}, n), dummy: dummy, log: log, clock: clock}
 }
 
 // NormalizeRealm returns the canonical name of a realm: "/" for the top-level realm
@@ -306,7 +314,8 @@ func validateUser(u *User) error {
 }
 
 // now is the time stamped on writes.
-func now() time.Time { return time.Now().UTC() }
+// now reads the store's clock, in UTC as stored.
+func (s *Store) now() time.Time { return s.clock().UTC() }
 
 // encode marshals u for the store.
 func encode(u *User) ([]byte, error) {
@@ -348,7 +357,7 @@ func (s *Store) Get(ctx context.Context, realm, username string) (*User, error) 
 // u.Created (if zero) and u.Updated, in place. u.PasswordHash, if set, must be an
 // argon2id or bcrypt hash; use SetPassword to set a password from clear text.
 func (s *Store) Create(ctx context.Context, u *User) error {
-	if err := prepare(u, now()); err != nil {
+	if err := prepare(u, s.now()); err != nil {
 		return fmt.Errorf("identity: create user: %w", err)
 	}
 	data, err := encode(u)
@@ -379,7 +388,7 @@ func (s *Store) Create(ctx context.Context, u *User) error {
 // and fills in u in place.
 func (s *Store) Put(ctx context.Context, u *User) error {
 	keepCreated := u != nil && u.Created.IsZero()
-	if err := prepare(u, now()); err != nil {
+	if err := prepare(u, s.now()); err != nil {
 		return fmt.Errorf("identity: put user: %w", err)
 	}
 	if err := s.put(ctx, u, keepCreated); err != nil {
@@ -477,7 +486,7 @@ func (s *Store) update(ctx context.Context, realm, username string, fn func(*Use
 		if err := validateUser(&u); err != nil {
 			return nil, 0, err
 		}
-		u.Updated = now()
+		u.Updated = s.now()
 		data, err := encode(&u)
 		if err != nil {
 			return nil, 0, err

@@ -221,12 +221,13 @@ func TestCreate(t *testing.T) {
 
 func TestPutReplacesAndKeepsCreated(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t)
+	clock := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := New(newBackend(t), Options{Params: CheapParams, Now: func() time.Time { return clock }})
 	first := &User{Realm: "alpha", Username: "alice", Attributes: map[string]any{"a": 1}}
 	if err := s.Put(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Millisecond)
+	clock = clock.Add(time.Second)
 	second := &User{Realm: "/alpha", Username: "Alice", Attributes: map[string]any{"b": "x"}}
 	if err := s.Put(ctx, second); err != nil {
 		t.Fatal(err)
@@ -235,7 +236,7 @@ func TestPutReplacesAndKeepsCreated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.Created.Equal(first.Created) || !got.Updated.After(first.Updated) {
+	if !got.Created.Equal(first.Created) || !got.Updated.After(first.Updated) || !got.Updated.Equal(clock) {
 		t.Errorf("created %v updated %v; want created %v and a later update", got.Created, got.Updated, first.Created)
 	}
 	if got.Username != "Alice" || got.Attributes["a"] != nil || got.Attributes["b"] != "x" {

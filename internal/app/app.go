@@ -116,6 +116,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	a.Users = identity.New(a.Store, identity.Options{
 		Params:        identity.Params{MemoryKiB: uint32(cfg.HashMemoryKiB), Iterations: uint32(cfg.HashIterations), Parallelism: 1},
 		MaxConcurrent: conc,
+		Now:           a.now,
 	})
 	if cfg.Users != "" {
 		f, err := os.Open(cfg.Users)
