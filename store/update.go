@@ -58,7 +58,7 @@ func Update(ctx context.Context, st Store, key string, fn UpdateFunc) (uint64, e
 			cur, rev, exists = it.Value, it.Rev, true
 		case errors.Is(err, ErrNotFound):
 		default:
-			return fmt.Errorf("store: update %s: read: %w", key, err)
+			return fmt.Errorf("read: %w", err)
 		}
 		next, ttl, err := fn(cur, exists)
 		if errors.Is(err, ErrNoChange) {
@@ -69,7 +69,7 @@ func Update(ctx context.Context, st Store, key string, fn UpdateFunc) (uint64, e
 		}
 		rev, err = st.CAS(ctx, key, next, rev, ttl)
 		if err != nil && !errors.Is(err, ErrConflict) {
-			return fmt.Errorf("store: update %s: write: %w", key, err)
+			return fmt.Errorf("write: %w", err)
 		}
 		return err
 	})
