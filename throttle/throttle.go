@@ -131,16 +131,6 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Audit event types the throttle emits.
-const (
-	// EventRefused is an attempt refused because it came too early. Nodes emit it,
-	// with the flow; the throttle only reports the refusal.
-	EventRefused = "throttle.refused"
-	// EventUserDelayed is an account-wide delay starting (or growing): failures from
-	// many addresses passed the per-user threshold.
-	EventUserDelayed = "throttle.user_delayed"
-)
-
 // Throttle implements nodes.Guard over a store. It is safe for concurrent use and keeps
 // nothing in memory: every instance sharing the store shares the counts.
 type Throttle struct {
@@ -381,7 +371,7 @@ func (t *Throttle) Failed(ctx context.Context, realm, user, clientIP string) err
 			return fmt.Errorf("throttle: set the %s deadline: %w", s.kind, err)
 		}
 		if s.kind == "user" {
-			t.audit.Emit(ctx, audit.Event{Type: EventUserDelayed, Realm: realm, User: user, Client: clientIP,
+			t.audit.Emit(ctx, audit.Event{Type: audit.ThrottleUserDelayed, Realm: realm, User: user, Client: clientIP,
 				Reason:  "failures from many addresses passed the per-user threshold",
 				Details: map[string]any{"failures": n, "delay_seconds": d.Seconds(), "until": at.UTC().Format(time.RFC3339)}})
 		}

@@ -240,7 +240,7 @@ func TestAccountWideDelayNeverLocksOutTheRealUser(t *testing.T) {
 		if wait != time.Second {
 			t.Errorf("a new address waits %v, want the first account-wide delay, 1s", wait)
 		}
-		if n := e.rec.Count(throttle.EventUserDelayed); n == 0 {
+		if n := e.rec.Count(audit.ThrottleUserDelayed); n == 0 {
 			t.Error("the account-wide delay was not audited")
 		}
 		// The real user, from an address they signed in from before, is not.
@@ -278,7 +278,7 @@ func TestOneAddressNeverReachesTheAccountWideThreshold(t *testing.T) {
 		if guesses >= throttle.Defaults.UserFree {
 			t.Errorf("%d guesses from one address in a day reach the per-user threshold %d", guesses, throttle.Defaults.UserFree)
 		}
-		if e.rec.Count(throttle.EventUserDelayed) != 0 {
+		if e.rec.Count(audit.ThrottleUserDelayed) != 0 {
 			t.Error("one address set off the account-wide delay")
 		}
 		// The real user on a new address is let in.
