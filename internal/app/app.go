@@ -32,6 +32,7 @@ import (
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/embedded"
 	"github.com/arbor-auth/arbor/store/redisstore"
+	"github.com/arbor-auth/arbor/throttle"
 )
 
 // DemoUser and DemoPassword are the account --demo adds.
@@ -145,7 +146,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	for _, reg := range families {
 		reg(a.Registry)
 	}
-	a.Deps = &nodes.Deps{Store: a.Store, Users: a.Users, Keys: a.Keys, Audit: a.Audit, Log: log, Services: map[string]any{}}
+	guard, err := throttle.New(a.Store, ThrottleConfig(cfg), a.now, a.Audit)
+	if err != nil {
+		return nil, err
+	}
+	a.Deps = &nodes.Deps{Store: a.Store, Users: a.Users, Keys: a.Keys, Audit: a.Audit, Log: log, Guard: guard, Services: map[string]any{}}
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	em := engine.NewMetrics(a.Metrics)
@@ -190,6 +195,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	}
 	ok = true
 	return a, nil
+}
+
+// ThrottleConfig is the guessing defence's part of cfg.
+func ThrottleConfig(cfg *config.Config) throttle.Config {
+	return throttle.Config{Window: cfg.ThrottleWindow, PairFree: cfg.ThrottlePairFree, AddressFree: cfg.ThrottleAddrFree,
+		UserFree: cfg.ThrottleUserFree, BaseDelay: cfg.ThrottleDelay, MaxDelay: cfg.ThrottleMaxDelay}
 }
 
 // Handler is the HTTP handler of every door.
