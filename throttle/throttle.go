@@ -34,7 +34,9 @@
 // free attempt, and past the free ones the right to try is claimed with a
 // compare-and-swap on the scope's "not before" deadline, which exactly one of
 // concurrent attempts wins. Succeeded takes the attempt back from the address and user
-// counts (only failures count there) and clears the (user, address) scope.
+// counts (only failures count there) and clears the (user, address) scope. Store round
+// trips: ten for an allowed attempt, then seven for a success or six (and a write per
+// scope past its free failures) for a failure.
 //
 // Keys hash the scope's identity (SHA-256), so an attacker's long or odd usernames make
 // short keys, and no username or address is stored in clear.
@@ -213,9 +215,8 @@ func (t *Throttle) delay(k int64) time.Duration {
 
 // deadline is a scope's "not before" time as stored, with the revision it was read at.
 type deadline struct {
-	at   time.Time
-	hold bool // set by Allow while an attempt is checked, not by a failure
-	rev  uint64
+	at  time.Time
+	rev uint64
 }
 
 // readUntil reads a scope's deadline; a missing one is the zero deadline.
@@ -227,25 +228,17 @@ func (t *Throttle) readUntil(ctx context.Context, s scope) (deadline, error) {
 	if err != nil {
 		return deadline{}, fmt.Errorf("throttle: read the %s deadline: %w", s.kind, err)
 	}
-	v := string(it.Value)
-	hold := strings.HasPrefix(v, "h")
-	ns, err := strconv.ParseInt(strings.TrimPrefix(v, "h"), 10, 64)
+	ns, err := strconv.ParseInt(string(it.Value), 10, 64)
 	if err != nil {
 		// A garbled value must not lift the throttle: treat it as far away and let a
 		// failure overwrite it.
 		return deadline{at: time.Unix(0, 1<<62), rev: it.Rev}, nil
 	}
-	return deadline{at: time.Unix(0, ns), hold: hold, rev: it.Rev}, nil
+	return deadline{at: time.Unix(0, ns), rev: it.Rev}, nil
 }
 
-// encodeUntil is a deadline's stored form: Unix nanoseconds, "h" first for a hold.
-func encodeUntil(at time.Time, hold bool) []byte {
-	v := strconv.FormatInt(at.UnixNano(), 10)
-	if hold {
-		v = "h" + v
-	}
-	return []byte(v)
-}
+// encodeUntil is a deadline's stored form: Unix nanoseconds.
+func encodeUntil(at time.Time) []byte { return []byte(strconv.FormatInt(at.UnixNano(), 10)) }
 
 // untilTTL keeps a deadline in the store a little past the time it stands for; the
 // stored time, read with the injected clock, is what counts.
@@ -312,8 +305,11 @@ func (t *Throttle) Allow(ctx context.Context, realm, user, clientIP string) (tim
 			continue
 		}
 		i := indexOf(checked, s)
+		// The claim holds the scope for the delay this attempt would earn by failing;
+		// Failed then sets the next one, and a success leaves it be: the scope is
+		// under attack, and the next attempt would have waited as long after a failure.
 		hold := now.Add(t.delay(n - int64(s.free)))
-		if _, err := t.st.CAS(ctx, untilKey(s), encodeUntil(hold, true), dls[i].rev, untilTTL(now, hold)); err != nil {
+		if _, err := t.st.CAS(ctx, untilKey(s), encodeUntil(hold), dls[i].rev, untilTTL(now, hold)); err != nil {
 			undo()
 			if errors.Is(err, store.ErrConflict) { // a concurrent attempt claimed it first
 				return t.delay(n - int64(s.free)), nil
@@ -367,7 +363,7 @@ func (t *Throttle) Failed(ctx context.Context, realm, user, clientIP string) err
 		}
 		d := t.delay(n - int64(s.free) + 1)
 		at := now.Add(d)
-		if _, err := t.st.Set(ctx, untilKey(s), encodeUntil(at, false), untilTTL(now, at)); err != nil {
+		if _, err := t.st.Set(ctx, untilKey(s), encodeUntil(at), untilTTL(now, at)); err != nil {
 			return fmt.Errorf("throttle: set the %s deadline: %w", s.kind, err)
 		}
 		if s.kind == "user" {
@@ -380,8 +376,8 @@ func (t *Throttle) Failed(ctx context.Context, realm, user, clientIP string) err
 }
 
 // Succeeded records a right secret (nodes.Guard): it clears the (user, address) scope,
-// takes the attempt back from the address and user counts, lifts a claim this attempt
-// left on them, and remembers the address as one the user signs in from.
+// takes the attempt back from the address and user counts (only failures count there),
+// and remembers the address as one the user signs in from.
 func (t *Throttle) Succeeded(ctx context.Context, realm, user, clientIP string) error {
 	now := t.now()
 	addr, pair, usr := t.scopes(realm, user, clientIP)
@@ -398,17 +394,6 @@ func (t *Throttle) Succeeded(ctx context.Context, realm, user, clientIP string) 
 		if err := t.takeBack(ctx, countKey(s, w), 1); err != nil {
 			return fmt.Errorf("throttle: take back the %s attempt: %w", s.kind, err)
 		}
-		dl, err := t.readUntil(ctx, s)
-		if err != nil {
-			return err
-		}
-		if dl.hold && dl.rev != 0 {
-			// Only this attempt's claim; a concurrent failure's deadline stays (a
-			// conflict means one was set meanwhile).
-			if _, err := t.st.CAS(ctx, untilKey(s), encodeUntil(now, false), dl.rev, time.Minute); err != nil && !errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("throttle: lift the %s claim: %w", s.kind, err)
-			}
-		}
 	}
 	if _, err := t.st.Set(ctx, knownKey(pair), []byte(strconv.FormatInt(now.Unix(), 10)), t.cfg.KnownAddress); err != nil {
 		return fmt.Errorf("throttle: remember the address: %w", err)
@@ -420,16 +405,18 @@ func (t *Throttle) Succeeded(ctx context.Context, realm, user, clientIP string) 
 // Delete does not reach counters (they are their own key space), so a count is cleared
 // by subtracting it; attempts counted in between stay counted.
 func (t *Throttle) takeBack(ctx context.Context, key string, n int64) error {
-	cur, err := t.st.Incr(ctx, key, 0, t.counterTTL())
-	if err != nil {
+	if n > 0 { // one round trip, and a second only in the rare case it went below zero
+		c, err := t.st.Incr(ctx, key, -n, t.counterTTL())
+		if err != nil || c >= 0 {
+			return err
+		}
+		_, err = t.st.Incr(ctx, key, -c, t.counterTTL())
 		return err
 	}
-	if n == 0 || n > cur {
-		n = cur
+	cur, err := t.st.Incr(ctx, key, 0, t.counterTTL())
+	if err != nil || cur <= 0 {
+		return err
 	}
-	if n <= 0 {
-		return nil
-	}
-	_, err = t.st.Incr(ctx, key, -n, t.counterTTL())
+	_, err = t.st.Incr(ctx, key, -cur, t.counterTTL())
 	return err
 }
