@@ -35,8 +35,8 @@
 // compare-and-swap on the scope's "not before" deadline, which exactly one of
 // concurrent attempts wins. Succeeded takes the attempt back from the address and user
 // counts (only failures count there) and clears the (user, address) scope. Store round
-// trips: ten for an allowed attempt, then seven for a success or six (and a write per
-// scope past its free failures) for a failure.
+// trips: six for an allowed attempt (a deadline read and a count per scope), then five
+// for a success, or six (and a write per scope past its free failures) for a failure.
 //
 // Keys hash the scope's identity (SHA-256), so an attacker's long or odd usernames make
 // short keys, and no username or address is stored in clear.
@@ -167,14 +167,22 @@ type scope struct {
 	free int
 }
 
+// Scope kinds, in the order Allow checks them.
+const (
+	kindAddress = "address"
+	kindPair    = "pair"
+	kindUser    = "user"
+)
+
 // scopes returns the address, (user, address) and user scopes of an attempt, in the
 // order they are checked. Usernames match case-insensitively, as identity's do.
-func (t *Throttle) scopes(realm, user, clientIP string) (addr, pair, usr scope) {
+func (t *Throttle) scopes(realm, user, clientIP string) [3]scope {
 	u := strings.ToLower(user)
-	addr = scope{kind: "address", id: hashID("a", clientIP), free: t.cfg.AddressFree}
-	pair = scope{kind: "pair", id: hashID("p", realm, u, clientIP), free: t.cfg.PairFree}
-	usr = scope{kind: "user", id: hashID("u", realm, u), free: t.cfg.UserFree}
-	return addr, pair, usr
+	return [3]scope{
+		{kind: kindAddress, id: hashID("a", clientIP), free: t.cfg.AddressFree},
+		{kind: kindPair, id: hashID("p", realm, u, clientIP), free: t.cfg.PairFree},
+		{kind: kindUser, id: hashID("u", realm, u), free: t.cfg.UserFree},
+	}
 }
 
 // hashID is the hex SHA-256 of parts, each length-prefixed so no two lists collide.
@@ -244,11 +252,12 @@ func encodeUntil(at time.Time) []byte { return []byte(strconv.FormatInt(at.UnixN
 // stored time, read with the injected clock, is what counts.
 func untilTTL(now, at time.Time) time.Duration { return max(at.Sub(now), 0) + time.Minute }
 
-// count adds delta to the scope's counter of the current window and returns the
-// sliding-window estimate of its failures.
-func (t *Throttle) count(ctx context.Context, s scope, now time.Time, delta int64) (int64, error) {
+// count returns the sliding-window estimate of a scope's failures: the current
+// window's count plus the previous window's, weighted by how much of it still lies
+// within the last Window.
+func (t *Throttle) count(ctx context.Context, s scope, now time.Time) (int64, error) {
 	w, passed := t.window(now)
-	cur, err := t.st.Incr(ctx, countKey(s, w), delta, t.counterTTL())
+	cur, err := t.st.Incr(ctx, countKey(s, w), 0, t.counterTTL())
 	if err != nil {
 		return 0, fmt.Errorf("throttle: count the %s attempts: %w", s.kind, err)
 	}
@@ -256,7 +265,7 @@ func (t *Throttle) count(ctx context.Context, s scope, now time.Time, delta int6
 	if err != nil {
 		return 0, fmt.Errorf("throttle: count the %s attempts: %w", s.kind, err)
 	}
-	return cur + int64(float64(max(prev, 0))*(1-passed)), nil
+	return max(cur, 0) + int64(float64(max(prev, 0))*(1-passed)), nil
 }
 
 // Allow reports whether an attempt at user's secret from clientIP may be checked now
@@ -264,55 +273,82 @@ func (t *Throttle) count(ctx context.Context, s scope, now time.Time, delta int6
 // allowed. A store failure is returned, and the node fails closed.
 func (t *Throttle) Allow(ctx context.Context, realm, user, clientIP string) (time.Duration, error) {
 	now := t.now()
-	addr, pair, usr := t.scopes(realm, user, clientIP)
-	known, err := t.known(ctx, pair)
-	if err != nil {
-		return 0, err
+	scopes := t.scopes(realm, user, clientIP)
+	pair := scopes[1]
+	// known is read only when the account-wide scope is in play: an address the user
+	// signed in from is exempt from it.
+	var known *bool
+	isKnown := func() (bool, error) {
+		if known == nil {
+			k, err := t.known(ctx, pair)
+			if err != nil {
+				return false, err
+			}
+			known = &k
+		}
+		return *known, nil
 	}
-	checked := []scope{addr, pair}
-	if !known {
-		checked = append(checked, usr)
-	}
-	// First a pass that only reads: an attempt refused by the address or the pair never
-	// reaches the account-wide count.
-	dls := make([]deadline, len(checked))
-	for i, s := range checked {
+	// First a pass that only reads, in order: an attempt refused by the address or the
+	// pair never reaches the account-wide count.
+	var dls [3]deadline
+	for i, s := range scopes {
+		var err error
 		if dls[i], err = t.readUntil(ctx, s); err != nil {
 			return 0, err
 		}
-		if now.Before(dls[i].at) {
-			return dls[i].at.Sub(now), nil
+		if !now.Before(dls[i].at) {
+			continue
 		}
+		if s.kind == kindUser {
+			if k, err := isKnown(); err != nil || k {
+				if err != nil {
+					return 0, err
+				}
+				continue
+			}
+		}
+		return dls[i].at.Sub(now), nil
 	}
 	// Then count the attempt in every scope, and claim the right to try where the free
-	// attempts are used up.
+	// attempts of the current window are used up. (Failed weighs in the previous
+	// window too when it sets the next delay; for the claim the current one does, which
+	// spares a round trip per scope on every login.)
+	w := t.windowOf(now)
 	var counted []scope
 	undo := func() {
 		for _, s := range counted {
 			// Best effort: a count left behind only errs on the safe side.
-			_, _ = t.st.Incr(context.WithoutCancel(ctx), countKey(s, t.windowOf(now)), -1, t.counterTTL())
+			_, _ = t.st.Incr(context.WithoutCancel(ctx), countKey(s, w), -1, t.counterTTL())
 		}
 	}
-	all := []scope{addr, pair, usr}
-	for _, s := range all {
-		n, err := t.count(ctx, s, now, 1)
+	for i, s := range scopes {
+		n, err := t.st.Incr(ctx, countKey(s, w), 1, t.counterTTL())
 		if err != nil {
 			undo()
-			return 0, err
+			return 0, fmt.Errorf("throttle: count the %s attempts: %w", s.kind, err)
 		}
 		counted = append(counted, s)
-		if n <= int64(s.free) || (s.kind == "user" && known) {
+		if n <= int64(s.free) {
 			continue
 		}
-		i := indexOf(checked, s)
+		if s.kind == kindUser {
+			if k, err := isKnown(); err != nil || k {
+				if err != nil {
+					undo()
+					return 0, err
+				}
+				continue
+			}
+		}
 		// The claim holds the scope for the delay this attempt would earn by failing;
 		// Failed then sets the next one, and a success leaves it be: the scope is
 		// under attack, and the next attempt would have waited as long after a failure.
-		hold := now.Add(t.delay(n - int64(s.free)))
+		d := t.delay(n - int64(s.free))
+		hold := now.Add(d)
 		if _, err := t.st.CAS(ctx, untilKey(s), encodeUntil(hold), dls[i].rev, untilTTL(now, hold)); err != nil {
 			undo()
 			if errors.Is(err, store.ErrConflict) { // a concurrent attempt claimed it first
-				return t.delay(n - int64(s.free)), nil
+				return d, nil
 			}
 			return 0, fmt.Errorf("throttle: claim the %s attempt: %w", s.kind, err)
 		}
@@ -324,15 +360,6 @@ func (t *Throttle) Allow(ctx context.Context, realm, user, clientIP string) (tim
 func (t *Throttle) windowOf(now time.Time) int64 {
 	w, _ := t.window(now)
 	return w
-}
-
-func indexOf(ss []scope, s scope) int {
-	for i := range ss {
-		if ss[i].id == s.id {
-			return i
-		}
-	}
-	return -1
 }
 
 // known reports whether the user signed in from this address within KnownAddress.
@@ -352,9 +379,8 @@ func (t *Throttle) known(ctx context.Context, pair scope) (bool, error) {
 // audited.
 func (t *Throttle) Failed(ctx context.Context, realm, user, clientIP string) error {
 	now := t.now()
-	addr, pair, usr := t.scopes(realm, user, clientIP)
-	for _, s := range []scope{addr, pair, usr} {
-		n, err := t.count(ctx, s, now, 0)
+	for _, s := range t.scopes(realm, user, clientIP) {
+		n, err := t.count(ctx, s, now)
 		if err != nil {
 			return err
 		}
@@ -366,7 +392,7 @@ func (t *Throttle) Failed(ctx context.Context, realm, user, clientIP string) err
 		if _, err := t.st.Set(ctx, untilKey(s), encodeUntil(at), untilTTL(now, at)); err != nil {
 			return fmt.Errorf("throttle: set the %s deadline: %w", s.kind, err)
 		}
-		if s.kind == "user" {
+		if s.kind == kindUser {
 			t.audit.Emit(ctx, audit.Event{Type: audit.ThrottleUserDelayed, Realm: realm, User: user, Client: clientIP,
 				Reason:  "failures from many addresses passed the per-user threshold",
 				Details: map[string]any{"failures": n, "delay_seconds": d.Seconds(), "until": at.UTC().Format(time.RFC3339)}})
@@ -380,17 +406,30 @@ func (t *Throttle) Failed(ctx context.Context, realm, user, clientIP string) err
 // and remembers the address as one the user signs in from.
 func (t *Throttle) Succeeded(ctx context.Context, realm, user, clientIP string) error {
 	now := t.now()
-	addr, pair, usr := t.scopes(realm, user, clientIP)
+	scopes := t.scopes(realm, user, clientIP)
+	pair := scopes[1]
 	w := t.windowOf(now)
-	for _, k := range []string{countKey(pair, w), countKey(pair, w-1)} {
-		if err := t.takeBack(ctx, k, 0); err != nil {
-			return fmt.Errorf("throttle: clear the pair count: %w", err)
+	// Usually the pair counted only this attempt: one round trip takes it back, and
+	// there is no deadline to clear.
+	left, err := t.st.Incr(ctx, countKey(pair, w), -1, t.counterTTL())
+	if err != nil {
+		return fmt.Errorf("throttle: clear the pair count: %w", err)
+	}
+	prev, err := t.st.Incr(ctx, countKey(pair, w-1), 0, t.counterTTL())
+	if err != nil {
+		return fmt.Errorf("throttle: clear the pair count: %w", err)
+	}
+	if left != 0 || prev != 0 {
+		for _, k := range []string{countKey(pair, w), countKey(pair, w-1)} {
+			if err := t.takeBack(ctx, k, 0); err != nil {
+				return fmt.Errorf("throttle: clear the pair count: %w", err)
+			}
+		}
+		if err := t.st.Delete(ctx, untilKey(pair)); err != nil {
+			return fmt.Errorf("throttle: clear the pair deadline: %w", err)
 		}
 	}
-	if err := t.st.Delete(ctx, untilKey(pair)); err != nil {
-		return fmt.Errorf("throttle: clear the pair deadline: %w", err)
-	}
-	for _, s := range []scope{addr, usr} {
+	for _, s := range []scope{scopes[0], scopes[2]} {
 		if err := t.takeBack(ctx, countKey(s, w), 1); err != nil {
 			return fmt.Errorf("throttle: take back the %s attempt: %w", s.kind, err)
 		}
