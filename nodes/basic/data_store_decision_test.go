@@ -204,3 +204,35 @@ func TestDataStoreDecisionThrottled(t *testing.T) {
 		t.Errorf("during an outage: %v, want store.ErrUnavailable", err)
 	}
 }
+
+// TestDataStoreDecisionRefusalTakesAsLongAsACheck: a refused attempt waits as long as a
+// password check takes, so its timing does not tell a refusal from a wrong password.
+// Only lower bounds are asserted, which load cannot break.
+func TestDataStoreDecisionRefusalTakesAsLongAsACheck(t *testing.T) {
+	f := newFixture(t)
+	const verifyTime = 40 * time.Millisecond
+	f.users = identity.New(f.st, identity.Options{Params: identity.CheapParams, VerifyTime: verifyTime, Logger: discard()})
+	f.deps.Users = f.users
+	f.addUser(t, "alice", "right")
+	th, err := throttle.New(f.st, throttle.Config{PairFree: 1}, func() time.Time { return testNow }, f.deps.Audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.deps.Guard = th
+	n := f.mustBuild(t, "data_store_decision", "")
+	for _, what := range []string{"checked", "refused"} {
+		ctx := newCtx()
+		ctx.Shared["username"] = "alice"
+		ctx.Transient["password"] = "wrong"
+		start := time.Now()
+		if act := run(t, n, ctx); act.Outcome != "false" {
+			t.Fatalf("%s: %+v", what, act)
+		}
+		if took := time.Since(start); took < verifyTime {
+			t.Errorf("%s attempt took %v, less than a verification (%v)", what, took, verifyTime)
+		}
+	}
+	if f.rec.Count(audit.ThrottleRefused) != 1 {
+		t.Errorf("%d refusals, want the second attempt refused", f.rec.Count(audit.ThrottleRefused))
+	}
+}
