@@ -14,6 +14,10 @@
 //     window, an address the user has signed in from before is exempt from it, and its
 //     delays expire by themselves. Each account-wide delay is audited.
 //
+// An address is an IPv4 address or an IPv6 /64 (one subscriber usually holds a whole
+// /64). A door that cannot tell the address passes "", and its attempts are counted
+// per user and per (user, no address) only.
+//
 // In each scope the first Free failures within the window cost nothing; after them each
 // further failure makes the next attempt wait a delay that doubles, from BaseDelay up to
 // MaxDelay. An attempt made too early is refused: the node answers as for a wrong
@@ -48,6 +52,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -165,6 +170,7 @@ type scope struct {
 	kind string // "pair", "address" or "user"
 	id   string // hashed identity, the key's hash tag
 	free int
+	off  bool // not counted (no client address)
 }
 
 // Scope kinds, in the order Allow checks them.
@@ -176,13 +182,36 @@ const (
 
 // scopes returns the address, (user, address) and user scopes of an attempt, in the
 // order they are checked. Usernames match case-insensitively, as identity's do.
+// A door that cannot tell the client's address passes "": such attempts have no
+// address scope (one shared count would let anyone hold back everyone on that door),
+// and their pair scope is per user.
 func (t *Throttle) scopes(realm, user, clientIP string) [3]scope {
 	u := strings.ToLower(user)
+	ip := addressOf(clientIP)
 	return [3]scope{
-		{kind: kindAddress, id: hashID("a", clientIP), free: t.cfg.AddressFree},
-		{kind: kindPair, id: hashID("p", realm, u, clientIP), free: t.cfg.PairFree},
+		{kind: kindAddress, id: hashID("a", ip), free: t.cfg.AddressFree, off: ip == ""},
+		{kind: kindPair, id: hashID("p", realm, u, ip), free: t.cfg.PairFree},
 		{kind: kindUser, id: hashID("u", realm, u), free: t.cfg.UserFree},
 	}
+}
+
+// addressOf is the address attempts are counted by: an IPv4 address as it is, an IPv6
+// address by its /64, since one subscriber usually holds a whole /64 and could otherwise
+// guess from a fresh address each time. Anything else counts as written.
+func addressOf(clientIP string) string {
+	a, err := netip.ParseAddr(clientIP)
+	if err != nil {
+		return clientIP
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return clientIP
+	}
+	return p.String()
 }
 
 // hashID is the hex SHA-256 of parts, each length-prefixed so no two lists collide.
@@ -292,6 +321,9 @@ func (t *Throttle) Allow(ctx context.Context, realm, user, clientIP string) (tim
 	// pair never reaches the account-wide count.
 	var dls [3]deadline
 	for i, s := range scopes {
+		if s.off {
+			continue
+		}
 		var err error
 		if dls[i], err = t.readUntil(ctx, s); err != nil {
 			return 0, err
@@ -322,6 +354,9 @@ func (t *Throttle) Allow(ctx context.Context, realm, user, clientIP string) (tim
 		}
 	}
 	for i, s := range scopes {
+		if s.off {
+			continue
+		}
 		n, err := t.st.Incr(ctx, countKey(s, w), 1, t.counterTTL())
 		if err != nil {
 			undo()
@@ -380,6 +415,9 @@ func (t *Throttle) known(ctx context.Context, pair scope) (bool, error) {
 func (t *Throttle) Failed(ctx context.Context, realm, user, clientIP string) error {
 	now := t.now()
 	for _, s := range t.scopes(realm, user, clientIP) {
+		if s.off {
+			continue
+		}
 		n, err := t.count(ctx, s, now)
 		if err != nil {
 			return err
@@ -430,6 +468,9 @@ func (t *Throttle) Succeeded(ctx context.Context, realm, user, clientIP string) 
 		}
 	}
 	for _, s := range []scope{scopes[0], scopes[2]} {
+		if s.off {
+			continue
+		}
 		if err := t.takeBack(ctx, countKey(s, w), 1); err != nil {
 			return fmt.Errorf("throttle: take back the %s attempt: %w", s.kind, err)
 		}

@@ -359,3 +359,31 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestAddresses: an IPv6 client is counted by its /64, so hopping within it does not
+// give fresh attempts, and a door without client addresses holds nobody back through a
+// shared address count.
+func TestAddresses(t *testing.T) {
+	backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+		e := newEnv(throttle.Config{AddressFree: 10})
+		for i := range 5 {
+			if wait := e.guess(t, "alice", "2001:db8:1:2::"+string(rune('a'+i))); wait != 0 {
+				t.Fatalf("free guess %d refused", i+1)
+			}
+		}
+		if wait := e.guess(t, "alice", "2001:db8:1:2:ffff::1"); wait != time.Second {
+			t.Errorf("another address in the same /64 waits %v, want 1s", wait)
+		}
+		if wait := e.guess(t, "alice", "2001:db8:1:3::1"); wait != 0 {
+			t.Errorf("another /64 waits %v", wait)
+		}
+		if wait := e.guess(t, "bob", "::ffff:192.0.2.1"); wait != 0 {
+			t.Errorf("an IPv4-mapped address waits %v", wait)
+		}
+		for i := range 12 { // twelve users, no address: no address count to pass
+			if wait := e.guess(t, "user"+string(rune('a'+i)), ""); wait != 0 {
+				t.Fatalf("guess %d without an address refused (wait %v)", i+1, wait)
+			}
+		}
+	})
+}
