@@ -13,9 +13,9 @@ import (
 // attacker which usernames exist (0.65 ms against 26 ms). So each verification is
 // padded with a sleep up to a target: the time a verification with the configured costs
 // takes, tracked from the real ones (the dummy's included) as TCP tracks round-trip
-// times (RFC 6298): a moving average plus four times the moving mean deviation, so the
-// target sits above nearly every verification however noisy the machine is, and only
-// just above on a quiet one. A verification finishing before the target waits for it,
+// times (RFC 6298): a moving average plus four times the moving mean deviation (at
+// least an eighth of the average, at most the average), so the target sits above nearly
+// every verification on a noisy machine, and only just above on a quiet one. A verification finishing before the target waits for it,
 // whatever it hashed, so unknown users, wrong passwords and old hashes all end at the
 // same moment after they start. Only a stored hash dearer than the configured costs
 // still takes longer; it is rehashed to the configured costs at the user's next
@@ -63,7 +63,9 @@ func (s *Store) verifyTarget() time.Duration {
 		return s.verifyFixed
 	}
 	avg, dev := s.verifyAvg.Load(), s.verifyDev.Load()
-	return time.Duration(avg + max(4*dev, avg>>marginShift))
+	// The margin is capped at the average itself, so a noisy spell cannot make every
+	// login wait much longer than twice what hashing takes.
+	return time.Duration(avg + min(max(4*dev, avg>>marginShift), avg))
 }
 
 // WaitVerifyTime waits as long as a password verification takes, without verifying
