@@ -475,6 +475,22 @@ func (t *Throttle) Succeeded(ctx context.Context, realm, user, clientIP string) 
 			return fmt.Errorf("throttle: take back the %s attempt: %w", s.kind, err)
 		}
 	}
+	return t.remember(ctx, pair, now)
+}
+
+// remember marks the pair's address as one the user signs in from, for KnownAddress.
+// The mark is rewritten only when missing or half its time old: a read costs the store
+// less than a write, and most sign-ins come from addresses already known.
+func (t *Throttle) remember(ctx context.Context, pair scope, now time.Time) error {
+	it, err := t.st.Get(ctx, knownKey(pair))
+	switch {
+	case err == nil:
+		if at, perr := strconv.ParseInt(string(it.Value), 10, 64); perr == nil && now.Sub(time.Unix(at, 0)) < t.cfg.KnownAddress/2 {
+			return nil
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("throttle: read the known address: %w", err)
+	}
 	if _, err := t.st.Set(ctx, knownKey(pair), []byte(strconv.FormatInt(now.Unix(), 10)), t.cfg.KnownAddress); err != nil {
 		return fmt.Errorf("throttle: remember the address: %w", err)
 	}
