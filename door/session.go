@@ -8,6 +8,7 @@ import (
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/engine"
 	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/sessions"
 )
 
@@ -21,7 +22,7 @@ const (
 
 // KeyRemember is the shared-state flag a journey sets (to true) to ask that the session
 // cookie outlive the browser session; without it the cookie has no Expires.
-const KeyRemember = "arbor.remember"
+const KeyRemember = nodes.KeyRemember
 
 // hook returns the engine success hook that applies the session rules and creates the
 // session before the flow is recorded as finished: a store failure leaves the step

@@ -20,7 +20,7 @@ func TestRetryLimitInFlow(t *testing.T) {
 	if want := []string{"retry", "retry", "reject", "reject"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("outcomes %v, want %v", got, want)
 	}
-	if c, _ := ctx.Shared.Int("n.retry_count"); c != 2 {
+	if c, _ := ctx.Shared.Int("arbor.node.n.retry_count"); c != 2 {
 		t.Errorf("count %d, want 2", c)
 	}
 }
@@ -70,7 +70,7 @@ func TestRetryLimitOnUser(t *testing.T) {
 	if u, _ = f.users.Get(context.Background(), "/", "alice"); u.Attributes[attr] != 1.0 {
 		t.Errorf("saved count %v, want 1", u.Attributes[attr])
 	}
-	if c, _ := ctx.Shared.Int("n.retry_count"); c != 1 {
+	if c, _ := ctx.Shared.Int("arbor.node.n.retry_count"); c != 1 {
 		t.Errorf("flow count %d, want 1", c)
 	}
 }
@@ -126,7 +126,7 @@ func TestRetryLimitOnUserStoreDown(t *testing.T) {
 	if _, err := n.Process(ctx); err == nil {
 		t.Error("no error with the store down")
 	}
-	if ctx.Shared.Has("n.retry_count") {
+	if ctx.Shared.Has("arbor.node.n.retry_count") {
 		t.Error("fell back to the flow while the store was down")
 	}
 }
