@@ -125,7 +125,9 @@ type Context struct {
 // LocalKey returns a shared-state key private to this node, AM's "<nodeId>.<name>" in the
 // reserved namespace: a journey author must not forge a node's private state (an inner
 // journey's saved state could otherwise carry made-up factors into the outer flow).
-func (c *Context) LocalKey(name string) string { return ReservedPrefix + "node." + c.NodeID + "." + name }
+func (c *Context) LocalKey(name string) string {
+	return ReservedPrefix + "node." + c.NodeID + "." + name
+}
 
 // Username returns the username collected so far in the flow.
 func (c *Context) Username() string { return c.Shared.String(KeyUsername) }
