@@ -56,6 +56,15 @@ func usersOf(b *nodes.Build) *identity.Store {
 	return b.Users
 }
 
+// sessionsOf returns what ends a user's sessions, nil in single-node tests and offline
+// validation (no session exists there).
+func sessionsOf(b *nodes.Build) nodes.SessionEnder {
+	if b.Deps == nil {
+		return nil
+	}
+	return b.Sessions
+}
+
 func storeOf(b *nodes.Build) store.Store {
 	if b.Deps == nil {
 		return nil
