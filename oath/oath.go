@@ -355,7 +355,7 @@ func waitFor(st State, period int, now time.Time) time.Duration {
 	if w <= 0 {
 		w = per - time.Duration(now.UnixNano()%int64(per))
 	}
-	return max((w+time.Second-1).Truncate(time.Second), time.Second)
+	return max((w + time.Second - 1).Truncate(time.Second), time.Second)
 }
 
 func verifyHOTP(p Params, secret []byte, st State, code string, pol Policy) (Result, error) {
