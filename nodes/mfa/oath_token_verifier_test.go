@@ -184,8 +184,13 @@ func TestOATHVerifier(t *testing.T) {
 			ctx := f.newCtx()
 			for i, tr := range tc.tries {
 				ctx.Callbacks = nil
-				if act := run(t, n, ctx); !reflect.DeepEqual(act.Callbacks, []nodes.Callback{prompt}) {
-					t.Fatalf("try %d: first visit %+v, want the prompt", i, act)
+				first := []nodes.Callback{prompt}
+				if i > 0 && tc.tries[i-1].outcome == "failure" {
+					// Back through a retry: the prompt says why.
+					first = []nodes.Callback{nodes.TextOutputCallback("That code is not right.", nodes.MessageError), prompt}
+				}
+				if act := run(t, n, ctx); !reflect.DeepEqual(act.Callbacks, first) {
+					t.Fatalf("try %d: first visit %+v, want %+v", i, act, first)
 				}
 				f.env.Clock.Advance(tr.advance)
 				f.next(t, ctx, []nodes.Callback{prompt}, tr.code(f))
