@@ -17,7 +17,7 @@ import (
 // "Please wait N seconds" of a transcript does not depend on when the test runs.
 func (e *env) alignStep(offset time.Duration) {
 	now := e.clock.Now()
-	e.clock.Advance(now.Truncate(30*time.Second).Add(30*time.Second + offset).Sub(now))
+	e.clock.Advance(now.Truncate(30 * time.Second).Add(30*time.Second + offset).Sub(now))
 }
 
 // enrollApp gives alice an authenticator app outside any journey: the server keeps the
