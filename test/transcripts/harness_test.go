@@ -68,6 +68,12 @@ const password = "correct horse battery"
 
 func newEnv(t *testing.T, pushYAML string) *env {
 	t.Helper()
+	return newEnvArgs(t, pushYAML)
+}
+
+// newEnvArgs is newEnv with more command-line arguments (--journeys testdata/journeys).
+func newEnvArgs(t *testing.T, pushYAML string, extra ...string) *env {
+	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, audit: &audit.Recorder{}, seen: map[string]string{}, codes: map[string]bool{}, otps: map[string]bool{}}
 	e.srv = httptest.NewUnstartedServer(nil)
 	dir := t.TempDir()
@@ -77,6 +83,7 @@ func newEnv(t *testing.T, pushYAML string) *env {
 		os.WriteFile(f, []byte(pushYAML), 0o600)
 		args = append(args, "--config", f)
 	}
+	args = append(args, extra...)
 	cfg, err := config.Load(args, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +196,7 @@ func (l *login) describe() string {
 		}
 		s := typ
 		switch typ {
-		case "NameCallback", "PasswordCallback":
+		case "NameCallback", "PasswordCallback", "TextInputCallback":
 			s += fmt.Sprintf("(%q)", outs["prompt"])
 		case "TextOutputCallback":
 			msg := fmt.Sprint(outs["message"])
