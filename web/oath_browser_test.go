@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,6 +143,54 @@ func TestBrowserDevicesApp(t *testing.T) {
 	}
 	if n := e.audit.Count(audit.DeviceRevoked); n != 1 {
 		t.Fatalf("%d device.revoked events", n)
+	}
+	b.checkConsole()
+}
+
+// TestBrowserOATHRegistration walks the shipped oath-mfa in the browser: register an
+// authenticator app from the QR page's address, confirm it with its first code (a wrong
+// one first), save the recovery codes, and sign in.
+func TestBrowserOATHRegistration(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	b := newBrowser(t, e)
+	b.open("/login?journey=oath-mfa")
+	b.signIn(password)
+	b.waitFor("button[name='IDToken2'][value='0']")
+	b.click("button[name='IDToken2'][value='0']")
+
+	b.waitFor("#registration-qr")
+	uri := eval[string](b, `document.getElementById('registration-uri').value`)
+	if !strings.HasPrefix(uri, "otpauth://totp/Arbor:alice?") {
+		t.Fatalf("registration address %q", uri)
+	}
+	if cmd := b.text("#registration-command"); cmd != "arbor device register '"+uri+"'" {
+		t.Fatalf("command %q", cmd)
+	}
+	if got := b.text("label[for='IDToken3']"); got != "Code from your app" {
+		t.Fatalf("code field %q", got)
+	}
+	if _, err := e.phone.AddCodeAccount(uri); err != nil {
+		t.Fatal(err)
+	}
+	b.typeIn("#IDToken3", "000000\r")
+	b.waitFor("p.message.error")
+	if got := eval[string](b, `document.getElementById('registration-uri').value`); got != uri {
+		t.Fatalf("a wrong code drew a new key: %q", got)
+	}
+	code, _, _, err := e.phone.Code("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The error message is a callback of its own: the field is now the fourth.
+	b.typeIn("#IDToken4", code+"\r")
+	b.waitFor("#recovery-codes")
+	if n := eval[int](b, `document.querySelectorAll('#recovery-codes li').length`); n != 10 {
+		t.Fatalf("%d recovery codes shown", n)
+	}
+	b.click("button[name='IDToken3'][value='0']")
+	b.waitFor("#signed-in-user")
+	if apps, _ := e.app.Devices.OATHDevices(context.Background(), "/", alice); len(apps) != 1 {
+		t.Fatalf("apps %+v", apps)
 	}
 	b.checkConsole()
 }
