@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base32"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -210,4 +211,29 @@ func BenchmarkVerifyCode(b *testing.B) {
 			b.Fatal(res.Outcome, err)
 		}
 	}
+}
+
+// TestSecondFactors: the door core learns from SecondFactors that a user with only an
+// authenticator app has a second factor too, so a password alone gets no full session.
+func TestSecondFactors(t *testing.T) {
+	ctx := context.Background()
+	reg, _ := newRegistry(t)
+	check := func(want ...string) {
+		t.Helper()
+		got, err := reg.SecondFactors(ctx, "/", "frank")
+		if err != nil || strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("SecondFactors = %v, %v; want %v", got, err, want)
+		}
+	}
+	check()
+	d := addOATH(t, reg, "/", "frank")
+	check("otp")
+	if err := reg.Add(ctx, "/", "frank", devices.Device{ID: "mech-f", Communication: "poll"}, secret(6)); err != nil {
+		t.Fatal(err)
+	}
+	check("push", "otp")
+	if err := reg.Revoke(ctx, "/", "frank", d.ID); err != nil {
+		t.Fatal(err)
+	}
+	check("push")
 }

@@ -3,9 +3,12 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/devices"
@@ -105,16 +108,23 @@ func TestBrowserCodeInsteadOfPush(t *testing.T) {
 }
 
 // TestBrowserDevicesApp: the devices page lists an authenticator app beside the push
-// device, and removes it (after a fresh sign-in) without touching the push device.
+// device, and removes it after a fresh sign-in with a code from the app (the realm's
+// step-up journey is oath-mfa here) without touching the push device.
 func TestBrowserDevicesApp(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	e := newEnv(t, envOptions{args: []string{"--step-up-journey", "oath-mfa"}})
 	e.enroll()
 	if _, err := e.app.Devices.AddOATH(context.Background(), "/", alice, devices.OATHDevice{Name: "Authenticator app", Params: oath.DefaultParams}, appSecret); err != nil {
 		t.Fatal(err)
 	}
 	b := newBrowser(t, e)
-	b.open("/account/devices")
-	b.signIn(password)
+	signIn := func() {
+		t.Helper()
+		b.signIn(password)
+		b.waitText("label[for='IDToken1']", "Enter the code from your authenticator app")
+		b.typeIn("#IDToken1", e.appCode()+"\r")
+	}
+	b.open("/login?journey=oath-mfa&goto=%2Faccount%2Fdevices")
+	signIn()
 	b.waitFor("#app-list")
 	if got := b.text("#app-list h3"); got != "Authenticator app" {
 		t.Fatalf("app %q", got)
@@ -124,7 +134,7 @@ func TestBrowserDevicesApp(t *testing.T) {
 	}
 	e.clock.Advance(6 * time.Minute)
 	b.click("#app-list button")
-	b.signIn(password)
+	signIn()
 	b.waitFor("#confirm")
 	if got := b.text("main p"); got != "Codes from “Authenticator app” will no longer sign you in." {
 		t.Errorf("confirmation text %q", got)
@@ -193,4 +203,23 @@ func TestBrowserOATHRegistration(t *testing.T) {
 		t.Fatalf("apps %+v", apps)
 	}
 	b.checkConsole()
+}
+
+// waitText waits until the element sel exists with the text want (the page after a
+// submit may keep the same ids as the one before). A check that meets a navigation is
+// simply tried again.
+func (b *browser) waitText(sel, want string) {
+	b.t.Helper()
+	js := `(() => { const el = document.querySelector(` + strconv.Quote(sel) + `); return el !== null && el.textContent.trim() === ` + strconv.Quote(want) + `; })()`
+	deadline := time.Now().Add(stepTimeout)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.t.Fatalf("%s never said %q", sel, want)
 }
