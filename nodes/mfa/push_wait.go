@@ -49,7 +49,7 @@ func init() {
 			Type:     "push_wait",
 			Title:    "Push Wait",
 			Category: "mfa",
-			Summary:  "Waits for the user to answer the push, showing the number to match; the user may exit instead.",
+			Summary:  "Waits for the user to answer the push, showing the number to match; the user may exit, or type a one-time code instead.",
 			Description: "Sends a PollingWaitCallback with the wait time, the number to match in a HiddenValueCallback pushChallengeNumber " +
 				"(and in the message), and an exit ConfirmationCallback preset to 100 (submit 0 to exit). Outcomes: done once the wait has " +
 				"passed (go to push_result_verifier), exit when the user pressed exit. With accept_code it also sends a TextInputCallback " +
