@@ -59,11 +59,7 @@ func init() {
 			Input:       true,
 			OutcomesFor: (*PushWaitConfig).outcomes,
 			New: func(c *PushWaitConfig, b *nodes.Build) (nodes.Node, error) {
-				n := &pushWait{cfg: c, svc: servicesOf(b), audit: auditOf(b)}
-				if b != nil && b.Deps != nil {
-					n.guard = b.Deps.Guard
-				}
-				return n, nil
+				return &pushWait{cfg: c, svc: servicesOf(b), audit: auditOf(b), guard: nodes.GuardOf(b)}, nil
 			},
 		})
 	})
@@ -154,7 +150,7 @@ func (n *pushWait) takeCode(ctx *nodes.Context, code string) (bool, string, erro
 	}
 	ok := false
 	if n.cfg.AcceptRecovery && devices.NormalizeRecoveryCode(code) != "" {
-		if ok, err = checkRecoveryCode(ctx, n.svc.devices, n.guard, n.audit, user, code); err != nil {
+		if ok, err = useRecoveryCode(ctx, n.svc.devices, n.guard, n.audit, user, code); err != nil {
 			return false, "", err
 		}
 	} else {
