@@ -22,7 +22,7 @@ func TestRegisterEveryType(t *testing.T) {
 		got = append(got, ti.Type)
 	}
 	want := []string{"device_profile_collector", "get_authenticator_app", "mfa_registration_options", "opt_out_mfa",
-		"push_registration", "push_result_verifier", "push_sender", "push_wait", "recovery_code_collector_decision",
+		"otp_or_push_collector", "push_registration", "push_result_verifier", "push_sender", "push_wait", "recovery_code_collector_decision",
 		"recovery_code_display"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("types %v\nwant %v", got, want)
@@ -58,6 +58,7 @@ func TestWithoutServices(t *testing.T) {
 		{typ: "get_authenticator_app"},
 		{typ: "push_wait"},
 		{typ: "device_profile_collector"},
+		{typ: "otp_or_push_collector"},
 		{typ: "recovery_code_display", outcome: "outcome"},
 	}
 	r := nodes.NewRegistry()

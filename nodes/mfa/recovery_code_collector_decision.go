@@ -20,7 +20,8 @@ func init() {
 			Category: "mfa",
 			Summary:  "Asks for a recovery code: true if it is one of the user's unused codes, which is then used up.",
 			Description: "Each code works once; a used code is consumed atomically, so two logins racing with the same code cannot " +
-				"both succeed. Wrap it in a retry_limit to bound guesses.",
+				"both succeed. Wrap it in a retry_limit to bound guesses. A code typed at an otp_or_push_collector just before " +
+				"(transient recoveryCodeInput) is checked without asking again.",
 			Input:    true,
 			Outcomes: []nodes.Outcome{{ID: "true", Label: "True"}, {ID: "false", Label: "False"}},
 			New: func(c *RecoveryCollectorConfig, b *nodes.Build) (nodes.Node, error) {
@@ -34,8 +35,13 @@ func init() {
 						return nodes.Action{}, err
 					}
 					code := ""
-					if len(ctx.Callbacks) == 1 {
+					switch {
+					case len(ctx.Callbacks) == 1:
 						code = strings.TrimSpace(ctx.Callbacks[0].InString())
+					case ctx.Transient.Has(KeyRecoveryCodeInput):
+						// Typed at an earlier prompt of this request (otp_or_push_collector).
+						code = strings.TrimSpace(ctx.Transient.String(KeyRecoveryCodeInput))
+						delete(ctx.Transient, KeyRecoveryCodeInput)
 					}
 					if code == "" {
 						return nodes.Send(nodes.NameCallback(text(c.Prompt, ctx, "Recovery Code"))), nil
