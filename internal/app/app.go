@@ -28,6 +28,7 @@ import (
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/nodes/basic"
 	"github.com/arbor-auth/arbor/push"
+	"github.com/arbor-auth/arbor/radius"
 	"github.com/arbor-auth/arbor/sessions"
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/embedded"
@@ -59,6 +60,10 @@ type App struct {
 	Push     *push.Service
 	// Listeners are extra addresses to serve (the device API on its own address).
 	Listeners []Listener
+	// PacketListeners are datagram doors to serve (RADIUS), and RADIUS the RADIUS door
+	// when the config file enables it.
+	PacketListeners []PacketListener
+	RADIUS          *radius.Server
 
 	pushCfg PushConfig
 	now     func() time.Time
