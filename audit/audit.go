@@ -36,6 +36,14 @@ const (
 	JourneyNodeFailed = "journey.node_error"
 )
 
+// One-time code event types: a code accepted, a wrong (or throttled) code, and a right
+// code refused because its time step was already used.
+const (
+	OTPAccepted = "otp.accepted"
+	OTPRejected = "otp.rejected"
+	OTPReused   = "otp.reused"
+)
+
 // Event is one audit record.
 type Event struct {
 	Time    time.Time      `json:"time"`

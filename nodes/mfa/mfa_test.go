@@ -21,8 +21,8 @@ func TestRegisterEveryType(t *testing.T) {
 	for _, ti := range r.Types() {
 		got = append(got, ti.Type)
 	}
-	want := []string{"device_profile_collector", "get_authenticator_app", "mfa_registration_options", "opt_out_mfa",
-		"otp_or_push_collector", "push_registration", "push_result_verifier", "push_sender", "push_wait", "recovery_code_collector_decision",
+	want := []string{"device_profile_collector", "get_authenticator_app", "mfa_registration_options", "oath_registration",
+		"oath_token_verifier", "opt_out_mfa", "otp_or_push_collector", "push_registration", "push_result_verifier", "push_sender", "push_wait", "recovery_code_collector_decision",
 		"recovery_code_display"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("types %v\nwant %v", got, want)
@@ -54,6 +54,8 @@ func TestWithoutServices(t *testing.T) {
 		{typ: "push_result_verifier", needs: true, shared: nodes.State{mfa.KeyMessageID: "AUTHENTICATE:x"}},
 		{typ: "opt_out_mfa", needs: true},
 		{typ: "recovery_code_collector_decision", needs: true},
+		{typ: "oath_registration", needs: true},
+		{typ: "oath_token_verifier", needs: true},
 		{typ: "mfa_registration_options"},
 		{typ: "get_authenticator_app"},
 		{typ: "push_wait"},
