@@ -117,18 +117,24 @@ func (s *Server) read(t *turn, p *radius.Packet) (*verdict, []byte) {
 	if len(values(p, rfc2865.CHAPPassword_Type)) > 0 {
 		return reject("CHAP is not supported: configure PAP")
 	}
-	pws := values(p, rfc2865.UserPassword_Type)
-	if len(pws) != 1 {
-		return reject("User-Password missing or repeated")
-	}
-	pw, err := radius.UserPassword(pws[0], t.cl.secret, p.Authenticator[:])
-	if err != nil || !utf8.Valid(pw) {
-		return reject("User-Password does not decode")
-	}
-	t.answer = string(pw)
 	states := values(p, rfc2865.State_Type)
 	if len(states) > 1 {
 		return reject("State repeated")
+	}
+	pws := values(p, rfc2865.UserPassword_Type)
+	switch {
+	case len(pws) > 1:
+		return reject("User-Password repeated")
+	case len(pws) == 0 && len(states) == 0:
+		return reject("User-Password missing: only PAP is supported")
+	case len(pws) == 1:
+		// An answer to a challenge may come without User-Password: a blank answer
+		// (radclient, for one, leaves an empty one out).
+		pw, err := radius.UserPassword(pws[0], t.cl.secret, p.Authenticator[:])
+		if err != nil || !utf8.Valid(pw) {
+			return reject("User-Password does not decode")
+		}
+		t.answer = string(pw)
 	}
 	if cs := values(p, rfc2865.CallingStationID_Type); len(cs) == 1 && printable(string(cs[0])) {
 		t.calling = string(cs[0])
@@ -311,11 +317,21 @@ func inspect(cbs []nodes.Callback) step {
 }
 
 // presets answers every callback with its preset inputs: a polling step answered so
-// ("keep waiting", exit not pressed).
+// ("keep waiting", exit not pressed). Numbers are given as a wire door gives them
+// (float64), which is what the engine accepts from any door.
 func presets(cbs []nodes.Callback) []nodes.Callback {
 	out := make([]nodes.Callback, len(cbs))
 	for i, cb := range cbs {
-		out[i] = nodes.Callback{Type: cb.Type, Input: append([]nodes.Field(nil), cb.Input...)}
+		out[i] = nodes.Callback{Type: cb.Type, Input: make([]nodes.Field, len(cb.Input))}
+		for j, in := range cb.Input {
+			switch v := in.Value.(type) {
+			case int:
+				in.Value = float64(v)
+			case int64:
+				in.Value = float64(v)
+			}
+			out[i].Input[j] = in
+		}
 	}
 	return out
 }

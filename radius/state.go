@@ -45,10 +45,29 @@ var (
 // stateCodec signs and checks States.
 type stateCodec struct{ key []byte }
 
+// shortTypes abbreviates the callback types a State carries most, to keep it within
+// one attribute; other types travel by their full name.
+var shortTypes = map[string]string{
+	nodes.TypeName: "N", nodes.TypePassword: "P", nodes.TypeTextInput: "T", nodes.TypeChoice: "C",
+	nodes.TypeConfirmation: "K", nodes.TypeTextOutput: "O", nodes.TypePollingWait: "W", nodes.TypeHiddenValue: "H",
+	nodes.TypeMetadata: "M",
+}
+
+var longTypes = func() map[string]string {
+	m := make(map[string]string, len(shortTypes))
+	for k, v := range shortTypes {
+		m[v] = k
+	}
+	return m
+}()
+
 func stepOf(cbs []nodes.Callback) []stateInput {
 	out := make([]stateInput, len(cbs))
 	for i, cb := range cbs {
 		out[i].Type = cb.Type
+		if s, ok := shortTypes[cb.Type]; ok {
+			out[i].Type = s
+		}
 		for _, in := range cb.Input {
 			out[i].Inputs = append(out[i].Inputs, in.Name, in.Value)
 		}
@@ -64,6 +83,9 @@ func (c *challenge) callbacks() ([]nodes.Callback, error) {
 			return nil, errStateInvalid
 		}
 		out[i].Type = s.Type
+		if l, ok := longTypes[s.Type]; ok {
+			out[i].Type = l
+		}
 		for j := 0; j < len(s.Inputs); j += 2 {
 			name, ok := s.Inputs[j].(string)
 			if !ok {

@@ -3,10 +3,13 @@ package mfa_test
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/nodes/mfa"
+	"github.com/arbor-auth/arbor/oath"
 	"github.com/arbor-auth/arbor/push"
 )
 
@@ -91,4 +94,44 @@ func TestRecoveryCodeFromCollector(t *testing.T) {
 	}
 	// Without one it asks, as before.
 	wantSend(t, n, f.newCtx(), nodes.TypeName)
+}
+
+// TestOTPFromCollector checks that oath_token_verifier checks a code typed at
+// otp_or_push_collector without asking again: right, reused, wrong, and for a user
+// without an app.
+func TestOTPFromCollector(t *testing.T) {
+	f := newFixture(t, push.Config{})
+	bg := context.Background()
+	secret := []byte("0123456789abcdefghij")
+	if _, err := f.env.Devices.AddOATH(bg, "/", "alice", devices.OATHDevice{Params: oath.DefaultParams}, secret); err != nil {
+		t.Fatal(err)
+	}
+	n := f.mustBuild(t, "oath_token_verifier", "")
+	code, err := oath.Code(oath.DefaultParams, secret, f.env.Now(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := f.newCtx()
+	ctx.Transient[mfa.KeyOneTimePassword] = code
+	wantOutcome(t, n, ctx, "success")
+	if ctx.Transient.Has(mfa.KeyOneTimePassword) {
+		t.Error("the typed code stays in transient state")
+	}
+	// The same code again in this time step: asked again with the wait message.
+	ctx = f.newCtx()
+	ctx.Transient[mfa.KeyOneTimePassword] = code
+	cbs := wantSend(t, n, ctx, nodes.TypeTextOutput, nodes.TypeName)
+	if msg := cbs[0].OutString("message"); !strings.HasPrefix(msg, "Please wait ") {
+		t.Errorf("reused code: message %q", msg)
+	}
+	ctx = f.newCtx()
+	ctx.Transient[mfa.KeyOneTimePassword] = "000000"
+	if code == "000000" {
+		ctx.Transient[mfa.KeyOneTimePassword] = "111111"
+	}
+	wantOutcome(t, n, ctx, "failure")
+	ctx = f.newCtx()
+	ctx.Shared[nodes.KeyUsername] = "bob"
+	ctx.Transient[mfa.KeyOneTimePassword] = "123456"
+	wantOutcome(t, n, ctx, "not_registered")
 }
