@@ -59,10 +59,15 @@ func (d *dedup) begin(k dupKey) (first bool, reply []byte) {
 	return true, nil
 }
 
-// finish records the answer to k (nil when none was sent).
+// finish records the answer to k. A request that got no answer (a store outage) is
+// forgotten, so the client's retry is processed: the step it carried changed nothing.
 func (d *dedup) finish(k dupKey, reply []byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if reply == nil {
+		delete(d.entries, k)
+		return
+	}
 	if e, ok := d.entries[k]; ok {
 		e.reply, e.done, e.expires = reply, true, d.now().Add(d.window)
 	}

@@ -69,7 +69,7 @@ func (c *clock) Advance(d time.Duration) {
 // env is a running Arbor with the RADIUS door on a real UDP socket, the device API on
 // a real HTTP server, user alice (with the vendor attribute group) and a transcript.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	app    *app.App
 	addr   string // host:port of the RADIUS socket
 	clock  *clock
@@ -98,7 +98,7 @@ var start = time.Date(2026, 11, 30, 9, 0, 10, 0, time.UTC)
 
 // newEnv starts Arbor with a radius section whose one client, vpn-gw on 127.0.0.0/8,
 // runs journey; extra is YAML added to the client (reply attributes).
-func newEnv(t *testing.T, journey, extra string) *env {
+func newEnv(t testing.TB, journey, extra string) *env {
 	t.Helper()
 	needRadclient(t)
 	e := &env{t: t, clock: &clock{t: start}, audit: &audit.Recorder{}, seen: map[string]string{}, secret: secret}

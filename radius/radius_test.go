@@ -19,11 +19,12 @@ const groups = `      reply_attributes:
 
 const plus = "+Please enter the token code. You can also submit a blank response to initiate a push notification."
 
+// count reads arbor_radius_requests_total{client, outcome} (-1 if the metrics cannot
+// be gathered). It calls nothing on e.t, so fuzz targets may use it.
 func (e *env) count(client, outcome string) float64 {
-	e.t.Helper()
 	mfs, err := e.app.Metrics.Gather()
 	if err != nil {
-		e.t.Fatal(err)
+		return -1
 	}
 	for _, mf := range mfs {
 		if mf.GetName() != "arbor_radius_requests_total" {
