@@ -36,12 +36,15 @@ const (
 	JourneyNodeFailed = "journey.node_error"
 )
 
-// One-time code event types: a code accepted, a wrong (or throttled) code, and a right
-// code refused because its time step was already used.
+// One-time code event types: a code accepted, a wrong (or throttled) code, a right code
+// refused because its time step was already used, and a push withdrawn because a code
+// was typed instead.
 const (
 	OTPAccepted = "otp.accepted"
 	OTPRejected = "otp.rejected"
 	OTPReused   = "otp.reused"
+	// PushCancelled: a push withdrawn because the login went on without it.
+	PushCancelled = "push.cancelled"
 )
 
 // Event is one audit record.

@@ -216,6 +216,9 @@ func (r *Registry) load(ctx context.Context, realm, user string) (*record, uint6
 	for i := range rec.Devices {
 		rec.Devices[i].Realm, rec.Devices[i].User = rec.Realm, rec.User
 	}
+	for i := range rec.OATH {
+		rec.OATH[i].Realm, rec.OATH[i].User = rec.Realm, rec.User
+	}
 	return &rec, it.Rev, nil
 }
 

@@ -111,8 +111,6 @@ type KeyRequest struct {
 	// Issuer and Account label the entry in the authenticator app.
 	Issuer, Account string
 	Params
-	// Extra parameters are added to the URI (AM's uid and oid, for example).
-	Extra url.Values
 }
 
 // NewKey draws a fresh secret for req and returns it with the otpauth:// URI that
@@ -148,11 +146,6 @@ func NewKey(req KeyRequest) (secret []byte, uri string, err error) {
 	if req.Kind == HOTP {
 		// Key URI format: counter is required for hotp; a new device starts at 0.
 		q.Set("counter", "0")
-	}
-	for k, vs := range req.Extra {
-		for _, v := range vs {
-			q.Add(k, v)
-		}
 	}
 	u.RawQuery = q.Encode()
 	return secret, u.String(), nil
@@ -355,7 +348,7 @@ func waitFor(st State, period int, now time.Time) time.Duration {
 	if w <= 0 {
 		w = per - time.Duration(now.UnixNano()%int64(per))
 	}
-	return max((w+time.Second-1).Truncate(time.Second), time.Second)
+	return max((w + time.Second - 1).Truncate(time.Second), time.Second)
 }
 
 func verifyHOTP(p Params, secret []byte, st State, code string, pol Policy) (Result, error) {

@@ -1,7 +1,6 @@
 package mfa
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +20,8 @@ type OATHVerifierConfig struct {
 	HOTPLookAhead    int               `json:"hotp_look_ahead" default:"10" min:"1" max:"100" doc:"Counter-based codes: how many codes ahead of the expected one are accepted."`
 	HOTPResyncWindow int               `json:"hotp_resync_window" default:"100" min:"0" max:"1000" doc:"Counter-based codes: how much further ahead a device may have run and be resynchronised by two consecutive codes (0: never)."`
 	Prompt           map[string]string `json:"prompt" default:"{\"en\":\"Enter the code from your authenticator app\"}" doc:"Prompt for the code, by locale."`
-	WaitMessage      map[string]string `json:"wait_message" default:"{\"en\":\"Please wait {{seconds}} seconds to log in again.\"}" doc:"Shown when a code's time step was already used, by locale; {{seconds}} is the time left until the app shows a new code."`
+	ReusedMessage    map[string]string `json:"reused_code_message" default:"{\"en\":\"Please wait {{seconds}} seconds to log in again.\"}" doc:"Shown when a code's time step was already used, by locale; {{seconds}} is the time left until the app shows a new code."`
+	WrongCodeMessage map[string]string `json:"wrong_code_message" default:"{\"en\":\"That code is not right.\"}" doc:"Shown when the flow comes back to this node after a wrong code (through a retry_limit), by locale."`
 }
 
 func (c *OATHVerifierConfig) policy() oath.Policy {
@@ -82,7 +82,9 @@ func (n *oathVerifier) Process(ctx *nodes.Context) (nodes.Action, error) {
 		code = strings.TrimSpace(ctx.Transient.String(KeyOneTimePassword))
 		delete(ctx.Transient, KeyOneTimePassword)
 	}
+	failedKey := ctx.LocalKey("failed")
 	if code == "" {
+		problem := ""
 		if ctx.Callbacks == nil {
 			have, err := n.svc.devices.OATHDevices(ctx.Ctx, ctx.Realm, user)
 			if err != nil {
@@ -92,9 +94,13 @@ func (n *oathVerifier) Process(ctx *nodes.Context) (nodes.Action, error) {
 				ctx.Shared[KeyMFAMethod] = devices.MethodOATH
 				return nodes.Goto("not_registered"), nil
 			}
+			if ctx.Shared.Bool(failedKey) {
+				problem = text(n.cfg.WrongCodeMessage, ctx, "That code is not right.")
+			}
 		}
-		return n.ask(ctx, ""), nil
+		return n.ask(ctx, problem), nil
 	}
+	delete(ctx.Shared, failedKey)
 	res, err := checkCode(ctx, n.svc.devices, n.guard, n.audit, user, code, n.pol)
 	if err != nil {
 		return nodes.Action{}, err
@@ -106,8 +112,10 @@ func (n *oathVerifier) Process(ctx *nodes.Context) (nodes.Action, error) {
 	case res.Outcome == oath.Accepted:
 		return nodes.Goto("success"), nil
 	case res.Outcome == oath.Reused:
-		return n.ask(ctx, waitMessage(n.cfg.WaitMessage, ctx, res.Wait)), nil
+		return n.ask(ctx, reusedMessage(n.cfg.ReusedMessage, ctx, res.Wait)), nil
 	default:
+		// Remembered so that a retry coming back here says why it asks again.
+		ctx.Shared[failedKey] = true
 		return nodes.Goto("failure"), nil
 	}
 }
@@ -120,60 +128,9 @@ func (n *oathVerifier) ask(ctx *nodes.Context, problem string) nodes.Action {
 	return nodes.Send(append(cbs, nodes.NameCallback(text(n.cfg.Prompt, ctx, "Enter the code from your authenticator app")))...)
 }
 
-// waitMessage fills {{seconds}} in the localized wait message (seed 001's "Please wait
-// x seconds to login again").
-func waitMessage(m map[string]string, ctx *nodes.Context, wait time.Duration) string {
+// reusedMessage fills {{seconds}} in the localized message for a reused code (seed
+// 001's "Please wait x seconds to login again").
+func reusedMessage(m map[string]string, ctx *nodes.Context, wait time.Duration) string {
 	msg := text(m, ctx, "Please wait {{seconds}} seconds to log in again.")
 	return strings.ReplaceAll(msg, "{{seconds}}", strconv.Itoa(int(wait/time.Second)))
-}
-
-// checkCode checks a one-time code the user typed against the user's OATH devices,
-// behind the guessing defence, and audits the result; on acceptance the flow records
-// the otp factor. A throttled attempt is answered as a wrong code without being checked.
-// Only store failures are errors. The code verifier and a push wait that takes a code
-// instead of the push share it, so both count and audit attempts the same way.
-func checkCode(ctx *nodes.Context, devs *devices.Registry, guard nodes.Guard, au *audit.Logger, user, code string, pol oath.Policy) (devices.CodeResult, error) {
-	ev := audit.Event{Type: audit.OTPRejected, Realm: ctx.Realm, User: user, FlowID: ctx.FlowID, Node: ctx.NodeID, Client: ctx.Request.ClientIP}
-	if guard != nil {
-		wait, err := guard.Allow(ctx.Ctx, ctx.Realm, user, ctx.Request.ClientIP)
-		if err != nil {
-			return devices.CodeResult{}, fmt.Errorf("one-time code: %w", err)
-		}
-		if wait > 0 {
-			ev.Details = map[string]any{"reason": "throttled"}
-			au.Emit(ctx.Ctx, ev)
-			return devices.CodeResult{Outcome: oath.Wrong, Registered: true}, nil
-		}
-	}
-	res, err := devs.VerifyCode(ctx.Ctx, ctx.Realm, user, code, ctx.Now, pol)
-	if err != nil {
-		return devices.CodeResult{}, err
-	}
-	if !res.Registered {
-		return res, nil
-	}
-	if res.Device != nil {
-		ev.Details = map[string]any{"device_id": res.Device.ID}
-	}
-	switch res.Outcome {
-	case oath.Accepted:
-		ev.Type = audit.OTPAccepted
-		if guard != nil {
-			if err := guard.Succeeded(ctx.Ctx, ctx.Realm, user, ctx.Request.ClientIP); err != nil {
-				return devices.CodeResult{}, fmt.Errorf("one-time code: %w", err)
-			}
-		}
-		ctx.Shared.AddFactor(nodes.FactorOTP)
-	case oath.Reused:
-		// A right code, only too early again: not a guess, so not counted.
-		ev.Type = audit.OTPReused
-	default:
-		if guard != nil {
-			if err := guard.Failed(ctx.Ctx, ctx.Realm, user, ctx.Request.ClientIP); err != nil {
-				return devices.CodeResult{}, fmt.Errorf("one-time code: %w", err)
-			}
-		}
-	}
-	au.Emit(ctx.Ctx, ev)
-	return res, nil
 }

@@ -61,13 +61,20 @@ type env struct {
 	script bytes.Buffer
 	seen   map[string]string // volatile value -> placeholder
 	codes  map[string]bool   // real recovery codes: random, so masked when typed
+	otps   map[string]bool   // one-time codes the phone made: clock-dependent, so masked when typed
 }
 
 const password = "correct horse battery"
 
 func newEnv(t *testing.T, pushYAML string) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, audit: &audit.Recorder{}, seen: map[string]string{}, codes: map[string]bool{}}
+	return newEnvArgs(t, pushYAML)
+}
+
+// newEnvArgs is newEnv with more command-line arguments (--journeys testdata/journeys).
+func newEnvArgs(t *testing.T, pushYAML string, extra ...string) *env {
+	t.Helper()
+	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, audit: &audit.Recorder{}, seen: map[string]string{}, codes: map[string]bool{}, otps: map[string]bool{}}
 	e.srv = httptest.NewUnstartedServer(nil)
 	dir := t.TempDir()
 	args := []string{"--data", dir, "--hash-memory-kib", "8", "--hash-iterations", "1", "--public-url", "http://" + e.srv.Listener.Addr().String()}
@@ -76,6 +83,7 @@ func newEnv(t *testing.T, pushYAML string) *env {
 		os.WriteFile(f, []byte(pushYAML), 0o600)
 		args = append(args, "--config", f)
 	}
+	args = append(args, extra...)
 	cfg, err := config.Load(args, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +196,7 @@ func (l *login) describe() string {
 		}
 		s := typ
 		switch typ {
-		case "NameCallback", "PasswordCallback":
+		case "NameCallback", "PasswordCallback", "TextInputCallback":
 			s += fmt.Sprintf("(%q)", outs["prompt"])
 		case "TextOutputCallback":
 			msg := fmt.Sprint(outs["message"])
@@ -200,8 +208,8 @@ func (l *login) describe() string {
 			s += fmt.Sprintf("(%vms %q)", outs["waitTime"], l.maskNumbers(fmt.Sprint(outs["message"])))
 		case "HiddenValueCallback":
 			v := fmt.Sprint(outs["value"])
-			if strings.HasPrefix(v, "pushauth://") {
-				v = "pushauth://..."
+			if scheme, _, ok := strings.Cut(v, "://"); ok && (scheme == "pushauth" || scheme == "otpauth") {
+				v = scheme + "://..."
 			} else {
 				v = l.e.mask("number", v)
 			}
@@ -264,6 +272,8 @@ func (l *login) answer(values map[string]any) {
 		}
 		if str, ok := v.(string); ok && l.e.codes[str] {
 			v = l.e.mask("code", str)
+		} else if ok && l.e.otps[str] {
+			v = l.e.mask("otp", str)
 		}
 		shown = append(shown, fmt.Sprintf("%s=%v", m["type"], v))
 	}
