@@ -223,9 +223,12 @@ func (s *Server) drive(ctx context.Context, t *turn, stateAttr []byte) *verdict 
 		var submitted []nodes.Callback
 		switch {
 		case st.polling && (t.answered || strings.TrimSpace(t.answer) == "" || strings.EqualFold(strings.TrimSpace(t.answer), "push") || !hasSlot(res.Callbacks)):
-			if st.number != "" && !t.held {
-				// Number matching: the user must see the number before the wait.
-				return &verdict{code: radius.CodeAccessChallenge, message: st.message, flowID: res.FlowID, journey: res.Journey,
+			if (st.number != "" && !t.held) || st.problem != "" {
+				// Number matching: the user must see the number before the wait. A code
+				// typed instead of the push and refused: the user must see why; the
+				// push still waits.
+				msg := strings.TrimSpace(st.problem + " " + st.message)
+				return &verdict{code: radius.CodeAccessChallenge, message: msg, flowID: res.FlowID, journey: res.Journey,
 					state: &challenge{Flow: res.FlowID, Expires: res.Expires.Unix(), Hold: true, Step: stepOf(res.Callbacks)}}
 			}
 			if !t.held || t.deadline.IsZero() {
@@ -293,6 +296,7 @@ type step struct {
 	message     string // the polling message (with number matching, the number to tap)
 	number      string // the number to match, if any
 	pushOffered bool
+	problem     string // an error message in a polling step (a refused code)
 }
 
 func inspect(cbs []nodes.Callback) step {
@@ -304,6 +308,10 @@ func inspect(cbs []nodes.Callback) step {
 			st.message = cb.OutString("message")
 			ms, _ := strconv.Atoi(cb.OutString("waitTime"))
 			st.wait = min(max(time.Duration(ms)*time.Millisecond, 100*time.Millisecond), 5*time.Second)
+		case nodes.TypeTextOutput:
+			if cb.OutString("messageType") == nodes.MessageError {
+				st.problem = strings.TrimSpace(st.problem + " " + cb.OutString("message"))
+			}
 		case nodes.TypeHiddenValue:
 			switch cb.OutString("id") {
 			case mfa.HiddenChallenge:

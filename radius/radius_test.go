@@ -314,3 +314,33 @@ func TestBadState(t *testing.T) {
 		t.Errorf("%d logins succeeded, want 1", n)
 	}
 }
+
+// TestCodeWhilePushPending: the push is sent and its number shown; instead of tapping,
+// the user types a wrong code (told so, the push still waits), then the right one-time
+// code: Access-Accept, and the push is cancelled, so a late approval does nothing.
+func TestCodeWhilePushPending(t *testing.T) {
+	e := newEnv(t, "radius", "")
+	e.registerPush()
+	e.registerOTP()
+	rep := e.step(req{user: "alice", answer: password})
+	rep = e.step(req{user: "alice", answer: "", state: rep.get("State")})
+	wantCode(t, rep, "Access-Challenge")
+	n := number(t, rep)
+	wrong := "000000"
+	if e.code() == wrong {
+		wrong = "111111"
+	}
+	rep = e.step(req{user: "alice", answer: wrong, state: rep.get("State")})
+	wantCode(t, rep, "Access-Challenge")
+	if !strings.Contains(rep.message(), "Tap the number") || number(t, rep) != n {
+		t.Errorf("after a wrong code: %q, want the same number to tap", rep.message())
+	}
+	wantCode(t, e.step(req{user: "alice", answer: e.code(), state: rep.get("State")}), "Access-Accept")
+	if _, err := e.phone.ApproveLatest(context.Background(), n); err == nil {
+		t.Error("a late approval of the cancelled push was taken")
+	}
+	if n := e.audit.Count(audit.PushSent); n != 1 {
+		t.Errorf("%d pushes sent", n)
+	}
+	e.golden("code_while_push_pending")
+}
