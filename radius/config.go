@@ -53,10 +53,14 @@ type ClientConfig struct {
 // list attribute gives one RADIUS attribute per element, and a user without it gets
 // none.
 type ReplyAttribute struct {
-	Type   int    `yaml:"type"`
+	// Type is the attribute's number, or with Vendor the vendor's attribute number.
+	Type int `yaml:"type"`
+	// Vendor is the IANA enterprise number of a Vendor-Specific attribute (0: none).
 	Vendor uint32 `yaml:"vendor"`
-	Value  string `yaml:"value"`
-	From   string `yaml:"from"`
+	// Value is a fixed value.
+	Value string `yaml:"value"`
+	// From names the user attribute the value is read from.
+	From string `yaml:"from"`
 	// Integer encodes the value as a 32-bit integer (Session-Timeout) instead of text.
 	Integer bool `yaml:"integer"`
 }

@@ -61,9 +61,11 @@ type Deps struct {
 	// Users supplies the user attributes reply attributes are read from.
 	Users *identity.Store
 	// Keys signs States.
-	Keys  *keys.Ring
+	Keys *keys.Ring
+	// Audit receives the door's events (nil: none).
 	Audit *audit.Logger
-	Log   *slog.Logger
+	// Log is the logger (default slog.Default()).
+	Log *slog.Logger
 	// Metrics registers the door's counters (nil: none).
 	Metrics prometheus.Registerer
 	// Getenv reads secret_env (default os.Getenv through the caller).
