@@ -36,16 +36,17 @@ const (
 
 // turn is one Access-Request being answered.
 type turn struct {
-	cl       *client
-	from     netip.AddrPort
-	user     string
-	answer   string // User-Password: the password, or the answer to a challenge
-	answered bool   // the answer was given to a step
-	held     bool   // this request waits for a push
-	deadline time.Time
-	calling  string
-	req      nodes.Request
-	accept   radius.Attributes // built in the success hook
+	cl        *client
+	from      netip.AddrPort
+	user      string
+	answer    string // User-Password: the password, or the answer to a challenge
+	answered  bool   // the answer was given to a step
+	held      bool   // this request waits for a push
+	typedCode bool   // the answer went to a push wait's code field
+	deadline  time.Time
+	calling   string
+	req       nodes.Request
+	accept    radius.Attributes // built in the success hook
 }
 
 // verdict is how an Access-Request is answered.
@@ -223,7 +224,7 @@ func (s *Server) drive(ctx context.Context, t *turn, stateAttr []byte) *verdict 
 		var submitted []nodes.Callback
 		switch {
 		case st.polling && (t.answered || strings.TrimSpace(t.answer) == "" || strings.EqualFold(strings.TrimSpace(t.answer), "push") || !hasSlot(res.Callbacks)):
-			if (st.number != "" && !t.held) || st.problem != "" {
+			if (st.number != "" && !t.held) || (st.problem != "" && t.typedCode) {
 				// Number matching: the user must see the number before the wait. A code
 				// typed instead of the push and refused: the user must see why; the
 				// push still waits.
@@ -249,6 +250,7 @@ func (s *Server) drive(ctx context.Context, t *turn, stateAttr []byte) *verdict 
 			if err != nil {
 				return &verdict{code: radius.CodeAccessReject, message: msgNotHere, flowID: res.FlowID, journey: res.Journey, reason: err.Error()}
 			}
+			t.typedCode = st.polling // a code typed instead of the push
 			if need {
 				if st.pushOffered {
 					prompt = "+" + prompt

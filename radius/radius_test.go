@@ -344,3 +344,23 @@ func TestCodeWhilePushPending(t *testing.T) {
 	}
 	e.golden("code_while_push_pending")
 }
+
+// TestWrongCodeThenApprove: a wrong code typed while the push waits is refused with the
+// number again; the next blank answer is held, and the phone's approval signs in.
+func TestWrongCodeThenApprove(t *testing.T) {
+	e := newEnv(t, "radius", "")
+	e.registerPush()
+	e.registerOTP()
+	rep := e.send(req{user: "alice", answer: password})
+	rep = e.send(req{user: "alice", answer: "", state: rep.get("State")})
+	n := number(t, rep)
+	rep = e.send(req{user: "alice", answer: "99999999", state: rep.get("State")})
+	wantCode(t, rep, "Access-Challenge")
+	wait := e.soon(1500*time.Millisecond, func(ctx context.Context) error {
+		_, err := e.phone.ApproveLatest(ctx, n)
+		return err
+	})
+	rep = e.send(req{user: "alice", answer: "", state: rep.get("State")})
+	wait()
+	wantCode(t, rep, "Access-Accept")
+}
