@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/arbor-auth/arbor/door"
 )
 
 // Config is the "radius" section of the config file. The door is off unless it names
@@ -106,6 +108,11 @@ func (c *Config) resolve(getenv func(string) string) ([]*client, error) {
 		}
 		if cl.realm == "" {
 			cl.realm = "/"
+		}
+		if r, err := door.NormalizeRealm(cl.realm); err != nil {
+			bad("%s (%s): realm: %w", where, cc.Name, err)
+		} else {
+			cl.realm = r
 		}
 		if len(cc.Networks) == 0 {
 			bad("%s (%s): networks is required", where, cc.Name)

@@ -16,11 +16,15 @@ import (
 	"layeh.com/radius/rfc2865"
 
 	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/engine"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/nodes/mfa"
 	"github.com/arbor-auth/arbor/store"
 )
+
+// doorName names the door in the core's audit events and logs.
+const doorName = "radius"
 
 // maxTurns bounds the steps one Access-Request drives (a held push polls once a second
 // at most, so this is far above a 2-minute hold).
@@ -45,8 +49,8 @@ type turn struct {
 	typedCode bool   // the answer went to a push wait's code field
 	deadline  time.Time
 	calling   string
-	req       nodes.Request
-	accept    radius.Attributes // built in the success hook
+	client    door.Client
+	accept    radius.Attributes
 }
 
 // verdict is how an Access-Request is answered.
@@ -147,7 +151,7 @@ func (s *Server) read(t *turn, p *radius.Packet) (*verdict, []byte) {
 	if a, err := netip.ParseAddr(t.calling); err == nil {
 		ip = a.Unmap().String()
 	}
-	t.req = nodes.Request{ClientIP: ip, UserAgent: "RADIUS " + t.cl.name, Header: http.Header{
+	t.client = door.Client{IP: ip, UserAgent: "RADIUS " + t.cl.name, Header: http.Header{
 		"X-Radius-Client":      {t.cl.name},
 		"X-Calling-Station-Id": {t.calling},
 	}}
@@ -185,15 +189,16 @@ func printable(s string) bool {
 func (s *Server) drive(ctx context.Context, t *turn, stateAttr []byte) *verdict {
 	var res *engine.Result
 	var err error
-	onSuccess := engine.OnSuccess(func(ctx context.Context, r *engine.Result) (func(), error) {
-		// Read the reply attributes before the flow is recorded as finished: a store
-		// failure here leaves the step retryable (the client's retransmission).
-		attrs, err := s.replyAttributes(ctx, t.cl, r.Realm, r.Username)
-		t.accept = attrs
-		return nil, err
-	})
+	result := func(out *door.Outcome, err error) (*engine.Result, error) {
+		if err != nil {
+			return nil, err
+		}
+		return out.Result, nil
+	}
 	if stateAttr == nil {
-		res, err = s.flows.Start(ctx, engine.StartRequest{Journey: t.cl.journey, Realm: t.cl.realm, Request: t.req}, onSuccess)
+		// No session: the gateway keeps its own; the core's rules still decide whether
+		// the login succeeds.
+		res, err = result(s.flows.Start(ctx, door.Start{Door: doorName, Realm: t.cl.realm, Journey: t.cl.journey, Client: t.client, NoSession: true}))
 	} else {
 		st, serr := s.states.open(t.cl.name, t.user, stateAttr, s.now())
 		if serr != nil {
@@ -212,6 +217,14 @@ func (s *Server) drive(ctx context.Context, t *turn, stateAttr []byte) *verdict 
 		}
 		switch res.Status {
 		case engine.Succeeded:
+			attrs, aerr := s.replyAttributes(ctx, t.cl, res.Realm, res.Username)
+			if aerr != nil {
+				// The flow is finished: without its attributes the gateway could grant the
+				// wrong access, so the login is refused rather than accepted bare.
+				s.log.Error("RADIUS reply attributes could not be read; login refused", "client", t.cl.name, "flow_id", res.FlowID, "err", aerr)
+				return &verdict{code: radius.CodeAccessReject, message: msgFailure, flowID: res.FlowID, journey: res.Journey, reason: aerr.Error()}
+			}
+			t.accept = attrs
 			return &verdict{code: radius.CodeAccessAccept, flowID: res.FlowID, journey: res.Journey}
 		case engine.Failed:
 			msg := res.FailureMessage
@@ -260,7 +273,7 @@ func (s *Server) drive(ctx context.Context, t *turn, stateAttr []byte) *verdict 
 			}
 		}
 		flowID := res.FlowID
-		res, err = s.flows.Continue(ctx, flowID, t.cl.realm, submitted, t.req, onSuccess)
+		res, err = result(s.flows.Continue(ctx, door.Continue{Door: doorName, Realm: t.cl.realm, FlowID: flowID, Answers: submitted, Client: t.client, NoSession: true}))
 		if err != nil {
 			res = &engine.Result{FlowID: flowID}
 		}
@@ -279,8 +292,8 @@ func (s *Server) engineError(t *turn, res *engine.Result, err error) *verdict {
 	switch {
 	case errors.Is(err, engine.ErrFlowNotFound), errors.Is(err, engine.ErrStepConflict), errors.Is(err, engine.ErrRealmMismatch), errors.As(err, &ie):
 		return v
-	case errors.Is(err, engine.ErrJourneyNotFound):
-		s.log.Error("RADIUS client's journey does not exist", "client", t.cl.name, "journey", t.cl.journey)
+	case errors.Is(err, engine.ErrJourneyNotFound), errors.Is(err, door.ErrJourneyDisabled), errors.Is(err, door.ErrUnknownRealm):
+		s.log.Error("RADIUS client's journey cannot run", "client", t.cl.name, "journey", t.cl.journey, "realm", t.cl.realm, "err", err)
 		v.message = msgFailure
 		return v
 	case errors.Is(err, store.ErrUnavailable):

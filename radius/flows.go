@@ -3,16 +3,15 @@ package radius
 import (
 	"context"
 
-	"github.com/arbor-auth/arbor/engine"
-	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/door"
 )
 
 // flows is what the door needs of the door core: start a flow of a journey in a realm,
-// and answer the step a flow waits on. The engine provides it today; moving the door
-// onto the shared door core changes this file only.
+// and answer the step a flow waits on, under the core's rules (disabled journeys, the
+// second-factor rule, audit). *door.Core provides it; tests may stand in for it.
 type flows interface {
-	Start(ctx context.Context, sr engine.StartRequest, opts ...engine.StepOption) (*engine.Result, error)
-	Continue(ctx context.Context, flowID, realm string, submitted []nodes.Callback, req nodes.Request, opts ...engine.StepOption) (*engine.Result, error)
+	Start(ctx context.Context, s door.Start) (*door.Outcome, error)
+	Continue(ctx context.Context, k door.Continue) (*door.Outcome, error)
 }
 
-var _ flows = (*engine.Engine)(nil)
+var _ flows = (*door.Core)(nil)

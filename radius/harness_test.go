@@ -5,9 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,9 +19,8 @@ import (
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/authenticator"
 	"github.com/arbor-auth/arbor/devices"
-	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
-	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/internal/app/apptest"
 	"github.com/arbor-auth/arbor/oath"
 	"github.com/arbor-auth/arbor/push"
 )
@@ -102,7 +99,6 @@ func newEnv(t testing.TB, journey, extra string) *env {
 	t.Helper()
 	needRadclient(t)
 	e := &env{t: t, clock: &clock{t: start}, audit: &audit.Recorder{}, seen: map[string]string{}, secret: secret}
-	srv := httptest.NewUnstartedServer(nil)
 	dir := t.TempDir()
 	yaml := fmt.Sprintf(`radius:
   listen: 127.0.0.1:0
@@ -126,22 +122,11 @@ func newEnv(t testing.TB, journey, extra string) *env {
 	tap = bytes.Replace(tap, []byte(`"name": "radius"`), []byte(`"name": "radius-tap"`), 1)
 	tap = bytes.Replace(tap, []byte(`"push_type": "challenge"`), []byte(`"push_type": "tap"`), 1)
 	os.WriteFile(filepath.Join(jdir, "radius-tap.json"), tap, 0o600)
-	args := []string{"--data", dir, "--hash-memory-kib", "8", "--hash-iterations", "1", "--journeys", jdir,
-		"--public-url", "http://" + srv.Listener.Addr().String(), "--config", filepath.Join(dir, "arbor.yaml")}
-	cfg, err := config.Load(args, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler), app.WithClock(e.clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
+	srv := apptest.Start(t, apptest.Options{Args: []string{"--journeys", jdir, "--config", filepath.Join(dir, "arbor.yaml")},
+		Now: e.clock.Now, PublicURL: true, Dir: dir})
+	a := srv.App
 	a.Audit.AddSink(e.audit.Sink())
 	e.app = a
-	srv.Config.Handler = a.Handler()
-	srv.Start()
-	t.Cleanup(srv.Close)
 	if a.RADIUS == nil || len(a.PacketListeners) != 1 {
 		t.Fatal("the radius section did not add the RADIUS door")
 	}
@@ -162,11 +147,7 @@ func newEnv(t testing.TB, journey, extra string) *env {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	h, _ := identity.HashPassword(password, identity.CheapParams)
-	if err := a.Users.Put(context.Background(), &identity.User{Realm: "/", Username: "alice", PasswordHash: h, Status: identity.StatusActive,
-		Attributes: map[string]any{"radiusGroups": []any{"LOCALS", "vpn-users"}}}); err != nil {
-		t.Fatal(err)
-	}
+	apptest.AddUser(t, a, "/", "alice", password, map[string]any{"radiusGroups": []any{"LOCALS", "vpn-users"}})
 	e.phone, err = authenticator.Open(filepath.Join(dir, "phone.json"))
 	if err != nil {
 		t.Fatal(err)

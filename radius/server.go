@@ -40,7 +40,7 @@ import (
 	"layeh.com/radius"
 
 	"github.com/arbor-auth/arbor/audit"
-	"github.com/arbor-auth/arbor/engine"
+	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/keys"
 )
@@ -56,8 +56,8 @@ const (
 
 // Deps are the services the door uses.
 type Deps struct {
-	// Engine runs the journeys.
-	Engine *engine.Engine
+	// Core runs the journeys under the door core's rules.
+	Core *door.Core
 	// Users supplies the user attributes reply attributes are read from.
 	Users *identity.Store
 	// Keys signs States.
@@ -112,8 +112,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.Engine == nil || d.Keys == nil {
-		return nil, errors.New("radius: the engine and keys are required")
+	if d.Core == nil || d.Keys == nil {
+		return nil, errors.New("radius: the door core and keys are required")
 	}
 	if cfg.MaxHold == 0 {
 		cfg.MaxHold = 2 * time.Minute
@@ -122,7 +122,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		cfg.DuplicateWindow = 30 * time.Second
 	}
 	s := &Server{
-		cfg: cfg, clients: clients, flows: d.Engine, users: d.Users,
+		cfg: cfg, clients: clients, flows: d.Core, users: d.Users,
 		states: stateCodec{key: d.Keys.Key("radius-state")},
 		audit:  d.Audit, log: d.Log, now: d.Now, wait: d.Wait,
 		requireMA: cfg.RequireMessageAuthenticator == nil || *cfg.RequireMessageAuthenticator,

@@ -17,13 +17,9 @@ type PacketListener struct {
 	Shutdown            func(context.Context) error
 }
 
-func init() {
-	doors = append(doors, setupRADIUS)
-}
-
 // setupRADIUS adds the RADIUS door when the config file has a radius section with a
 // listen address.
-func setupRADIUS(_ context.Context, a *App) error {
+func setupRADIUS(a *App) error {
 	n, ok := a.Config.Extra["radius"]
 	if !ok {
 		return nil
@@ -35,7 +31,7 @@ func setupRADIUS(_ context.Context, a *App) error {
 	if !rc.Enabled() {
 		return nil
 	}
-	srv, err := radius.New(rc, radius.Deps{Engine: a.Engine, Users: a.Users, Keys: a.Keys, Audit: a.Audit, Log: a.Log,
+	srv, err := radius.New(rc, radius.Deps{Core: a.Door, Users: a.Users, Keys: a.Keys, Audit: a.Audit, Log: a.Log,
 		Metrics: a.Metrics, Getenv: os.Getenv, Now: a.now})
 	if err != nil {
 		return fmt.Errorf("config %w", err)
