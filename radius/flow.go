@@ -36,6 +36,8 @@ const (
 	msgExpired  = "The login has expired or is not valid: start again."
 	msgNoAnswer = "The device did not answer in time."
 	msgNotHere  = "This login step cannot be answered over RADIUS."
+	// msgSecondFactor is the door core's own words for the same refusal.
+	msgSecondFactor = "This account has a second factor: sign in with a journey that asks for it."
 )
 
 // turn is one Access-Request being answered.
@@ -192,6 +194,13 @@ func (s *Server) drive(ctx context.Context, t *turn, stateAttr []byte) *verdict 
 	result := func(out *door.Outcome, err error) (*engine.Result, error) {
 		if err != nil {
 			return nil, err
+		}
+		if out.Restricted && out.Status == engine.Succeeded {
+			// A gateway cannot be told to restrict what the user does next: a login
+			// below the account's level is refused, whatever the realm's bypass.
+			r := *out.Result
+			r.Status, r.FailureMessage = engine.Failed, msgSecondFactor
+			return &r, nil
 		}
 		return out.Result, nil
 	}

@@ -97,6 +97,12 @@ var start = time.Date(2026, 11, 30, 9, 0, 10, 0, time.UTC)
 // runs journey; extra is YAML added to the client (reply attributes).
 func newEnv(t testing.TB, journey, extra string) *env {
 	t.Helper()
+	return newEnvConfig(t, journey, extra, "")
+}
+
+// newEnvConfig is newEnv with more config-file sections (top-level YAML).
+func newEnvConfig(t testing.TB, journey, extra, sections string) *env {
+	t.Helper()
 	needRadclient(t)
 	e := &env{t: t, clock: &clock{t: start}, audit: &audit.Recorder{}, seen: map[string]string{}, secret: secret}
 	dir := t.TempDir()
@@ -108,7 +114,7 @@ func newEnv(t testing.TB, journey, extra string) *env {
       networks: [127.0.0.0/8]
       secret: %s
       journey: %s
-%s`, secret, journey, extra)
+%s%s`, secret, journey, extra, sections)
 	if err := os.WriteFile(filepath.Join(dir, "arbor.yaml"), []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

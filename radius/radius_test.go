@@ -364,3 +364,21 @@ func TestWrongCodeThenApprove(t *testing.T) {
 	wait()
 	wantCode(t, rep, "Access-Accept")
 }
+
+// TestSecondFactorRule: through the door core, a user with a push device gets
+// Access-Reject from the password-only journey, also where the realm lets such logins
+// through as restricted sessions (a gateway cannot restrict what follows).
+func TestSecondFactorRule(t *testing.T) {
+	for _, bypass := range []string{"", "realm_settings:\n  /: {mfa_bypass: restricted}\n"} {
+		e := newEnv(t, "login", "")
+		if bypass != "" {
+			e = newEnvConfig(t, "login", "", bypass)
+		}
+		e.registerPush()
+		rep := e.send(req{user: "alice", answer: password})
+		wantCode(t, rep, "Access-Reject")
+		if rep.message() != "This account has a second factor: sign in with a journey that asks for it." {
+			t.Errorf("bypass %q: Reply-Message %q", bypass, rep.message())
+		}
+	}
+}
