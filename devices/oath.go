@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/arbor-auth/arbor/oath"
+	"github.com/arbor-auth/arbor/store"
 )
 
 // MethodOATH is the method name for one-time codes in skip state (AM's mfaMethod "oath").
@@ -47,7 +48,7 @@ func (r *Registry) OATHDevices(ctx context.Context, realm, user string) ([]OATHD
 	if err := checkOwner(realm, user); err != nil {
 		return nil, err
 	}
-	rec, _, err := r.load(ctx, realm, user)
+	rec, err := r.load(ctx, realm, user)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +164,7 @@ func (r *Registry) VerifyCode(ctx context.Context, realm, user, code string, now
 			res = *fallback
 		}
 		if !changed {
-			return errNoChange
+			return store.ErrNoChange
 		}
 		return nil
 	})
