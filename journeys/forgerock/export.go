@@ -195,8 +195,7 @@ func (e *exporter) config(k *kind, typ string, raw json.RawMessage, ptr, nodeID 
 	}
 	for _, f := range k.fields {
 		if f.arbor == "" {
-			out[f.am] = f.fixed
-			continue
+			continue // AM's default is the one value Arbor honours
 		}
 		handled[f.arbor] = true
 		v := cfg[f.arbor]

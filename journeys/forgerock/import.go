@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/arbor-auth/arbor/journeys"
@@ -90,11 +91,7 @@ func Import(files []File, opts Options) *Result {
 }
 
 func sortJourneys(js []*Journey) {
-	for i := 1; i < len(js); i++ {
-		for k := i; k > 0 && js[k].Name < js[k-1].Name; k-- {
-			js[k], js[k-1] = js[k-1], js[k]
-		}
-	}
+	sort.SliceStable(js, func(a, b int) bool { return js[a].Name < js[b].Name })
 }
 
 // read finds the trees and node configs of one file.

@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestJourneysImportExport(t *testing.T) {
+	dir := t.TempDir()
+	fixtures := []string{"../../journeys/forgerock/testdata/login.frodo.json", "../../journeys/forgerock/testdata/push-mfa.frodo.json"}
+	code, out, errs := run(t, "", append([]string{"journeys", "import", "-o", dir}, fixtures...)...)
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s%s", code, out, errs)
+	}
+	for _, name := range []string{"frodologin", "frodopushmfa"} {
+		p := filepath.Join(dir, name+".json")
+		if !strings.Contains(out, "-> "+p) {
+			t.Errorf("output does not name %s:\n%s", p, out)
+		}
+		if code, out, _ := run(t, "", "journeys", "validate", p); code != 0 {
+			t.Errorf("imported %s does not validate:\n%s", name, out)
+		}
+	}
+
+	// A refused journey is reported with its pointer and nothing of it is written.
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"tree":{"_id":"Passkey","entryNodeId":"a","nodes":{"a":{"nodeType":"WebAuthnAuthenticationNode","connections":{}}}}}`), 0o644)
+	code, out, _ = run(t, "", "journeys", "import", "-o", dir, bad)
+	if code != 1 || !strings.Contains(out, "/tree/nodes/a/nodeType: unsupported_node") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "passkey.json")); err == nil {
+		t.Fatal("a refused journey was written")
+	}
+
+	// Export: a built-in by name and an imported file, in frodo's multi-journey shape.
+	exp := filepath.Join(dir, "export.json")
+	code, out, errs = run(t, "", "journeys", "export", "-o", exp, "push-mfa", filepath.Join(dir, "frodologin.json"))
+	if code != 0 {
+		t.Fatalf("export: exit %d\n%s%s", code, out, errs)
+	}
+	b, _ := os.ReadFile(exp)
+	for _, want := range []string{`"trees"`, `"push-mfa"`, `"frodologin"`, `"PushAuthenticationSenderNode"`, `"innerNodes"`, `"meta"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("export lacks %s", want)
+		}
+	}
+	// ...which imports back.
+	if code, out, _ := run(t, "", "journeys", "import", "-o", t.TempDir(), exp); code != 0 {
+		t.Fatalf("re-import: exit %d\n%s", code, out)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"journeys", "import"}, 2, "usage"},
+		{[]string{"journeys", "export"}, 2, "usage"},
+		{[]string{"journeys", "export", "nope"}, 1, "neither a built-in journey nor a readable file"},
+		{[]string{"journeys", "import", filepath.Join(dir, "missing.json")}, 1, "no such file"},
+	} {
+		code, out, errs := run(t, "", tc.args...)
+		if code != tc.code || !strings.Contains(out+errs, tc.want) {
+			t.Errorf("%v: exit %d, output %q; want %d and %q", tc.args, code, out+errs, tc.code, tc.want)
+		}
+	}
+}
