@@ -32,6 +32,7 @@ usage:
   arbor journeys validate FILE...    check journey files; exit 1 listing every problem
   arbor journeys import [-o DIR] FILE...  convert ForgeRock AM / frodo / amster exports to journey files
   arbor journeys export [-o FILE] NAME|FILE.json...  write journeys in frodo's export format
+  arbor journeys test [--tap] [--journeys DIR] DIR...  run the journey test cases in DIR, without a server
   arbor journeys schema              print the JSON Schema of the journey format
   arbor journeys nodes               print the node palette as JSON
   arbor users hash                   read a password on stdin, print its argon2id hash
@@ -197,6 +198,8 @@ func journeysCmd(args []string, stdout, stderr io.Writer) int {
 		return journeysImport(args[1:], stdout, stderr)
 	case "export":
 		return journeysExport(args[1:], stdout, stderr)
+	case "test":
+		return journeysTest(args[1:], stdout, stderr)
 	}
 	reg := Registry()
 	switch args[0] {

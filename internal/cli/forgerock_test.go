@@ -68,3 +68,22 @@ func TestJourneysImportExport(t *testing.T) {
 		}
 	}
 }
+
+func TestJourneysTest(t *testing.T) {
+	code, out, errs := run(t, "", "journeys", "test", "../../journeys/builtin/tests")
+	if code != 0 || !strings.Contains(out, "--- PASS: push-mfa.yaml/approve") || !strings.HasSuffix(out, "PASS\n") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("journey: login\ncases:\n  - name: expects success\n    steps:\n      - input: {NameCallback: x, PasswordCallback: y}\n      - expect: {result: success}\n"), 0o644)
+	code, out, _ = run(t, "", "journeys", "test", "--tap", dir)
+	if code != 1 || !strings.Contains(out, "not ok 1 - bad.yaml/expects success") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if code, _, errs := run(t, "", "journeys", "test", t.TempDir()); code != 1 || !strings.Contains(errs, "no test case files") {
+		t.Fatalf("empty dir: exit %d %s", code, errs)
+	}
+	if code, _, _ := run(t, "", "journeys", "test"); code != 2 {
+		t.Fatalf("no dir: exit %d", code)
+	}
+}
