@@ -139,8 +139,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		if err != nil {
 			return nil, err
 		}
-		if err := a.Users.Put(ctx, &identity.User{Realm: "/", Username: DemoUser, PasswordHash: hash, Status: identity.StatusActive,
-			Attributes: map[string]any{"mail": "demo@example.com", "givenName": "Demo", "roles": []any{"admin"}}}); err != nil {
+		// Created once: a restart must not undo a lock, a new password or attributes
+		// set since.
+		if err := a.Users.Create(ctx, &identity.User{Realm: "/", Username: DemoUser, PasswordHash: hash, Status: identity.StatusActive,
+			Attributes: map[string]any{"mail": "demo@example.com", "givenName": "Demo", "roles": []any{"admin"}}}); err != nil && !errors.Is(err, identity.ErrExists) {
 			return nil, fmt.Errorf("demo user: %w", err)
 		}
 	}
