@@ -35,7 +35,10 @@ func TestImportKeepsLiveState(t *testing.T) {
 	}{
 		{"password changed at runtime stays", v1,
 			func(t *testing.T, s *Store) { must(t, s.SetPassword(ctx, "/", "alice", "changed at runtime")) },
-			v1, func(t *testing.T, s *Store, u *User) { login(t, s, "changed at runtime", true); login(t, s, "first", false) }},
+			v1, func(t *testing.T, s *Store, u *User) {
+				login(t, s, "changed at runtime", true)
+				login(t, s, "first", false)
+			}},
 		{"password changed in the file applies", v1, nil, v1Changed,
 			func(t *testing.T, s *Store, u *User) { login(t, s, "second", true); login(t, s, "first", false) }},
 		{"the file wins when both changed", v1,
