@@ -51,9 +51,11 @@ var kinds = []*kind{
 		fields:   []field{{am: "validateInput", fixed: false}},
 		ignored:  []string{"passwordAttribute"}},
 	{am: "DataStoreDecisionNode", aliases: []string{"IdentityStoreDecisionNode"}, arbor: "data_store_decision", title: "Data Store Decision",
-		// IdentityStoreDecisionNode spells its outcomes in capitals; see importOutcomes.
+		// IdentityStoreDecisionNode spells its outcomes in capitals and has three more:
+		// see identityStoreOutcomes.
 		outcomes: [][2]string{{"true", "true"}, {"false", "false"}},
-		ignored:  []string{"useUniversalIdForUsername", "minimumPasswordLength"}},
+		// How AM finds the identity; Arbor looks the user up by name in the realm.
+		ignored: []string{"useUniversalIdForUsername"}},
 	{am: "RetryLimitDecisionNode", arbor: "retry_limit", title: "Retry Limit Decision",
 		outcomes: [][2]string{{"Retry", "retry"}, {"Reject", "reject"}},
 		fields: []field{
