@@ -251,6 +251,29 @@ func TestImportRefusals(t *testing.T) {
 	}
 }
 
+func TestImportPlatformLogin(t *testing.T) {
+	// As AM's platform Login journeys: the identity store decision's lifecycle outcomes
+	// and a login count.
+	f := frodoTree("PlatformLogin", n1, map[string]any{
+		n1: map[string]any{"nodeType": "IdentityStoreDecisionNode", "connections": map[string]any{
+			"TRUE": n2, "FALSE": FailureID, "LOCKED": FailureID, "CANCELLED": FailureID, "EXPIRED": FailureID}},
+		n2: map[string]any{"nodeType": "IncrementLoginCountNode", "connections": map[string]any{"outcome": SuccessID}},
+	}, map[string]any{
+		n1: conf("IdentityStoreDecisionNode", map[string]any{"useUniversalIdForUsername": true, "minimumPasswordLength": 8, "mixedCaseForPasswordChangeMessages": false}),
+		n2: conf("IncrementLoginCountNode", map[string]any{"identityAttribute": "userName"}),
+	})
+	j := imported(t, f)["platformlogin"]
+	if j == nil {
+		t.Fatal("not imported")
+	}
+	if d := j.Nodes[n1]; d.Type != "data_store_decision" || d.Outcomes["true"] != n2 || d.Outcomes["false"] != journeys.Failure || len(d.Outcomes) != 2 {
+		t.Fatalf("decision %+v", d)
+	}
+	if c := j.Nodes[n2]; c.Type != "increment_login_count" || c.Outcomes["outcome"] != journeys.Success {
+		t.Fatalf("count %+v", c)
+	}
+}
+
 func TestImportRepairsWhatAMTolerates(t *testing.T) {
 	// As frodo-cli's push_registration export: a page with no connections leaves the
 	// rest of the tree unreachable.

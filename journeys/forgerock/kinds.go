@@ -54,8 +54,10 @@ var kinds = []*kind{
 		// IdentityStoreDecisionNode spells its outcomes in capitals and has three more:
 		// see identityStoreOutcomes.
 		outcomes: [][2]string{{"true", "true"}, {"false", "false"}},
-		// How AM finds the identity; Arbor looks the user up by name in the realm.
-		ignored: []string{"useUniversalIdForUsername"}},
+		// How AM finds the identity (Arbor looks the user up by name in the realm), and
+		// AM's dialogue for changing an expired password, which Arbor does not have (its
+		// EXPIRED outcome must lead where FALSE does).
+		ignored: []string{"useUniversalIdForUsername", "minimumPasswordLength", "mixedCaseForPasswordChangeMessages"}},
 	{am: "RetryLimitDecisionNode", arbor: "retry_limit", title: "Retry Limit Decision",
 		outcomes: [][2]string{{"Retry", "retry"}, {"Reject", "reject"}},
 		fields: []field{

@@ -17,7 +17,7 @@ func TestRegisterEveryType(t *testing.T) {
 	for _, ti := range r.Types() {
 		got = append(got, ti.Type)
 	}
-	want := []string{"account_lockout", "choice", "data_store_decision", "inner_journey", "message", "page",
+	want := []string{"account_lockout", "choice", "data_store_decision", "increment_login_count", "inner_journey", "message", "page",
 		"password", "retry_limit", "scripted_decision", "set_state", "username"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("types %v\nwant %v", got, want)
