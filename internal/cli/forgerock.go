@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,17 +14,25 @@ import (
 
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/journeys/forgerock"
+	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/store"
+	"github.com/arbor-auth/arbor/store/embedded"
+	"github.com/arbor-auth/arbor/store/redisstore"
 )
 
-// journeysImport runs `arbor journeys import [-o DIR] FILE...`: it converts ForgeRock
-// exports to native journey files in DIR, one <name>.json per journey that converts, and
-// exits 1 listing every problem if any journey or file does not.
+// journeysImport runs `arbor journeys import [-o DIR | --data DIR | --redis URL]
+// FILE...`: it converts ForgeRock exports to native journeys, one per journey that
+// converts, written as <name>.json files in DIR or saved as new versions in the store
+// serve reads (the embedded store in --data, or Redis), and exits 1 listing every
+// problem if any journey or file does not convert.
 func journeysImport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("arbor journeys import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", ".", "directory the native journey files are written to")
+	data := fs.String("data", "", "save into the embedded store in this directory instead (Arbor must not be running on it)")
+	redisURL := fs.String("redis", "", "save into this Redis instead (redis://host:6379/0); running instances use the journeys within a second")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: arbor journeys import [-o DIR] FILE...\n\nConverts ForgeRock AM / frodo / amster journey exports to Arbor journey files.\n\n")
+		fmt.Fprint(stderr, "usage: arbor journeys import [-o DIR | --data DIR | --redis URL] FILE...\n\nConverts ForgeRock AM / frodo / amster journey exports to Arbor journeys.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -48,13 +57,37 @@ func journeysImport(args []string, stdout, stderr io.Writer) int {
 			known[n] = true
 		}
 	}
+	ctx := context.Background()
+	var repo *journeys.Repo
+	if *data != "" || *redisURL != "" {
+		st, err := openStore(*data, *redisURL)
+		if err != nil {
+			fmt.Fprintf(stderr, "arbor journeys import: %v\n", err)
+			return 1
+		}
+		defer st.Close()
+		repo = journeys.NewRepo(st, journeys.CompileOptions{Registry: Registry(), Deps: &nodes.Deps{Services: map[string]any{}}})
+		names, err := repo.Names(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "arbor journeys import: %v\n", err)
+			return 1
+		}
+		for _, n := range names {
+			known[n] = true
+		}
+	} else if err := os.MkdirAll(*out, 0o755); err != nil {
+		fmt.Fprintf(stderr, "arbor journeys import: %v\n", err)
+		return 1
+	}
 	res := forgerock.Import(files, forgerock.Options{Registry: Registry(), Known: func(n string) bool { return known[n] }})
 	for _, p := range res.Problems {
 		fmt.Fprintf(stdout, "%s\n", p)
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		fmt.Fprintf(stderr, "arbor journeys import: %v\n", err)
-		return 1
+	var set []string // the names converted, which may run each other as inner journeys
+	for _, j := range res.Journeys {
+		if len(j.Problems) == 0 {
+			set = append(set, j.Name)
+		}
 	}
 	for _, j := range res.Journeys {
 		if len(j.Problems) > 0 {
@@ -64,12 +97,21 @@ func journeysImport(args []string, stdout, stderr io.Writer) int {
 			}
 			continue
 		}
-		path := filepath.Join(*out, j.Name+".json")
-		if err := os.WriteFile(path, j.Doc, 0o644); err != nil {
-			fmt.Fprintf(stderr, "arbor journeys import: %v\n", err)
-			return 1
+		if repo != nil {
+			v, err := repo.Save(ctx, j.Doc, "import:"+j.File, set...)
+			if err != nil {
+				fmt.Fprintf(stderr, "arbor journeys import: %s: %v\n", j.Name, err)
+				return 1
+			}
+			fmt.Fprintf(stdout, "%s: %s -> journey %s version %d\n", j.File, j.AMName, j.Name, v)
+		} else {
+			path := filepath.Join(*out, j.Name+".json")
+			if err := os.WriteFile(path, j.Doc, 0o644); err != nil {
+				fmt.Fprintf(stderr, "arbor journeys import: %v\n", err)
+				return 1
+			}
+			fmt.Fprintf(stdout, "%s: %s -> %s\n", j.File, j.AMName, path)
 		}
-		fmt.Fprintf(stdout, "%s: %s -> %s\n", j.File, j.AMName, path)
 		for _, n := range j.Notes {
 			fmt.Fprintf(stdout, "  note: %s\n", n)
 		}
@@ -152,4 +194,20 @@ func journeysExport(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// openStore opens the store serve would: the embedded one in dir, or Redis at url.
+func openStore(dir, url string) (store.Store, error) {
+	if url != "" {
+		st, err := redisstore.Open(url)
+		if err != nil {
+			return nil, err
+		}
+		if err := st.Ping(context.Background()); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		return st, nil
+	}
+	return embedded.Open(embedded.Options{Dir: dir})
 }

@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/arbor-auth/arbor/internal/testredis"
+	"github.com/arbor-auth/arbor/journeys"
+	"github.com/arbor-auth/arbor/nodes"
 )
 
 func TestJourneysImportExport(t *testing.T) {
@@ -85,5 +90,43 @@ func TestJourneysTest(t *testing.T) {
 	}
 	if code, _, _ := run(t, "", "journeys", "test"); code != 2 {
 		t.Fatalf("no dir: exit %d", code)
+	}
+}
+
+// TestJourneysImportIntoStore saves imported journeys where serve reads them: the
+// embedded store of a data directory, and a real Redis that running instances share.
+func TestJourneysImportIntoStore(t *testing.T) {
+	fixtures := []string{"../../journeys/forgerock/testdata/login.frodo.json", "../../journeys/forgerock/testdata/push-mfa.frodo.json"}
+	srv := testredis.Start(t)
+	for name, flags := range map[string][]string{
+		"embedded": {"--data", t.TempDir()},
+		"redis":    {"--redis", srv.URL()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, out, errs := run(t, "", append(append([]string{"journeys", "import"}, flags...), fixtures...)...)
+			if code != 0 || !strings.Contains(out, "-> journey frodopushmfa version 1") {
+				t.Fatalf("exit %d\n%s%s", code, out, errs)
+			}
+			dir, url := flags[1], ""
+			if name == "redis" {
+				dir, url = "", flags[1]
+			}
+			st, err := openStore(dir, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			repo := journeys.NewRepo(st, journeys.CompileOptions{Registry: Registry(), Deps: &nodes.Deps{Services: map[string]any{}}})
+			vs, err := repo.Versions(context.Background(), "frodologin")
+			if err != nil || len(vs) != 1 || !strings.HasPrefix(vs[0].Source, "import:") {
+				t.Fatalf("versions %+v, %v", vs, err)
+			}
+			if _, err := repo.Head(context.Background(), "frodopushmfa"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if code, _, errs := run(t, "", "journeys", "import", "--redis", "redis://127.0.0.1:1/0", fixtures[0]); code != 1 || !strings.Contains(errs, "redis") {
+		t.Fatalf("unreachable redis: exit %d %s", code, errs)
 	}
 }
