@@ -200,7 +200,7 @@ func (e *exporter) config(k *kind, typ string, raw json.RawMessage, ptr, nodeID 
 		handled[f.arbor] = true
 		v := cfg[f.arbor]
 		if f.enum != nil {
-			am, ok := f.toAM(str(v))
+			am, ok := f.toAM(fmt.Sprint(v))
 			if !ok {
 				e.problem(ptr+"/"+f.arbor, CodeUnsupportedConfig, "AM's %s has no %s %v", k.am, f.am, v)
 				continue

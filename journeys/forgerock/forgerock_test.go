@@ -412,3 +412,92 @@ func TestNativeName(t *testing.T) {
 		}
 	}
 }
+
+// Until the OATH nodes are in this registry, stand-ins with their configs let the
+// conversion be tested; with the real ones the real schemas check it.
+type oathRegStandIn struct {
+	Issuer                string            `json:"issuer" default:"Arbor" doc:"Issuer."`
+	AccountName           string            `json:"account_name" default:"username" doc:"Account name."`
+	Kind                  string            `json:"kind" default:"totp" enum:"totp|hotp" doc:"Kind."`
+	Algorithm             string            `json:"algorithm" default:"SHA1" enum:"SHA1|SHA256|SHA512" doc:"Hash."`
+	Digits                int               `json:"digits" default:"6" min:"6" max:"8" doc:"Digits."`
+	Period                int               `json:"period" default:"30" doc:"Period."`
+	GenerateRecoveryCodes bool              `json:"generate_recovery_codes" default:"true" doc:"Codes."`
+	ScanMessage           map[string]string `json:"scan_message" doc:"Scan message."`
+}
+
+type oathVerifierStandIn struct {
+	TOTPWindow    int `json:"totp_window" default:"1" doc:"Window."`
+	MaxClockDrift int `json:"max_clock_drift" default:"5" doc:"Drift."`
+	HOTPLookAhead int `json:"hotp_look_ahead" default:"10" doc:"Look ahead."`
+}
+
+func withOATH(r *nodes.Registry) *nodes.Registry {
+	noop := func() (nodes.Node, error) {
+		return nodes.NodeFunc(func(*nodes.Context) (nodes.Action, error) { return nodes.Goto("success"), nil }), nil
+	}
+	if _, ok := r.Lookup("oath_registration"); !ok {
+		nodes.Register(r, nodes.Spec[oathRegStandIn]{Type: "oath_registration", Outcomes: []nodes.Outcome{{ID: "success"}, {ID: "failure"}},
+			New: func(*oathRegStandIn, *nodes.Build) (nodes.Node, error) { return noop() }})
+	}
+	if _, ok := r.Lookup("oath_token_verifier"); !ok {
+		nodes.Register(r, nodes.Spec[oathVerifierStandIn]{Type: "oath_token_verifier", Outcomes: []nodes.Outcome{{ID: "success"}, {ID: "failure"}, {ID: "not_registered"}},
+			New: func(*oathVerifierStandIn, *nodes.Build) (nodes.Node, error) { return noop() }})
+	}
+	return r
+}
+
+func TestImportOATH(t *testing.T) {
+	reg := withOATH(registry())
+	// As frodo-cli's oath_registration export: a verifier, registration when the user
+	// has no device.
+	f := frodoTree("oath_registration", n1, map[string]any{
+		n1: map[string]any{"nodeType": "OathTokenVerifierNode", "connections": map[string]any{
+			"successOutcome": SuccessID, "failureOutcome": FailureID, "notRegisteredOutcome": n2}},
+		n2: map[string]any{"nodeType": "OathRegistrationNode", "connections": map[string]any{"successOutcome": n1, "failureOutcome": FailureID}},
+	}, map[string]any{
+		n1: conf("OathTokenVerifierNode", map[string]any{"algorithm": "TOTP", "hotpWindowSize": 100, "isRecoveryCodeAllowed": false,
+			"maximumAllowedClockDrift": 5, "totpHashAlgorithm": "HMAC_SHA1", "totpTimeInterval": 30, "totpTimeSteps": 2}),
+		n2: conf("OathRegistrationNode", map[string]any{"accountName": "USERNAME", "addChecksum": false, "algorithm": "TOTP",
+			"bgColor": "032b75", "generateRecoveryCodes": true, "imgUrl": "", "issuer": "ForgeRock", "minSharedSecretLength": 32,
+			"passwordLength": "EIGHT_DIGITS", "postponeDeviceProfileStorage": false, "scanQRCodeMessage": map[string]any{},
+			"totpHashAlgorithm": "HMAC_SHA256", "totpTimeInterval": 30, "truncationOffset": -1}),
+	})
+	res := Import([]File{f}, Options{Registry: reg})
+	if !res.OK() {
+		t.Fatal(problems(res))
+	}
+	j, ps := journeys.Parse(res.Journeys[0].Doc)
+	if ps != nil {
+		t.Fatal(ps)
+	}
+	var reg2, ver map[string]any
+	_ = json.Unmarshal(j.Nodes[n2].Config, &reg2)
+	_ = json.Unmarshal(j.Nodes[n1].Config, &ver)
+	if reg2["digits"] != float64(8) || reg2["algorithm"] != "SHA256" || reg2["kind"] != "totp" || reg2["issuer"] != "ForgeRock" {
+		t.Errorf("registration config %v", reg2)
+	}
+	if ver["totp_window"] != float64(2) || ver["hotp_look_ahead"] != float64(100) {
+		t.Errorf("verifier config %v", ver)
+	}
+	if j.Nodes[n1].Outcomes["not_registered"] != n2 {
+		t.Errorf("verifier outcomes %v", j.Nodes[n1].Outcomes)
+	}
+	// And back: AM's enum names and outcome ids.
+	out, err := Export([]*journeys.Journey{j}, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"passwordLength": "EIGHT_DIGITS"`, `"totpHashAlgorithm": "HMAC_SHA256"`, `"notRegisteredOutcome"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("export lacks %s", want)
+		}
+	}
+	// A longer secret than Arbor makes, and recovery codes on the verifier, are refused.
+	bad := frodoTree("bad", n2, map[string]any{
+		n2: map[string]any{"nodeType": "OathRegistrationNode", "connections": map[string]any{"successOutcome": SuccessID, "failureOutcome": FailureID}},
+	}, map[string]any{n2: conf("OathRegistrationNode", map[string]any{"minSharedSecretLength": 64})})
+	if res := Import([]File{bad}, Options{Registry: reg}); res.OK() || !strings.Contains(strings.Join(problems(res), "\n"), "minSharedSecretLength: unsupported_config") {
+		t.Errorf("long secret: %v", problems(res))
+	}
+}

@@ -337,6 +337,10 @@ func (c *converter) configOf(k *kind, typ string, cfg located) (obj, [][2]string
 		switch {
 		case f == nil:
 			c.problemIn(cfg.file, aptr, CodeUnsupportedConfig, "%s's attribute %q has no Arbor equivalent", typ, attr)
+		case f.arbor == "" && f.atMost != 0:
+			if n, ok := v.(json.Number); !ok || mustFloat(n) > f.atMost {
+				c.problemIn(cfg.file, aptr, CodeUnsupportedConfig, "Arbor's %s only behaves as %s with %s at most %v", k.arbor, typ, attr, f.atMost)
+			}
 		case f.arbor == "":
 			if !sameJSON(v, f.fixed) {
 				c.problemIn(cfg.file, aptr, CodeUnsupportedConfig, "Arbor's %s only behaves as %s with %s %v", k.arbor, typ, attr, f.fixed)
@@ -350,7 +354,7 @@ func (c *converter) configOf(k *kind, typ string, cfg located) (obj, [][2]string
 				c.problemIn(cfg.file, aptr, nodes.CodeBadConfig, "%s %v is not one of %s", attr, v, f.amValues())
 				continue
 			}
-			out[f.arbor] = mapped
+			out[f.arbor] = f.arborValue(mapped)
 		default:
 			out[f.arbor] = v
 		}
@@ -363,7 +367,8 @@ func (c *converter) configOf(k *kind, typ string, cfg located) (obj, [][2]string
 			continue
 		}
 		if f.enum != nil {
-			out[f.arbor], _ = f.toArbor(f.amDefault.(string))
+			mapped, _ := f.toArbor(f.amDefault.(string))
+			out[f.arbor] = f.arborValue(mapped)
 		} else {
 			out[f.arbor] = f.amDefault
 		}
@@ -506,6 +511,20 @@ func (f *field) toArbor(am string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// arborValue is an Arbor enum value as the config holds it: a number for a numeric
+// field.
+func (f *field) arborValue(v string) any {
+	if f.numeric {
+		return json.Number(v)
+	}
+	return v
+}
+
+func mustFloat(n json.Number) float64 {
+	x, _ := n.Float64()
+	return x
 }
 
 func (f *field) toAM(arbor string) (string, bool) {

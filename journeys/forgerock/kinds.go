@@ -13,8 +13,13 @@ type field struct {
 	// fixed, for a field Arbor has no equivalent of, is the one value whose behaviour
 	// Arbor has (any other is reported as unsupported_config).
 	fixed any
-	// enum maps AM's enum names to Arbor's values, in both directions.
-	enum [][2]string
+	// atMost, for a number Arbor has no field for, is the largest value Arbor honours
+	// (what Arbor does is at least that).
+	atMost float64
+	// enum maps AM's enum names to Arbor's values, in both directions; with numeric,
+	// Arbor's values are numbers (written here in decimal).
+	enum    [][2]string
+	numeric bool
 	// locale marks a localised text map: an empty map means "the default text".
 	locale bool
 }
@@ -108,9 +113,7 @@ var kinds = []*kind{
 		outcomes: [][2]string{{"successOutcome", "success"}, {"failureOutcome", "failure"}, {"timeoutOutcome", "timeout"}},
 		fields: []field{
 			{am: "issuer", arbor: "issuer", amDefault: "ForgeRock"},
-			{am: "accountName", arbor: "account_name", amDefault: "USERNAME", enum: [][2]string{
-				{"USERNAME", "username"}, {"EMAIL_ADDRESS", "mail"}, {"COMMON_NAME", "cn"},
-				{"EMPLOYEE_NUMBER", "employeeNumber"}, {"GIVEN_NAME", "givenName"}, {"LAST_NAME", "sn"}}},
+			{am: "accountName", arbor: "account_name", amDefault: "USERNAME", enum: accountNames},
 			{am: "bgColor", arbor: "color"},
 			{am: "imgUrl", arbor: "image_url"},
 			{am: "generateRecoveryCodes", arbor: "generate_recovery_codes"},
@@ -144,6 +147,39 @@ var kinds = []*kind{
 		outcomes: [][2]string{{"true", "true"}, {"false", "false"}},
 		// Arbor keeps one set of recovery codes per user, whatever device made them.
 		ignored: []string{"recoveryCodeType"}},
+	{am: "OathRegistrationNode", arbor: "oath_registration", title: "OATH Registration",
+		outcomes: [][2]string{{"successOutcome", "success"}, {"failureOutcome", "failure"}},
+		fields: []field{
+			{am: "issuer", arbor: "issuer", amDefault: "ForgeRock"},
+			{am: "accountName", arbor: "account_name", amDefault: "USERNAME", enum: accountNames},
+			{am: "algorithm", arbor: "kind", amDefault: "TOTP", enum: [][2]string{{"TOTP", "totp"}, {"HOTP", "hotp"}}},
+			{am: "totpHashAlgorithm", arbor: "algorithm", amDefault: "HMAC_SHA1",
+				enum: [][2]string{{"HMAC_SHA1", "SHA1"}, {"HMAC_SHA256", "SHA256"}, {"HMAC_SHA512", "SHA512"}}},
+			{am: "passwordLength", arbor: "digits", amDefault: "SIX_DIGITS", numeric: true,
+				enum: [][2]string{{"SIX_DIGITS", "6"}, {"EIGHT_DIGITS", "8"}}},
+			{am: "totpTimeInterval", arbor: "period", amDefault: 30},
+			{am: "generateRecoveryCodes", arbor: "generate_recovery_codes"},
+			{am: "scanQRCodeMessage", arbor: "scan_message", locale: true},
+			{am: "addChecksum", fixed: false},
+			{am: "truncationOffset", fixed: -1},
+			{am: "postponeDeviceProfileStorage", fixed: false},
+			// In hex characters; Arbor's secrets are as long as the HMAC's output, 40
+			// hex characters for SHA1 and more for the others.
+			{am: "minSharedSecretLength", atMost: 40},
+		},
+		// How the account looks in the app.
+		ignored: []string{"bgColor", "imgUrl"}},
+	{am: "OathTokenVerifierNode", arbor: "oath_token_verifier", title: "OATH Token Verifier",
+		outcomes: [][2]string{{"successOutcome", "success"}, {"failureOutcome", "failure"}, {"notRegisteredOutcome", "not_registered"}},
+		fields: []field{
+			{am: "hotpWindowSize", arbor: "hotp_look_ahead", amDefault: 100},
+			{am: "totpTimeSteps", arbor: "totp_window", amDefault: 2},
+			{am: "maximumAllowedClockDrift", arbor: "max_clock_drift", amDefault: 5},
+			{am: "isRecoveryCodeAllowed", fixed: false},
+		},
+		// Arbor verifies a code as the user's device was registered (algorithm, hash,
+		// period), so these need not be repeated on the verifier.
+		ignored: []string{"algorithm", "totpTimeInterval", "totpHashAlgorithm"}},
 	{am: "DeviceProfileCollectorNode", arbor: "device_profile_collector", title: "Device Profile Collector",
 		outcomes: [][2]string{{"outcome", "outcome"}},
 		fields: []field{
@@ -152,6 +188,13 @@ var kinds = []*kind{
 			{am: "deviceLocation", arbor: "location"},
 			{am: "message", arbor: "message", locale: true},
 		}},
+}
+
+// accountNames are AM's account name choices of the registration nodes and the user
+// attributes Arbor names accounts by.
+var accountNames = [][2]string{
+	{"USERNAME", "username"}, {"EMAIL_ADDRESS", "mail"}, {"COMMON_NAME", "cn"},
+	{"EMPLOYEE_NUMBER", "employeeNumber"}, {"GIVEN_NAME", "givenName"}, {"LAST_NAME", "sn"},
 }
 
 // byAM and byArbor index kinds.
