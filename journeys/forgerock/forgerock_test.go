@@ -274,6 +274,20 @@ func TestImportPlatformLogin(t *testing.T) {
 	}
 }
 
+func TestSetStateBothWays(t *testing.T) {
+	f := frodoTree("State", n1, map[string]any{
+		n1: map[string]any{"nodeType": "SetStateNode", "connections": map[string]any{"outcome": SuccessID}},
+	}, map[string]any{n1: conf("SetStateNode", map[string]any{"attributes": map[string]any{"tier": "gold"}})})
+	j := imported(t, f)["state"]
+	if n := j.Nodes[n1]; n.Type != "set_state" || !sameJSON(json.RawMessage(n.Config), map[string]any{"values": map[string]any{"tier": "gold"}}) {
+		t.Fatalf("set_state %+v %s", n, n.Config)
+	}
+	out, err := Export([]*journeys.Journey{j}, registry(), nil)
+	if err != nil || !strings.Contains(string(out), `"attributes": {`) {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+}
+
 func TestImportRepairsWhatAMTolerates(t *testing.T) {
 	// As frodo-cli's push_registration export: a page with no connections leaves the
 	// rest of the tree unreachable.
@@ -382,6 +396,8 @@ func TestExportRefusals(t *testing.T) {
 	}{
 		{"expression decision", `{"name":"x","start":"a","nodes":{"a":{"type":"scripted_decision","config":{"expression":"true","outcomes":["true","false"]},"outcomes":{"true":"success","false":"failure"}}}}`,
 			"/nodes/a/type: unsupported_node"},
+		{"state from expressions", `{"name":"x","start":"a","nodes":{"a":{"type":"set_state","config":{"expressions":{"k":"1+1"}},"outcomes":{"outcome":"success"}}}}`,
+			"/nodes/a/config/expressions: unsupported_config"},
 		{"translated prompt", `{"name":"x","start":"a","nodes":{"a":{"type":"username","config":{"prompt":{"fr":"Nom"}},"outcomes":{"outcome":"success"}}}}`,
 			"/nodes/a/config/prompt: unsupported_config"},
 		{"account name AM lacks", `{"name":"x","start":"a","nodes":{"a":{"type":"push_registration","config":{"account_name":"phone"},"outcomes":{"success":"success","failure":"failure","timeout":"failure"}}}}`,

@@ -46,7 +46,7 @@ type kind struct {
 // kinds is every node type the converter knows, in the order of the palette. An AM
 // type missing here, or whose Arbor type the registry lacks, is unsupported_node.
 var kinds = []*kind{
-	{am: "PageNode", arbor: "page", title: "Page Node"}, // children and outcomes: see page.go
+	{am: "PageNode", arbor: "page", title: "Page Node"}, // children and outcomes: see special.go
 	{am: "UsernameCollectorNode", aliases: []string{"ValidatedUsernameNode"}, arbor: "username", title: "Username Collector",
 		outcomes: [][2]string{{"outcome", "outcome"}},
 		fields:   []field{{am: "validateInput", fixed: false}},
@@ -83,7 +83,10 @@ var kinds = []*kind{
 			{am: "messageNo", arbor: "no", locale: true, amDefault: map[string]any{"en": "No"}},
 			{am: "stateField", arbor: "state_field"},
 		}},
-	{am: "ChoiceCollectorNode", arbor: "choice", title: "Choice Collector"}, // see choice.go
+	{am: "ChoiceCollectorNode", arbor: "choice", title: "Choice Collector"}, // see special.go
+	{am: "SetStateNode", arbor: "set_state", title: "Set State",
+		outcomes: [][2]string{{"outcome", "outcome"}},
+		fields:   []field{{am: "attributes", arbor: "values"}}},
 	{am: "InnerTreeEvaluatorNode", arbor: "inner_journey", title: "Inner Tree Evaluator",
 		outcomes: [][2]string{{"true", "true"}, {"false", "false"}},
 		fields:   []field{{am: "displayErrorOutcome", fixed: false}}}, // tree: see inner.go
