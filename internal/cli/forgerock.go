@@ -128,8 +128,12 @@ func journeysExport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("arbor journeys export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "file to write (default: standard output)")
+	data := fs.String("data", "", "read journeys by name from the embedded store in this directory (their current versions)")
+	redisURL := fs.String("redis", "", "read journeys by name from this Redis (their current versions)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: arbor journeys export [-o FILE] NAME|FILE.json...\n\nWrites built-in journeys (by name) or journey files in frodo's export format.\n\n")
+		fmt.Fprint(stderr, "usage: arbor journeys export [-o FILE] [--data DIR | --redis URL] NAME|FILE.json...\n\n"+
+			"Writes journeys in frodo's export format: by name, the current version in the store (with --data or --redis)\n"+
+			"or a built-in journey; FILE.json, a journey file.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -144,16 +148,25 @@ func journeysExport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "arbor journeys export: %v\n", err)
 		return 1
 	}
+	ctx := context.Background()
+	var repo *journeys.Repo
+	if *data != "" || *redisURL != "" {
+		st, err := openStore(*data, *redisURL)
+		if err != nil {
+			fmt.Fprintf(stderr, "arbor journeys export: %v\n", err)
+			return 1
+		}
+		defer st.Close()
+		repo = journeys.NewRepo(st, journeys.CompileOptions{Registry: Registry(), Deps: &nodes.Deps{Services: map[string]any{}}})
+	}
 	var js []*journeys.Journey
 	for _, arg := range fs.Args() {
-		data, ok := builtin[arg]
-		if !ok || strings.HasSuffix(arg, ".json") {
-			if data, err = os.ReadFile(arg); err != nil {
-				fmt.Fprintf(stderr, "arbor journeys export: %s is neither a built-in journey nor a readable file: %v\n", arg, err)
-				return 1
-			}
+		doc, err := exportSource(ctx, repo, builtin, arg)
+		if err != nil {
+			fmt.Fprintf(stderr, "arbor journeys export: %v\n", err)
+			return 1
 		}
-		j, ps := journeys.Parse(data)
+		j, ps := journeys.Parse(doc)
 		if ps != nil {
 			fmt.Fprintf(stdout, "%s: %d problem(s)\n", arg, len(ps))
 			for _, p := range ps {
@@ -210,4 +223,25 @@ func openStore(dir, url string) (store.Store, error) {
 		return st, nil
 	}
 	return embedded.Open(embedded.Options{Dir: dir})
+}
+
+// exportSource finds what export writes for arg: a journey file (FILE.json), else the
+// current version of a stored journey (when there is a store), else a built-in one.
+func exportSource(ctx context.Context, repo *journeys.Repo, builtin map[string][]byte, arg string) ([]byte, error) {
+	if strings.HasSuffix(arg, ".json") {
+		return os.ReadFile(arg)
+	}
+	if repo != nil {
+		c, err := repo.Head(ctx, arg)
+		if err == nil {
+			return c.Raw, nil
+		}
+		if !errors.Is(err, journeys.ErrNotFound) {
+			return nil, err
+		}
+	}
+	if doc, ok := builtin[arg]; ok {
+		return doc, nil
+	}
+	return nil, fmt.Errorf("%s is neither a journey file, a stored journey nor a built-in journey", arg)
 }

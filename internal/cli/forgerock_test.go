@@ -64,7 +64,8 @@ func TestJourneysImportExport(t *testing.T) {
 	}{
 		{[]string{"journeys", "import"}, 2, "usage"},
 		{[]string{"journeys", "export"}, 2, "usage"},
-		{[]string{"journeys", "export", "nope"}, 1, "neither a built-in journey nor a readable file"},
+		{[]string{"journeys", "export", "nope"}, 1, "nope is neither a journey file, a stored journey nor a built-in journey"},
+		{[]string{"journeys", "export", filepath.Join(dir, "missing.json")}, 1, "no such file"},
 		{[]string{"journeys", "import", filepath.Join(dir, "missing.json")}, 1, "no such file"},
 	} {
 		code, out, errs := run(t, "", tc.args...)
@@ -115,14 +116,21 @@ func TestJourneysImportIntoStore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer st.Close()
 			repo := journeys.NewRepo(st, journeys.CompileOptions{Registry: Registry(), Deps: &nodes.Deps{Services: map[string]any{}}})
 			vs, err := repo.Versions(context.Background(), "frodologin")
+			_, headErr := repo.Head(context.Background(), "frodopushmfa")
+			st.Close() // the embedded store's directory is locked while open
 			if err != nil || len(vs) != 1 || !strings.HasPrefix(vs[0].Source, "import:") {
 				t.Fatalf("versions %+v, %v", vs, err)
 			}
-			if _, err := repo.Head(context.Background(), "frodopushmfa"); err != nil {
-				t.Fatal(err)
+			if headErr != nil {
+				t.Fatal(headErr)
+			}
+
+			// The stored journey exports back to frodo's format.
+			code, out, errs = run(t, "", append(append([]string{"journeys", "export"}, flags...), "frodologin")...)
+			if code != 0 || !strings.Contains(out, `"_id": "frodologin"`) || !strings.Contains(out, `"UsernameCollectorNode"`) {
+				t.Fatalf("export from the store: exit %d\n%s%s", code, out, errs)
 			}
 		})
 	}
