@@ -1,9 +1,7 @@
 // Package transcripts runs shipped journeys step by step over the REST API, in
 // process, with the reference authenticator as the phone, and compares each run with a
-// golden transcript in testdata/. Each run is repeated on the journey's ForgeRock twin,
-// imported from a frodo export, against the same transcript. Run
-// `go test ./test/transcripts -update` to rewrite the golden files after an intended
-// change, and read the diff.
+// golden transcript in testdata/. Run `go test ./test/transcripts -update` to rewrite
+// the golden files after an intended change, and read the diff.
 package transcripts
 
 import (
@@ -13,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,10 +24,8 @@ import (
 
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/authenticator"
-	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
-	"github.com/arbor-auth/arbor/internal/config"
-	"github.com/arbor-auth/arbor/journeys/forgerock"
+	"github.com/arbor-auth/arbor/internal/app/apptest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden transcripts")
@@ -64,53 +59,6 @@ type env struct {
 	script bytes.Buffer
 	seen   map[string]string // volatile value -> placeholder
 	codes  map[string]bool   // real recovery codes: random, so masked when typed
-	// alias runs another journey where the transcript names a built-in one (its
-	// imported ForgeRock twin, see twins).
-	alias map[string]string
-}
-
-// twinFixtures are frodo exports, written by hand from AM's node reference, of the
-// built-in journeys: the imported journey of each name stands in for the built-in one.
-var twinFixtures = map[string]struct{ file, imported string }{
-	"login":    {"../../journeys/forgerock/testdata/login.frodo.json", "frodologin"},
-	"push-mfa": {"../../journeys/forgerock/testdata/push-mfa.frodo.json", "frodopushmfa"},
-}
-
-// twins runs body twice, each time compared with the same golden transcripts: on the
-// built-in journeys, then on their ForgeRock twins imported from frodo exports. An
-// import that changed what a journey does would change its transcript.
-func twins(t *testing.T, pushYAML string, body func(t *testing.T, e *env)) {
-	t.Run("native", func(t *testing.T) { body(t, newEnv(t, pushYAML)) })
-	t.Run("imported", func(t *testing.T) {
-		e := newEnv(t, pushYAML)
-		e.importTwins()
-		body(t, e)
-	})
-}
-
-// importTwins converts the twin fixtures, saves them in the app's repository and makes
-// start run them in place of the built-in journeys.
-func (e *env) importTwins() {
-	e.t.Helper()
-	var files []forgerock.File
-	e.alias = map[string]string{}
-	for name, fx := range twinFixtures {
-		b, err := os.ReadFile(fx.file)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		files = append(files, forgerock.File{Name: fx.file, Data: b})
-		e.alias[name] = fx.imported
-	}
-	res := forgerock.Import(files, forgerock.Options{Registry: e.app.Registry})
-	if !res.OK() {
-		e.t.Fatalf("import refused: %+v %+v", res.Problems, res.Journeys)
-	}
-	for _, j := range res.Journeys {
-		if _, err := e.app.Journeys.Save(context.Background(), j.Doc, "test:"+j.File); err != nil {
-			e.t.Fatalf("save %s: %v", j.Name, err)
-		}
-	}
 }
 
 const password = "correct horse battery"
@@ -118,37 +66,26 @@ const password = "correct horse battery"
 func newEnv(t *testing.T, pushYAML string) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, audit: &audit.Recorder{}, seen: map[string]string{}, codes: map[string]bool{}}
-	e.srv = httptest.NewUnstartedServer(nil)
 	dir := t.TempDir()
-	args := []string{"--data", dir, "--hash-memory-kib", "8", "--hash-iterations", "1", "--public-url", "http://" + e.srv.Listener.Addr().String()}
+	var args []string
 	if pushYAML != "" {
 		f := filepath.Join(dir, "arbor.yaml")
 		os.WriteFile(f, []byte(pushYAML), 0o600)
 		args = append(args, "--config", f)
 	}
-	cfg, err := config.Load(args, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler), app.WithClock(e.clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	a.Audit.AddSink(e.audit.Sink())
-	e.app = a
-	e.srv.Config.Handler = a.Handler()
-	e.srv.Start()
-	t.Cleanup(e.srv.Close)
-	h, _ := identity.HashPassword(password, identity.CheapParams)
-	if err := a.Users.Put(context.Background(), &identity.User{Realm: "/", Username: "alice", PasswordHash: h, Status: identity.StatusActive}); err != nil {
-		t.Fatal(err)
-	}
+	s := apptest.Start(t, apptest.Options{Args: args, Now: e.clock.Now, PublicURL: true, Dir: dir})
+	s.Audit.AddSink(e.audit.Sink())
+	e.app, e.srv = s.App, s.HTTP
+	apptest.AddUser(t, s.App, "/", "alice", password, nil)
+	var err error
 	e.phone, err = authenticator.Open(filepath.Join(dir, "phone.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.phone.Now = e.clock.Now
+	if twinMode {
+		e.importTwins()
+	}
 	return e
 }
 
@@ -189,11 +126,7 @@ type login struct {
 }
 
 func (e *env) start(journey string) *login {
-	run := journey
-	if a, ok := e.alias[journey]; ok {
-		run = a
-	}
-	l := &login{e: e, url: e.srv.URL + "/json/realms/root/authenticate?authIndexType=service&authIndexValue=" + run}
+	l := &login{e: e, url: e.srv.URL + "/json/realms/root/authenticate?authIndexType=service&authIndexValue=" + journey}
 	e.say("→ start %s", journey)
 	l.post(nil)
 	return l
@@ -350,7 +283,7 @@ func (e *env) golden(name string) {
 	e.t.Helper()
 	path := filepath.Join("testdata", name+".txt")
 	got := e.script.String()
-	if *update && e.alias == nil { // the twins compare with what the built-ins wrote
+	if *update {
 		os.WriteFile(path, []byte(got), 0o644)
 	}
 	want, err := os.ReadFile(path)
