@@ -66,7 +66,7 @@ func journeysImport(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer st.Close()
-		repo = journeys.NewRepo(st, journeys.CompileOptions{Registry: Registry(), Deps: &nodes.Deps{Services: map[string]any{}}})
+		repo = offlineRepo(st)
 		names, err := repo.Names(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "arbor journeys import: %v\n", err)
@@ -157,7 +157,7 @@ func journeysExport(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer st.Close()
-		repo = journeys.NewRepo(st, journeys.CompileOptions{Registry: Registry(), Deps: &nodes.Deps{Services: map[string]any{}}})
+		repo = offlineRepo(st)
 	}
 	var js []*journeys.Journey
 	for _, arg := range fs.Args() {
@@ -244,4 +244,10 @@ func exportSource(ctx context.Context, repo *journeys.Repo, builtin map[string][
 		return doc, nil
 	}
 	return nil, fmt.Errorf("%s is neither a journey file, a stored journey nor a built-in journey", arg)
+}
+
+// offlineRepo is the journey repository over st with the node types and no services,
+// as the commands that work without a server compile journeys.
+func offlineRepo(st store.Store) *journeys.Repo {
+	return journeys.NewRepo(st, journeys.CompileOptions{Registry: Registry(), Deps: &nodes.Deps{}})
 }

@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/arbor-auth/arbor/internal/testredis"
-	"github.com/arbor-auth/arbor/journeys"
-	"github.com/arbor-auth/arbor/nodes"
 )
 
 func TestJourneysImportExport(t *testing.T) {
@@ -116,7 +114,7 @@ func TestJourneysImportIntoStore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			repo := journeys.NewRepo(st, journeys.CompileOptions{Registry: Registry(), Deps: &nodes.Deps{Services: map[string]any{}}})
+			repo := offlineRepo(st)
 			vs, err := repo.Versions(context.Background(), "frodologin")
 			_, headErr := repo.Head(context.Background(), "frodopushmfa")
 			st.Close() // the embedded store's directory is locked while open

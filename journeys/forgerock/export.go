@@ -82,7 +82,7 @@ type exporter struct {
 }
 
 func exportOne(j *journeys.Journey, reg *nodes.Registry) (obj, nodes.Problems) {
-	opts := journeys.CompileOptions{Registry: reg, Deps: &nodes.Deps{Services: map[string]any{}}, Lookup: func(string) bool { return true }}
+	opts := journeys.CompileOptions{Registry: reg, Deps: &nodes.Deps{}, Lookup: func(string) bool { return true }}
 	c, ps := journeys.Compile(j, opts)
 	if ps != nil {
 		return nil, ps

@@ -418,7 +418,7 @@ func (c *converter) connections(ptr string, n obj, pairs [][2]string, amNodes ob
 // finish validates the document, repairs what AM tolerates and Arbor does not, and maps
 // the problems left to the tree in the file.
 func (c *converter) finish(doc *journeys.Journey) {
-	opts := journeys.CompileOptions{Registry: c.opts.Registry, Deps: &nodes.Deps{Services: map[string]any{}}, Lookup: func(string) bool { return true }}
+	opts := journeys.CompileOptions{Registry: c.opts.Registry, Deps: &nodes.Deps{}, Lookup: func(string) bool { return true }}
 	for round := 0; ; round++ {
 		_, ps := journeys.Compile(doc, opts)
 		if len(ps) == 0 {
