@@ -280,6 +280,16 @@ func (r *Registry) Devices(ctx context.Context, realm, user string) ([]Device, e
 	return rec.Devices, nil
 }
 
+// SecondFactors returns ["push"] when the user has a push device, else nothing: the
+// door core (door.Enrollments) asks it which factors a login of the user must verify.
+func (r *Registry) SecondFactors(ctx context.Context, realm, user string) ([]string, error) {
+	list, err := r.Devices(ctx, realm, user)
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	return []string{"push"}, nil
+}
+
 // Device returns the device with id, whoever owns it (Realm and User say who), or
 // ErrNotFound.
 func (r *Registry) Device(ctx context.Context, id string) (*Device, error) {

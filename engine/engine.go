@@ -306,7 +306,7 @@ func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, ans
 		}
 		e.audit.Emit(ctx, ev)
 		if log.Enabled(ctx, slog.LevelInfo) {
-			log.Info("flow finished", "result", ev.Type, "reason", ev.Reason, "user", res.Username)
+			log.Info("flow finished", "result", ev.Type, "reason", ev.Reason, "user", audit.TruncateUser(res.Username))
 		}
 		return res, nil
 	}
