@@ -119,6 +119,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	a.Users = identity.New(a.Store, identity.Options{
 		Params:        identity.Params{MemoryKiB: uint32(cfg.HashMemoryKiB), Iterations: uint32(cfg.HashIterations), Parallelism: 1},
 		MaxConcurrent: conc,
+		Now:           a.now,
 	})
 	if cfg.Users != "" {
 		f, err := os.Open(cfg.Users)
@@ -149,7 +150,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	if err != nil {
 		return nil, err
 	}
-	a.Deps = &nodes.Deps{Store: a.Store, Users: a.Users, Keys: a.Keys, Audit: a.Audit, Log: log, Guard: guard, Services: map[string]any{}}
+	a.Deps = &nodes.Deps{Store: a.Store, Users: a.Users, Keys: a.Keys, Audit: a.Audit, Log: log, Guard: guard}
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	em := engine.NewMetrics(a.Metrics)

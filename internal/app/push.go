@@ -10,7 +10,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/arbor-auth/arbor/devices"
-	"github.com/arbor-auth/arbor/nodes/mfa"
 	"github.com/arbor-auth/arbor/push"
 	"github.com/arbor-auth/arbor/push/delivery"
 )
@@ -65,8 +64,7 @@ func setupPush(ctx context.Context, a *App) error {
 		RegistrationTimeout: time.Duration(pc.RegistrationTimeout),
 		Now:                 a.now,
 	}, a.Store, a.Devices, router, a.Keys, a.Audit, a.Log)
-	a.Deps.Services[mfa.ServicePush] = a.Push
-	a.Deps.Services[mfa.ServiceDevices] = a.Devices
+	a.Deps.Push, a.Deps.Devices = a.Push, a.Devices
 	a.pushCfg = pc
 	return nil
 }

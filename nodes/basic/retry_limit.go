@@ -109,19 +109,16 @@ func (n *retryLimit) Complete(ctx *nodes.Context, success bool) error {
 	// One read when nothing is saved (the usual case), one read and one write otherwise.
 	_, err := n.users.Update(ctx.Ctx, ctx.Realm, ctx.Username(), func(u *identity.User) error {
 		if _, saved := u.Attributes[attr]; !saved {
-			return errNothingSaved
+			return store.ErrNoChange
 		}
 		delete(u.Attributes, attr)
 		return nil
 	})
-	if errors.Is(err, errNothingSaved) || errors.Is(err, identity.ErrNotFound) {
+	if errors.Is(err, identity.ErrNotFound) {
 		return nil
 	}
 	return err
 }
-
-// errNothingSaved ends Complete's update without a write.
-var errNothingSaved = errors.New("no retry count saved on the user")
 
 // countUnknown counts like countOnUser for a username that has no account, in a store
 // counter named after the realm, a hash of the folded username, the journey and the
