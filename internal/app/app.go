@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -29,6 +30,7 @@ import (
 	"github.com/arbor-auth/arbor/nodes/basic"
 	"github.com/arbor-auth/arbor/nodes/mfa"
 	"github.com/arbor-auth/arbor/push"
+	"github.com/arbor-auth/arbor/radius"
 	"github.com/arbor-auth/arbor/sessions"
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/embedded"
@@ -62,9 +64,14 @@ type App struct {
 	Push     *push.Service
 	// Listeners are extra addresses to serve (the device API on its own address).
 	Listeners []Listener
+	// PacketListeners are datagram doors to serve (RADIUS), and RADIUS the RADIUS door
+	// when the config file enables it.
+	PacketListeners []PacketListener
+	RADIUS          *radius.Server
 
 	pushCfg PushConfig
 	now     func() time.Time
+	trace   func(engine.TraceEvent)
 }
 
 // Option changes how New assembles an App.
@@ -73,6 +80,10 @@ type Option func(*App)
 // WithClock makes the engine, sessions and push service read time from now, so tests
 // can move time forward (push waits, expiries) without sleeping.
 func WithClock(now func() time.Time) Option { return func(a *App) { a.now = now } }
+
+// WithTrace hands every node visit and outcome of every flow to trace (the journey
+// test runner's coverage; see engine.Config.Trace).
+func WithTrace(trace func(engine.TraceEvent)) Option { return func(a *App) { a.trace = trace } }
 
 // New builds an App from cfg. It opens the store, loads users and journeys, and fails
 // with every problem if a journey is invalid.
@@ -138,14 +149,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		if err != nil {
 			return nil, err
 		}
-		if err := a.Users.Put(ctx, &identity.User{Realm: "/", Username: DemoUser, PasswordHash: hash, Status: identity.StatusActive,
-			Attributes: map[string]any{"mail": "demo@example.com", "givenName": "Demo", "roles": []any{"admin"}}}); err != nil {
+		// Created once: a restart must not undo a lock, a new password or attributes
+		// set since.
+		if err := a.Users.Create(ctx, &identity.User{Realm: "/", Username: DemoUser, PasswordHash: hash, Status: identity.StatusActive,
+			Attributes: map[string]any{"mail": "demo@example.com", "givenName": "Demo", "roles": []any{"admin"}}}); err != nil && !errors.Is(err, identity.ErrExists) {
 			return nil, fmt.Errorf("demo user: %w", err)
 		}
 	}
 
-	a.Registry = nodes.NewRegistry()
-	registerFamilies(a.Registry)
+	a.Registry = NewRegistry()
 	guard, err := throttle.New(a.Store, ThrottleConfig(cfg), a.now, a.Audit)
 	if err != nil {
 		return nil, err
@@ -155,7 +167,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	em := engine.NewMetrics(a.Metrics)
 	a.Journeys = journeys.NewRepo(a.Store, journeys.CompileOptions{Registry: a.Registry, Deps: a.Deps})
-	a.Engine = engine.New(engine.Config{Now: a.now}, a.Store, a.Journeys, a.Deps, em)
+	a.Engine = engine.New(engine.Config{Now: a.now, Trace: a.trace}, a.Store, a.Journeys, a.Deps, em)
 	if err := a.startServices(ctx); err != nil {
 		return nil, err
 	}
@@ -188,7 +200,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 
 	a.API = api.New(api.Config{
 		CookieName: cfg.CookieName, CORSOrigins: cfg.CORSOrigins, MaxBodyBytes: cfg.MaxBodyBytes,
-		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsListen != "",
+		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsListen != "", Now: a.now,
 	}, api.Deps{Door: a.Door, Store: a.Store, Keys: a.Keys, Audit: a.Audit, Log: log,
 		Metrics: em, Registry: a.Metrics, Gatherer: a.Metrics})
 	if err := a.mountDoors(ctx); err != nil {
@@ -198,11 +210,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	return a, nil
 }
 
-// registerFamilies registers every node family, in one place: `serve`, the CLI's
-// validate and the tests all compile journeys against exactly this registry.
-func registerFamilies(r *nodes.Registry) {
+// NewRegistry returns the node registry with every family, registered in one place:
+// `serve`, the CLI's commands (validate, the node palette and its README table) and the
+// node conformance suite all use exactly this registry.
+func NewRegistry() *nodes.Registry {
+	r := nodes.NewRegistry()
 	basic.Register(r)
 	mfa.Register(r)
+	return r
 }
 
 // startServices starts the services nodes and doors use, after the engine exists and
@@ -219,6 +234,9 @@ func (a *App) startServices(ctx context.Context) error {
 func (a *App) mountDoors(_ context.Context) error {
 	mountDeviceAPI(a)
 	if err := setupWeb(a); err != nil {
+		return err
+	}
+	if err := setupRADIUS(a); err != nil {
 		return err
 	}
 	if err := mountViewer(a); err != nil {

@@ -22,7 +22,6 @@ import (
 	"github.com/arbor-auth/arbor/internal/config"
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/nodes"
-	"github.com/arbor-auth/arbor/nodes/basic"
 )
 
 const usage = `arbor: a self-hostable authentication journey engine
@@ -30,6 +29,9 @@ const usage = `arbor: a self-hostable authentication journey engine
 usage:
   arbor [serve] [flags]              run the server (see arbor serve -h)
   arbor journeys validate FILE...    check journey files; exit 1 listing every problem
+  arbor journeys import [-o DIR] FILE...  convert ForgeRock AM / frodo / amster exports to journey files
+  arbor journeys export [-o FILE] NAME|FILE.json...  write journeys in frodo's export format
+  arbor journeys test [--tap] [--journeys DIR] DIR...  run the journey test cases in DIR, without a server
   arbor journeys schema              print the JSON Schema of the journey format
   arbor journeys nodes               print the node palette as JSON
   arbor journeys nodes table         print the node types as a Markdown table
@@ -137,7 +139,7 @@ then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see REA
 			fmt.Fprint(stdout, h(addr))
 		}
 	}
-	errc := make(chan error, 1+len(a.Listeners))
+	errc := make(chan error, 1+len(a.Listeners)+len(a.PacketListeners))
 	go func() { errc <- srv.Serve(ln) }()
 	extra := make([]*http.Server, 0, len(a.Listeners))
 	for _, l := range a.Listeners {
@@ -152,6 +154,14 @@ then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see REA
 		log.Info("listening", "what", l.Name, "addr", xl.Addr().String())
 		go func() { errc <- xs.Serve(xl) }()
 	}
+	for _, pl := range a.PacketListeners {
+		pc, err := net.ListenPacket(pl.Network, pl.Addr)
+		if err != nil {
+			fmt.Fprintf(stderr, "arbor serve: %s: %v\n", pl.Name, err)
+			return 1
+		}
+		go func() { errc <- pl.Serve(pc) }()
+	}
 	select {
 	case err := <-errc:
 		fmt.Fprintln(stderr, "arbor serve:", err)
@@ -161,6 +171,9 @@ then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see REA
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	for _, pl := range a.PacketListeners {
+		_ = pl.Shutdown(sctx)
+	}
 	for _, xs := range extra {
 		_ = xs.Shutdown(sctx)
 	}
@@ -174,22 +187,22 @@ then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see REA
 // demoHints print extra demo instructions (push, browser) registered by other files.
 var demoHints []func(addr string) string
 
-// Registry returns the node registry with every family, for commands that work offline.
-func Registry() *nodes.Registry {
-	r := nodes.NewRegistry()
-	basic.Register(r)
-	for _, f := range offlineFamilies {
-		f(r)
-	}
-	return r
-}
-
-var offlineFamilies []func(*nodes.Registry)
+// Registry returns the node registry with every family, as the app builds it, for
+// commands that work offline.
+func Registry() *nodes.Registry { return app.NewRegistry() }
 
 func journeysCmd(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, "usage: arbor journeys validate FILE... | schema | nodes\n")
 		return 2
+	}
+	switch args[0] {
+	case "import":
+		return journeysImport(args[1:], stdout, stderr)
+	case "export":
+		return journeysExport(args[1:], stdout, stderr)
+	case "test":
+		return journeysTest(args[1:], stdout, stderr)
 	}
 	reg := Registry()
 	switch args[0] {

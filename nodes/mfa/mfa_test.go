@@ -48,10 +48,13 @@ func TestWithoutServices(t *testing.T) {
 		{typ: "push_result_verifier", needs: true, shared: nodes.State{mfa.KeyMessageID: "AUTHENTICATE:x"}},
 		{typ: "opt_out_mfa", needs: true},
 		{typ: "recovery_code_collector_decision", needs: true},
+		{typ: "oath_registration", needs: true},
+		{typ: "oath_token_verifier", needs: true},
 		{typ: "mfa_registration_options"},
 		{typ: "get_authenticator_app"},
 		{typ: "push_wait"},
 		{typ: "device_profile_collector"},
+		{typ: "otp_or_push_collector"},
 		{typ: "recovery_code_display", outcome: "outcome"},
 	}
 	r := nodes.NewRegistry()

@@ -3,7 +3,6 @@ package mfa
 import (
 	"strings"
 
-	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/nodes"
 )
 
@@ -22,7 +21,8 @@ func init() {
 			Description: "Each code works once; a used code is consumed atomically, so two logins racing with the same code cannot " +
 				"both succeed. Guesses are throttled per user and client address (the server's guessing defence): an attempt made " +
 				"too early is answered as a wrong code without being checked. On \"true\" the flow has verified the factor " +
-				"\"recovery_code\". Wrap it in a retry_limit to bound the guesses of one flow.",
+				"\"recovery_code\". Wrap it in a retry_limit to bound the guesses of one flow. A code typed at an " +
+				"otp_or_push_collector just before (transient recoveryCodeInput) is checked without asking again.",
 			Input:    true,
 			Outcomes: []nodes.Outcome{{ID: "true", Label: "True"}, {ID: "false", Label: "False"}},
 			New: func(c *RecoveryCollectorConfig, b *nodes.Build) (nodes.Node, error) {
@@ -36,32 +36,24 @@ func init() {
 						return nodes.Action{}, err
 					}
 					code := ""
-					if len(ctx.Callbacks) == 1 {
+					switch {
+					case len(ctx.Callbacks) == 1:
 						code = strings.TrimSpace(ctx.Callbacks[0].InString())
+					case ctx.Transient.Has(KeyRecoveryCodeInput):
+						// Typed at an earlier prompt of this request (otp_or_push_collector).
+						code = strings.TrimSpace(ctx.Transient.String(KeyRecoveryCodeInput))
+						delete(ctx.Transient, KeyRecoveryCodeInput)
 					}
 					if code == "" {
 						return nodes.Send(nodes.NameCallback(text(c.Prompt, ctx, "Recovery Code"))), nil
 					}
-					checked := false
-					// Checking a code is one store operation, quick whatever the answer, so a
-					// refusal needs no padding to look like a wrong code.
-					ok, err := nodes.CheckSecret(ctx, guard, au, user, nil, func() (bool, error) {
-						checked = true
-						return svc.devices.UseRecoveryCode(ctx.Ctx, ctx.Realm, user, code)
-					})
+					ok, err := useRecoveryCode(ctx, svc.devices, guard, au, user, code)
 					if err != nil {
 						return nodes.Action{}, err
 					}
-					ev := audit.Event{Type: audit.RecoveryCodeUsed, Realm: ctx.Realm, User: user, FlowID: ctx.FlowID, Node: ctx.NodeID, Client: ctx.Request.ClientIP}
 					if !ok {
-						if checked { // a refusal is audited as such, not as a wrong code
-							ev.Type = audit.RecoveryCodeBad
-							au.Emit(ctx.Ctx, ev)
-						}
 						return nodes.Goto("false"), nil
 					}
-					au.Emit(ctx.Ctx, ev)
-					ctx.Shared.AddFactor(nodes.FactorRecoveryCode)
 					return nodes.Goto("true"), nil
 				}), nil
 			},
