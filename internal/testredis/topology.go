@@ -620,7 +620,12 @@ func SharedSentinel(tb testing.TB) *Sentinel {
 // TestMain:
 //
 //	func TestMain(m *testing.M) { testredis.Main(m) }
+//
+// It also silences go-redis's own log, which prints a line for every refused
+// connection and every Sentinel master lookup, drowning the tests' output during
+// failovers; the tests report what matters.
 func Main(m *testing.M) {
+	redis.SetLogger(quiet{})
 	code := m.Run()
 	shared.mu.Lock()
 	for i := len(shared.stops) - 1; i >= 0; i-- {
@@ -632,3 +637,9 @@ func Main(m *testing.M) {
 	shared.mu.Unlock()
 	os.Exit(code)
 }
+
+// quiet is a go-redis logger that drops everything.
+type quiet struct{}
+
+// Printf drops the message.
+func (quiet) Printf(context.Context, string, ...any) {}

@@ -1,31 +1,19 @@
 package redisstore
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/arbor-auth/arbor/internal/testredis"
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/storetest"
 )
 
-// TestMain stops the Cluster and Sentinel set that the conformance tests share. It
-// silences go-redis's own log, which prints a line for every refused connection during
-// the failover tests; the tests report what matters.
-func TestMain(m *testing.M) {
-	redis.SetLogger(quiet{})
-	testredis.Main(m)
-}
-
-type quiet struct{}
-
-func (quiet) Printf(context.Context, string, ...any) {}
+// TestMain stops the Cluster and Sentinel set that the conformance tests share.
+func TestMain(m *testing.M) { testredis.Main(m) }
 
 // openURL opens a store with a key space of its own on the topology at url.
 func openURL(t testing.TB, url string) *Store {
