@@ -80,6 +80,9 @@ func baseArgs(dir string, port int) []string {
 		"--daemonize", "no",
 		"--dir", dir,
 		"--logfile", "",
+		// A replica's first sync starts at once, not after the default 5 s wait for
+		// more replicas to share it.
+		"--repl-diskless-sync-delay", "0",
 	}
 }
 
