@@ -15,11 +15,22 @@
 // # Durability
 //
 // Every write has reached the operating system (a write(2) to arbor.db) before the
-// call returns, so it survives the Arbor process crashing or being killed. It survives
-// the machine crashing or losing power only once the kernel has written it back,
-// typically within about 30 seconds on Linux, unless Options.SyncEveryWrite is set:
-// then every write is also fsynced before the call returns (concurrent writers share
-// fsyncs), which costs a few hundred microseconds or more per write.
+// call returns, so it survives the Arbor process crashing or being killed. Whether it
+// also survives the machine crashing or losing power depends on Options.Sync:
+//
+//   - SyncAccounts (the default) fsyncs every write before it returns, except the
+//     writes that create or advance a flow or a session (Set and CAS of keys starting
+//     with "flow:" or "session:"). Users, devices, recovery codes, journeys and
+//     counters, and every Delete and Take (a logout, a used recovery code), survive a
+//     power loss once acknowledged; a flow or session written in the seconds before
+//     one may be lost, and its user logs in again.
+//   - SyncAll fsyncs every write.
+//   - SyncNone fsyncs nothing: the kernel writes data back within about 30 seconds
+//     on Linux, and a power loss can lose what was acknowledged in that time.
+//
+// Fsyncs are group commits: a writer that must wait syncs everything appended so far,
+// and the writers that arrive meanwhile share the next fsync, so their cost is paid
+// once per batch rather than once per write.
 // Close flushes everything. If the last record was cut short by a crash, Open detects
 // it by its length prefix and CRC-32C checksum and truncates it: the write it belonged
 // to is lost, which is correct since its call never returned. Damage in the middle of
@@ -45,6 +56,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,14 +87,53 @@ var (
 // maxRecBuf is the largest record buffer kept for reuse; larger records get their own.
 const maxRecBuf = 64 << 10
 
+// SyncMode chooses which writes wait for the data file to be fsynced before they
+// return (see the package documentation, Durability).
+type SyncMode int
+
+const (
+	// SyncAccounts fsyncs every write except Set and CAS of flows and sessions
+	// (EphemeralPrefixes). It is the zero value, the default.
+	SyncAccounts SyncMode = iota
+	// SyncAll fsyncs every write.
+	SyncAll
+	// SyncNone fsyncs no write; the kernel writes them back within about 30 seconds.
+	SyncNone
+)
+
+// EphemeralPrefixes are the key prefixes of flows and sessions, whose Set and CAS
+// SyncAccounts does not fsync: losing one at a power loss only makes a user log in
+// again, and they are the bulk of the writes.
+var EphemeralPrefixes = []string{"flow:", "session:"}
+
+var syncModeNames = []string{SyncAccounts: "accounts", SyncAll: "all", SyncNone: "none"}
+
+// String returns the mode's name as ParseSyncMode reads it.
+func (m SyncMode) String() string {
+	if m >= 0 && int(m) < len(syncModeNames) {
+		return syncModeNames[m]
+	}
+	return fmt.Sprintf("SyncMode(%d)", int(m))
+}
+
+// ParseSyncMode reads a mode name: accounts, all or none.
+func ParseSyncMode(name string) (SyncMode, error) {
+	for m, n := range syncModeNames {
+		if n == name {
+			return SyncMode(m), nil
+		}
+	}
+	return 0, fmt.Errorf("embedded: unknown sync mode %q, want accounts, all or none", name)
+}
+
 // Options configures Open.
 type Options struct {
 	// Dir is the data directory, created if missing. Empty means memory only: nothing
 	// is persisted, which suits tests.
 	Dir string
-	// SyncEveryWrite makes every write wait until the data file is fsynced, so that
-	// acknowledged writes survive a power loss, at the cost of write latency.
-	SyncEveryWrite bool
+	// Sync chooses which writes are fsynced before they return; the default,
+	// SyncAccounts, fsyncs all but the writes of flows and sessions.
+	Sync SyncMode
 	// Now is the clock used for expiry; nil means time.Now. It must be safe for
 	// concurrent use. Expiry times are stored as absolute wall-clock instants.
 	Now func() time.Time
@@ -91,7 +142,7 @@ type Options struct {
 // Store is the embedded store.Store. Create it with Open.
 type Store struct {
 	now      func() time.Time
-	sync     bool
+	sync     SyncMode
 	dir      string
 	dataPath string
 
@@ -127,7 +178,7 @@ var _ store.Store = (*Store)(nil)
 func Open(opts Options) (*Store, error) {
 	s := &Store{
 		now:         opts.Now,
-		sync:        opts.SyncEveryWrite,
+		sync:        opts.Sync,
 		dir:         opts.Dir,
 		values:      map[string]entry{},
 		counters:    map[string]counter{},
@@ -288,6 +339,9 @@ func (s *Store) write(ctx context.Context, op, key string, value []byte, rev uin
 	s.values[key] = e
 	s.liveBytes += setSize(key, e)
 	s.afterWriteLocked()
+	if s.sync == SyncAccounts && ephemeral(key) {
+		return e.rev, nil
+	}
 	if err := s.commit(seq); err != nil {
 		return 0, fmt.Errorf("embedded %s %q: %w", op, key, err)
 	}
@@ -576,10 +630,20 @@ func (s *Store) compactLocked() error {
 	return nil
 }
 
-// commit waits, with SyncEveryWrite, until the record with sequence number seq is on
-// stable storage. Concurrent callers share one fsync.
+// ephemeral reports whether key is a flow's or a session's (EphemeralPrefixes).
+func ephemeral(key string) bool {
+	for _, p := range EphemeralPrefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// commit waits, unless the mode is SyncNone, until the record with sequence number seq
+// is on stable storage. Concurrent callers share one fsync (group commit).
 func (s *Store) commit(seq uint64) error {
-	if !s.sync || seq == 0 {
+	if s.sync == SyncNone || seq == 0 {
 		return nil
 	}
 	s.syncMu.Lock()
