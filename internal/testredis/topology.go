@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -177,14 +178,14 @@ func (c *Cluster) MasterOf(tb testing.TB, key string) *Server {
 			rc.Close()
 			continue
 		}
-		slots, err := rc.ClusterSlots(ctx).Result()
+		ranges, err := slotMasters(ctx, rc)
 		rc.Close()
 		if err != nil {
 			continue
 		}
-		for _, r := range slots {
-			if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
-				if s := c.byAddr(r.Nodes[0].Addr); s != nil {
+		for _, r := range ranges {
+			if r.start <= slot && slot <= r.end {
+				if s := c.byAddr(r.master); s != nil {
 					return s
 				}
 			}
@@ -204,17 +205,15 @@ func (c *Cluster) Masters(tb testing.TB) []*Server {
 			continue
 		}
 		rc := n.client()
-		slots, err := rc.ClusterSlots(ctx).Result()
+		ranges, err := slotMasters(ctx, rc)
 		rc.Close()
 		if err != nil {
 			continue
 		}
 		var out []*Server
-		for _, r := range slots {
-			if len(r.Nodes) > 0 {
-				if s := c.byAddr(r.Nodes[0].Addr); s != nil {
-					out = append(out, s)
-				}
+		for _, r := range ranges {
+			if s := c.byAddr(r.master); s != nil && !slices.Contains(out, s) {
+				out = append(out, s)
 			}
 		}
 		return out
@@ -265,19 +264,19 @@ func (c *Cluster) healthy(ctx context.Context) error {
 			rc.Close()
 			return fmt.Errorf("node %s: cluster state not ok", n.Addr)
 		}
-		slots, err := rc.ClusterSlots(ctx).Result()
+		ranges, err := slotMasters(ctx, rc)
 		if err != nil {
 			rc.Close()
-			return fmt.Errorf("node %s: cluster slots: %w", n.Addr, err)
+			return fmt.Errorf("node %s: cluster shards: %w", n.Addr, err)
 		}
 		covered := 0
-		for _, r := range slots {
-			m := c.byAddr(r.Nodes[0].Addr)
+		for _, r := range ranges {
+			m := c.byAddr(r.master)
 			if m == nil || !m.running() {
 				rc.Close()
-				return fmt.Errorf("node %s: slots %d-%d served by %s, which is down", n.Addr, r.Start, r.End, r.Nodes[0].Addr)
+				return fmt.Errorf("node %s: slots %d-%d served by %q, which is down", n.Addr, r.start, r.end, r.master)
 			}
-			covered += int(r.End - r.Start + 1)
+			covered += int(r.end - r.start + 1)
 		}
 		if covered != 16384 {
 			rc.Close()
@@ -293,6 +292,33 @@ func (c *Cluster) healthy(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// slotRange is a range of slots and the address of the master serving it.
+type slotRange struct {
+	start, end int64
+	master     string // "" when the shard has no master that is up
+}
+
+// slotMasters asks one node, with CLUSTER SHARDS, which master serves which slots.
+func slotMasters(ctx context.Context, rc *redis.Client) ([]slotRange, error) {
+	shards, err := rc.ClusterShards(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []slotRange
+	for _, sh := range shards {
+		master := ""
+		for _, n := range sh.Nodes {
+			if n.Role == "master" && n.Health == "online" {
+				master = net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))
+			}
+		}
+		for _, r := range sh.Slots {
+			out = append(out, slotRange{start: r.Start, end: r.End, master: master})
+		}
+	}
+	return out, nil
 }
 
 func (c *Cluster) byAddr(addr string) *Server {

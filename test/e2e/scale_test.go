@@ -164,6 +164,7 @@ func TestFailoverMidJourney(t *testing.T) {
 		{"sentinel", sentinelTopology},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			top := tc.top(t)
 			proxy := newRingProxy(t)
 			in := startInstances(t, 3, top.url, "users:\n  - {username: alice, password: \""+alicePassword+"\", realm: /}\n",
