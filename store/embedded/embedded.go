@@ -19,11 +19,11 @@
 // also survives the machine crashing or losing power depends on Options.Sync:
 //
 //   - SyncAccounts (the default) fsyncs every write before it returns, except the
-//     writes that create or advance a flow or a session (Set and CAS of keys starting
-//     with "flow:" or "session:"). Users, devices, recovery codes, journeys and
-//     counters, and every Delete and Take (a logout, a used recovery code), survive a
-//     power loss once acknowledged; a flow or session written in the seconds before
-//     one may be lost, and its user logs in again.
+//     writes of flows and sessions (keys starting with "flow:" or "session:", which
+//     are most of the writes). Users, devices, recovery codes (their use included),
+//     journeys and counters survive a power loss once acknowledged; a flow or session
+//     written in the seconds before one may be lost, and its user logs in again, and
+//     a logout in those seconds may be undone until the session's idle timeout.
 //   - SyncAll fsyncs every write.
 //   - SyncNone fsyncs nothing: the kernel writes data back within about 30 seconds
 //     on Linux, and a power loss can lose what was acknowledged in that time.
@@ -92,7 +92,7 @@ const maxRecBuf = 64 << 10
 type SyncMode int
 
 const (
-	// SyncAccounts fsyncs every write except Set and CAS of flows and sessions
+	// SyncAccounts fsyncs every write except those of flows and sessions
 	// (EphemeralPrefixes). It is the zero value, the default.
 	SyncAccounts SyncMode = iota
 	// SyncAll fsyncs every write.
@@ -101,9 +101,10 @@ const (
 	SyncNone
 )
 
-// EphemeralPrefixes are the key prefixes of flows and sessions, whose Set and CAS
-// SyncAccounts does not fsync: losing one at a power loss only makes a user log in
-// again, and they are the bulk of the writes.
+// EphemeralPrefixes are the key prefixes of flows and sessions, whose writes
+// SyncAccounts does not fsync: they are the bulk of the writes (every step, every
+// login), and losing one at a power loss makes a user log in again, or, for a logout,
+// leaves the session valid until its idle timeout.
 var EphemeralPrefixes = []string{"flow:", "session:"}
 
 var syncModeNames = []string{SyncAccounts: "accounts", SyncAll: "all", SyncNone: "none"}
@@ -339,10 +340,7 @@ func (s *Store) write(ctx context.Context, op, key string, value []byte, rev uin
 	s.values[key] = e
 	s.liveBytes += setSize(key, e)
 	s.afterWriteLocked()
-	if s.sync == SyncAccounts && ephemeral(key) {
-		return e.rev, nil
-	}
-	if err := s.commit(seq); err != nil {
+	if err := s.commitFor(key, seq); err != nil {
 		return 0, fmt.Errorf("embedded %s %q: %w", op, key, err)
 	}
 	return e.rev, nil
@@ -404,7 +402,7 @@ func (s *Store) remove(key string) (*entry, error) {
 	delete(s.values, key)
 	s.liveBytes -= setSize(key, prev)
 	s.afterWriteLocked()
-	if err := s.commit(seq); err != nil {
+	if err := s.commitFor(key, seq); err != nil {
 		return nil, err
 	}
 	return &prev, nil
@@ -451,7 +449,7 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64, ttl time.Dura
 	s.counters[key] = c
 	s.liveBytes += counterSize(key, c)
 	s.afterWriteLocked()
-	if err := s.commit(seq); err != nil {
+	if err := s.commitFor(key, seq); err != nil {
 		return 0, fmt.Errorf("embedded incr %q: %w", key, err)
 	}
 	return c.n, nil
@@ -638,6 +636,15 @@ func ephemeral(key string) bool {
 		}
 	}
 	return false
+}
+
+// commitFor commits the write of key with sequence number seq, unless the mode is
+// SyncAccounts and key is a flow's or a session's.
+func (s *Store) commitFor(key string, seq uint64) error {
+	if s.sync == SyncAccounts && ephemeral(key) {
+		return nil
+	}
+	return s.commit(seq)
 }
 
 // commit waits, unless the mode is SyncNone, until the record with sequence number seq
