@@ -4,6 +4,12 @@
 // persistence switched off, waits until it answers PING and stops it when the test
 // ends. Tests that need Redis therefore run against the real server, never a mock.
 //
+// StartCluster and StartSentinel start the other two topologies Arbor supports, a
+// Redis Cluster of three masters with a replica each and a Sentinel set, with short
+// failure timeouts so that tests can kill a master and watch the failover. A package
+// whose tests share one of them calls SharedCluster or SharedSentinel and runs its
+// tests through Main, which stops them at the end.
+//
 // When redis-server is not installed, Start skips the test, except when the CI
 // environment variable is true: there a missing server is a broken build, so Start
 // fails the test with instructions instead.
