@@ -65,7 +65,7 @@ func BenchmarkFlowsInFlight(b *testing.B) {
 	defer rc.Close()
 	ctx := context.Background()
 
-	deps := &nodes.Deps{Store: st, Services: map[string]any{}, Log: slog.New(slog.DiscardHandler)}
+	deps := &nodes.Deps{Store: st, Log: slog.New(slog.DiscardHandler)}
 	repo := journeys.NewRepo(st, journeys.CompileOptions{Registry: testRegistry(), Deps: deps})
 	eng := New(Config{}, st, repo, deps, nil)
 	if _, err := repo.Save(ctx, []byte(simple), "bench"); err != nil {
