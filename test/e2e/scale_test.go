@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -168,26 +169,36 @@ func TestFailoverMidJourney(t *testing.T) {
 			t.Parallel()
 			top := tc.top(t)
 			proxy := newRingProxy(t)
-			in := startInstances(t, 3, top.url, "users:\n  - {username: alice, password: \""+alicePassword+"\", realm: /}\n",
-				"--public-url", proxy.URL)
+			// Ten users, so that no user reaches the bound on sessions per user (32).
+			users := "users:\n"
+			for u := range failoverUsers {
+				users += fmt.Sprintf("  - {username: u%d, password: \"%s\", realm: /}\n", u, alicePassword)
+			}
+			in := startInstances(t, 3, top.url, users, "--public-url", proxy.URL)
 			proxy.Route(t, in)
 			failoverMidJourney(t, in, proxy, top)
 		})
 	}
 }
 
+// failoverUsers is how many users the failover test's logins are spread over.
+const failoverUsers = 10
+
+// user returns the name of the failover test's user for login k.
+func user(k int) string { return fmt.Sprintf("u%d", k%failoverUsers) }
+
 func failoverMidJourney(t *testing.T, in *instances, proxy *ringProxy, top topology) {
 	const flows, before = 60, 10
 	const settle = 5 * time.Second
 
-	ok := node(t, 30*time.Second, "login.mjs", proxy.URL, "login", alice, alicePassword)
+	ok := node(t, 30*time.Second, "login.mjs", proxy.URL, "login", user(0), alicePassword)
 	if ok["result"] != "success" || ok["token"] == nil {
 		t.Fatalf("SDK login through three instances: %v", ok)
 	}
 	var sessions []string
 	for k := range before {
 		_, step := postJSON(t, authURL(in.url(k), "login"), nil)
-		fillLogin(t, step, alice, alicePassword)
+		fillLogin(t, step, user(k), alicePassword)
 		status, done := postJSON(t, authURL(in.url(k+1), "login"), step)
 		if status != 200 || done["tokenId"] == nil {
 			t.Fatalf("login %d before the failover: %d %v", k, status, done)
@@ -197,7 +208,7 @@ func failoverMidJourney(t *testing.T, in *instances, proxy *ringProxy, top topol
 	steps := make([]map[string]any, flows)
 	for i := range steps {
 		_, steps[i] = postJSON(t, authURL(in.url(i), "login"), nil)
-		fillLogin(t, steps[i], alice, alicePassword)
+		fillLogin(t, steps[i], user(i), alicePassword)
 	}
 	time.Sleep(300 * time.Millisecond) // replication is asynchronous: let the replicas catch up
 
@@ -275,12 +286,12 @@ func failoverMidJourney(t *testing.T, in *instances, proxy *ringProxy, top topol
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	for i, tok := range sessions {
-		validate(t, in.url(i), tok, alice)
+	for k, tok := range sessions {
+		validate(t, in.url(k), tok, user(k))
 	}
 	distinct := map[string]bool{}
 	for i, tok := range tokens {
-		validate(t, in.url(i+2), tok, alice)
+		validate(t, in.url(i+2), tok, user(i))
 		distinct[tok] = true
 	}
 	if len(distinct) != flows {
