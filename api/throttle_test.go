@@ -38,7 +38,7 @@ func (c *manualClock) Add(d time.Duration) {
 // trusted proxy so the tests can speak from several client addresses, on a manual clock.
 func newThrottledApp(t *testing.T) (*httptest.Server, *manualClock, *audit.Recorder) {
 	t.Helper()
-	cfg, err := config.Load([]string{"--data", t.TempDir(), "--hash-memory-kib", "8", "--hash-iterations", "1", "--trust-proxy"},
+	cfg, err := config.Load([]string{"--data", t.TempDir(), "--hash-memory-kib", "8", "--hash-iterations", "1", "--trusted-proxies", "127.0.0.0/8,::1"},
 		func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)

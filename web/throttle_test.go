@@ -19,7 +19,7 @@ var hiddenValues = regexp.MustCompile(`value="[A-Za-z0-9_\-.=:]{16,}"`)
 // failed." page, the right password is refused while the delay runs, and alice signs in
 // from her own address in the middle of the attack.
 func TestGuessingInTheBrowser(t *testing.T) {
-	e := newEnv(t, envOptions{args: []string{"--trust-proxy"}})
+	e := newEnv(t, envOptions{args: []string{"--trusted-proxies", "127.0.0.0/8,::1"}})
 	attacker, home := e.client(), e.client()
 	attacker.header.Set("X-Forwarded-For", "198.51.100.66")
 	home.header.Set("X-Forwarded-For", "203.0.113.5")
