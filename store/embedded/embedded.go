@@ -19,8 +19,8 @@
 // also survives the machine crashing or losing power depends on Options.Sync:
 //
 //   - SyncAccounts (the default) fsyncs every write before it returns, except the
-//     writes of flows and sessions (keys starting with "flow:" or "session:", which
-//     are most of the writes). Users, devices, recovery codes (their use included),
+//     writes of flows, sessions and sign-in throttling (EphemeralPrefixes, which are
+//     most of the writes). Users, devices, recovery codes (their use included),
 //     journeys and counters survive a power loss once acknowledged; a flow or session
 //     written in the seconds before one may be lost, and its user logs in again, and
 //     a logout in those seconds may be undone until the session's idle timeout.
@@ -105,7 +105,11 @@ const (
 // SyncAccounts does not fsync: they are the bulk of the writes (every step, every
 // login), and losing one at a power loss makes a user log in again, or, for a logout,
 // leaves the session valid until its idle timeout.
-var EphemeralPrefixes = []string{"flow:", "session:"}
+//
+// "usersessions:" is the per-user session index, written with each session, and
+// "throttle:" the guessing defence's counters, written on every sign-in attempt:
+// losing their last seconds at a power loss only forgets a few attempts.
+var EphemeralPrefixes = []string{"flow:", "session:", "usersessions:", "throttle:"}
 
 var syncModeNames = []string{SyncAccounts: "accounts", SyncAll: "all", SyncNone: "none"}
 
