@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/arbor-auth/arbor/audit"
@@ -193,6 +194,9 @@ func (e *Engine) Continue(ctx context.Context, flowID, realm string, submitted [
 	if err != nil {
 		return nil, err
 	}
+	if f.Lead > 0 && f.Lead <= len(answers) {
+		answers = answers[f.Lead:] // the step error the engine added, not the node's
+	}
 	c, err := e.repo.Get(ctx, f.Journey, f.Version)
 	if err != nil {
 		return nil, fmt.Errorf("flow %s: %w", flowID, err)
@@ -256,6 +260,12 @@ func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, ans
 	res := &Result{FlowID: f.ID, Journey: f.Journey, Realm: f.Realm, Expires: f.ExpiresAt(), Shared: f.Shared}
 	switch {
 	case out.terminal == "":
+		if out.stepError != "" {
+			out.action.Callbacks = append([]nodes.Callback{nodes.TextOutputCallback(out.stepError, nodes.MessageError)}, out.action.Callbacks...)
+			f.Lead = 1
+		} else {
+			f.Lead = 0
+		}
 		f.Pending = pendingOf(out.action.Callbacks)
 		ttl := f.ExpiresAt().Sub(now)
 		if ttl <= 0 {
@@ -343,7 +353,9 @@ func (e *Engine) save(ctx context.Context, f *Flow, ttl time.Duration) error {
 
 // outcome of a walk: either an action with callbacks, or a terminal.
 type walkOut struct {
-	action         nodes.Action
+	action nodes.Action
+	// stepError is why the flow asks again (the nodes' StepError messages, joined).
+	stepError      string
 	terminal       string
 	failureMessage string
 	reason         string
@@ -365,6 +377,7 @@ type walker struct {
 // and shared in place. depth counts inner-journey nesting.
 func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback, transient nodes.State, steps *int, depth int) (walkOut, error) {
 	var failureMsg string
+	var stepErrs []string
 	dctx := withDepth(w.ctx, depth) // what nodes see as their context: the same for every visit
 	for transitions := 0; ; transitions++ {
 		id := *node
@@ -410,8 +423,11 @@ func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback,
 		if act.FailureMessage != "" {
 			failureMsg = act.FailureMessage
 		}
+		if act.StepError != "" {
+			stepErrs = append(stepErrs, act.StepError)
+		}
 		if len(act.Callbacks) > 0 {
-			return walkOut{action: act}, nil
+			return walkOut{action: act, stepError: strings.Join(stepErrs, " ")}, nil
 		}
 		next, ok := step.Next[act.Outcome]
 		if !ok {
@@ -485,6 +501,7 @@ func (e *Engine) RunInner(ctx *nodes.Context, name, stateKey string) (nodes.Acti
 	}
 	if out.terminal == "" {
 		ctx.Shared[stateKey] = st
+		out.action.StepError = out.stepError // the outer walk shows it
 		return out.action, nil
 	}
 	delete(ctx.Shared, stateKey)

@@ -197,6 +197,29 @@ func rateKey(realm, user string) string {
 	return "pushrate:{" + url.QueryEscape(realm) + ":" + url.QueryEscape(devices.NormalizeUser(user)) + "}"
 }
 
+// rateStartKey holds when the user's current rate-limit window began, so a refused
+// send can say when pushes are allowed again.
+func rateStartKey(realm, user string) string {
+	return "pushrate-start:{" + url.QueryEscape(realm) + ":" + url.QueryEscape(devices.NormalizeUser(user)) + "}"
+}
+
+// RateLimitError is the ErrRateLimited that Send returns: it says when the user's window
+// ends and pushes are allowed again.
+type RateLimitError struct {
+	// Until is when the next push is allowed.
+	Until time.Time
+}
+
+func (e *RateLimitError) Error() string {
+	return ErrRateLimited.Error() + " (allowed again at " + e.Until.UTC().Format(time.RFC3339) + ")"
+}
+
+// Unwrap makes errors.Is(err, ErrRateLimited) hold.
+func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
+
+// RateLimit returns the per-user push limit in force (defaults applied).
+func (s *Service) RateLimit() RateLimit { return s.cfg.RateLimit }
+
 // newMessageID returns AM's message id shape: prefix, UUID, then epoch milliseconds.
 func newMessageID(prefix string, now time.Time) string {
 	return prefix + uuid.NewString() + strconv.FormatInt(now.UnixMilli(), 10)

@@ -383,16 +383,28 @@ func TestSendErrors(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	env := authtest.New(t, authtest.Options{})
 	env.Register(t, "/", "grace")
+	start := env.Now()
 	for i := range 5 {
 		send(t, env, push.SendRequest{Username: "grace", FlowID: "f" + strconv.Itoa(i)})
+		env.Clock.Advance(time.Minute)
 	}
-	if _, err := env.Push.Send(ctx, push.SendRequest{Realm: "/", Username: "GRACE", FlowID: "f6"}); !errors.Is(err, push.ErrRateLimited) {
+	_, err := env.Push.Send(ctx, push.SendRequest{Realm: "/", Username: "GRACE", FlowID: "f6"})
+	if !errors.Is(err, push.ErrRateLimited) {
 		t.Fatalf("6th push: err = %v, want ErrRateLimited", err)
 	}
-	if env.Audit.Count(audit.PushRateLimited) != 1 {
+	// The refusal says when the window that began with the first push ends.
+	var rl *push.RateLimitError
+	if !errors.As(err, &rl) || !rl.Until.Equal(start.Add(push.DefaultRateWindow)) {
+		t.Fatalf("6th push: %#v, want allowed again at %s", err, start.Add(push.DefaultRateWindow))
+	}
+	env.Clock.Advance(push.DefaultRateWindow - 5*time.Minute - time.Second)
+	if _, err := env.Push.Send(ctx, push.SendRequest{Realm: "/", Username: "grace", FlowID: "f6b"}); !errors.Is(err, push.ErrRateLimited) {
+		t.Fatalf("a second before the window ends: err = %v, want ErrRateLimited", err)
+	}
+	env.Clock.Advance(time.Second)
+	if env.Audit.Count(audit.PushRateLimited) != 2 {
 		t.Errorf("push.rate_limited events = %d", env.Audit.Count(audit.PushRateLimited))
 	}
-	env.Clock.Advance(push.DefaultRateWindow)
 	send(t, env, push.SendRequest{Username: "grace", FlowID: "f7"})
 }
 

@@ -34,6 +34,11 @@ type PushConfig struct {
 	Delivery delivery.Config `yaml:"delivery"`
 }
 
+// DemoPushRateCount is the per-user push limit under --demo when the config sets none:
+// looser than push.DefaultRateCount, so that trying things out does not lock the demo
+// user out of pushes.
+const DemoPushRateCount = 30
+
 // Listener is an extra address the server listens on, with its own handler.
 type Listener struct {
 	Name, Addr string
@@ -63,10 +68,15 @@ func setupPush(ctx context.Context, a *App) error {
 	if public == "" {
 		public = "http://" + a.Config.Listen
 	}
+	rate := push.RateLimit{Count: pc.RateLimit.Count, Window: time.Duration(pc.RateLimit.Window)}
+	if a.Config.Demo && rate.Count == 0 {
+		// Trying approve, deny and a wrong number a few times must not end the demo.
+		rate.Count = DemoPushRateCount
+	}
 	a.Devices = devices.New(a.Store, a.Keys)
 	a.Push = push.New(push.Config{
 		PublicURL:           strings.TrimSuffix(public, "/"),
-		RateLimit:           push.RateLimit{Count: pc.RateLimit.Count, Window: time.Duration(pc.RateLimit.Window)},
+		RateLimit:           rate,
 		RegistrationTimeout: time.Duration(pc.RegistrationTimeout),
 		Now:                 a.now,
 	}, a.Store, a.Devices, router, a.Keys, a.Audit, a.Log)

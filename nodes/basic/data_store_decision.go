@@ -35,6 +35,10 @@ func init() {
 	})
 }
 
+// errWrongCredentials is shown when a journey asks again after "false": one message for
+// an unknown user, a wrong password and a locked account, so it tells nothing apart.
+const errWrongCredentials = "The username or password is not correct."
+
 type dataStoreDecision struct {
 	users *identity.Store
 }
@@ -66,9 +70,9 @@ func (n *dataStoreDecision) Process(ctx *nodes.Context) (nodes.Action, error) {
 		ctx.Shared[nodes.KeyUsername] = name
 		return nodes.Goto("true"), nil
 	case errors.Is(err, identity.ErrInvalidCredentials), errors.Is(err, identity.ErrNotFound):
-		return nodes.Goto("false"), nil
+		return nodes.Action{Outcome: "false", StepError: errWrongCredentials}, nil
 	case errors.Is(err, identity.ErrLocked):
-		return nodes.Action{Outcome: "false", FailureMessage: "User Locked Out."}, nil
+		return nodes.Action{Outcome: "false", FailureMessage: "User Locked Out.", StepError: errWrongCredentials}, nil
 	}
 	return nodes.Action{}, err
 }

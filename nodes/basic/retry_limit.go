@@ -2,6 +2,7 @@ package basic
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/nodes"
@@ -29,7 +30,8 @@ func init() {
 				"one and goes to \"retry\"; then it goes to \"reject\". The count lives in the " +
 				"flow's shared state (\"<node id>.retry_count\"), or, with save_on_user, on the " +
 				"user account (attribute \"" + retryAttributePrefix + "<journey>.<node id>\"), where " +
-				"\"reject\" or a successful end of the journey clears it. Like AM's Retry Limit Decision.",
+				"\"reject\" or a successful end of the journey clears it. On \"retry\" the next step says how many attempts are " +
+				"left (an error TextOutputCallback). Like AM's Retry Limit Decision.",
 			Category: categoryDecision,
 			Outcomes: []nodes.Outcome{{ID: "retry", Label: "Retry"}, {ID: "reject", Label: "Reject"}},
 			New: func(c *RetryLimitConfig, b *nodes.Build) (nodes.Node, error) {
@@ -58,6 +60,7 @@ func (n *retryLimit) Process(ctx *nodes.Context) (nodes.Action, error) {
 			if outcome == "retry" {
 				// Kept in the flow too, as AM does, so later nodes can read it.
 				ctx.Shared[key] = count
+				return n.retry(count), nil
 			}
 			return nodes.Goto(outcome), nil
 		case !errors.Is(err, identity.ErrNotFound):
@@ -68,9 +71,20 @@ func (n *retryLimit) Process(ctx *nodes.Context) (nodes.Action, error) {
 	c, _ := ctx.Shared.Int(key)
 	if c < n.limit {
 		ctx.Shared[key] = c + 1
-		return nodes.Goto("retry"), nil
+		return n.retry(c + 1), nil
 	}
 	return nodes.Goto("reject"), nil
+}
+
+// retry goes to "retry" telling the user how many tries remain: the limit counts
+// retries, so after the count-th retry there are limit-count+1 tries left.
+func (n *retryLimit) retry(count int) nodes.Action {
+	left := n.limit - count + 1
+	msg := fmt.Sprintf("%d attempts left.", left)
+	if left == 1 {
+		msg = "1 attempt left."
+	}
+	return nodes.Action{Outcome: "retry", StepError: msg}
 }
 
 // Complete clears the count saved on the user when the journey succeeds, as AM's

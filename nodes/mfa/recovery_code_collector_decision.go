@@ -48,7 +48,7 @@ func init() {
 					if !ok {
 						ev.Type = audit.RecoveryCodeBad
 						au.Emit(ctx.Ctx, ev)
-						return nodes.Goto("false"), nil
+						return nodes.Action{Outcome: "false", StepError: "That recovery code is not valid."}, nil
 					}
 					au.Emit(ctx.Ctx, ev)
 					return nodes.Goto("true"), nil

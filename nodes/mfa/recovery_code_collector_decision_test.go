@@ -100,6 +100,10 @@ func TestRecoveryCodeCollector(t *testing.T) {
 				if act.Outcome != tr.outcome {
 					t.Fatalf("try %d: outcome %q, want %q", i, act.Outcome, tr.outcome)
 				}
+				// A refused code says why on the step that asks again.
+				if wantErr := tr.outcome == "false"; (act.StepError != "") != wantErr {
+					t.Fatalf("try %d: step error %q on outcome %q", i, act.StepError, act.Outcome)
+				}
 				if tr.outcome == "" && !reflect.DeepEqual(act.Callbacks, prompt) {
 					t.Fatalf("try %d: asked %+v, want the prompt again", i, act.Callbacks)
 				}
