@@ -19,6 +19,8 @@ type doneView struct {
 	Username, Realm string
 	Created, Ends   time.Time
 	CSRF            string
+	// Admin shows the journey viewer's link.
+	Admin bool
 }
 
 // devicesView is the "my devices" page.
@@ -133,6 +135,9 @@ func (s *Server) done(c echo.Context) error {
 		ends = sess.IdleEnd
 	}
 	v := doneView{Username: sess.Username, Realm: sess.Realm, Created: sess.Created, Ends: ends, CSRF: s.sessionCSRF(sess)}
+	if v.Admin, err = s.isAdmin(c, sess.Realm, sess.Username); err != nil {
+		return err
+	}
 	return s.render(c, http.StatusOK, "done", pageData{Title: "Signed in", Done: &v})
 }
 

@@ -24,6 +24,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -87,6 +88,9 @@ type Deps struct {
 	// Now is the clock (default time.Now). It must be the sessions' clock, since the
 	// freshness of a login is measured against the session's creation time.
 	Now func() time.Time
+	// IsAdmin reports whether a user may open the journey viewer, whose link the
+	// landing and signed-in pages then show (viewer.IsAdmin). Nil: nobody is.
+	IsAdmin func(ctx context.Context, realm, username string) (bool, error)
 }
 
 // Server serves the browser pages.
@@ -102,6 +106,7 @@ type Server struct {
 	cookieKey []byte
 	realms    map[string]bool
 	pages     map[string]*template.Template
+	isAdminFn func(ctx context.Context, realm, username string) (bool, error)
 }
 
 // New returns a Server. It fails only if the embedded templates do not parse, which the
@@ -139,7 +144,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		cfg: cfg, engine: d.Engine, sessions: d.Sessions, devices: d.Devices, audit: d.Audit,
 		log: d.Log.With("door", "web"), now: d.Now,
 		csrfKey: d.Keys.Key(keys.PurposeCSRF), cookieKey: d.Keys.Key(keys.PurposeCookie),
-		realms: map[string]bool{"/": true}, pages: pages,
+		realms: map[string]bool{"/": true}, pages: pages, isAdminFn: d.IsAdmin,
 	}
 	for _, r := range cfg.Realms {
 		if n, ok := normalizeRealm(r); ok {
@@ -152,6 +157,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 // Register adds the pages' routes to e, the API server's echo (api.Server.Echo), so the
 // browser door shares its listener, client-IP policy and request logging.
 func (s *Server) Register(e *echo.Echo) {
+	e.GET("/", s.handle(s.home))
 	e.GET("/login", s.handle(s.loginStart))
 	e.POST("/login", s.handle(s.loginSubmit))
 	e.GET("/login/done", s.handle(s.done))

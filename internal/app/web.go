@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/arbor-auth/arbor/web"
+	"github.com/arbor-auth/arbor/web/viewer"
 )
 
 // The browser door: login pages and the devices page, on the API server's listener.
@@ -25,6 +26,9 @@ func setupWeb(_ context.Context, a *App) error {
 	}, web.Deps{
 		Engine: a.Engine, Sessions: a.Sessions, Devices: a.Devices, Keys: a.Keys,
 		Audit: a.Audit, Log: a.Log, Now: a.now,
+		IsAdmin: func(ctx context.Context, realm, username string) (bool, error) {
+			return viewer.IsAdmin(ctx, a.Users, realm, username)
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("web pages: %w", err)

@@ -56,20 +56,31 @@ func authorize(ctx context.Context, sm *sessions.Manager, users *identity.Store,
 	if err != nil {
 		return anonymous, nil, fmt.Errorf("check session: %w", err)
 	}
-	if s.Realm != AdminRealm {
+	ok, err := IsAdmin(ctx, users, s.Realm, s.Username)
+	if err != nil {
+		return anonymous, nil, fmt.Errorf("session %s: %w", s.Handle, err)
+	}
+	if !ok {
 		return forbidden, nil, nil
 	}
-	u, err := users.Get(ctx, s.Realm, s.Username)
+	return admin, &principal{Username: s.Username, Handle: s.Handle}, nil
+}
+
+// IsAdmin reports whether username of realm may use the journey viewer: an active user
+// of AdminRealm with AdminRole in its roles. Other pages use it to show the viewer's
+// link only to those it would let in.
+func IsAdmin(ctx context.Context, users *identity.Store, realm, username string) (bool, error) {
+	if realm != AdminRealm || users == nil {
+		return false, nil
+	}
+	u, err := users.Get(ctx, realm, username)
 	if errors.Is(err, identity.ErrNotFound) {
-		return forbidden, nil, nil
+		return false, nil
 	}
 	if err != nil {
-		return anonymous, nil, fmt.Errorf("load user of session %s: %w", s.Handle, err)
+		return false, fmt.Errorf("load user %s: %w", username, err)
 	}
-	if u.Status != identity.StatusActive || !HasRole(u.Attributes[RolesAttribute], AdminRole) {
-		return forbidden, nil, nil
-	}
-	return admin, &principal{Username: u.Username, Handle: s.Handle}, nil
+	return u.Status == identity.StatusActive && HasRole(u.Attributes[RolesAttribute], AdminRole), nil
 }
 
 // HasRole reports whether roles, the value of a user's roles attribute, contains role.
