@@ -115,7 +115,8 @@ type RateLimit struct {
 type Config struct {
 	// PublicURL is the base URL devices reply to ("https://arbor.example.com" or with a
 	// path prefix); it may differ from the listen address when Arbor is behind NAT or a
-	// proxy. The register and authenticate URLs in registration URIs are built from it.
+	// proxy. The register and authenticate URLs in registration URIs are built from it;
+	// when it is empty, from each registration's RegistrationRequest.BaseURL.
 	PublicURL string
 	// RateLimit bounds pushes per user.
 	RateLimit RateLimit
@@ -187,7 +188,11 @@ func RealmPath(realm string) string {
 // MessageURL returns the device endpoint for realm and action ("register",
 // "authenticate" or "poll") under the configured PublicURL.
 func (s *Service) MessageURL(realm, action string) string {
-	return s.cfg.PublicURL + "/json/" + RealmPath(realm) + "/push/sns/message?_action=" + action
+	return messageURL(s.cfg.PublicURL, realm, action)
+}
+
+func messageURL(base, realm, action string) string {
+	return base + "/json/" + RealmPath(realm) + "/push/sns/message?_action=" + action
 }
 
 // Keys. The message id is the hash tag, so a message's keys stay in one Cluster slot.

@@ -911,3 +911,35 @@ func TestRegistrationReplies(t *testing.T) {
 		})
 	}
 }
+
+// TestRegistrationURLsFromTheRequest: without a public URL (a server listening on
+// 0.0.0.0), devices are sent where the registering user reached the server.
+func TestRegistrationURLsFromTheRequest(t *testing.T) {
+	env := authtest.New(t, authtest.Options{})
+	svc := push.New(push.Config{Now: env.Now}, env.Store, env.Devices, env.Deliverer, env.Ring, nil, quiet)
+	req := push.RegistrationRequest{Realm: "/alpha", Username: "judy", FlowID: "f"}
+	if _, err := svc.BeginRegistration(ctx, req); !errors.Is(err, push.ErrInvalidRequest) {
+		t.Fatalf("no address at all: err = %v, want ErrInvalidRequest", err)
+	}
+	req.BaseURL = "http://192.0.2.7:8080/"
+	reg, err := svc.BeginRegistration(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := push.ParseURI(reg.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "http://192.0.2.7:8080/json/realms/root/realms/alpha/push/sns/message?_action="
+	if u.RegisterURL != want+"register" || u.AuthenticateURL != want+"authenticate" {
+		t.Fatalf("device URLs %q, %q; want them under %s", u.RegisterURL, u.AuthenticateURL, want)
+	}
+	// A configured public URL wins over the request's address.
+	svc = push.New(push.Config{PublicURL: "https://id.example.com", Now: env.Now}, env.Store, env.Devices, env.Deliverer, env.Ring, nil, quiet)
+	if reg, err = svc.BeginRegistration(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := push.ParseURI(reg.URI); !strings.HasPrefix(u.RegisterURL, "https://id.example.com/json/") {
+		t.Fatalf("register URL %q ignores the public URL", u.RegisterURL)
+	}
+}

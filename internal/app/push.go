@@ -66,7 +66,10 @@ func setupPush(ctx context.Context, a *App) error {
 		public = a.Config.PublicURL
 	}
 	if public == "" {
-		public = "http://" + a.Config.Listen
+		// Devices are then told the address each login came in on, which works where
+		// "http://" + the listen address would not (0.0.0.0 in a container).
+		a.Log.Warn("push: no --public-url: QR codes send devices to the address the login page or API was reached at; " +
+			"set --public-url when phones reach Arbor at another address (a container, NAT, a proxy)")
 	}
 	rate := push.RateLimit{Count: pc.RateLimit.Count, Window: time.Duration(pc.RateLimit.Window)}
 	if a.Config.Demo && rate.Count == 0 {

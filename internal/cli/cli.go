@@ -124,16 +124,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("arbor listening", "addr", addr, "store", backend)
 	if cfg.Demo {
+		base := browseURL(cfg.PublicURL, addr)
 		fmt.Fprintf(stdout, `
-Arbor is running on http://%[1]s with the demo user %[2]s / %[3]s.
+Arbor is running on %[1]s with the demo user %[2]s / %[3]s (an admin).
+
+  %[1]s/                          start page
+  %[1]s/login?journey=push-mfa    sign in with push MFA in a browser
+  %[1]s/account/devices           my devices and recovery codes
+  %[1]s/admin/journeys            the journey viewer (admins)
+  %[1]s/health/ready, /metrics    readiness and Prometheus metrics
+
 Log in over the REST API:
 
-  curl -s -X POST 'http://%[1]s/json/realms/root/authenticate?authIndexType=service&authIndexValue=login'
+  curl -s -X POST '%[1]s/json/realms/root/authenticate?authIndexType=service&authIndexValue=login'
 
 then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see README).
-`, addr, app.DemoUser, app.DemoPassword)
+`, base, app.DemoUser, app.DemoPassword)
 		for _, h := range demoHints {
-			fmt.Fprint(stdout, h(addr))
+			fmt.Fprint(stdout, h(a, base))
 		}
 	}
 	errc := make(chan error, 1+len(a.Listeners))
@@ -170,8 +178,25 @@ then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see REA
 	return 0
 }
 
-// demoHints print extra demo instructions (push, browser) registered by other files.
-var demoHints []func(addr string) string
+// demoHints print extra demo instructions (push, browser) registered by other files;
+// base is the server's URL as a browser on this machine reaches it.
+var demoHints []func(a *app.App, base string) string
+
+// browseURL is the URL to print for the server: the public URL if set, else the
+// listen address, with an unspecified host (0.0.0.0, ::) shown as localhost.
+func browseURL(public, addr string) string {
+	if public != "" {
+		return strings.TrimSuffix(public, "/")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
 
 // Registry returns the node registry with every family, for commands that work offline.
 func Registry() *nodes.Registry {
