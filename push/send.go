@@ -427,3 +427,31 @@ func (s *Service) windowEnd(ctx context.Context, req SendRequest, limit RateLimi
 	}
 	return latest
 }
+
+// Withdraw takes back the push messageID that flowID sent and no longer waits for (the
+// user chose a recovery code instead): the device stops listing it and a late answer
+// finds nothing to approve. Anything but a pending push of that flow is left alone.
+func (s *Service) Withdraw(ctx context.Context, messageID, flowID string) error {
+	if !strings.HasPrefix(messageID, AuthenticatePrefix) || flowID == "" {
+		return nil
+	}
+	m, rev, err := s.getMessage(ctx, messageID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if m.Kind != kindAuthenticate || !sameString(m.FlowID, flowID) || m.State != statePending {
+		return nil
+	}
+	m.State = stateFailed
+	if err := s.casMessage(ctx, messageID, m, rev); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil // answered meanwhile: nothing left to withdraw
+		}
+		return fmt.Errorf("push: withdraw %s: %w", messageID, err)
+	}
+	s.dropPending(ctx, m.DeviceID, messageID)
+	return nil
+}

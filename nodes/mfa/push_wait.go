@@ -31,14 +31,17 @@ func init() {
 				"passed (go to push_result_verifier), exit when the user pressed exit.",
 			Input:    true,
 			Outcomes: []nodes.Outcome{{ID: "done", Label: "Done"}, {ID: "exit", Label: "Exit"}},
-			New: func(c *PushWaitConfig, _ *nodes.Build) (nodes.Node, error) {
-				return &pushWait{cfg: c}, nil
+			New: func(c *PushWaitConfig, b *nodes.Build) (nodes.Node, error) {
+				return &pushWait{cfg: c, svc: servicesOf(b)}, nil
 			},
 		})
 	})
 }
 
-type pushWait struct{ cfg *PushWaitConfig }
+type pushWait struct {
+	cfg *PushWaitConfig
+	svc services
+}
 
 // Process runs the node for one visit of a flow (nodes.Node).
 func (n *pushWait) Process(ctx *nodes.Context) (nodes.Action, error) {
@@ -46,6 +49,12 @@ func (n *pushWait) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if ctx.Callbacks != nil {
 		if i, ok := confirmationChoice(ctx.Callbacks); ok && i == 0 {
 			delete(ctx.Shared, endKey)
+			// The login goes another way: the device stops showing the push.
+			if id := ctx.Shared.String(KeyMessageID); id != "" && n.svc.push != nil {
+				if err := n.svc.push.Withdraw(ctx.Ctx, id, ctx.FlowID); err != nil {
+					return nodes.Action{}, err
+				}
+			}
 			return nodes.Goto("exit"), nil
 		}
 		if end, ok := ctx.Shared.Int64(endKey); ok && ctx.Now.UnixMilli() >= end {

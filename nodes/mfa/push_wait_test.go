@@ -1,6 +1,7 @@
 package mfa_test
 
 import (
+	"context"
 	"reflect"
 	"testing"
 	"time"
@@ -182,4 +183,29 @@ func TestPushWaitConfigProblems(t *testing.T) {
 	wantProblems(t, f, "push_wait", `{"seconds_to_wait": 2.5}`, "/nodes/n/config/seconds_to_wait bad_config")
 	wantProblems(t, f, "push_wait", `{"exit_message": "Cancel"}`, "/nodes/n/config/exit_message bad_config")
 	wantProblems(t, f, "push_wait", `{"secondsToWait": 5}`, "/nodes/n/config/secondsToWait bad_config")
+}
+
+// TestPushWaitExitWithdrawsThePush: once the user leaves the wait, the device no longer
+// lists the push the login stopped waiting for.
+func TestPushWaitExitWithdrawsThePush(t *testing.T) {
+	f := newFixture(t, push.Config{})
+	phone := f.register(t, "alice")
+	ctx := f.newCtx()
+	sent, err := f.env.Push.Send(context.Background(), push.SendRequest{Realm: "/", Username: "alice", FlowID: ctx.FlowID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx.Shared[mfa.KeyMessageID] = sent.MessageID
+	n := f.mustBuild(t, "push_wait", "")
+	cbs := wantSend(t, n, ctx, nodes.TypePollingWait, nodes.TypeConfirmation)
+	if list, err := phone.Pending(context.Background()); err != nil || len(list) != 1 {
+		t.Fatalf("pending before the exit: %v, %v", list, err)
+	}
+	f.next(t, ctx, cbs, 0)
+	if act := run(t, n, ctx); act.Outcome != "exit" {
+		t.Fatalf("outcome %q, want exit", act.Outcome)
+	}
+	if list, err := phone.Pending(context.Background()); err != nil || len(list) != 0 {
+		t.Fatalf("pending after the exit: %v, %v", list, err)
+	}
 }

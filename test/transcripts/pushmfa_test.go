@@ -2,6 +2,7 @@ package transcripts
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -110,8 +111,8 @@ func TestPushWrongNumber(t *testing.T) {
 			break
 		}
 	}
-	if err := e.phone.Approve(context.Background(), pending[0].MessageID, wrong); err != nil {
-		t.Fatalf("approve: %v", err)
+	if err := e.phone.Approve(context.Background(), pending[0].MessageID, wrong); !errors.Is(err, authenticator.ErrNumberRejected) {
+		t.Fatalf("approve: %v, want the server's denial", err)
 	}
 	e.say("(phone) approve picking the wrong number")
 	e.wait(5 * time.Second)
