@@ -315,7 +315,7 @@ func TestBrowserPushMFAFromRegistration(t *testing.T) {
 		t.Fatalf("%d recovery codes shown: %v", len(codes), codes)
 	}
 	for _, c := range codes {
-		if !regexp.MustCompile(`^[0-9A-Za-z]{10}$`).MatchString(c) {
+		if !regexp.MustCompile(`^[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$`).MatchString(c) {
 			t.Fatalf("odd recovery code %q", c)
 		}
 	}

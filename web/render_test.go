@@ -59,7 +59,7 @@ var stepCases = map[string]stepInput{
 		nodes.PollingWaitCallback(mfa.PollInterval, "Waiting for your device..."),
 	}},
 	"push_wait_number": {Callbacks: []nodes.Callback{
-		nodes.PollingWaitCallback(5000, "Tap the number [42] on the Push Notification to continue."),
+		nodes.PollingWaitCallback(5000, "Tap the number 42 on the Push Notification to continue."),
 		nodes.HiddenValueCallback(mfa.HiddenChallenge, "42"),
 		nodes.ConfirmationCallback("", []string{"Lost phone? Use a recovery code"}, 0, nodes.ConfirmationNotPressed),
 	}},

@@ -12,7 +12,7 @@ import (
 type PushWaitConfig struct {
 	SecondsToWait    int               `json:"seconds_to_wait" default:"5" min:"1" max:"60" doc:"Seconds to wait before checking the answer; clients poll, no request is held open."`
 	WaitingMessage   map[string]string `json:"waiting_message" default:"{\"en\":\"Waiting for response...\"}" doc:"Message while waiting, by locale; {{time}} is the seconds."`
-	ChallengeMessage map[string]string `json:"challenge_message" default:"{\"en\":\"Tap the number [{{challenge}}] on the Push Notification to continue.\"}" doc:"Message with number matching, by locale; {{challenge}} is the number."`
+	ChallengeMessage map[string]string `json:"challenge_message" default:"{\"en\":\"Tap the number {{challenge}} on the Push Notification to continue.\"}" doc:"Message with number matching, by locale; {{challenge}} is the number."`
 	ExitMessage      map[string]string `json:"exit_message" default:"{\"en\":\"Cancel\"}" doc:"Label of the exit button, by locale (for example \"Lost phone? Use a recovery code\")."`
 }
 
@@ -73,7 +73,7 @@ func (n *pushWait) Process(ctx *nodes.Context) (nodes.Action, error) {
 	}
 	cbs := make([]nodes.Callback, 0, 3)
 	if num, ok := ctx.Shared.Int(KeyNumber); ok && num > 0 {
-		msg := strings.ReplaceAll(text(n.cfg.ChallengeMessage, ctx, "Tap the number [{{challenge}}] on the Push Notification to continue."), "{{challenge}}", strconv.Itoa(num))
+		msg := strings.ReplaceAll(text(n.cfg.ChallengeMessage, ctx, "Tap the number {{challenge}} on the Push Notification to continue."), "{{challenge}}", strconv.Itoa(num))
 		cbs = append(cbs, nodes.PollingWaitCallback(wait, msg), nodes.HiddenValueCallback(HiddenChallenge, strconv.Itoa(num)))
 	} else {
 		msg := strings.ReplaceAll(text(n.cfg.WaitingMessage, ctx, "Waiting for response..."), "{{time}}", strconv.Itoa(n.cfg.SecondsToWait))

@@ -33,13 +33,13 @@ func TestPushWaitFirstVisit(t *testing.T) {
 	}{
 		{name: "number to match", cfg: ``, shared: nodes.State{mfa.KeyNumber: 42},
 			want: []nodes.Callback{
-				nodes.PollingWaitCallback(5000, "Tap the number [42] on the Push Notification to continue."),
+				nodes.PollingWaitCallback(5000, "Tap the number 42 on the Push Notification to continue."),
 				nodes.HiddenValueCallback(mfa.HiddenChallenge, "42"),
 				exit,
 			}},
 		{name: "number as read back from the flow store", cfg: ``, shared: nodes.State{mfa.KeyNumber: 42.0},
 			want: []nodes.Callback{
-				nodes.PollingWaitCallback(5000, "Tap the number [42] on the Push Notification to continue."),
+				nodes.PollingWaitCallback(5000, "Tap the number 42 on the Push Notification to continue."),
 				nodes.HiddenValueCallback(mfa.HiddenChallenge, "42"),
 				exit,
 			}},
