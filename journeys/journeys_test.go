@@ -330,3 +330,13 @@ func TestProblemsInStableOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidErrorOnePerLine: a refused journey lists one problem per line.
+func TestInvalidErrorOnePerLine(t *testing.T) {
+	_, ps := Load([]byte(`{"name":"x","start":"a","zeta":1,"nodes":{"a":{"type":"nope"}}}`), opts())
+	err := (&InvalidError{Name: "x", Problems: ps}).Error()
+	lines := strings.Split(err, "\n")
+	if len(lines) != 1+len(ps) || len(ps) < 2 || !strings.HasPrefix(lines[1], "  /") {
+		t.Fatalf("error:\n%s", err)
+	}
+}

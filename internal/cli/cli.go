@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -29,12 +30,16 @@ const usage = `arbor: a self-hostable authentication journey engine
 
 usage:
   arbor [serve] [flags]              run the server (see arbor serve -h)
+  arbor login [--journey J] [--url U] sign in from a terminal over the REST API
+  arbor device COMMAND               the reference push authenticator (see arbor device help)
   arbor journeys validate FILE...    check journey files; exit 1 listing every problem
   arbor journeys schema              print the JSON Schema of the journey format
   arbor journeys nodes               print the node palette as JSON
   arbor users hash                   read a password on stdin, print its argon2id hash
   arbor bench [flags]                drive a journey over HTTP, report logins/s and latency
   arbor config table                 print every setting as a Markdown table
+  arbor version                      print the version and how it was built
+  arbor help                         print this list
 `
 
 // Extra subcommands registered by other files of this package (device, ...).
@@ -73,6 +78,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
+		return 0
+	case "version", "--version":
+		fmt.Fprintln(stdout, version())
 		return 0
 	}
 	if cmd, ok := commands[args[0]]; ok {
@@ -276,4 +284,24 @@ func journeysCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "arbor journeys: unknown subcommand %q\n", args[0])
 	return 2
+}
+
+// version describes this binary from its build information: the module version (or
+// "devel"), the VCS revision when it was recorded, and the Go version.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "arbor (no build information)"
+	}
+	v := bi.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "devel"
+	}
+	out := "arbor " + v
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			out += " " + s.Value[:12]
+		}
+	}
+	return out + " " + bi.GoVersion
 }

@@ -46,7 +46,8 @@ func TestCommands(t *testing.T) {
 		{"users hash empty", "\n", []string{"users", "hash"}, 1, nil, "arbor users hash"},
 		{"unknown command", "", []string{"frobnicate"}, 2, nil, `unknown command "frobnicate"`},
 		{"bad serve flag", "", []string{"serve", "--nope"}, 2, nil, "not defined"},
-		{"help", "", []string{"help"}, 0, []string{"arbor journeys validate"}, ""},
+		{"help lists every command", "", []string{"help"}, 0, []string{"arbor journeys validate", "arbor login", "arbor device", "arbor version", "arbor bench", "arbor config table", "arbor users hash"}, ""},
+		{"version", "", []string{"version"}, 0, []string{"arbor ", "go1."}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errs := run(t, tc.stdin, tc.args...)
@@ -117,6 +118,15 @@ func TestDemoBanner(t *testing.T) {
 		"Pushes are limited to 30 per user per 10m0s (a looser limit for --demo; the default is 5)."} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("banner lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestHelpNamesEveryCommand: a command registered by any file of the package is listed.
+func TestHelpNamesEveryCommand(t *testing.T) {
+	for name := range commands {
+		if !strings.Contains(usage, "arbor "+name+" ") {
+			t.Errorf("arbor help does not list %q", name)
 		}
 	}
 }
