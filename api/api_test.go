@@ -16,37 +16,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
+	"github.com/arbor-auth/arbor/internal/app/apptest"
 	"github.com/arbor-auth/arbor/internal/config"
 )
 
 var update = flag.Bool("update", false, "rewrite golden transcripts")
 
-// newApp builds the whole server on the embedded store with a cheap hash.
+// newApp builds the whole server (apptest) with alice in / and bob in /alpha.
 func newApp(t *testing.T, extra ...string) (*app.App, *httptest.Server) {
 	t.Helper()
-	args := append([]string{"--data", t.TempDir(), "--hash-memory-kib", "8", "--hash-iterations", "1", "--realms", "alpha",
-		"--cors-origins", "https://app.example", "--allowed-redirects", "https://app.example/"}, extra...)
-	cfg, err := config.Load(args, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	ctx := context.Background()
-	for _, u := range []struct{ realm, name, pw string }{{"/", "alice", "correct horse"}, {"/alpha", "bob", "battery staple"}} {
-		h, _ := identity.HashPassword(u.pw, identity.Params{MemoryKiB: 8, Iterations: 1, Parallelism: 1})
-		if err := a.Users.Put(ctx, &identity.User{Realm: u.realm, Username: u.name, PasswordHash: h, Status: identity.StatusActive}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
-	return a, srv
+	s := apptest.Start(t, apptest.Options{Args: append([]string{"--realms", "alpha",
+		"--cors-origins", "https://app.example", "--allowed-redirects", "https://app.example/"}, extra...)})
+	apptest.AddUser(t, s.App, "/", "alice", "correct horse", nil)
+	apptest.AddUser(t, s.App, "/alpha", "bob", "battery staple", nil)
+	return s.App, s.HTTP
 }
 
 type resp struct {
@@ -308,10 +292,24 @@ func TestSessions(t *testing.T) {
 	if r := post(t, base+"refresh", nil, "iPlanetDirectoryPro", tok); r.status != 200 {
 		t.Fatalf("refresh: %s", r.raw)
 	}
-	// Logout as the SDK does it: cookie only, no body, no content type.
-	req, _ := http.NewRequest(http.MethodPost, base+"logout", nil)
+	// A logout by cookie alone, as a cross-site form could send it, is refused and
+	// changes nothing.
+	req, _ := http.NewRequest(http.MethodPost, base+"logout", strings.NewReader("x=1"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: "iPlanetDirectoryPro", Value: tok})
 	lr, err := http.DefaultClient.Do(req)
+	if err != nil || lr.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("form logout: %v %v", lr.StatusCode, err)
+	}
+	lr.Body.Close()
+	if v := post(t, base+"validate", map[string]any{"tokenId": tok}); v.body["valid"] != true {
+		t.Fatalf("validate after a refused logout: %s", v.raw)
+	}
+	// Logout as the SDK does it: cookie only, no body, no content type, X-Requested-With.
+	req, _ = http.NewRequest(http.MethodPost, base+"logout", nil)
+	req.Header.Set("X-Requested-With", "forgerock-sdk")
+	req.AddCookie(&http.Cookie{Name: "iPlanetDirectoryPro", Value: tok})
+	lr, err = http.DefaultClient.Do(req)
 	if err != nil || lr.StatusCode != 200 {
 		t.Fatalf("logout: %v %v", lr.StatusCode, err)
 	}

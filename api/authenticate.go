@@ -2,12 +2,11 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -16,9 +15,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/engine"
 	"github.com/arbor-auth/arbor/nodes"
-	"github.com/arbor-auth/arbor/sessions"
 )
 
 // wireCallback is a callback as AM sends and receives it.
@@ -106,17 +105,53 @@ func readAll(r io.Reader, announced, limit int64) ([]byte, error) {
 	}
 }
 
+// isJSON reports whether a Content-Type names JSON (application/json or a
+// application/*+json type). Only these may carry a login: a cross-site HTML form can send
+// text/plain, urlencoded or multipart bodies without the browser asking first, and would
+// otherwise complete a login in the victim's browser (login CSRF).
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// errNotJSON answers a body that is not declared as JSON.
+var errNotJSON = &amErr{status: http.StatusUnsupportedMediaType, body: crestError{Code: 415, Reason: "Unsupported Media Type",
+	Message: "The request body must be JSON, sent with Content-Type: application/json"}}
+
+// errLogoutNotJSON answers a logout that a cross-site form could have sent.
+var errLogoutNotJSON = &amErr{status: http.StatusUnsupportedMediaType, body: crestError{Code: 415, Reason: "Unsupported Media Type",
+	Message: "A logout must be sent as JSON (Content-Type: application/json), or carry the session header or X-Requested-With"}}
+
+// requireJSON refuses a request whose Content-Type is set and not JSON, or that has a
+// body without a Content-Type (a fetch of a Blob sends none).
+func requireJSON(r *http.Request, body []byte) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" && len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if !isJSON(ct) {
+		return errNotJSON
+	}
+	return nil
+}
+
 func (s *Server) authenticate(c echo.Context, realm string) error {
 	noStore(c)
 	body, err := s.readBody(c)
 	if err != nil {
 		return err
 	}
+	if err := requireJSON(c.Request(), body); err != nil {
+		return err
+	}
 	q := c.QueryParams()
-	req := nodeRequest(c.Request(), c.RealIP(), s.cfg.PublicURL, q)
+	cl := s.door.Client(c.Request(), door.ParseLocale(q.Get("locale")))
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("{}")) {
-		return s.start(c, realm, q, req)
+		return s.start(c, realm, q, cl)
 	}
 	cb, err := decodeContinueBody(trimmed)
 	if err != nil {
@@ -151,44 +186,25 @@ func (s *Server) authenticate(c echo.Context, realm string) error {
 		}
 		submitted[i] = out
 	}
-	var ns newSession
-	res, err := s.engine.Continue(c.Request().Context(), claims.SessionID, realm, submitted, req, s.sessionHook(q, &ns))
+	out, err := s.door.Continue(c.Request().Context(), door.Continue{Door: doorName, Realm: realm, FlowID: claims.SessionID,
+		Answers: submitted, Client: cl, NoSession: noSession(q)})
 	if err != nil {
 		return s.engineError(err)
 	}
-	return s.respond(c, res, q, &ns)
+	return s.respond(c, out, q, cl)
 }
 
-// newSession is the session a successful step created.
-type newSession struct {
-	token string
-	sess  *sessions.Session
-}
+// doorName names this door in audit events.
+const doorName = "rest"
 
-// sessionHook creates the session inside the engine's success hook, before the flow is
-// recorded as finished: a store failure then leaves the flow retryable instead of
-// losing the login, and a lost race logs the session out again.
-func (s *Server) sessionHook(q url.Values, ns *newSession) engine.StepOption {
-	return engine.OnSuccess(func(ctx context.Context, res *engine.Result) (func(), error) {
-		if strings.EqualFold(q.Get("noSession"), "true") {
-			return nil, nil
-		}
-		tok, sess, err := s.sessions.Create(ctx, res.Username, res.Realm, res.Journey, nil)
-		if err != nil {
-			return nil, err
-		}
-		ns.token, ns.sess = tok, sess
-		return func() { _, _ = s.sessions.Logout(context.WithoutCancel(ctx), tok) }, nil
-	})
-}
+// noSession reports AM's noSession=true: the journey runs, the core's rules apply, and
+// no session is created.
+func noSession(q url.Values) bool { return strings.EqualFold(q.Get("noSession"), "true") }
 
-func (s *Server) start(c echo.Context, realm string, q url.Values, req nodes.Request) error {
+func (s *Server) start(c echo.Context, realm string, q url.Values, cl door.Client) error {
 	journey := q.Get("authIndexValue")
 	switch t := q.Get("authIndexType"); t {
 	case "":
-		if journey == "" {
-			journey = s.cfg.DefaultJourney
-		}
 	case "service", "tree", "composite_advice":
 		if t == "composite_advice" || journey == "" {
 			return amError(http.StatusBadRequest, "authIndexValue must name a journey")
@@ -198,17 +214,16 @@ func (s *Server) start(c echo.Context, realm string, q url.Values, req nodes.Req
 	}
 	if !strings.EqualFold(q.Get("ForceAuth"), "true") {
 		if tok := s.token(c, nil); tok != "" {
-			if sess, err := s.sessions.Validate(c.Request().Context(), tok); err == nil && sess.Realm == realm {
-				return c.JSON(http.StatusOK, successBody{TokenID: tok, SuccessURL: s.successURL(q), Realm: realm})
+			if _, err := s.door.Validate(c.Request().Context(), realm, tok); err == nil {
+				return c.JSON(http.StatusOK, successBody{TokenID: tok, SuccessURL: s.door.Redirect(q.Get("goto")), Realm: realm})
 			}
 		}
 	}
-	var ns newSession
-	res, err := s.engine.Start(c.Request().Context(), engine.StartRequest{Journey: journey, Realm: realm, Request: req}, s.sessionHook(q, &ns))
+	out, err := s.door.Start(c.Request().Context(), door.Start{Door: doorName, Realm: realm, Journey: journey, Client: cl, NoSession: noSession(q)})
 	if err != nil {
 		return s.engineError(err)
 	}
-	return s.respond(c, res, q, &ns)
+	return s.respond(c, out, q, cl)
 }
 
 func timedOut() error {
@@ -225,6 +240,10 @@ func (s *Server) engineError(err error) error {
 		return timedOut()
 	case errors.Is(err, engine.ErrJourneyNotFound):
 		return amError(http.StatusBadRequest, "No configuration found: unknown journey")
+	case errors.Is(err, door.ErrJourneyDisabled):
+		return amError(http.StatusBadRequest, "No configuration found: the journey is disabled")
+	case errors.Is(err, door.ErrUnknownRealm):
+		return amError(http.StatusBadRequest, "Invalid realm")
 	case errors.Is(err, engine.ErrStepConflict):
 		return amError(http.StatusConflict, "This step was already submitted by another request")
 	case errors.Is(err, engine.ErrRealmMismatch):
@@ -233,7 +252,8 @@ func (s *Server) engineError(err error) error {
 	return err
 }
 
-func (s *Server) respond(c echo.Context, res *engine.Result, q url.Values, ns *newSession) error {
+func (s *Server) respond(c echo.Context, out *door.Outcome, q url.Values, cl door.Client) error {
+	res := out.Result
 	switch res.Status {
 	case engine.NeedInput:
 		body := stepBody{
@@ -243,15 +263,12 @@ func (s *Server) respond(c echo.Context, res *engine.Result, q url.Values, ns *n
 		}
 		return writeJSON(c, http.StatusOK, &body)
 	case engine.Succeeded:
-		out := successBody{SuccessURL: s.successURL(q), Realm: res.Realm}
-		if ns.sess != nil {
-			out.TokenID = ns.token
-			s.setSessionCookie(c, ns.token, ns.sess.MaxEnd)
-			if s.log.Enabled(c.Request().Context(), slog.LevelInfo) {
-				s.log.Info("session created", "session_id", ns.sess.Handle, "flow_id", res.FlowID, "user", res.Username, "realm", res.Realm)
-			}
+		body := successBody{SuccessURL: s.door.Redirect(q.Get("goto")), Realm: res.Realm}
+		if out.Session != nil {
+			body.TokenID = out.Token
+			c.SetCookie(door.SessionCookie(s.cfg.CookieName, out.Token, out.Session, cl))
 		}
-		return writeJSON(c, http.StatusOK, &out)
+		return writeJSON(c, http.StatusOK, &body)
 	default:
 		msg := "Login failure"
 		if res.FailureMessage != "" {
@@ -288,53 +305,6 @@ func RenderCallbacks(cbs []nodes.Callback) []wireCallback {
 		out[i] = w
 	}
 	return out
-}
-
-func (s *Server) setSessionCookie(c echo.Context, token string, maxEnd time.Time) {
-	ck := &http.Cookie{
-		Name: s.cfg.CookieName, Value: token, Path: "/", HttpOnly: true,
-		Secure: s.cfg.SecureCookies || c.Request().TLS != nil, SameSite: http.SameSiteLaxMode,
-		Expires: maxEnd,
-	}
-	c.SetCookie(ck)
-}
-
-// successURL returns the goto parameter if it is allowed, else the configured URL.
-func (s *Server) successURL(q url.Values) string {
-	if g := q.Get("goto"); g != "" && AllowedRedirect(g, s.cfg.AllowedRedirects) {
-		return g
-	}
-	return s.cfg.SuccessURL
-}
-
-// AllowedRedirect reports whether target is a safe redirect: a path on this server
-// ("/x", never "//host" or "/\host"), or a URL starting with one of the allowed prefixes
-// (compared after parsing, so "https://good.example.evil.com" does not pass for
-// "https://good.example").
-func AllowedRedirect(target string, allowed []string) bool {
-	if target == "" || len(target) > 2048 || strings.ContainsAny(target, "\r\n\t\\") {
-		return false
-	}
-	u, err := url.Parse(target)
-	if err != nil {
-		return false
-	}
-	if u.Scheme == "" && u.Host == "" && u.User == nil {
-		return strings.HasPrefix(target, "/") && !strings.HasPrefix(target, "//")
-	}
-	for _, a := range allowed {
-		au, err := url.Parse(a)
-		if err != nil || au.Scheme == "" || au.Host == "" {
-			continue
-		}
-		if !strings.EqualFold(u.Scheme, au.Scheme) || !strings.EqualFold(u.Host, au.Host) || u.User != nil {
-			continue
-		}
-		if strings.HasPrefix(u.EscapedPath(), au.EscapedPath()) || au.Path == "" || au.Path == "/" {
-			return true
-		}
-	}
-	return false
 }
 
 func jsonErr(err error) string {

@@ -4,25 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/arbor-auth/arbor/internal/app"
-	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/internal/app/apptest"
+	"github.com/arbor-auth/arbor/sessions"
 )
 
 // BenchmarkLogin runs the two-step password login over HTTP in process, with the
 // cheapest hash, on the embedded store: the server's cost per login plus the client's.
 func BenchmarkLogin(b *testing.B) {
-	cfg, _ := config.Load([]string{"--data", b.TempDir(), "--hash-memory-kib", "8", "--hash-iterations", "1", "--demo", "--log-level", "warn"}, func(string) string { return "" })
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
+	a := apptest.New(b, apptest.Options{Args: []string{"--demo"}})
 	srv := httptest.NewServer(a.Handler())
 	defer srv.Close()
 	url := srv.URL + loginURL + "&noSession=true"
@@ -55,12 +49,7 @@ func BenchmarkLogin(b *testing.B) {
 // logout, straight to the handler with no network in between, on the embedded store with
 // the cheapest hash: the server's own CPU per login, without the HTTP transport's.
 func BenchmarkLoginHandler(b *testing.B) {
-	cfg, _ := config.Load([]string{"--data", b.TempDir(), "--hash-memory-kib", "8", "--hash-iterations", "1", "--demo", "--log-level", "warn"}, func(string) string { return "" })
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
+	a := apptest.New(b, apptest.Options{Args: []string{"--demo"}})
 	h := a.Handler()
 	serve := func(url string, body []byte, hdr ...string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodPost, url, bytes.NewReader(body))
@@ -99,6 +88,30 @@ func BenchmarkLoginHandler(b *testing.B) {
 		}
 		if w = serve("/json/realms/root/sessions/?_action=logout", nil, "iPlanetDirectoryPro", ok.TokenID); w.Code != 200 {
 			b.Fatalf("logout: %d %s", w.Code, w.Body.Bytes())
+		}
+	}
+}
+
+// BenchmarkSessionValidate measures _action=validate straight to the handler on the
+// embedded store: the session read plus the account read that stops a locked user's
+// sessions at once.
+func BenchmarkSessionValidate(b *testing.B) {
+	a := apptest.New(b, apptest.Options{Args: []string{"--demo"}})
+	tok, _, err := a.Sessions.Grant(context.Background(), sessions.Grant{Username: app.DemoUser, Realm: "/", Journey: "login"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := a.Handler()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req := httptest.NewRequest(http.MethodPost, "/json/realms/root/sessions?_action=validate", nil)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("iPlanetDirectoryPro", tok)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 || !bytes.Contains(w.Body.Bytes(), []byte(`"valid":true`)) {
+			b.Fatalf("validate: %d %s", w.Code, w.Body.Bytes())
 		}
 	}
 }

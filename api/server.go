@@ -9,10 +9,10 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -20,66 +20,52 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/text/language"
 
 	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/engine"
 	"github.com/arbor-auth/arbor/keys"
-	"github.com/arbor-auth/arbor/nodes"
-	"github.com/arbor-auth/arbor/sessions"
 	"github.com/arbor-auth/arbor/store"
 )
 
-// Config configures the HTTP server.
+// Config configures the HTTP server. What every door shares (realms, redirects, trusted
+// proxies, cookie security) is the door core's configuration (package door).
 type Config struct {
-	// Realms the server answers for; "/" is always included.
-	Realms []string
-	// DefaultJourney starts when a request names none (default "login").
-	DefaultJourney string
 	// CookieName is the session cookie (default "iPlanetDirectoryPro", AM's).
 	CookieName string
-	// SecureCookies marks cookies Secure; it is also set for requests that arrive over TLS.
-	SecureCookies bool
-	// SuccessURL is the successUrl of a login with no allowed goto (default "/").
-	SuccessURL string
-	// AllowedRedirects lists the URL prefixes a goto may point to (besides relative
-	// paths on this server). Anything else is ignored: no open redirects.
-	AllowedRedirects []string
 	// CORSOrigins lists the origins allowed to call the REST API with credentials.
 	CORSOrigins []string
 	// MaxBodyBytes bounds request bodies (default 64 KiB).
 	MaxBodyBytes int64
-	// PublicURL is the server's public base URL, for links and push callbacks.
-	PublicURL string
-	// TrustProxy takes the client IP from X-Forwarded-For / X-Real-IP.
-	TrustProxy bool
+	// MetricsToken, when set, is the bearer token /metrics demands.
+	MetricsToken string
+	// MetricsElsewhere keeps /metrics off this server (it has its own listener).
+	MetricsElsewhere bool
 }
 
 // Server is the HTTP server.
 type Server struct {
 	cfg      Config
 	echo     *echo.Echo
-	engine   *engine.Engine
-	sessions *sessions.Manager
+	door     *door.Core
 	store    store.Store
 	authIDs  *authIDCodec
 	audit    *audit.Logger
 	log      *slog.Logger
 	metrics  *engine.Metrics
-	realms   map[string]bool
 	httpReqs *prometheus.CounterVec
 	mounts   []mount
 }
 
 // Deps are the services the server needs.
 type Deps struct {
-	Engine   *engine.Engine
-	Sessions *sessions.Manager
-	Store    store.Store
-	Keys     *keys.Ring
-	Audit    *audit.Logger
-	Log      *slog.Logger
-	Metrics  *engine.Metrics
+	// Door is the door core every flow and session goes through.
+	Door    *door.Core
+	Store   store.Store
+	Keys    *keys.Ring
+	Audit   *audit.Logger
+	Log     *slog.Logger
+	Metrics *engine.Metrics
 	// Registry and Gatherer are the Prometheus registry metrics are registered with and
 	// served from.
 	Registry prometheus.Registerer
@@ -88,14 +74,8 @@ type Deps struct {
 
 // New builds the server and its routes.
 func New(cfg Config, d Deps) *Server {
-	if cfg.DefaultJourney == "" {
-		cfg.DefaultJourney = "login"
-	}
 	if cfg.CookieName == "" {
 		cfg.CookieName = "iPlanetDirectoryPro"
-	}
-	if cfg.SuccessURL == "" {
-		cfg.SuccessURL = "/"
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 10
@@ -104,23 +84,15 @@ func New(cfg Config, d Deps) *Server {
 		d.Log = slog.Default()
 	}
 	s := &Server{
-		cfg: cfg, engine: d.Engine, sessions: d.Sessions, store: d.Store, audit: d.Audit,
-		log: d.Log, metrics: d.Metrics, realms: map[string]bool{"/": true},
+		cfg: cfg, door: d.Door, store: d.Store, audit: d.Audit, log: d.Log, metrics: d.Metrics,
 		authIDs: newAuthIDCodec(d.Keys.Key(keys.PurposeAuthID)),
-	}
-	for _, r := range cfg.Realms {
-		if n, err := normalizeRealmParam(r); err == nil {
-			s.realms[n] = true
-		}
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	if cfg.TrustProxy {
-		e.IPExtractor = echo.ExtractIPFromXFFHeader()
-	} else {
-		e.IPExtractor = echo.ExtractIPDirect()
-	}
+	// One client-address policy for every door on this listener: the door core's, which
+	// believes X-Forwarded-For only from the configured trusted proxies.
+	e.IPExtractor = d.Door.ClientIP
 	if d.Registry != nil {
 		s.httpReqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "arbor_http_requests_total", Help: "HTTP requests served, by route and status code.",
@@ -130,8 +102,8 @@ func New(cfg Config, d Deps) *Server {
 	e.Use(s.recoverAndLog, s.cors)
 	e.GET("/health/live", func(c echo.Context) error { return c.JSON(200, map[string]string{"status": "ok"}) })
 	e.GET("/health/ready", s.ready)
-	if d.Gatherer != nil {
-		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{})))
+	if d.Gatherer != nil && !cfg.MetricsElsewhere {
+		e.GET("/metrics", echo.WrapHandler(MetricsHandler(d.Gatherer, cfg.MetricsToken)))
 	}
 	e.Any("/json", s.route)
 	e.Any("/json/*", s.route)
@@ -159,16 +131,16 @@ type mount struct {
 
 func (s *Server) route(c echo.Context) error {
 	segs, resource := splitResource(c.Request().URL.Path)
-	realm, err := realmFromPath(segs)
+	realm, err := door.RealmFromPath(segs)
 	if err != nil {
 		return amError(http.StatusBadRequest, err.Error())
 	}
 	if q := c.QueryParam("realm"); q != "" {
-		if realm, err = normalizeRealmParam(q); err != nil {
+		if realm, err = door.NormalizeRealm(q); err != nil {
 			return amError(http.StatusBadRequest, err.Error())
 		}
 	}
-	if !s.realms[realm] {
+	if !s.door.HasRealm(realm) {
 		return amError(http.StatusBadRequest, "Invalid realm: "+realm)
 	}
 	method := c.Request().Method
@@ -298,6 +270,11 @@ func noStore(c echo.Context) {
 func (s *Server) recoverAndLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		start := time.Now()
+		if s.door.Secure(c.Request()) {
+			// Over https (directly, behind a trusted proxy, or by the public URL), the
+			// browser is told to stay on https.
+			c.Response().Header().Set("Strict-Transport-Security", door.HSTS)
+		}
 		defer func() {
 			if r := recover(); r != nil {
 				s.log.Error("panic serving request", "path", c.Request().URL.Path, "panic", r)
@@ -355,29 +332,37 @@ func (s *Server) originAllowed(origin string) bool {
 	return false
 }
 
-// NodeRequest describes an HTTP request for nodes.
-func NodeRequest(r *http.Request, clientIP, publicURL string) nodes.Request {
-	return nodeRequest(r, clientIP, publicURL, r.URL.Query())
+// splitResource splits "/json/realms/root/realms/alpha/authenticate" into the realm
+// segments and the resource path after them ("authenticate", "sessions",
+// "push/sns/message").
+func splitResource(path string) (realmSegs []string, resource string) {
+	p := strings.TrimPrefix(path, "/json")
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil, ""
+	}
+	segs := strings.Split(p, "/")
+	i := 0
+	for i+1 < len(segs) && segs[i] == "realms" {
+		i += 2
+	}
+	return segs[:i], strings.Join(segs[i:], "/")
 }
 
-// nodeRequest is NodeRequest with the request's query already parsed.
-func nodeRequest(r *http.Request, clientIP, publicURL string, query url.Values) nodes.Request {
-	var locales []string
-	if tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language")); err == nil {
-		for _, t := range tags {
-			locales = append(locales, t.String())
+// MetricsHandler serves the Prometheus metrics of g; when token is not empty it demands
+// "Authorization: Bearer <token>", compared in constant time.
+func MetricsHandler(g prometheus.Gatherer, token string) http.Handler {
+	h := promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics need a bearer token", http.StatusUnauthorized)
+			return
 		}
-	}
-	if q := query.Get("locale"); q != "" {
-		locales = append([]string{q}, locales...)
-	}
-	base := strings.TrimSuffix(publicURL, "/")
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
-	}
-	return nodes.Request{ClientIP: clientIP, UserAgent: r.UserAgent(), Locales: locales, Header: r.Header, BaseURL: base}
+		h.ServeHTTP(w, r)
+	})
 }

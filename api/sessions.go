@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/sessions"
 )
 
@@ -36,6 +37,15 @@ func (s *Server) sessionAction(c echo.Context, realm string) error {
 	if err != nil {
 		return err
 	}
+	if r := c.Request(); r.URL.Query().Get("_action") == "logout" {
+		// A logout by cookie alone could be sent by any site the user visits (logout
+		// CSRF): it needs a JSON request, which a cross-site form cannot send, or a
+		// header only script can set and CORS allows only from allowed origins: the
+		// session header, or X-Requested-With (which the ForgeRock SDK sends).
+		if r.Header.Get(s.cfg.CookieName) == "" && r.Header.Get("X-Requested-With") == "" && !isJSON(r.Header.Get("Content-Type")) {
+			return errLogoutNotJSON
+		}
+	}
 	var body map[string]any
 	if len(bytes.TrimSpace(raw)) > 0 {
 		if err := json.Unmarshal(raw, &body); err != nil {
@@ -46,7 +56,8 @@ func (s *Server) sessionAction(c echo.Context, realm string) error {
 	action := c.QueryParam("_action")
 	switch action {
 	case "validate":
-		sess, err := s.sessions.Validate(ctx, s.token(c, body))
+		// Valid means valid here: in this realm, for an account that is still active.
+		sess, err := s.door.Validate(ctx, realm, s.token(c, body))
 		if errors.Is(err, sessions.ErrInvalid) {
 			return c.JSON(http.StatusOK, map[string]any{"valid": false})
 		}
@@ -57,9 +68,9 @@ func (s *Server) sessionAction(c echo.Context, realm string) error {
 	case "getSessionInfo", "refresh", "getSessionInfoAndResetIdleTime":
 		var sess *sessions.Session
 		if action == "getSessionInfo" {
-			sess, err = s.sessions.Validate(ctx, s.token(c, body))
+			sess, err = s.door.Validate(ctx, realm, s.token(c, body))
 		} else {
-			sess, err = s.sessions.Refresh(ctx, s.token(c, body))
+			sess, err = s.door.Refresh(ctx, realm, s.token(c, body))
 		}
 		if errors.Is(err, sessions.ErrInvalid) {
 			return amError(http.StatusUnauthorized, "Access Denied")
@@ -69,15 +80,18 @@ func (s *Server) sessionAction(c echo.Context, realm string) error {
 		}
 		return c.JSON(http.StatusOK, sessionInfo(sess))
 	case "logout":
-		sess, err := s.sessions.Logout(ctx, s.token(c, nil))
-		if errors.Is(err, sessions.ErrInvalid) {
-			return amError(http.StatusUnauthorized, "Access Denied")
+		header := c.Request().Header.Get(s.cfg.CookieName)
+		cl := s.door.Client(c.Request(), "")
+		tok := header
+		if tok == "" {
+			tok = s.token(c, nil)
 		}
-		if err != nil {
+		if _, err := s.door.Logout(ctx, doorName, realm, tok, cl, ""); errors.Is(err, sessions.ErrInvalid) {
+			return amError(http.StatusUnauthorized, "Access Denied")
+		} else if err != nil {
 			return err
 		}
-		s.audit.Emit(ctx, audit.Event{Type: audit.SessionLogout, Realm: sess.Realm, User: sess.Username, Session: sess.Handle, Client: c.RealIP()})
-		c.SetCookie(&http.Cookie{Name: s.cfg.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.cfg.SecureCookies || c.Request().TLS != nil, SameSite: http.SameSiteLaxMode})
+		c.SetCookie(door.ClearCookie(s.cfg.CookieName, "/", cl))
 		return writeJSON(c, http.StatusOK, logoutBody)
 	case "":
 		return amError(http.StatusBadRequest, "Missing _action: use validate, getSessionInfo, refresh or logout")
@@ -86,7 +100,16 @@ func (s *Server) sessionAction(c echo.Context, realm string) error {
 	}
 }
 
+// sessionInfo is AM's getSessionInfo body. properties.AuthLevel is AM's authentication
+// level (a string, as AM's properties are); Factors lists the factors the login verified
+// (comma-separated: pwd,push) and Restricted marks a session granted without the
+// account's second factor.
 func sessionInfo(s *sessions.Session) map[string]any {
+	props := map[string]any{"AMCtxId": s.Handle, "AuthLevel": strconv.Itoa(s.Level), "Factors": strings.Join(s.Factors, ","),
+		"Journey": s.Journey}
+	if s.Restricted {
+		props["Restricted"] = "true"
+	}
 	return map[string]any{
 		"username":                 s.Username,
 		"universalId":              "id=" + s.Username + ",ou=user," + s.Realm,
@@ -94,6 +117,6 @@ func sessionInfo(s *sessions.Session) map[string]any {
 		"latestAccessTime":         s.Access.Format("2006-01-02T15:04:05Z"),
 		"maxIdleExpirationTime":    s.IdleEnd.Format("2006-01-02T15:04:05Z"),
 		"maxSessionExpirationTime": s.MaxEnd.Format("2006-01-02T15:04:05Z"),
-		"properties":               map[string]any{"AMCtxId": s.Handle},
+		"properties":               props,
 	}
 }

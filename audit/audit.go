@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Event types. They are stable ids: dashboards and alerts key on them.
@@ -95,6 +96,24 @@ func (l *Logger) Emit(ctx context.Context, e Event) {
 	}
 }
 
+// maxLoggedUser bounds a user name in logs.
+const maxLoggedUser = 32
+
+// TruncateUser shortens a user name for logs: at most 32 bytes, cut on a rune boundary
+// and marked with "…". A typed "user name" may be a password pasted into the wrong
+// field, and an unbounded one floods logs. Every log line that names a user goes
+// through it (the audit log, the engine, the doors).
+func TruncateUser(u string) string {
+	if len(u) <= maxLoggedUser {
+		return u
+	}
+	cut := maxLoggedUser
+	for cut > 0 && !utf8.RuneStart(u[cut]) {
+		cut--
+	}
+	return u[:cut] + "…"
+}
+
 // write logs e as one structured record with audit=true.
 func (l *Logger) write(ctx context.Context, e *Event) {
 	attrs := make([]slog.Attr, 0, 12)
@@ -105,7 +124,7 @@ func (l *Logger) write(ctx context.Context, e *Event) {
 		}
 	}
 	add("realm", e.Realm)
-	add("user", e.User)
+	add("user", TruncateUser(e.User))
 	add("journey", e.Journey)
 	add("flow_id", e.FlowID)
 	add("node", e.Node)

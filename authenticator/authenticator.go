@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -467,7 +468,11 @@ func (a *Authenticator) poll(ctx context.Context, acc Account) error {
 		return err
 	}
 	now := a.Now()
-	tok, err := sign(acc.Secret, jwt.MapClaims{"u": acc.ID, "iat": now.Unix(), "exp": now.Add(pollTokenLife).Unix()})
+	// A fresh jti per poll: the server accepts each poll token once.
+	var jti [16]byte
+	rand.Read(jti[:])
+	tok, err := sign(acc.Secret, jwt.MapClaims{"u": acc.ID, "jti": base64.RawURLEncoding.EncodeToString(jti[:]),
+		"iat": now.Unix(), "exp": now.Add(pollTokenLife).Unix()})
 	if err != nil {
 		return err
 	}

@@ -169,10 +169,6 @@ func New(st store.Store, ring *keys.Ring) *Registry {
 	return &Registry{st: st, ring: ring, sealer: ring.Sealer(keys.PurposeDevice), now: time.Now}
 }
 
-// maxAttempts bounds CAS retry loops. Contention on one user's record is rare (a few
-// journeys of the same user at once), so a generous bound only matters under attack.
-const maxAttempts = 64
-
 // NormalizeUser returns the form of a username used in keys: usernames are compared
 // case-insensitively, as directory servers do.
 func NormalizeUser(user string) string { return strings.ToLower(strings.TrimSpace(user)) }
@@ -210,73 +206,59 @@ func deviceKey(id string) string { return "mfadev:" + id }
 
 func secretContext(id string) []byte { return []byte("arbor push device secret\x00" + id) }
 
-// load reads the record for realm/user; a missing record is an empty one at revision 0.
-func (r *Registry) load(ctx context.Context, realm, user string) (*record, uint64, error) {
+// load reads the record for realm/user; a missing record is an empty one.
+func (r *Registry) load(ctx context.Context, realm, user string) (*record, error) {
 	it, err := r.st.Get(ctx, userKey(realm, user))
 	if errors.Is(err, store.ErrNotFound) {
-		return &record{Realm: realm, User: NormalizeUser(user)}, 0, nil
+		return decodeRecord(realm, user, nil, false)
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("devices: read record of %q in %s: %w", user, realm, err)
+		return nil, fmt.Errorf("devices: read record of %q in %s: %w", user, realm, err)
+	}
+	return decodeRecord(realm, user, it.Value, true)
+}
+
+// decodeRecord decodes a stored record; a missing one (exists false) is empty.
+func decodeRecord(realm, user string, b []byte, exists bool) (*record, error) {
+	if !exists {
+		return &record{Realm: realm, User: NormalizeUser(user)}, nil
 	}
 	var rec record
-	if err := json.Unmarshal(it.Value, &rec); err != nil {
-		return nil, 0, fmt.Errorf("devices: decode record of %q in %s: %w", user, realm, err)
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("devices: decode record of %q in %s: %w", user, realm, err)
 	}
 	for i := range rec.Devices {
 		rec.Devices[i].Realm, rec.Devices[i].User = rec.Realm, rec.User
 	}
-	return &rec, it.Rev, nil
+	return &rec, nil
 }
 
-// errNoChange, returned by an update function, ends the update without writing.
-var errNoChange = errors.New("no change")
-
-// update applies fn to the user's record under compare-and-swap, retrying on conflict
-// with a freshly read record each time, so fn must be a pure function of the record.
+// update applies fn to the user's record through store.Update, so fn may run several
+// times, each on a freshly read record, and must be a pure function of it. fn returns
+// store.ErrNoChange to end the update without a write. A record contended beyond the
+// store's retry budget gives ErrBusy.
 func (r *Registry) update(ctx context.Context, realm, user string, fn func(*record) error) error {
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		rec, rev, err := r.load(ctx, realm, user)
+	_, err := store.Update(ctx, r.st, userKey(realm, user), func(cur []byte, exists bool) ([]byte, time.Duration, error) {
+		rec, err := decodeRecord(realm, user, cur, exists)
 		if err != nil {
-			return err
+			return nil, 0, err
 		}
 		if err := fn(rec); err != nil {
-			if errors.Is(err, errNoChange) {
-				return nil
-			}
-			return err
+			return nil, 0, err
 		}
 		b, err := json.Marshal(rec)
 		if err != nil {
-			return fmt.Errorf("devices: encode record: %w", err)
+			return nil, 0, fmt.Errorf("devices: encode record: %w", err)
 		}
-		_, err = r.st.CAS(ctx, userKey(realm, user), b, rev, 0)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("devices: write record of %q in %s: %w", user, realm, err)
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return err
-		}
+		return b, 0, nil
+	})
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("%w: record of %q in %s: %w", ErrBusy, user, realm, err)
+	case err != nil && store.IsUnavailable(err):
+		return fmt.Errorf("devices: write record of %q in %s: %w", user, realm, err)
 	}
-	return fmt.Errorf("%w: record of %q in %s", ErrBusy, user, realm)
-}
-
-// backoff sleeps a short, jittered, growing time so that contenders spread out.
-func backoff(ctx context.Context, attempt int) error {
-	var b [1]byte
-	rand.Read(b[:])
-	d := time.Duration(min(attempt, 8)+1) * time.Duration(100+int(b[0])*4) * time.Microsecond
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("devices: %w", ctx.Err())
-	case <-t.C:
-		return nil
-	}
+	return err
 }
 
 // Devices returns the user's devices in registration order; the first is the one pushes
@@ -285,11 +267,21 @@ func (r *Registry) Devices(ctx context.Context, realm, user string) ([]Device, e
 	if err := checkOwner(realm, user); err != nil {
 		return nil, err
 	}
-	rec, _, err := r.load(ctx, realm, user)
+	rec, err := r.load(ctx, realm, user)
 	if err != nil {
 		return nil, err
 	}
 	return rec.Devices, nil
+}
+
+// SecondFactors returns ["push"] when the user has a push device, else nothing: the
+// door core (door.Enrollments) asks it which factors a login of the user must verify.
+func (r *Registry) SecondFactors(ctx context.Context, realm, user string) ([]string, error) {
+	list, err := r.Devices(ctx, realm, user)
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	return []string{"push"}, nil
 }
 
 // Device returns the device with id, whoever owns it (Realm and User say who), or
@@ -309,7 +301,7 @@ func (r *Registry) Device(ctx context.Context, id string) (*Device, error) {
 	if err := json.Unmarshal(it.Value, &o); err != nil {
 		return nil, fmt.Errorf("devices: decode index of %s: %w", id, err)
 	}
-	rec, _, err := r.load(ctx, o.Realm, o.User)
+	rec, err := r.load(ctx, o.Realm, o.User)
 	if err != nil {
 		return nil, err
 	}
@@ -428,7 +420,7 @@ func (r *Registry) Touch(ctx context.Context, id string, t time.Time) error {
 		for i := range rec.Devices {
 			if rec.Devices[i].ID == id {
 				if !t.After(rec.Devices[i].LastUsed) {
-					return errNoChange
+					return store.ErrNoChange
 				}
 				rec.Devices[i].LastUsed = t
 				return nil
@@ -586,7 +578,7 @@ func (r *Registry) UseRecoveryCode(ctx context.Context, realm, user, code string
 			}
 		}
 		if match < 0 {
-			return errNoChange
+			return store.ErrNoChange
 		}
 		rec.Recovery = append(rec.Recovery[:match:match], rec.Recovery[match+1:]...)
 		used = true
@@ -603,7 +595,7 @@ func (r *Registry) RecoveryCodesLeft(ctx context.Context, realm, user string) (i
 	if err := checkOwner(realm, user); err != nil {
 		return 0, err
 	}
-	rec, _, err := r.load(ctx, realm, user)
+	rec, err := r.load(ctx, realm, user)
 	if err != nil {
 		return 0, err
 	}
@@ -616,7 +608,7 @@ func (r *Registry) SkipState(ctx context.Context, realm, user, method string) (S
 	if err := checkOwner(realm, user); err != nil {
 		return SkipNotSet, err
 	}
-	rec, _, err := r.load(ctx, realm, user)
+	rec, err := r.load(ctx, realm, user)
 	if err != nil {
 		return SkipNotSet, err
 	}
@@ -636,7 +628,7 @@ func (r *Registry) SetSkip(ctx context.Context, realm, user, method string, s Sk
 	}
 	return r.update(ctx, realm, user, func(rec *record) error {
 		if rec.Skip[method] == s {
-			return errNoChange
+			return store.ErrNoChange
 		}
 		if s == SkipNotSet {
 			delete(rec.Skip, method)

@@ -6,7 +6,8 @@
 // sharing the store can serve any step.
 //
 // Limits: transitions per request (MaxTransitions) and node visits per flow (MaxSteps)
-// are bounded, and a flow expires with its journey's timeout. A node error never skips
+// are bounded, inner journeys' visits included, so nesting cannot multiply them; a walk
+// stops when its request's context ends; and a flow expires with its journey's timeout. A node error never skips
 // the node: the flow goes to the node's "failure" outcome if it has one, and otherwise
 // fails closed. A store outage is returned as an error wrapping store.ErrUnavailable and
 // leaves the flow as it was, so the client can retry the step.
@@ -29,9 +30,11 @@ import (
 
 // Config tunes the engine.
 type Config struct {
-	// MaxTransitions bounds node visits within one request (default 64).
+	// MaxTransitions bounds node visits within one request (default 64), counting the
+	// visits of inner journeys at every depth.
 	MaxTransitions int
-	// MaxSteps bounds node visits over a flow's life (default 1000).
+	// MaxSteps bounds node visits over a flow's life (default 1000), inner journeys'
+	// included.
 	MaxSteps int
 	// MaxInnerDepth bounds nesting of inner journeys (default 8).
 	MaxInnerDepth int
@@ -252,7 +255,7 @@ func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, ans
 	log := withAttrs(e.log, slog.String("flow_id", f.ID), slog.String("journey", f.Journey), slog.Int("version", f.Version))
 	transient := nodes.State{}
 	w := walker{e: e, c: c, flowID: f.ID, realm: f.Realm, req: req, now: now, log: log, ctx: ctx}
-	out, err := w.run(&f.Node, f.Shared, answers, transient, &f.Steps, 0)
+	out, err := w.run(&f.Node, f.Shared, answers, transient, &budget{flowSteps: &f.Steps}, 0)
 	if err != nil {
 		e.metrics.step(f.Journey, "error", time.Since(started))
 		return nil, err
@@ -316,7 +319,7 @@ func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, ans
 		}
 		e.audit.Emit(ctx, ev)
 		if log.Enabled(ctx, slog.LevelInfo) {
-			log.Info("flow finished", "result", ev.Type, "reason", ev.Reason, "user", res.Username)
+			log.Info("flow finished", "result", ev.Type, "reason", ev.Reason, "user", audit.TruncateUser(res.Username))
 		}
 		return res, nil
 	}
@@ -373,23 +376,39 @@ type walker struct {
 	log    *slog.Logger
 }
 
+// budget counts the node visits of one request against the engine's limits. One
+// budget serves the flow's walker and every inner journey it runs, at any depth, so
+// nesting cannot multiply the limits (64 visits each of 8 nested levels would be 64^8).
+type budget struct {
+	// flowSteps is the flow's persisted visit count (Flow.Steps), bounded by MaxSteps.
+	flowSteps *int
+	// request counts this request's visits, bounded by MaxTransitions.
+	request int
+}
+
 // run walks from *node until input is needed or a terminal is reached, updating *node
-// and shared in place. depth counts inner-journey nesting.
-func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback, transient nodes.State, steps *int, depth int) (walkOut, error) {
+// and shared in place. Every visit, here and in inner journeys, is charged to b. depth
+// counts inner-journey nesting.
+func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback, transient nodes.State, b *budget, depth int) (walkOut, error) {
 	var failureMsg string
 	var stepErrs []string
-	dctx := withDepth(w.ctx, depth) // what nodes see as their context: the same for every visit
-	for transitions := 0; ; transitions++ {
+	dctx := withWalk(w.ctx, walkState{depth: depth, budget: b}) // what nodes see as their context: the same for every visit
+	for {
 		id := *node
 		if id == journeys.Success || id == journeys.Failure {
 			return walkOut{terminal: id, failureMessage: failureMsg, reason: "failure node reached", lastNode: id}, nil
 		}
-		if transitions >= w.e.cfg.MaxTransitions {
+		if err := w.ctx.Err(); err != nil {
+			// The client went away or the request timed out: stop walking; nothing is saved.
+			return walkOut{}, fmt.Errorf("walk stopped at node %q: %w", id, err)
+		}
+		b.request++
+		if b.request > w.e.cfg.MaxTransitions {
 			w.log.Error("too many transitions in one request; failing closed", "node", id)
 			return walkOut{terminal: journeys.Failure, reason: "transition limit", lastNode: id}, nil
 		}
-		*steps++
-		if *steps > w.e.cfg.MaxSteps {
+		*b.flowSteps++
+		if *b.flowSteps > w.e.cfg.MaxSteps {
 			w.log.Error("flow exceeded its step limit; failing closed", "node", id)
 			return walkOut{terminal: journeys.Failure, reason: "step limit", lastNode: id}, nil
 		}
@@ -446,15 +465,26 @@ func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback,
 	}
 }
 
-type depthKey struct{}
-
-func withDepth(ctx context.Context, d int) context.Context {
-	return context.WithValue(ctx, depthKey{}, d)
+// walkState is what an inner journey needs of the walk that runs it: its nesting depth
+// and the request's visit budget.
+type walkState struct {
+	depth  int
+	budget *budget
 }
 
-func depthOf(ctx context.Context) int {
-	d, _ := ctx.Value(depthKey{}).(int)
-	return d
+type walkKey struct{}
+
+func withWalk(ctx context.Context, s walkState) context.Context {
+	return context.WithValue(ctx, walkKey{}, s)
+}
+
+// walkOf returns the walk state in ctx; outside a walk, depth 0 and a fresh budget.
+func walkOf(ctx context.Context) walkState {
+	s, ok := ctx.Value(walkKey{}).(walkState)
+	if !ok {
+		s = walkState{budget: &budget{flowSteps: new(int)}}
+	}
+	return s
 }
 
 // innerState is an inner journey's state, kept in the outer flow's shared state.
@@ -468,7 +498,8 @@ type innerState struct {
 // journey starts with a copy of the outer shared state, is pinned to the version current
 // when it started, and on finishing hands its shared state back to the outer flow.
 func (e *Engine) RunInner(ctx *nodes.Context, name, stateKey string) (nodes.Action, error) {
-	depth := depthOf(ctx.Ctx) + 1
+	outer := walkOf(ctx.Ctx)
+	depth := outer.depth + 1
 	if depth > e.cfg.MaxInnerDepth {
 		return nodes.Action{}, fmt.Errorf("inner journeys nested deeper than %d", e.cfg.MaxInnerDepth)
 	}
@@ -494,8 +525,7 @@ func (e *Engine) RunInner(ctx *nodes.Context, name, stateKey string) (nodes.Acti
 		return nodes.Action{}, fmt.Errorf("inner journey %q: %w", name, err)
 	}
 	w := walker{e: e, c: c, ctx: ctx.Ctx, flowID: ctx.FlowID, realm: ctx.Realm, req: ctx.Request, now: ctx.Now, log: withAttrs(ctx.Log, slog.String("inner_journey", name))}
-	steps := 0
-	out, err := w.run(&st.Node, st.Shared, ctx.Callbacks, ctx.Transient, &steps, depth)
+	out, err := w.run(&st.Node, st.Shared, ctx.Callbacks, ctx.Transient, outer.budget, depth)
 	if err != nil {
 		return nodes.Action{}, err
 	}

@@ -77,6 +77,15 @@ func testRegistry() *nodes.Registry {
 				return nodes.Action{Outcome: "outcome", StepError: c.To}, nil
 			}), nil
 		}})
+	// spin counts its visits in spins and takes its "again" outcome: a journey of spins
+	// loops until a limit stops it.
+	nodes.Register(r, nodes.Spec[none]{Type: "spin", Outcomes: []nodes.Outcome{{ID: "outcome"}, {ID: "again"}},
+		New: func(*none, *nodes.Build) (nodes.Node, error) {
+			return nodes.NodeFunc(func(*nodes.Context) (nodes.Action, error) {
+				spins.Add(1)
+				return nodes.Goto("again"), nil
+			}), nil
+		}})
 	type innerCfg struct {
 		Journey string `json:"journey" doc:"Inner journey."`
 	}
@@ -89,6 +98,9 @@ func testRegistry() *nodes.Registry {
 		}})
 	return r
 }
+
+// spins counts visits of spin nodes (tests of this package do not run in parallel).
+var spins atomic.Int64
 
 type harness struct {
 	st    store.Store
@@ -111,7 +123,7 @@ func newHarness(t *testing.T, docs ...string) *harness {
 	h.clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	au := audit.New(nil)
 	au.AddSink(h.rec.Sink())
-	deps := &nodes.Deps{Store: h.st, Audit: au, Services: map[string]any{}}
+	deps := &nodes.Deps{Store: h.st, Audit: au}
 	h.repo = journeys.NewRepo(h.st, journeys.CompileOptions{Registry: testRegistry(), Deps: deps})
 	h.eng = New(Config{Now: func() time.Time { return time.Unix(0, h.clock.Load()) }, MaxTransitions: 10}, h.st, h.repo, deps, nil)
 	for _, d := range docs {
@@ -353,7 +365,7 @@ func TestUnknownJourney(t *testing.T) {
 func BenchmarkStep(b *testing.B) {
 	st, _ := embedded.Open(embedded.Options{})
 	defer st.Close()
-	deps := &nodes.Deps{Store: st, Services: map[string]any{}}
+	deps := &nodes.Deps{Store: st}
 	repo := journeys.NewRepo(st, journeys.CompileOptions{Registry: testRegistry(), Deps: deps})
 	eng := New(Config{}, st, repo, deps, nil)
 	ctx := context.Background()
@@ -533,5 +545,50 @@ func TestStepErrorShownOnTheNextStep(t *testing.T) {
 	res, err = h.eng.Continue(ctx, res.FlowID, "/", both, nodes.Request{})
 	if err != nil || res.Status != Succeeded || res.Username != "ok" {
 		t.Fatalf("after the error: %+v, %v", res, err)
+	}
+}
+
+// TestInnerJourneyFanOutIsBounded is the hostile-journey regression: four levels of
+// inner journeys, each level running the next from two nodes in a loop, with spinning
+// leaves. Each level used to get its own transition budget, so one request visited
+// thousands of nodes (10 per level, multiplied per level); one budget per request now
+// bounds every visit at any depth, and the flow fails closed.
+func TestInnerJourneyFanOutIsBounded(t *testing.T) {
+	level := func(name, next string) string {
+		return `{"name":"` + name + `","start":"a","nodes":{
+		  "a":{"type":"inner_journey","config":{"journey":"` + next + `"},"outcomes":{"true":"b","false":"b"}},
+		  "b":{"type":"inner_journey","config":{"journey":"` + next + `"},"outcomes":{"true":"a","false":"a"}}}}`
+	}
+	leaf := `{"name":"l4","start":"a","nodes":{
+	  "a":{"type":"spin","outcomes":{"outcome":"success","again":"b"}},
+	  "b":{"type":"spin","outcomes":{"outcome":"success","again":"a"}}}}`
+	// Saved leaf first: a journey's inner journeys must exist when it is saved.
+	h := newHarness(t, leaf, level("l3", "l4"), level("l2", "l3"), level("l1", "l2"), level("l0", "l1"))
+	spins.Store(0)
+	res, err := h.eng.Start(context.Background(), StartRequest{Journey: "l0", Realm: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != Failed {
+		t.Errorf("status %v, want Failed", res.Status)
+	}
+	if n := spins.Load(); n > int64(h.eng.cfg.MaxTransitions) {
+		t.Errorf("one request visited %d leaf nodes, more than MaxTransitions (%d) allows in all", n, h.eng.cfg.MaxTransitions)
+	}
+}
+
+// TestWalkStopsWhenClientLeaves: a request whose context ends stops walking at the next
+// visit and saves nothing, rather than running on for a client that is gone.
+func TestWalkStopsWhenClientLeaves(t *testing.T) {
+	h := newHarness(t, `{"name":"spin","start":"a","nodes":{
+	  "a":{"type":"spin","outcomes":{"outcome":"success","again":"a"}}}}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	spins.Store(0)
+	if _, err := h.eng.Start(ctx, StartRequest{Journey: "spin", Realm: "/"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Start with a canceled context = %v, want context.Canceled", err)
+	}
+	if n := spins.Load(); n != 0 {
+		t.Errorf("%d visits after the client left", n)
 	}
 }

@@ -35,7 +35,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strings"
@@ -135,6 +134,9 @@ type Options struct {
 	// Logger receives warnings (a failed rehash, a corrupt stored hash). They carry the
 	// realm and username, never a password or a hash. Nil means slog.Default().
 	Logger *slog.Logger
+	// Now is the clock of users' Created and Updated times; nil means time.Now. Tests
+	// pass a manual clock so that they never wait for time to pass.
+	Now func() time.Time
 }
 
 // Store keeps users in a store.Store. It is safe for concurrent use.
@@ -144,6 +146,7 @@ type Store struct {
 	sem    chan struct{} // hashing slots
 	dummy  *parsedHash   // verified against for unknown users
 	log    *slog.Logger
+	clock  func() time.Time
 
 	// Instrumentation, read by the tests.
 	inFlight      atomic.Int32 // hashes running now
@@ -151,13 +154,10 @@ type Store struct {
 	verifications atomic.Int64 // password verifications made
 }
 
-// Bounds on the compare-and-swap loops. A user is rarely written concurrently, so a few
-// attempts do; a realm index takes every create and delete in the realm, so it gets more.
+// Bounds on names, so that keys and logs stay small.
 const (
-	maxUserAttempts  = 10
-	maxIndexAttempts = 32
-	maxUsernameLen   = 255
-	maxRealmLen      = 255
+	maxUsernameLen = 255
+	maxRealmLen    = 255
 )
 
 // New returns a Store keeping users in st. It panics if opts.Params is set but invalid
@@ -182,7 +182,11 @@ func New(st store.Store, opts Options) *Store {
 	if err != nil { // cannot happen: p is valid and dummyHash well-formed
 		panic(fmt.Sprintf("identity: New: dummy hash: %v", err))
 	}
-	return &Store{st: st, params: p, sem: make(chan struct{}, n), dummy: dummy, log: log}
+	clock := opts.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Store{st: st, params: p, sem: make(chan struct{}, n), dummy: dummy, log: log, clock: clock}
 }
 
 // NormalizeRealm returns the canonical name of a realm: "/" for the top-level realm
@@ -310,7 +314,8 @@ func validateUser(u *User) error {
 }
 
 // now is the time stamped on writes.
-func now() time.Time { return time.Now().UTC() }
+// now reads the store's clock, in UTC as stored.
+func (s *Store) now() time.Time { return s.clock().UTC() }
 
 // encode marshals u for the store.
 func encode(u *User) ([]byte, error) {
@@ -352,7 +357,7 @@ func (s *Store) Get(ctx context.Context, realm, username string) (*User, error) 
 // u.Created (if zero) and u.Updated, in place. u.PasswordHash, if set, must be an
 // argon2id or bcrypt hash; use SetPassword to set a password from clear text.
 func (s *Store) Create(ctx context.Context, u *User) error {
-	if err := prepare(u, now()); err != nil {
+	if err := prepare(u, s.now()); err != nil {
 		return fmt.Errorf("identity: create user: %w", err)
 	}
 	data, err := encode(u)
@@ -383,7 +388,7 @@ func (s *Store) Create(ctx context.Context, u *User) error {
 // and fills in u in place.
 func (s *Store) Put(ctx context.Context, u *User) error {
 	keepCreated := u != nil && u.Created.IsZero()
-	if err := prepare(u, now()); err != nil {
+	if err := prepare(u, s.now()); err != nil {
 		return fmt.Errorf("identity: put user: %w", err)
 	}
 	if err := s.put(ctx, u, keepCreated); err != nil {
@@ -403,38 +408,30 @@ func (s *Store) put(ctx context.Context, u *User, keepCreated bool) error {
 	return s.indexAdd(ctx, u.Realm, []string{u.Username}, true)
 }
 
-// putUser writes a prepared user over any existing one, leaving the index alone. It is
-// a compare-and-swap loop so that the creation time it keeps (if keepCreated) is that of
-// the very user it replaces.
+// putUser writes a prepared user over any existing one, leaving the index alone. It
+// goes through store.Update so that the creation time it keeps (if keepCreated) is that
+// of the very user it replaces.
 func (s *Store) putUser(ctx context.Context, u *User, keepCreated bool) error {
-	key := userKey(u.Realm, u.Username)
 	created := u.Created
-	return retry(ctx, maxUserAttempts, func() error {
-		var rev uint64
+	_, err := store.Update(ctx, s.st, userKey(u.Realm, u.Username), func(cur []byte, exists bool) ([]byte, time.Duration, error) {
 		u.Created = created
-		if it, err := s.st.Get(ctx, key); err == nil {
-			rev = it.Rev
-			var old User
-			if keepCreated && json.Unmarshal(it.Value, &old) == nil && !old.Created.IsZero() {
-				u.Created = old.Created
-			}
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
+		var old User
+		if exists && keepCreated && json.Unmarshal(cur, &old) == nil && !old.Created.IsZero() {
+			u.Created = old.Created
 		}
 		data, err := encode(u)
-		if err != nil {
-			return err
-		}
-		_, err = s.st.CAS(ctx, key, data, rev, 0)
-		return err
+		return data, 0, err
 	})
+	return err
 }
 
 // Update changes a user atomically: it reads the user, calls fn on it and writes the
-// result back if nobody wrote the user in the meantime, and otherwise starts over (up
-// to 10 times, then it gives up with an error wrapping store.ErrConflict). fn may
-// therefore run more than once and must only change the user it is given. An error
-// from fn aborts the update and is returned wrapped. fn may not move the user to
+// result back if nobody wrote the user in the meantime, and otherwise starts over
+// (store.Update's retry policy: after store.MaxUpdateAttempts it gives up with an error
+// wrapping store.ErrConflict). fn may therefore run more than once and must only change
+// the user it is given. fn returns store.ErrNoChange to write nothing; Update then
+// returns the user as stored. Any other error from fn aborts the update and is
+// returned wrapped. fn may not move the user to
 // another realm or rename it, except to change the case of its name. Update returns
 // the user as stored, as Get would read it back (Updated set, attributes in their
 // JSON form).
@@ -452,60 +449,56 @@ func (s *Store) Update(ctx context.Context, realm, username string, fn func(*Use
 
 // update is Update for a normalised realm, with unwrapped errors.
 func (s *Store) update(ctx context.Context, realm, username string, fn func(*User) error) (*User, error) {
-	key := userKey(realm, username)
 	var (
 		out     *User
 		renamed bool
 	)
-	err := retry(ctx, maxUserAttempts, func() error {
-		it, err := s.st.Get(ctx, key)
-		if errors.Is(err, store.ErrNotFound) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
+	_, err := store.Update(ctx, s.st, userKey(realm, username), func(cur []byte, exists bool) ([]byte, time.Duration, error) {
+		if !exists {
+			return nil, 0, ErrNotFound
 		}
 		var u User
-		if err := json.Unmarshal(it.Value, &u); err != nil {
-			return fmt.Errorf("decode stored user: %w", err)
+		if err := json.Unmarshal(cur, &u); err != nil {
+			return nil, 0, fmt.Errorf("decode stored user: %w", err)
 		}
 		was := u.Username
-		if err := fn(&u); err != nil {
-			return &fnError{err}
+		if err := fn(&u); errors.Is(err, store.ErrNoChange) {
+			// Nothing to write: return the user as stored.
+			var stored User
+			if err := json.Unmarshal(cur, &stored); err != nil {
+				return nil, 0, fmt.Errorf("decode stored user: %w", err)
+			}
+			out, renamed = &stored, false
+			return nil, 0, store.ErrNoChange
+		} else if err != nil {
+			return nil, 0, err
 		}
 		if r, err := normalizeRealm(u.Realm); err != nil || r != realm {
-			return invalidf("cannot move a user to realm %q", u.Realm)
+			return nil, 0, invalidf("cannot move a user to realm %q", u.Realm)
 		}
 		u.Realm = realm
 		if foldName(u.Username) != foldName(was) {
-			return invalidf("cannot rename a user to %q", u.Username)
+			return nil, 0, invalidf("cannot rename a user to %q", u.Username)
 		}
 		if u.Status == "" {
 			u.Status = StatusActive
 		}
 		if err := validateUser(&u); err != nil {
-			return err
+			return nil, 0, err
 		}
-		u.Updated = now()
+		u.Updated = s.now()
 		data, err := encode(&u)
 		if err != nil {
-			return err
-		}
-		if _, err := s.st.CAS(ctx, key, data, it.Rev, 0); err != nil {
-			return err
+			return nil, 0, err
 		}
 		// Return the user as Get will read it back (attributes in their JSON form).
 		var stored User
 		if err := json.Unmarshal(data, &stored); err != nil {
-			return fmt.Errorf("decode updated user: %w", err)
+			return nil, 0, fmt.Errorf("decode updated user: %w", err)
 		}
 		out, renamed = &stored, u.Username != was
-		return nil
+		return data, 0, nil
 	})
-	var fe *fnError
-	if errors.As(err, &fe) {
-		return nil, fe.err
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -515,37 +508,6 @@ func (s *Store) update(ctx context.Context, realm, username string, fn func(*Use
 		}
 	}
 	return out, nil
-}
-
-// fnError carries an error returned by an Update callback through retry, which must
-// not retry it even if it wraps store.ErrConflict.
-type fnError struct{ err error }
-
-// Error describes the error in a sentence.
-func (e *fnError) Error() string { return e.err.Error() }
-
-// retry runs attempt until it returns anything but store.ErrConflict, at most max
-// times, sleeping a short random while between attempts so that contenders spread out.
-func retry(ctx context.Context, max int, attempt func() error) error {
-	for i := range max {
-		err := attempt()
-		var fe *fnError
-		if !errors.Is(err, store.ErrConflict) || errors.As(err, &fe) {
-			return err
-		}
-		if i == max-1 {
-			break
-		}
-		backoff := time.Duration(rand.Int64N(int64(time.Millisecond) << min(i, 5)))
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		}
-	}
-	return fmt.Errorf("gave up after %d attempts lost to concurrent writes: %w", max, store.ErrConflict)
 }
 
 // Delete removes a user, or returns ErrNotFound.
@@ -586,7 +548,7 @@ func (s *Store) List(ctx context.Context, realm string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identity: list users: %w", err)
 	}
-	names, _, err := s.readIndex(ctx, r)
+	names, err := s.readIndex(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("identity: list users in realm %s: %w", r, err)
 	}
@@ -596,40 +558,41 @@ func (s *Store) List(ctx context.Context, realm string) ([]string, error) {
 	return names, nil
 }
 
-// readIndex returns a realm's index and its revision (0 if it does not exist).
-func (s *Store) readIndex(ctx context.Context, realm string) ([]string, uint64, error) {
+// readIndex returns a realm's index (nil if it does not exist).
+func (s *Store) readIndex(ctx context.Context, realm string) ([]string, error) {
 	it, err := s.st.Get(ctx, indexKey(realm))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, 0, nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	var names []string
 	if err := json.Unmarshal(it.Value, &names); err != nil {
-		return nil, 0, fmt.Errorf("decode user index: %w", err)
+		return nil, fmt.Errorf("decode user index: %w", err)
 	}
-	return names, it.Rev, nil
+	return names, nil
 }
 
-// modifyIndex applies change to a realm's index in a compare-and-swap loop. change
-// returns the new list and whether it differs; nothing is written if it does not.
+// modifyIndex applies change to a realm's index through store.Update. change returns
+// the new list and whether it differs; nothing is written if it does not.
 func (s *Store) modifyIndex(ctx context.Context, realm string, change func([]string) ([]string, bool)) error {
-	err := retry(ctx, maxIndexAttempts, func() error {
-		names, rev, err := s.readIndex(ctx, realm)
-		if err != nil {
-			return err
+	_, err := store.Update(ctx, s.st, indexKey(realm), func(cur []byte, exists bool) ([]byte, time.Duration, error) {
+		var names []string
+		if exists {
+			if err := json.Unmarshal(cur, &names); err != nil {
+				return nil, 0, fmt.Errorf("decode user index: %w", err)
+			}
 		}
 		next, changed := change(names)
 		if !changed {
-			return nil
+			return nil, 0, store.ErrNoChange
 		}
 		data, err := json.Marshal(next)
 		if err != nil {
-			return fmt.Errorf("encode user index: %w", err)
+			return nil, 0, fmt.Errorf("encode user index: %w", err)
 		}
-		_, err = s.st.CAS(ctx, indexKey(realm), data, rev, 0)
-		return err
+		return data, 0, nil
 	})
 	if err != nil {
 		return fmt.Errorf("update user index: %w", err)

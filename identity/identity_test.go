@@ -221,12 +221,13 @@ func TestCreate(t *testing.T) {
 
 func TestPutReplacesAndKeepsCreated(t *testing.T) {
 	ctx := context.Background()
-	s := newStore(t)
+	clock := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := New(newBackend(t), Options{Params: CheapParams, Now: func() time.Time { return clock }})
 	first := &User{Realm: "alpha", Username: "alice", Attributes: map[string]any{"a": 1}}
 	if err := s.Put(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Millisecond)
+	clock = clock.Add(time.Second)
 	second := &User{Realm: "/alpha", Username: "Alice", Attributes: map[string]any{"b": "x"}}
 	if err := s.Put(ctx, second); err != nil {
 		t.Fatal(err)
@@ -235,7 +236,7 @@ func TestPutReplacesAndKeepsCreated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.Created.Equal(first.Created) || !got.Updated.After(first.Updated) {
+	if !got.Created.Equal(first.Created) || !got.Updated.After(first.Updated) || !got.Updated.Equal(clock) {
 		t.Errorf("created %v updated %v; want created %v and a later update", got.Created, got.Updated, first.Created)
 	}
 	if got.Username != "Alice" || got.Attributes["a"] != nil || got.Attributes["b"] != "x" {
@@ -367,7 +368,7 @@ func TestUpdateConcurrentLosesNothing(t *testing.T) {
 	}
 }
 
-func TestUpdateGivesUpAfterTenConflicts(t *testing.T) {
+func TestUpdateGivesUpAfterTheRetryBudget(t *testing.T) {
 	ctx := context.Background()
 	fs := &faultyStore{Store: newBackend(t)}
 	s := New(fs, Options{Params: CheapParams})
@@ -379,8 +380,8 @@ func TestUpdateGivesUpAfterTenConflicts(t *testing.T) {
 	if !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("Update = %v, want ErrConflict", err)
 	}
-	if calls != maxUserAttempts || fs.casCall.Load() != maxUserAttempts {
-		t.Errorf("callback ran %d times and CAS %d times, want %d", calls, fs.casCall.Load(), maxUserAttempts)
+	if calls != store.MaxUpdateAttempts || fs.casCall.Load() != store.MaxUpdateAttempts {
+		t.Errorf("callback ran %d times and CAS %d times, want %d", calls, fs.casCall.Load(), store.MaxUpdateAttempts)
 	}
 }
 
@@ -840,5 +841,32 @@ func TestAuthenticateCorruptStoredHash(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "malformed") || strings.Contains(logs.String(), "plaintext-secret") {
 		t.Errorf("log = %q; want a warning without the stored value", logs.String())
+	}
+}
+
+// TestUpdateNoChange: a callback that returns store.ErrNoChange writes nothing (the
+// user's Updated time and store revision stay) and Update returns the user as stored.
+func TestUpdateNoChange(t *testing.T) {
+	ctx := context.Background()
+	fs := &faultyStore{Store: newBackend(t)}
+	s := New(fs, Options{Params: CheapParams})
+	mustCreate(t, s, "/", "alice", "")
+	before, err := s.Get(ctx, "/", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs.casCall.Store(0)
+	u, err := s.Update(ctx, "/", "alice", func(u *User) error {
+		u.Attributes = map[string]any{"ignored": true}
+		return store.ErrNoChange
+	})
+	if err != nil {
+		t.Fatalf("Update = %v", err)
+	}
+	if n := fs.casCall.Load(); n != 0 {
+		t.Errorf("CAS ran %d times, want 0", n)
+	}
+	if u.Username != "alice" || u.Attributes["ignored"] != nil || !u.Updated.Equal(before.Updated) {
+		t.Errorf("Update returned %+v, want the stored user %+v", u, before)
 	}
 }

@@ -125,7 +125,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ...ImportOption) (
 			return 0, fmt.Errorf("identity: import: realm %s: %w", realm, err)
 		}
 	}
-	t := now()
+	t := s.now()
 	for i, u := range users {
 		u.Created, u.Updated = t, t
 		if err := s.putUser(ctx, u, true); err != nil {

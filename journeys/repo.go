@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -234,92 +235,89 @@ func (r *Repo) Save(ctx context.Context, data []byte, source string, extra ...st
 	if err := r.checkCycles(ctx, c.Journey); err != nil {
 		return 0, err
 	}
-	for attempt := 0; attempt < 100; attempt++ {
+	// The version slot is claimed create-only before the head moves, so a head never
+	// points at a missing version and two writers never share a slot: the loser sees a
+	// conflict, and store.Retry starts it over after the winner moved the head.
+	var (
+		saved int
+		doc   json.RawMessage // set when this call wrote a new version
+	)
+	err = store.Retry(ctx, func() error {
+		doc = nil
 		hit, err := r.st.Get(ctx, headKey(name))
 		var h head
 		var rev uint64
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
-			return 0, fmt.Errorf("save journey %q: %w", name, err)
+			return err
 		default:
 			if err := json.Unmarshal(hit.Value, &h); err != nil {
-				return 0, fmt.Errorf("save journey %q: corrupt head: %w", name, err)
+				return fmt.Errorf("corrupt head: %w", err)
 			}
 			rev = hit.Rev
 		}
 		if h.Version > 0 {
 			cur, err := r.version(ctx, name, h.Version)
 			if err != nil {
-				return 0, err
+				return err
 			}
 			if canonicalEqual(cur.Doc, data) {
-				return h.Version, nil
+				saved = h.Version
+				return nil
 			}
 		}
 		next := h.Version + 1
 		v := Version{Name: name, Version: next, Saved: time.Now().UTC(), Source: source, Doc: compact(data)}
 		vb, _ := json.Marshal(v)
-		// The version slot is claimed create-only before the head moves, so a head never
-		// points at a missing version and two writers never share a slot: the loser
-		// waits for the winner to move the head and takes the next number.
-		if _, err := r.st.CAS(ctx, versionKey(name, next), vb, 0, 0); errors.Is(err, store.ErrConflict) {
-			time.Sleep(time.Duration(attempt+1) * time.Millisecond)
-			continue
-		} else if err != nil {
-			return 0, fmt.Errorf("save journey %q: %w", name, err)
+		if _, err := r.st.CAS(ctx, versionKey(name, next), vb, 0, 0); err != nil {
+			return err
 		}
 		hb, _ := json.Marshal(head{Version: next})
-		if _, err := r.st.CAS(ctx, headKey(name), hb, rev, 0); errors.Is(err, store.ErrConflict) {
-			continue
-		} else if err != nil {
-			return 0, fmt.Errorf("save journey %q: %w", name, err)
+		if _, err := r.st.CAS(ctx, headKey(name), hb, rev, 0); err != nil {
+			return err
 		}
-		if err := r.addToIndex(ctx, name); err != nil {
-			return 0, err
-		}
-		c.Version = next
-		c.Raw = v.Doc
-		r.mu.Lock()
-		r.compiled[versionID{name, next}] = c
-		r.mu.Unlock()
-		r.learnHead(name, next)
-		return next, nil
+		saved, doc = next, v.Doc
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("save journey %q: %w", name, err)
 	}
-	return 0, fmt.Errorf("save journey %q: too many concurrent writers", name)
+	if doc == nil {
+		return saved, nil
+	}
+	if err := r.addToIndex(ctx, name); err != nil {
+		return 0, err
+	}
+	c.Version = saved
+	c.Raw = doc
+	r.mu.Lock()
+	r.compiled[versionID{name, saved}] = c
+	r.mu.Unlock()
+	r.learnHead(name, saved)
+	return saved, nil
 }
 
+// addToIndex adds name to the sorted index of journey names, if it is not there yet.
 func (r *Repo) addToIndex(ctx context.Context, name string) error {
-	for attempt := 0; attempt < 20; attempt++ {
-		it, err := r.st.Get(ctx, indexKey)
+	_, err := store.Update(ctx, r.st, indexKey, func(cur []byte, exists bool) ([]byte, time.Duration, error) {
 		var names []string
-		var rev uint64
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return fmt.Errorf("index journey %q: %w", name, err)
-		default:
-			if err := json.Unmarshal(it.Value, &names); err != nil {
-				return fmt.Errorf("index journey %q: corrupt index: %w", name, err)
+		if exists {
+			if err := json.Unmarshal(cur, &names); err != nil {
+				return nil, 0, fmt.Errorf("corrupt index: %w", err)
 			}
-			rev = it.Rev
 		}
-		i := sort.SearchStrings(names, name)
-		if i < len(names) && names[i] == name {
-			return nil
+		i, found := slices.BinarySearch(names, name)
+		if found {
+			return nil, 0, store.ErrNoChange
 		}
-		names = append(names, "")
-		copy(names[i+1:], names[i:])
-		names[i] = name
-		b, _ := json.Marshal(names)
-		if _, err := r.st.CAS(ctx, indexKey, b, rev, 0); errors.Is(err, store.ErrConflict) {
-			continue
-		} else if err != nil {
-			return fmt.Errorf("index journey %q: %w", name, err)
-		}
-		return nil
+		b, err := json.Marshal(slices.Insert(names, i, name))
+		return b, 0, err
+	})
+	if err != nil {
+		return fmt.Errorf("index journey %q: %w", name, err)
 	}
-	return fmt.Errorf("index journey %q: too many concurrent writers", name)
+	return nil
 }
 
 // checkCycles refuses a journey whose inner journeys lead back to it.

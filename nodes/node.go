@@ -30,8 +30,10 @@ import (
 	"time"
 
 	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/keys"
+	"github.com/arbor-auth/arbor/push"
 	"github.com/arbor-auth/arbor/store"
 )
 
@@ -206,10 +208,11 @@ type Deps struct {
 	// Guard throttles guessing of the secrets nodes check (see Guard). Nil means no
 	// throttling, which only tests of a single node use.
 	Guard Guard
-	// Services holds services added by node families beyond the foundation (push,
-	// devices, ...), keyed by a name the family owns. It keeps this struct stable as
-	// families are added.
-	Services map[string]any
+	// Devices is the registry of users' MFA devices (the mfa family). Nil when the
+	// app runs without push, or in offline validation: nodes that need it fail closed.
+	Devices *devices.Registry
+	// Push sends and verifies push notifications (the mfa family). Nil as Devices.
+	Push *push.Service
 }
 
 // InnerRunner runs a journey nested inside another flow's step.

@@ -33,6 +33,11 @@ type Spec[C any] struct {
 	OutcomesFor func(c *C) []Outcome
 	// New builds the node from its decoded, validated config.
 	New func(c *C, b *Build) (Node, error)
+	// Example is a config, as JSON a journey author writes, for types whose defaults
+	// alone do not build (a choice needs choices); empty means the defaults. The palette
+	// shows it, and the node conformance suite (nodes/nodetest.Conformance) builds every
+	// type from it, so a new type is checked without being listed anywhere.
+	Example string
 }
 
 // Validator is implemented by config structs that check more than the schema can say.
@@ -63,6 +68,8 @@ type TypeInfo struct {
 	Dynamic     bool           `json:"dynamic_outcomes,omitempty"`
 	Fields      []FieldDoc     `json:"fields"`
 	Schema      map[string]any `json:"schema"`
+	// Example is a config that builds: Spec.Example, or the defaults.
+	Example json.RawMessage `json:"example"`
 
 	build    func(raw json.RawMessage, b *Build) (Node, []Outcome, error)
 	compiled *jsonschema.Schema
@@ -187,10 +194,18 @@ func Register[C any](r *Registry, s Spec[C]) {
 	if err != nil {
 		panic(fmt.Sprintf("nodes: type %q: schema: %v", s.Type, err))
 	}
+	example := json.RawMessage(defaults)
+	if s.Example != "" {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(s.Example), &obj); err != nil {
+			panic(fmt.Sprintf("nodes: type %q: example is not a JSON object: %v", s.Type, err))
+		}
+		example = json.RawMessage(s.Example)
+	}
 	info := &TypeInfo{
 		Type: s.Type, Title: s.Title, Summary: s.Summary, Description: s.Description,
 		Category: s.Category, Input: s.Input, Outcomes: s.Outcomes, Dynamic: s.OutcomesFor != nil,
-		Fields: fields, Schema: schema, compiled: compiled,
+		Fields: fields, Schema: schema, Example: example, compiled: compiled,
 	}
 	spec := s
 	info.build = func(raw json.RawMessage, b *Build) (Node, []Outcome, error) {

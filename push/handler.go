@@ -2,7 +2,9 @@ package push
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -602,6 +604,13 @@ func (s *Service) handlePoll(q *request) {
 		s.reject(q, http.StatusBadRequest, problem)
 		return
 	}
+	if used, err := s.spendPollToken(ctx, dev.ID, claims); err != nil {
+		s.fail(q, err)
+		return
+	} else if used {
+		s.reject(q, http.StatusBadRequest, "Poll token already used")
+		return
+	}
 
 	it, err := s.st.Get(ctx, pendingKey(dev.ID))
 	var index []pendingEntry
@@ -656,6 +665,26 @@ func (s *Service) handlePoll(q *request) {
 	writeJSON(q.w, http.StatusOK, resp)
 }
 
+// spendPollToken marks a checked poll token's jti as used, so that a captured token
+// cannot be replayed within its life. It reports whether the jti was used before. The
+// mark lives as long as the token could still pass checkPollClaims (its exp plus the
+// clock skew allowed), so the store forgets it by itself. The key holds a hash of the
+// jti: bounded in length whatever the device sent.
+func (s *Service) spendPollToken(ctx context.Context, device string, c jwt.MapClaims) (used bool, err error) {
+	exp, _ := c.GetExpirationTime() // present: checkPollClaims passed
+	sum := sha256.Sum256([]byte(claimString(c, "jti")))
+	key := "pushpoll:{" + device + "}:" + hex.EncodeToString(sum[:16])
+	ttl := max(exp.Sub(s.now())+clockSkew, time.Second)
+	_, err = s.st.CAS(ctx, key, []byte{1}, 0, ttl)
+	if errors.Is(err, store.ErrConflict) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("push: record poll token use: %w", err)
+	}
+	return false, nil
+}
+
 func seen(index []pendingEntry, id string) bool {
 	for _, e := range index {
 		if e.ID == id {
@@ -665,12 +694,23 @@ func seen(index []pendingEntry, id string) bool {
 	return false
 }
 
-// checkPollClaims enforces the poll token's shape: it names this device and is short
-// lived ({u, iat, exp} with exp after now, iat not stale nor in the future, and a
-// lifetime of at most MaxPollTokenAge).
+// Bounds on a poll token's jti: long enough to be unguessable and unique per token
+// (the reference authenticator sends 22 characters, 128 random bits), short enough to
+// keep the request small.
+const (
+	minJTILen = 16
+	maxJTILen = 128
+)
+
+// checkPollClaims enforces the poll token's shape: it names this device, carries a
+// jti, and is short lived ({u, jti, iat, exp} with exp after now, iat not stale nor in
+// the future, and a lifetime of at most MaxPollTokenAge).
 func (s *Service) checkPollClaims(c jwt.MapClaims, device string) string {
 	if u := claimString(c, "u"); u == "" || !sameString(u, device) {
 		return "Poll token is for another device"
+	}
+	if jti := claimString(c, "jti"); len(jti) < minJTILen || len(jti) > maxJTILen {
+		return fmt.Sprintf("Poll token needs a jti of %d to %d characters, unique per token", minJTILen, maxJTILen)
 	}
 	iat, err1 := c.GetIssuedAt()
 	exp, err2 := c.GetExpirationTime()

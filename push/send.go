@@ -318,17 +318,18 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (*Sent, error) {
 func (s *Service) markFailed(ctx context.Context, id, device string) {
 	ctx = context.WithoutCancel(ctx)
 	s.dropPending(ctx, device, id)
-	for range 3 {
-		m, rev, err := s.getMessage(ctx, id)
-		if err != nil {
-			return
+	_, _ = store.Update(ctx, s.st, messageKey(id), func(cur []byte, exists bool) ([]byte, time.Duration, error) {
+		if !exists {
+			return nil, 0, store.ErrNoChange // expired: nothing left to answer
+		}
+		var m message
+		if err := json.Unmarshal(cur, &m); err != nil {
+			return nil, 0, fmt.Errorf("push: decode message %s: %w", id, err)
 		}
 		m.State = stateFailed
-		err = s.casMessage(ctx, id, m, rev)
-		if !errors.Is(err, store.ErrConflict) {
-			return
-		}
-	}
+		b, err := json.Marshal(&m)
+		return b, s.ttlFor(m.Expires), err
+	})
 }
 
 // challengeNumbers returns three distinct numbers in [10, 99], sorted, as AM's

@@ -348,23 +348,13 @@ type pendingEntry struct {
 // maxPending bounds a device's poll index; the rate limit keeps real ones far smaller.
 const maxPending = 32
 
-// updatePending applies fn to the device's poll index with a CAS retry loop, dropping
+// updatePending applies fn to the device's poll index through store.Update, dropping
 // expired entries on the way.
 func (s *Service) updatePending(ctx context.Context, device string, fn func([]pendingEntry) []pendingEntry) error {
-	key := pendingKey(device)
-	for attempt := 0; attempt < 32; attempt++ {
+	_, err := store.Update(ctx, s.st, pendingKey(device), func(cur []byte, exists bool) ([]byte, time.Duration, error) {
 		var list []pendingEntry
-		var rev uint64
-		it, err := s.st.Get(ctx, key)
-		switch {
-		case err == nil:
-			if err := json.Unmarshal(it.Value, &list); err != nil {
-				list = nil // a corrupt index only costs poll visibility; rebuild it
-			}
-			rev = it.Rev
-		case errors.Is(err, store.ErrNotFound):
-		default:
-			return fmt.Errorf("push: read poll index of %s: %w", device, err)
+		if exists && json.Unmarshal(cur, &list) != nil {
+			list = nil // a corrupt index only costs poll visibility; rebuild it
 		}
 		now := s.now()
 		live := list[:0:0]
@@ -385,17 +375,14 @@ func (s *Service) updatePending(ctx context.Context, device string, fn func([]pe
 		}
 		b, err := json.Marshal(live)
 		if err != nil {
-			return fmt.Errorf("push: encode poll index: %w", err)
+			return nil, 0, fmt.Errorf("push: encode poll index: %w", err)
 		}
-		_, err = s.st.CAS(ctx, key, b, rev, s.ttlFor(latest))
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("push: write poll index of %s: %w", device, err)
-		}
+		return b, s.ttlFor(latest), nil
+	})
+	if err != nil {
+		return fmt.Errorf("push: update poll index of %s: %w", device, err)
 	}
-	return fmt.Errorf("push: poll index of %s too contended: %w", device, store.ErrConflict)
+	return nil
 }
 
 // dropPending removes id from the device's poll index. It is best effort: a stale entry

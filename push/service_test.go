@@ -698,8 +698,15 @@ func TestPollRejections(t *testing.T) {
 	now := env.Clock.Now()
 	pollPath := "/json/realms/root/push/sns/message?_action=poll"
 	tok := func(secret []byte, c jwt.MapClaims) string { return signClaims(t, secret, c) }
+	jtis := 0
 	claims := func(u string, iat, exp time.Time) jwt.MapClaims {
-		return jwt.MapClaims{"u": u, "iat": iat.Unix(), "exp": exp.Unix()}
+		jtis++
+		return jwt.MapClaims{"u": u, "jti": fmt.Sprintf("test-poll-token-%04d", jtis), "iat": iat.Unix(), "exp": exp.Unix()}
+	}
+	withJTI := func(jti any) jwt.MapClaims {
+		c := claims(acc.ID, now, now.Add(time.Minute))
+		c["jti"] = jti
+		return c
 	}
 	tests := []struct {
 		name   string
@@ -713,7 +720,11 @@ func TestPollRejections(t *testing.T) {
 		{"token for another device", pollPath, map[string]string{"mechanismUid": acc.ID, "jwt": tok(acc.Secret, claims(bob.ID, now, now.Add(time.Minute)))}, 400, "another device"},
 		{"lives too long", pollPath, map[string]string{"mechanismUid": acc.ID, "jwt": tok(acc.Secret, claims(acc.ID, now, now.Add(time.Hour)))}, 400, "too long"},
 		{"stale", pollPath, map[string]string{"mechanismUid": acc.ID, "jwt": tok(acc.Secret, claims(acc.ID, now.Add(-10*time.Minute), now.Add(-6*time.Minute)))}, 400, "JWT"},
-		{"no exp", pollPath, map[string]string{"mechanismUid": acc.ID, "jwt": tok(acc.Secret, jwt.MapClaims{"u": acc.ID, "iat": now.Unix()})}, 400, "iat and exp"},
+		{"no exp", pollPath, map[string]string{"mechanismUid": acc.ID, "jwt": tok(acc.Secret, jwt.MapClaims{"u": acc.ID, "jti": "test-poll-token-noexp", "iat": now.Unix()})}, 400, "iat and exp"},
+		{"no jti", pollPath, map[string]string{"mechanismUid": acc.ID, "jwt": tok(acc.Secret, jwt.MapClaims{"u": acc.ID, "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})}, 400, "jti"},
+		{"short jti", pollPath, map[string]string{"mechanismUid": acc.ID, "jwt": tok(acc.Secret, withJTI("short"))}, 400, "jti"},
+		{"long jti", pollPath, map[string]string{"mechanismUid": acc.ID, "jwt": tok(acc.Secret, withJTI(strings.Repeat("j", 129)))}, 400, "jti"},
+		{"numeric jti", pollPath, map[string]string{"mechanismUid": acc.ID, "jwt": tok(acc.Secret, withJTI(12345678901234567890.0))}, 400, "jti"},
 		{"from the future", pollPath, map[string]string{"mechanismUid": acc.ID, "jwt": tok(acc.Secret, claims(acc.ID, now.Add(time.Hour), now.Add(time.Hour+time.Minute)))}, 400, "future"},
 		{"another realm", "/json/realms/root/realms/alpha/push/sns/message?_action=poll", map[string]string{"mechanismUid": acc.ID, "jwt": tok(acc.Secret, claims(acc.ID, now, now.Add(time.Minute)))}, 400, "another realm"},
 	}
@@ -729,10 +740,63 @@ func TestPollRejections(t *testing.T) {
 			}
 		})
 	}
-	// And the good token works.
-	status, out := post(t, env, pollPath, mustJSON(map[string]string{"mechanismUid": acc.ID, "jwt": tok(acc.Secret, claims(acc.ID, now, now.Add(time.Minute)))}))
+	// And the good token works, once: a replay within its life is refused and audited,
+	// while a fresh token of the same device still polls.
+	good := mustJSON(map[string]string{"mechanismUid": acc.ID, "jwt": tok(acc.Secret, claims(acc.ID, now, now.Add(time.Minute)))})
+	status, out := post(t, env, pollPath, good)
 	if msgs, _ := out["messages"].([]any); status != 200 || len(msgs) != 1 {
 		t.Fatalf("good poll: %d %v", status, out)
+	}
+	before := env.Audit.Count(audit.PushRejected)
+	if status, out := post(t, env, pollPath, good); status != 400 || !strings.Contains(fmt.Sprint(out["message"]), "already used") {
+		t.Errorf("replayed poll token: %d %v, want 400 already used", status, out)
+	}
+	if env.Audit.Count(audit.PushRejected) != before+1 {
+		t.Errorf("replay not audited")
+	}
+	fresh := mustJSON(map[string]string{"mechanismUid": acc.ID, "jwt": tok(acc.Secret, claims(acc.ID, now, now.Add(time.Minute)))})
+	if status, out := post(t, env, pollPath, fresh); status != 200 {
+		t.Errorf("fresh poll after a replay: %d %v", status, out)
+	}
+}
+
+// TestPollTokenSingleUseConcurrent: of concurrent uses of one poll token exactly one
+// is answered; the used jti is claimed in the store with a create-only CAS, so this
+// holds across instances sharing the store too.
+func TestPollTokenSingleUseConcurrent(t *testing.T) {
+	env := authtest.New(t, authtest.Options{})
+	_, acc := env.Register(t, "/", "alice")
+	now := env.Clock.Now()
+	body := mustJSON(map[string]string{"mechanismUid": acc.ID, "jwt": signClaims(t, acc.Secret,
+		jwt.MapClaims{"u": acc.ID, "jti": "concurrent-poll-token", "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})})
+	const tries = 8
+	statuses := make(chan int, tries)
+	var wg sync.WaitGroup
+	for range tries {
+		wg.Go(func() {
+			resp, err := env.Server.Client().Post(env.Server.URL+"/json/realms/root/push/sns/message?_action=poll", "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	ok := 0
+	for st := range statuses {
+		switch st {
+		case 200:
+			ok++
+		case 400:
+		default:
+			t.Errorf("status %d, want 200 once and 400 for the replays", st)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d of %d concurrent uses of one poll token succeeded, want 1", ok, tries)
 	}
 }
 

@@ -3,6 +3,7 @@ package sessions
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/arbor-auth/arbor/internal/jsonx"
@@ -56,6 +57,25 @@ func (s *Session) appendJSON(b []byte) ([]byte, bool) {
 		}
 		b = append(b, '}')
 	}
+	if len(s.Factors) > 0 {
+		b = append(b, `,"factors":[`...)
+		for i, f := range s.Factors {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonx.AppendString(b, f)
+		}
+		b = append(b, ']')
+	}
+	if s.Level != 0 {
+		b = strconv.AppendInt(append(b, `,"level":`...), int64(s.Level), 10)
+	}
+	if s.Restricted {
+		b = append(b, `,"restricted":true`...)
+	}
+	if s.Remember {
+		b = append(b, `,"remember":true`...)
+	}
 	return append(b, '}'), true
 }
 
@@ -67,7 +87,7 @@ func decode(data []byte, s *Session) error {
 	return json.Unmarshal(data, s)
 }
 
-var sessionFields = []string{"handle", "username", "realm", "journey", "created", "access", "idle_end", "max_end", "props"}
+var sessionFields = []string{"handle", "username", "realm", "journey", "created", "access", "idle_end", "max_end", "props", "factors", "level", "restricted", "remember"}
 
 func (s *Session) decodeJSON(data []byte) error {
 	return jsonx.DecodeObject(data, sessionFields, func(d *jsonx.Decoder, i int) (err error) {
@@ -99,10 +119,20 @@ func (s *Session) decodeJSON(data []byte) error {
 				}
 				err = t.UnmarshalJSON(raw)
 			}
-		case d.Null():
+		case i == 8 && d.Null():
 			s.Props = nil
-		default:
+		case i == 8:
 			err = s.decodeProps(d)
+		case i == 9:
+			s.Factors, err = jsonx.Array(d, (*jsonx.Decoder).String)
+		case i == 10:
+			var n int64
+			n, err = d.Int()
+			s.Level = int(n)
+		case i == 11:
+			s.Restricted, err = d.Bool()
+		default:
+			s.Remember, err = d.Bool()
 		}
 		return err
 	})

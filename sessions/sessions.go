@@ -45,6 +45,24 @@ type Session struct {
 	IdleEnd  time.Time         `json:"idle_end"`
 	MaxEnd   time.Time         `json:"max_end"`
 	Props    map[string]string `json:"props,omitempty"`
+	// Factors are the factors the login verified (nodes.Factor values), in order.
+	Factors []string `json:"factors,omitempty"`
+	// Level is the authentication level the factors reached (package door's Level).
+	Level int `json:"level,omitempty"`
+	// Restricted marks a session granted below the account's level: it cannot manage
+	// factors or reach admin pages.
+	Restricted bool `json:"restricted,omitempty"`
+	// Remember asks for a cookie that outlives the browser session.
+	Remember bool `json:"remember,omitempty"`
+}
+
+// Grant is what a new session records about how it was earned.
+type Grant struct {
+	Username, Realm, Journey string
+	Factors                  []string
+	Level                    int
+	Restricted, Remember     bool
+	Props                    map[string]string
 }
 
 // Manager creates and checks sessions in a store.
@@ -80,6 +98,11 @@ const maxTokenLen = 128
 
 // Create starts a session for username and returns its token.
 func (m *Manager) Create(ctx context.Context, username, realm, journey string, props map[string]string) (string, *Session, error) {
+	return m.Grant(ctx, Grant{Username: username, Realm: realm, Journey: journey, Props: props})
+}
+
+// Grant starts a session as g describes and returns its token.
+func (m *Manager) Grant(ctx context.Context, g Grant) (string, *Session, error) {
 	b := make([]byte, 32)
 	rand.Read(b)
 	token := base64.RawURLEncoding.EncodeToString(b)
@@ -87,10 +110,16 @@ func (m *Manager) Create(ctx context.Context, username, realm, journey string, p
 	rand.Read(h)
 	now := m.cfg.Now().UTC()
 	s := &Session{
-		Handle: hex.EncodeToString(h), Username: username, Realm: realm, Journey: journey,
-		Created: now, Access: now, IdleEnd: now.Add(m.cfg.IdleTimeout), MaxEnd: now.Add(m.cfg.MaxLifetime), Props: props,
+		Handle: hex.EncodeToString(h), Username: g.Username, Realm: g.Realm, Journey: g.Journey,
+		Created: now, Access: now, IdleEnd: now.Add(m.cfg.IdleTimeout), MaxEnd: now.Add(m.cfg.MaxLifetime), Props: g.Props,
+		Factors: g.Factors, Level: g.Level, Restricted: g.Restricted, Remember: g.Remember,
 	}
 	if err := m.save(ctx, token, s, 0); err != nil {
+		return "", nil, fmt.Errorf("create session: %w", err)
+	}
+	if err := m.index(ctx, token, s); err != nil {
+		// A session no index knows of could not be ended with the user's others: undo it.
+		_ = m.st.Delete(context.WithoutCancel(ctx), key(token))
 		return "", nil, fmt.Errorf("create session: %w", err)
 	}
 	return token, s, nil

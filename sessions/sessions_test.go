@@ -139,3 +139,78 @@ func TestConcurrentLogoutOnce(t *testing.T) {
 		t.Fatalf("%d logouts succeeded", ok.Load())
 	}
 }
+
+func TestIndexListEndAllAndQuota(t *testing.T) {
+	m, _, clk := newManager(t)
+	ctx := context.Background()
+	var toks []string
+	var handles []string
+	for i := 0; i < 3; i++ {
+		tok, s, err := m.Grant(ctx, Grant{Username: "Alice", Realm: "/", Journey: "login"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks, handles = append(toks, tok), append(handles, s.Handle)
+		clk.Advance(time.Second)
+	}
+	if _, _, err := m.Grant(ctx, Grant{Username: "bob", Realm: "/", Journey: "login"}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := m.List(ctx, "/", "alice")
+	if err != nil || len(list) != 3 || list[0].Handle != handles[0] {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	// A logged-out session drops out of the list.
+	if _, err := m.Logout(ctx, toks[0]); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := m.List(ctx, "/", "alice"); len(list) != 2 {
+		t.Fatalf("after a logout: %d sessions", len(list))
+	}
+	// End all others: only the kept one validates.
+	n, err := m.EndAll(ctx, "/", "ALICE", handles[2])
+	if err != nil || n != 2 {
+		t.Fatalf("EndAll: %d %v", n, err)
+	}
+	if _, err := m.Validate(ctx, toks[1]); !errors.Is(err, ErrInvalid) {
+		t.Fatal("an ended session still validates")
+	}
+	if _, err := m.Validate(ctx, toks[2]); err != nil {
+		t.Fatalf("the kept session: %v", err)
+	}
+	if list, _ := m.List(ctx, "/", "bob"); len(list) != 1 {
+		t.Fatal("another user's session was touched")
+	}
+	// The quota ends the oldest.
+	first := toks[2]
+	for i := 0; i < MaxPerUser; i++ {
+		if _, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.Validate(ctx, first); !errors.Is(err, ErrInvalid) {
+		t.Fatal("the oldest session survived the per-user quota")
+	}
+	if list, _ := m.List(ctx, "/", "alice"); len(list) != MaxPerUser {
+		t.Fatalf("%d sessions listed, want %d", len(list), MaxPerUser)
+	}
+}
+
+func TestIndexConcurrentGrants(t *testing.T) {
+	m, _, _ := newManager(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/"}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if list, err := m.List(ctx, "/", "alice"); err != nil || len(list) != 8 {
+		t.Fatalf("%d sessions indexed after 8 concurrent logins: %v", len(list), err)
+	}
+}

@@ -7,6 +7,10 @@
 // directory. Like database/sql drivers, callers see only this interface, so every
 // service above it works on either backend unchanged.
 //
+// A value changed through its current content (a user's device list, an index) goes
+// through Update, the one read-modify-compare-and-swap loop, with one bounded, jittered
+// retry policy (Retry) and ErrNoChange for "nothing to write".
+//
 // Keys are plain strings. A key may carry a Redis Cluster hash tag in braces
 // ("flow:{abc}"); backends other than Redis ignore it. Values are opaque bytes;
 // callers encode them (JSON, as a rule) and never put secrets in them in clear.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/devices"
+	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/sessions"
 )
 
@@ -61,7 +62,9 @@ func (s *Server) signedIn(c echo.Context) (*sessions.Session, error) {
 	if tok == "" {
 		return nil, nil
 	}
-	sess, err := s.sessions.Validate(c.Request().Context(), tok)
+	// Refresh, not Validate: browser activity extends the idle timeout as a REST
+	// refresh does, and a locked account's session is refused at once.
+	sess, err := s.door.Refresh(c.Request().Context(), door.AnyRealm, tok)
 	if errors.Is(err, sessions.ErrInvalid) {
 		return nil, nil
 	}
@@ -76,22 +79,25 @@ func (s *Server) toLogin(c echo.Context, next string) error {
 	return c.Redirect(http.StatusSeeOther, "/login?goto="+url.QueryEscape(next))
 }
 
-// fresh reports whether the session's login is recent enough for a sensitive action.
-// Every login creates a new session, so its creation time is the login time.
-func (s *Server) fresh(sess *sessions.Session) bool {
-	age := s.now().Sub(sess.Created)
-	return age >= -time.Minute && age <= s.cfg.ReauthMaxAge
-}
-
-// reauth sends the user through the re-authentication journey, to come back to the
-// confirmation page of the action (a GET that changes nothing; the action itself is
-// a POST from that page).
-func (s *Server) reauth(c echo.Context, sess *sessions.Session, next string) error {
-	q := url.Values{"journey": {s.cfg.ReauthJourney}, "goto": {next}}
-	if sess.Realm != "/" {
-		q.Set("realm", sess.Realm)
+// stepUp asks the door core whether sess may manage factors. When it may not, the
+// browser is sent through the realm's step-up journey (never the password-only one), to
+// come back to next: the confirmation page of the action, a GET that changes nothing.
+// done reports that the response is decided (a redirect, or err).
+func (s *Server) stepUp(c echo.Context, sess *sessions.Session, next string) (done bool, err error) {
+	err = s.door.Authorize(c.Request().Context(), sess, door.NeedManageFactors)
+	var su *door.StepUpError
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.As(err, &su):
+		s.log.Info("step-up needed", "session_id", sess.Handle, "journey", su.Journey, "reason", su.Reason)
+		q := url.Values{"journey": {su.Journey}, "goto": {next}}
+		if sess.Realm != "/" {
+			q.Set("realm", sess.Realm)
+		}
+		return true, c.Redirect(http.StatusSeeOther, "/login?"+q.Encode())
 	}
-	return c.Redirect(http.StatusSeeOther, "/login?"+q.Encode())
+	return true, fmt.Errorf("authorize: %w", err)
 }
 
 func (s *Server) sessionCSRF(sess *sessions.Session) string {
@@ -135,7 +141,7 @@ func (s *Server) done(c echo.Context) error {
 		ends = sess.IdleEnd
 	}
 	v := doneView{Username: sess.Username, Realm: sess.Realm, Created: sess.Created, Ends: ends, CSRF: s.sessionCSRF(sess)}
-	if v.Admin, err = s.isAdmin(c, sess.Realm, sess.Username); err != nil {
+	if v.Admin, err = s.isAdmin(c, sess); err != nil {
 		return err
 	}
 	return s.render(c, http.StatusOK, "done", pageData{Title: "Signed in", Done: &v})
@@ -148,13 +154,9 @@ func (s *Server) logout(c echo.Context) error {
 		return err
 	}
 	if sess != nil {
-		ctx := c.Request().Context()
-		ended, err := s.sessions.Logout(ctx, s.sessionToken(c))
+		_, err := s.door.Logout(c.Request().Context(), doorName, door.AnyRealm, s.sessionToken(c), s.door.Client(c.Request(), ""), "")
 		if err != nil && !errors.Is(err, sessions.ErrInvalid) {
 			return fmt.Errorf("sign out: %w", err)
-		}
-		if err == nil {
-			s.audit.Emit(ctx, audit.Event{Type: audit.SessionLogout, Realm: ended.Realm, User: ended.Username, Session: ended.Handle, Client: c.RealIP()})
 		}
 	}
 	s.clearSessionCookie(c)
@@ -170,14 +172,14 @@ func (s *Server) devicesPage(c echo.Context) error {
 	}
 	if sess == nil {
 		// A user of another realm says so with ?realm=, which the login page needs.
-		if r, ok := normalizeRealm(c.QueryParam("realm")); ok && r != "/" && s.realms[r] {
+		if r, err := door.NormalizeRealm(c.QueryParam("realm")); err == nil && r != "/" && s.door.HasRealm(r) {
 			return c.Redirect(http.StatusSeeOther, "/login?"+url.Values{"realm": {r}, "goto": {devicesPath}}.Encode())
 		}
 		return s.toLogin(c, devicesPath)
 	}
 	v := devicesView{Username: sess.Username, CSRF: s.sessionCSRF(sess), Notice: notices[c.QueryParam("done")],
-		FreshFor: fmt.Sprint(s.cfg.ReauthMaxAge)}
-	if m := int(s.cfg.ReauthMaxAge / time.Minute); m > 0 && s.cfg.ReauthMaxAge%time.Minute == 0 {
+		FreshFor: fmt.Sprint(s.door.FreshFor())}
+	if m := int(s.door.FreshFor() / time.Minute); m > 0 && s.door.FreshFor()%time.Minute == 0 {
 		v.FreshFor = fmt.Sprintf("%d minutes", m)
 		if m == 1 {
 			v.FreshFor = "1 minute"
@@ -261,8 +263,8 @@ func (s *Server) removeDevice(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !s.fresh(sess) {
-		return s.reauth(c, sess, devicesPath+"/confirm?action=remove&device="+url.QueryEscape(d.ID))
+	if done, err := s.stepUp(c, sess, devicesPath+"/confirm?action=remove&device="+url.QueryEscape(d.ID)); done {
+		return err
 	}
 	ctx := c.Request().Context()
 	if err := s.devices.Revoke(ctx, sess.Realm, sess.Username, d.ID); err != nil && !errors.Is(err, devices.ErrNotFound) {
@@ -270,7 +272,10 @@ func (s *Server) removeDevice(c echo.Context) error {
 	}
 	s.audit.Emit(ctx, audit.Event{Type: audit.DeviceRevoked, Realm: sess.Realm, User: sess.Username, Session: sess.Handle,
 		Client: c.RealIP(), Details: map[string]any{"device_id": d.ID, "device_name": d.Name, "by": "account page"}})
-	s.log.Info("device removed", "session_id", sess.Handle, "user", sess.Username, "device_id", d.ID)
+	if err := s.door.EndOtherSessions(ctx, doorName, sess, s.door.Client(c.Request(), ""), "device removed"); err != nil {
+		return fmt.Errorf("end other sessions: %w", err)
+	}
+	s.log.Info("device removed", "session_id", sess.Handle, "user", audit.TruncateUser(sess.Username), "device_id", d.ID)
 	return c.Redirect(http.StatusSeeOther, devicesPath+"?done=removed")
 }
 
@@ -287,8 +292,8 @@ func (s *Server) newRecoveryCodes(c echo.Context) error {
 	if s.devices == nil {
 		return c.Redirect(http.StatusSeeOther, devicesPath)
 	}
-	if !s.fresh(sess) {
-		return s.reauth(c, sess, devicesPath+"/confirm?action=codes")
+	if done, err := s.stepUp(c, sess, devicesPath+"/confirm?action=codes"); done {
+		return err
 	}
 	ctx := c.Request().Context()
 	codes, err := s.devices.NewRecoveryCodes(ctx, sess.Realm, sess.Username)
@@ -297,6 +302,9 @@ func (s *Server) newRecoveryCodes(c echo.Context) error {
 	}
 	s.audit.Emit(ctx, audit.Event{Type: audit.RecoveryCodesNew, Realm: sess.Realm, User: sess.Username, Session: sess.Handle,
 		Client: c.RealIP(), Details: map[string]any{"by": "account page"}})
+	if err := s.door.EndOtherSessions(ctx, doorName, sess, s.door.Client(c.Request(), ""), "new recovery codes"); err != nil {
+		return fmt.Errorf("end other sessions: %w", err)
+	}
 	v := codesView{Codes: codes}
 	return s.render(c, http.StatusOK, "codes", pageData{Title: "Your new recovery codes", Codes: &v})
 }

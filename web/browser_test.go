@@ -498,11 +498,25 @@ func TestBrowserPhoneLayout(t *testing.T) {
 }
 
 func TestBrowserDevices(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	e := newEnv(t, envOptions{args: []string{"--step-up-journey", fastJourney}})
 	e.enroll()
 	b := newBrowser(t, e)
+	approve := func() {
+		t.Helper()
+		if _, err := e.phone.ApproveLatest(context.Background(), b.number()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The password alone is refused for a user with a phone.
 	b.open("/account/devices")
-	b.signIn(password) // not signed in: the login comes first, then the page
+	b.signIn(password) // not signed in: the login comes first
+	b.waitFor("[role=alert]")
+	if got := b.text("[role=alert]"); !strings.Contains(got, "second factor") {
+		t.Fatalf("password-only login of a push-enrolled user: alert %q", got)
+	}
+	b.open("/login?journey=" + fastJourney + "&goto=%2Faccount%2Fdevices")
+	b.signIn(password)
+	approve()
 	b.waitFor("#device-list")
 	if got := b.text("#device-list h3"); got != phoneName {
 		t.Fatalf("device %q", got)
@@ -511,10 +525,11 @@ func TestBrowserDevices(t *testing.T) {
 		t.Fatalf("codes left %q", got)
 	}
 
-	// Minutes later, removing the device asks for the password again.
+	// Minutes later, removing the device asks for the password and the phone again.
 	e.clock.Advance(6 * time.Minute)
 	b.click("#device-list button")
 	b.signIn(password)
+	approve()
 	b.waitFor("#confirm")
 	if got := b.text("h1"); got != "Remove this device?" {
 		t.Fatalf("confirmation %q", got)

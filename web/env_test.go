@@ -5,13 +5,14 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,9 +23,8 @@ import (
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/authenticator"
 	"github.com/arbor-auth/arbor/devices"
-	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
-	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/internal/app/apptest"
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/push"
 )
@@ -71,47 +71,26 @@ type env struct {
 type envOptions struct {
 	args []string
 	tls  bool
+	// journeys are extra journey files by name.
+	journeys map[string]string
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{}, audit: &audit.Recorder{}, dir: t.TempDir()}
-	e.srv = httptest.NewUnstartedServer(nil)
-	scheme := "http"
-	if o.tls {
-		scheme = "https"
-	}
 	jdir := filepath.Join(e.dir, "journeys")
 	writeFastJourney(t, jdir)
-	args := append([]string{
-		"--data", filepath.Join(e.dir, "data"), "--hash-memory-kib", "8", "--hash-iterations", "1",
-		"--public-url", scheme + "://" + e.srv.Listener.Addr().String(), "--journeys", jdir,
-	}, o.args...)
-	cfg, err := config.Load(args, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
+	for name, doc := range o.journeys {
+		if err := os.WriteFile(filepath.Join(jdir, name+".json"), []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler), app.WithClock(e.clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	a.Audit.AddSink(e.audit.Sink())
-	e.app = a
-	e.srv.Config.Handler = a.Handler()
-	if o.tls {
-		e.srv.StartTLS()
-	} else {
-		e.srv.Start()
-	}
-	t.Cleanup(e.srv.Close)
-	h, err := identity.HashPassword(password, identity.CheapParams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Users.Put(context.Background(), &identity.User{Realm: "/", Username: alice, PasswordHash: h, Status: identity.StatusActive}); err != nil {
-		t.Fatal(err)
-	}
+	s := apptest.Start(t, apptest.Options{Args: append([]string{"--journeys", jdir}, o.args...), Now: e.clock.Now,
+		TLS: o.tls, PublicURL: true, Dir: e.dir})
+	s.Audit.AddSink(e.audit.Sink())
+	e.app, e.srv = s.App, s.HTTP
+	apptest.AddUser(t, s.App, "/", alice, password, nil)
+	var err error
 	e.phone, err = authenticator.Open(filepath.Join(e.dir, "phone.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -287,6 +266,34 @@ func attrs(n *html.Node) map[string]string {
 		m[a.Key] = a.Val
 	}
 	return m
+}
+
+// challengeNumber finds the number a push page shows.
+var challengeNumber = regexp.MustCompile(`id="challenge-number">(\d+)<`)
+
+// pushLogin opens start (a /login URL of a push-mfa journey), answers the credentials
+// page as alice, approves the push on her phone and polls until the journey ends. It
+// returns the last response: a redirect on success.
+func (c *client) pushLogin(start string) *page {
+	c.e.t.Helper()
+	p := c.get(start)
+	f := p.form(c.e.t)
+	f.Set("IDToken1", alice)
+	f.Set("IDToken2", password)
+	p = c.post("/login", f)
+	m := challengeNumber.FindStringSubmatch(p.body)
+	if m == nil {
+		c.e.t.Fatalf("no number to match after the password:\n%s", p.body)
+	}
+	n, _ := strconv.Atoi(m[1])
+	if _, err := c.e.phone.ApproveLatest(context.Background(), n); err != nil {
+		c.e.t.Fatal(err)
+	}
+	for i := 0; i < 5 && p.StatusCode == http.StatusOK; i++ {
+		c.e.clock.Advance(2 * time.Second) // past the journey's wait
+		p = c.post("/login", p.form(c.e.t))
+	}
+	return p
 }
 
 // login starts journey and answers its credentials page as alice.

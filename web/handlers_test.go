@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/door"
+	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/web"
 )
 
@@ -387,8 +389,79 @@ func TestNewLoginReplacesTheBrowsersSession(t *testing.T) {
 	}
 }
 
-func TestDevicesPage(t *testing.T) {
+// TestPasswordOnlyBypassIsClosed is the regression test of issue 7's finding: with
+// nothing but a push-enrolled user's password, the password-only login journey gives no
+// session, so neither device removal nor new recovery codes are reachable, and push-mfa
+// still demands the phone.
+func TestPasswordOnlyBypassIsClosed(t *testing.T) {
 	e := newEnv(t, envOptions{})
+	codes := e.enroll()
+	c := e.client()
+	p := c.login("login", password)
+	wantStatus(t, p, http.StatusOK, `role="alert"`, "This account has a second factor")
+	if p.setCookie("iPlanetDirectoryPro") != nil {
+		t.Fatal("the password-only journey gave a push-enrolled user a session")
+	}
+	// The new attempt is the step-up journey, with the name kept.
+	f := p.form(t)
+	f.Set("IDToken2", password)
+	if p := c.post("/login", f); !challengeNumber.MatchString(p.body) {
+		t.Fatalf("after the refusal, the next attempt does not ask for the phone:\n%s", p.body)
+	}
+	if n := e.audit.Count(door.EventSessionRefused); n != 1 {
+		t.Fatalf("%d session.refused events, want 1", n)
+	}
+	// No session: the account pages send to sign-in and change nothing.
+	wantStatus(t, c.post("/account/recovery-codes", url.Values{"csrf": {"x"}}), http.StatusSeeOther)
+	wantStatus(t, c.get("/account/devices"), http.StatusSeeOther)
+	if left, _ := e.app.Devices.RecoveryCodesLeft(context.Background(), "/", alice); left != len(codes) {
+		t.Fatalf("%d recovery codes left, want %d", left, len(codes))
+	}
+	if devs, _ := e.app.Devices.Devices(context.Background(), "/", alice); len(devs) != 1 {
+		t.Fatalf("devices: %v", devs)
+	}
+	// push-mfa still asks for the phone: a number to match, not a way around it.
+	p = c.login("push-mfa", password)
+	wantStatus(t, p, http.StatusOK, `id="challenge-number"`)
+	if strings.Contains(p.body, "Skip") {
+		t.Fatal("push-mfa offers a skip to a user with a device")
+	}
+}
+
+// TestRestrictedSessionCannotManageFactors: with mfa_bypass=restricted, the
+// password-only login signs in but every factor action goes through the step-up
+// journey first, however fresh the session.
+func TestRestrictedSessionCannotManageFactors(t *testing.T) {
+	e := newEnv(t, envOptions{args: []string{"--mfa-bypass", "restricted"}})
+	e.enroll()
+	c := e.client()
+	wantStatus(t, c.login("login", password), http.StatusSeeOther)
+	p := c.get("/account/devices")
+	wantStatus(t, p, http.StatusOK, "Alice&#39;s phone")
+	csrf := p.form(t).Get("csrf")
+	devs, _ := e.app.Devices.Devices(context.Background(), "/", alice)
+	for _, tc := range []struct {
+		action string
+		form   url.Values
+		next   string
+	}{
+		{"/account/devices/remove", url.Values{"csrf": {csrf}, "device": {devs[0].ID}}, "/account/devices/confirm?action=remove&device=" + url.QueryEscape(devs[0].ID)},
+		{"/account/recovery-codes", url.Values{"csrf": {csrf}}, "/account/devices/confirm?action=codes"},
+	} {
+		p := c.post(tc.action, tc.form)
+		wantStatus(t, p, http.StatusSeeOther)
+		loc, _ := url.Parse(p.Header.Get("Location"))
+		if loc.Path != "/login" || loc.Query().Get("journey") != "push-mfa" || loc.Query().Get("goto") != tc.next {
+			t.Errorf("%s from a restricted session: redirected to %s, want the push-mfa step-up", tc.action, loc)
+		}
+	}
+	if n := e.audit.Count(audit.DeviceRevoked) + e.audit.Count(audit.RecoveryCodesNew); n != 0 {
+		t.Fatalf("a restricted session changed factors: %d events", n)
+	}
+}
+
+func TestDevicesPage(t *testing.T) {
+	e := newEnv(t, envOptions{args: []string{"--step-up-journey", fastJourney}})
 	e.enroll()
 	c := e.client()
 
@@ -397,9 +470,9 @@ func TestDevicesPage(t *testing.T) {
 	if loc := p.Header.Get("Location"); loc != "/login?goto=%2Faccount%2Fdevices" {
 		t.Fatalf("not signed in: redirected to %q", loc)
 	}
-	wantStatus(t, c.login("login", password), http.StatusSeeOther)
+	wantStatus(t, c.pushLogin("/login?journey="+fastJourney), http.StatusSeeOther)
 	p = c.get("/account/devices")
-	wantStatus(t, p, http.StatusOK, "Alice&#39;s phone", `<strong id="codes-left">10</strong>`, "Never")
+	wantStatus(t, p, http.StatusOK, "Alice&#39;s phone", `<strong id="codes-left">10</strong>`)
 	wantPageHeaders(t, p)
 	devs, _ := e.app.Devices.Devices(context.Background(), "/", alice)
 	id := devs[0].ID
@@ -411,23 +484,24 @@ func TestDevicesPage(t *testing.T) {
 	// Someone else's device, or none, is not found.
 	wantStatus(t, c.post("/account/devices/remove", url.Values{"csrf": {csrf}, "device": {"not-mine"}}), http.StatusNotFound)
 
-	// A stale login must sign in again first, and comes back to a confirmation.
+	// A stale login must step up through the MFA journey, never the password-only one,
+	// and comes back to a confirmation.
 	e.clock.Advance(6 * time.Minute)
 	p = c.post("/account/devices/remove", url.Values{"csrf": {csrf}, "device": {id}})
 	wantStatus(t, p, http.StatusSeeOther)
 	loc, _ := url.Parse(p.Header.Get("Location"))
-	if loc.Path != "/login" || loc.Query().Get("journey") != "login" || loc.Query().Get("goto") != "/account/devices/confirm?action=remove&device="+url.QueryEscape(id) {
+	if loc.Path != "/login" || loc.Query().Get("journey") != fastJourney || loc.Query().Get("goto") != "/account/devices/confirm?action=remove&device="+url.QueryEscape(id) {
 		t.Fatalf("stale remove redirected to %s", loc)
 	}
 	if n := e.audit.Count(audit.DeviceRevoked); n != 0 {
 		t.Fatal("a stale session removed a device")
 	}
-	p = c.get(loc.RequestURI())
-	f := p.form(t)
-	f.Set("IDToken1", alice)
-	f.Set("IDToken2", password)
-	p = c.post("/login", f)
+	p = c.pushLogin(loc.RequestURI())
 	wantStatus(t, p, http.StatusSeeOther)
+	// A second browser signed in meanwhile: removing a factor ends its session.
+	other := e.client()
+	wantStatus(t, other.pushLogin("/login?journey="+fastJourney), http.StatusSeeOther)
+	wantStatus(t, other.get("/account/devices"), http.StatusOK)
 	p = c.get(p.Header.Get("Location"))
 	wantStatus(t, p, http.StatusOK, "Remove this device?", "Alice&#39;s phone")
 	// The old page's token belonged to the old session.
@@ -443,6 +517,7 @@ func TestDevicesPage(t *testing.T) {
 	if n := e.audit.Count(audit.DeviceRevoked); n != 1 {
 		t.Errorf("%d device.revoked events", n)
 	}
+	wantStatus(t, other.get("/account/devices"), http.StatusSeeOther)
 	p = c.get("/account/devices?done=removed")
 	wantStatus(t, p, http.StatusOK, "The device was removed.", `id="no-devices"`)
 
@@ -457,12 +532,72 @@ func TestDevicesPage(t *testing.T) {
 		t.Errorf("recovery_codes.generated: %d events, want %d", n, before+1)
 	}
 
-	// Stale again: the codes action goes through the login too.
+	// Stale again: the codes action goes through the step-up journey too.
 	e.clock.Advance(6 * time.Minute)
 	p = c.get("/account/devices")
 	p = c.post("/account/recovery-codes", url.Values{"csrf": {p.form(t).Get("csrf")}})
 	wantStatus(t, p, http.StatusSeeOther)
 	if loc := p.Header.Get("Location"); !strings.Contains(loc, "goto=%2Faccount%2Fdevices%2Fconfirm%3Faction%3Dcodes") {
 		t.Fatalf("stale codes redirected to %q", loc)
+	}
+}
+
+// TestLockedUsersSessionStopsAtOnce: locking the account ends what its session can do
+// on the account pages at the next request.
+func TestLockedUsersSessionStopsAtOnce(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.client()
+	wantStatus(t, c.login("login", password), http.StatusSeeOther)
+	wantStatus(t, c.get("/account/devices"), http.StatusOK)
+	if err := e.app.Users.SetStatus(context.Background(), "/", alice, identity.StatusLocked); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, c.get("/account/devices"), http.StatusSeeOther)
+	wantStatus(t, c.get("/login/done"), http.StatusSeeOther)
+}
+
+// TestBrowserActivityExtendsTheIdleTimeout: a page view refreshes the session as a
+// REST refresh does.
+func TestBrowserActivityExtendsTheIdleTimeout(t *testing.T) {
+	e := newEnv(t, envOptions{args: []string{"--session-idle", "10m"}})
+	c := e.client()
+	wantStatus(t, c.login("login", password), http.StatusSeeOther)
+	for i := 0; i < 3; i++ {
+		e.clock.Advance(8 * time.Minute)
+		wantStatus(t, c.get("/account/devices"), http.StatusOK)
+	}
+	e.clock.Advance(11 * time.Minute)
+	wantStatus(t, c.get("/account/devices"), http.StatusSeeOther)
+}
+
+// TestNoSessionWithoutUser: a journey that succeeds without identifying anyone ends in a
+// clear page and no session, in the browser as over REST.
+func TestNoSessionWithoutUser(t *testing.T) {
+	e := newEnv(t, envOptions{journeys: map[string]string{"anon": `{"name":"anon","start":"s","nodes":{
+	  "s":{"type":"set_state","config":{"values":{"x":1}},"outcomes":{"outcome":"success"}}}}`}})
+	c := e.client()
+	p := c.get("/login?journey=anon")
+	wantStatus(t, p, http.StatusUnauthorized, "without identifying a user")
+	if p.setCookie("iPlanetDirectoryPro") != nil {
+		t.Fatal("a session cookie was set for nobody")
+	}
+	if n := e.audit.Count(door.EventSessionRefused); n < 1 {
+		t.Fatal("no session.refused event")
+	}
+}
+
+// TestSessionCookieEndsWithTheBrowser: without the journey asking to remember the user,
+// the session cookie has no Expires; over https it is Secure and HSTS is sent.
+func TestSessionCookieEndsWithTheBrowser(t *testing.T) {
+	for _, tls := range []bool{false, true} {
+		e := newEnv(t, envOptions{tls: tls})
+		p := e.client().login("login", password)
+		ck := p.setCookie("iPlanetDirectoryPro")
+		if ck == nil || !ck.Expires.IsZero() || ck.MaxAge != 0 || ck.Secure != tls {
+			t.Fatalf("tls=%v: session cookie %+v", tls, ck)
+		}
+		if hsts := p.Header.Get("Strict-Transport-Security"); (hsts != "") != tls {
+			t.Errorf("tls=%v: HSTS %q", tls, hsts)
+		}
 	}
 }

@@ -1,9 +1,13 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/arbor-auth/arbor/door"
+	"github.com/arbor-auth/arbor/sessions"
 )
 
 // homeView is the landing page at /: where a newcomer can go from here.
@@ -25,21 +29,26 @@ func (s *Server) home(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := homeView{Journey: s.cfg.DefaultJourney}
+	v := homeView{Journey: s.door.Policy("/").DefaultJourney}
 	if sess != nil {
 		v.Username, v.Realm, v.CSRF = sess.Username, sess.Realm, s.sessionCSRF(sess)
-		if v.Admin, err = s.isAdmin(c, sess.Realm, sess.Username); err != nil {
+		if v.Admin, err = s.isAdmin(c, sess); err != nil {
 			return err
 		}
 	}
 	return s.render(c, http.StatusOK, "home", pageData{Title: "Welcome", Home: &v})
 }
 
-// isAdmin reports whether the user may open the journey viewer; without an IsAdmin
-// dependency nobody is shown its link.
-func (s *Server) isAdmin(c echo.Context, realm, username string) (bool, error) {
-	if s.isAdminFn == nil {
+// isAdmin reports whether the user may open the journey viewer: the door core's admin
+// rule (a step-up it may still ask for does not hide the link).
+func (s *Server) isAdmin(c echo.Context, sess *sessions.Session) (bool, error) {
+	err := s.door.Authorize(c.Request().Context(), sess, door.NeedAdmin)
+	var up *door.StepUpError
+	switch {
+	case err == nil, errors.As(err, &up):
+		return true, nil
+	case errors.Is(err, door.ErrForbidden):
 		return false, nil
 	}
-	return s.isAdminFn(c.Request().Context(), realm, username)
+	return false, err
 }

@@ -1,16 +1,13 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/text/language"
 
-	"github.com/arbor-auth/arbor/api"
-	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/engine"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/sessions"
@@ -25,31 +22,27 @@ const defaultFailure = "Sign-in failed. Check your details and try again."
 func (s *Server) loginStart(c echo.Context) error {
 	q := c.QueryParams()
 	ref := flowRef{Journey: q.Get("journey"), Goto: q.Get("goto"), Locale: q.Get("locale")}
-	if ref.Journey == "" {
-		ref.Journey = s.cfg.DefaultJourney
-	}
-	if !journeyName.MatchString(ref.Journey) {
-		return noJourney(ref.Journey)
-	}
-	realm, ok := normalizeRealm(q.Get("realm"))
-	if !ok || !s.realms[realm] {
+	realm, err := door.NormalizeRealm(q.Get("realm"))
+	if err != nil || !s.door.HasRealm(realm) {
 		return &pageError{status: http.StatusNotFound, view: messageView{
 			Heading: "Unknown realm", Text: "There is no realm by that name on this server.", Class: "error",
 			Link: "/login", LinkText: "Sign in",
 		}}
 	}
 	ref.Realm = realm
-	if ref.Goto != "" && !api.AllowedRedirect(ref.Goto, s.cfg.AllowedRedirects) {
+	if ref.Journey == "" {
+		ref.Journey = s.door.Policy(realm).DefaultJourney
+	}
+	if !journeyName.MatchString(ref.Journey) {
+		return noJourney(ref.Journey)
+	}
+	if ref.Goto != "" && !s.door.RedirectAllowed(ref.Goto) {
 		// Dropped here, and checked again before redirecting: the page never leads off
 		// to a place the operator did not allow.
 		s.log.Warn("goto ignored: not an allowed redirect", "client_ip", c.RealIP(), "journey", ref.Journey)
 		ref.Goto = ""
 	}
-	if ref.Locale != "" {
-		if _, err := language.Parse(ref.Locale); err != nil || len(ref.Locale) > 35 {
-			ref.Locale = ""
-		}
-	}
+	ref.Locale = door.ParseLocale(ref.Locale)
 	return s.start(c, ref, "", "")
 }
 
@@ -57,12 +50,12 @@ func (s *Server) loginStart(c echo.Context) error {
 // previous attempt ended) above it and prefill in its user name field.
 func (s *Server) start(c echo.Context, ref flowRef, alert, prefill string) error {
 	ref.FlowID = ""
-	var ns newSession
-	res, err := s.engine.Start(c.Request().Context(), engine.StartRequest{Journey: ref.Journey, Realm: ref.Realm, Request: s.nodeRequest(c, ref)}, s.sessionHook(&ns))
+	cl := s.door.Client(c.Request(), ref.Locale)
+	out, err := s.door.Start(c.Request().Context(), door.Start{Door: doorName, Realm: ref.Realm, Journey: ref.Journey, Client: cl})
 	if err != nil {
 		return s.flowError(c, ref, err)
 	}
-	return s.respond(c, ref, res, alert, prefill, &ns)
+	return s.respond(c, ref, out, cl, alert, prefill)
 }
 
 // loginSubmit serves POST /login: one answered step of the flow the cookie names.
@@ -80,40 +73,21 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	if err != nil {
 		return badStep(s.loginURL(ref), err)
 	}
-	var ns newSession
-	res, err := s.engine.Continue(c.Request().Context(), ref.FlowID, ref.Realm, answers, s.nodeRequest(c, ref), s.sessionHook(&ns))
+	cl := s.door.Client(c.Request(), ref.Locale)
+	out, err := s.door.Continue(c.Request().Context(), door.Continue{Door: doorName, Realm: ref.Realm, FlowID: ref.FlowID, Answers: answers, Client: cl})
 	if err != nil {
 		return s.flowError(c, ref, err)
 	}
-	return s.respond(c, ref, res, "", "", &ns)
+	return s.respond(c, ref, out, cl, "", "")
 }
 
-// newSession is the session a successful step created.
-type newSession struct {
-	token string
-	sess  *sessions.Session
-}
-
-// sessionHook creates the session inside the engine's success hook, before the flow is
-// recorded as finished: a store failure then leaves the step retryable instead of
-// losing the sign-in, and a lost race logs the session out again.
-func (s *Server) sessionHook(ns *newSession) engine.StepOption {
-	return engine.OnSuccess(func(ctx context.Context, res *engine.Result) (func(), error) {
-		if res.Username == "" {
-			return nil, nil // succeed shows the "sign-in incomplete" page
-		}
-		tok, sess, err := s.sessions.Create(ctx, res.Username, res.Realm, res.Journey, nil)
-		if err != nil {
-			return nil, fmt.Errorf("create session: %w", err)
-		}
-		ns.token, ns.sess = tok, sess
-		return func() { _, _ = s.sessions.Logout(context.WithoutCancel(ctx), tok) }, nil
-	})
-}
+// doorName names this door in audit events.
+const doorName = "web"
 
 // respond shows where a step left the flow: the next step, the way on after a success,
 // or the first step of a new attempt after a failure.
-func (s *Server) respond(c echo.Context, ref flowRef, res *engine.Result, alert, prefill string, ns *newSession) error {
+func (s *Server) respond(c echo.Context, ref flowRef, out *door.Outcome, cl door.Client, alert, prefill string) error {
+	res := out.Result
 	switch res.Status {
 	case engine.NeedInput:
 		ref.FlowID = res.FlowID
@@ -123,7 +97,7 @@ func (s *Server) respond(c echo.Context, ref flowRef, res *engine.Result, alert,
 		v.CSRF = s.csrfToken("flow", res.FlowID)
 		return s.render(c, http.StatusOK, "step", pageData{Title: v.Title, Step: &v})
 	case engine.Succeeded:
-		return s.succeed(c, ref, res, ns)
+		return s.succeed(c, ref, out, cl)
 	}
 	msg := res.FailureMessage
 	if msg == "" {
@@ -139,52 +113,36 @@ func (s *Server) respond(c echo.Context, ref flowRef, res *engine.Result, alert,
 	// The failure is shown on the first step of a new attempt, with the name the user
 	// typed, so trying again is one password away. The new flow's cookie replaces the
 	// finished one's.
+	if out.Refused != nil && out.Refused.Reason == door.ReasonSecondFactor {
+		// The account has a second factor: the new attempt is the realm's step-up
+		// journey, which asks for it, rather than the one that cannot succeed.
+		ref.Journey = s.door.Policy(ref.Realm).StepUpJourney
+	}
 	return s.start(c, ref, msg, res.Shared.String(nodes.KeyUsername))
 }
 
 // succeed turns a finished journey into a session and leaves for the goto, if allowed,
 // or for the signed-in page.
-func (s *Server) succeed(c echo.Context, ref flowRef, res *engine.Result, ns *newSession) error {
+func (s *Server) succeed(c echo.Context, ref flowRef, out *door.Outcome, cl door.Client) error {
 	s.clearFlowCookie(c)
-	if res.Username == "" {
-		return &pageError{status: http.StatusInternalServerError, view: messageView{
-			Heading: "Sign-in incomplete", Class: "error", Link: s.loginURL(ref), LinkText: "Start again",
-			Text: "This sign-in journey finished without saying who you are, so no session was started. Please tell the administrator.",
-		}}
-	}
 	ctx := c.Request().Context()
 	if old := s.sessionToken(c); old != "" {
 		// The browser's earlier session is replaced, not left valid behind the new one.
-		prev, err := s.sessions.Logout(ctx, old)
-		switch {
-		case err == nil:
-			s.audit.Emit(ctx, audit.Event{Type: audit.SessionLogout, Realm: prev.Realm, User: prev.Username, Session: prev.Handle,
-				Client: c.RealIP(), Reason: "replaced by a new login"})
-		case !errors.Is(err, sessions.ErrInvalid):
+		_, err := s.door.Logout(ctx, doorName, door.AnyRealm, old, cl, "replaced by a new login")
+		if err != nil && !errors.Is(err, sessions.ErrInvalid) {
 			s.log.Warn("could not end the previous session", "err", err)
 		}
 	}
-	if ns.sess == nil {
-		return fmt.Errorf("sign-in of %q finished without a session", res.Username)
+	if out.Session == nil {
+		// The core creates a session for every success it lets through.
+		return fmt.Errorf("sign-in of %q finished without a session", door.TruncateUser(out.Username))
 	}
-	tok, sess := ns.token, ns.sess
-	s.setSessionCookie(c, tok, sess.MaxEnd)
-	s.log.Info("session created", "session_id", sess.Handle, "flow_id", res.FlowID, "user", res.Username, "realm", res.Realm)
+	c.SetCookie(door.SessionCookie(s.cfg.CookieName, out.Token, out.Session, cl))
 	target := "/login/done"
-	if ref.Goto != "" && api.AllowedRedirect(ref.Goto, s.cfg.AllowedRedirects) {
+	if ref.Goto != "" && s.door.RedirectAllowed(ref.Goto) {
 		target = ref.Goto
 	}
 	return c.Redirect(http.StatusSeeOther, target)
-}
-
-// nodeRequest describes the request for nodes, with the locale the flow was started
-// with (a ?locale= on the first page) ahead of the browser's languages.
-func (s *Server) nodeRequest(c echo.Context, ref flowRef) nodes.Request {
-	req := api.NodeRequest(c.Request(), c.RealIP(), s.cfg.PublicURL)
-	if ref.Locale != "" && (len(req.Locales) == 0 || req.Locales[0] != ref.Locale) {
-		req.Locales = append([]string{ref.Locale}, req.Locales...)
-	}
-	return req
 }
 
 // flowError turns an engine error into the page that explains it.
@@ -197,7 +155,7 @@ func (s *Server) flowError(c echo.Context, ref flowRef, err error) error {
 			Heading: "Sign-in timed out", Class: "warning",
 			Text: "Your sign-in timed out, start again.", Link: s.loginURL(ref), LinkText: "Start again",
 		}}
-	case errors.Is(err, engine.ErrJourneyNotFound):
+	case errors.Is(err, engine.ErrJourneyNotFound), errors.Is(err, door.ErrJourneyDisabled):
 		return noJourney(ref.Journey)
 	case errors.As(err, &ie):
 		return badStep(s.loginURL(ref), err)

@@ -156,7 +156,7 @@ func (s *Server) renderError(c echo.Context, err error) {
 // loginURL is the URL that starts ref's journey again the way it was started.
 func (s *Server) loginURL(ref flowRef) string {
 	q := url.Values{}
-	if ref.Journey != "" && ref.Journey != s.cfg.DefaultJourney {
+	if ref.Journey != "" && ref.Journey != s.door.Policy(ref.Realm).DefaultJourney {
 		q.Set("journey", ref.Journey)
 	}
 	if ref.Realm != "" && ref.Realm != "/" {

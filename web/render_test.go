@@ -396,16 +396,3 @@ func TestCSRFTokens(t *testing.T) {
 		}
 	}
 }
-
-func TestNormalizeRealm(t *testing.T) {
-	for in, want := range map[string]string{"": "/", "root": "/", "/": "/", "alpha": "/alpha", "/alpha/": "/alpha", "root/alpha": "/alpha", "a/b": "/a/b"} {
-		if got, ok := normalizeRealm(in); !ok || got != want {
-			t.Errorf("normalizeRealm(%q) = %q %v, want %q", in, got, ok, want)
-		}
-	}
-	for _, bad := range []string{"../x", "a b", "<x>", "a//b"} {
-		if _, ok := normalizeRealm(bad); ok {
-			t.Errorf("normalizeRealm(%q) accepted", bad)
-		}
-	}
-}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -74,7 +73,7 @@ type flowRef struct {
 	Locale  string `json:"l,omitempty"`
 }
 
-// maxFlowCookie bounds what is decoded; a goto is at most 2 KiB (api.AllowedRedirect).
+// maxFlowCookie bounds what is decoded; a goto is at most 2 KiB (door.AllowedRedirect).
 const maxFlowCookie = 3500
 
 // setFlowCookie names the flow in a cookie signed with the cookie key. It is a browser
@@ -121,9 +120,9 @@ func (s *Server) readFlowCookie(c echo.Context) (flowRef, bool) {
 	return ref, true
 }
 
-// secure reports whether cookies set on this response must be Secure.
+// secure reports whether cookies set on this response must be Secure (door.Core.Secure).
 func (s *Server) secure(c echo.Context) bool {
-	return s.cfg.SecureCookies || c.Request().TLS != nil
+	return s.door.Secure(c.Request())
 }
 
 // sessionToken returns the session cookie's value, or "".
@@ -132,13 +131,6 @@ func (s *Server) sessionToken(c echo.Context) string {
 		return ck.Value
 	}
 	return ""
-}
-
-func (s *Server) setSessionCookie(c echo.Context, token string, maxEnd time.Time) {
-	c.SetCookie(&http.Cookie{
-		Name: s.cfg.CookieName, Value: token, Path: "/", HttpOnly: true,
-		Secure: s.secure(c), SameSite: http.SameSiteLaxMode, Expires: maxEnd,
-	})
 }
 
 func (s *Server) clearSessionCookie(c echo.Context) {

@@ -2,7 +2,7 @@
 // any journey, one HTML form per step, and the "my devices" page where a signed-in user
 // manages push devices and recovery codes.
 //
-// The pages talk to the same engine as the REST door (package api) and render the same
+// The pages talk to the same door core as the REST door (package api) and render the same
 // callbacks: a node never knows which door it is talking to. A browser login ends in a
 // real Arbor session, under the same cookie as the REST door's, so /json/sessions sees
 // it.
@@ -14,32 +14,31 @@
 //   - Every form carries a CSRF token: an HMAC (keys.PurposeCSRF) of the flow id, or of
 //     the session handle on account pages, checked in constant time. A POST without a
 //     valid token gets a 403 page and changes nothing.
-//   - After a login, the browser is redirected only to a goto that api.AllowedRedirect
+//   - After a login, the browser is redirected only to a goto that door.AllowedRedirect
 //     accepts; anything else goes to /login/done.
 //   - Every response carries a strict Content-Security-Policy with no inline script or
 //     style: the little JavaScript there is (auto-polling, device profile, copy button)
 //     lives in a static file and every page works without it.
-//   - Removing a device and generating new recovery codes need a fresh login (a session
-//     created less than Config.ReauthMaxAge ago), enforced by the server.
+//   - Removing a device and generating new recovery codes need a fresh login at the level
+//     the account demands (door.Core.Authorize): otherwise the user goes through the
+//     realm's step-up journey (push-mfa by default) and comes back to confirm.
+//   - Flows, sessions, realms, redirects and the client address all go through the door
+//     core (package door); this package only speaks HTML.
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
 	"regexp"
-	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/devices"
-	"github.com/arbor-auth/arbor/engine"
+	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/keys"
-	"github.com/arbor-auth/arbor/sessions"
 )
 
 // FlowCookie is the name of the cookie that names the flow a browser is stepping
@@ -47,35 +46,19 @@ import (
 const FlowCookie = "arbor_flow"
 
 // Config configures the browser door. Its zero value is usable: every field has a
-// default.
+// default. Realms, journeys, redirects, trusted proxies and how recent a sign-in must be
+// are the door core's settings (package door).
 type Config struct {
-	// Realms the pages answer for besides "/" (for example "alpha").
-	Realms []string
-	// DefaultJourney starts when /login names none (default "login").
-	DefaultJourney string
 	// CookieName is the session cookie, the REST door's (default "iPlanetDirectoryPro").
 	CookieName string
-	// SecureCookies marks cookies Secure; it is also set for requests that arrive over TLS.
-	SecureCookies bool
-	// AllowedRedirects lists the URL prefixes a goto may point to, besides paths on this
-	// server (see api.AllowedRedirect).
-	AllowedRedirects []string
 	// MaxBodyBytes bounds a submitted form (default 64 KiB).
 	MaxBodyBytes int64
-	// PublicURL is the server's public base URL, passed to nodes for the links they build.
-	PublicURL string
-	// ReauthJourney is the journey that confirms a sensitive action (default "login").
-	ReauthJourney string
-	// ReauthMaxAge is how recent a login must be for a sensitive action (default 5m).
-	ReauthMaxAge time.Duration
 }
 
 // Deps are the services the pages use.
 type Deps struct {
-	// Engine runs the journeys, the same engine as the REST door's.
-	Engine *engine.Engine
-	// Sessions creates and checks the sessions a login ends in.
-	Sessions *sessions.Manager
+	// Door is the door core: flows, sessions and the rules about them.
+	Door *door.Core
 	// Devices is the push device registry; without it the devices page says that push
 	// MFA is not set up.
 	Devices *devices.Registry
@@ -85,38 +68,25 @@ type Deps struct {
 	Audit *audit.Logger
 	// Log is the structured log (default slog.Default()).
 	Log *slog.Logger
-	// Now is the clock (default time.Now). It must be the sessions' clock, since the
-	// freshness of a login is measured against the session's creation time.
-	Now func() time.Time
-	// IsAdmin reports whether a user may open the journey viewer, whose link the
-	// landing and signed-in pages then show (viewer.IsAdmin). Nil: nobody is.
-	IsAdmin func(ctx context.Context, realm, username string) (bool, error)
 }
 
 // Server serves the browser pages.
 type Server struct {
 	cfg       Config
-	engine    *engine.Engine
-	sessions  *sessions.Manager
+	door      *door.Core
 	devices   *devices.Registry
 	audit     *audit.Logger
 	log       *slog.Logger
-	now       func() time.Time
 	csrfKey   []byte
 	cookieKey []byte
-	realms    map[string]bool
 	pages     map[string]*template.Template
-	isAdminFn func(ctx context.Context, realm, username string) (bool, error)
 }
 
 // New returns a Server. It fails only if the embedded templates do not parse, which the
 // package's tests rule out.
 func New(cfg Config, d Deps) (*Server, error) {
-	if d.Engine == nil || d.Sessions == nil || d.Keys == nil {
-		return nil, errors.New("web: the engine, sessions and keys are required")
-	}
-	if cfg.DefaultJourney == "" {
-		cfg.DefaultJourney = "login"
+	if d.Door == nil || d.Keys == nil {
+		return nil, errors.New("web: the door core and keys are required")
 	}
 	if cfg.CookieName == "" {
 		cfg.CookieName = "iPlanetDirectoryPro"
@@ -124,32 +94,16 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
-	if cfg.ReauthJourney == "" {
-		cfg.ReauthJourney = "login"
-	}
-	if cfg.ReauthMaxAge <= 0 {
-		cfg.ReauthMaxAge = 5 * time.Minute
-	}
 	if d.Log == nil {
 		d.Log = slog.Default()
-	}
-	if d.Now == nil {
-		d.Now = time.Now
 	}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
 	s := &Server{
-		cfg: cfg, engine: d.Engine, sessions: d.Sessions, devices: d.Devices, audit: d.Audit,
-		log: d.Log.With("door", "web"), now: d.Now,
-		csrfKey: d.Keys.Key(keys.PurposeCSRF), cookieKey: d.Keys.Key(keys.PurposeCookie),
-		realms: map[string]bool{"/": true}, pages: pages, isAdminFn: d.IsAdmin,
-	}
-	for _, r := range cfg.Realms {
-		if n, ok := normalizeRealm(r); ok {
-			s.realms[n] = true
-		}
+		cfg: cfg, door: d.Door, devices: d.Devices, audit: d.Audit, log: d.Log.With("door", "web"),
+		csrfKey: d.Keys.Key(keys.PurposeCSRF), cookieKey: d.Keys.Key(keys.PurposeCookie), pages: pages,
 	}
 	return s, nil
 }
@@ -167,28 +121,6 @@ func (s *Server) Register(e *echo.Echo) {
 	e.POST("/account/devices/remove", s.handle(s.removeDevice))
 	e.POST("/account/recovery-codes", s.handle(s.newRecoveryCodes))
 	e.GET(assetPrefix+":name", s.asset)
-}
-
-// realmPart is one segment of a realm path, as the REST door accepts it.
-var realmPart = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
-// normalizeRealm reads a realm given as a query parameter ("alpha", "/alpha", "root",
-// "root/alpha") as the REST door does, and returns its path form ("/alpha").
-func normalizeRealm(s string) (string, bool) {
-	s = strings.Trim(strings.TrimSpace(s), "/")
-	if s == "" || s == "root" {
-		return "/", true
-	}
-	parts := strings.Split(s, "/")
-	if parts[0] == "root" {
-		parts = parts[1:]
-	}
-	for _, p := range parts {
-		if !realmPart.MatchString(p) {
-			return "", false
-		}
-	}
-	return "/" + strings.Join(parts, "/"), true
 }
 
 // journeyName is what a journey name in a URL may look like; anything else is refused

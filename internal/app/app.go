@@ -5,7 +5,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"github.com/arbor-auth/arbor/api"
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/devices"
+	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/engine"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/config"
@@ -27,6 +27,7 @@ import (
 	"github.com/arbor-auth/arbor/keys"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/nodes/basic"
+	"github.com/arbor-auth/arbor/nodes/mfa"
 	"github.com/arbor-auth/arbor/push"
 	"github.com/arbor-auth/arbor/sessions"
 	"github.com/arbor-auth/arbor/store"
@@ -52,6 +53,7 @@ type App struct {
 	Journeys *journeys.Repo
 	Engine   *engine.Engine
 	Sessions *sessions.Manager
+	Door     *door.Core
 	Audit    *audit.Logger
 	API      *api.Server
 	Metrics  *prometheus.Registry
@@ -116,6 +118,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	a.Users = identity.New(a.Store, identity.Options{
 		Params:        identity.Params{MemoryKiB: uint32(cfg.HashMemoryKiB), Iterations: uint32(cfg.HashIterations), Parallelism: 1},
 		MaxConcurrent: conc,
+		Now:           a.now,
 	})
 	if cfg.Users != "" {
 		f, err := os.Open(cfg.Users)
@@ -141,20 +144,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	}
 
 	a.Registry = nodes.NewRegistry()
-	basic.Register(a.Registry)
-	for _, reg := range families {
-		reg(a.Registry)
-	}
-	a.Deps = &nodes.Deps{Store: a.Store, Users: a.Users, Keys: a.Keys, Audit: a.Audit, Log: log, Services: map[string]any{}}
+	registerFamilies(a.Registry)
+	a.Deps = &nodes.Deps{Store: a.Store, Users: a.Users, Keys: a.Keys, Audit: a.Audit, Log: log}
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	em := engine.NewMetrics(a.Metrics)
 	a.Journeys = journeys.NewRepo(a.Store, journeys.CompileOptions{Registry: a.Registry, Deps: a.Deps})
 	a.Engine = engine.New(engine.Config{Now: a.now}, a.Store, a.Journeys, a.Deps, em)
-	for _, svc := range services {
-		if err := svc(ctx, a); err != nil {
-			return nil, err
-		}
+	if err := a.startServices(ctx); err != nil {
+		return nil, err
 	}
 
 	builtin, err := journeys.Builtin()
@@ -177,19 +175,52 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	}
 
 	a.Sessions = sessions.New(a.Store, sessions.Config{IdleTimeout: cfg.SessionIdle, MaxLifetime: cfg.SessionMax, Now: a.now})
+	if a.Door, err = newDoor(a); err != nil {
+		return nil, err
+	}
 	a.API = api.New(api.Config{
-		Realms: cfg.Realms, CookieName: cfg.CookieName, SecureCookies: cfg.SecureCookies, SuccessURL: cfg.SuccessURL,
-		AllowedRedirects: cfg.AllowedRedirects, CORSOrigins: cfg.CORSOrigins, MaxBodyBytes: cfg.MaxBodyBytes,
-		PublicURL: cfg.PublicURL, TrustProxy: cfg.TrustProxy,
-	}, api.Deps{Engine: a.Engine, Sessions: a.Sessions, Store: a.Store, Keys: a.Keys, Audit: a.Audit, Log: log,
+		CookieName: cfg.CookieName, CORSOrigins: cfg.CORSOrigins, MaxBodyBytes: cfg.MaxBodyBytes,
+		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsListen != "",
+	}, api.Deps{Door: a.Door, Store: a.Store, Keys: a.Keys, Audit: a.Audit, Log: log,
 		Metrics: em, Registry: a.Metrics, Gatherer: a.Metrics})
-	for _, d := range doors {
-		if err := d(ctx, a); err != nil {
-			return nil, err
-		}
+	if err := a.mountDoors(ctx); err != nil {
+		return nil, err
 	}
 	ok = true
 	return a, nil
+}
+
+// registerFamilies registers every node family, in one place: `serve`, the CLI's
+// validate and the tests all compile journeys against exactly this registry.
+func registerFamilies(r *nodes.Registry) {
+	basic.Register(r)
+	mfa.Register(r)
+}
+
+// startServices starts the services nodes and doors use, after the engine exists and
+// before journeys are compiled (their nodes take services from a.Deps).
+func (a *App) startServices(ctx context.Context) error {
+	if err := setupPush(ctx, a); err != nil {
+		return err
+	}
+	return countAuditEvents(a)
+}
+
+// mountDoors mounts every door on the API server (and extra listeners) once the door
+// core exists.
+func (a *App) mountDoors(_ context.Context) error {
+	mountDeviceAPI(a)
+	if err := setupWeb(a); err != nil {
+		return err
+	}
+	if err := mountViewer(a); err != nil {
+		return err
+	}
+	if a.Config.MetricsListen != "" {
+		a.Listeners = append(a.Listeners, Listener{Name: "metrics", Addr: a.Config.MetricsListen,
+			Handler: api.MetricsHandler(a.Metrics, a.Config.MetricsToken)})
+	}
+	return nil
 }
 
 // Handler is the HTTP handler of every door.
@@ -197,19 +228,5 @@ func (a *App) Handler() http.Handler { return a.API }
 
 // Close releases the store.
 func (a *App) Close() error {
-	var errs []error
-	for _, c := range closers {
-		errs = append(errs, c(a))
-	}
-	errs = append(errs, a.Store.Close())
-	return errors.Join(errs...)
+	return a.Store.Close()
 }
-
-// Extension points for node families and doors beyond the foundation: each registers
-// itself from its own file in this package, so adding one touches nothing else.
-var (
-	families []func(*nodes.Registry)
-	services []func(context.Context, *App) error
-	doors    []func(context.Context, *App) error
-	closers  []func(*App) error
-)

@@ -10,7 +10,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/arbor-auth/arbor/devices"
-	"github.com/arbor-auth/arbor/nodes/mfa"
 	"github.com/arbor-auth/arbor/push"
 	"github.com/arbor-auth/arbor/push/delivery"
 )
@@ -43,11 +42,6 @@ const DemoPushRateCount = 30
 type Listener struct {
 	Name, Addr string
 	Handler    http.Handler
-}
-
-func init() {
-	families = append(families, mfa.Register)
-	services = append(services, setupPush)
 }
 
 func setupPush(ctx context.Context, a *App) error {
@@ -83,26 +77,24 @@ func setupPush(ctx context.Context, a *App) error {
 		RegistrationTimeout: time.Duration(pc.RegistrationTimeout),
 		Now:                 a.now,
 	}, a.Store, a.Devices, router, a.Keys, a.Audit, a.Log)
-	a.Deps.Services[mfa.ServicePush] = a.Push
-	a.Deps.Services[mfa.ServiceDevices] = a.Devices
+	a.Deps.Push, a.Deps.Devices = a.Push, a.Devices
 	a.pushCfg = pc
 	return nil
 }
 
-func init() {
-	doors = append(doors, func(ctx context.Context, a *App) error {
-		if a.Push == nil {
-			return nil
-		}
-		a.API.Mount("push/sns/message", a.Push.Handler())
-		if a.pushCfg.DeviceListen != "" {
-			mux := http.NewServeMux()
-			mux.Handle("/json/", a.Push.Handler())
-			mux.HandleFunc("/health/live", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(`{"status":"ok"}`)) })
-			a.Listeners = append(a.Listeners, Listener{Name: "device API", Addr: a.pushCfg.DeviceListen, Handler: mux})
-		}
-		return nil
-	})
+// mountDeviceAPI mounts the push device API on the REST door, and on its own listener
+// when push.device_listen is set.
+func mountDeviceAPI(a *App) {
+	if a.Push == nil {
+		return
+	}
+	a.API.Mount("push/sns/message", a.Push.Handler())
+	if a.pushCfg.DeviceListen != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/json/", a.Push.Handler())
+		mux.HandleFunc("/health/live", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(`{"status":"ok"}`)) })
+		a.Listeners = append(a.Listeners, Listener{Name: "device API", Addr: a.pushCfg.DeviceListen, Handler: mux})
+	}
 }
 
 func decodeStrict(n *yaml.Node, v any) error {

@@ -35,6 +35,7 @@ usage:
   arbor journeys validate FILE...    check journey files; exit 1 listing every problem
   arbor journeys schema              print the JSON Schema of the journey format
   arbor journeys nodes               print the node palette as JSON
+  arbor journeys nodes table         print the node types as a Markdown table
   arbor users hash                   read a password on stdin, print its argon2id hash
   arbor bench [flags]                drive a journey over HTTP, report logins/s and latency
   arbor config table                 print every setting as a Markdown table
@@ -231,6 +232,10 @@ func journeysCmd(args []string, stdout, stderr io.Writer) int {
 		_ = enc.Encode(journeys.Schema(reg))
 		return 0
 	case "nodes":
+		if len(args) == 2 && args[1] == "table" {
+			fmt.Fprint(stdout, reg.Table())
+			return 0
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(reg.Types())
@@ -263,7 +268,7 @@ func journeysCmd(args []string, stdout, stderr io.Writer) int {
 				known[probe.Name] = true
 			}
 		}
-		opts := journeys.CompileOptions{Registry: reg, Deps: &nodes.Deps{Services: map[string]any{}}, Lookup: func(n string) bool { return known[n] }}
+		opts := journeys.CompileOptions{Registry: reg, Deps: &nodes.Deps{}, Lookup: func(n string) bool { return known[n] }}
 		bad := 0
 		sort.Strings(files)
 		for _, f := range files {

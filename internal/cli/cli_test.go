@@ -42,6 +42,7 @@ func TestCommands(t *testing.T) {
 		{"schema", "", []string{"journeys", "schema"}, 0, []string{`"config_push_sender"`, `"config_page"`}, ""},
 		{"palette", "", []string{"journeys", "nodes"}, 0, []string{`"type": "push_wait"`, `"outcomes"`}, ""},
 		{"config table", "", []string{"config", "table"}, 0, []string{"ARBOR_LISTEN"}, ""},
+		{"journeys nodes table", "", []string{"journeys", "nodes", "table"}, 0, []string{"| `push_sender` | mfa |"}, ""},
 		{"users hash", "s3cret\n", []string{"users", "hash"}, 0, []string{"$argon2id$v=19$m=19456,t=2,p=1$"}, ""},
 		{"users hash empty", "\n", []string{"users", "hash"}, 1, nil, "arbor users hash"},
 		{"unknown command", "", []string{"frobnicate"}, 2, nil, `unknown command "frobnicate"`},

@@ -36,11 +36,16 @@ type Config struct {
 	SuccessURL       string        `key:"success_url" default:"/" usage:"successUrl of a login without an allowed goto"`
 	AllowedRedirects []string      `key:"allowed_redirects" default:"" usage:"URL prefixes a goto may redirect to (comma-separated)"`
 	CORSOrigins      []string      `key:"cors_origins" default:"" usage:"Origins allowed to call the REST API with credentials (comma-separated)"`
-	TrustProxy       bool          `key:"trust_proxy" default:"false" usage:"Take the client IP from X-Forwarded-For"`
+	TrustedProxies   []string      `key:"trusted_proxies" default:"" usage:"Networks of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated: 10.0.0.0/8,::1); empty trusts none"`
 	SessionIdle      time.Duration `key:"session_idle" default:"30m" usage:"Session idle timeout"`
 	SessionMax       time.Duration `key:"session_max" default:"8h" usage:"Session maximum lifetime"`
-	ReauthJourney    string        `key:"reauth_journey" default:"login" usage:"Journey a signed-in user goes through again before removing a device or generating recovery codes"`
+	DefaultJourney   string        `key:"default_journey" default:"login" usage:"Journey a door starts when none is named (per realm: realm_settings in the config file)"`
+	StepUpJourney    string        `key:"step_up_journey" default:"push-mfa" usage:"Journey a signed-in user goes through before removing a device or generating recovery codes; must verify the account's second factor"`
+	MFABypass        string        `key:"mfa_bypass" default:"refuse" usage:"A login that verified no second factor for a user who has one: refuse, or restricted (a session that cannot manage factors or reach admin pages)"`
+	DisabledJourneys []string      `key:"disabled_journeys" default:"" usage:"Journeys no door may start (comma-separated), built-in ones included"`
 	ReauthMaxAge     time.Duration `key:"reauth_max_age" default:"5m" usage:"How recent a login must be to remove a device or generate recovery codes on the devices page"`
+	MetricsToken     string        `key:"metrics_token" default:"" usage:"Bearer token /metrics demands (empty: none)"`
+	MetricsListen    string        `key:"metrics_listen" default:"" usage:"Serve /metrics only on this address (for example 127.0.0.1:9100), not on the main listener"`
 	HashMemoryKiB    int           `key:"hash_memory_kib" default:"19456" usage:"argon2id memory for new password hashes, KiB"`
 	HashIterations   int           `key:"hash_iterations" default:"2" usage:"argon2id iterations for new password hashes"`
 	HashConcurrency  int           `key:"hash_concurrency" default:"0" usage:"Password hashes computed at once (0: number of CPUs); bounds memory under load"`
@@ -161,7 +166,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 }
 
 // Sections owned by other packages; anything else unknown in the file is an error.
-var sections = map[string]bool{"push": true}
+var sections = map[string]bool{"push": true, "realm_settings": true}
 
 func (c *Config) validate() error {
 	var errs []string
@@ -186,8 +191,16 @@ func (c *Config) validate() error {
 	if c.SessionIdle <= 0 || c.SessionMax <= 0 {
 		errs = append(errs, "session_idle and session_max must be positive")
 	}
-	if c.ReauthMaxAge <= 0 || c.ReauthJourney == "" {
-		errs = append(errs, "reauth_max_age must be positive and reauth_journey must name a journey")
+	if c.ReauthMaxAge <= 0 || c.DefaultJourney == "" || c.StepUpJourney == "" {
+		errs = append(errs, "reauth_max_age must be positive and default_journey and step_up_journey must name journeys")
+	}
+	if c.MFABypass != "refuse" && c.MFABypass != "restricted" {
+		errs = append(errs, fmt.Sprintf("mfa_bypass %q is not refuse or restricted", c.MFABypass))
+	}
+	for _, j := range c.DisabledJourneys {
+		if j == c.DefaultJourney || j == c.StepUpJourney {
+			errs = append(errs, fmt.Sprintf("journey %q is disabled but is the default or step-up journey", j))
+		}
 	}
 	if c.HashMemoryKiB < 8 || c.HashIterations < 1 {
 		errs = append(errs, "hash_memory_kib must be at least 8 and hash_iterations at least 1")

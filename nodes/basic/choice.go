@@ -58,6 +58,7 @@ func init() {
 			New: func(c *ChoiceConfig, _ *nodes.Build) (nodes.Node, error) {
 				return &choiceNode{cfg: *c}, nil
 			},
+			Example: `{"choices": ["password", "push"], "default_choice": "push"}`,
 		})
 	})
 }

@@ -68,6 +68,7 @@ func (n *dataStoreDecision) Process(ctx *nodes.Context) (nodes.Action, error) {
 		// The canonical spelling from the store, so sessions and devices name the user
 		// the same way however the user typed it.
 		ctx.Shared[nodes.KeyUsername] = name
+		ctx.Shared.AddFactor(nodes.FactorPassword)
 		return nodes.Goto("true"), nil
 	case errors.Is(err, identity.ErrInvalidCredentials), errors.Is(err, identity.ErrNotFound):
 		return nodes.Action{Outcome: "false", StepError: errWrongCredentials}, nil

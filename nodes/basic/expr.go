@@ -28,6 +28,8 @@ type exprEnv struct {
 	User map[string]any `expr:"user"`
 	// Now is the step's clock reading.
 	Now time.Time `expr:"now"`
+	// Meter is the node visit's budget, which the calls meterPatch adds use.
+	Meter *exprMeter `expr:"arborMeter"`
 }
 
 // exprRequest is the request as expressions see it. Headers are reached through a
@@ -50,18 +52,27 @@ const exprDoc = "Expressions use the expr language (expr-lang.org) and see: shar
 type program struct {
 	prog     *vm.Program
 	needUser bool
+	// rootType is the static type of the expression's result, before meterPatch
+	// wrapped it (nil when only known at run time).
+	rootType reflect.Type
 }
 
-// compileExpr compiles src against the expression environment.
+// compileExpr compiles src against the expression environment, within the limits of
+// expr_limits.go. Its error is fit to show an author: it never echoes src whole.
 func compileExpr(src string) (*program, error) {
-	prog, err := expr.Compile(src, expr.Env(exprEnv{}))
+	if err := checkExprSource(src); err != nil {
+		return nil, errors.New(exprProblem(err))
+	}
+	patch := &meterPatch{}
+	opts := append([]expr.Option{expr.Env(exprEnv{})}, exprLimitOptions(patch)...)
+	prog, err := expr.Compile(src, opts...)
 	if err != nil {
-		return nil, err
+		return nil, errors.New(exprProblem(err))
 	}
 	v := &identVisitor{}
 	root := prog.Node()
 	ast.Walk(&root, v)
-	return &program{prog: prog, needUser: v.user}, nil
+	return &program{prog: prog, needUser: v.user, rootType: patch.rootType}, nil
 }
 
 // identVisitor finds whether an expression names user, directly or through $env.
@@ -77,7 +88,7 @@ func (v *identVisitor) Visit(n *ast.Node) {
 // resultKind returns the static result kind of p, or reflect.Interface when it is only
 // known at run time.
 func (p *program) resultKind() reflect.Kind {
-	t := p.prog.Node().Type()
+	t := p.rootType
 	if t == nil {
 		return reflect.Interface
 	}
@@ -102,7 +113,8 @@ func (r *exprRunner) run(ctx *nodes.Context, p *program) (any, error) {
 				Locales:   append([]string(nil), ctx.Request.Locales...),
 				Header:    headerFunc(ctx.Request.Header),
 			},
-			Now: ctx.Now,
+			Now:   ctx.Now,
+			Meter: &exprMeter{ctx: ctx.Ctx},
 		}
 	}
 	if p.needUser && r.env.User == nil {
@@ -112,7 +124,8 @@ func (r *exprRunner) run(ctx *nodes.Context, p *program) (any, error) {
 		}
 		r.env.User = u
 	}
-	return expr.Run(p.prog, *r.env)
+	v, err := expr.Run(p.prog, *r.env)
+	return v, runError(err)
 }
 
 // loadUser returns the flow's user as expressions see it: never the password hash.

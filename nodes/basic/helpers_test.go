@@ -29,7 +29,7 @@ type fixture struct {
 	st    *storetest.Flaky
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	emb, err := embedded.Open(embedded.Options{})
 	if err != nil {

@@ -27,6 +27,7 @@ func init() {
 			Input:    true,
 			Outcomes: decisionOutcome,
 			New:      newInnerJourney,
+			Example:  `{"journey": "login"}`,
 		})
 	})
 }

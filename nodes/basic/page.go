@@ -56,6 +56,7 @@ func init() {
 			// OutcomesFor marks the type's outcomes as dynamic in the palette.
 			OutcomesFor: func(*PageConfig) []nodes.Outcome { return nil },
 			New:         newPage,
+			Example:     `{"nodes": [{"type": "username"}, {"type": "password"}]}`,
 		})
 	})
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/store"
 )
 
 // RetryLimitConfig configures the retry limit decision.
@@ -97,19 +98,16 @@ func (n *retryLimit) Complete(ctx *nodes.Context, success bool) error {
 	// One read when nothing is saved (the usual case), one read and one write otherwise.
 	_, err := n.users.Update(ctx.Ctx, ctx.Realm, ctx.Username(), func(u *identity.User) error {
 		if _, saved := u.Attributes[attr]; !saved {
-			return errNothingSaved
+			return store.ErrNoChange
 		}
 		delete(u.Attributes, attr)
 		return nil
 	})
-	if errors.Is(err, errNothingSaved) || errors.Is(err, identity.ErrNotFound) {
+	if errors.Is(err, identity.ErrNotFound) {
 		return nil
 	}
 	return err
 }
-
-// errNothingSaved ends Complete's update without a write.
-var errNothingSaved = errors.New("no retry count saved on the user")
 
 // countOnUser reads, bumps or clears the count on the user in one atomic update, so two
 // concurrent flows of one user cannot both take the last retry.

@@ -43,7 +43,8 @@ func init() {
 				}
 				return out
 			},
-			New: newScriptedDecision,
+			New:     newScriptedDecision,
+			Example: `{"expression": "user != nil && user.status == \"active\"", "outcomes": ["true", "false"]}`,
 		})
 	})
 }

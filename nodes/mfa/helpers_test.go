@@ -65,7 +65,7 @@ func newFixture(t *testing.T, cfg push.Config) *fixture {
 		env: env,
 		reg: r,
 		deps: &nodes.Deps{Store: st, Users: users, Keys: env.Ring, Audit: al, Log: discard(),
-			Services: map[string]any{mfa.ServicePush: env.Push, mfa.ServiceDevices: env.Devices}},
+			Push: env.Push, Devices: env.Devices},
 		users: users,
 		st:    st,
 	}

@@ -5,9 +5,8 @@
 //
 // The nodes share state through AM's shared-state keys (pushMessageId,
 // pushNumberChallengeKey, mfaMethod, ...), so journeys read like AM's. They use the
-// push service and the device registry from nodes.Deps.Services under the names
-// ServicePush and ServiceDevices; built without them (offline validation), they fail
-// closed when run.
+// push service and the device registry of nodes.Deps (Push, Devices); built without
+// them (offline validation), they fail closed when run.
 package mfa
 
 import (
@@ -29,12 +28,6 @@ func Register(r *nodes.Registry) {
 		f(r)
 	}
 }
-
-// Names of the services this family takes from nodes.Deps.Services.
-const (
-	ServicePush    = "push"
-	ServiceDevices = "devices"
-)
 
 // Shared-state keys, AM's names.
 const (
@@ -66,13 +59,10 @@ type services struct {
 }
 
 func servicesOf(b *nodes.Build) services {
-	var s services
-	if b == nil || b.Deps == nil || b.Deps.Services == nil {
-		return s
+	if b == nil || b.Deps == nil {
+		return services{}
 	}
-	s.push, _ = b.Deps.Services[ServicePush].(*push.Service)
-	s.devices, _ = b.Deps.Services[ServiceDevices].(*devices.Registry)
-	return s
+	return services{push: b.Deps.Push, devices: b.Deps.Devices}
 }
 
 func (s services) need(push, devs bool) error {

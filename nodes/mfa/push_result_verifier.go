@@ -44,6 +44,7 @@ func init() {
 						return nodes.Goto("waiting"), nil
 					case push.StatusApproved:
 						clear()
+						ctx.Shared.AddFactor(nodes.FactorPush)
 						return nodes.Goto("success"), nil
 					case push.StatusDenied:
 						clear()

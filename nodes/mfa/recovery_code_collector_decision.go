@@ -51,6 +51,7 @@ func init() {
 						return nodes.Action{Outcome: "false", StepError: "That recovery code is not valid."}, nil
 					}
 					au.Emit(ctx.Ctx, ev)
+					ctx.Shared.AddFactor(nodes.FactorRecoveryCode)
 					return nodes.Goto("true"), nil
 				}), nil
 			},

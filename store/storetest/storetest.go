@@ -68,6 +68,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Ping", testPing},
 		{"CanceledContext", testCanceledContext},
 		{"Closed", testClosed},
+		{"UpdateCreates", testUpdateCreates},
+		{"UpdateModifies", testUpdateModifies},
+		{"UpdateNoChange", testUpdateNoChange},
+		{"UpdateFuncError", testUpdateFuncError},
+		{"UpdateTTL", testUpdateTTL},
+		{"UpdateConcurrent", testUpdateConcurrent},
+		{"UpdateCanceledContext", testUpdateCanceled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

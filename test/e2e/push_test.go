@@ -43,6 +43,19 @@ func TestSDKPush(t *testing.T) {
 			if tc.want == "success" && out["token"] == nil {
 				t.Fatalf("no session: %v", out)
 			}
+			if tc.want == "success" {
+				// The session says how it was earned: password and phone, level 20.
+				status, info := postJSON(t, srv.URL+"/json/realms/root/sessions?_action=getSessionInfo", nil, "iPlanetDirectoryPro", out["token"].(string))
+				props, _ := info["properties"].(map[string]any)
+				if status != 200 || props["AuthLevel"] != "20" || props["Factors"] != "pwd,push" {
+					t.Fatalf("getSessionInfo of the SDK's push session: %d %v", status, info)
+				}
+				// The password alone no longer signs this push-enrolled user in.
+				pw := node(t, 60*time.Second, "login.mjs", srv.URL, "login", tc.user, "pw-"+tc.user+"-12345")
+				if pw["result"] != "failure" || pw["code"] != float64(401) || pw["token"] != nil {
+					t.Fatalf("password-only login of a push-enrolled user through the SDK: %v", pw)
+				}
+			}
 			if tc.want == "failure" && out["code"] != float64(401) {
 				t.Fatalf("failure is not a 401: %v", out)
 			}

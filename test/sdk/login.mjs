@@ -6,7 +6,7 @@
 import { Config, FRAuth, StepType, CallbackType, SessionManager } from '@forgerock/javascript-sdk';
 
 const [baseUrl, tree, username, password, realmPath = 'root'] = process.argv.slice(2);
-Config.set({ serverConfig: { baseUrl: baseUrl.endsWith('/') ? baseUrl : baseUrl + '/', timeout: 5000 }, realmPath, tree });
+Config.set({ serverConfig: { baseUrl: baseUrl.endsWith('/') ? baseUrl : baseUrl + '/', timeout: 20000 }, realmPath, tree });
 
 const out = { steps: 0, callbacks: [] };
 try {

@@ -11,7 +11,7 @@ import { Config, FRAuth, FRQRCode, FRRecoveryCodes, StepType, CallbackType } fro
 
 const [baseUrl, arbor, deviceFile, username, password, mode] = process.argv.slice(2);
 const tree = 'push-mfa';
-Config.set({ serverConfig: { baseUrl: baseUrl.endsWith('/') ? baseUrl : baseUrl + '/', timeout: 5000 }, realmPath: 'root', tree });
+Config.set({ serverConfig: { baseUrl: baseUrl.endsWith('/') ? baseUrl : baseUrl + '/', timeout: 20000 }, realmPath: 'root', tree });
 
 const device = (...args) => execFileSync(arbor, ['device', '--file', deviceFile, ...args], { encoding: 'utf8' });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

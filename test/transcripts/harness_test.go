@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,9 +24,8 @@ import (
 
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/authenticator"
-	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
-	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/internal/app/apptest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden transcripts")
@@ -68,32 +66,18 @@ const password = "correct horse battery"
 func newEnv(t *testing.T, pushYAML string) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, audit: &audit.Recorder{}, seen: map[string]string{}, codes: map[string]bool{}}
-	e.srv = httptest.NewUnstartedServer(nil)
 	dir := t.TempDir()
-	args := []string{"--data", dir, "--hash-memory-kib", "8", "--hash-iterations", "1", "--public-url", "http://" + e.srv.Listener.Addr().String()}
+	var args []string
 	if pushYAML != "" {
 		f := filepath.Join(dir, "arbor.yaml")
 		os.WriteFile(f, []byte(pushYAML), 0o600)
 		args = append(args, "--config", f)
 	}
-	cfg, err := config.Load(args, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler), app.WithClock(e.clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	a.Audit.AddSink(e.audit.Sink())
-	e.app = a
-	e.srv.Config.Handler = a.Handler()
-	e.srv.Start()
-	t.Cleanup(e.srv.Close)
-	h, _ := identity.HashPassword(password, identity.CheapParams)
-	if err := a.Users.Put(context.Background(), &identity.User{Realm: "/", Username: "alice", PasswordHash: h, Status: identity.StatusActive}); err != nil {
-		t.Fatal(err)
-	}
+	s := apptest.Start(t, apptest.Options{Args: args, Now: e.clock.Now, PublicURL: true, Dir: dir})
+	s.Audit.AddSink(e.audit.Sink())
+	e.app, e.srv = s.App, s.HTTP
+	apptest.AddUser(t, s.App, "/", "alice", password, nil)
+	var err error
 	e.phone, err = authenticator.Open(filepath.Join(dir, "phone.json"))
 	if err != nil {
 		t.Fatal(err)

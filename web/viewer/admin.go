@@ -6,8 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 
+	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/keys"
 	"github.com/arbor-auth/arbor/sessions"
@@ -32,6 +32,7 @@ type access int
 const (
 	anonymous access = iota // no valid session: send to the login page
 	forbidden               // signed in, but not an admin
+	stepUp                  // an admin, below the level the account demands
 	admin
 )
 
@@ -40,6 +41,8 @@ type principal struct {
 	Username string
 	// Handle is the session handle, which CSRF tokens are bound to.
 	Handle string
+	// StepUp is the journey to go through first (access stepUp).
+	StepUp string
 }
 
 // authorize decides whether the session token belongs to an admin. It reads the user
@@ -56,57 +59,25 @@ func authorize(ctx context.Context, sm *sessions.Manager, users *identity.Store,
 	if err != nil {
 		return anonymous, nil, fmt.Errorf("check session: %w", err)
 	}
-	ok, err := IsAdmin(ctx, users, s.Realm, s.Username)
-	if err != nil {
-		return anonymous, nil, fmt.Errorf("session %s: %w", s.Handle, err)
-	}
-	if !ok {
+	if s.Realm != AdminRealm {
 		return forbidden, nil, nil
 	}
-	return admin, &principal{Username: s.Username, Handle: s.Handle}, nil
-}
-
-// IsAdmin reports whether username of realm may use the journey viewer: an active user
-// of AdminRealm with AdminRole in its roles. Other pages use it to show the viewer's
-// link only to those it would let in.
-func IsAdmin(ctx context.Context, users *identity.Store, realm, username string) (bool, error) {
-	if realm != AdminRealm || users == nil {
-		return false, nil
-	}
-	u, err := users.Get(ctx, realm, username)
+	u, err := users.Get(ctx, s.Realm, s.Username)
 	if errors.Is(err, identity.ErrNotFound) {
-		return false, nil
+		return forbidden, nil, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("load user %s: %w", username, err)
+		return anonymous, nil, fmt.Errorf("load user of session %s: %w", s.Handle, err)
 	}
-	return u.Status == identity.StatusActive && HasRole(u.Attributes[RolesAttribute], AdminRole), nil
+	if u.Status != identity.StatusActive || !HasRole(u.Attributes[RolesAttribute], AdminRole) {
+		return forbidden, nil, nil
+	}
+	return admin, &principal{Username: u.Username, Handle: s.Handle}, nil
 }
 
-// HasRole reports whether roles, the value of a user's roles attribute, contains role.
-// It accepts a list of strings (as JSON decodes it, []any, or []string) or a single
-// comma-separated string; entries are compared exactly after trimming spaces.
-func HasRole(roles any, role string) bool {
-	var list []string
-	switch r := roles.(type) {
-	case string:
-		list = strings.Split(r, ",")
-	case []string:
-		list = r
-	case []any:
-		for _, e := range r {
-			if s, ok := e.(string); ok {
-				list = append(list, s)
-			}
-		}
-	}
-	for _, s := range list {
-		if strings.TrimSpace(s) == role {
-			return true
-		}
-	}
-	return false
-}
+// HasRole reports whether roles, the value of a user's roles attribute, contains role
+// (door.HasRole: a list of strings, or one comma-separated string).
+func HasRole(roles any, role string) bool { return door.HasRole(roles, role) }
 
 // csrfLabel separates the viewer's CSRF tokens from any other use of the CSRF key.
 const csrfLabel = "arbor journey viewer\x00"

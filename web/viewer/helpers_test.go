@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -13,7 +12,7 @@ import (
 
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
-	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/internal/app/apptest"
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/web/viewer"
 )
@@ -21,19 +20,8 @@ import (
 // newApp builds the whole server, as `arbor serve` does, on the embedded store.
 func newApp(t *testing.T) (*app.App, *httptest.Server) {
 	t.Helper()
-	cfg, err := config.Load([]string{"--data", t.TempDir(), "--hash-memory-kib", "8", "--hash-iterations", "1", "--realms", "alpha"},
-		func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
-	return a, srv
+	s := apptest.Start(t, apptest.Options{Args: []string{"--realms", "alpha"}})
+	return s.App, s.HTTP
 }
 
 // signIn stores a user with the given attributes and returns a session token for it,

@@ -40,6 +40,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/keys"
@@ -98,6 +99,10 @@ type Deps struct {
 	Users    *identity.Store
 	// Keys derives the CSRF key.
 	Keys *keys.Ring
+	// Door, when set, also demands the admin's strongest enrolled level
+	// (door.Core.Authorize with door.NeedAdmin): an admin with a phone who signed in
+	// with the password alone, or with a restricted session, steps up first.
+	Door *door.Core
 	// Log receives request failures (nil: slog.Default()).
 	Log *slog.Logger
 }
@@ -202,7 +207,27 @@ func (v *Viewer) gate(c echo.Context) (access, *principal, error) {
 	if ck, err := c.Cookie(v.cfg.CookieName); err == nil {
 		token = ck.Value
 	}
-	return authorize(c.Request().Context(), v.d.Sessions, v.d.Users, token)
+	acc, p, err := authorize(c.Request().Context(), v.d.Sessions, v.d.Users, token)
+	if err != nil || acc != admin || v.d.Door == nil {
+		return acc, p, err
+	}
+	s, err := v.d.Door.Validate(c.Request().Context(), AdminRealm, token)
+	if errors.Is(err, sessions.ErrInvalid) {
+		return anonymous, nil, nil
+	}
+	if err != nil {
+		return anonymous, nil, fmt.Errorf("check session: %w", err)
+	}
+	var su *door.StepUpError
+	switch err := v.d.Door.Authorize(c.Request().Context(), s, door.NeedAdmin); {
+	case errors.As(err, &su):
+		return stepUp, &principal{Username: s.Username, Handle: s.Handle, StepUp: su.Journey}, nil
+	case errors.Is(err, door.ErrForbidden):
+		return forbidden, nil, nil
+	case err != nil:
+		return anonymous, nil, err
+	}
+	return acc, p, nil
 }
 
 // page wraps an HTML page handler: headers, the admin gate (anonymous visitors go to
@@ -217,6 +242,8 @@ func (v *Viewer) page(h handler) echo.HandlerFunc {
 			return nil
 		case acc == anonymous:
 			return c.Redirect(http.StatusSeeOther, v.cfg.LoginURL+"?goto="+queryEscape(c.Request().URL.RequestURI()))
+		case acc == stepUp:
+			return c.Redirect(http.StatusSeeOther, v.cfg.LoginURL+"?journey="+queryEscape(p.StepUp)+"&goto="+queryEscape(c.Request().URL.RequestURI()))
 		case acc == forbidden:
 			v.renderError(c, errorf(http.StatusForbidden, "The journey viewer is for admins. Your account does not have the %q role.", AdminRole))
 			return nil
@@ -238,6 +265,8 @@ func (v *Viewer) api(h handler) echo.HandlerFunc {
 		case err != nil:
 		case acc == anonymous:
 			err = errorf(http.StatusUnauthorized, "Sign in as an admin to use the journey viewer.")
+		case acc == stepUp:
+			err = errorf(http.StatusUnauthorized, "Sign in again through %q, with your second factor, to use the journey viewer.", p.StepUp)
 		case acc == forbidden:
 			err = errorf(http.StatusForbidden, "The journey viewer is for admins.")
 		default:

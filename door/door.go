@@ -1,0 +1,317 @@
+package door
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/engine"
+	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/sessions"
+)
+
+// Bypass is what a realm does with a login that verified no second factor for a user who
+// has one enrolled.
+type Bypass string
+
+// The MFA bypass policies.
+const (
+	// BypassRefuse refuses the login with a clear message (the default).
+	BypassRefuse Bypass = "refuse"
+	// BypassRestricted grants a restricted session: it signs the user in but cannot
+	// manage factors or reach admin pages.
+	BypassRestricted Bypass = "restricted"
+)
+
+// RealmPolicy is how one realm signs users in.
+type RealmPolicy struct {
+	// DefaultJourney starts when a door names none (default "login").
+	DefaultJourney string
+	// StepUpJourney is the journey a signed-in user goes through for a sensitive action
+	// (default "push-mfa").
+	StepUpJourney string
+	// MFABypass decides a login below the account's level (default BypassRefuse).
+	MFABypass Bypass
+}
+
+// Config configures the Core.
+type Config struct {
+	// Realms lists the realms besides "/" (in any form NormalizeRealm reads).
+	Realms []string
+	// Policies are per-realm policies keyed by the normalised realm ("/", "/alpha");
+	// Default applies to a realm without one.
+	Policies map[string]RealmPolicy
+	// Default is the policy of a realm not in Policies.
+	Default RealmPolicy
+	// DisabledJourneys cannot be started by any door.
+	DisabledJourneys []string
+	// TrustedProxies are the networks whose X-Forwarded-For and X-Forwarded-Proto are
+	// believed. Empty: the peer address is the client, whatever the headers say.
+	TrustedProxies []string
+	// PublicURL is the server's public base URL; an https one makes cookies Secure and
+	// turns on HSTS.
+	PublicURL string
+	// SecureCookies forces cookies Secure.
+	SecureCookies bool
+	// SuccessURL is where a login with no allowed goto leads (default "/").
+	SuccessURL string
+	// AllowedRedirects lists the URL prefixes a goto may point to (see AllowedRedirect).
+	AllowedRedirects []string
+	// FreshFor is how recent a login must be for a sensitive action (default 5m).
+	FreshFor time.Duration
+}
+
+// Enrollments tells which second factors a user has enrolled. devices.Registry
+// implements it for push devices; OATH devices join by implementing it too.
+type Enrollments interface {
+	// SecondFactors returns the kinds of second factor the user can verify ("push",
+	// "otp"), empty if none.
+	SecondFactors(ctx context.Context, realm, user string) ([]string, error)
+}
+
+// Users reads accounts; *identity.Store implements it.
+type Users interface {
+	// Get returns the user, or an error wrapping identity.ErrNotFound.
+	Get(ctx context.Context, realm, username string) (*identity.User, error)
+}
+
+// Deps are the services the Core needs.
+type Deps struct {
+	Engine   *engine.Engine
+	Sessions *sessions.Manager
+	Users    Users
+	// Enrollments lists users' second factors; nil means nobody has one.
+	Enrollments Enrollments
+	Audit       *audit.Logger
+	Log         *slog.Logger
+	// Now is the clock (default time.Now); it must be the sessions' clock.
+	Now func() time.Time
+}
+
+// Core is the door core. It is safe for concurrent use.
+type Core struct {
+	cfg      Config
+	d        Deps
+	realms   map[string]bool
+	disabled map[string]bool
+	proxies  proxies
+	log      *slog.Logger
+}
+
+// New returns a Core, or an error naming every bad setting.
+func New(cfg Config, d Deps) (*Core, error) {
+	if d.Engine == nil || d.Sessions == nil || d.Users == nil {
+		return nil, errors.New("door: the engine, sessions and users are required")
+	}
+	if cfg.SuccessURL == "" {
+		cfg.SuccessURL = "/"
+	}
+	if cfg.FreshFor <= 0 {
+		cfg.FreshFor = 5 * time.Minute
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	c := &Core{cfg: cfg, d: d, realms: map[string]bool{"/": true}, disabled: map[string]bool{}, log: d.Log}
+	var errs []error
+	for _, r := range cfg.Realms {
+		n, err := NormalizeRealm(r)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c.realms[n] = true
+	}
+	policies := map[string]RealmPolicy{}
+	for r, p := range cfg.Policies {
+		n, err := NormalizeRealm(r)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := p.check(); err != nil {
+			errs = append(errs, fmt.Errorf("realm %s: %w", n, err))
+		}
+		policies[n] = p
+	}
+	c.cfg.Policies = policies
+	if err := cfg.Default.check(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, j := range cfg.DisabledJourneys {
+		c.disabled[j] = true
+	}
+	var err error
+	if c.proxies, err = parseProxies(cfg.TrustedProxies); err != nil {
+		errs = append(errs, err)
+	}
+	for r := range c.realms {
+		p := c.Policy(r)
+		if c.disabled[p.DefaultJourney] || c.disabled[p.StepUpJourney] {
+			errs = append(errs, fmt.Errorf("realm %s: its default journey %q or step-up journey %q is disabled", r, p.DefaultJourney, p.StepUpJourney))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("door: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+func (p RealmPolicy) check() error {
+	switch p.MFABypass {
+	case "", BypassRefuse, BypassRestricted:
+		return nil
+	}
+	return fmt.Errorf("mfa_bypass %q is not %q or %q", p.MFABypass, BypassRefuse, BypassRestricted)
+}
+
+// Policy returns the policy of realm (normalised), defaults filled in.
+func (c *Core) Policy(realm string) RealmPolicy {
+	p, ok := c.cfg.Policies[realm]
+	if !ok {
+		p = c.cfg.Default
+	}
+	if p.DefaultJourney == "" {
+		p.DefaultJourney = c.cfg.Default.DefaultJourney
+	}
+	if p.DefaultJourney == "" {
+		p.DefaultJourney = "login"
+	}
+	if p.StepUpJourney == "" {
+		p.StepUpJourney = c.cfg.Default.StepUpJourney
+	}
+	if p.StepUpJourney == "" {
+		p.StepUpJourney = "push-mfa"
+	}
+	if p.MFABypass == "" {
+		p.MFABypass = c.cfg.Default.MFABypass
+	}
+	if p.MFABypass == "" {
+		p.MFABypass = BypassRefuse
+	}
+	return p
+}
+
+// HasRealm reports whether realm (normalised) is served.
+func (c *Core) HasRealm(realm string) bool { return c.realms[realm] }
+
+// Realms returns the served realms, sorted.
+func (c *Core) Realms() []string {
+	out := make([]string, 0, len(c.realms))
+	for r := range c.realms {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Start begins a flow.
+type Start struct {
+	// Door names the door in audit events and logs ("rest", "web", "radius").
+	Door string
+	// Realm is the normalised realm.
+	Realm string
+	// Journey is the journey to run; empty runs the realm's default journey.
+	Journey string
+	// Client is the request context.
+	Client Client
+	// NoSession runs the journey without creating a session on success (AM's
+	// noSession=true); the session rules still decide whether the login succeeds.
+	NoSession bool
+}
+
+// Continue submits answers to a flow's pending step.
+type Continue struct {
+	Door    string
+	Realm   string
+	FlowID  string
+	Answers []nodes.Callback
+	Client  Client
+	// NoSession is as in Start.
+	NoSession bool
+}
+
+// Outcome is where a step left a flow.
+type Outcome struct {
+	*engine.Result
+	// Session and Token are the session a success created (nil with NoSession).
+	Session *sessions.Session
+	Token   string
+	// Refused is set when the journey succeeded but the core refused the login; Status
+	// is then engine.Failed and FailureMessage says why.
+	Refused *RefusedError
+}
+
+// ErrJourneyDisabled reports a start of a journey the configuration disabled.
+var ErrJourneyDisabled = errors.New("journey is disabled")
+
+// ErrUnknownRealm reports a realm this server does not serve.
+var ErrUnknownRealm = errors.New("unknown realm")
+
+// RefusedError is a login the core refused although its journey succeeded.
+type RefusedError struct {
+	// Reason is a stable id: "no_user" or "second_factor_required".
+	Reason string
+	// Message is for the user.
+	Message string
+}
+
+// Error returns the message.
+func (e *RefusedError) Error() string { return e.Message }
+
+// Refusal reasons.
+const (
+	ReasonNoUser          = "no_user"
+	ReasonSecondFactor    = "second_factor_required"
+	ReasonAccountInactive = "account_inactive"
+)
+
+// Start starts a flow of s.Journey (or the realm's default) and runs it to its first
+// question or its end.
+func (c *Core) Start(ctx context.Context, s Start) (*Outcome, error) {
+	if !c.realms[s.Realm] {
+		return nil, ErrUnknownRealm
+	}
+	if s.Journey == "" {
+		s.Journey = c.Policy(s.Realm).DefaultJourney
+	}
+	if c.disabled[s.Journey] {
+		return nil, fmt.Errorf("start %q: %w", s.Journey, ErrJourneyDisabled)
+	}
+	out := &Outcome{}
+	res, err := c.d.Engine.Start(ctx, engine.StartRequest{Journey: s.Journey, Realm: s.Realm, Request: s.Client.NodeRequest()},
+		c.hook(s.Door, s.Client, s.NoSession, out))
+	return c.finish(out, res, err)
+}
+
+// Continue submits answers to the flow's pending step and runs it on.
+func (c *Core) Continue(ctx context.Context, k Continue) (*Outcome, error) {
+	if !c.realms[k.Realm] {
+		return nil, ErrUnknownRealm
+	}
+	out := &Outcome{}
+	res, err := c.d.Engine.Continue(ctx, k.FlowID, k.Realm, k.Answers, k.Client.NodeRequest(), c.hook(k.Door, k.Client, k.NoSession, out))
+	return c.finish(out, res, err)
+}
+
+func (c *Core) finish(out *Outcome, res *engine.Result, err error) (*Outcome, error) {
+	if err != nil {
+		return nil, err
+	}
+	out.Result = res
+	if out.Refused != nil && res.Status == engine.Succeeded {
+		// The engine recorded the flow as finished; to the door it is a failure.
+		r := *res
+		r.Status, r.FailureMessage = engine.Failed, out.Refused.Message
+		out.Result = &r
+	}
+	return out, nil
+}

@@ -1,0 +1,165 @@
+package door
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/engine"
+	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/sessions"
+)
+
+// Audit event types the core writes.
+const (
+	// EventSessionCreated is a session a login created.
+	EventSessionCreated = "session.created"
+	// EventSessionRefused is a login whose journey succeeded but that the core refused.
+	EventSessionRefused = "session.refused"
+)
+
+// KeyRemember is the shared-state flag a journey sets (to true) to ask that the session
+// cookie outlive the browser session; without it the cookie has no Expires.
+const KeyRemember = "arbor.remember"
+
+// hook returns the engine success hook that applies the session rules and creates the
+// session before the flow is recorded as finished: a store failure leaves the step
+// retryable, and if the engine then loses the race the session is ended again.
+func (c *Core) hook(doorName string, cl Client, noSession bool, out *Outcome) engine.StepOption {
+	return engine.OnSuccess(func(ctx context.Context, res *engine.Result) (func(), error) {
+		ev := audit.Event{Realm: res.Realm, User: res.Username, Journey: res.Journey, FlowID: res.FlowID, Client: cl.IP,
+			Details: map[string]any{"door": doorName}}
+		refuse := func(reason, msg string) (func(), error) {
+			out.Refused = &RefusedError{Reason: reason, Message: msg}
+			ev.Type, ev.Reason = EventSessionRefused, reason
+			c.emit(ctx, ev)
+			c.log.Warn("login refused", "door", doorName, "reason", reason, "realm", res.Realm, "journey", res.Journey,
+				"user", TruncateUser(res.Username), "client_ip", cl.IP, "flow_id", res.FlowID)
+			return nil, nil
+		}
+		if res.Username == "" {
+			return refuse(ReasonNoUser, "This sign-in journey finished without identifying a user, so no session was started.")
+		}
+		factors := res.Shared.Factors()
+		level := Level(factors)
+		need, err := c.RequiredLevel(ctx, res.Realm, res.Username)
+		if err != nil {
+			return nil, err
+		}
+		restricted := false
+		if level < need {
+			if c.Policy(res.Realm).MFABypass != BypassRestricted {
+				return refuse(ReasonSecondFactor, "This account has a second factor: sign in with a journey that asks for it.")
+			}
+			restricted = true
+		}
+		ev.Details["factors"], ev.Details["level"] = factors, level
+		if restricted {
+			ev.Details["restricted"] = true
+		}
+		if noSession {
+			return nil, nil
+		}
+		remember, _ := res.Shared[KeyRemember].(bool)
+		tok, sess, err := c.d.Sessions.Grant(ctx, sessions.Grant{Username: res.Username, Realm: res.Realm, Journey: res.Journey,
+			Factors: factors, Level: level, Restricted: restricted, Remember: remember})
+		if err != nil {
+			return nil, err
+		}
+		out.Token, out.Session = tok, sess
+		ev.Type, ev.Session = EventSessionCreated, sess.Handle
+		c.emit(ctx, ev)
+		c.log.Info("session created", "door", doorName, "session_id", sess.Handle, "flow_id", res.FlowID,
+			"user", TruncateUser(res.Username), "realm", res.Realm, "level", level)
+		return func() { _, _ = c.d.Sessions.Logout(context.WithoutCancel(ctx), tok) }, nil
+	})
+}
+
+// Validate returns the session of token if it is valid in realm and its account is still
+// active (one extra store read): a session of another realm, or of a locked or deleted
+// account, is sessions.ErrInvalid.
+func (c *Core) Validate(ctx context.Context, realm, token string) (*sessions.Session, error) {
+	s, err := c.d.Sessions.Validate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return c.checkSession(ctx, realm, s)
+}
+
+// Refresh is Validate that also extends the session's idle timeout (browser activity and
+// REST refresh alike).
+func (c *Core) Refresh(ctx context.Context, realm, token string) (*sessions.Session, error) {
+	s, err := c.d.Sessions.Validate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.checkSession(ctx, realm, s); err != nil {
+		return nil, err
+	}
+	return c.d.Sessions.Refresh(ctx, token)
+}
+
+// AnyRealm makes Validate and Refresh accept a session of any realm, for pages that
+// serve every realm's users (the account pages).
+const AnyRealm = "*"
+
+func (c *Core) checkSession(ctx context.Context, realm string, s *sessions.Session) (*sessions.Session, error) {
+	if realm != AnyRealm && s.Realm != realm {
+		return nil, sessions.ErrInvalid
+	}
+	u, err := c.d.Users.Get(ctx, s.Realm, s.Username)
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, sessions.ErrInvalid
+	}
+	if err != nil {
+		return nil, fmt.Errorf("check account of session %s: %w", s.Handle, err)
+	}
+	if u.Status != identity.StatusActive {
+		// The account was locked since: end all its sessions now, not only this one.
+		if n, err := c.d.Sessions.EndAll(ctx, s.Realm, s.Username, ""); err != nil {
+			c.log.Warn("could not end a locked account's sessions", "realm", s.Realm, "user", TruncateUser(s.Username), "err", err)
+		} else if n > 0 {
+			c.emit(ctx, audit.Event{Type: audit.SessionLogout, Realm: s.Realm, User: s.Username, Reason: "account " + string(u.Status),
+				Details: map[string]any{"sessions_ended": n}})
+		}
+		return nil, sessions.ErrInvalid
+	}
+	return s, nil
+}
+
+// EndOtherSessions ends every session of sess's user except sess itself, after a
+// factor or password change, and audits it with reason.
+func (c *Core) EndOtherSessions(ctx context.Context, doorName string, sess *sessions.Session, cl Client, reason string) error {
+	n, err := c.d.Sessions.EndAll(ctx, sess.Realm, sess.Username, sess.Handle)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		c.emit(ctx, audit.Event{Type: audit.SessionLogout, Realm: sess.Realm, User: sess.Username, Session: sess.Handle, Client: cl.IP,
+			Reason: reason, Details: map[string]any{"door": doorName, "sessions_ended": n}})
+	}
+	return nil
+}
+
+// Logout ends the session of token if it belongs to realm (or realm is AnyRealm) and
+// audits it. It returns sessions.ErrInvalid if there was none. The account's status is
+// not checked: a locked user's session can always be ended.
+func (c *Core) Logout(ctx context.Context, doorName, realm, token string, cl Client, reason string) (*sessions.Session, error) {
+	if realm != AnyRealm {
+		s, err := c.d.Sessions.Validate(ctx, token)
+		if err != nil {
+			return nil, err
+		}
+		if s.Realm != realm {
+			return nil, sessions.ErrInvalid
+		}
+	}
+	s, err := c.d.Sessions.Logout(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	c.emit(ctx, audit.Event{Type: audit.SessionLogout, Realm: s.Realm, User: s.Username, Session: s.Handle, Client: cl.IP,
+		Reason: reason, Details: map[string]any{"door": doorName}})
+	return s, nil
+}

@@ -1,0 +1,90 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/arbor-auth/arbor/store"
+	"github.com/arbor-auth/arbor/store/embedded"
+)
+
+// rivalStore is a store whose every CAS loses to an imaginary rival writer, or fails
+// with casErr when that is set.
+type rivalStore struct {
+	store.Store
+	casErr error
+	cas    atomic.Int64
+}
+
+func (s *rivalStore) CAS(ctx context.Context, key string, v []byte, rev uint64, ttl time.Duration) (uint64, error) {
+	s.cas.Add(1)
+	if s.casErr != nil {
+		return 0, s.casErr
+	}
+	return 0, store.ErrConflict
+}
+
+func open(t *testing.T) store.Store {
+	t.Helper()
+	st, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// TestUpdateRetryPolicy pins the one retry policy: lost races are retried with a fresh
+// read up to MaxUpdateAttempts times, then Update gives up with ErrConflict; any other
+// store failure is returned at once, wrapped, without a retry.
+func TestUpdateRetryPolicy(t *testing.T) {
+	unavailable := fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+	tests := []struct {
+		name      string
+		casErr    error
+		wantErr   error
+		wantCalls int64
+	}{
+		{"conflicts forever", nil, store.ErrConflict, store.MaxUpdateAttempts},
+		{"store down", unavailable, store.ErrUnavailable, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &rivalStore{Store: open(t), casErr: tt.casErr}
+			var calls int64
+			_, err := store.Update(context.Background(), st, "k", func([]byte, bool) ([]byte, time.Duration, error) {
+				calls++
+				return []byte("v"), 0, nil
+			})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Update = %v, want %v", err, tt.wantErr)
+			}
+			if calls != tt.wantCalls || st.cas.Load() != tt.wantCalls {
+				t.Errorf("fn ran %d times and CAS %d times, want %d", calls, st.cas.Load(), tt.wantCalls)
+			}
+		})
+	}
+}
+
+// TestUpdateStopsWaitingOnCancel: a caller that goes away while Update backs off gets
+// its context's error, not a full run of retries.
+func TestUpdateStopsWaitingOnCancel(t *testing.T) {
+	st := &rivalStore{Store: open(t)}
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := store.Update(ctx, st, "k", func([]byte, bool) ([]byte, time.Duration, error) {
+		if st.cas.Load() == 2 {
+			cancel()
+		}
+		return []byte("v"), 0, nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Update = %v, want context.Canceled", err)
+	}
+	if n := st.cas.Load(); n != 3 {
+		t.Errorf("CAS ran %d times, want 3 (it stops at the first wait after cancel)", n)
+	}
+}
