@@ -229,6 +229,10 @@ func (s *Server) confirmPage(c echo.Context) error {
 	if sess == nil {
 		return s.toLogin(c, c.Request().URL.RequestURI())
 	}
+	// The confirmation comes after any step-up, so that what is confirmed is what is done.
+	if done, err := s.stepUp(c, sess, c.Request().URL.RequestURI()); done {
+		return err
+	}
 	v := confirmView{CSRF: s.sessionCSRF(sess)}
 	switch c.QueryParam("action") {
 	case "remove":

@@ -276,7 +276,15 @@ func TestScriptMessagesAreNeverRendered(t *testing.T) {
 }
 
 func TestRegistrationQRCode(t *testing.T) {
-	v := buildStep(stepCases["push_registration"])
+	// End users get the QR code and its address, not the developer's command.
+	for _, it := range buildStep(stepCases["push_registration"]).Items {
+		if it.Kind == "qr" && it.Command != "" {
+			t.Fatalf("the end-user page shows %q", it.Command)
+		}
+	}
+	in := stepCases["push_registration"]
+	in.DeveloperHints = true
+	v := buildStep(in)
 	var qr *item
 	for i := range v.Items {
 		if v.Items[i].Kind == "qr" {

@@ -53,6 +53,10 @@ type Config struct {
 	CookieName string
 	// MaxBodyBytes bounds a submitted form (default 64 KiB).
 	MaxBodyBytes int64
+	// DeveloperHints shows, under a registration QR code, the command that registers the
+	// reference authenticator (arbor device register ...). It is for trying Arbor out
+	// (--demo turns it on); end users see only the QR code and its address.
+	DeveloperHints bool
 }
 
 // Deps are the services the pages use.
