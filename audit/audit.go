@@ -35,6 +35,12 @@ const (
 	MFAOptOut         = "mfa.opt_out"
 	SessionLogout     = "session.logout"
 	JourneyNodeFailed = "journey.node_error"
+	// ThrottleRefused is a secret not checked because guessing it is being throttled;
+	// the client was answered as for a wrong secret.
+	ThrottleRefused = "throttle.refused"
+	// ThrottleUserDelayed is an account-wide delay starting or growing: failures from
+	// many addresses passed the per-user threshold. It expires by itself.
+	ThrottleUserDelayed = "throttle.user_delayed"
 )
 
 // Event is one audit record.

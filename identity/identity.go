@@ -131,6 +131,11 @@ type Options struct {
 	// MaxConcurrent bounds how many hashes (and verifications) run at once;
 	// zero or less means runtime.NumCPU().
 	MaxConcurrent int
+	// VerifyTime, when positive, is how long every password verification takes at
+	// least, instead of the time tracked from verifications with Params (see
+	// WaitVerifyTime). Set it above that time, or verifications with Params take their
+	// own, varying time again.
+	VerifyTime time.Duration
 	// Logger receives warnings (a failed rehash, a corrupt stored hash). They carry the
 	// realm and username, never a password or a hash. Nil means slog.Default().
 	Logger *slog.Logger
@@ -152,6 +157,11 @@ type Store struct {
 	inFlight      atomic.Int32 // hashes running now
 	maxInFlight   atomic.Int32 // most hashes ever running at once
 	verifications atomic.Int64 // password verifications made
+
+	// Moving average and mean deviation, in nanoseconds, of the time verifications with
+	// the Store's costs take (see timing.go).
+	verifyAvg, verifyDev atomic.Int64
+	verifyFixed          time.Duration // Options.VerifyTime
 }
 
 // Bounds on names, so that keys and logs stay small.
@@ -186,7 +196,9 @@ func New(st store.Store, opts Options) *Store {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Store{st: st, params: p, sem: make(chan struct{}, n), dummy: dummy, log: log, clock: clock}
+	s := &Store{st: st, params: p, sem: make(chan struct{}, n), dummy: dummy, log: log, clock: clock, verifyFixed: opts.VerifyTime}
+	s.calibrate()
+	return s
 }
 
 // NormalizeRealm returns the canonical name of a realm: "/" for the top-level realm
@@ -652,8 +664,10 @@ func mergeNames(cur, names []string, setCase bool) ([]string, bool) {
 // An unknown user, a wrong password and an empty password all give
 // ErrInvalidCredentials, and an unknown user costs one verification against a dummy
 // hash with the Store's costs, so a caller cannot tell it from a wrong password by
-// timing (a user whose stored hash has other costs, such as a bcrypt import, still
-// differs until it is rehashed). An account that is not active gives ErrLocked, but only
+// timing. A stored hash with cheaper or other costs (a bcrypt import, costs since
+// raised) is padded to the time of one with the Store's costs (see WaitVerifyTime);
+// only a hash dearer than the Store's costs still takes longer, until the user's next
+// successful login rehashes it. An account that is not active gives ErrLocked, but only
 // once the password has verified, so the lock leaks nothing to whoever lacks it. A
 // store failure is returned wrapped (errors.Is(err, store.ErrUnavailable) holds).
 //
@@ -661,6 +675,9 @@ func mergeNames(cur, names []string, setCase bool) ([]string, bool) {
 // replaced by a fresh argon2id hash with the Store's costs. That is best effort: a
 // failure is logged and the login still succeeds.
 func (s *Store) Authenticate(ctx context.Context, realm, username, password string) (*User, error) {
+	// Reading and decoding a user takes longer than missing one, so the padding covers
+	// the whole lookup, not only the hashing.
+	deadline := time.Now().Add(s.verifyTarget())
 	r, err := normalizeRealm(realm)
 	if err != nil {
 		return nil, fmt.Errorf("identity: authenticate: %w", err)
@@ -675,7 +692,7 @@ func (s *Store) Authenticate(ctx context.Context, realm, username, password stri
 	u, _, err := s.load(ctx, "authenticate", r, username)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		if _, err := s.verify(ctx, s.dummy, password); err != nil {
+		if _, err := s.verify(ctx, s.dummy, password, deadline); err != nil {
 			return fail(err)
 		}
 		return fail(ErrInvalidCredentials)
@@ -690,7 +707,7 @@ func (s *Store) Authenticate(ctx context.Context, realm, username, password stri
 			h = s.dummy
 		}
 	}
-	ok, err := s.verify(ctx, h, password)
+	ok, err := s.verify(ctx, h, password, deadline)
 	if err != nil {
 		return fail(err)
 	}

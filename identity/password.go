@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -326,12 +327,23 @@ func (s *Store) hash(ctx context.Context, password string) (string, error) {
 	return HashPassword(password, s.params)
 }
 
-// verify checks password against a parsed hash inside a hashing slot.
-func (s *Store) verify(ctx context.Context, h *parsedHash, password string) (bool, error) {
+// verify checks password against a parsed hash inside a hashing slot, and then waits
+// until deadline: the time Authenticate started plus the verification target (see
+// timing.go).
+func (s *Store) verify(ctx context.Context, h *parsedHash, password string, deadline time.Time) (bool, error) {
 	if err := s.acquire(ctx); err != nil {
 		return false, err
 	}
-	defer s.release()
+	start := time.Now()
 	s.verifications.Add(1)
-	return h.verify(password), nil
+	ok := h.verify(password)
+	if h.kind == kindArgon2id && h.params == s.params {
+		s.observe(time.Since(start))
+	}
+	s.release()
+	// Padded to the target whatever was verified: see timing.go.
+	if err := sleepUntil(ctx, deadline); err != nil {
+		return false, err
+	}
+	return ok, nil
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/embedded"
 	"github.com/arbor-auth/arbor/store/redisstore"
+	"github.com/arbor-auth/arbor/throttle"
 )
 
 // DemoUser and DemoPassword are the account --demo adds.
@@ -145,7 +146,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 
 	a.Registry = nodes.NewRegistry()
 	registerFamilies(a.Registry)
-	a.Deps = &nodes.Deps{Store: a.Store, Users: a.Users, Keys: a.Keys, Audit: a.Audit, Log: log}
+	guard, err := throttle.New(a.Store, ThrottleConfig(cfg), a.now, a.Audit)
+	if err != nil {
+		return nil, err
+	}
+	a.Deps = &nodes.Deps{Store: a.Store, Users: a.Users, Keys: a.Keys, Audit: a.Audit, Log: log, Guard: guard}
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	em := engine.NewMetrics(a.Metrics)
@@ -221,6 +226,12 @@ func (a *App) mountDoors(_ context.Context) error {
 			Handler: api.MetricsHandler(a.Metrics, a.Config.MetricsToken)})
 	}
 	return nil
+}
+
+// ThrottleConfig is the guessing defence's part of cfg.
+func ThrottleConfig(cfg *config.Config) throttle.Config {
+	return throttle.Config{Window: cfg.ThrottleWindow, PairFree: cfg.ThrottlePairFree, AddressFree: cfg.ThrottleAddrFree,
+		UserFree: cfg.ThrottleUserFree, BaseDelay: cfg.ThrottleDelay, MaxDelay: cfg.ThrottleMaxDelay}
 }
 
 // Handler is the HTTP handler of every door.

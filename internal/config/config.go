@@ -49,6 +49,12 @@ type Config struct {
 	HashMemoryKiB    int           `key:"hash_memory_kib" default:"19456" usage:"argon2id memory for new password hashes, KiB"`
 	HashIterations   int           `key:"hash_iterations" default:"2" usage:"argon2id iterations for new password hashes"`
 	HashConcurrency  int           `key:"hash_concurrency" default:"0" usage:"Password hashes computed at once (0: number of CPUs); bounds memory under load"`
+	ThrottleWindow   time.Duration `key:"throttle_window" default:"24h" usage:"How long the guessing defence remembers failed passwords and recovery codes"`
+	ThrottlePairFree int           `key:"throttle_pair_free" default:"5" usage:"Failures per user and client address before each further one doubles a delay"`
+	ThrottleAddrFree int           `key:"throttle_address_free" default:"100" usage:"Failures per client address, at any users, before delays start"`
+	ThrottleUserFree int           `key:"throttle_user_free" default:"100" usage:"Failures per user from addresses it never signed in from before account-wide delays start (audited, expire by themselves)"`
+	ThrottleDelay    time.Duration `key:"throttle_delay" default:"1s" usage:"First delay past the free failures; doubles with each further failure"`
+	ThrottleMaxDelay time.Duration `key:"throttle_max_delay" default:"1h" usage:"Longest delay between guesses"`
 	MaxBodyBytes     int64         `key:"max_body_bytes" default:"65536" usage:"Largest request body accepted"`
 	ShutdownTimeout  time.Duration `key:"shutdown_timeout" default:"15s" usage:"How long a graceful shutdown waits for requests in flight"`
 

@@ -17,6 +17,7 @@ import (
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/store"
 )
 
 var registrations []func(*nodes.Registry)
@@ -53,6 +54,13 @@ func usersOf(b *nodes.Build) *identity.Store {
 		return nil
 	}
 	return b.Users
+}
+
+func storeOf(b *nodes.Build) store.Store {
+	if b.Deps == nil {
+		return nil
+	}
+	return b.Store
 }
 
 func auditOf(b *nodes.Build) *audit.Logger {

@@ -3,6 +3,7 @@ package basic
 import (
 	"errors"
 
+	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/nodes"
 )
@@ -24,12 +25,15 @@ func init() {
 				"realm. Goes to \"true\" when they match an active account (and records it in " +
 				"shared \"" + KeyAuthenticatedUser + "\"); to \"false\" for an unknown user, a wrong " +
 				"or missing password, or a locked account (\"User Locked Out.\"). Every wrong " +
-				"answer takes the same time, so the outcome does not tell which it was. A store " +
-				"outage fails the flow. Like AM's Data Store Decision.",
+				"answer takes the same time, so the outcome does not tell which it was. Guesses " +
+				"are throttled per user and client address (the server's guessing defence): an " +
+				"attempt made too early is answered as a wrong password without being checked. " +
+				"On \"true\" the flow has verified the factor \"pwd\". A store outage fails the " +
+				"flow. Like AM's Data Store Decision.",
 			Category: categoryDecision,
 			Outcomes: decisionOutcome,
 			New: func(_ *DataStoreDecisionConfig, b *nodes.Build) (nodes.Node, error) {
-				return &dataStoreDecision{users: usersOf(b)}, nil
+				return &dataStoreDecision{users: usersOf(b), guard: nodes.GuardOf(b), audit: auditOf(b)}, nil
 			},
 		})
 	})
@@ -41,6 +45,8 @@ const errWrongCredentials = "The username or password is not correct."
 
 type dataStoreDecision struct {
 	users *identity.Store
+	guard nodes.Guard
+	audit *audit.Logger
 }
 
 // Process runs the node for one visit of a flow (nodes.Node).
@@ -57,23 +63,36 @@ func (n *dataStoreDecision) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if !ok {
 		return nodes.Goto("false"), nil
 	}
-	u, err := n.users.Authenticate(ctx.Ctx, ctx.Realm, ctx.Username(), password)
-	switch {
-	case err == nil:
-		name := u.Username
-		if name == "" {
-			name = ctx.Username()
+	var u *identity.User
+	var authErr error
+	// A refused attempt waits as long as a verification takes and answers as a wrong
+	// password, so neither the answer nor its timing tells the two apart.
+	right, err := nodes.CheckSecret(ctx, n.guard, n.audit, ctx.Username(), n.users.WaitVerifyTime, func() (bool, error) {
+		u, authErr = n.users.Authenticate(ctx.Ctx, ctx.Realm, ctx.Username(), password)
+		switch {
+		case authErr == nil, errors.Is(authErr, identity.ErrLocked):
+			return true, nil // the right password, even to a locked account: no guess
+		case errors.Is(authErr, identity.ErrInvalidCredentials), errors.Is(authErr, identity.ErrNotFound):
+			return false, nil
 		}
-		ctx.Shared[KeyAuthenticatedUser] = name
-		// The canonical spelling from the store, so sessions and devices name the user
-		// the same way however the user typed it.
-		ctx.Shared[nodes.KeyUsername] = name
-		ctx.Shared.AddFactor(nodes.FactorPassword)
-		return nodes.Goto("true"), nil
-	case errors.Is(err, identity.ErrInvalidCredentials), errors.Is(err, identity.ErrNotFound):
+		return false, authErr
+	})
+	switch {
+	case err != nil:
+		return nodes.Action{}, err
+	case !right:
 		return nodes.Action{Outcome: "false", StepError: errWrongCredentials}, nil
-	case errors.Is(err, identity.ErrLocked):
+	case authErr != nil: // locked
 		return nodes.Action{Outcome: "false", FailureMessage: "User Locked Out.", StepError: errWrongCredentials}, nil
 	}
-	return nodes.Action{}, err
+	name := u.Username
+	if name == "" {
+		name = ctx.Username()
+	}
+	ctx.Shared[KeyAuthenticatedUser] = name
+	// The canonical spelling from the store, so sessions and devices name the user
+	// the same way however the user typed it.
+	ctx.Shared[nodes.KeyUsername] = name
+	ctx.Shared.AddFactor(nodes.FactorPassword)
+	return nodes.Goto("true"), nil
 }

@@ -3,11 +3,16 @@ package basic_test
 import (
 	"context"
 	"errors"
+	"reflect"
+	"slices"
 	"testing"
+	"time"
 
+	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/store"
+	"github.com/arbor-auth/arbor/throttle"
 )
 
 func TestDataStoreDecision(t *testing.T) {
@@ -51,6 +56,14 @@ func TestDataStoreDecision(t *testing.T) {
 			}
 			if got := ctx.Shared[basicAuthUser]; got != tc.authUser {
 				t.Errorf("authenticated user %v, want %v", got, tc.authUser)
+			}
+			// The password is a verified factor exactly when the node says "true".
+			var wantFactors []nodes.Factor
+			if tc.outcome == "true" {
+				wantFactors = []nodes.Factor{nodes.FactorPassword}
+			}
+			if got := ctx.Shared.Factors(); !slices.Equal(got, wantFactors) {
+				t.Errorf("factors %v, want %v", got, wantFactors)
 			}
 			if pw, _ := tc.password.(string); pw != "" {
 				noPassword(t, ctx.Shared, pw)
@@ -126,5 +139,100 @@ func TestLoginPage(t *testing.T) {
 			t.Errorf("%s/%s: outcome %q, want %q", tc.user, tc.pw, act.Outcome, tc.outcome)
 		}
 		noPassword(t, ctx.Shared, tc.pw)
+	}
+}
+
+// TestDataStoreDecisionThrottled checks the guessing defence in the node: past the free
+// failures an attempt is refused without being checked, and the refusal is answered
+// exactly as a wrong password is, for a known and an unknown user alike, and audited.
+func TestDataStoreDecisionThrottled(t *testing.T) {
+	f := newFixture(t)
+	f.addUser(t, "alice", "right")
+	f.addUser(t, "locked", "right")
+	if err := f.users.SetStatus(context.Background(), "/", "locked", identity.StatusLocked); err != nil {
+		t.Fatal(err)
+	}
+	now := testNow
+	th, err := throttle.New(f.st, throttle.Config{PairFree: 2}, func() time.Time { return now }, f.deps.Audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.deps.Guard = th
+	n := f.mustBuild(t, "data_store_decision", "")
+	attempt := func(user, pw string) nodes.Action {
+		ctx := newCtx()
+		ctx.Shared["username"] = user
+		ctx.Transient["password"] = pw
+		act := run(t, n, ctx)
+		if act.Outcome == "false" && (ctx.Shared.Has(basicAuthUser) || len(ctx.Shared.Factors()) > 0) {
+			t.Errorf("%s: a failed attempt left %v", user, ctx.Shared)
+		}
+		return act
+	}
+	wrong := nodes.Action{Outcome: "false", StepError: "The username or password is not correct."}
+	for _, user := range []string{"alice", "nobody"} {
+		for i := range 2 {
+			if act := attempt(user, "wrong"); !reflect.DeepEqual(act, wrong) {
+				t.Fatalf("%s: wrong password %d: %+v", user, i+1, act)
+			}
+		}
+		// The right password now is refused unchecked, and looks like a wrong one.
+		if act := attempt(user, "right"); !reflect.DeepEqual(act, wrong) {
+			t.Errorf("%s: refused attempt answered %+v, want %+v", user, act, wrong)
+		}
+	}
+	if got := f.rec.Count(audit.ThrottleRefused); got != 2 {
+		t.Errorf("%d %s events, want 2", got, audit.ThrottleRefused)
+	}
+	// Once the delay has passed, the right password goes through again.
+	now = now.Add(time.Second)
+	if act := attempt("alice", "right"); act.Outcome != "true" {
+		t.Errorf("after the delay: %+v", act)
+	}
+	// The right password to a locked account is no guess: it does not count.
+	for range 3 {
+		if act := attempt("locked", "right"); act.FailureMessage != "User Locked Out." {
+			t.Fatalf("locked account: %+v", act)
+		}
+	}
+	// A store outage fails the flow rather than let the guess through unthrottled.
+	f.st.Down.Store(true)
+	ctx := newCtx()
+	ctx.Shared["username"] = "alice"
+	ctx.Transient["password"] = "right"
+	if _, err := n.Process(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("during an outage: %v, want store.ErrUnavailable", err)
+	}
+}
+
+// TestDataStoreDecisionRefusalTakesAsLongAsACheck: a refused attempt waits as long as a
+// password check takes, so its timing does not tell a refusal from a wrong password.
+// Only lower bounds are asserted, which load cannot break.
+func TestDataStoreDecisionRefusalTakesAsLongAsACheck(t *testing.T) {
+	f := newFixture(t)
+	const verifyTime = 40 * time.Millisecond
+	f.users = identity.New(f.st, identity.Options{Params: identity.CheapParams, VerifyTime: verifyTime, Logger: discard()})
+	f.deps.Users = f.users
+	f.addUser(t, "alice", "right")
+	th, err := throttle.New(f.st, throttle.Config{PairFree: 1}, func() time.Time { return testNow }, f.deps.Audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.deps.Guard = th
+	n := f.mustBuild(t, "data_store_decision", "")
+	for _, what := range []string{"checked", "refused"} {
+		ctx := newCtx()
+		ctx.Shared["username"] = "alice"
+		ctx.Transient["password"] = "wrong"
+		start := time.Now()
+		if act := run(t, n, ctx); act.Outcome != "false" {
+			t.Fatalf("%s: %+v", what, act)
+		}
+		if took := time.Since(start); took < verifyTime {
+			t.Errorf("%s attempt took %v, less than a verification (%v)", what, took, verifyTime)
+		}
+	}
+	if f.rec.Count(audit.ThrottleRefused) != 1 {
+		t.Errorf("%d refusals, want the second attempt refused", f.rec.Count(audit.ThrottleRefused))
 	}
 }

@@ -1,8 +1,12 @@
 package basic
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/nodes"
@@ -31,12 +35,14 @@ func init() {
 				"one and goes to \"retry\"; then it goes to \"reject\". The count lives in the " +
 				"flow's shared state (\"<node id>.retry_count\"), or, with save_on_user, on the " +
 				"user account (attribute \"" + retryAttributePrefix + "<journey>.<node id>\"), where " +
-				"\"reject\" or a successful end of the journey clears it. On \"retry\" the next step says how many attempts are " +
-				"left (an error TextOutputCallback). Like AM's Retry Limit Decision.",
+				"\"reject\" or a successful end of the journey clears it. A username with no account is counted " +
+				"the same way (in the store, for 30 days), so the count does not tell which names have accounts. " +
+				"On \"retry\" the next step says how many attempts are left (an error TextOutputCallback). " +
+				"Like AM's Retry Limit Decision.",
 			Category: categoryDecision,
 			Outcomes: []nodes.Outcome{{ID: "retry", Label: "Retry"}, {ID: "reject", Label: "Reject"}},
 			New: func(c *RetryLimitConfig, b *nodes.Build) (nodes.Node, error) {
-				return &retryLimit{limit: c.Limit, onUser: c.SaveOnUser, users: usersOf(b)}, nil
+				return &retryLimit{limit: c.Limit, onUser: c.SaveOnUser, users: usersOf(b), store: storeOf(b)}, nil
 			},
 		})
 	})
@@ -46,7 +52,15 @@ type retryLimit struct {
 	limit  int
 	onUser bool
 	users  *identity.Store
+	store  store.Store
 }
+
+// unknownCountTTL is how long the count of a username that has no account is kept.
+// Such counts live in the store, not on an account, and anyone can make them for any
+// name, so they are forgotten after a while; a month is far longer than anyone could
+// wait to see a difference from an account's count, which is kept until reject or
+// success.
+const unknownCountTTL = 30 * 24 * time.Hour
 
 // Process runs the node for one visit of a flow (nodes.Node).
 func (n *retryLimit) Process(ctx *nodes.Context) (nodes.Action, error) {
@@ -67,7 +81,18 @@ func (n *retryLimit) Process(ctx *nodes.Context) (nodes.Action, error) {
 		case !errors.Is(err, identity.ErrNotFound):
 			return nodes.Action{}, err
 		}
-		// No such user: count in the flow, as AM does.
+		// No such user. AM counts in the flow then, which tells an attacker which names
+		// have accounts (their counts survive a new journey); an unknown name's count is
+		// kept in the store instead and behaves exactly like an account's.
+		outcome, count, err = n.countUnknown(ctx)
+		if err != nil {
+			return nodes.Action{}, err
+		}
+		if outcome == "retry" {
+			ctx.Shared[key] = count
+			return n.retry(count), nil // the same message as an account's
+		}
+		return nodes.Goto(outcome), nil
 	}
 	c, _ := ctx.Shared.Int(key)
 	if c < n.limit {
@@ -107,6 +132,30 @@ func (n *retryLimit) Complete(ctx *nodes.Context, success bool) error {
 		return nil
 	}
 	return err
+}
+
+// countUnknown counts like countOnUser for a username that has no account, in a store
+// counter named after the realm, a hash of the folded username, the journey and the
+// node. Incr keeps concurrent flows from both taking the last retry, as the account's
+// update does.
+func (n *retryLimit) countUnknown(ctx *nodes.Context) (outcome string, count int, err error) {
+	if n.store == nil {
+		return "", 0, fmt.Errorf("retry_limit: no store configured")
+	}
+	sum := sha256.Sum256([]byte(strings.ToLower(ctx.Username())))
+	key := "retry_limit:{" + ctx.Realm + "}:" + hex.EncodeToString(sum[:16]) + ":" + ctx.Journey + "." + ctx.NodeID
+	c, err := n.store.Incr(ctx.Ctx, key, 1, unknownCountTTL)
+	if err != nil {
+		return "", 0, fmt.Errorf("retry_limit: count: %w", err)
+	}
+	if c <= int64(n.limit) {
+		return "retry", int(c), nil
+	}
+	// Reject clears the count, as on an account; Delete does not reach counters.
+	if _, err := n.store.Incr(ctx.Ctx, key, -c, unknownCountTTL); err != nil {
+		return "", 0, fmt.Errorf("retry_limit: clear the count: %w", err)
+	}
+	return "reject", int(c - 1), nil
 }
 
 // countOnUser reads, bumps or clears the count on the user in one atomic update, so two

@@ -80,20 +80,44 @@ func TestRetryLimitOnUser(t *testing.T) {
 	}
 }
 
-func TestRetryLimitOnUnknownUserUsesFlow(t *testing.T) {
+// TestRetryLimitCountsUnknownUsersAsKnown: with save_on_user, a name without an
+// account is counted across flows exactly as an account is, so the outcomes do not
+// tell an attacker which names exist. Without a name the count stays in the flow.
+func TestRetryLimitCountsUnknownUsersAsKnown(t *testing.T) {
 	f := newFixture(t)
-	n := f.mustBuild(t, "retry_limit", `{"retry_limit": 1, "save_on_user": true}`)
-	for _, name := range []string{"ghost", ""} {
-		ctx := newCtx()
-		if name != "" {
+	f.addUser(t, "alice", "pw")
+	n := f.mustBuild(t, "retry_limit", `{"retry_limit": 2, "save_on_user": true}`)
+	// Each visit is a new flow, and the name is typed in varying case.
+	outcomes := func(names ...string) []string {
+		var got []string
+		for _, name := range names {
+			ctx := newCtx()
 			ctx.Shared["username"] = name
+			got = append(got, run(t, n, ctx).Outcome)
 		}
-		if o := run(t, n, ctx).Outcome; o != "retry" {
-			t.Errorf("%q: %q", name, o)
-		}
-		if o := run(t, n, ctx).Outcome; o != "reject" {
-			t.Errorf("%q: second visit %q", name, o)
-		}
+		return got
+	}
+	known := outcomes("alice", "Alice", "alice", "ALICE")
+	unknown := outcomes("ghost", "Ghost", "ghost", "GHOST")
+	if want := []string{"retry", "retry", "reject", "retry"}; !reflect.DeepEqual(known, want) || !reflect.DeepEqual(unknown, known) {
+		t.Errorf("outcomes: known %v, unknown %v; want both %v", known, unknown, want)
+	}
+	// Counts are per realm: the same name in another realm starts afresh.
+	ctx := newCtx()
+	ctx.Realm = "/alpha"
+	ctx.Shared["username"] = "ghost"
+	if o := run(t, n, ctx).Outcome; o != "retry" {
+		t.Errorf("ghost in /alpha: %q", o)
+	}
+	ctx = newCtx()
+	if o := run(t, n, ctx).Outcome; o != "retry" {
+		t.Errorf("no name: %q", o)
+	}
+	if o := run(t, n, ctx).Outcome; o != "retry" {
+		t.Errorf("no name, second visit: %q", o)
+	}
+	if o := run(t, n, ctx).Outcome; o != "reject" {
+		t.Errorf("no name, third visit: %q", o)
 	}
 }
 

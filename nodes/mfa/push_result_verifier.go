@@ -16,7 +16,7 @@ func init() {
 			Summary:  "Checks the answer to the push this flow sent: success, failure (denied or wrong number), expired, or waiting.",
 			Description: "An approval counts only for the flow the push was sent for, only once, and, with number matching, only with the " +
 				"number the login showed. On success, failure and expired it clears the push from shared state, so push_sender may send " +
-				"a new one (the expired loop of the push-mfa journey).",
+				"a new one (the expired loop of the push-mfa journey). On success the flow has verified the factor \"push\".",
 			Outcomes: []nodes.Outcome{
 				{ID: "success", Label: "Success"}, {ID: "failure", Label: "Failure"}, {ID: "expired", Label: "Expired"}, {ID: "waiting", Label: "Waiting"},
 			},

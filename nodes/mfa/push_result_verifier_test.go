@@ -136,6 +136,14 @@ func TestPushResultVerifier(t *testing.T) {
 			if tc.audit != "" && f.env.Audit.Count(tc.audit) != 1 {
 				t.Errorf("%d %s events", f.env.Audit.Count(tc.audit), tc.audit)
 			}
+			// The push is a verified factor exactly when the node says "success".
+			var wantFactors []nodes.Factor
+			if tc.outcome == "success" {
+				wantFactors = []nodes.Factor{nodes.FactorPush}
+			}
+			if got := ctx.Shared.Factors(); !reflect.DeepEqual(got, wantFactors) {
+				t.Errorf("factors %v, want %v", got, wantFactors)
+			}
 			if tc.outcome == "waiting" {
 				if got := stateJSON(t, ctx.Shared); got != before {
 					t.Errorf("waiting changed shared state:\n%s\nwas\n%s", got, before)

@@ -7,6 +7,9 @@ import (
 	"github.com/arbor-auth/arbor/nodes"
 )
 
+// ErrBadRecoveryCode is what the step after a refused recovery code says.
+const ErrBadRecoveryCode = "That recovery code is not valid."
+
 // RecoveryCollectorConfig configures recovery_code_collector_decision.
 type RecoveryCollectorConfig struct {
 	Prompt map[string]string `json:"prompt" default:"{\"en\":\"Recovery Code\"}" doc:"Prompt for the code, by locale."`
@@ -20,11 +23,13 @@ func init() {
 			Category: "mfa",
 			Summary:  "Asks for a recovery code: true if it is one of the user's unused codes, which is then used up.",
 			Description: "Each code works once; a used code is consumed atomically, so two logins racing with the same code cannot " +
-				"both succeed. Wrap it in a retry_limit to bound guesses.",
+				"both succeed. Guesses are throttled per user and client address (the server's guessing defence): an attempt made " +
+				"too early is answered as a wrong code without being checked. On \"true\" the flow has verified the factor " +
+				"\"recovery_code\". Wrap it in a retry_limit to bound the guesses of one flow.",
 			Input:    true,
 			Outcomes: []nodes.Outcome{{ID: "true", Label: "True"}, {ID: "false", Label: "False"}},
 			New: func(c *RecoveryCollectorConfig, b *nodes.Build) (nodes.Node, error) {
-				svc, au := servicesOf(b), auditOf(b)
+				svc, au, guard := servicesOf(b), auditOf(b), nodes.GuardOf(b)
 				return nodes.NodeFunc(func(ctx *nodes.Context) (nodes.Action, error) {
 					if err := svc.need(false, true); err != nil {
 						return nodes.Action{}, err
@@ -40,15 +45,24 @@ func init() {
 					if code == "" {
 						return nodes.Send(nodes.NameCallback(text(c.Prompt, ctx, "Recovery Code"))), nil
 					}
-					ok, err := svc.devices.UseRecoveryCode(ctx.Ctx, ctx.Realm, user, code)
+					checked := false
+					// Checking a code is one store operation, quick whatever the answer, so a
+					// refusal needs no padding to look like a wrong code.
+					ok, err := nodes.CheckSecret(ctx, guard, au, user, nil, func() (bool, error) {
+						checked = true
+						return svc.devices.UseRecoveryCode(ctx.Ctx, ctx.Realm, user, code)
+					})
 					if err != nil {
 						return nodes.Action{}, err
 					}
 					ev := audit.Event{Type: audit.RecoveryCodeUsed, Realm: ctx.Realm, User: user, FlowID: ctx.FlowID, Node: ctx.NodeID, Client: ctx.Request.ClientIP}
 					if !ok {
-						ev.Type = audit.RecoveryCodeBad
-						au.Emit(ctx.Ctx, ev)
-						return nodes.Action{Outcome: "false", StepError: "That recovery code is not valid."}, nil
+						if checked { // a refusal is audited as such, not as a wrong code
+							ev.Type = audit.RecoveryCodeBad
+							au.Emit(ctx.Ctx, ev)
+						}
+						// A refusal looks like a wrong code, message included.
+						return nodes.Action{Outcome: "false", StepError: ErrBadRecoveryCode}, nil
 					}
 					au.Emit(ctx.Ctx, ev)
 					ctx.Shared.AddFactor(nodes.FactorRecoveryCode)

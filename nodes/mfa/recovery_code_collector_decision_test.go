@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/nodes/mfa"
 	"github.com/arbor-auth/arbor/push"
 	"github.com/arbor-auth/arbor/store"
+	"github.com/arbor-auth/arbor/throttle"
 )
 
 func TestRecoveryCodeCollectorOutcomes(t *testing.T) {
@@ -103,6 +107,14 @@ func TestRecoveryCodeCollector(t *testing.T) {
 				// A refused code says why on the step that asks again.
 				if wantErr := tr.outcome == "false"; (act.StepError != "") != wantErr {
 					t.Fatalf("try %d: step error %q on outcome %q", i, act.StepError, act.Outcome)
+				}
+				// The code is a verified factor once the node has said "true".
+				var wantFactors []nodes.Factor
+				if slices.ContainsFunc(tc.tries[:i+1], func(t try) bool { return t.outcome == "true" }) {
+					wantFactors = []nodes.Factor{nodes.FactorRecoveryCode}
+				}
+				if got := ctx.Shared.Factors(); !slices.Equal(got, wantFactors) {
+					t.Fatalf("try %d: factors %v, want %v", i, got, wantFactors)
 				}
 				if tr.outcome == "" && !reflect.DeepEqual(act.Callbacks, prompt) {
 					t.Fatalf("try %d: asked %+v, want the prompt again", i, act.Callbacks)
@@ -225,5 +237,50 @@ func TestRecoveryCodeCollectorRace(t *testing.T) {
 	}
 	if want := map[string]int{"true": 1, "false": flows - 1}; !reflect.DeepEqual(got, want) {
 		t.Errorf("outcomes %v, want %v", got, want)
+	}
+}
+
+// TestRecoveryCodeCollectorThrottled checks the guessing defence: past the free
+// failures a right code is refused unchecked, answered as a wrong one, audited as a
+// refusal, and not used up; once the delay has passed it works.
+func TestRecoveryCodeCollectorThrottled(t *testing.T) {
+	f := newFixture(t, push.Config{})
+	th, err := throttle.New(f.st, throttle.Config{PairFree: 2}, f.env.Now, f.deps.Audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.deps.Guard = th
+	codes, err := f.env.Devices.NewRecoveryCodes(context.Background(), "/", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := f.mustBuild(t, "recovery_code_collector_decision", "")
+	prompt := []nodes.Callback{nodes.NameCallback("Recovery Code")}
+	try := func(code string) nodes.Action {
+		ctx := f.newCtx()
+		f.next(t, ctx, prompt, code)
+		act := run(t, n, ctx)
+		if act.Outcome != "true" && len(ctx.Shared.Factors()) > 0 {
+			t.Errorf("factors %v after %q", ctx.Shared.Factors(), act.Outcome)
+		}
+		return act
+	}
+	for range 2 {
+		if act := try("NOTACODE00"); act.Outcome != "false" {
+			t.Fatalf("wrong code: %+v", act)
+		}
+	}
+	if act := try(codes[0]); !reflect.DeepEqual(act, nodes.Action{Outcome: "false", StepError: mfa.ErrBadRecoveryCode}) {
+		t.Errorf("refused right code answered %+v, want it to look like a wrong code", act)
+	}
+	if got, want := []int{f.env.Audit.Count(audit.RecoveryCodeBad), f.env.Audit.Count(audit.ThrottleRefused)}, []int{2, 1}; !reflect.DeepEqual(got, want) {
+		t.Errorf("rejected, refused events %v, want %v", got, want)
+	}
+	if left, _ := f.env.Devices.RecoveryCodesLeft(context.Background(), "/", "alice"); left != 10 {
+		t.Errorf("a refused attempt used a code: %d left", left)
+	}
+	f.env.Clock.Advance(time.Second)
+	if act := try(codes[0]); act.Outcome != "true" {
+		t.Errorf("after the delay: %+v", act)
 	}
 }

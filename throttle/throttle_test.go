@@ -1,0 +1,389 @@
+package throttle_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/internal/testredis"
+	"github.com/arbor-auth/arbor/store"
+	"github.com/arbor-auth/arbor/store/embedded"
+	"github.com/arbor-auth/arbor/store/redisstore"
+	"github.com/arbor-auth/arbor/store/storetest"
+	"github.com/arbor-auth/arbor/throttle"
+)
+
+// clock is a test clock that only moves when told to.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is a throttle over one backend, with its clock and audit events.
+type env struct {
+	th    *throttle.Throttle
+	clock *clock
+	rec   *audit.Recorder
+	st    *storetest.Flaky
+}
+
+// backends runs f against the embedded store and a real redis-server.
+func backends(t *testing.T, f func(t *testing.T, newEnv func(cfg throttle.Config) *env)) {
+	t.Run("embedded", func(t *testing.T) {
+		f(t, func(cfg throttle.Config) *env {
+			st, err := embedded.Open(embedded.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return newEnv(t, st, cfg)
+		})
+	})
+	t.Run("redis", func(t *testing.T) {
+		f(t, func(cfg throttle.Config) *env {
+			srv := testredis.Start(t) // a fresh server each, so no counts carry over
+			st, err := redisstore.Open(srv.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return newEnv(t, st, cfg)
+		})
+	})
+}
+
+func newEnv(t *testing.T, st store.Store, cfg throttle.Config) *env {
+	t.Helper()
+	e := &env{clock: &clock{t: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}, rec: &audit.Recorder{}, st: storetest.NewFlaky(st)}
+	al := audit.New(slog.New(slog.DiscardHandler))
+	al.AddSink(e.rec.Sink())
+	th, err := throttle.New(e.st, cfg, e.clock.Now, al)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.th = th
+	return e
+}
+
+// guess makes one wrong attempt if allowed and reports the wait when refused.
+func (e *env) guess(t *testing.T, user, ip string) time.Duration {
+	t.Helper()
+	ctx := context.Background()
+	wait, err := e.th.Allow(ctx, "/", user, ip)
+	if err != nil {
+		t.Fatalf("Allow(%s, %s): %v", user, ip, err)
+	}
+	if wait > 0 {
+		return wait
+	}
+	if err := e.th.Failed(ctx, "/", user, ip); err != nil {
+		t.Fatalf("Failed(%s, %s): %v", user, ip, err)
+	}
+	return 0
+}
+
+// login makes one right attempt; it reports false when refused.
+func (e *env) login(t *testing.T, user, ip string) bool {
+	t.Helper()
+	ctx := context.Background()
+	wait, err := e.th.Allow(ctx, "/", user, ip)
+	if err != nil {
+		t.Fatalf("Allow(%s, %s): %v", user, ip, err)
+	}
+	if wait > 0 {
+		return false
+	}
+	if err := e.th.Succeeded(ctx, "/", user, ip); err != nil {
+		t.Fatalf("Succeeded(%s, %s): %v", user, ip, err)
+	}
+	return true
+}
+
+const (
+	attacker = "198.51.100.66"
+	home     = "203.0.113.5"
+)
+
+func TestPairDelaysGrowAndSuccessClears(t *testing.T) {
+	backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+		e := newEnv(throttle.Config{})
+		for i := range 5 {
+			if wait := e.guess(t, "alice", attacker); wait != 0 {
+				t.Fatalf("free attempt %d refused (wait %v)", i+1, wait)
+			}
+		}
+		// Each delay is waited out exactly; one second less is refused with the rest.
+		for k, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+			e.clock.Add(want - time.Second/2)
+			if wait := e.guess(t, "alice", attacker); wait != time.Second/2 {
+				t.Fatalf("delay %d: early attempt waits %v, want 0.5s", k+1, wait)
+			}
+			e.clock.Add(time.Second / 2)
+			if wait := e.guess(t, "alice", attacker); wait != 0 {
+				t.Fatalf("delay %d: attempt after %v refused (wait %v)", k+1, want, wait)
+			}
+		}
+		// The case of the username does not make a new account.
+		if wait := e.guess(t, "ALICE", attacker); wait != 16*time.Second {
+			t.Errorf("ALICE waits %v, want alice's 16s", wait)
+		}
+		// The real user, from another address, is not held back.
+		if !e.login(t, "alice", home) {
+			t.Fatal("the real user from another address was refused")
+		}
+		// A success clears the (user, address) count: the next mistakes are free again.
+		e.clock.Add(16 * time.Second)
+		if !e.login(t, "alice", attacker) {
+			t.Fatal("right password after the delay refused")
+		}
+		for i := range 5 {
+			if wait := e.guess(t, "alice", attacker); wait != 0 {
+				t.Fatalf("after a success, attempt %d refused (wait %v)", i+1, wait)
+			}
+		}
+	})
+}
+
+func TestDelayIsCapped(t *testing.T) {
+	backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+		e := newEnv(throttle.Config{PairFree: 1, MaxDelay: 10 * time.Second})
+		var last time.Duration
+		for range 8 {
+			e.clock.Add(last)
+			if wait := e.guess(t, "alice", attacker); wait != 0 {
+				t.Fatalf("refused after waiting %v (wait %v)", last, wait)
+			}
+			last = e.guess(t, "alice", attacker)
+		}
+		if last != 10*time.Second {
+			t.Errorf("delay after many failures %v, want the 10s cap", last)
+		}
+	})
+}
+
+func TestWindowForgets(t *testing.T) {
+	backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+		e := newEnv(throttle.Config{Window: time.Hour, MaxDelay: time.Minute})
+		for range 5 {
+			e.guess(t, "alice", attacker)
+		}
+		e.clock.Add(time.Second)
+		e.guess(t, "alice", attacker)
+		// Half a window on, half of the old failures still count: the next is delayed.
+		e.clock.Add(30 * time.Minute)
+		if wait := e.guess(t, "alice", attacker); wait != 0 {
+			t.Fatalf("refused after 30 minutes (wait %v)", wait)
+		}
+		// Two windows on, nothing counts: five free attempts again.
+		e.clock.Add(2 * time.Hour)
+		for i := range 5 {
+			if wait := e.guess(t, "alice", attacker); wait != 0 {
+				t.Fatalf("two windows later, attempt %d refused (wait %v)", i+1, wait)
+			}
+		}
+	})
+}
+
+func TestAddressSprayingIsDelayed(t *testing.T) {
+	backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+		e := newEnv(throttle.Config{AddressFree: 10})
+		users := []string{"u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9"}
+		for _, u := range users { // one guess at each of ten accounts
+			if wait := e.guess(t, u, attacker); wait != 0 {
+				t.Fatalf("guess at %s refused (wait %v)", u, wait)
+			}
+		}
+		if wait := e.guess(t, "u10", attacker); wait != time.Second {
+			t.Errorf("eleventh account from the same address waits %v, want 1s", wait)
+		}
+		if !e.login(t, "u10", home) {
+			t.Error("another address is held back by the spraying one")
+		}
+	})
+}
+
+func TestAccountWideDelayNeverLocksOutTheRealUser(t *testing.T) {
+	backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+		e := newEnv(throttle.Config{UserFree: 20})
+		// The real user signed in from home before.
+		if !e.login(t, "alice", home) {
+			t.Fatal("first login refused")
+		}
+		// Four addresses, five free guesses each: twenty failures on the account.
+		for a := range 4 {
+			ip := "198.51.100." + string(rune('1'+a))
+			for range 5 {
+				if wait := e.guess(t, "alice", ip); wait != 0 {
+					t.Fatalf("free guess from %s refused", ip)
+				}
+			}
+		}
+		// A fifth address is now held back account-wide, and that was audited.
+		wait := e.guess(t, "alice", "198.51.100.99")
+		if wait != time.Second {
+			t.Errorf("a new address waits %v, want the first account-wide delay, 1s", wait)
+		}
+		if n := e.rec.Count(audit.ThrottleUserDelayed); n == 0 {
+			t.Error("the account-wide delay was not audited")
+		}
+		// The real user, from an address they signed in from before, is not.
+		if !e.login(t, "alice", home) {
+			t.Error("the real user from a known address was refused during the attack")
+		}
+		// The account-wide delay expires by itself.
+		e.clock.Add(wait)
+		if w := e.guess(t, "alice", "198.51.100.99"); w != 0 {
+			t.Errorf("after the delay, a new address still waits %v", w)
+		}
+	})
+}
+
+func TestOneAddressNeverReachesTheAccountWideThreshold(t *testing.T) {
+	backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+		e := newEnv(throttle.Config{})
+		// An attacker guessing as fast as allowed for a whole day.
+		start := e.clock.Now()
+		var guesses int
+		perHour := make([]int, 24)
+		for end := start.Add(24 * time.Hour); e.clock.Now().Before(end); {
+			wait := e.guess(t, "alice", attacker)
+			if wait == 0 {
+				guesses++
+				perHour[int(e.clock.Now().Sub(start)/time.Hour)]++
+				continue
+			}
+			e.clock.Add(wait)
+		}
+		t.Logf("one address, one account, one day, defaults: %d guesses checked; per hour %v", guesses, perHour)
+		if perHour[0] > 20 || perHour[23] > 2 {
+			t.Errorf("guesses per hour %v: want at most 20 in the first hour and 2 in the last", perHour)
+		}
+		if guesses >= throttle.Defaults.UserFree {
+			t.Errorf("%d guesses from one address in a day reach the per-user threshold %d", guesses, throttle.Defaults.UserFree)
+		}
+		if e.rec.Count(audit.ThrottleUserDelayed) != 0 {
+			t.Error("one address set off the account-wide delay")
+		}
+		// The real user on a new address is let in.
+		if !e.login(t, "alice", home) {
+			t.Error("the real user from a new address was refused")
+		}
+	})
+}
+
+func TestConcurrentBurstGetsOnlyTheFreeAttempts(t *testing.T) {
+	backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+		e := newEnv(throttle.Config{})
+		var allowed atomic.Int32
+		var wg sync.WaitGroup
+		for range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				wait, err := e.th.Allow(context.Background(), "/", "alice", attacker)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if wait == 0 {
+					allowed.Add(1)
+					if err := e.th.Failed(context.Background(), "/", "alice", attacker); err != nil {
+						t.Error(err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		// Five free, and at most one claiming the first delayed slot.
+		if n := allowed.Load(); n < 5 || n > 6 {
+			t.Errorf("%d of 40 concurrent guesses checked, want 5 or 6", n)
+		}
+	})
+}
+
+func TestStoreOutageFailsClosed(t *testing.T) {
+	backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+		e := newEnv(throttle.Config{})
+		e.st.Down.Store(true)
+		ctx := context.Background()
+		if _, err := e.th.Allow(ctx, "/", "alice", attacker); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("Allow during an outage: %v, want store.ErrUnavailable", err)
+		}
+		if err := e.th.Failed(ctx, "/", "alice", attacker); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("Failed during an outage: %v", err)
+		}
+		if err := e.th.Succeeded(ctx, "/", "alice", attacker); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("Succeeded during an outage: %v", err)
+		}
+	})
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  throttle.Config
+		ok   bool
+	}{
+		{"zero means defaults", throttle.Config{}, true},
+		{"defaults", throttle.Defaults, true},
+		{"negative window", throttle.Config{Window: -time.Second}, false},
+		{"negative free", throttle.Config{PairFree: -1}, false},
+		{"cap below first delay", throttle.Config{BaseDelay: time.Minute, MaxDelay: time.Second}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if (err == nil) != tt.ok {
+				t.Errorf("Validate() = %v, want ok %v", err, tt.ok)
+			}
+			if _, err := throttle.New(nil, tt.cfg, nil, nil); (err == nil) != tt.ok {
+				t.Errorf("New() = %v, want ok %v", err, tt.ok)
+			}
+		})
+	}
+}
+
+// TestAddresses: an IPv6 client is counted by its /64, so hopping within it does not
+// give fresh attempts, and a door without client addresses holds nobody back through a
+// shared address count.
+func TestAddresses(t *testing.T) {
+	backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+		e := newEnv(throttle.Config{AddressFree: 10})
+		for i := range 5 {
+			if wait := e.guess(t, "alice", "2001:db8:1:2::"+string(rune('a'+i))); wait != 0 {
+				t.Fatalf("free guess %d refused", i+1)
+			}
+		}
+		if wait := e.guess(t, "alice", "2001:db8:1:2:ffff::1"); wait != time.Second {
+			t.Errorf("another address in the same /64 waits %v, want 1s", wait)
+		}
+		if wait := e.guess(t, "alice", "2001:db8:1:3::1"); wait != 0 {
+			t.Errorf("another /64 waits %v", wait)
+		}
+		if wait := e.guess(t, "bob", "::ffff:192.0.2.1"); wait != 0 {
+			t.Errorf("an IPv4-mapped address waits %v", wait)
+		}
+		for i := range 12 { // twelve users, no address: no address count to pass
+			if wait := e.guess(t, "user"+string(rune('a'+i)), ""); wait != 0 {
+				t.Fatalf("guess %d without an address refused (wait %v)", i+1, wait)
+			}
+		}
+	})
+}
