@@ -260,7 +260,7 @@ func TestCLIAfterTheServer(t *testing.T) {
 	if _, out, _ := cli(t, "pending"); !strings.Contains(out, sent.MessageID) {
 		t.Fatalf("pending before the withdrawal: %s", out)
 	}
-	if err := env.Push.Withdraw(ctx, sent.MessageID, "f2"); err != nil {
+	if err := env.Push.Cancel(ctx, sent.MessageID, "f2"); err != nil {
 		t.Fatal(err)
 	}
 	if code, out, _ := cli(t, "pending"); code != 0 || !strings.Contains(out, "No pending push.") {

@@ -429,30 +429,35 @@ func (s *Service) windowEnd(ctx context.Context, req SendRequest, limit RateLimi
 	return latest
 }
 
-// Withdraw takes back the push messageID that flowID sent and no longer waits for (the
-// user chose a recovery code instead): the device stops listing it and a late answer
-// finds nothing to approve. Anything but a pending push of that flow is left alone.
-func (s *Service) Withdraw(ctx context.Context, messageID, flowID string) error {
+// Cancel withdraws the push messageID sent for flowID, because the flow went on without
+// it (a one-time code typed instead): the record is removed, so a late approval or
+// denial from the device is refused as for an unknown push, and poll no longer offers
+// it. Cancelling a push that is unknown, another flow's, or already answered or expired
+// does nothing. It is audited as push.cancelled. Only store failures are errors.
+func (s *Service) Cancel(ctx context.Context, messageID, flowID string) error {
 	if !strings.HasPrefix(messageID, AuthenticatePrefix) || flowID == "" {
 		return nil
 	}
-	m, rev, err := s.getMessage(ctx, messageID)
+	m, _, err := s.getMessage(ctx, messageID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if m.Kind != kindAuthenticate || !sameString(m.FlowID, flowID) || m.State != statePending {
+	if m.Kind != kindAuthenticate || !sameString(m.FlowID, flowID) {
 		return nil
 	}
-	m.State = stateFailed
-	if err := s.casMessage(ctx, messageID, m, rev); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil // answered meanwhile: nothing left to withdraw
+	// Take, not Delete: of two cancels (or a cancel and a Result) one wins, and only
+	// the winner audits.
+	if _, err := s.st.Take(ctx, messageKey(messageID)); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
 		}
-		return fmt.Errorf("push: withdraw %s: %w", messageID, err)
+		return fmt.Errorf("push: cancel %s: %w", messageID, err)
 	}
 	s.dropPending(ctx, m.DeviceID, messageID)
+	s.emit(ctx, audit.Event{Type: audit.PushCancelled, Realm: m.Realm, User: m.User, FlowID: m.FlowID, Message: messageID,
+		Reason: "the login went on without it", Details: map[string]any{"device_id": m.DeviceID, "state": m.State}})
 	return nil
 }

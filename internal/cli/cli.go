@@ -23,7 +23,6 @@ import (
 	"github.com/arbor-auth/arbor/internal/config"
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/nodes"
-	"github.com/arbor-auth/arbor/nodes/basic"
 )
 
 const usage = `arbor: a self-hostable authentication journey engine
@@ -207,17 +206,9 @@ func browseURL(public, addr string) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
-// Registry returns the node registry with every family, for commands that work offline.
-func Registry() *nodes.Registry {
-	r := nodes.NewRegistry()
-	basic.Register(r)
-	for _, f := range offlineFamilies {
-		f(r)
-	}
-	return r
-}
-
-var offlineFamilies []func(*nodes.Registry)
+// Registry returns the node registry with every family, as the app builds it, for
+// commands that work offline.
+func Registry() *nodes.Registry { return app.NewRegistry() }
 
 func journeysCmd(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {

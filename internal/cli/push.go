@@ -7,12 +7,10 @@ import (
 
 	"github.com/arbor-auth/arbor/authenticator"
 	"github.com/arbor-auth/arbor/internal/app"
-	"github.com/arbor-auth/arbor/nodes/mfa"
 	"github.com/arbor-auth/arbor/push"
 )
 
 func init() {
-	offlineFamilies = append(offlineFamilies, mfa.Register)
 	commands["device"] = func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return authenticator.RunCLI(ctx, args, stdout, stderr)
 	}
