@@ -144,18 +144,6 @@ func TestRecoveryCodeCollector(t *testing.T) {
 	}
 }
 
-func swapCase(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z':
-			return r - 'a' + 'A'
-		case r >= 'A' && r <= 'Z':
-			return r - 'A' + 'a'
-		}
-		return r
-	}, s)
-}
-
 func TestRecoveryCodeCollectorPrompt(t *testing.T) {
 	f := newFixture(t, push.Config{})
 	n := f.mustBuild(t, "recovery_code_collector_decision", `{"prompt": {"en": "Code", "fr": "Code de secours"}}`)
