@@ -140,7 +140,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		if err != nil {
 			return nil, fmt.Errorf("users file: %w", err)
 		}
-		n, err := a.Users.Import(ctx, f)
+		n, err := a.Users.Import(ctx, f, identity.Realms(cfg.Realms...))
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("users file %s: %w", cfg.Users, err)

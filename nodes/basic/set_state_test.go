@@ -75,3 +75,17 @@ func TestSetStateConfigProblems(t *testing.T) {
 	wantProblems(t, f, "set_state", `{"expressions": {"a": 1}}`, "/nodes/n/config/expressions/a bad_config")
 	wantProblems(t, f, "set_state", `{"value": {"a": 1}}`, "/nodes/n/config/value bad_config")
 }
+
+// TestSetStatePaletteDoc: the palette calls expressions what they are, not localized text.
+func TestSetStatePaletteDoc(t *testing.T) {
+	f := newFixture(t)
+	info, ok := f.reg.Lookup("set_state")
+	if !ok {
+		t.Fatal("set_state is not registered")
+	}
+	for _, fd := range info.Fields {
+		if fd.Name == "expressions" && fd.Type != "map of expressions (by shared-state key)" {
+			t.Errorf("expressions documented as %q", fd.Type)
+		}
+	}
+}
