@@ -267,14 +267,26 @@ func (r *Registry) Devices(ctx context.Context, realm, user string) ([]Device, e
 	return rec.Devices, nil
 }
 
-// SecondFactors returns ["push"] when the user has a push device, else nothing: the
-// door core (door.Enrollments) asks it which factors a login of the user must verify.
+// SecondFactors returns the kinds of second factor the user has enrolled, "push" for
+// a push device and "otp" for an authenticator app (the factor names nodes record), in
+// that order, or nothing: the door core (door.Enrollments) asks it which factors a
+// login of the user must verify. One read of the user's record.
 func (r *Registry) SecondFactors(ctx context.Context, realm, user string) ([]string, error) {
-	list, err := r.Devices(ctx, realm, user)
-	if err != nil || len(list) == 0 {
+	if err := checkOwner(realm, user); err != nil {
 		return nil, err
 	}
-	return []string{"push"}, nil
+	rec, err := r.load(ctx, realm, user)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if len(rec.Devices) > 0 {
+		out = append(out, "push")
+	}
+	if len(rec.OATH) > 0 {
+		out = append(out, "otp")
+	}
+	return out, nil
 }
 
 // Device returns the device with id, whoever owns it (Realm and User say who), or

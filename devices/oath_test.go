@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base32"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/arbor-auth/arbor/keys"
 	"github.com/arbor-auth/arbor/oath"
 	"github.com/arbor-auth/arbor/store"
+	"github.com/arbor-auth/arbor/store/embedded"
 	"github.com/arbor-auth/arbor/store/redisstore"
 )
 
@@ -185,4 +187,53 @@ func TestVerifyCodeStoreDown(t *testing.T) {
 	if _, err := reg.OATHDevices(context.Background(), "/", "erin"); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("OATHDevices: %v, want store.ErrUnavailable", err)
 	}
+}
+
+// BenchmarkVerifyCode is one code check as a login does it: read the user's record,
+// open the sealed secret, check, and record the step with a compare-and-swap, on the
+// embedded store. Each iteration uses a fresh time step so every code is accepted.
+func BenchmarkVerifyCode(b *testing.B) {
+	st, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	reg := devices.New(st, keys.Generate())
+	ctx := context.Background()
+	if _, err := reg.AddOATH(ctx, "/", "bench", devices.OATHDevice{Params: oath.DefaultParams}, oathSecret); err != nil {
+		b.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	for b.Loop() {
+		now = now.Add(30 * time.Second)
+		code, _ := oath.Code(oath.DefaultParams, oathSecret, now, 0)
+		if res, err := reg.VerifyCode(ctx, "/", "bench", code, now, oath.DefaultPolicy); err != nil || res.Outcome != oath.Accepted {
+			b.Fatal(res.Outcome, err)
+		}
+	}
+}
+
+// TestSecondFactors: the door core learns from SecondFactors that a user with only an
+// authenticator app has a second factor too, so a password alone gets no full session.
+func TestSecondFactors(t *testing.T) {
+	ctx := context.Background()
+	reg, _ := newRegistry(t)
+	check := func(want ...string) {
+		t.Helper()
+		got, err := reg.SecondFactors(ctx, "/", "frank")
+		if err != nil || strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("SecondFactors = %v, %v; want %v", got, err, want)
+		}
+	}
+	check()
+	d := addOATH(t, reg, "/", "frank")
+	check("otp")
+	if err := reg.Add(ctx, "/", "frank", devices.Device{ID: "mech-f", Communication: "poll"}, secret(6)); err != nil {
+		t.Fatal(err)
+	}
+	check("push", "otp")
+	if err := reg.Revoke(ctx, "/", "frank", d.ID); err != nil {
+		t.Fatal(err)
+	}
+	check("push")
 }

@@ -329,3 +329,26 @@ func TestParseKeyDefaultsAndErrors(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVerifyTOTP checks a right code with the default window (the right code is
+// the current step's, found first).
+func BenchmarkVerifyTOTP(b *testing.B) {
+	now := time.Unix(1_800_000_000, 0)
+	code, _ := oath.Code(totp30, seed20, now, 0)
+	for b.Loop() {
+		if res, _ := oath.Verify(totp30, seed20, oath.State{}, code, now, oath.DefaultPolicy); res.Outcome != oath.Accepted {
+			b.Fatal(res.Outcome)
+		}
+	}
+}
+
+// BenchmarkVerifyHOTPWrong is the worst case a guess costs: a wrong HOTP code searched
+// through the look-ahead and the resynchronisation windows (110 codes by default).
+func BenchmarkVerifyHOTPWrong(b *testing.B) {
+	p := oath.Params{Kind: oath.HOTP, Algorithm: oath.SHA1, Digits: 6}
+	for b.Loop() {
+		if res, _ := oath.Verify(p, seed20, oath.State{}, "000000", time.Time{}, oath.DefaultPolicy); res.Outcome == oath.Accepted {
+			b.Fatal("accepted")
+		}
+	}
+}

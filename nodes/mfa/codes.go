@@ -1,8 +1,6 @@
 package mfa
 
 import (
-	"fmt"
-
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/nodes"
@@ -10,27 +8,32 @@ import (
 )
 
 // checkCode checks a one-time code the user typed against the user's OATH devices,
-// behind the guessing defence, and audits the result; on acceptance the flow records
-// the otp factor. A throttled attempt is answered as a wrong code without being checked.
-// Only store failures are errors. The code verifier and a push wait that takes a code
-// instead of the push share it, so both count and audit attempts the same way.
+// through the guessing defence (nodes.CheckSecret), and audits the result; on
+// acceptance the flow records the otp factor. An attempt the defence refuses is
+// answered as a wrong code without being checked. Only store failures are errors. The
+// code verifier and a push wait that takes a code instead of the push share it, so both
+// count and audit attempts the same way.
 func checkCode(ctx *nodes.Context, devs *devices.Registry, guard nodes.Guard, au *audit.Logger, user, code string, pol oath.Policy) (devices.CodeResult, error) {
-	ev := audit.Event{Type: audit.OTPRejected, Realm: ctx.Realm, User: user, FlowID: ctx.FlowID, Node: ctx.NodeID, Client: ctx.Request.ClientIP}
-	if guard != nil {
-		wait, err := guard.Allow(ctx.Ctx, ctx.Realm, user, ctx.Request.ClientIP)
-		if err != nil {
-			return devices.CodeResult{}, fmt.Errorf("one-time code: %w", err)
+	var res devices.CodeResult
+	checked := false
+	// Checking a code is one store operation, quick whatever the answer, so a refusal
+	// needs no padding to look like a wrong code.
+	_, err := nodes.CheckSecret(ctx, guard, au, user, nil, func() (bool, error) {
+		var err error
+		if res, err = devs.VerifyCode(ctx.Ctx, ctx.Realm, user, code, ctx.Now, pol); err != nil {
+			return false, err
 		}
-		if wait > 0 {
-			ev.Details = map[string]any{"reason": "throttled"}
-			au.Emit(ctx.Ctx, ev)
-			return devices.CodeResult{Outcome: oath.Wrong, Registered: true}, nil
-		}
-	}
-	res, err := devs.VerifyCode(ctx.Ctx, ctx.Realm, user, code, ctx.Now, pol)
+		checked = true
+		// A reused code is right, only too early again: no guess, so not a failure.
+		return res.Outcome == oath.Accepted || res.Outcome == oath.Reused, nil
+	})
 	if err != nil {
 		return devices.CodeResult{}, err
 	}
+	if !checked { // refused by the defence, which audited it
+		return devices.CodeResult{Outcome: oath.Wrong, Registered: true}, nil
+	}
+	ev := audit.Event{Type: audit.OTPRejected, Realm: ctx.Realm, User: user, FlowID: ctx.FlowID, Node: ctx.NodeID, Client: ctx.Request.ClientIP}
 	switch {
 	case res.Device != nil:
 		ev.Details = map[string]any{"device_id": res.Device.ID}
@@ -41,60 +44,39 @@ func checkCode(ctx *nodes.Context, devs *devices.Registry, guard nodes.Guard, au
 	switch res.Outcome {
 	case oath.Accepted:
 		ev.Type = audit.OTPAccepted
-		if guard != nil {
-			if err := guard.Succeeded(ctx.Ctx, ctx.Realm, user, ctx.Request.ClientIP); err != nil {
-				return devices.CodeResult{}, fmt.Errorf("one-time code: %w", err)
-			}
-		}
 		ctx.Shared.AddFactor(nodes.FactorOTP)
 	case oath.Reused:
-		// A right code, only too early again: not a guess, so not counted.
 		ev.Type = audit.OTPReused
-	default:
-		if guard != nil {
-			if err := guard.Failed(ctx.Ctx, ctx.Realm, user, ctx.Request.ClientIP); err != nil {
-				return devices.CodeResult{}, fmt.Errorf("one-time code: %w", err)
-			}
-		}
 	}
 	au.Emit(ctx.Ctx, ev)
 	return res, nil
 }
 
-// checkRecoveryCode checks a recovery code typed where a code is taken (a push wait
-// that allows it) behind the guessing defence, uses it up when right, and audits the
-// result; on success the flow records the recovery_code factor. A throttled attempt is
-// answered as a wrong code without being checked. Only store failures are errors.
-func checkRecoveryCode(ctx *nodes.Context, devs *devices.Registry, guard nodes.Guard, au *audit.Logger, user, code string) (bool, error) {
-	ev := audit.Event{Type: audit.RecoveryCodeBad, Realm: ctx.Realm, User: user, FlowID: ctx.FlowID, Node: ctx.NodeID, Client: ctx.Request.ClientIP}
-	if guard != nil {
-		wait, err := guard.Allow(ctx.Ctx, ctx.Realm, user, ctx.Request.ClientIP)
-		if err != nil {
-			return false, fmt.Errorf("recovery code: %w", err)
-		}
-		if wait > 0 {
-			ev.Details = map[string]any{"reason": "throttled"}
-			au.Emit(ctx.Ctx, ev)
-			return false, nil
-		}
-	}
-	ok, err := devs.UseRecoveryCode(ctx.Ctx, ctx.Realm, user, code)
+// useRecoveryCode checks a recovery code the user typed, through the guessing defence,
+// uses it up when right, and audits the result; on success the flow records the
+// recovery_code factor. An attempt the defence refuses is answered as a wrong code
+// without being checked. Only store failures are errors. The recovery code collector
+// and a push wait that takes a recovery code instead of the push share it.
+func useRecoveryCode(ctx *nodes.Context, devs *devices.Registry, guard nodes.Guard, au *audit.Logger, user, code string) (bool, error) {
+	checked := false
+	// Checking a code is one store operation, quick whatever the answer, so a refusal
+	// needs no padding to look like a wrong code.
+	ok, err := nodes.CheckSecret(ctx, guard, au, user, nil, func() (bool, error) {
+		checked = true
+		return devs.UseRecoveryCode(ctx.Ctx, ctx.Realm, user, code)
+	})
 	if err != nil {
 		return false, err
 	}
-	if guard != nil {
-		report := guard.Failed
-		if ok {
-			report = guard.Succeeded
+	ev := audit.Event{Type: audit.RecoveryCodeUsed, Realm: ctx.Realm, User: user, FlowID: ctx.FlowID, Node: ctx.NodeID, Client: ctx.Request.ClientIP}
+	if !ok {
+		if checked { // a refusal is audited as such, not as a wrong code
+			ev.Type = audit.RecoveryCodeBad
+			au.Emit(ctx.Ctx, ev)
 		}
-		if err := report(ctx.Ctx, ctx.Realm, user, ctx.Request.ClientIP); err != nil {
-			return false, fmt.Errorf("recovery code: %w", err)
-		}
-	}
-	if ok {
-		ev.Type = audit.RecoveryCodeUsed
-		ctx.Shared.AddFactor(nodes.FactorRecoveryCode)
+		return false, nil
 	}
 	au.Emit(ctx.Ctx, ev)
-	return ok, nil
+	ctx.Shared.AddFactor(nodes.FactorRecoveryCode)
+	return true, nil
 }

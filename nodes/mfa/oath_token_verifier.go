@@ -47,11 +47,7 @@ func init() {
 				{ID: "success", Label: "Success"}, {ID: "failure", Label: "Failure"}, {ID: "not_registered", Label: "Not Registered"},
 			},
 			New: func(c *OATHVerifierConfig, b *nodes.Build) (nodes.Node, error) {
-				n := &oathVerifier{cfg: c, pol: c.policy(), svc: servicesOf(b), audit: auditOf(b)}
-				if b != nil && b.Deps != nil {
-					n.guard = b.Deps.Guard
-				}
-				return n, nil
+				return &oathVerifier{cfg: c, pol: c.policy(), svc: servicesOf(b), audit: auditOf(b), guard: nodes.GuardOf(b)}, nil
 			},
 		})
 	})

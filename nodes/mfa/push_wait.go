@@ -49,7 +49,7 @@ func init() {
 			Type:     "push_wait",
 			Title:    "Push Wait",
 			Category: "mfa",
-			Summary:  "Waits for the user to answer the push, showing the number to match; the user may exit instead.",
+			Summary:  "Waits for the user to answer the push, showing the number to match; the user may exit, or type a one-time code instead.",
 			Description: "Sends a PollingWaitCallback with the wait time, the number to match in a HiddenValueCallback pushChallengeNumber " +
 				"(and in the message), and an exit ConfirmationCallback preset to 100 (submit 0 to exit). Outcomes: done once the wait has " +
 				"passed (go to push_result_verifier), exit when the user pressed exit. With accept_code it also sends a TextInputCallback " +
@@ -59,11 +59,7 @@ func init() {
 			Input:       true,
 			OutcomesFor: (*PushWaitConfig).outcomes,
 			New: func(c *PushWaitConfig, b *nodes.Build) (nodes.Node, error) {
-				n := &pushWait{cfg: c, svc: servicesOf(b), audit: auditOf(b)}
-				if b != nil && b.Deps != nil {
-					n.guard = b.Deps.Guard
-				}
-				return n, nil
+				return &pushWait{cfg: c, svc: servicesOf(b), audit: auditOf(b), guard: nodes.GuardOf(b)}, nil
 			},
 		})
 	})
@@ -154,7 +150,7 @@ func (n *pushWait) takeCode(ctx *nodes.Context, code string) (bool, string, erro
 	}
 	ok := false
 	if n.cfg.AcceptRecovery && devices.NormalizeRecoveryCode(code) != "" {
-		if ok, err = checkRecoveryCode(ctx, n.svc.devices, n.guard, n.audit, user, code); err != nil {
+		if ok, err = useRecoveryCode(ctx, n.svc.devices, n.guard, n.audit, user, code); err != nil {
 			return false, "", err
 		}
 	} else {
