@@ -42,6 +42,27 @@ type Config struct {
 	TombstoneTTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Trace, when set, is told of every node a flow visits and every outcome it
+	// follows, synchronously: the journey test runner measures coverage with it. It
+	// must be quick and safe for concurrent use.
+	Trace func(TraceEvent)
+}
+
+// TraceEvent is one node visit (Outcome empty) or one outcome followed.
+type TraceEvent struct {
+	// Journey and Version name the journey the node belongs to (an inner journey's
+	// own name inside it).
+	Journey string
+	Version int
+	// Node is the node id, Outcome the outcome followed.
+	Node, Outcome string
+}
+
+// trace reports ev to Config.Trace, if set.
+func (e *Engine) trace(c *journeys.Compiled, node, outcome string) {
+	if e.cfg.Trace != nil {
+		e.cfg.Trace(TraceEvent{Journey: c.Journey.Name, Version: c.Version, Node: node, Outcome: outcome})
+	}
 }
 
 // Engine runs journeys from a repository over a store.
@@ -410,6 +431,7 @@ func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback,
 		}
 		nctx.Ctx = dctx
 		answers = nil
+		w.e.trace(w.c, id, "")
 		act, err := step.Node.Process(nctx)
 		if err != nil {
 			if errors.Is(err, store.ErrUnavailable) {
@@ -421,6 +443,7 @@ func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback,
 			nctx.Log.Error("node failed", "err", err)
 			if next, ok := step.Next["failure"]; ok {
 				w.e.metrics.outcome(w.c.Journey.Name, step.Type, "failure")
+				w.e.trace(w.c, id, "failure")
 				*node = next
 				continue
 			}
@@ -438,6 +461,7 @@ func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback,
 			return walkOut{terminal: journeys.Failure, reason: fmt.Sprintf("undeclared outcome %q from %s", act.Outcome, id), lastNode: id}, nil
 		}
 		w.e.metrics.outcome(w.c.Journey.Name, step.Type, act.Outcome)
+		w.e.trace(w.c, id, act.Outcome)
 		*node = next
 		if next == journeys.Failure || next == journeys.Success {
 			out := walkOut{terminal: next, failureMessage: failureMsg, lastNode: id}

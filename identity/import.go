@@ -2,13 +2,17 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/arbor-auth/arbor/store"
 )
 
 // usersFile is the top level of a users file. Entries stay nodes so that each is checked
@@ -69,9 +73,9 @@ func (e *ImportError) Error() string {
 // Unwrap returns ErrInvalid, so that errors.Is(err, ErrInvalid) holds.
 func (e *ImportError) Unwrap() error { return ErrInvalid }
 
-// Import reads a YAML users file and stores every user in it, replacing users that
-// already exist, so importing a file twice leaves the same users. It returns how many
-// users it stored. The file looks like this:
+// Import reads a YAML users file and brings the store in line with it without undoing
+// what happened at runtime. It returns how many users the file holds. The file looks
+// like this:
 //
 //	users:
 //	  - username: alice
@@ -82,9 +86,27 @@ func (e *ImportError) Unwrap() error { return ErrInvalid }
 //	    password_hash: $argon2id$v=19$m=19456,t=2,p=1$...   # ...or a hash (bcrypt too)
 //	    status: locked              # optional; active if absent
 //
-// Clear-text passwords are hashed with the Store's costs, in parallel up to
-// Options.MaxConcurrent. Unknown fields are errors, at the top level and in entries
-// (so are YAML merge keys, "<<", in an entry).
+// A user missing from the store is created as the file says. For a user that exists,
+// Import changes only what changed in the file since the last import, which it
+// remembers beside each user (userimport:{<realm>}:<name>, holding the hash of the
+// file's password, never the password):
+//   - the password is replaced only when the file's password changed since the last
+//     import, so a password changed at runtime (or rehashed at login) stays; a user no
+//     import has touched keeps their password, and later changes in the file apply;
+//   - the status is set only when the file's status changed since the last import, so a
+//     lock applied at runtime stays until the file itself changes the status (a user no
+//     import has touched is locked if the file says locked, and otherwise left as is);
+//   - an attribute is set when the file's value for it changed since the last import (or
+//     was never imported), and removed when the file dropped it and the user still has
+//     the value last imported; attributes the file never named (retry counts, MFA
+//     choices) are left alone.
+//
+// Devices, recovery codes, sessions and throttling counters are not users' records and
+// no import touches them. Importing the same file twice changes nothing the second time.
+//
+// Clear-text passwords are hashed with the Store's costs, and checked against the
+// stored hashes, in parallel up to Options.MaxConcurrent. Unknown fields are errors, at
+// the top level and in entries (so are YAML merge keys, "<<", in an entry).
 //
 // The whole file is checked before anything is written: an entry with both or neither
 // of password and password_hash, an empty password, a malformed hash, a bad username,
@@ -99,19 +121,23 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := s.hashAll(ctx, users, passwords); err != nil {
+	plans, err := s.planImport(ctx, users, passwords)
+	if err != nil {
 		return 0, fmt.Errorf("identity: import: %w", err)
 	}
 
 	byRealm := map[string][]string{}
 	var realms []string
-	for _, u := range users {
+	for i, u := range users {
+		if plans[i].current != nil {
+			continue
+		}
 		if _, ok := byRealm[u.Realm]; !ok {
 			realms = append(realms, u.Realm)
 		}
 		byRealm[u.Realm] = append(byRealm[u.Realm], u.Username)
 	}
-	// One index write per realm before the users and one after, as Put does per user.
+	// One index write per realm before the new users and one after, as Put does per user.
 	for _, realm := range realms {
 		if err := s.indexAdd(ctx, realm, byRealm[realm], false); err != nil {
 			return 0, fmt.Errorf("identity: import: realm %s: %w", realm, err)
@@ -119,8 +145,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (int, error) {
 	}
 	t := s.now()
 	for i, u := range users {
-		u.Created, u.Updated = t, t
-		if err := s.putUser(ctx, u, true); err != nil {
+		if err := s.applyImport(ctx, u, &plans[i], t); err != nil {
 			return i, fmt.Errorf("identity: import: stored %d of %d users, then user %q in realm %s: %w",
 				i, len(users), u.Username, u.Realm, err)
 		}
@@ -131,6 +156,217 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (int, error) {
 		}
 	}
 	return len(users), nil
+}
+
+// importRecord is what the last import set on a user: the hash of the file's password
+// (the file's own hash, or the one the import computed), the status and the attributes.
+// It is kept beside the user rather than in it, so the record every login reads stays
+// as small as it was.
+type importRecord struct {
+	PasswordHash string         `json:"password_hash"`
+	Status       Status         `json:"status"`
+	Attributes   map[string]any `json:"attributes,omitempty"`
+}
+
+func importKey(realm, username string) string {
+	return "userimport:{" + realm + "}:" + foldName(username)
+}
+
+// importPlan is what Import does to one user of the file.
+type importPlan struct {
+	current *User         // the stored user; nil to create one
+	last    *importRecord // the last import's record; nil if none
+	// keepPassword leaves the stored password as it is; otherwise newHash replaces it.
+	keepPassword bool
+	newHash      string
+	// recordHash is the password hash the new record remembers.
+	recordHash string
+}
+
+// planImport reads the stored users and import records, decides what happens to each
+// password, and computes the hashes needed, checking and hashing in parallel.
+func (s *Store) planImport(ctx context.Context, users []*User, passwords []string) ([]importPlan, error) {
+	plans := make([]importPlan, len(users))
+	for i, u := range users {
+		cur, err := s.Get(ctx, u.Realm, u.Username)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			plans[i].current = cur
+		}
+		it, err := s.st.Get(ctx, importKey(u.Realm, u.Username))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			var rec importRecord
+			if err := json.Unmarshal(it.Value, &rec); err != nil {
+				return nil, fmt.Errorf("user %q in realm %s: corrupt import record: %w", u.Username, u.Realm, err)
+			}
+			plans[i].last = &rec
+		}
+	}
+	// Which passwords the file changed: a hash compares as text, a clear password is
+	// checked against the stored hash, then against the last import's.
+	var check []int
+	for i, u := range users {
+		p := &plans[i]
+		if p.current == nil {
+			continue
+		}
+		if passwords[i] == "" {
+			p.recordHash = u.PasswordHash
+			p.keepPassword = p.current.PasswordHash == u.PasswordHash ||
+				(p.last == nil && p.current.PasswordHash != "") || (p.last != nil && p.last.PasswordHash == u.PasswordHash)
+			if !p.keepPassword {
+				p.newHash = u.PasswordHash
+			}
+			continue
+		}
+		check = append(check, i)
+	}
+	needHash := make([]bool, len(users))
+	err := s.parallel(ctx, check, func(ctx context.Context, i int) error {
+		p := &plans[i]
+		same, err := s.matches(ctx, p.current.PasswordHash, passwords[i])
+		if err != nil {
+			return err
+		}
+		if same { // the file's password is the user's: nothing to change
+			p.keepPassword, p.recordHash = true, p.current.PasswordHash
+			return nil
+		}
+		if p.last != nil {
+			unchanged, err := s.matches(ctx, p.last.PasswordHash, passwords[i])
+			if err != nil {
+				return err
+			}
+			if unchanged { // changed at runtime, not in the file
+				p.keepPassword, p.recordHash = true, p.last.PasswordHash
+				return nil
+			}
+		}
+		// Changed in the file, or never imported: then a live password stays (a user
+		// without one gets the file's), and the file's is remembered so that a later
+		// change in the file applies.
+		p.keepPassword = p.last == nil && p.current.PasswordHash != ""
+		needHash[i] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var hash []int
+	for i := range users {
+		if passwords[i] != "" && (plans[i].current == nil || needHash[i]) {
+			hash = append(hash, i)
+		}
+	}
+	err = s.parallel(ctx, hash, func(ctx context.Context, i int) error {
+		h, err := s.hash(ctx, passwords[i])
+		if err != nil {
+			return fmt.Errorf("hash password of user %q in realm %s: %w", users[i].Username, users[i].Realm, err)
+		}
+		plans[i].recordHash = h
+		if !plans[i].keepPassword {
+			plans[i].newHash = h
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, u := range users {
+		if plans[i].current == nil {
+			if passwords[i] == "" {
+				plans[i].recordHash = u.PasswordHash
+			}
+			u.PasswordHash = plans[i].recordHash
+		}
+	}
+	return plans, nil
+}
+
+// matches reports whether password is the one encoded hashes; an empty or unreadable
+// hash matches nothing.
+func (s *Store) matches(ctx context.Context, encoded, password string) (bool, error) {
+	if encoded == "" {
+		return false, nil
+	}
+	h, err := parseHash(encoded)
+	if err != nil {
+		return false, nil
+	}
+	// No deadline: an import answers no one, so there is no timing to equalise.
+	return s.verify(ctx, h, password, time.Time{})
+}
+
+// applyImport writes one user of the file as planned, then its import record.
+func (s *Store) applyImport(ctx context.Context, u *User, p *importPlan, t time.Time) error {
+	rec := importRecord{PasswordHash: p.recordHash, Status: u.Status, Attributes: u.Attributes}
+	if p.current == nil {
+		u.Created, u.Updated = t, t
+		if err := s.putUser(ctx, u, true); err != nil {
+			return err
+		}
+	} else {
+		_, err := s.update(ctx, u.Realm, u.Username, func(cur *User) error {
+			if !p.keepPassword {
+				cur.PasswordHash = p.newHash
+			}
+			switch {
+			case p.last == nil && u.Status == StatusLocked:
+				cur.Status = StatusLocked
+			case p.last != nil && p.last.Status != u.Status:
+				cur.Status = u.Status
+			}
+			mergeAttributes(cur, u.Attributes, p.last)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	_, err = s.st.Set(ctx, importKey(u.Realm, u.Username), b, 0)
+	return err
+}
+
+// mergeAttributes applies the file's attributes to cur: values the file changed since
+// the last import are set, values it dropped are removed if cur still has them as
+// imported, and attributes the file never named stay.
+func mergeAttributes(cur *User, file map[string]any, last *importRecord) {
+	var before map[string]any
+	if last != nil {
+		before = last.Attributes
+	}
+	for k, v := range file {
+		if old, ok := before[k]; ok && sameJSON(old, v) {
+			continue
+		}
+		if cur.Attributes == nil {
+			cur.Attributes = map[string]any{}
+		}
+		cur.Attributes[k] = v
+	}
+	for k, old := range before {
+		if _, still := file[k]; !still && sameJSON(cur.Attributes[k], old) {
+			delete(cur.Attributes, k)
+		}
+	}
+}
+
+// sameJSON compares two attribute values as JSON.
+func sameJSON(a, b any) bool {
+	x, errA := json.Marshal(a)
+	y, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(x) == string(y)
 }
 
 // parseUsersFile decodes and checks a users file. It returns the users ready to store
@@ -329,15 +565,10 @@ func stringKeys(v any, path string) (any, error) {
 	return v, nil
 }
 
-// hashAll hashes the clear-text passwords of an import into the users' PasswordHash, as
-// many at a time as the Store's hashing slots allow.
-func (s *Store) hashAll(ctx context.Context, users []*User, passwords []string) error {
-	var todo []int
-	for i, pw := range passwords {
-		if pw != "" {
-			todo = append(todo, i)
-		}
-	}
+// parallel runs fn for each index of todo, as many at a time as the Store has hashing
+// slots (fn is expected to hash or verify, each holding a slot), and returns the first
+// error, after which the rest are skipped.
+func (s *Store) parallel(ctx context.Context, todo []int, fn func(ctx context.Context, i int) error) error {
 	if len(todo) == 0 {
 		return nil
 	}
@@ -352,17 +583,14 @@ func (s *Store) hashAll(ctx context.Context, users []*User, passwords []string) 
 	for range min(cap(s.sem), len(todo)) {
 		wg.Go(func() {
 			for i := range work {
-				h, err := s.hash(ctx, passwords[i])
-				if err != nil {
+				if err := fn(ctx, i); err != nil {
 					mu.Lock()
 					if firstErr == nil {
-						firstErr = fmt.Errorf("hash password of user %q in realm %s: %w", users[i].Username, users[i].Realm, err)
+						firstErr = err
 					}
 					mu.Unlock()
 					cancel()
-					continue
 				}
-				users[i].PasswordHash = h
 			}
 		})
 	}

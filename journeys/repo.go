@@ -3,7 +3,9 @@ package journeys
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -453,6 +455,12 @@ func (r *Repo) Versions(ctx context.Context, name string) ([]Version, error) {
 // LoadSet validates and saves a set of documents together (the built-ins, or a
 // directory), so journeys in the set may refer to each other. Every invalid document is
 // reported and none of the set is saved if any is invalid.
+//
+// A set never undoes a change made at runtime: the repository remembers, per journey,
+// the document a set last brought (journey:<name>:imported, a SHA-256 of its canonical
+// JSON), and a document unchanged since then is not saved again, even if a newer
+// version was saved since (by the admin API, say). A document that changed, or that no
+// set brought before, is saved as a new version when it differs from the current one.
 func (r *Repo) LoadSet(ctx context.Context, docs map[string][]byte, source func(key string) string) ([]string, error) {
 	names := map[string]string{}
 	var keys []string
@@ -485,16 +493,43 @@ func (r *Repo) LoadSet(ctx context.Context, docs map[string][]byte, source func(
 	}
 	var saved []string
 	for _, k := range keys {
-		if _, err := r.Save(ctx, docs[k], source(k), extra...); err != nil {
-			return saved, fmt.Errorf("%s: %w", k, err)
-		}
 		var probe struct {
 			Name string `json:"name"`
 		}
 		_ = json.Unmarshal(docs[k], &probe)
+		sum := fingerprint(docs[k])
+		last, err := r.st.Get(ctx, importedKey(probe.Name))
+		switch {
+		case err == nil && string(last.Value) == sum:
+			saved = append(saved, probe.Name)
+			continue // unchanged since the last load: whatever is current stays
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return saved, fmt.Errorf("%s: %w", k, err)
+		}
+		if _, err := r.Save(ctx, docs[k], source(k), extra...); err != nil {
+			return saved, fmt.Errorf("%s: %w", k, err)
+		}
+		if _, err := r.st.Set(ctx, importedKey(probe.Name), []byte(sum), 0); err != nil {
+			return saved, fmt.Errorf("%s: %w", k, err)
+		}
 		saved = append(saved, probe.Name)
 	}
 	return saved, nil
+}
+
+func importedKey(name string) string { return "journey:" + name + ":imported" }
+
+// fingerprint is the SHA-256 of a document's canonical JSON (keys sorted, no spaces),
+// so reformatting a file is not a change.
+func fingerprint(data []byte) string {
+	var v any
+	if json.Unmarshal(data, &v) == nil {
+		if b, err := json.Marshal(v); err == nil {
+			data = b
+		}
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 // ReadDir reads every *.json file of dir.

@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -70,6 +71,7 @@ type App struct {
 
 	pushCfg PushConfig
 	now     func() time.Time
+	trace   func(engine.TraceEvent)
 }
 
 // Option changes how New assembles an App.
@@ -78,6 +80,10 @@ type Option func(*App)
 // WithClock makes the engine, sessions and push service read time from now, so tests
 // can move time forward (push waits, expiries) without sleeping.
 func WithClock(now func() time.Time) Option { return func(a *App) { a.now = now } }
+
+// WithTrace hands every node visit and outcome of every flow to trace (the journey
+// test runner's coverage; see engine.Config.Trace).
+func WithTrace(trace func(engine.TraceEvent)) Option { return func(a *App) { a.trace = trace } }
 
 // New builds an App from cfg. It opens the store, loads users and journeys, and fails
 // with every problem if a journey is invalid.
@@ -143,8 +149,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		if err != nil {
 			return nil, err
 		}
-		if err := a.Users.Put(ctx, &identity.User{Realm: "/", Username: DemoUser, PasswordHash: hash, Status: identity.StatusActive,
-			Attributes: map[string]any{"mail": "demo@example.com", "givenName": "Demo", "roles": []any{"admin"}}}); err != nil {
+		// Created once: a restart must not undo a lock, a new password or attributes
+		// set since.
+		if err := a.Users.Create(ctx, &identity.User{Realm: "/", Username: DemoUser, PasswordHash: hash, Status: identity.StatusActive,
+			Attributes: map[string]any{"mail": "demo@example.com", "givenName": "Demo", "roles": []any{"admin"}}}); err != nil && !errors.Is(err, identity.ErrExists) {
 			return nil, fmt.Errorf("demo user: %w", err)
 		}
 	}
@@ -159,7 +167,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	em := engine.NewMetrics(a.Metrics)
 	a.Journeys = journeys.NewRepo(a.Store, journeys.CompileOptions{Registry: a.Registry, Deps: a.Deps})
-	a.Engine = engine.New(engine.Config{Now: a.now}, a.Store, a.Journeys, a.Deps, em)
+	a.Engine = engine.New(engine.Config{Now: a.now, Trace: a.trace}, a.Store, a.Journeys, a.Deps, em)
 	if err := a.startServices(ctx); err != nil {
 		return nil, err
 	}

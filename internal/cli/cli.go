@@ -29,6 +29,9 @@ const usage = `arbor: a self-hostable authentication journey engine
 usage:
   arbor [serve] [flags]              run the server (see arbor serve -h)
   arbor journeys validate FILE...    check journey files; exit 1 listing every problem
+  arbor journeys import [-o DIR] FILE...  convert ForgeRock AM / frodo / amster exports to journey files
+  arbor journeys export [-o FILE] NAME|FILE.json...  write journeys in frodo's export format
+  arbor journeys test [--tap] [--journeys DIR] DIR...  run the journey test cases in DIR, without a server
   arbor journeys schema              print the JSON Schema of the journey format
   arbor journeys nodes               print the node palette as JSON
   arbor journeys nodes table         print the node types as a Markdown table
@@ -192,6 +195,14 @@ func journeysCmd(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, "usage: arbor journeys validate FILE... | schema | nodes\n")
 		return 2
+	}
+	switch args[0] {
+	case "import":
+		return journeysImport(args[1:], stdout, stderr)
+	case "export":
+		return journeysExport(args[1:], stdout, stderr)
+	case "test":
+		return journeysTest(args[1:], stdout, stderr)
 	}
 	reg := Registry()
 	switch args[0] {

@@ -91,6 +91,9 @@ func newEnvArgs(t *testing.T, pushYAML string, extra ...string) *env {
 		t.Fatal(err)
 	}
 	e.phone.Now = e.clock.Now
+	if twinMode {
+		e.importTwins()
+	}
 	return e
 }
 
