@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -268,10 +269,14 @@ func TestExpiredAuthID(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "quick.json"), []byte(`{"name":"quick","timeout":"1s","start":"p","nodes":{
 	  "p":{"type":"page","config":{"nodes":[{"type":"username"},{"type":"password"}]},"outcomes":{"outcome":"d"}},
 	  "d":{"type":"data_store_decision","outcomes":{"true":"success","false":"failure"}}}}`), 0o644)
-	_, srv := newApp(t, "--journeys", dir)
-	u := srv.URL + "/json/realms/root/authenticate?authIndexType=service&authIndexValue=quick"
+	// The app runs on a manual clock, so the journey's timeout passes without a wait.
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	s := apptest.Start(t, apptest.Options{Args: []string{"--journeys", dir}, Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	apptest.AddUser(t, s.App, "/", "alice", "correct horse", nil)
+	u := s.URL + "/json/realms/root/authenticate?authIndexType=service&authIndexValue=quick"
 	r1 := post(t, u, nil)
-	time.Sleep(1200 * time.Millisecond)
+	now.Add(int64(1200 * time.Millisecond))
 	r2 := post(t, u, fill(r1.body, map[string]any{"NameCallback": "alice", "PasswordCallback": "correct horse"}))
 	detail, _ := r2.body["detail"].(map[string]any)
 	if r2.status != 401 || r2.body["message"] != "Session has timed out" || detail["errorCode"] != "110" {

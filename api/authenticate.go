@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -161,7 +160,7 @@ func (s *Server) authenticate(c echo.Context, realm string) error {
 	if !ok || len(tok) == 0 {
 		return amError(http.StatusBadRequest, "Missing authId in the request body")
 	}
-	claims, err := s.authIDs.parse(tok, time.Now())
+	claims, err := s.authIDs.parse(tok, s.cfg.Now())
 	switch {
 	case errors.Is(err, errAuthIDExpired):
 		return timedOut()
@@ -257,7 +256,7 @@ func (s *Server) respond(c echo.Context, out *door.Outcome, q url.Values, cl doo
 	switch res.Status {
 	case engine.NeedInput:
 		body := stepBody{
-			AuthID:    s.authIDs.issue(res.FlowID, res.Journey, res.Realm, res.Expires, time.Now()),
+			AuthID:    s.authIDs.issue(res.FlowID, res.Journey, res.Realm, res.Expires, s.cfg.Now()),
 			Callbacks: RenderCallbacks(res.Callbacks),
 			Header:    res.Header, Description: res.Description, Stage: res.Stage,
 		}

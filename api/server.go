@@ -41,6 +41,9 @@ type Config struct {
 	MetricsToken string
 	// MetricsElsewhere keeps /metrics off this server (it has its own listener).
 	MetricsElsewhere bool
+	// Now is the clock authIds are issued and checked with (default time.Now); it must be
+	// the engine's, since an authId lives as long as its flow.
+	Now func() time.Time
 }
 
 // Server is the HTTP server.
@@ -79,6 +82,9 @@ func New(cfg Config, d Deps) *Server {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()

@@ -43,6 +43,17 @@ const (
 	ThrottleUserDelayed = "throttle.user_delayed"
 )
 
+// One-time code event types: a code accepted, a wrong (or throttled) code, a right code
+// refused because its time step was already used, and a push withdrawn because a code
+// was typed instead.
+const (
+	OTPAccepted = "otp.accepted"
+	OTPRejected = "otp.rejected"
+	OTPReused   = "otp.reused"
+	// PushCancelled: a push withdrawn because the login went on without it.
+	PushCancelled = "push.cancelled"
+)
+
 // Event is one audit record.
 type Event struct {
 	Time    time.Time      `json:"time"`

@@ -1,9 +1,10 @@
-// Package authenticator is Arbor's reference push authenticator: it does what the
-// ForgeRock Authenticator app does on a phone, so that push MFA can be tried, tested and
-// even used without one. It registers from a pushauth:// URI, keeps its accounts
-// (mechanism uid, shared secret, server URLs) in a local JSON file, receives pushes by
-// polling the server (or from a webhook through Handle), verifies them with the shared
-// secret, and approves or denies them with the signed replies AM's protocol defines.
+// Package authenticator is Arbor's reference authenticator: it does what the ForgeRock
+// Authenticator app does on a phone, so that push MFA and one-time codes can be tried,
+// tested and even used without one. It registers from a pushauth:// URI, keeps its
+// accounts (mechanism uid, shared secret, server URLs) in a local JSON file, receives
+// pushes by polling the server (or from a webhook through Handle), verifies them with
+// the shared secret, and approves or denies them with the signed replies AM's protocol
+// defines. From an otpauth:// URI it makes TOTP or HOTP codes (Code).
 //
 // The `arbor device` command is RunCLI over this package. The account file holds the
 // shared secrets in clear, as a phone's keystore would hold them for the app: it is
@@ -157,8 +158,9 @@ type Notification struct {
 
 // fileFormat is the account file.
 type fileFormat struct {
-	Version  int       `json:"version"`
-	Accounts []Account `json:"accounts"`
+	Version  int           `json:"version"`
+	Accounts []Account     `json:"accounts"`
+	Codes    []CodeAccount `json:"codes,omitempty"`
 }
 
 // Authenticator holds accounts and the pushes seen but not yet answered. It is safe for
@@ -173,6 +175,7 @@ type Authenticator struct {
 
 	mu       sync.Mutex
 	accounts []Account
+	codes    []CodeAccount
 	pending  map[string]*Notification
 }
 
@@ -202,7 +205,7 @@ func Open(path string) (*Authenticator, error) {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("authenticator: %s is not an account file: %w", path, err)
 	}
-	a.accounts = f.Accounts
+	a.accounts, a.codes = f.Accounts, f.Codes
 	return a, nil
 }
 
@@ -216,7 +219,7 @@ func (a *Authenticator) save() error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("authenticator: create %s: %w", dir, err)
 	}
-	b, err := json.MarshalIndent(fileFormat{Version: 1, Accounts: a.accounts}, "", "  ")
+	b, err := json.MarshalIndent(fileFormat{Version: 1, Accounts: a.accounts, Codes: a.codes}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("authenticator: encode accounts: %w", err)
 	}

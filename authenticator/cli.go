@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -31,11 +32,14 @@ func DefaultFile() string {
 
 const cliUsage = `Usage: arbor device [--file PATH] COMMAND [ARGS]
 
-The reference push authenticator: it does what the authenticator app on a phone does.
+The reference authenticator: it does what the authenticator app on a phone does.
 
 Commands:
   register URI [--name NAME] [--communication poll|webhook|fcm|apns|log] [--token TOKEN]
-                        register with a pushauth:// URI (the QR code's content)
+                        register with a pushauth:// URI (the QR code's content), or
+                        add one-time codes from an otpauth:// URI
+  code [--account NAME] print the current one-time code (of the newest otpauth://
+                        account, or the one whose issuer, account name or id is NAME)
   list                  list registered accounts
   pending               show pushes waiting for an answer
   approve [--number N] [MESSAGE_ID]
@@ -66,6 +70,8 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "register":
 		return c.register(ctx, rest)
+	case "code":
+		return c.code(rest)
 	case "list":
 		return c.list(rest)
 	case "pending":
@@ -83,6 +89,7 @@ type cli struct {
 	file           string
 	// per-command flags
 	name, comm, token string
+	account           string
 	number            int
 }
 
@@ -96,6 +103,7 @@ func (c *cli) flags(name string) *flag.FlagSet {
 	fs.StringVar(&c.comm, "communication", "poll", "how the server reaches the device")
 	fs.StringVar(&c.token, "token", "", "push token")
 	fs.IntVar(&c.number, "number", 0, "the number shown on the login page")
+	fs.StringVar(&c.account, "account", "", "one-time code account")
 	return fs
 }
 
@@ -140,6 +148,15 @@ func (c *cli) register(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
+	if strings.HasPrefix(strings.TrimSpace(args[0]), "otpauth:") {
+		acc, err := a.AddCodeAccount(args[0])
+		if err != nil {
+			return c.fail(err)
+		}
+		fmt.Fprintf(c.stdout, "Added one-time codes (%s) for %s at %s.\nAccounts are in %s. Print a code with: arbor device code\n",
+			strings.ToUpper(string(acc.Kind)), acc.AccountName, acc.Issuer, a.Path())
+		return 0
+	}
 	acc, err := a.Register(ctx, args[0], RegisterOptions{Name: c.name, Communication: c.comm, Token: c.token})
 	if err != nil {
 		return c.fail(err)
@@ -171,9 +188,9 @@ func (c *cli) list(args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	accs := a.Accounts()
-	if len(accs) == 0 {
-		fmt.Fprintf(c.stdout, "No accounts in %s. Register one with: arbor device register 'pushauth://...'\n", a.Path())
+	accs, codes := a.Accounts(), a.CodeAccounts()
+	if len(accs) == 0 && len(codes) == 0 {
+		fmt.Fprintf(c.stdout, "No accounts in %s. Register one with: arbor device register 'pushauth://...' (or 'otpauth://...')\n", a.Path())
 		return 0
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
@@ -182,7 +199,35 @@ func (c *cli) list(args []string) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", acc.ID, acc.Issuer, label(acc), host(acc.AuthenticateURL),
 			acc.Communication, acc.Created.Local().Format(time.DateTime))
 	}
+	for _, acc := range codes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t-\t%s\t%s\n", acc.ID, acc.Issuer, acc.AccountName,
+			strings.ToUpper(string(acc.Kind)), acc.Created.Local().Format(time.DateTime))
+	}
 	tw.Flush()
+	return 0
+}
+
+// code prints the code alone on stdout, so that scripts can read it, and how long it
+// stays valid on stderr.
+func (c *cli) code(args []string) int {
+	if len(args) != 0 {
+		return c.usage(errors.New("code takes no arguments (choose an account with --account)"))
+	}
+	a, err := c.open()
+	if err != nil {
+		return c.fail(err)
+	}
+	code, acc, valid, err := a.Code(c.account)
+	if errors.Is(err, ErrNoCodeAccount) {
+		return c.fail(fmt.Errorf("%w in %s; add one with: arbor device register 'otpauth://...'", err, a.Path()))
+	}
+	if err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintln(c.stdout, code)
+	if valid > 0 {
+		fmt.Fprintf(c.stderr, "%s at %s, valid for %s\n", acc.AccountName, acc.Issuer, valid.Round(time.Second))
+	}
 	return 0
 }
 

@@ -1,5 +1,6 @@
-// Package devices is Arbor's registry of second factors: the push devices a user has
-// registered, the user's recovery codes and the user's MFA skip choice per method.
+// Package devices is Arbor's registry of second factors: the push devices and the
+// one-time code (OATH) devices a user has registered, the user's recovery codes and the
+// user's MFA skip choice per method.
 //
 // Everything about one user lives in one JSON record in the store, under
 // "mfa:{<realm>:<user>}" (both parts query-escaped, username lower-cased), written only
@@ -8,9 +9,9 @@
 // mechanism uid) back to its owner, because a device reply names only the device.
 //
 // Secrets never reach the store in clear:
-//   - a device's 32-byte shared secret is sealed (AES-GCM, keys.PurposeDevice) and the
-//     seal is bound to the device id, so a sealed value copied onto another device does
-//     not open;
+//   - a device's shared secret (push or OATH) is sealed (AES-GCM, keys.PurposeDevice)
+//     and the seal is bound to the device id and kind, so a sealed value copied onto
+//     another device does not open;
 //   - recovery codes are kept only as HMAC-SHA256 under the keys.PurposeRecovery key,
 //     bound to realm and user, so a copied hash is useless for another account and a
 //     store dump cannot be turned back into codes without the master secret.
@@ -132,6 +133,7 @@ type record struct {
 	Realm    string          `json:"realm"`
 	User     string          `json:"user"`
 	Devices  []Device        `json:"devices,omitempty"`
+	OATH     []OATHDevice    `json:"oath,omitempty"`
 	Recovery []string        `json:"recovery,omitempty"` // base64url HMAC-SHA256 of each code
 	Skip     map[string]Skip `json:"skip,omitempty"`
 }
@@ -218,6 +220,9 @@ func decodeRecord(realm, user string, b []byte, exists bool) (*record, error) {
 	for i := range rec.Devices {
 		rec.Devices[i].Realm, rec.Devices[i].User = rec.Realm, rec.User
 	}
+	for i := range rec.OATH {
+		rec.OATH[i].Realm, rec.OATH[i].User = rec.Realm, rec.User
+	}
 	return &rec, nil
 }
 
@@ -262,14 +267,26 @@ func (r *Registry) Devices(ctx context.Context, realm, user string) ([]Device, e
 	return rec.Devices, nil
 }
 
-// SecondFactors returns ["push"] when the user has a push device, else nothing: the
-// door core (door.Enrollments) asks it which factors a login of the user must verify.
+// SecondFactors returns the kinds of second factor the user has enrolled, "push" for
+// a push device and "otp" for an authenticator app (the factor names nodes record), in
+// that order, or nothing: the door core (door.Enrollments) asks it which factors a
+// login of the user must verify. One read of the user's record.
 func (r *Registry) SecondFactors(ctx context.Context, realm, user string) ([]string, error) {
-	list, err := r.Devices(ctx, realm, user)
-	if err != nil || len(list) == 0 {
+	if err := checkOwner(realm, user); err != nil {
 		return nil, err
 	}
-	return []string{"push"}, nil
+	rec, err := r.load(ctx, realm, user)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if len(rec.Devices) > 0 {
+		out = append(out, "push")
+	}
+	if len(rec.OATH) > 0 {
+		out = append(out, "otp")
+	}
+	return out, nil
 }
 
 // Device returns the device with id, whoever owns it (Realm and User say who), or
@@ -371,16 +388,26 @@ func (r *Registry) Secret(ctx context.Context, d *Device) ([]byte, error) {
 	return s, nil
 }
 
-// Revoke removes the user's device id, or returns ErrNotFound if the user has no such
-// device. The caller audits it (audit.DeviceRevoked) because it knows who asked.
+// Revoke removes the user's device id, push or OATH, or returns ErrNotFound if the user
+// has no such device. The caller audits it (audit.DeviceRevoked) because it knows who
+// asked.
 func (r *Registry) Revoke(ctx context.Context, realm, user, id string) error {
 	if err := checkOwner(realm, user); err != nil {
 		return err
 	}
+	pushDevice := false
 	err := r.update(ctx, realm, user, func(rec *record) error {
+		pushDevice = false
 		for i, x := range rec.Devices {
 			if x.ID == id {
 				rec.Devices = append(rec.Devices[:i:i], rec.Devices[i+1:]...)
+				pushDevice = true
+				return nil
+			}
+		}
+		for i, x := range rec.OATH {
+			if x.ID == id {
+				rec.OATH = append(rec.OATH[:i:i], rec.OATH[i+1:]...)
 				return nil
 			}
 		}
@@ -388,6 +415,10 @@ func (r *Registry) Revoke(ctx context.Context, realm, user, id string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if !pushDevice {
+		// Only push devices have an index key (device replies name only the device).
+		return nil
 	}
 	if err := r.st.Delete(ctx, deviceKey(id)); err != nil {
 		// The device is gone from the record; a stale index only makes Device report

@@ -402,3 +402,36 @@ func (s *Service) Result(ctx context.Context, messageID, flowID string) (*Result
 	}
 	return expired, nil // failed deliveries: Send already reported them
 }
+
+// Cancel withdraws the push messageID sent for flowID, because the flow went on without
+// it (a one-time code typed instead): the record is removed, so a late approval or
+// denial from the device is refused as for an unknown push, and poll no longer offers
+// it. Cancelling a push that is unknown, another flow's, or already answered or expired
+// does nothing. It is audited as push.cancelled. Only store failures are errors.
+func (s *Service) Cancel(ctx context.Context, messageID, flowID string) error {
+	if !strings.HasPrefix(messageID, AuthenticatePrefix) || flowID == "" {
+		return nil
+	}
+	m, _, err := s.getMessage(ctx, messageID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if m.Kind != kindAuthenticate || !sameString(m.FlowID, flowID) {
+		return nil
+	}
+	// Take, not Delete: of two cancels (or a cancel and a Result) one wins, and only
+	// the winner audits.
+	if _, err := s.st.Take(ctx, messageKey(messageID)); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return fmt.Errorf("push: cancel %s: %w", messageID, err)
+	}
+	s.dropPending(ctx, m.DeviceID, messageID)
+	s.emit(ctx, audit.Event{Type: audit.PushCancelled, Realm: m.Realm, User: m.User, FlowID: m.FlowID, Message: messageID,
+		Reason: "the login went on without it", Details: map[string]any{"device_id": m.DeviceID, "state": m.State}})
+	return nil
+}

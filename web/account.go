@@ -27,6 +27,7 @@ type devicesView struct {
 	Username  string
 	Enabled   bool
 	List      []devices.Device
+	Apps      []devices.OATHDevice
 	CodesLeft int
 	CSRF      string
 	Notice    string
@@ -186,6 +187,9 @@ func (s *Server) devicesPage(c echo.Context) error {
 		if v.List, err = s.devices.Devices(ctx, sess.Realm, sess.Username); err != nil {
 			return fmt.Errorf("list devices: %w", err)
 		}
+		if v.Apps, err = s.devices.OATHDevices(ctx, sess.Realm, sess.Username); err != nil {
+			return fmt.Errorf("list authenticator apps: %w", err)
+		}
 		if v.CodesLeft, err = s.devices.RecoveryCodesLeft(ctx, sess.Realm, sess.Username); err != nil {
 			return fmt.Errorf("count recovery codes: %w", err)
 		}
@@ -193,8 +197,15 @@ func (s *Server) devicesPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "devices", pageData{Title: "My devices", Devices: &v})
 }
 
+// ownedDevice is one of the signed-in user's devices: a push device or an
+// authenticator app (one-time codes).
+type ownedDevice struct {
+	ID, Name string
+	App      bool
+}
+
 // findDevice returns the signed-in user's device id, or a 404 page.
-func (s *Server) findDevice(c echo.Context, sess *sessions.Session, id string) (*devices.Device, error) {
+func (s *Server) findDevice(c echo.Context, sess *sessions.Session, id string) (*ownedDevice, error) {
 	notFound := &pageError{status: http.StatusNotFound, view: messageView{
 		Heading: "No such device", Class: "error", Text: "You have no device by that name; it may have been removed already.",
 		Link: devicesPath, LinkText: "Back to my devices",
@@ -202,13 +213,23 @@ func (s *Server) findDevice(c echo.Context, sess *sessions.Session, id string) (
 	if s.devices == nil || id == "" || len(id) > 256 {
 		return nil, notFound
 	}
-	list, err := s.devices.Devices(c.Request().Context(), sess.Realm, sess.Username)
+	ctx := c.Request().Context()
+	list, err := s.devices.Devices(ctx, sess.Realm, sess.Username)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
-	for i := range list {
-		if list[i].ID == id {
-			return &list[i], nil
+	for _, d := range list {
+		if d.ID == id {
+			return &ownedDevice{ID: d.ID, Name: d.Name}, nil
+		}
+	}
+	apps, err := s.devices.OATHDevices(ctx, sess.Realm, sess.Username)
+	if err != nil {
+		return nil, fmt.Errorf("list authenticator apps: %w", err)
+	}
+	for _, d := range apps {
+		if d.ID == id {
+			return &ownedDevice{ID: d.ID, Name: d.Name, App: true}, nil
 		}
 	}
 	return nil, notFound
@@ -233,6 +254,9 @@ func (s *Server) confirmPage(c echo.Context) error {
 		}
 		v.Heading, v.Button, v.Action, v.Device, v.Danger = "Remove this device?", "Remove device", "/account/devices/remove", d.ID, true
 		v.Text = fmt.Sprintf("“%s” will no longer be able to approve your sign-ins.", d.Name)
+		if d.App {
+			v.Text = fmt.Sprintf("Codes from “%s” will no longer sign you in.", d.Name)
+		}
 	case "codes":
 		if s.devices == nil {
 			return c.Redirect(http.StatusSeeOther, devicesPath)
@@ -266,7 +290,7 @@ func (s *Server) removeDevice(c echo.Context) error {
 		return fmt.Errorf("remove device: %w", err)
 	}
 	s.audit.Emit(ctx, audit.Event{Type: audit.DeviceRevoked, Realm: sess.Realm, User: sess.Username, Session: sess.Handle,
-		Client: c.RealIP(), Details: map[string]any{"device_id": d.ID, "device_name": d.Name, "by": "account page"}})
+		Client: c.RealIP(), Details: map[string]any{"device_id": d.ID, "device_name": d.Name, "app": d.App, "by": "account page"}})
 	if err := s.door.EndOtherSessions(ctx, doorName, sess, s.door.Client(c.Request(), ""), "device removed"); err != nil {
 		return fmt.Errorf("end other sessions: %w", err)
 	}

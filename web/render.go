@@ -155,6 +155,13 @@ func buildStep(in stepInput) stepView {
 				it.Label = "Answer"
 			}
 			v.Items = append(v.Items, it)
+			if polling && cb.Type == nodes.TypeTextInput {
+				// A code typed instead of waiting (push_wait's accept_code). Its own button
+				// comes first in the form, so Enter in the field submits the code rather
+				// than pressing the wait's exit.
+				v.Items[len(v.Items)-1].Plain, v.Items[len(v.Items)-1].Autocomplete = true, "one-time-code"
+				v.Items = append(v.Items, item{Kind: "buttons", Buttons: []buttonView{{Label: "Use code", Class: "primary"}}})
+			}
 		case nodes.TypeChoice:
 			sel, _ := cb.InInt()
 			it := item{Kind: "choice", ID: name, Name: name, Label: cb.OutString("prompt")}
@@ -248,7 +255,10 @@ func buildStep(in stepInput) stepView {
 	default:
 		v.Submit = "Continue"
 	}
-	focusFirst(v.Items)
+	if !polling {
+		// A waiting page keeps the keyboard closed: the user may answer on the phone.
+		focusFirst(v.Items)
+	}
 	v.Title = stepTitle(v)
 	return v
 }

@@ -63,6 +63,18 @@ var stepCases = map[string]stepInput{
 		nodes.HiddenValueCallback(mfa.HiddenChallenge, "42"),
 		nodes.ConfirmationCallback("", []string{"Lost phone? Use a recovery code"}, 0, nodes.ConfirmationNotPressed),
 	}},
+	"push_wait_code": {Callbacks: []nodes.Callback{
+		nodes.PollingWaitCallback(5000, "Tap the number [42] on the Push Notification to continue."),
+		nodes.HiddenValueCallback(mfa.HiddenChallenge, "42"),
+		nodes.TextOutputCallback("That code is not right.", nodes.MessageError),
+		nodes.TextInputCallback("Enter a code instead", ""),
+		nodes.ConfirmationCallback("", []string{"Lost phone? Use a recovery code"}, 0, nodes.ConfirmationNotPressed),
+	}},
+	"oath_registration": {Callbacks: []nodes.Callback{
+		nodes.TextOutputCallback("Scan the QR code with your authenticator app, then enter the code it shows.", nodes.MessageInfo),
+		nodes.HiddenValueCallback(mfa.HiddenRegistration, "otpauth://totp/Arbor:alice?algorithm=SHA1&digits=6&issuer=Arbor&period=30&secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
+		nodes.NameCallback("Code from your app"),
+	}},
 	"push_wait_tap": {Callbacks: []nodes.Callback{
 		nodes.PollingWaitCallback(5000, "Waiting for response..."),
 		nodes.ConfirmationCallback("", []string{"Cancel"}, 0, nodes.ConfirmationNotPressed),

@@ -152,8 +152,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		}
 	}
 
-	a.Registry = nodes.NewRegistry()
-	registerFamilies(a.Registry)
+	a.Registry = NewRegistry()
 	guard, err := throttle.New(a.Store, ThrottleConfig(cfg), a.now, a.Audit)
 	if err != nil {
 		return nil, err
@@ -193,7 +192,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	}
 	a.API = api.New(api.Config{
 		CookieName: cfg.CookieName, CORSOrigins: cfg.CORSOrigins, MaxBodyBytes: cfg.MaxBodyBytes,
-		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsListen != "",
+		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsListen != "", Now: a.now,
 	}, api.Deps{Door: a.Door, Store: a.Store, Keys: a.Keys, Audit: a.Audit, Log: log,
 		Metrics: em, Registry: a.Metrics, Gatherer: a.Metrics})
 	if err := a.mountDoors(ctx); err != nil {
@@ -203,11 +202,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	return a, nil
 }
 
-// registerFamilies registers every node family, in one place: `serve`, the CLI's
-// validate and the tests all compile journeys against exactly this registry.
-func registerFamilies(r *nodes.Registry) {
+// NewRegistry returns the node registry with every family, registered in one place:
+// `serve`, the CLI's commands (validate, the node palette and its README table) and the
+// node conformance suite all use exactly this registry.
+func NewRegistry() *nodes.Registry {
+	r := nodes.NewRegistry()
 	basic.Register(r)
 	mfa.Register(r)
+	return r
 }
 
 // startServices starts the services nodes and doors use, after the engine exists and

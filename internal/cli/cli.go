@@ -22,7 +22,6 @@ import (
 	"github.com/arbor-auth/arbor/internal/config"
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/nodes"
-	"github.com/arbor-auth/arbor/nodes/basic"
 )
 
 const usage = `arbor: a self-hostable authentication journey engine
@@ -177,17 +176,9 @@ then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see REA
 // demoHints print extra demo instructions (push, browser) registered by other files.
 var demoHints []func(addr string) string
 
-// Registry returns the node registry with every family, for commands that work offline.
-func Registry() *nodes.Registry {
-	r := nodes.NewRegistry()
-	basic.Register(r)
-	for _, f := range offlineFamilies {
-		f(r)
-	}
-	return r
-}
-
-var offlineFamilies []func(*nodes.Registry)
+// Registry returns the node registry with every family, as the app builds it, for
+// commands that work offline.
+func Registry() *nodes.Registry { return app.NewRegistry() }
 
 func journeysCmd(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {

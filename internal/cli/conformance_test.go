@@ -10,17 +10,18 @@ import (
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/authenticator/authtest"
 	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/cli"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/nodes/nodetest"
 )
 
 // TestNodeConformance runs the node conformance suite over the full registry as the
-// command builds it, so every family, present and future, is checked without a list of
+// app builds it (app.NewRegistry, which serve and the CLI use), so every family, present and future, is checked without a list of
 // types kept by hand: once with real services (a user with a password and an enrolled
 // push device) and once with none, as offline validation builds nodes.
 func TestNodeConformance(t *testing.T) {
-	reg := cli.Registry()
+	reg := app.NewRegistry()
 	t.Run("services", func(t *testing.T) {
 		env := authtest.New(t, authtest.Options{})
 		quiet := slog.New(slog.DiscardHandler)

@@ -6,11 +6,9 @@ import (
 	"io"
 
 	"github.com/arbor-auth/arbor/authenticator"
-	"github.com/arbor-auth/arbor/nodes/mfa"
 )
 
 func init() {
-	offlineFamilies = append(offlineFamilies, mfa.Register)
 	commands["device"] = func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return authenticator.RunCLI(ctx, args, stdout, stderr)
 	}

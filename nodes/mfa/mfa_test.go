@@ -48,6 +48,8 @@ func TestWithoutServices(t *testing.T) {
 		{typ: "push_result_verifier", needs: true, shared: nodes.State{mfa.KeyMessageID: "AUTHENTICATE:x"}},
 		{typ: "opt_out_mfa", needs: true},
 		{typ: "recovery_code_collector_decision", needs: true},
+		{typ: "oath_registration", needs: true},
+		{typ: "oath_token_verifier", needs: true},
 		{typ: "mfa_registration_options"},
 		{typ: "get_authenticator_app"},
 		{typ: "push_wait"},

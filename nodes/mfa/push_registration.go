@@ -87,7 +87,7 @@ func (n *pushRegistration) Process(ctx *nodes.Context) (nodes.Action, error) {
 			return nodes.Goto("success"), nil
 		}
 		reg, err := n.svc.push.BeginRegistration(ctx.Ctx, push.RegistrationRequest{
-			Realm: ctx.Realm, Username: user, FlowID: ctx.FlowID, Issuer: n.cfg.Issuer, AccountName: n.accountName(ctx, user),
+			Realm: ctx.Realm, Username: user, FlowID: ctx.FlowID, Issuer: n.cfg.Issuer, AccountName: accountName(ctx, n.users, n.cfg.AccountName, user),
 			Color: n.cfg.Color, ImageURL: n.cfg.ImageURL, TTL: time.Duration(n.cfg.Timeout) * time.Second,
 		})
 		if err != nil {
@@ -146,15 +146,17 @@ func (n *pushRegistration) ask(ctx *nodes.Context, uri string) nodes.Action {
 	)
 }
 
-func (n *pushRegistration) accountName(ctx *nodes.Context, user string) string {
-	if n.cfg.AccountName == "" || n.cfg.AccountName == "username" || n.users == nil {
+// accountName names the account in the authenticator app: the username, or the user
+// attribute attr when it is set and not "username" (falling back to the username).
+func accountName(ctx *nodes.Context, users *identity.Store, attr, user string) string {
+	if attr == "" || attr == "username" || users == nil {
 		return user
 	}
-	u, err := n.users.Get(ctx.Ctx, ctx.Realm, user)
+	u, err := users.Get(ctx.Ctx, ctx.Realm, user)
 	if err != nil {
 		return user
 	}
-	if v, ok := u.Attributes[n.cfg.AccountName].(string); ok && v != "" {
+	if v, ok := u.Attributes[attr].(string); ok && v != "" {
 		return v
 	}
 	return user

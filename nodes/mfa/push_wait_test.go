@@ -1,12 +1,17 @@
 package mfa_test
 
 import (
+	"context"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/nodes/mfa"
+	"github.com/arbor-auth/arbor/oath"
 	"github.com/arbor-auth/arbor/push"
 )
 
@@ -182,4 +187,169 @@ func TestPushWaitConfigProblems(t *testing.T) {
 	wantProblems(t, f, "push_wait", `{"seconds_to_wait": 2.5}`, "/nodes/n/config/seconds_to_wait bad_config")
 	wantProblems(t, f, "push_wait", `{"exit_message": "Cancel"}`, "/nodes/n/config/exit_message bad_config")
 	wantProblems(t, f, "push_wait", `{"secondsToWait": 5}`, "/nodes/n/config/secondsToWait bad_config")
+}
+
+// TestPushWaitCodeInstead sends a real push, then types something in the wait's code
+// field instead of answering it: a right one-time or recovery code takes the code
+// outcome and cancels the push, so the phone's late approval is refused; anything else
+// keeps the push waiting and says why.
+func TestPushWaitCodeInstead(t *testing.T) {
+	const cfg = `{"accept_code": true, "accept_recovery_code": true}`
+	type try struct {
+		code    func(f *fixture, codes []string) string
+		outcome string // "" when the wait goes on
+		problem string
+	}
+	otp := func(skew time.Duration) func(*fixture, []string) string {
+		return func(f *fixture, _ []string) string { return appCode(t, f, skew) }
+	}
+	recovery := func(i int) func(*fixture, []string) string {
+		return func(_ *fixture, c []string) string { return c[i] }
+	}
+	lit := func(s string) func(*fixture, []string) string { return func(*fixture, []string) string { return s } }
+	tests := []struct {
+		name   string
+		tries  []try
+		factor nodes.Factor
+		guard  []string // calls after Allow, in order
+		noApp  bool
+	}{
+		{name: "one-time code", tries: []try{{code: otp(0), outcome: "code"}}, factor: nodes.FactorOTP, guard: []string{"succeeded alice"}},
+		{name: "recovery code", tries: []try{{code: recovery(3), outcome: "code"}}, factor: nodes.FactorRecoveryCode, guard: []string{"succeeded alice"}},
+		{name: "wrong code, then the right one", tries: []try{
+			{code: lit("000000"), problem: "That code is not right."},
+			{code: otp(0), outcome: "code"},
+		}, factor: nodes.FactorOTP, guard: []string{"failed alice", "succeeded alice"}},
+		{name: "wrong recovery code", tries: []try{{code: lit("AAAAABBBBB"), problem: "That code is not right."}}, guard: []string{"failed alice"}},
+		{name: "a code without an app", noApp: true, tries: []try{{code: lit("123456"), problem: "That code is not right."}}, guard: []string{"failed alice"}},
+		{name: "empty field keeps waiting", tries: []try{{code: lit("  ")}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bg := context.Background()
+			f := newFixture(t, push.Config{})
+			g := &testGuard{}
+			f.deps.Guard = g
+			a := f.register(t, "alice")
+			if !tc.noApp {
+				addApp(t, f, "alice", oath.DefaultParams)
+			}
+			codes, err := f.env.Devices.NewRecoveryCodes(bg, "/", "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := f.newCtx()
+			wantOutcome(t, f.mustBuild(t, "push_sender", ""), ctx, "sent")
+			msgID := ctx.Shared.String(mfa.KeyMessageID)
+			num, _ := ctx.Shared.Int(mfa.KeyNumber)
+			n := f.mustBuild(t, "push_wait", cfg)
+			ctx.Callbacks = nil
+			sent := wantSend(t, n, ctx, nodes.TypePollingWait, nodes.TypeHiddenValue, nodes.TypeTextInput, nodes.TypeConfirmation)
+			if sent[2].OutString("prompt") != "Enter a code instead" {
+				t.Errorf("code field %+v", sent[2])
+			}
+			outcome := ""
+			for i, tr := range tc.tries {
+				// The hidden value and the exit keep their presets; the code goes in the field.
+				f.next(t, ctx, sent, strconv.Itoa(num), tr.code(f, codes), nodes.ConfirmationNotPressed)
+				act := run(t, n, ctx)
+				if act.Outcome != tr.outcome {
+					t.Fatalf("try %d: outcome %q (%+v), want %q", i, act.Outcome, act.Callbacks, tr.outcome)
+				}
+				outcome = act.Outcome
+				if tr.outcome == "" {
+					want := []string{nodes.TypePollingWait, nodes.TypeHiddenValue, nodes.TypeTextInput, nodes.TypeConfirmation}
+					if tr.problem != "" {
+						want = []string{nodes.TypePollingWait, nodes.TypeHiddenValue, nodes.TypeTextOutput, nodes.TypeTextInput, nodes.TypeConfirmation}
+						if got := act.Callbacks[2].OutString("message"); got != tr.problem {
+							t.Errorf("try %d: message %q, want %q", i, got, tr.problem)
+						}
+					}
+					if got := types(act.Callbacks); !reflect.DeepEqual(got, want) {
+						t.Fatalf("try %d: callbacks %v, want %v", i, got, want)
+					}
+				}
+			}
+			var calls []string
+			for _, c := range g.took() {
+				if !strings.HasPrefix(c, "allow ") {
+					calls = append(calls, c)
+				}
+			}
+			if !reflect.DeepEqual(calls, tc.guard) && (len(calls) > 0 || len(tc.guard) > 0) {
+				t.Errorf("guard told %q, want %q", calls, tc.guard)
+			}
+			if outcome != "code" {
+				// Still waiting: the push is alive and the phone can answer it.
+				if ctx.Shared.String(mfa.KeyMessageID) != msgID || len(ctx.Shared.Factors()) != 0 {
+					t.Errorf("a refused code changed the flow: %v", ctx.Shared)
+				}
+				if err := a.Approve(bg, msgID, num); err != nil {
+					t.Errorf("the phone cannot answer the push still waiting: %v", err)
+				}
+				return
+			}
+			if got := ctx.Shared.Factors(); !reflect.DeepEqual(got, []nodes.Factor{tc.factor}) {
+				t.Errorf("factors %v, want %v", got, tc.factor)
+			}
+			for _, k := range []string{mfa.KeyMessageID, mfa.KeyNumber, mfa.KeyTimeout, "n.end_time"} {
+				if ctx.Shared.Has(k) {
+					t.Errorf("%s left in the flow", k)
+				}
+			}
+			// The push is withdrawn: the phone's late approval is refused and changes nothing.
+			if err := a.Approve(bg, msgID, num); err == nil {
+				t.Error("the phone approved a cancelled push")
+			}
+			if r, err := f.env.Push.Result(bg, msgID, "flow1"); err != nil || r.Status != push.StatusExpired {
+				t.Errorf("Result after cancel: %+v, %v", r, err)
+			}
+			if f.env.Audit.Count(audit.PushCancelled) != 1 || f.env.Audit.Count(audit.PushApproved) != 0 {
+				t.Errorf("events %+v", f.env.Audit.Events())
+			}
+		})
+	}
+}
+
+func TestPushWaitCodeOutcomesAndConfig(t *testing.T) {
+	f := newFixture(t, push.Config{})
+	_, outs, err := f.build("push_wait", `{"accept_code": true}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomeIDs(outs); !reflect.DeepEqual(got, []string{"done", "exit", "code"}) {
+		t.Errorf("outcomes %v", got)
+	}
+	wantProblems(t, f, "push_wait", `{"accept_recovery_code": true}`, "/nodes/n/config/accept_recovery_code bad_config")
+}
+
+// TestPushWaitReusedCode: a code already used in this time step is refused with the
+// wait, and the push goes on waiting.
+func TestPushWaitReusedCode(t *testing.T) {
+	bg := context.Background()
+	f := newFixture(t, push.Config{})
+	start := f.env.Now().Truncate(30 * time.Second).Add(40 * time.Second)
+	f.env.Clock.Advance(start.Sub(f.env.Now()))
+	f.register(t, "alice")
+	addApp(t, f, "alice", oath.DefaultParams)
+	code := appCode(t, f, 0)
+	if res, err := f.env.Devices.VerifyCode(bg, "/", "alice", code, f.env.Now(), oath.DefaultPolicy); err != nil || res.Outcome != oath.Accepted {
+		t.Fatalf("first use: %+v, %v", res, err)
+	}
+	ctx := f.newCtx()
+	wantOutcome(t, f.mustBuild(t, "push_sender", `{"push_type": "tap"}`), ctx, "sent")
+	n := f.mustBuild(t, "push_wait", `{"accept_code": true}`)
+	ctx.Callbacks = nil
+	sent := wantSend(t, n, ctx, nodes.TypePollingWait, nodes.TypeTextInput, nodes.TypeConfirmation)
+	f.env.Clock.Advance(6 * time.Second) // past the wait: still, the page first says why
+	f.next(t, ctx, sent, code, nodes.ConfirmationNotPressed)
+	act := run(t, n, ctx)
+	if act.Outcome != "" || act.Callbacks[1].OutString("message") != "Please wait 14 seconds to log in again." {
+		t.Fatalf("reused code: %+v", act)
+	}
+	f.next(t, ctx, sent, "", nodes.ConfirmationNotPressed)
+	wantOutcome(t, n, ctx, "done")
+	if f.env.Audit.Count(audit.OTPReused) != 1 {
+		t.Errorf("events %+v", f.env.Audit.Events())
+	}
 }

@@ -3,7 +3,6 @@ package mfa
 import (
 	"strings"
 
-	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/nodes"
 )
 
@@ -42,26 +41,13 @@ func init() {
 					if code == "" {
 						return nodes.Send(nodes.NameCallback(text(c.Prompt, ctx, "Recovery Code"))), nil
 					}
-					checked := false
-					// Checking a code is one store operation, quick whatever the answer, so a
-					// refusal needs no padding to look like a wrong code.
-					ok, err := nodes.CheckSecret(ctx, guard, au, user, nil, func() (bool, error) {
-						checked = true
-						return svc.devices.UseRecoveryCode(ctx.Ctx, ctx.Realm, user, code)
-					})
+					ok, err := useRecoveryCode(ctx, svc.devices, guard, au, user, code)
 					if err != nil {
 						return nodes.Action{}, err
 					}
-					ev := audit.Event{Type: audit.RecoveryCodeUsed, Realm: ctx.Realm, User: user, FlowID: ctx.FlowID, Node: ctx.NodeID, Client: ctx.Request.ClientIP}
 					if !ok {
-						if checked { // a refusal is audited as such, not as a wrong code
-							ev.Type = audit.RecoveryCodeBad
-							au.Emit(ctx.Ctx, ev)
-						}
 						return nodes.Goto("false"), nil
 					}
-					au.Emit(ctx.Ctx, ev)
-					ctx.Shared.AddFactor(nodes.FactorRecoveryCode)
 					return nodes.Goto("true"), nil
 				}), nil
 			},

@@ -59,13 +59,20 @@ type env struct {
 	script bytes.Buffer
 	seen   map[string]string // volatile value -> placeholder
 	codes  map[string]bool   // real recovery codes: random, so masked when typed
+	otps   map[string]bool   // one-time codes the phone made: clock-dependent, so masked when typed
 }
 
 const password = "correct horse battery"
 
 func newEnv(t *testing.T, pushYAML string) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, audit: &audit.Recorder{}, seen: map[string]string{}, codes: map[string]bool{}}
+	return newEnvArgs(t, pushYAML)
+}
+
+// newEnvArgs is newEnv with more command-line arguments (--journeys testdata/journeys).
+func newEnvArgs(t *testing.T, pushYAML string, extra ...string) *env {
+	t.Helper()
+	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, audit: &audit.Recorder{}, seen: map[string]string{}, codes: map[string]bool{}, otps: map[string]bool{}}
 	dir := t.TempDir()
 	var args []string
 	if pushYAML != "" {
@@ -73,6 +80,7 @@ func newEnv(t *testing.T, pushYAML string) *env {
 		os.WriteFile(f, []byte(pushYAML), 0o600)
 		args = append(args, "--config", f)
 	}
+	args = append(args, extra...)
 	s := apptest.Start(t, apptest.Options{Args: args, Now: e.clock.Now, PublicURL: true, Dir: dir})
 	s.Audit.AddSink(e.audit.Sink())
 	e.app, e.srv = s.App, s.HTTP
@@ -175,7 +183,7 @@ func (l *login) describe() string {
 		}
 		s := typ
 		switch typ {
-		case "NameCallback", "PasswordCallback":
+		case "NameCallback", "PasswordCallback", "TextInputCallback":
 			s += fmt.Sprintf("(%q)", outs["prompt"])
 		case "TextOutputCallback":
 			msg := fmt.Sprint(outs["message"])
@@ -187,8 +195,8 @@ func (l *login) describe() string {
 			s += fmt.Sprintf("(%vms %q)", outs["waitTime"], l.maskNumbers(fmt.Sprint(outs["message"])))
 		case "HiddenValueCallback":
 			v := fmt.Sprint(outs["value"])
-			if strings.HasPrefix(v, "pushauth://") {
-				v = "pushauth://..."
+			if scheme, _, ok := strings.Cut(v, "://"); ok && (scheme == "pushauth" || scheme == "otpauth") {
+				v = scheme + "://..."
 			} else {
 				v = l.e.mask("number", v)
 			}
@@ -251,6 +259,8 @@ func (l *login) answer(values map[string]any) {
 		}
 		if str, ok := v.(string); ok && l.e.codes[str] {
 			v = l.e.mask("code", str)
+		} else if ok && l.e.otps[str] {
+			v = l.e.mask("otp", str)
 		}
 		shown = append(shown, fmt.Sprintf("%s=%v", m["type"], v))
 	}

@@ -28,11 +28,16 @@
     return p;
   }
 
-  function busy() {
-    // Do not pull the page from under someone selecting or copying the address.
+  function busy(form) {
+    // Do not pull the page from under someone selecting or copying the address, or
+    // typing a code instead of waiting: a half-typed code would be checked (and
+    // counted as a wrong one).
     var a = document.activeElement;
     var sel = window.getSelection ? String(window.getSelection()) : '';
-    return (a && a.tagName === 'TEXTAREA') || sel !== '';
+    var typing = Array.prototype.some.call(form.querySelectorAll('input[type=text]'), function (i) {
+      return i.value !== '';
+    });
+    return (a && a.tagName === 'TEXTAREA') || sel !== '' || typing;
   }
 
   function start() {
@@ -80,7 +85,7 @@
     var wait = parseInt(form.getAttribute('data-poll'), 10);
     if (wait > 0) {
       var due = function () {
-        if (busy()) {
+        if (busy(form)) {
           timer = setTimeout(due, wait);
           return;
         }
