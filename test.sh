@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs Arbor's whole test suite: formatting, vet, staticcheck, and every Go test under
 # the race detector, including the end-to-end tests that drive a real `arbor serve` on a
-# real redis-server with the official ForgeRock JavaScript SDK and a real Chromium.
+# real redis-server with the official ForgeRock JavaScript SDK and a real Chromium, and the
+# RADIUS door driven by FreeRADIUS's radclient.
 #
-# It installs what it needs on Debian/Ubuntu (redis-server, chromium, node + npm, the
+# It installs what it needs on Debian/Ubuntu (redis-server, chromium, node + npm,
+# freeradius-utils, the
 # SDK's npm packages) when run as root or with sudo, and otherwise says exactly what is
 # missing. Usage: ./test.sh [extra go test flags, e.g. -run TestSDK]
 set -euo pipefail
@@ -16,6 +18,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-liberation)  # fonts: a recommend, needed for layout tests
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v radclient >/dev/null 2>&1 || missing+=(freeradius-utils)  # radclient: the RADIUS door's tests
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   sudo=""

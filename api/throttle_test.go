@@ -1,18 +1,12 @@
 package api_test
 
 import (
-	"context"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/arbor-auth/arbor/audit"
-	"github.com/arbor-auth/arbor/identity"
-	"github.com/arbor-auth/arbor/internal/app"
-	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/internal/app/apptest"
 )
 
 // manualClock is the app's clock in these tests: time moves only when told to, so no
@@ -35,28 +29,15 @@ func (c *manualClock) Add(d time.Duration) {
 }
 
 // newThrottledApp builds the whole server with the default guessing defence, behind a
-// trusted proxy so the tests can speak from several client addresses, on a manual clock.
-func newThrottledApp(t *testing.T) (*httptest.Server, *manualClock, *audit.Recorder) {
+// trusted proxy (loopback) so the tests can speak from several client addresses, on a
+// manual clock.
+func newThrottledApp(t *testing.T) (*apptest.Server, *manualClock, *audit.Recorder) {
 	t.Helper()
-	cfg, err := config.Load([]string{"--data", t.TempDir(), "--hash-memory-kib", "8", "--hash-iterations", "1", "--trusted-proxies", "127.0.0.0/8,::1"},
-		func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
 	clock := &manualClock{t: time.Now().UTC()}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.WithClock(clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
+	srv := apptest.Start(t, apptest.Options{Args: []string{"--trusted-proxies", "127.0.0.0/8,::1"}, Now: clock.Now})
 	rec := &audit.Recorder{}
-	a.Audit.AddSink(rec.Sink())
-	h, _ := identity.HashPassword("correct horse", identity.CheapParams)
-	if err := a.Users.Put(context.Background(), &identity.User{Realm: "/", Username: "alice", PasswordHash: h, Status: identity.StatusActive}); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
+	srv.Audit.AddSink(rec.Sink())
+	apptest.AddUser(t, srv.App, "/", "alice", "correct horse", nil)
 	return srv, clock, rec
 }
 

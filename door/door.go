@@ -248,6 +248,10 @@ type Outcome struct {
 	// Refused is set when the journey succeeded but the core refused the login; Status
 	// is then engine.Failed and FailureMessage says why.
 	Refused *RefusedError
+	// Restricted reports a success below the account's level that the realm's
+	// mfa_bypass: restricted let through (the session, if any, is restricted). A door
+	// that cannot restrict what follows (RADIUS) refuses it.
+	Restricted bool
 }
 
 // ErrJourneyDisabled reports a start of a journey the configuration disabled.

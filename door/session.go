@@ -58,6 +58,7 @@ func (c *Core) hook(doorName string, cl Client, noSession bool, out *Outcome) en
 		if restricted {
 			ev.Details["restricted"] = true
 		}
+		out.Restricted = restricted
 		if noSession {
 			return nil, nil
 		}

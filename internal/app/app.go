@@ -30,6 +30,7 @@ import (
 	"github.com/arbor-auth/arbor/nodes/basic"
 	"github.com/arbor-auth/arbor/nodes/mfa"
 	"github.com/arbor-auth/arbor/push"
+	"github.com/arbor-auth/arbor/radius"
 	"github.com/arbor-auth/arbor/sessions"
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/embedded"
@@ -63,6 +64,10 @@ type App struct {
 	Push     *push.Service
 	// Listeners are extra addresses to serve (the device API on its own address).
 	Listeners []Listener
+	// PacketListeners are datagram doors to serve (RADIUS), and RADIUS the RADIUS door
+	// when the config file enables it.
+	PacketListeners []PacketListener
+	RADIUS          *radius.Server
 
 	pushCfg PushConfig
 	now     func() time.Time
@@ -226,6 +231,9 @@ func (a *App) startServices(ctx context.Context) error {
 func (a *App) mountDoors(_ context.Context) error {
 	mountDeviceAPI(a)
 	if err := setupWeb(a); err != nil {
+		return err
+	}
+	if err := setupRADIUS(a); err != nil {
 		return err
 	}
 	if err := mountViewer(a); err != nil {

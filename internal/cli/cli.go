@@ -139,7 +139,7 @@ then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see REA
 			fmt.Fprint(stdout, h(addr))
 		}
 	}
-	errc := make(chan error, 1+len(a.Listeners))
+	errc := make(chan error, 1+len(a.Listeners)+len(a.PacketListeners))
 	go func() { errc <- srv.Serve(ln) }()
 	extra := make([]*http.Server, 0, len(a.Listeners))
 	for _, l := range a.Listeners {
@@ -154,6 +154,14 @@ then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see REA
 		log.Info("listening", "what", l.Name, "addr", xl.Addr().String())
 		go func() { errc <- xs.Serve(xl) }()
 	}
+	for _, pl := range a.PacketListeners {
+		pc, err := net.ListenPacket(pl.Network, pl.Addr)
+		if err != nil {
+			fmt.Fprintf(stderr, "arbor serve: %s: %v\n", pl.Name, err)
+			return 1
+		}
+		go func() { errc <- pl.Serve(pc) }()
+	}
 	select {
 	case err := <-errc:
 		fmt.Fprintln(stderr, "arbor serve:", err)
@@ -163,6 +171,9 @@ then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see REA
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	for _, pl := range a.PacketListeners {
+		_ = pl.Shutdown(sctx)
+	}
 	for _, xs := range extra {
 		_ = xs.Shutdown(sctx)
 	}

@@ -54,6 +54,7 @@ func TestWithoutServices(t *testing.T) {
 		{typ: "get_authenticator_app"},
 		{typ: "push_wait"},
 		{typ: "device_profile_collector"},
+		{typ: "otp_or_push_collector"},
 		{typ: "recovery_code_display", outcome: "outcome"},
 	}
 	r := nodes.NewRegistry()

@@ -40,7 +40,8 @@ func init() {
 				"codes are checked in a window around the device's learnt clock drift; counter-based ones a few codes ahead, with " +
 				"resynchronisation on two consecutive codes further ahead. Attempts go through the guessing defence like passwords. " +
 				"Outcomes: success (the flow records the otp factor); failure on a wrong code; not_registered when the user has no " +
-				"authenticator app (mfaMethod is set to oath for mfa_registration_options).",
+				"authenticator app (mfaMethod is set to oath for mfa_registration_options). A code typed at an otp_or_push_collector " +
+				"just before (transient oneTimePassword) is checked without asking again.",
 			Input: true,
 			Outcomes: []nodes.Outcome{
 				{ID: "success", Label: "Success"}, {ID: "failure", Label: "Failure"}, {ID: "not_registered", Label: "Not Registered"},
@@ -72,6 +73,10 @@ func (n *oathVerifier) Process(ctx *nodes.Context) (nodes.Action, error) {
 	code := ""
 	if cb, ok := nodes.Find(ctx.Callbacks, nodes.TypeName); ok {
 		code = strings.TrimSpace(cb.InString())
+	} else if ctx.Callbacks == nil && ctx.Transient.Has(KeyOneTimePassword) {
+		// Typed at an earlier prompt of this request (otp_or_push_collector).
+		code = strings.TrimSpace(ctx.Transient.String(KeyOneTimePassword))
+		delete(ctx.Transient, KeyOneTimePassword)
 	}
 	failedKey := ctx.LocalKey("failed")
 	if code == "" {

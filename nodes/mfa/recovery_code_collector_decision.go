@@ -21,7 +21,8 @@ func init() {
 			Description: "Each code works once; a used code is consumed atomically, so two logins racing with the same code cannot " +
 				"both succeed. Guesses are throttled per user and client address (the server's guessing defence): an attempt made " +
 				"too early is answered as a wrong code without being checked. On \"true\" the flow has verified the factor " +
-				"\"recovery_code\". Wrap it in a retry_limit to bound the guesses of one flow.",
+				"\"recovery_code\". Wrap it in a retry_limit to bound the guesses of one flow. A code typed at an " +
+				"otp_or_push_collector just before (transient recoveryCodeInput) is checked without asking again.",
 			Input:    true,
 			Outcomes: []nodes.Outcome{{ID: "true", Label: "True"}, {ID: "false", Label: "False"}},
 			New: func(c *RecoveryCollectorConfig, b *nodes.Build) (nodes.Node, error) {
@@ -35,8 +36,13 @@ func init() {
 						return nodes.Action{}, err
 					}
 					code := ""
-					if len(ctx.Callbacks) == 1 {
+					switch {
+					case len(ctx.Callbacks) == 1:
 						code = strings.TrimSpace(ctx.Callbacks[0].InString())
+					case ctx.Transient.Has(KeyRecoveryCodeInput):
+						// Typed at an earlier prompt of this request (otp_or_push_collector).
+						code = strings.TrimSpace(ctx.Transient.String(KeyRecoveryCodeInput))
+						delete(ctx.Transient, KeyRecoveryCodeInput)
 					}
 					if code == "" {
 						return nodes.Send(nodes.NameCallback(text(c.Prompt, ctx, "Recovery Code"))), nil
