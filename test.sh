@@ -15,6 +15,7 @@ say() { printf '\n== %s\n' "$*"; }
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)  # creates the test Redis Cluster
 command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-liberation)  # fonts: a recommend, needed for layout tests
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)

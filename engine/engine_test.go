@@ -111,6 +111,13 @@ func newHarness(t *testing.T, docs ...string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newHarnessOn(t, st, docs...)
+}
+
+// newHarnessOn is newHarness on a given store, for the tests that run on every Redis
+// topology (topology_test.go).
+func newHarnessOn(t *testing.T, st store.Store, docs ...string) *harness {
+	t.Helper()
 	counted := storetest.NewCounting(st)
 	h := &harness{st: counted, ops: counted, rec: &audit.Recorder{}}
 	h.clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
@@ -214,7 +221,10 @@ func TestEmptyAnswerAsksAgain(t *testing.T) {
 }
 
 func TestConcurrentSubmissionsApplyOnce(t *testing.T) {
-	h := newHarness(t, simple)
+	testConcurrentSubmissionsApplyOnce(t, newHarness(t, simple))
+}
+
+func testConcurrentSubmissionsApplyOnce(t *testing.T, h *harness) {
 	ctx := context.Background()
 	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
 	var wins, conflicts, gone atomic.Int32
@@ -483,7 +493,10 @@ func TestSuccessHookFailureKeepsStep(t *testing.T) {
 // TestSuccessHookUndoneWhenRaceLost: of concurrent final submissions, every session but
 // the winner's is undone.
 func TestSuccessHookUndoneWhenRaceLost(t *testing.T) {
-	h := newHarness(t, simple)
+	testSuccessHookUndoneWhenRaceLost(t, newHarness(t, simple))
+}
+
+func testSuccessHookUndoneWhenRaceLost(t *testing.T, h *harness) {
 	ctx := context.Background()
 	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
 	var created, undone atomic.Int32
