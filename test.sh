@@ -15,6 +15,7 @@ say() { printf '\n== %s\n' "$*"; }
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)  # creates the test Redis Cluster
 command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-liberation)  # fonts: a recommend, needed for layout tests
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
@@ -53,6 +54,11 @@ go vet ./...
 say "staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-say "go test -race (CI=${CI:-false}: with CI=true a missing real part fails instead of skipping)"
+# Decide the mode first, then say the mode actually used.
 export CI="${CI:-true}"
+if [ "$CI" = true ]; then
+  say "go test -race (CI=true: a missing real part fails instead of skipping)"
+else
+  say "go test -race (CI=$CI: tests whose real part is missing skip; run with CI=true to make them fail)"
+fi
 go test -race -count=1 -timeout 20m "$@" ./...

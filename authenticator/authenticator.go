@@ -56,6 +56,12 @@ var (
 	// ErrBadPush reports a push that does not verify with its account's secret or lacks
 	// required claims; a real app silently drops these.
 	ErrBadPush = errors.New("authenticator: push does not verify")
+	// ErrNumberRejected reports an approval the server turned into a denial: the number
+	// picked is not the one the login page shows, so that login fails.
+	ErrNumberRejected = errors.New("authenticator: the server denied the login: that is not the number shown on the login page")
+	// ErrDeviceRemoved reports an account whose device the server no longer knows (it
+	// was removed there); Forget drops the account here.
+	ErrDeviceRemoved = errors.New("authenticator: the server no longer knows this device (removed there)")
 	// ErrServer is wrapped by *ServerError.
 	ErrServer = errors.New("authenticator: server refused the request")
 )
@@ -241,6 +247,30 @@ func (a *Authenticator) save() error {
 	}
 	if err := os.Rename(tmp.Name(), a.path); err != nil {
 		return fmt.Errorf("authenticator: write %s: %w", a.path, err)
+	}
+	return nil
+}
+
+// Forget removes the account of device id from this authenticator (and its file), for
+// a device removed on the server. It does not tell the server anything.
+func (a *Authenticator) Forget(id string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	i := slices.IndexFunc(a.accounts, func(acc Account) bool { return acc.ID == id })
+	if i < 0 {
+		return fmt.Errorf("%w: no account with device id %q", ErrUnknownAccount, id)
+	}
+	kept := slices.Delete(slices.Clone(a.accounts), i, i+1)
+	old := a.accounts
+	a.accounts = kept
+	if err := a.save(); err != nil {
+		a.accounts = old
+		return err
+	}
+	for mid, n := range a.pending {
+		if n.AccountID == id {
+			delete(a.pending, mid)
+		}
 	}
 	return nil
 }
@@ -450,6 +480,10 @@ func (a *Authenticator) poll(ctx context.Context, acc Account) error {
 		return err
 	}
 	b, err := a.post(ctx, acc, target, map[string]string{"mechanismUid": acc.ID, "jwt": tok})
+	var se *ServerError
+	if errors.As(err, &se) && se.Status == http.StatusBadRequest && se.Message == push.ReasonUnknownDevice {
+		return fmt.Errorf("device %s: %w", acc.ID, ErrDeviceRemoved)
+	}
 	if err != nil {
 		return err
 	}
@@ -668,7 +702,7 @@ func (a *Authenticator) reply(ctx context.Context, n *Notification, claims jwt.M
 	if err != nil {
 		return err
 	}
-	_, err = a.post(ctx, acc, acc.AuthenticateURL, map[string]string{"messageId": n.MessageID, "jwt": tok})
+	body, err := a.post(ctx, acc, acc.AuthenticateURL, map[string]string{"messageId": n.MessageID, "jwt": tok})
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var se *ServerError
@@ -679,6 +713,11 @@ func (a *Authenticator) reply(ctx context.Context, n *Notification, claims jwt.M
 	}
 	if err != nil {
 		return fmt.Errorf("authenticator: answer %s: %w", n.MessageID, err)
+	}
+	// Arbor says what the answer did; a server that does not (AM) is taken at its 200.
+	var ans push.AnswerResponse
+	if json.Unmarshal(body, &ans) == nil && ans.Result == push.AnswerWrongNumber {
+		return &NumberError{MessageID: n.MessageID, Offered: n.Numbers, Err: ErrNumberRejected}
 	}
 	return nil
 }

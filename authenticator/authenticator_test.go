@@ -214,3 +214,83 @@ func TestCLI(t *testing.T) {
 		t.Errorf("deny unknown: %d %s", code, errs)
 	}
 }
+
+// TestCLIAfterTheServer: the CLI prints what the server did with an answer, stops listing
+// a push the login no longer waits for, and tells of (and forgets) a device removed on
+// the server.
+func TestCLIAfterTheServer(t *testing.T) {
+	env := authtest.New(t, authtest.Options{RealClock: true})
+	file := filepath.Join(t.TempDir(), "devices.json")
+	t.Setenv(authenticator.EnvFile, file)
+	reg, err := env.Push.BeginRegistration(ctx, push.RegistrationRequest{Realm: "/", Username: "erin", FlowID: "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := cli(t, "register", reg.URI); code != 0 {
+		t.Fatalf("register: %d %s %s", code, out, errs)
+	}
+	acc := mustAccount(t, file)
+
+	// A number that is offered but is not the one on the login page: the login is denied.
+	sent, err := env.Push.Send(ctx, push.SendRequest{Realm: "/", Username: "erin", FlowID: "f1", PushType: push.TypeChallenge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := cli(t, "pending")
+	wrong := 0
+	for _, f := range strings.Fields(out) {
+		if n, err := strconv.Atoi(f); err == nil && n != sent.Number {
+			wrong = n
+			break
+		}
+	}
+	if code != 0 || wrong == 0 {
+		t.Fatalf("pending: %d %s %s", code, out, errs)
+	}
+	code, out, errs = cli(t, "approve", "--number", strconv.Itoa(wrong))
+	if code != 1 || strings.Contains(out, "Approved") || !strings.Contains(errs, "the server denied the login") {
+		t.Fatalf("approve with the wrong number: %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+
+	// A push the flow withdrew (the user took a recovery code) is no longer listed.
+	sent, err = env.Push.Send(ctx, push.SendRequest{Realm: "/", Username: "erin", FlowID: "f2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, out, _ := cli(t, "pending"); !strings.Contains(out, sent.MessageID) {
+		t.Fatalf("pending before the withdrawal: %s", out)
+	}
+	if err := env.Push.Cancel(ctx, sent.MessageID, "f2"); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := cli(t, "pending"); code != 0 || !strings.Contains(out, "No pending push.") {
+		t.Fatalf("pending after the withdrawal: %d %s", code, out)
+	}
+
+	// The device is removed on the server: pending says so, and forget drops it here.
+	if err := env.Devices.Revoke(ctx, "/", "erin", acc); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs = cli(t, "pending")
+	if code != 1 || !strings.Contains(errs, "no longer knows this device") || !strings.Contains(errs, "arbor device forget") {
+		t.Fatalf("pending with a removed device: %d %s", code, errs)
+	}
+	if code, out, errs := cli(t, "forget", acc); code != 0 || !strings.Contains(out, "Forgot device "+acc) {
+		t.Fatalf("forget: %d %s %s", code, out, errs)
+	}
+	if code, out, _ := cli(t, "list"); code != 0 || !strings.Contains(out, "No accounts") {
+		t.Fatalf("list after forget: %d %s", code, out)
+	}
+	if code, _, errs := cli(t, "forget", acc); code != 1 || !strings.Contains(errs, "no account") {
+		t.Fatalf("forget twice: %d %s", code, errs)
+	}
+}
+
+func mustAccount(t *testing.T, file string) string {
+	t.Helper()
+	a, err := authenticator.Open(file)
+	if err != nil || len(a.Accounts()) != 1 {
+		t.Fatalf("accounts in %s: %v", file, err)
+	}
+	return a.Accounts()[0].ID
+}

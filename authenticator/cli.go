@@ -46,6 +46,8 @@ Commands:
                         approve a push (the newest if no id); number-matching
                         pushes need the number shown on the login page
   deny [MESSAGE_ID]     deny a push (the newest if no id)
+  forget DEVICE_ID      remove an account from this authenticator (a device removed on
+                        the server); the server is not told
 
 Options:
   --file PATH           account file (default $ARBOR_DEVICE_FILE or $HOME/.arbor/devices.json)
@@ -80,6 +82,8 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return c.answer(ctx, rest, true)
 	case "deny":
 		return c.answer(ctx, rest, false)
+	case "forget":
+		return c.forget(rest)
 	}
 	return c.usage(fmt.Errorf("unknown command %q", cmd))
 }
@@ -242,6 +246,9 @@ func (c *cli) pending(ctx context.Context, args []string) int {
 	list, err := a.Pending(ctx)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "arbor device: warning: %v\n", err)
+		if errors.Is(err, ErrDeviceRemoved) {
+			fmt.Fprintln(c.stderr, "  a device removed on the server cannot be used again: run arbor device forget DEVICE_ID (see arbor device list), then register anew")
+		}
 	}
 	if len(list) == 0 {
 		if err != nil {
@@ -302,6 +309,10 @@ func (c *cli) answer(ctx context.Context, args []string, approve bool) int {
 		err = a.Deny(ctx, id)
 	}
 	var ne *NumberError
+	if errors.As(err, &ne) && errors.Is(err, ErrNumberRejected) {
+		fmt.Fprintf(c.stderr, "arbor device: %s: the server denied the login: %d is not the number shown on the login page\n", id, c.number)
+		return 1
+	}
 	if errors.As(err, &ne) {
 		fmt.Fprintf(c.stderr, "arbor device: %v\n  run: arbor device approve --number N %s   (N one of %s)\n",
 			ne.Err, id, joinInts(ne.Offered, ", "))
@@ -311,9 +322,24 @@ func (c *cli) answer(ctx context.Context, args []string, approve bool) int {
 		return c.fail(err)
 	}
 	if approve {
-		fmt.Fprintf(c.stdout, "Approved %s\n", id)
+		fmt.Fprintf(c.stdout, "Approved %s: the server accepted the approval.\n", id)
 	} else {
-		fmt.Fprintf(c.stdout, "Denied %s\n", id)
+		fmt.Fprintf(c.stdout, "Denied %s: the server recorded the denial.\n", id)
 	}
+	return 0
+}
+
+func (c *cli) forget(args []string) int {
+	if len(args) != 1 {
+		return c.usage(errors.New("forget needs exactly one DEVICE_ID (see arbor device list)"))
+	}
+	a, err := c.open()
+	if err != nil {
+		return c.fail(err)
+	}
+	if err := a.Forget(args[0]); err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintf(c.stdout, "Forgot device %s (removed from %s).\n", args[0], a.Path())
 	return 0
 }

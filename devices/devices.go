@@ -39,11 +39,23 @@ import (
 // SecretLen is the length in bytes of a push device's shared secret, as in AM.
 const SecretLen = 32
 
-// Recovery code shape, as in AM: 10 codes of 10 characters from [0-9A-Za-z].
+// Recovery code shape: 10 codes of 12 characters from RecoveryAlphabet (about 59 bits
+// each, as much as AM's 10 characters from [0-9A-Za-z]), shown in groups of
+// RecoveryGroup separated by dashes: "7KQM-4TZR-H9WC".
 const (
 	RecoveryCodeCount  = 10
-	RecoveryCodeLength = 10
+	RecoveryCodeLength = 12
+	RecoveryGroup      = 4
 )
+
+// RecoveryAlphabet is what recovery codes are made of: digits and upper-case letters
+// without those read or typed as one another (0/O, 1/I/L). Codes are compared without
+// regard to case or separators.
+const RecoveryAlphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+// legacyCodeLength is the length of the codes Arbor issued before RecoveryAlphabet: 10
+// case-sensitive characters from [0-9A-Za-z]. Stored sets of them keep working.
+const legacyCodeLength = 10
 
 // MethodPush is the method name for push MFA in skip state (AM's mfaMethod "push").
 const MethodPush = "push"
@@ -469,6 +481,7 @@ func (r *Registry) NewRecoveryCodes(ctx context.Context, realm, user string) ([]
 	hashes := make([]string, len(codes))
 	for i, c := range codes {
 		hashes[i] = r.hashCode(realm, user, c)
+		codes[i] = groupCode(c)
 	}
 	err := r.update(ctx, realm, user, func(rec *record) error {
 		rec.Recovery = hashes
@@ -480,23 +493,34 @@ func (r *Registry) NewRecoveryCodes(ctx context.Context, realm, user string) ([]
 	return codes, nil
 }
 
-const alphanumeric = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// randomCode draws n characters uniformly from alphanumeric with crypto/rand, rejecting
-// bytes that would bias the draw.
+// randomCode draws n characters uniformly from RecoveryAlphabet with crypto/rand,
+// rejecting bytes that would bias the draw.
 func randomCode(n int) string {
-	const limit = 256 - 256%len(alphanumeric) // 248: largest multiple of 62 below 256
+	const limit = 256 - 256%len(RecoveryAlphabet) // 248: largest multiple of 31 below 256
 	out := make([]byte, 0, n)
 	buf := make([]byte, 2*n)
 	for len(out) < n {
 		rand.Read(buf)
 		for _, b := range buf {
 			if int(b) < limit && len(out) < n {
-				out = append(out, alphanumeric[int(b)%len(alphanumeric)])
+				out = append(out, RecoveryAlphabet[int(b)%len(RecoveryAlphabet)])
 			}
 		}
 	}
 	return string(out)
+}
+
+// groupCode writes code in groups of RecoveryGroup characters joined by dashes, for
+// reading aloud and typing.
+func groupCode(code string) string {
+	var b strings.Builder
+	for i := 0; i < len(code); i += RecoveryGroup {
+		if i > 0 {
+			b.WriteByte('-')
+		}
+		b.WriteString(code[i:min(i+RecoveryGroup, len(code))])
+	}
+	return b.String()
 }
 
 // hashCode binds a code to its owner so that a hash copied to another account matches
@@ -506,24 +530,46 @@ func (r *Registry) hashCode(realm, user, code string) string {
 	return base64.RawURLEncoding.EncodeToString(r.ring.MAC(keys.PurposeRecovery, []byte(msg)))
 }
 
-// NormalizeRecoveryCode returns code as it is compared: surrounding and inner spaces
-// and dashes removed (people copy codes with separators); letters keep their case
-// because codes are case-sensitive. It returns "" for input that cannot be a code.
+// NormalizeRecoveryCode returns code as it is compared: spaces and dashes removed
+// (people copy codes with or without the grouping) and letters in upper case. It
+// returns "" for input that cannot be a code.
 func NormalizeRecoveryCode(code string) string {
 	var b strings.Builder
-	for _, c := range code {
-		switch {
-		case c == '-' || c == ' ' || c == '\t' || c == '\n' || c == '\r':
-		case c >= '0' && c <= '9', c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
-			b.WriteRune(c)
-		default:
+	for _, c := range strings.ToUpper(stripSeparators(code)) {
+		if !strings.ContainsRune(RecoveryAlphabet, c) {
 			return ""
 		}
+		b.WriteRune(c)
 	}
 	if b.Len() != RecoveryCodeLength {
 		return ""
 	}
 	return b.String()
+}
+
+// legacyRecoveryCode returns code as codes of the earlier shape were compared:
+// separators removed, case kept, 10 characters from [0-9A-Za-z]; or "".
+func legacyRecoveryCode(code string) string {
+	c := stripSeparators(code)
+	if len(c) != legacyCodeLength {
+		return ""
+	}
+	for _, r := range c {
+		if !(r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z') {
+			return ""
+		}
+	}
+	return c
+}
+
+func stripSeparators(code string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '-', ' ', '\t', '\n', '\r':
+			return -1
+		}
+		return r
+	}, code)
 }
 
 // UseRecoveryCode reports whether code is one of the user's unused recovery codes and,
@@ -534,24 +580,32 @@ func (r *Registry) UseRecoveryCode(ctx context.Context, realm, user, code string
 	if err := checkOwner(realm, user); err != nil {
 		return false, err
 	}
-	code = NormalizeRecoveryCode(code)
-	if code == "" {
+	var wants [][]byte
+	for _, c := range []string{NormalizeRecoveryCode(code), legacyRecoveryCode(code)} {
+		if c == "" {
+			continue
+		}
+		w, err := base64.RawURLEncoding.DecodeString(r.hashCode(realm, user, c))
+		if err != nil {
+			return false, fmt.Errorf("devices: recovery hash: %w", err)
+		}
+		wants = append(wants, w)
+	}
+	if len(wants) == 0 {
 		return false, nil
 	}
-	want, err := base64.RawURLEncoding.DecodeString(r.hashCode(realm, user, code))
-	if err != nil {
-		return false, fmt.Errorf("devices: recovery hash: %w", err)
-	}
 	used := false
-	err = r.update(ctx, realm, user, func(rec *record) error {
+	err := r.update(ctx, realm, user, func(rec *record) error {
 		used = false
 		match := -1
 		// Compare against every stored hash, without stopping at a match, so that the
 		// time taken does not say which position matched.
 		for i, h := range rec.Recovery {
 			got, derr := base64.RawURLEncoding.DecodeString(h)
-			if derr == nil && hmac.Equal(got, want) && match < 0 {
-				match = i
+			for _, want := range wants {
+				if derr == nil && hmac.Equal(got, want) && match < 0 {
+					match = i
+				}
 			}
 		}
 		if match < 0 {

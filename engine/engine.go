@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/arbor-auth/arbor/audit"
@@ -217,6 +218,9 @@ func (e *Engine) Continue(ctx context.Context, flowID, realm string, submitted [
 	if err != nil {
 		return nil, err
 	}
+	if f.Lead > 0 && f.Lead <= len(answers) {
+		answers = answers[f.Lead:] // the step error the engine added, not the node's
+	}
 	c, err := e.repo.Get(ctx, f.Journey, f.Version)
 	if err != nil {
 		return nil, fmt.Errorf("flow %s: %w", flowID, err)
@@ -280,6 +284,12 @@ func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, ans
 	res := &Result{FlowID: f.ID, Journey: f.Journey, Realm: f.Realm, Expires: f.ExpiresAt(), Shared: f.Shared}
 	switch {
 	case out.terminal == "":
+		if out.stepError != "" {
+			out.action.Callbacks = append([]nodes.Callback{nodes.TextOutputCallback(out.stepError, nodes.MessageError)}, out.action.Callbacks...)
+			f.Lead = 1
+		} else {
+			f.Lead = 0
+		}
 		f.Pending = pendingOf(out.action.Callbacks)
 		ttl := f.ExpiresAt().Sub(now)
 		if ttl <= 0 {
@@ -367,7 +377,9 @@ func (e *Engine) save(ctx context.Context, f *Flow, ttl time.Duration) error {
 
 // outcome of a walk: either an action with callbacks, or a terminal.
 type walkOut struct {
-	action         nodes.Action
+	action nodes.Action
+	// stepError is why the flow asks again (the nodes' StepError messages, joined).
+	stepError      string
 	terminal       string
 	failureMessage string
 	reason         string
@@ -400,6 +412,7 @@ type budget struct {
 // counts inner-journey nesting.
 func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback, transient nodes.State, b *budget, depth int) (walkOut, error) {
 	var failureMsg string
+	var stepErrs []string
 	dctx := withWalk(w.ctx, walkState{depth: depth, budget: b}) // what nodes see as their context: the same for every visit
 	for {
 		id := *node
@@ -452,8 +465,11 @@ func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback,
 		if act.FailureMessage != "" {
 			failureMsg = act.FailureMessage
 		}
+		if act.StepError != "" {
+			stepErrs = append(stepErrs, act.StepError)
+		}
 		if len(act.Callbacks) > 0 {
-			return walkOut{action: act}, nil
+			return walkOut{action: act, stepError: strings.Join(stepErrs, " ")}, nil
 		}
 		next, ok := step.Next[act.Outcome]
 		if !ok {
@@ -539,6 +555,7 @@ func (e *Engine) RunInner(ctx *nodes.Context, name, stateKey string) (nodes.Acti
 	}
 	if out.terminal == "" {
 		ctx.Shared[stateKey] = st
+		out.action.StepError = out.stepError // the outer walk shows it
 		return out.action, nil
 	}
 	delete(ctx.Shared, stateKey)

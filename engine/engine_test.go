@@ -70,6 +70,13 @@ func testRegistry() *nodes.Registry {
 		New: func(*none, *nodes.Build) (nodes.Node, error) {
 			return nodes.NodeFunc(func(*nodes.Context) (nodes.Action, error) { return nodes.Goto("surprise"), nil }), nil
 		}})
+	// complain goes on, saying why the flow will ask again.
+	nodes.Register(r, nodes.Spec[routeCfg]{Type: "complain", Outcomes: []nodes.Outcome{{ID: "outcome"}},
+		New: func(c *routeCfg, _ *nodes.Build) (nodes.Node, error) {
+			return nodes.NodeFunc(func(*nodes.Context) (nodes.Action, error) {
+				return nodes.Action{Outcome: "outcome", StepError: c.To}, nil
+			}), nil
+		}})
 	// spin counts its visits in spins and takes its "again" outcome: a journey of spins
 	// loops until a limit stops it.
 	nodes.Register(r, nodes.Spec[none]{Type: "spin", Outcomes: []nodes.Outcome{{ID: "outcome"}, {ID: "again"}},
@@ -111,6 +118,13 @@ func newHarness(t *testing.T, docs ...string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newHarnessOn(t, st, docs...)
+}
+
+// newHarnessOn is newHarness on a given store, for the tests that run on every Redis
+// topology (topology_test.go).
+func newHarnessOn(t *testing.T, st store.Store, docs ...string) *harness {
+	t.Helper()
 	counted := storetest.NewCounting(st)
 	h := &harness{st: counted, ops: counted, rec: &audit.Recorder{}}
 	h.clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
@@ -214,7 +228,10 @@ func TestEmptyAnswerAsksAgain(t *testing.T) {
 }
 
 func TestConcurrentSubmissionsApplyOnce(t *testing.T) {
-	h := newHarness(t, simple)
+	testConcurrentSubmissionsApplyOnce(t, newHarness(t, simple))
+}
+
+func testConcurrentSubmissionsApplyOnce(t *testing.T, h *harness) {
 	ctx := context.Background()
 	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
 	var wins, conflicts, gone atomic.Int32
@@ -483,7 +500,10 @@ func TestSuccessHookFailureKeepsStep(t *testing.T) {
 // TestSuccessHookUndoneWhenRaceLost: of concurrent final submissions, every session but
 // the winner's is undone.
 func TestSuccessHookUndoneWhenRaceLost(t *testing.T) {
-	h := newHarness(t, simple)
+	testSuccessHookUndoneWhenRaceLost(t, newHarness(t, simple))
+}
+
+func testSuccessHookUndoneWhenRaceLost(t *testing.T, h *harness) {
 	ctx := context.Background()
 	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
 	var created, undone atomic.Int32
@@ -502,6 +522,42 @@ func TestSuccessHookUndoneWhenRaceLost(t *testing.T) {
 	wg.Wait()
 	if live := created.Load() - undone.Load(); live != 1 {
 		t.Fatalf("%d sessions created, %d undone: %d survive, want 1", created.Load(), undone.Load(), live)
+	}
+}
+
+// TestStepErrorShownOnTheNextStep: nodes that loop back say why, as an error text output
+// before the next step's callbacks, which the asking node never sees among its answers.
+func TestStepErrorShownOnTheNextStep(t *testing.T) {
+	h := newHarness(t, `{"name":"retry","start":"ask","nodes":{
+  "ask":{"type":"ask","outcomes":{"outcome":"check"}},
+  "check":{"type":"decide","outcomes":{"true":"success","false":"why"}},
+  "why":{"type":"complain","config":{"to":"Wrong name."},"outcomes":{"outcome":"left"}},
+  "left":{"type":"complain","config":{"to":"2 attempts left."},"outcomes":{"outcome":"ask"}}}}`)
+	ctx := context.Background()
+	res, err := h.eng.Start(ctx, StartRequest{Journey: "retry", Realm: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Callbacks) != 1 {
+		t.Fatalf("a first step has no error: %+v", res.Callbacks)
+	}
+	res, err = h.eng.Continue(ctx, res.FlowID, "/", answer("bad"), nodes.Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != NeedInput || len(res.Callbacks) != 2 || res.Callbacks[0].Type != nodes.TypeTextOutput ||
+		res.Callbacks[0].OutString("message") != "Wrong name. 2 attempts left." || res.Callbacks[0].OutString("messageType") != nodes.MessageError ||
+		res.Callbacks[1].Type != nodes.TypeName {
+		t.Fatalf("retry step: %+v", res)
+	}
+	// The client answers what it was sent, error included; the node sees only its own.
+	if _, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}); err == nil {
+		t.Fatal("an answer without the error's place was accepted")
+	}
+	both := append([]nodes.Callback{{Type: nodes.TypeTextOutput}}, answer("ok")...)
+	res, err = h.eng.Continue(ctx, res.FlowID, "/", both, nodes.Request{})
+	if err != nil || res.Status != Succeeded || res.Username != "ok" {
+		t.Fatalf("after the error: %+v, %v", res, err)
 	}
 }
 

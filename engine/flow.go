@@ -29,6 +29,9 @@ type Flow struct {
 	Shared nodes.State `json:"s,omitempty"`
 	// Pending describes the callbacks sent, to check what the client answers.
 	Pending []Pending `json:"p,omitempty"`
+	// Lead counts the callbacks at the front of Pending that the engine added (a step
+	// error); they are taken off the answers before the node sees them.
+	Lead int `json:"l,omitempty"`
 	// Steps counts node visits over the flow's life.
 	Steps int `json:"c"`
 	// Started and Expires are unix milliseconds.
@@ -112,6 +115,10 @@ func (f *Flow) appendJSON(b []byte) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
+	if f.Lead != 0 {
+		b = append(b, `,"l":`...)
+		b = strconv.AppendInt(b, int64(f.Lead), 10)
+	}
 	b = append(b, `,"c":`...)
 	b = strconv.AppendInt(b, int64(f.Steps), 10)
 	b = append(b, `,"t0":`...)
@@ -136,7 +143,7 @@ func unmarshalFlow(data []byte, f *Flow) error {
 	return json.Unmarshal(data, f)
 }
 
-var flowFields = []string{"j", "v", "r", "n", "s", "p", "c", "t0", "exp", "d"}
+var flowFields = []string{"j", "v", "r", "n", "s", "p", "c", "t0", "exp", "d", "l"}
 
 // decodeJSON is the fast path of unmarshalFlow: any input it is unsure of gives
 // jsonx.ErrFallback.
@@ -175,6 +182,9 @@ func (f *Flow) decodeJSON(data []byte) error {
 			f.Expires, err = d.Int()
 		case 9:
 			f.Done, err = d.Bool()
+		case 10:
+			n, err = d.Int()
+			f.Lead = int(n)
 		}
 		return err
 	})

@@ -13,6 +13,7 @@ var flowSeeds = []string{
 	`{"j":"login","v":1,"r":"/","n":"credentials","s":{"credentials.layout":[1,1],"realm":"/"},"p":[{"t":"NameCallback","i":[""]},{"t":"PasswordCallback","i":[""]}],"c":1,"t0":1800000000000,"exp":1800000300000}`,
 	`{"j":"push-mfa","v":3,"r":"/alpha","n":"wait","s":{"username":"Zoë <admin>","push.n":42.5,"inner":{"v":1,"n":"x","s":{}},"list":["a",null,true]},"c":7,"t0":1,"exp":2,"d":true}`,
 	`{"j":"x","v":1,"r":"/","n":"","c":0,"t0":0,"exp":0}`,
+	`{"j":"x","v":1,"r":"/","n":"a","p":[{"t":"TextOutputCallback"},{"t":"NameCallback","i":[""]}],"l":1,"c":2,"t0":0,"exp":9}`,
 	`{"j":"x","v":1,"r":"/","n":"a","s":null,"p":null,"c":0,"t0":0,"exp":0,"d":false}`,
 	`{"j":"x","v":1,"r":"/","n":"a","p":[{"t":"T"},{"t":"U","i":[]}],"c":0,"t0":0,"exp":0,"extra":{"ignored":[1]}}`,
 	`{"j":"x","J":"y"}`, `{"j":"x","j":"y"}`, `{"v":1.5}`, `{"s":[]}`, `{"p":[null]}`, `null`, `{"d":null}`, `{"t0":"1"}`,
@@ -66,13 +67,13 @@ func checkFlowEncoding(t *testing.T, fl *Flow) {
 
 // Shared state holds Go values nodes put there, not only what JSON decodes to.
 func TestFlowEncodingOfGoValues(t *testing.T) {
-	fl := &Flow{Journey: "j", Version: 2, Realm: "/", Node: "n", Steps: 3, Started: 4, Expires: 5, Done: true,
+	fl := &Flow{Journey: "j", Version: 2, Realm: "/", Node: "n", Steps: 3, Started: 4, Expires: 5, Done: true, Lead: 1,
 		Pending: []Pending{{Type: "T", Inputs: []string{"", "x"}}},
 		Shared: nodes.State{"layout": []int{1, 2}, "inner": innerState{Version: 1, Node: "a", Shared: nodes.State{"k": "v"}},
 			"state": nodes.State{"a": 1}, "n": 7, "big": int64(1) << 60, "f": 0.000001, "s": []string{"<&>"}, "nil": nil}}
 	checkFlowEncoding(t, fl)
 	var back Flow
-	if err := unmarshalFlow(fl.marshal(), &back); err != nil || back.Journey != "j" || back.Shared["n"] != 7.0 || !back.Done {
+	if err := unmarshalFlow(fl.marshal(), &back); err != nil || back.Journey != "j" || back.Shared["n"] != 7.0 || !back.Done || back.Lead != 1 {
 		t.Fatalf("round trip: %+v, %v", back, err)
 	}
 }

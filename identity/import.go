@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -116,8 +117,15 @@ func (e *ImportError) Unwrap() error { return ErrInvalid }
 // more than one document) is an error wrapping ErrInvalid. The store has no
 // transactions, so a store failure while writing can leave part of a good file stored;
 // the error then says how many users were, and running the import again is safe.
-func (s *Store) Import(ctx context.Context, r io.Reader) (int, error) {
-	users, passwords, err := parseUsersFile(r)
+//
+// With Realms, a user of any other realm is one more problem: the server would never
+// serve that user, so the file is refused rather than half used.
+func (s *Store) Import(ctx context.Context, r io.Reader, opts ...ImportOption) (int, error) {
+	var o importOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	users, passwords, err := parseUsersFile(r, o.realms)
 	if err != nil {
 		return 0, err
 	}
@@ -369,10 +377,30 @@ func sameJSON(a, b any) bool {
 	return errA == nil && errB == nil && string(x) == string(y)
 }
 
+// ImportOption changes how Import checks a users file.
+type ImportOption func(*importOptions)
+
+type importOptions struct {
+	realms map[string]bool // nil: any realm
+}
+
+// Realms makes Import refuse users of realms other than "/" and those given (the
+// server's configured realms, "alpha" or "/alpha").
+func Realms(realms ...string) ImportOption {
+	return func(o *importOptions) {
+		o.realms = map[string]bool{"/": true}
+		for _, r := range realms {
+			if n, err := normalizeRealm(r); err == nil {
+				o.realms[n] = true
+			}
+		}
+	}
+}
+
 // parseUsersFile decodes and checks a users file. It returns the users ready to store
 // (realm normalised, status set) and, at the same index, the clear-text password to
 // hash for each, or "" if the entry gave a hash.
-func parseUsersFile(r io.Reader) ([]*User, []string, error) {
+func parseUsersFile(r io.Reader, realms map[string]bool) ([]*User, []string, error) {
 	dec := yaml.NewDecoder(r)
 	dec.KnownFields(true)
 	var f usersFile
@@ -404,6 +432,11 @@ func parseUsersFile(r io.Reader) ([]*User, []string, error) {
 			problems = append(problems, e)
 		}
 		if u == nil {
+			continue
+		}
+		if realms != nil && !realms[u.Realm] {
+			problems = append(problems, ImportProblem{Index: i, Line: nodes[i].Line,
+				Message: fmt.Sprintf("realm %s is not configured on this server (%s); add it with --realms or fix the entry", u.Realm, realmList(realms))})
 			continue
 		}
 		id := u.Realm + "\x00" + foldName(u.Username)
@@ -609,4 +642,14 @@ func (s *Store) parallel(ctx context.Context, todo []int, fn func(ctx context.Co
 		firstErr = ctx.Err()
 	}
 	return firstErr
+}
+
+// realmList names the configured realms, sorted, for a message.
+func realmList(realms map[string]bool) string {
+	names := make([]string, 0, len(realms))
+	for r := range realms {
+		names = append(names, r)
+	}
+	sort.Strings(names)
+	return "configured: " + strings.Join(names, ", ")
 }

@@ -298,3 +298,22 @@ func TestImportHashesInParallel(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestImportRefusesUnconfiguredRealm: with the server's realms given, a user of another
+// realm is a problem naming the realm, and nothing is written.
+func TestImportRefusesUnconfiguredRealm(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	file := "users:\n  - {username: ann, password: pw1, realm: alpha}\n  - {username: bob, password: pw2, realm: /beta}\n"
+	n, err := s.Import(ctx, strings.NewReader(file), Realms("alpha"))
+	var ie *ImportError
+	if n != 0 || !errors.As(err, &ie) || len(ie.Problems) != 1 || !strings.Contains(ie.Problems[0].Message, "realm /beta is not configured") {
+		t.Fatalf("Import = %d, %v; want one problem about /beta", n, err)
+	}
+	if _, err := s.Get(ctx, "/alpha", "ann"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("ann was stored from a refused file: %v", err)
+	}
+	if n, err := s.Import(ctx, strings.NewReader(file), Realms("alpha", "beta")); err != nil || n != 2 {
+		t.Fatalf("with both realms configured: %d, %v", n, err)
+	}
+}

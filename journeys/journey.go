@@ -77,22 +77,41 @@ func ValidName(s string) bool { return nameRe.MatchString(s) }
 // have, a value of the wrong type. Parse checks the format only; Compile checks the graph
 // and each node's config.
 func Parse(data []byte) (*Journey, nodes.Problems) {
+	j, ps := parse(data)
+	if ps != nil {
+		return nil, ps
+	}
+	return j, nil
+}
+
+// parse is Parse, but it also returns the journey when the only problems are fields the
+// format does not have, so that Load can report the graph's problems in the same run.
+func parse(data []byte) (*Journey, nodes.Problems) {
 	if ps := checkSyntax(data); ps != nil {
 		return nil, ps
 	}
-	if ps := checkEnvelope(data); len(ps) > 0 {
-		return nil, ps
-	}
+	ps := checkEnvelope(data)
+	strict := len(ps) == 0
 	var j Journey
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(&j); err != nil {
-		return nil, nodes.Problems{{Code: nodes.CodeBadJSON, Message: err.Error()}}
+		if strict {
+			return nil, nodes.Problems{{Code: nodes.CodeBadJSON, Message: err.Error()}}
+		}
+		return nil, ps
 	}
 	if dec.More() {
-		return nil, nodes.Problems{{Code: nodes.CodeBadJSON, Message: "data after the journey object"}}
+		return nil, append(ps, nodes.Problem{Code: nodes.CodeBadJSON, Message: "data after the journey object"})
 	}
-	return &j, nil
+	for _, p := range ps {
+		if !strings.HasPrefix(p.Message, "unknown field ") {
+			return nil, ps // a value of the wrong shape: the graph cannot be trusted
+		}
+	}
+	return &j, ps
 }
 
 func checkSyntax(data []byte) nodes.Problems {
@@ -252,10 +271,24 @@ func Compile(j *Journey, opts CompileOptions) (*Compiled, nodes.Problems) {
 		}
 	}
 	if len(ps) > 0 {
-		sort.SliceStable(ps, func(a, b int) bool { return ps[a].Pointer < ps[b].Pointer })
+		sortProblems(ps)
 		return nil, ps
 	}
 	return c, nil
+}
+
+// sortProblems orders problems by pointer, then code, then message, so that one
+// document always yields the same list.
+func sortProblems(ps nodes.Problems) {
+	sort.SliceStable(ps, func(a, b int) bool {
+		if ps[a].Pointer != ps[b].Pointer {
+			return ps[a].Pointer < ps[b].Pointer
+		}
+		if ps[a].Code != ps[b].Code {
+			return ps[a].Code < ps[b].Code
+		}
+		return ps[a].Message < ps[b].Message
+	})
 }
 
 // checkOutcomes reports a node's unconnected outcomes, connections the type does not
@@ -284,14 +317,16 @@ func checkOutcomes(j *Journey, id string, n Node, ptr string, outs []nodes.Outco
 	}
 }
 
-// Load parses and compiles data in one call.
+// Load parses and compiles data in one call, reporting every problem of both: fields the
+// format does not have do not hide the problems of the graph.
 func Load(data []byte, opts CompileOptions) (*Compiled, nodes.Problems) {
-	j, ps := Parse(data)
-	if ps != nil {
+	j, ps := parse(data)
+	if j == nil {
 		return nil, ps
 	}
-	c, ps := Compile(j, opts)
-	if ps != nil {
+	c, cps := Compile(j, opts)
+	if ps = append(ps, cps...); len(ps) > 0 {
+		sortProblems(ps)
 		return nil, ps
 	}
 	c.Raw = append(json.RawMessage(nil), data...)

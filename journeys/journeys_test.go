@@ -69,7 +69,9 @@ func TestProblems(t *testing.T) {
 		{"syntax", `{"name":`, []want{{"", nodes.CodeBadJSON}}},
 		{"not an object", `[1]`, []want{{"", nodes.CodeBadJSON}}},
 		{"unknown top-level field", `{"name":"x","start":"a","nodes":{"a":{"type":"ask","outcomes":{"outcome":"success"}}},"colour":"red"}`,
-			[]want{{"", nodes.CodeBadJSON}}},
+			[]want{{"/colour", nodes.CodeBadJSON}}},
+		{"unknown fields do not hide the graph's problems", `{"name":"x","start":"a","zeta":1,"alpha":2,"nodes":{"a":{"type":"ask","extra":1,"outcomes":{"outcome":"nowhere"}}}}`,
+			[]want{{"/alpha", nodes.CodeBadJSON}, {"/nodes/a/extra", nodes.CodeBadJSON}, {"/nodes/a/outcomes/outcome", nodes.CodeDanglingTarget}, {"/zeta", nodes.CodeBadJSON}}},
 		{"missing start", `{"name":"x","nodes":{"a":{"type":"ask","outcomes":{"outcome":"success"}}}}`, []want{{"", nodes.CodeMissingStart}}},
 		{"start not a node", `{"name":"x","start":"zz","nodes":{"a":{"type":"ask","outcomes":{"outcome":"success"}}}}`,
 			[]want{{"/start", nodes.CodeMissingStart}}},
@@ -314,5 +316,27 @@ func TestBadConfigStillChecksConnections(t *testing.T) {
 		if want[p.Pointer] != p.Code {
 			t.Errorf("unexpected problem %v", p)
 		}
+	}
+}
+
+// TestProblemsInStableOrder loads one document many times: map order inside the schema
+// library must not reach the report.
+func TestProblemsInStableOrder(t *testing.T) {
+	doc := []byte(`{"name":"x","start":"a","d":1,"c":2,"b":3,"nodes":{"a":{"type":"ask","z":1,"y":2,"x":3,"outcomes":{"outcome":"success"}}}}`)
+	_, first := Load(doc, opts())
+	for range 30 {
+		if _, ps := Load(doc, opts()); ps.Error() != first.Error() {
+			t.Fatalf("problems changed between runs:\n%v\n%v", first, ps)
+		}
+	}
+}
+
+// TestInvalidErrorOnePerLine: a refused journey lists one problem per line.
+func TestInvalidErrorOnePerLine(t *testing.T) {
+	_, ps := Load([]byte(`{"name":"x","start":"a","zeta":1,"nodes":{"a":{"type":"nope"}}}`), opts())
+	err := (&InvalidError{Name: "x", Problems: ps}).Error()
+	lines := strings.Split(err, "\n")
+	if len(lines) != 1+len(ps) || len(ps) < 2 || !strings.HasPrefix(lines[1], "  /") {
+		t.Fatalf("error:\n%s", err)
 	}
 }

@@ -52,9 +52,16 @@ type InvalidError struct {
 	Problems nodes.Problems
 }
 
-// Error lists the journey's problems.
+// Error lists the journey's problems, one per line, as `arbor serve` prints them when
+// a journey of --journeys is refused.
 func (e *InvalidError) Error() string {
-	return fmt.Sprintf("journey %q is invalid: %s", e.Name, e.Problems.Error())
+	var b strings.Builder
+	fmt.Fprintf(&b, "journey %q is invalid (%d problem(s)):", e.Name, len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
 }
 
 // Version describes one saved version of a journey.

@@ -3,10 +3,11 @@ package journeys
 import (
 	"bytes"
 	"errors"
-	"sort"
+	"fmt"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
@@ -103,6 +104,14 @@ func checkEnvelope(data []byte) nodes.Problems {
 		for _, tok := range e.InstanceLocation {
 			ptr += "/" + escape(tok)
 		}
+		// One problem per unknown field, each at its own pointer: the library lists them
+		// in map order, which changes from run to run.
+		if ap, ok := e.ErrorKind.(*kind.AdditionalProperties); ok {
+			for _, name := range ap.Properties {
+				ps = append(ps, nodes.Problem{Pointer: ptr + "/" + escape(name), Code: nodes.CodeBadJSON, Message: fmt.Sprintf("unknown field %q", name)})
+			}
+			return
+		}
 		code := nodes.CodeBadJSON
 		if len(e.InstanceLocation) == 0 && strings.Contains(e.ErrorKind.LocalizedString(printer), "start") {
 			code = nodes.CodeMissingStart
@@ -110,7 +119,7 @@ func checkEnvelope(data []byte) nodes.Problems {
 		ps = append(ps, nodes.Problem{Pointer: ptr, Code: code, Message: e.ErrorKind.LocalizedString(printer)})
 	}
 	walk(ve)
-	sort.SliceStable(ps, func(a, b int) bool { return ps[a].Pointer < ps[b].Pointer })
+	sortProblems(ps)
 	return ps
 }
 

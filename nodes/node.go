@@ -77,6 +77,12 @@ type Action struct {
 	// FailureMessage, when set, replaces "Login failure" if the flow ends in failure
 	// after this node (for example "User Locked Out.").
 	FailureMessage string
+	// StepError, when set, says why the flow comes back to ask again (for example "That
+	// recovery code is not valid."). The engine shows it on the next step it asks in the
+	// same request, as a TextOutputCallback with messageType error before that step's own
+	// callbacks (AM clients and the browser pages show it as an error); the messages of
+	// several nodes of one walk are joined. A flow that ends instead ignores it.
+	StepError string
 }
 
 // Goto returns an Action that follows outcome.

@@ -234,7 +234,12 @@ func parseDefault(t reflect.Type, d string) (any, error) {
 	return v, nil
 }
 
+// typeName is a field's type as the palette shows it; a "doctype" tag overrides it
+// where the Go type says too little (a map of strings is text by locale unless told).
 func typeName(t reflect.Type, tag reflect.StructTag) string {
+	if d := tag.Get("doctype"); d != "" {
+		return d
+	}
 	if tag.Get("ref") == "node_list" {
 		return "list of nodes"
 	}

@@ -522,8 +522,34 @@ func (s *Service) handleAuthenticate(q *request) {
 	s.dropPending(ctx, m.DeviceID, body.MessageID)
 	s.emit(ctx, ev)
 	s.log.InfoContext(ctx, "push: device answered", "message_id", body.MessageID, "flow_id", m.FlowID, "device_id", m.DeviceID, "state", m.State)
-	writeJSON(q.w, http.StatusOK, struct{}{})
+	// The device learns what its answer did: a wrong number denied the login, and the
+	// user holding the phone should know (AM's apps ignore the body).
+	result := AnswerApproved
+	switch {
+	case m.Mismatch:
+		result = AnswerWrongNumber
+	case m.State == stateDenied:
+		result = AnswerDenied
+	}
+	writeJSON(q.w, http.StatusOK, AnswerResponse{Result: result})
 }
+
+// ReasonUnknownDevice is the message of the 400 a device gets when the server does not
+// know it (removed, or never registered), so an authenticator can tell its user.
+const ReasonUnknownDevice = "Unknown device"
+
+// AnswerResponse is the body of a successful device answer: what the answer did.
+type AnswerResponse struct {
+	// Result is AnswerApproved, AnswerDenied or AnswerWrongNumber.
+	Result string `json:"result"`
+}
+
+// What a device's answer did to the login.
+const (
+	AnswerApproved    = "approved"
+	AnswerDenied      = "denied"
+	AnswerWrongNumber = "wrong_number"
+)
 
 // pollRequest is the body of a poll.
 type pollRequest struct {
@@ -558,7 +584,7 @@ func (s *Service) handlePoll(q *request) {
 	q.device = body.MechanismUID
 	dev, err := s.devs.Device(ctx, body.MechanismUID)
 	if errors.Is(err, devices.ErrNotFound) {
-		s.reject(q, http.StatusBadRequest, "Unknown device")
+		s.reject(q, http.StatusBadRequest, ReasonUnknownDevice)
 		return
 	}
 	if err != nil {

@@ -29,6 +29,10 @@ type RegistrationRequest struct {
 	ImageURL string
 	// TTL is how long the QR code stays valid; 0 means Config.RegistrationTimeout.
 	TTL time.Duration
+	// BaseURL is the base URL the registering user reached the server at (the login
+	// request's). Devices are told to reply there when the service has no PublicURL,
+	// so that a server listening on 0.0.0.0 still hands out an address that works.
+	BaseURL string
 }
 
 // Registration is a started registration: show URI as a QR code (and in the
@@ -76,7 +80,11 @@ func (s *Service) BeginRegistration(ctx context.Context, req RegistrationRequest
 	if !strings.HasPrefix(req.Realm, "/") || strings.TrimSpace(req.Username) == "" || req.FlowID == "" {
 		return nil, fmt.Errorf("%w: registration needs a realm, a username and a flow id", ErrInvalidRequest)
 	}
-	if s.cfg.PublicURL == "" {
+	base := s.cfg.PublicURL
+	if base == "" {
+		base = strings.TrimRight(req.BaseURL, "/")
+	}
+	if base == "" {
 		return nil, fmt.Errorf("%w: push service has no public URL for devices to reply to", ErrInvalidRequest)
 	}
 	if req.TTL < 0 {
@@ -126,8 +134,8 @@ func (s *Service) BeginRegistration(ctx context.Context, req RegistrationRequest
 		MessageID:          id,
 		Secret:             secret,
 		Challenge:          challenge,
-		RegisterURL:        s.MessageURL(req.Realm, "register"),
-		AuthenticateURL:    s.MessageURL(req.Realm, "authenticate"),
+		RegisterURL:        messageURL(base, req.Realm, "register"),
+		AuthenticateURL:    messageURL(base, req.Realm, "authenticate"),
 		Username:           req.Username,
 		LoadBalancerCookie: s.cfg.LoadBalancerCookie,
 		Color:              color,

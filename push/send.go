@@ -188,11 +188,19 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (*Sent, error) {
 			s.emit(ctx, ev)
 			return nil, fmt.Errorf("push: send: rate limit: %w", err)
 		}
+		if n == 1 {
+			// The first push of a window records when it began. Only a refused send reads
+			// it, so a failed write costs the message's precision, never the push.
+			start := strconv.FormatInt(s.now().UnixMilli(), 10)
+			if _, err := s.st.Set(ctx, rateStartKey(req.Realm, req.Username), []byte(start), limit.Window); err != nil {
+				s.log.Warn("push rate limit: window start not recorded", "err", err)
+			}
+		}
 		if n > int64(limit.Count) {
 			rl := ev
 			rl.Type, rl.Reason = audit.PushRateLimited, fmt.Sprintf("more than %d pushes in %s", limit.Count, limit.Window)
 			s.emit(ctx, rl)
-			return nil, ErrRateLimited
+			return nil, &RateLimitError{Until: s.windowEnd(ctx, req, limit)}
 		}
 	}
 
@@ -401,6 +409,24 @@ func (s *Service) Result(ctx context.Context, messageID, flowID string) (*Result
 		return res, nil
 	}
 	return expired, nil // failed deliveries: Send already reported them
+}
+
+// windowEnd returns when the user's current rate-limit window ends; when its start is
+// unknown, the latest it can be: a full window from now.
+func (s *Service) windowEnd(ctx context.Context, req SendRequest, limit RateLimit) time.Time {
+	latest := s.now().Add(limit.Window)
+	it, err := s.st.Get(ctx, rateStartKey(req.Realm, req.Username))
+	if err != nil {
+		return latest
+	}
+	ms, err := strconv.ParseInt(string(it.Value), 10, 64)
+	if err != nil {
+		return latest
+	}
+	if end := time.UnixMilli(ms).Add(limit.Window); end.Before(latest) {
+		return end
+	}
+	return latest
 }
 
 // Cancel withdraws the push messageID sent for flowID, because the flow went on without

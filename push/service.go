@@ -115,7 +115,8 @@ type RateLimit struct {
 type Config struct {
 	// PublicURL is the base URL devices reply to ("https://arbor.example.com" or with a
 	// path prefix); it may differ from the listen address when Arbor is behind NAT or a
-	// proxy. The register and authenticate URLs in registration URIs are built from it.
+	// proxy. The register and authenticate URLs in registration URIs are built from it;
+	// when it is empty, from each registration's RegistrationRequest.BaseURL.
 	PublicURL string
 	// RateLimit bounds pushes per user.
 	RateLimit RateLimit
@@ -187,7 +188,11 @@ func RealmPath(realm string) string {
 // MessageURL returns the device endpoint for realm and action ("register",
 // "authenticate" or "poll") under the configured PublicURL.
 func (s *Service) MessageURL(realm, action string) string {
-	return s.cfg.PublicURL + "/json/" + RealmPath(realm) + "/push/sns/message?_action=" + action
+	return messageURL(s.cfg.PublicURL, realm, action)
+}
+
+func messageURL(base, realm, action string) string {
+	return base + "/json/" + RealmPath(realm) + "/push/sns/message?_action=" + action
 }
 
 // Keys. The message id is the hash tag, so a message's keys stay in one Cluster slot.
@@ -196,6 +201,29 @@ func pendingKey(device string) string { return "pushpending:{" + device + "}" }
 func rateKey(realm, user string) string {
 	return "pushrate:{" + url.QueryEscape(realm) + ":" + url.QueryEscape(devices.NormalizeUser(user)) + "}"
 }
+
+// rateStartKey holds when the user's current rate-limit window began, so a refused
+// send can say when pushes are allowed again.
+func rateStartKey(realm, user string) string {
+	return "pushrate-start:{" + url.QueryEscape(realm) + ":" + url.QueryEscape(devices.NormalizeUser(user)) + "}"
+}
+
+// RateLimitError is the ErrRateLimited that Send returns: it says when the user's window
+// ends and pushes are allowed again.
+type RateLimitError struct {
+	// Until is when the next push is allowed.
+	Until time.Time
+}
+
+func (e *RateLimitError) Error() string {
+	return ErrRateLimited.Error() + " (allowed again at " + e.Until.UTC().Format(time.RFC3339) + ")"
+}
+
+// Unwrap makes errors.Is(err, ErrRateLimited) hold.
+func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
+
+// RateLimit returns the per-user push limit in force (defaults applied).
+func (s *Service) RateLimit() RateLimit { return s.cfg.RateLimit }
 
 // newMessageID returns AM's message id shape: prefix, UUID, then epoch milliseconds.
 func newMessageID(prefix string, now time.Time) string {

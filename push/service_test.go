@@ -289,8 +289,11 @@ func TestNumberMatching(t *testing.T) {
 			if err := a.Approve(ctx, sent.MessageID, 100); !errors.Is(err, authenticator.ErrWrongNumber) {
 				t.Errorf("Approve(100): err = %v, want ErrWrongNumber", err)
 			}
-			if err := a.Approve(ctx, sent.MessageID, pick); err != nil {
+			// The server says what the approval did: a wrong number denied the login.
+			if err := a.Approve(ctx, sent.MessageID, pick); tt.right && err != nil {
 				t.Fatalf("Approve(%d): %v", pick, err)
+			} else if !tt.right && !errors.Is(err, authenticator.ErrNumberRejected) {
+				t.Fatalf("Approve(%d) of a wrong number: err = %v, want ErrNumberRejected", pick, err)
 			}
 			r := result(t, env, sent.MessageID, "flow-1")
 			if r.Status != tt.want || r.Number != pick {
@@ -383,16 +386,28 @@ func TestSendErrors(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	env := authtest.New(t, authtest.Options{})
 	env.Register(t, "/", "grace")
+	start := env.Now()
 	for i := range 5 {
 		send(t, env, push.SendRequest{Username: "grace", FlowID: "f" + strconv.Itoa(i)})
+		env.Clock.Advance(time.Minute)
 	}
-	if _, err := env.Push.Send(ctx, push.SendRequest{Realm: "/", Username: "GRACE", FlowID: "f6"}); !errors.Is(err, push.ErrRateLimited) {
+	_, err := env.Push.Send(ctx, push.SendRequest{Realm: "/", Username: "GRACE", FlowID: "f6"})
+	if !errors.Is(err, push.ErrRateLimited) {
 		t.Fatalf("6th push: err = %v, want ErrRateLimited", err)
 	}
-	if env.Audit.Count(audit.PushRateLimited) != 1 {
+	// The refusal says when the window that began with the first push ends.
+	var rl *push.RateLimitError
+	if !errors.As(err, &rl) || !rl.Until.Equal(start.Add(push.DefaultRateWindow)) {
+		t.Fatalf("6th push: %#v, want allowed again at %s", err, start.Add(push.DefaultRateWindow))
+	}
+	env.Clock.Advance(push.DefaultRateWindow - 5*time.Minute - time.Second)
+	if _, err := env.Push.Send(ctx, push.SendRequest{Realm: "/", Username: "grace", FlowID: "f6b"}); !errors.Is(err, push.ErrRateLimited) {
+		t.Fatalf("a second before the window ends: err = %v, want ErrRateLimited", err)
+	}
+	env.Clock.Advance(time.Second)
+	if env.Audit.Count(audit.PushRateLimited) != 2 {
 		t.Errorf("push.rate_limited events = %d", env.Audit.Count(audit.PushRateLimited))
 	}
-	env.Clock.Advance(push.DefaultRateWindow)
 	send(t, env, push.SendRequest{Username: "grace", FlowID: "f7"})
 }
 
@@ -608,8 +623,8 @@ func TestReplayOfApproval(t *testing.T) {
 	sent := send(t, env, push.SendRequest{Username: "alice"})
 	m, _ := env.Deliverer.Last()
 	body := mustJSON(map[string]string{"messageId": sent.MessageID, "jwt": signClaims(t, acc.Secret, jwt.MapClaims{"response": answerFor(t, m, acc.Secret)})})
-	if status, out := post(t, env, authPath, body); status != 200 || len(out) != 0 {
-		t.Fatalf("first reply: %d %v, want 200 {}", status, out)
+	if status, out := post(t, env, authPath, body); status != 200 || out["result"] != push.AnswerApproved {
+		t.Fatalf("first reply: %d %v, want 200 {\"result\":\"approved\"}", status, out)
 	}
 	status, out := post(t, env, authPath, body)
 	if status != 400 || !strings.Contains(fmt.Sprint(out["message"]), "already been answered") {
@@ -961,5 +976,37 @@ func TestRegistrationReplies(t *testing.T) {
 				t.Errorf("device = %+v", list[0])
 			}
 		})
+	}
+}
+
+// TestRegistrationURLsFromTheRequest: without a public URL (a server listening on
+// 0.0.0.0), devices are sent where the registering user reached the server.
+func TestRegistrationURLsFromTheRequest(t *testing.T) {
+	env := authtest.New(t, authtest.Options{})
+	svc := push.New(push.Config{Now: env.Now}, env.Store, env.Devices, env.Deliverer, env.Ring, nil, quiet)
+	req := push.RegistrationRequest{Realm: "/alpha", Username: "judy", FlowID: "f"}
+	if _, err := svc.BeginRegistration(ctx, req); !errors.Is(err, push.ErrInvalidRequest) {
+		t.Fatalf("no address at all: err = %v, want ErrInvalidRequest", err)
+	}
+	req.BaseURL = "http://192.0.2.7:8080/"
+	reg, err := svc.BeginRegistration(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := push.ParseURI(reg.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "http://192.0.2.7:8080/json/realms/root/realms/alpha/push/sns/message?_action="
+	if u.RegisterURL != want+"register" || u.AuthenticateURL != want+"authenticate" {
+		t.Fatalf("device URLs %q, %q; want them under %s", u.RegisterURL, u.AuthenticateURL, want)
+	}
+	// A configured public URL wins over the request's address.
+	svc = push.New(push.Config{PublicURL: "https://id.example.com", Now: env.Now}, env.Store, env.Devices, env.Deliverer, env.Ring, nil, quiet)
+	if reg, err = svc.BeginRegistration(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := push.ParseURI(reg.URI); !strings.HasPrefix(u.RegisterURL, "https://id.example.com/json/") {
+		t.Fatalf("register URL %q ignores the public URL", u.RegisterURL)
 	}
 }

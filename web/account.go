@@ -20,6 +20,8 @@ type doneView struct {
 	Username, Realm string
 	Created, Ends   time.Time
 	CSRF            string
+	// Admin shows the journey viewer's link.
+	Admin bool
 }
 
 // devicesView is the "my devices" page.
@@ -140,6 +142,9 @@ func (s *Server) done(c echo.Context) error {
 		ends = sess.IdleEnd
 	}
 	v := doneView{Username: sess.Username, Realm: sess.Realm, Created: sess.Created, Ends: ends, CSRF: s.sessionCSRF(sess)}
+	if v.Admin, err = s.isAdmin(c, sess); err != nil {
+		return err
+	}
 	return s.render(c, http.StatusOK, "done", pageData{Title: "Signed in", Done: &v})
 }
 
@@ -244,6 +249,10 @@ func (s *Server) confirmPage(c echo.Context) error {
 	}
 	if sess == nil {
 		return s.toLogin(c, c.Request().URL.RequestURI())
+	}
+	// The confirmation comes after any step-up, so that what is confirmed is what is done.
+	if done, err := s.stepUp(c, sess, c.Request().URL.RequestURI()); done {
+		return err
 	}
 	v := confirmView{CSRF: s.sessionCSRF(sess)}
 	switch c.QueryParam("action") {

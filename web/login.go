@@ -92,7 +92,8 @@ func (s *Server) respond(c echo.Context, ref flowRef, out *door.Outcome, cl door
 	case engine.NeedInput:
 		ref.FlowID = res.FlowID
 		s.setFlowCookie(c, ref)
-		v := buildStep(stepInput{Callbacks: res.Callbacks, Header: res.Header, Description: res.Description, Stage: res.Stage, Prefill: prefill})
+		v := buildStep(stepInput{Callbacks: res.Callbacks, Header: res.Header, Description: res.Description, Stage: res.Stage, Prefill: prefill,
+			DeveloperHints: s.cfg.DeveloperHints})
 		v.Alert = alert
 		v.CSRF = s.csrfToken("flow", res.FlowID)
 		return s.render(c, http.StatusOK, "step", pageData{Title: v.Title, Step: &v})

@@ -20,7 +20,7 @@ import (
 var templateFS embed.FS
 
 // pageNames are the page templates; each is drawn inside layout.html.
-var pageNames = []string{"step", "message", "done", "devices", "confirm", "codes"}
+var pageNames = []string{"step", "message", "done", "devices", "confirm", "codes", "home"}
 
 // parsePages parses each page with the layout and the shared parts.
 func parsePages() (map[string]*template.Template, error) {
@@ -53,6 +53,7 @@ type pageData struct {
 	Devices *devicesView
 	Confirm *confirmView
 	Codes   *codesView
+	Home    *homeView
 }
 
 // writePage draws page name into w.

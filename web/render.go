@@ -105,6 +105,8 @@ type stepInput struct {
 	// Prefill is the user name to put in the step's user name field (after a failed
 	// attempt, so the user retypes only the password).
 	Prefill string
+	// DeveloperHints adds the reference authenticator's command to a registration.
+	DeveloperHints bool
 }
 
 // buildStep turns a step's callbacks into the view the step template draws.
@@ -205,7 +207,11 @@ func buildStep(in stepInput) stepView {
 			}
 			switch cb.OutString("id") {
 			case mfa.HiddenRegistration:
-				v.Items = append(v.Items, qrItem(cb.OutString("value")))
+				it := qrItem(cb.OutString("value"))
+				if !in.DeveloperHints {
+					it.Command = ""
+				}
+				v.Items = append(v.Items, it)
 			case mfa.HiddenChallenge:
 				top = append(top, item{Kind: "challenge", Value: cb.OutString("value")})
 			}

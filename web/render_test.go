@@ -59,7 +59,7 @@ var stepCases = map[string]stepInput{
 		nodes.PollingWaitCallback(mfa.PollInterval, "Waiting for your device..."),
 	}},
 	"push_wait_number": {Callbacks: []nodes.Callback{
-		nodes.PollingWaitCallback(5000, "Tap the number [42] on the Push Notification to continue."),
+		nodes.PollingWaitCallback(5000, "Tap the number 42 on the Push Notification to continue."),
 		nodes.HiddenValueCallback(mfa.HiddenChallenge, "42"),
 		nodes.ConfirmationCallback("", []string{"Lost phone? Use a recovery code"}, 0, nodes.ConfirmationNotPressed),
 	}},
@@ -288,7 +288,15 @@ func TestScriptMessagesAreNeverRendered(t *testing.T) {
 }
 
 func TestRegistrationQRCode(t *testing.T) {
-	v := buildStep(stepCases["push_registration"])
+	// End users get the QR code and its address, not the developer's command.
+	for _, it := range buildStep(stepCases["push_registration"]).Items {
+		if it.Kind == "qr" && it.Command != "" {
+			t.Fatalf("the end-user page shows %q", it.Command)
+		}
+	}
+	in := stepCases["push_registration"]
+	in.DeveloperHints = true
+	v := buildStep(in)
 	var qr *item
 	for i := range v.Items {
 		if v.Items[i].Kind == "qr" {

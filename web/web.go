@@ -53,6 +53,10 @@ type Config struct {
 	CookieName string
 	// MaxBodyBytes bounds a submitted form (default 64 KiB).
 	MaxBodyBytes int64
+	// DeveloperHints shows, under a registration QR code, the command that registers the
+	// reference authenticator (arbor device register ...). It is for trying Arbor out
+	// (--demo turns it on); end users see only the QR code and its address.
+	DeveloperHints bool
 }
 
 // Deps are the services the pages use.
@@ -111,6 +115,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 // Register adds the pages' routes to e, the API server's echo (api.Server.Echo), so the
 // browser door shares its listener, client-IP policy and request logging.
 func (s *Server) Register(e *echo.Echo) {
+	e.GET("/", s.handle(s.home))
 	e.GET("/login", s.handle(s.loginStart))
 	e.POST("/login", s.handle(s.loginSubmit))
 	e.GET("/login/done", s.handle(s.done))

@@ -96,7 +96,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	if cfg.Redis != "" {
 		a.Store, err = redisstore.Open(cfg.Redis)
 	} else {
-		a.Store, err = embedded.Open(embedded.Options{Dir: cfg.Data})
+		var mode embedded.SyncMode
+		if mode, err = embedded.ParseSyncMode(cfg.StoreSync); err == nil {
+			a.Store, err = embedded.Open(embedded.Options{Dir: cfg.Data, Sync: mode})
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -137,7 +140,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		if err != nil {
 			return nil, fmt.Errorf("users file: %w", err)
 		}
-		n, err := a.Users.Import(ctx, f)
+		n, err := a.Users.Import(ctx, f, identity.Realms(cfg.Realms...))
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("users file %s: %w", cfg.Users, err)

@@ -33,6 +33,11 @@ type PushConfig struct {
 	Delivery delivery.Config `yaml:"delivery"`
 }
 
+// DemoPushRateCount is the per-user push limit under --demo when the config sets none:
+// looser than push.DefaultRateCount, so that trying things out does not lock the demo
+// user out of pushes.
+const DemoPushRateCount = 30
+
 // Listener is an extra address the server listens on, with its own handler.
 type Listener struct {
 	Name, Addr string
@@ -55,12 +60,20 @@ func setupPush(ctx context.Context, a *App) error {
 		public = a.Config.PublicURL
 	}
 	if public == "" {
-		public = "http://" + a.Config.Listen
+		// Devices are then told the address each login came in on, which works where
+		// "http://" + the listen address would not (0.0.0.0 in a container).
+		a.Log.Warn("push: no --public-url: QR codes send devices to the address the login page or API was reached at; " +
+			"set --public-url when phones reach Arbor at another address (a container, NAT, a proxy)")
+	}
+	rate := push.RateLimit{Count: pc.RateLimit.Count, Window: time.Duration(pc.RateLimit.Window)}
+	if a.Config.Demo && rate.Count == 0 {
+		// Trying approve, deny and a wrong number a few times must not end the demo.
+		rate.Count = DemoPushRateCount
 	}
 	a.Devices = devices.New(a.Store, a.Keys)
 	a.Push = push.New(push.Config{
 		PublicURL:           strings.TrimSuffix(public, "/"),
-		RateLimit:           push.RateLimit{Count: pc.RateLimit.Count, Window: time.Duration(pc.RateLimit.Window)},
+		RateLimit:           rate,
 		RegistrationTimeout: time.Duration(pc.RegistrationTimeout),
 		Now:                 a.now,
 	}, a.Store, a.Devices, router, a.Keys, a.Audit, a.Log)

@@ -9,7 +9,8 @@ import (
 // setupWeb mounts the browser door (login pages and the devices page) on the API
 // server's listener.
 func setupWeb(a *App) error {
-	w, err := web.New(web.Config{CookieName: a.Config.CookieName, MaxBodyBytes: a.Config.MaxBodyBytes},
+	w, err := web.New(web.Config{CookieName: a.Config.CookieName, MaxBodyBytes: a.Config.MaxBodyBytes,
+		DeveloperHints: a.Config.Demo},
 		web.Deps{Door: a.Door, Devices: a.Devices, Keys: a.Keys, Audit: a.Audit, Log: a.Log})
 	if err != nil {
 		return fmt.Errorf("web pages: %w", err)

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -28,6 +29,8 @@ const usage = `arbor: a self-hostable authentication journey engine
 
 usage:
   arbor [serve] [flags]              run the server (see arbor serve -h)
+  arbor login [--journey J] [--url U] sign in from a terminal over the REST API
+  arbor device COMMAND               the reference push authenticator (see arbor device help)
   arbor journeys validate FILE...    check journey files; exit 1 listing every problem
   arbor journeys import [-o DIR] FILE...  convert ForgeRock AM / frodo / amster exports to journey files
   arbor journeys export [-o FILE] NAME|FILE.json...  write journeys in frodo's export format
@@ -38,6 +41,8 @@ usage:
   arbor users hash                   read a password on stdin, print its argon2id hash
   arbor bench [flags]                drive a journey over HTTP, report logins/s and latency
   arbor config table                 print every setting as a Markdown table
+  arbor version                      print the version and how it was built
+  arbor help                         print this list
 `
 
 // Extra subcommands registered by other files of this package (device, ...).
@@ -76,6 +81,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
+		return 0
+	case "version", "--version":
+		fmt.Fprintln(stdout, version())
 		return 0
 	}
 	if cmd, ok := commands[args[0]]; ok {
@@ -127,16 +135,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("arbor listening", "addr", addr, "store", backend)
 	if cfg.Demo {
+		base := browseURL(cfg.PublicURL, addr)
 		fmt.Fprintf(stdout, `
-Arbor is running on http://%[1]s with the demo user %[2]s / %[3]s.
+Arbor is running on %[1]s with the demo user %[2]s / %[3]s (an admin).
+
+  %[1]s/                          start page
+  %[1]s/login?journey=push-mfa    sign in with push MFA in a browser
+  %[1]s/account/devices           my devices and recovery codes
+  %[1]s/admin/journeys            the journey viewer (admins)
+  %[1]s/health/ready, /metrics    readiness and Prometheus metrics
+
 Log in over the REST API:
 
-  curl -s -X POST 'http://%[1]s/json/realms/root/authenticate?authIndexType=service&authIndexValue=login'
+  curl -s -X POST '%[1]s/json/realms/root/authenticate?authIndexType=service&authIndexValue=login'
 
 then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see README).
-`, addr, app.DemoUser, app.DemoPassword)
+`, base, app.DemoUser, app.DemoPassword)
 		for _, h := range demoHints {
-			fmt.Fprint(stdout, h(addr))
+			fmt.Fprint(stdout, h(a, base))
 		}
 	}
 	errc := make(chan error, 1+len(a.Listeners)+len(a.PacketListeners))
@@ -184,8 +200,25 @@ then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see REA
 	return 0
 }
 
-// demoHints print extra demo instructions (push, browser) registered by other files.
-var demoHints []func(addr string) string
+// demoHints print extra demo instructions (push, browser) registered by other files;
+// base is the server's URL as a browser on this machine reaches it.
+var demoHints []func(a *app.App, base string) string
+
+// browseURL is the URL to print for the server: the public URL if set, else the
+// listen address, with an unspecified host (0.0.0.0, ::) shown as localhost.
+func browseURL(public, addr string) string {
+	if public != "" {
+		return strings.TrimSuffix(public, "/")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
 
 // Registry returns the node registry with every family, as the app builds it, for
 // commands that work offline.
@@ -269,4 +302,24 @@ func journeysCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "arbor journeys: unknown subcommand %q\n", args[0])
 	return 2
+}
+
+// version describes this binary from its build information: the module version (or
+// "devel"), the VCS revision when it was recorded, and the Go version.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "arbor (no build information)"
+	}
+	v := bi.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "devel"
+	}
+	out := "arbor " + v
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			out += " " + s.Value[:12]
+		}
+	}
+	return out + " " + bi.GoVersion
 }

@@ -47,7 +47,8 @@ func TestCommands(t *testing.T) {
 		{"users hash empty", "\n", []string{"users", "hash"}, 1, nil, "arbor users hash"},
 		{"unknown command", "", []string{"frobnicate"}, 2, nil, `unknown command "frobnicate"`},
 		{"bad serve flag", "", []string{"serve", "--nope"}, 2, nil, "not defined"},
-		{"help", "", []string{"help"}, 0, []string{"arbor journeys validate"}, ""},
+		{"help lists every command", "", []string{"help"}, 0, []string{"arbor journeys validate", "arbor login", "arbor device", "arbor version", "arbor bench", "arbor config table", "arbor users hash"}, ""},
+		{"version", "", []string{"version"}, 0, []string{"arbor ", "go1."}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errs := run(t, tc.stdin, tc.args...)
@@ -82,5 +83,51 @@ func TestSchemaIsJSON(t *testing.T) {
 	var s map[string]any
 	if err := json.Unmarshal([]byte(out), &s); err != nil || s["$schema"] == nil {
 		t.Fatalf("schema: %v", err)
+	}
+}
+
+func TestBrowseURL(t *testing.T) {
+	for _, tc := range []struct{ public, addr, want string }{
+		{"", "127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"", "0.0.0.0:8080", "http://localhost:8080"},
+		{"", "[::]:8080", "http://localhost:8080"},
+		{"https://id.example.com/", "0.0.0.0:8080", "https://id.example.com"},
+	} {
+		if got := browseURL(tc.public, tc.addr); got != tc.want {
+			t.Errorf("browseURL(%q, %q) = %q, want %q", tc.public, tc.addr, got, tc.want)
+		}
+	}
+}
+
+// TestDemoBanner: serve --demo lists the pages to open and says its push limit is the
+// demo's looser one.
+func TestDemoBanner(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errs syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"serve", "--demo", "--data", t.TempDir(), "--listen", "127.0.0.1:0",
+			"--hash-memory-kib", "8", "--hash-iterations", "1", "--log-level", "error"}, strings.NewReader(""), &out, &errs)
+	}()
+	waitFor(t, &out, `Pushes are limited`)
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exit %d: %s", code, errs.String())
+	}
+	for _, want := range []string{"/login?journey=push-mfa", "/account/devices", "/admin/journeys", "/health/ready",
+		"Pushes are limited to 30 per user per 10m0s (a looser limit for --demo; the default is 5)."} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestHelpNamesEveryCommand: a command registered by any file of the package is listed.
+func TestHelpNamesEveryCommand(t *testing.T) {
+	for name := range commands {
+		if !strings.Contains(usage, "arbor "+name+" ") {
+			t.Errorf("arbor help does not list %q", name)
+		}
 	}
 }

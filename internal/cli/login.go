@@ -10,9 +10,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 )
 
 func init() {
@@ -20,8 +23,9 @@ func init() {
 }
 
 // loginCmd drives a journey over the REST API from a terminal, as a small AM client:
-// it prompts for each input, shows messages, registration URIs, recovery codes and the
-// number to match, and polls by itself where the journey waits.
+// it prompts for each input (passwords without echo on a terminal), shows messages,
+// registration URIs, recovery codes and the number to match, and polls by itself where
+// the journey waits, while Enter picks the wait's exit ("Lost phone? ...").
 func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("login", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -38,7 +42,7 @@ func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	}
 	u := strings.TrimSuffix(*base, "/") + path + "/authenticate?" + url.Values{"authIndexType": {"service"}, "authIndexValue": {*journey}}.Encode()
-	in := bufio.NewReader(stdin)
+	con := newConsole(stdin, stdout)
 	client := &http.Client{Timeout: 15 * time.Second}
 	var body []byte
 	for steps := 0; steps < 500; steps++ {
@@ -65,17 +69,9 @@ func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			fmt.Fprintf(stdout, "Sign-in failed: %v\n", m["message"])
 			return 1
 		}
-		wait, err := answerStep(m, in, stdout)
-		if err != nil {
+		if err := con.answerStep(ctx, m); err != nil {
 			fmt.Fprintln(stderr, "arbor login:", err)
 			return 1
-		}
-		if wait > 0 {
-			select {
-			case <-ctx.Done():
-				return 1
-			case <-time.After(wait):
-			}
 		}
 		body, _ = json.Marshal(m)
 	}
@@ -83,12 +79,142 @@ func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return 1
 }
 
-// answerStep prints the step and fills its inputs; it returns how long to wait before
-// submitting when the step is a polling wait.
-func answerStep(step map[string]any, in *bufio.Reader, out io.Writer) (time.Duration, error) {
-	if h, _ := step["header"].(string); h != "" {
-		fmt.Fprintf(out, "\n== %s\n", h)
+// console is arbor login's side of the terminal. One goroutine at a time reads a line
+// (or a password) from the input, so a polling wait can listen for Enter without
+// blocking, and what it reads is handed to whoever asks next.
+type console struct {
+	in  *bufio.Reader
+	out io.Writer
+	// fd is the input's file descriptor when it is a terminal, or -1.
+	fd int
+	// reading carries the answer of the read under way, or is nil.
+	reading chan answer
+	// shown remembers what a polling step already printed, so polls do not repeat it.
+	shown map[string]bool
+	// exitOffered is set once the user was told how to leave a wait.
+	exitOffered bool
+	// closed is set once the input has ended: waits then just wait.
+	closed bool
+}
+
+type answer struct {
+	line string
+	err  error
+}
+
+func newConsole(in io.Reader, out io.Writer) *console {
+	c := &console{in: bufio.NewReader(in), out: out, fd: -1, shown: map[string]bool{}}
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		c.fd = int(f.Fd())
 	}
+	return c
+}
+
+// read starts reading one answer unless a read is already under way, and returns the
+// channel it arrives on. A secret is read without echo when the input is a terminal;
+// a read that an earlier wait started (echo on) is used as it is.
+func (c *console) read(secret bool) chan answer {
+	if c.reading != nil {
+		return c.reading
+	}
+	ch := make(chan answer, 1)
+	c.reading = ch
+	go func() {
+		if secret && c.fd >= 0 {
+			b, err := term.ReadPassword(c.fd)
+			fmt.Fprintln(c.out) // the Enter the terminal did not echo
+			ch <- answer{line: string(b), err: err}
+			return
+		}
+		line, err := c.in.ReadString('\n')
+		if err != nil && line == "" {
+			ch <- answer{err: fmt.Errorf("no more input: %w", err)}
+			return
+		}
+		ch <- answer{line: strings.TrimRight(line, "\r\n")}
+	}()
+	return ch
+}
+
+// ask prints label and returns the next answer.
+func (c *console) ask(ctx context.Context, label string, secret bool) (string, error) {
+	fmt.Fprintf(c.out, "%s: ", label)
+	select {
+	case a := <-c.read(secret):
+		c.reading = nil
+		return a.line, a.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// pause waits d, or less if the user presses Enter (pressed is then true).
+func (c *console) pause(ctx context.Context, d time.Duration) (pressed bool, err error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var enter chan answer // nil, so never ready, once the input has ended
+	if !c.closed {
+		enter = c.read(false)
+	}
+	select {
+	case a := <-enter:
+		c.reading = nil
+		if a.err != nil {
+			c.closed = true
+			select {
+			case <-t.C:
+				return false, nil
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+		}
+		return true, nil
+	case <-t.C:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// choose lists opts and asks until the answer is one of their numbers; it returns the
+// chosen index.
+func (c *console) choose(ctx context.Context, opts []any) (int, error) {
+	for i, o := range opts {
+		fmt.Fprintf(c.out, "  %d) %v\n", i+1, o)
+	}
+	for {
+		v, err := c.ask(ctx, "Choose", false)
+		if err != nil {
+			return 0, err
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err == nil && n >= 1 && n <= len(opts) {
+			return n - 1, nil
+		}
+		fmt.Fprintf(c.out, "Please answer with a number from 1 to %d.\n", len(opts))
+	}
+}
+
+// once prints s unless this exact text was printed by the previous polls of a step.
+func (c *console) once(s string) {
+	if !c.shown[s] {
+		c.shown[s] = true
+		fmt.Fprint(c.out, s)
+	}
+}
+
+// selfCommand is how the user runs this binary again: its own absolute path, so the
+// printed command works however arbor was built (go run, go build, an image).
+func selfCommand() string {
+	if p, err := os.Executable(); err == nil {
+		return p
+	}
+	return "arbor"
+}
+
+// answerStep prints the step, fills its inputs and, for a polling step, waits before
+// returning (submitting at once if the user took the step's exit).
+func (c *console) answerStep(ctx context.Context, step map[string]any) error {
 	cbs, _ := step["callbacks"].([]any)
 	var wait time.Duration
 	for _, cb := range cbs {
@@ -97,14 +223,16 @@ func answerStep(step map[string]any, in *bufio.Reader, out io.Writer) (time.Dura
 			wait = time.Duration(ms) * time.Millisecond
 		}
 	}
-	prompt := func(label string) (string, error) {
-		fmt.Fprintf(out, "%s: ", label)
-		line, err := in.ReadString('\n')
-		if err != nil && line == "" {
-			return "", fmt.Errorf("no more input: %w", err)
-		}
-		return strings.TrimRight(line, "\r\n"), nil
+	if wait == 0 {
+		// A step that asks anew: what earlier polls printed may be printed again.
+		clear(c.shown)
+		c.exitOffered = false
 	}
+	if h, _ := step["header"].(string); h != "" {
+		c.once(fmt.Sprintf("\n== %s\n", h))
+	}
+	var exit []any // the options of a polling step's exit confirmation
+	var setExit func(int)
 	for _, cb := range cbs {
 		m, _ := cb.(map[string]any)
 		ins, _ := m["input"].([]any)
@@ -115,60 +243,84 @@ func answerStep(step map[string]any, in *bufio.Reader, out io.Writer) (time.Dura
 		}
 		switch m["type"] {
 		case "NameCallback", "PasswordCallback", "TextInputCallback":
-			v, err := prompt(fmt.Sprint(output(m, "prompt")))
+			v, err := c.ask(ctx, fmt.Sprint(output(m, "prompt")), m["type"] == "PasswordCallback")
 			if err != nil {
-				return 0, err
+				return err
 			}
 			set(v)
 		case "TextOutputCallback":
-			if output(m, "messageType") != "4" {
-				fmt.Fprintln(out, output(m, "message"))
+			switch output(m, "messageType") {
+			case "4": // a script for browsers
+			case "2":
+				fmt.Fprintf(c.out, "Error: %v\n", output(m, "message"))
+			default:
+				c.once(fmt.Sprintf("%v\n", output(m, "message")))
 			}
 		case "PollingWaitCallback":
-			fmt.Fprintln(out, output(m, "message"))
+			c.once(fmt.Sprintf("%v\n", output(m, "message")))
 		case "HiddenValueCallback":
 			switch output(m, "id") {
 			case "mfaDeviceRegistration":
-				fmt.Fprintf(out, "Register your device: scan the QR code in a browser, or run\n\n  arbor device register '%v'\n\n", output(m, "value"))
+				c.once(fmt.Sprintf("Register your device: scan the QR code in a browser, or run\n\n  %s device register '%v'\n\n", selfCommand(), output(m, "value")))
 			case "pushChallengeNumber":
-				fmt.Fprintf(out, "Number to pick on your device: %v\n", output(m, "value"))
+				c.once(fmt.Sprintf("Number to pick on your device: %v\n", output(m, "value")))
 			}
 		case "MetadataCallback":
 			if d, _ := output(m, "data").(map[string]any); d["type"] == "recovery_codes" {
-				fmt.Fprintf(out, "Your recovery codes for %v (save them now, they are not shown again):\n", d["deviceName"])
+				fmt.Fprintf(c.out, "Your recovery codes for %v (save them now, they are not shown again):\n", d["deviceName"])
 				codes, _ := d["codes"].([]any)
-				for _, c := range codes {
-					fmt.Fprintf(out, "  %v\n", c)
+				for _, code := range codes {
+					fmt.Fprintf(c.out, "  %v\n", code)
 				}
 			}
 		case "ChoiceCallback", "ConfirmationCallback":
-			if wait > 0 {
-				continue // leave a polling step's exit button alone: 100 means keep waiting
-			}
 			key := "choices"
 			if m["type"] == "ConfirmationCallback" {
 				key = "options"
 			}
 			opts, _ := output(m, key).([]any)
+			if wait > 0 {
+				// A polling step's exit: left alone (100) it keeps waiting; Enter takes it.
+				exit, setExit = opts, func(i int) { set(i) }
+				continue
+			}
 			if len(opts) == 1 {
 				set(0)
 				continue
 			}
-			for i, o := range opts {
-				fmt.Fprintf(out, "  %d) %v\n", i+1, o)
-			}
-			v, err := prompt("Choose")
+			i, err := c.choose(ctx, opts)
 			if err != nil {
-				return 0, err
+				return err
 			}
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil || n < 1 || n > len(opts) {
-				return 0, fmt.Errorf("choose a number from 1 to %d", len(opts))
-			}
-			set(n - 1)
+			set(i)
 		}
 	}
-	return wait, nil
+	if wait == 0 {
+		return nil
+	}
+	if len(exit) > 0 && !c.exitOffered {
+		c.exitOffered = true
+		if len(exit) == 1 {
+			fmt.Fprintf(c.out, "(press Enter for: %v)\n", exit[0])
+		} else {
+			fmt.Fprintln(c.out, "(press Enter to choose another way)")
+		}
+	}
+	pressed, err := c.pause(ctx, wait)
+	if err != nil || !pressed {
+		return err
+	}
+	switch {
+	case len(exit) == 1:
+		setExit(0)
+	case len(exit) > 1:
+		i, err := c.choose(ctx, exit)
+		if err != nil {
+			return err
+		}
+		setExit(i)
+	}
+	return nil
 }
 
 func output(cb map[string]any, name string) any {

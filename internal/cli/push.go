@@ -6,20 +6,31 @@ import (
 	"io"
 
 	"github.com/arbor-auth/arbor/authenticator"
+	"github.com/arbor-auth/arbor/internal/app"
+	"github.com/arbor-auth/arbor/push"
 )
 
 func init() {
 	commands["device"] = func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return authenticator.RunCLI(ctx, args, stdout, stderr)
 	}
-	demoHints = append(demoHints, func(addr string) string {
+	demoHints = append(demoHints, func(a *app.App, base string) string {
+		limit := ""
+		if a.Push != nil {
+			rl := a.Push.RateLimit()
+			limit = fmt.Sprintf("\nPushes are limited to %d per user per %s", rl.Count, rl.Window)
+			if rl.Count == app.DemoPushRateCount {
+				limit += fmt.Sprintf(" (a looser limit for --demo; the default is %d)", push.DefaultRateCount)
+			}
+			limit += ".\n"
+		}
 		return fmt.Sprintf(`
 Push MFA demo (journey push-mfa), with the bundled reference authenticator:
 
-  1. start:  curl -s -X POST 'http://%[1]s/json/realms/root/authenticate?authIndexType=service&authIndexValue=push-mfa'
-     and answer with demo / Ch4ng31t, then choose "Register device" (README has the full walk-through);
-  2. register the device from the pushauth:// URI the step returns:  arbor device register 'pushauth://...'
-  3. on the next push:  arbor device pending   then   arbor device approve --number N
-`, addr)
+  1. start:  %[2]s login --url %[1]s --journey push-mfa
+     answer demo / Ch4ng31t, then choose "Register device" (README has the full walk-through);
+  2. register the device with the command it prints:  %[2]s device register 'pushauth://...'
+  3. on the next push:  %[2]s device pending   then   %[2]s device approve --number N
+%[3]s`, base, selfCommand(), limit)
 	})
 }

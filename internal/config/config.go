@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/arbor-auth/arbor/store/embedded"
 )
 
 // Config holds every setting of `arbor serve`.
@@ -23,6 +25,7 @@ type Config struct {
 	Listen           string        `key:"listen" default:"127.0.0.1:8080" usage:"Address the HTTP server listens on"`
 	Redis            string        `key:"redis" default:"" usage:"Redis URL (redis://host:6379/0); empty uses the embedded store in --data"`
 	Data             string        `key:"data" default:"./data" usage:"Directory of the embedded store and the generated secret key"`
+	StoreSync        string        `key:"store_sync" default:"accounts" usage:"Embedded store writes fsynced before they return: accounts (all but flows and sessions), all, or none"`
 	Users            string        `key:"users" default:"" usage:"YAML users file imported at start"`
 	Journeys         string        `key:"journeys" default:"" usage:"Directory of journey JSON files loaded at start (an invalid one stops the start)"`
 	Demo             bool          `key:"demo" default:"false" usage:"Add the demo user demo / Ch4ng31t and print how to log in"`
@@ -210,6 +213,9 @@ func (c *Config) validate() error {
 	}
 	if c.HashMemoryKiB < 8 || c.HashIterations < 1 {
 		errs = append(errs, "hash_memory_kib must be at least 8 and hash_iterations at least 1")
+	}
+	if _, err := embedded.ParseSyncMode(c.StoreSync); err != nil {
+		errs = append(errs, fmt.Sprintf("store_sync %q is not accounts, all or none", c.StoreSync))
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, "max_body_bytes must be at least 1024")

@@ -4,6 +4,12 @@
 // persistence switched off, waits until it answers PING and stops it when the test
 // ends. Tests that need Redis therefore run against the real server, never a mock.
 //
+// StartCluster and StartSentinel start the other two topologies Arbor supports, a
+// Redis Cluster of three masters with a replica each and a Sentinel set, with short
+// failure timeouts so that tests can kill a master and watch the failover. A package
+// whose tests share one of them calls SharedCluster or SharedSentinel and runs its
+// tests through Main, which stops them at the end.
+//
 // When redis-server is not installed, Start skips the test, except when the CI
 // environment variable is true: there a missing server is a broken build, so Start
 // fails the test with instructions instead.
@@ -42,6 +48,8 @@ type Server struct {
 	bin  string
 	port int
 	dir  string
+	// args returns the redis-server arguments for port; nil means a plain server.
+	args func(port int) []string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -55,17 +63,37 @@ type Server struct {
 // is true.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	bin, err := exec.LookPath(Binary)
-	if err != nil {
-		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			tb.Fatalf("testredis: redis-server not found: install it with apt-get install redis-server (%v)", err)
-			return nil
-		}
-		tb.Skipf("testredis: redis-server not found on PATH, skipping (install it with apt-get install redis-server): %v", err)
+	bin := lookPath(tb, Binary)
+	if bin == "" {
 		return nil
 	}
 	s := &Server{tb: tb, bin: bin, dir: tb.TempDir()}
 	tb.Cleanup(s.Stop)
+	if err := s.startOnFreePort(); err != nil {
+		tb.Fatalf("testredis: start redis-server: %v", err)
+		return nil
+	}
+	return s
+}
+
+// lookPath finds a Redis executable on PATH. When it is missing it skips tb, or fails
+// it when the environment variable CI is true, and returns "".
+func lookPath(tb testing.TB, name string) string {
+	tb.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+			tb.Fatalf("testredis: %s not found: install it with apt-get install redis-server (%v)", name, err)
+			return ""
+		}
+		tb.Skipf("testredis: %s not found on PATH, skipping (install it with apt-get install redis-server): %v", name, err)
+		return ""
+	}
+	return bin
+}
+
+// startOnFreePort starts the server on a free loopback port.
+func (s *Server) startOnFreePort() error {
 
 	// A free port found by listening on :0 may be taken again before redis-server binds
 	// it, so try a few ports before giving up.
@@ -73,16 +101,15 @@ func Start(tb testing.TB) *Server {
 	for range 5 {
 		port, err := freePort()
 		if err != nil {
-			tb.Fatalf("testredis: find a free port: %v", err)
+			return fmt.Errorf("find a free port: %w", err)
 		}
 		s.port = port
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		if lastErr = s.start(); lastErr == nil {
-			return s
+			return nil
 		}
 	}
-	tb.Fatalf("testredis: start redis-server: %v", lastErr)
-	return nil
+	return lastErr
 }
 
 // URL returns the server's address as a Redis URL for database 0,
@@ -117,6 +144,19 @@ func (s *Server) Restart() {
 		time.Sleep(100 * time.Millisecond)
 	}
 	s.tb.Fatalf("testredis: restart redis-server on %s: %v", s.Addr, err)
+}
+
+// Kill kills the server with SIGKILL, like a crash or a power loss: it writes
+// nothing and closes every connection at once. Restart brings it back.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd, s.done = nil, nil
 }
 
 // Pause freezes the server with SIGSTOP: it keeps accepting TCP connections but
@@ -154,7 +194,7 @@ func (s *Server) start() error {
 	if s.cmd != nil {
 		return errors.New("server already running")
 	}
-	cmd := exec.Command(s.bin,
+	args := []string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -162,7 +202,11 @@ func (s *Server) start() error {
 		"--daemonize", "no",
 		"--dir", s.dir,
 		"--logfile", "",
-	)
+	}
+	if s.args != nil {
+		args = s.args(s.port)
+	}
+	cmd := exec.Command(s.bin, args...)
 	log := &lockedBuffer{}
 	cmd.Stdout = log
 	cmd.Stderr = log

@@ -86,3 +86,32 @@ func TestPauseResume(t *testing.T) {
 	}
 	s.Pause() // Stop (here through Cleanup) must cope with a paused server
 }
+
+func TestCluster(t *testing.T) {
+	c := StartCluster(t)
+	if len(c.Nodes) != 6 || len(c.Masters(t)) != 3 {
+		t.Fatalf("%d nodes, %d masters; want 6 and 3", len(c.Nodes), len(c.Masters(t)))
+	}
+	m := c.MasterOf(t, "{a}")
+	m.Kill()
+	c.WaitHealthy(t)
+	if again := c.MasterOf(t, "{a}"); again == m || !again.running() {
+		t.Fatalf("after killing %s the slot of {a} is served by %s", m.Addr, again.Addr)
+	}
+}
+
+func TestSentinel(t *testing.T) {
+	s := StartSentinel(t)
+	m := s.Master(t)
+	if m != s.Data[0] {
+		t.Fatalf("master %s, want %s", m.Addr, s.Data[0].Addr)
+	}
+	if !strings.Contains(s.URL(), "master_name="+MasterName) {
+		t.Errorf("URL %q names no master", s.URL())
+	}
+	m.Kill()
+	s.WaitPromoted(t, m)
+	if s.Master(t) != s.Data[1] {
+		t.Fatalf("after the master died, %s is master; want the replica %s", s.Master(t).Addr, s.Data[1].Addr)
+	}
+}

@@ -88,7 +88,7 @@ func TestImportFixtures(t *testing.T) {
 
 	pm := js["frodopushmfa"]
 	want := map[string]map[string]string{ // Arbor type -> its outcomes' target types
-		"push_sender":          {"sent": "push_wait", "not_registered": "mfa_registration_options", "skipped": "success", "failure": "failure"},
+		"push_sender":          {"sent": "push_wait", "not_registered": "mfa_registration_options", "skipped": "success", "failure": "recovery_code_collector_decision"},
 		"push_wait":            {"done": "push_result_verifier", "exit": "recovery_code_collector_decision"},
 		"push_result_verifier": {"success": "success", "failure": "failure", "expired": "push_sender", "waiting": "push_wait"},
 		"push_registration":    {"success": "recovery_code_display", "failure": "failure", "timeout": "mfa_registration_options"},

@@ -39,6 +39,10 @@ func init() {
 	})
 }
 
+// errWrongCredentials is shown when a journey asks again after "false": one message for
+// an unknown user, a wrong password and a locked account, so it tells nothing apart.
+const errWrongCredentials = "The username or password is not correct."
+
 type dataStoreDecision struct {
 	users *identity.Store
 	guard nodes.Guard
@@ -77,9 +81,9 @@ func (n *dataStoreDecision) Process(ctx *nodes.Context) (nodes.Action, error) {
 	case err != nil:
 		return nodes.Action{}, err
 	case !right:
-		return nodes.Goto("false"), nil
+		return nodes.Action{Outcome: "false", StepError: errWrongCredentials}, nil
 	case authErr != nil: // locked
-		return nodes.Action{Outcome: "false", FailureMessage: "User Locked Out."}, nil
+		return nodes.Action{Outcome: "false", FailureMessage: "User Locked Out.", StepError: errWrongCredentials}, nil
 	}
 	name := u.Username
 	if name == "" {

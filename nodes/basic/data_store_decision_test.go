@@ -169,7 +169,7 @@ func TestDataStoreDecisionThrottled(t *testing.T) {
 		}
 		return act
 	}
-	wrong := nodes.Action{Outcome: "false"}
+	wrong := nodes.Action{Outcome: "false", StepError: "The username or password is not correct."}
 	for _, user := range []string{"alice", "nobody"} {
 		for i := range 2 {
 			if act := attempt(user, "wrong"); !reflect.DeepEqual(act, wrong) {

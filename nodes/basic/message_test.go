@@ -77,3 +77,29 @@ func TestMessageConfigProblems(t *testing.T) {
 	wantProblems(t, f, "message", `{"message": "hello"}`, "/nodes/n/config/message bad_config")
 	wantProblems(t, f, "message", `{"yes": {"en": "Y"}, "maybe": {"en": "?"}}`, "/nodes/n/config/maybe bad_config")
 }
+
+// TestMessageTextOnly: a message that asks nothing has one button and one outcome.
+func TestMessageTextOnly(t *testing.T) {
+	f := newFixture(t)
+	cfg := `{"text_only": true, "message": {"en": "Your password expires in 3 days."}}`
+	_, outs, err := f.build("message", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []nodes.Outcome{{ID: "outcome", Label: "Outcome"}}; !reflect.DeepEqual(outs, want) {
+		t.Fatalf("outcomes %+v, want %+v", outs, want)
+	}
+	n := f.mustBuild(t, "message", cfg)
+	sent := []nodes.Callback{
+		nodes.TextOutputCallback("Your password expires in 3 days.", nodes.MessageInfo),
+		nodes.ConfirmationCallback("", []string{"Continue"}, 0, 0),
+	}
+	ctx := newCtx()
+	if act := run(t, n, ctx); !reflect.DeepEqual(act.Callbacks, sent) {
+		t.Fatalf("callbacks\n%+v\nwant\n%+v", act.Callbacks, sent)
+	}
+	ctx.Callbacks = answer(sent, float64(0))
+	if act := run(t, n, ctx); act.Outcome != "outcome" {
+		t.Fatalf("outcome %q after Continue", act.Outcome)
+	}
+}

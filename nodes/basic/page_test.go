@@ -118,10 +118,11 @@ func TestPageLoginFlow(t *testing.T) {
 		name    string
 		answers []any
 		outcome string
+		kept    string // the user name the resent step is preset to
 	}{
-		{"empty username asks both again", []any{"", "pw1"}, ""},
-		{"empty password asks both again", []any{"alice", ""}, ""},
-		{"both given", []any{" alice ", "pw1"}, "outcome"},
+		{"empty username asks both again", []any{"", "pw1"}, "", ""},
+		{"empty password asks both again, keeping the name", []any{"alice", ""}, "", "alice"},
+		{"both given", []any{" alice ", "pw1"}, "outcome", ""},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
@@ -135,8 +136,9 @@ func TestPageLoginFlow(t *testing.T) {
 			noPassword(t, ctx.Shared, "pw1")
 			if st.outcome == "" {
 				want := []nodes.Callback{nodes.NameCallback("User Name"), nodes.PasswordCallback("Password")}
+				want[0].Input[0].Value = st.kept
 				if !reflect.DeepEqual(act.Callbacks, want) {
-					t.Errorf("callbacks %+v, want fresh %+v", act.Callbacks, want)
+					t.Errorf("callbacks %+v, want %+v", act.Callbacks, want)
 				}
 				if act.Header != "Sign in" {
 					t.Errorf("header %q on resend", act.Header)

@@ -37,6 +37,7 @@ func init() {
 				"user account (attribute \"" + retryAttributePrefix + "<journey>.<node id>\"), where " +
 				"\"reject\" or a successful end of the journey clears it. A username with no account is counted " +
 				"the same way (in the store, for 30 days), so the count does not tell which names have accounts. " +
+				"On \"retry\" the next step says how many attempts are left (an error TextOutputCallback). " +
 				"Like AM's Retry Limit Decision.",
 			Category: categoryDecision,
 			Outcomes: []nodes.Outcome{{ID: "retry", Label: "Retry"}, {ID: "reject", Label: "Reject"}},
@@ -74,6 +75,7 @@ func (n *retryLimit) Process(ctx *nodes.Context) (nodes.Action, error) {
 			if outcome == "retry" {
 				// Kept in the flow too, as AM does, so later nodes can read it.
 				ctx.Shared[key] = count
+				return n.retry(count), nil
 			}
 			return nodes.Goto(outcome), nil
 		case !errors.Is(err, identity.ErrNotFound):
@@ -88,15 +90,27 @@ func (n *retryLimit) Process(ctx *nodes.Context) (nodes.Action, error) {
 		}
 		if outcome == "retry" {
 			ctx.Shared[key] = count
+			return n.retry(count), nil // the same message as an account's
 		}
 		return nodes.Goto(outcome), nil
 	}
 	c, _ := ctx.Shared.Int(key)
 	if c < n.limit {
 		ctx.Shared[key] = c + 1
-		return nodes.Goto("retry"), nil
+		return n.retry(c + 1), nil
 	}
 	return nodes.Goto("reject"), nil
+}
+
+// retry goes to "retry" telling the user how many tries remain: the limit counts
+// retries, so after the count-th retry there are limit-count+1 tries left.
+func (n *retryLimit) retry(count int) nodes.Action {
+	left := n.limit - count + 1
+	msg := fmt.Sprintf("%d attempts left.", left)
+	if left == 1 {
+		msg = "1 attempt left."
+	}
+	return nodes.Action{Outcome: "retry", StepError: msg}
 }
 
 // Complete clears the count saved on the user when the journey succeeds, as AM's

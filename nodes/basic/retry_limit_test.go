@@ -12,13 +12,18 @@ func TestRetryLimitInFlow(t *testing.T) {
 	f := newFixture(t)
 	n := f.mustBuild(t, "retry_limit", `{"retry_limit": 2}`)
 	ctx := newCtx()
-	var got []string
+	var got, says []string
 	for range 4 {
-		got = append(got, run(t, n, ctx).Outcome)
+		act := run(t, n, ctx)
+		got, says = append(got, act.Outcome), append(says, act.StepError)
 		ctx.Shared = roundTrip(t, ctx.Shared) // the count survives the flow store
 	}
 	if want := []string{"retry", "retry", "reject", "reject"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("outcomes %v, want %v", got, want)
+	}
+	// Each retry tells the next step how many attempts remain.
+	if want := []string{"2 attempts left.", "1 attempt left.", "", ""}; !reflect.DeepEqual(says, want) {
+		t.Errorf("step errors %q, want %q", says, want)
 	}
 	if c, _ := ctx.Shared.Int("arbor.node.n.retry_count"); c != 2 {
 		t.Errorf("count %d, want 2", c)

@@ -13,7 +13,7 @@ type SetStateConfig struct {
 	// Values are written as they are.
 	Values map[string]any `json:"values" doc:"Shared-state keys and the literal JSON values to write into them."`
 	// Expressions are evaluated and their results written.
-	Expressions map[string]string `json:"expressions" doc:"Shared-state keys and the expressions whose results are written into them. Every expression sees the state as it was before this node. The expression (expr-lang.org syntax) sees shared (the flow's shared state, read-only), request (ClientIP, UserAgent, Locales, header(name)), user (username, realm, status, attributes; nil without a known user) and now (the step's time)."`
+	Expressions map[string]string `json:"expressions" doctype:"map of expressions (by shared-state key)" doc:"Shared-state keys and the expressions whose results are written into them. Every expression sees the state as it was before this node. The expression (expr-lang.org syntax) sees shared (the flow's shared state, read-only), request (ClientIP, UserAgent, Locales, header(name)), user (username, realm, status, attributes; nil without a known user) and now (the step's time)."`
 }
 
 // Validate rejects keys a journey may not write, and a key given twice.

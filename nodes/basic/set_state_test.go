@@ -91,3 +91,17 @@ func TestSetStateCannotClaimFactors(t *testing.T) {
 		t.Fatalf("arbor.remember: %v %v", err, ctx.Shared)
 	}
 }
+
+// TestSetStatePaletteDoc: the palette calls expressions what they are, not localized text.
+func TestSetStatePaletteDoc(t *testing.T) {
+	f := newFixture(t)
+	info, ok := f.reg.Lookup("set_state")
+	if !ok {
+		t.Fatal("set_state is not registered")
+	}
+	for _, fd := range info.Fields {
+		if fd.Name == "expressions" && fd.Type != "map of expressions (by shared-state key)" {
+			t.Errorf("expressions documented as %q", fd.Type)
+		}
+	}
+}

@@ -19,7 +19,8 @@ func init() {
 			Title:   "Username Collector",
 			Summary: "Asks for a user name and keeps it in shared state.",
 			Description: "Sends a NameCallback. A non-empty answer (surrounding spaces removed) " +
-				"is stored in shared state as \"username\"; an empty one is asked again. " +
+				"is stored in shared state as \"username\"; an empty one is asked again. When the " +
+				"flow already has a user name (a retry), the input is preset to it. " +
 				"Like AM's Username Collector.",
 			Category: categoryBasic,
 			Input:    true,
@@ -44,5 +45,8 @@ func (n *usernameNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 			return nodes.Goto("outcome"), nil
 		}
 	}
-	return nodes.Send(nodes.NameCallback(nodes.Localize(n.prompt, ctx.Request.Locales, "User Name"))), nil
+	cb := nodes.NameCallback(nodes.Localize(n.prompt, ctx.Request.Locales, "User Name"))
+	// Asked again after a failed attempt, the name the user typed is kept.
+	cb.Input[0].Value = ctx.Username()
+	return nodes.Send(cb), nil
 }

@@ -89,6 +89,7 @@ func (n *pushRegistration) Process(ctx *nodes.Context) (nodes.Action, error) {
 		reg, err := n.svc.push.BeginRegistration(ctx.Ctx, push.RegistrationRequest{
 			Realm: ctx.Realm, Username: user, FlowID: ctx.FlowID, Issuer: n.cfg.Issuer, AccountName: accountName(ctx, n.users, n.cfg.AccountName, user),
 			Color: n.cfg.Color, ImageURL: n.cfg.ImageURL, TTL: time.Duration(n.cfg.Timeout) * time.Second,
+			BaseURL: ctx.Request.BaseURL,
 		})
 		if err != nil {
 			return nodes.Action{}, err

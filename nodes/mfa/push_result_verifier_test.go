@@ -2,6 +2,7 @@ package mfa_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -71,8 +72,8 @@ func TestPushResultVerifier(t *testing.T) {
 				}
 				for _, n := range pending[0].Numbers {
 					if n != right {
-						if err := a.Approve(bg, pending[0].MessageID, n); err != nil {
-							t.Fatal(err)
+						if err := a.Approve(bg, pending[0].MessageID, n); !errors.Is(err, authenticator.ErrNumberRejected) {
+							t.Fatalf("approving a wrong number: %v, want ErrNumberRejected", err)
 						}
 						return
 					}

@@ -3,6 +3,7 @@ package mfa
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/arbor-auth/arbor/devices"
@@ -74,7 +75,25 @@ func (n *pushSender) failure(ctx *nodes.Context, reason, message string, err err
 	}
 	ctx.Shared[KeyFailureReason] = reason
 	ctx.Log.Warn("push not sent", "reason", reason, "err", err)
-	return nodes.Action{Outcome: "failure", FailureMessage: message}, nil
+	// The message ends the login if failure leads there, and otherwise tells the next
+	// step (a recovery code, say) why no push came.
+	return nodes.Action{Outcome: "failure", FailureMessage: message, StepError: message}, nil
+}
+
+// rateLimitMessage says that the user had too many pushes and when the next is allowed.
+func rateLimitMessage(err error, now time.Time) string {
+	const msg = "Too many push notifications were sent to this account."
+	var rl *push.RateLimitError
+	if !errors.As(err, &rl) {
+		return msg + " Wait a few minutes and try again."
+	}
+	mins := int(math.Ceil(rl.Until.Sub(now).Minutes()))
+	switch {
+	case mins <= 1:
+		return msg + " Pushes are allowed again in a minute."
+	default:
+		return fmt.Sprintf("%s Pushes are allowed again in %d minutes.", msg, mins)
+	}
 }
 
 // Process runs the node for one visit of a flow (nodes.Node).
@@ -126,7 +145,7 @@ func (n *pushSender) Process(ctx *nodes.Context) (nodes.Action, error) {
 		ctx.Shared[KeyMFAMethod] = devices.MethodPush
 		return nodes.Goto("not_registered"), nil
 	case errors.Is(err, push.ErrRateLimited):
-		return n.failure(ctx, ReasonRateLimited, "Too many push notifications were sent to this account. Wait a few minutes and try again.", err)
+		return n.failure(ctx, ReasonRateLimited, rateLimitMessage(err, ctx.Now), err)
 	case errors.Is(err, push.ErrPayloadTooLarge):
 		return n.failure(ctx, ReasonPayload, "The push payload is too large.", err)
 	case errors.Is(err, push.ErrTransmission):

@@ -177,7 +177,8 @@ func TestPushSenderFailures(t *testing.T) {
 		rate   int
 		setup  func(t *testing.T, f *fixture, ctx *nodes.Context)
 		reason string
-		is     error // what the uncaptured error wraps, if anything in particular
+		is     error  // what the uncaptured error wraps, if anything in particular
+		says   string // what the captured failure's message says, if anything in particular
 	}{
 		{name: "no username", reason: mfa.ReasonMissingUsername,
 			setup: func(t *testing.T, f *fixture, ctx *nodes.Context) {
@@ -205,6 +206,7 @@ func TestPushSenderFailures(t *testing.T) {
 				f.env.Deliverer.Fail(true)
 			}},
 		{name: "rate limited", rate: 1, reason: mfa.ReasonRateLimited, is: push.ErrRateLimited,
+			says: "Too many push notifications were sent to this account. Pushes are allowed again in 10 minutes.",
 			setup: func(t *testing.T, f *fixture, ctx *nodes.Context) {
 				f.register(t, "alice")
 				if _, err := f.env.Push.Send(context.Background(), push.SendRequest{Realm: "/", Username: "alice", FlowID: "another"}); err != nil {
@@ -235,6 +237,10 @@ func TestPushSenderFailures(t *testing.T) {
 					}
 					if act.Outcome != "failure" || act.FailureMessage == "" || act.Callbacks != nil {
 						t.Fatalf("action %+v, want the failure outcome with a message", act)
+					}
+					// A journey that goes on after the failure (to a recovery code) says why.
+					if act.StepError != act.FailureMessage || (tc.says != "" && act.FailureMessage != tc.says) {
+						t.Errorf("messages %q / %q, want %q for both", act.FailureMessage, act.StepError, tc.says)
 					}
 					if got := ctx.Shared.String(mfa.KeyFailureReason); got != tc.reason {
 						t.Errorf("%s = %q, want %q", mfa.KeyFailureReason, got, tc.reason)

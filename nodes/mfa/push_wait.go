@@ -15,7 +15,7 @@ import (
 type PushWaitConfig struct {
 	SecondsToWait    int               `json:"seconds_to_wait" default:"5" min:"1" max:"60" doc:"Seconds to wait before checking the answer; clients poll, no request is held open."`
 	WaitingMessage   map[string]string `json:"waiting_message" default:"{\"en\":\"Waiting for response...\"}" doc:"Message while waiting, by locale; {{time}} is the seconds."`
-	ChallengeMessage map[string]string `json:"challenge_message" default:"{\"en\":\"Tap the number [{{challenge}}] on the Push Notification to continue.\"}" doc:"Message with number matching, by locale; {{challenge}} is the number."`
+	ChallengeMessage map[string]string `json:"challenge_message" default:"{\"en\":\"Tap the number {{challenge}} on the Push Notification to continue.\"}" doc:"Message with number matching, by locale; {{challenge}} is the number."`
 	ExitMessage      map[string]string `json:"exit_message" default:"{\"en\":\"Cancel\"}" doc:"Label of the exit button, by locale (for example \"Lost phone? Use a recovery code\")."`
 	AcceptCode       bool              `json:"accept_code" default:"false" doc:"Offer a field for a one-time code from the user's authenticator app instead of answering the push (a TextInputCallback). A right code takes the code outcome and cancels the push, so a late approval does nothing."`
 	AcceptRecovery   bool              `json:"accept_recovery_code" default:"false" doc:"With accept_code, the field also takes one of the user's recovery codes (used up)."`
@@ -90,6 +90,12 @@ func (n *pushWait) Process(ctx *nodes.Context) (nodes.Action, error) {
 		}
 		if i, ok := confirmationChoice(ctx.Callbacks); ok && i == 0 {
 			delete(ctx.Shared, endKey)
+			// The login goes another way: the device stops showing the push.
+			if id := ctx.Shared.String(KeyMessageID); id != "" && n.svc.push != nil {
+				if err := n.svc.push.Cancel(ctx.Ctx, id, ctx.FlowID); err != nil {
+					return nodes.Action{}, err
+				}
+			}
 			return nodes.Goto("exit"), nil
 		}
 		// After a refused code the page says why before the wait moves on.
@@ -109,7 +115,7 @@ func (n *pushWait) Process(ctx *nodes.Context) (nodes.Action, error) {
 	}
 	cbs := make([]nodes.Callback, 0, 5)
 	if num, ok := ctx.Shared.Int(KeyNumber); ok && num > 0 {
-		msg := strings.ReplaceAll(text(n.cfg.ChallengeMessage, ctx, "Tap the number [{{challenge}}] on the Push Notification to continue."), "{{challenge}}", strconv.Itoa(num))
+		msg := strings.ReplaceAll(text(n.cfg.ChallengeMessage, ctx, "Tap the number {{challenge}} on the Push Notification to continue."), "{{challenge}}", strconv.Itoa(num))
 		cbs = append(cbs, nodes.PollingWaitCallback(wait, msg), nodes.HiddenValueCallback(HiddenChallenge, strconv.Itoa(num)))
 	} else {
 		msg := strings.ReplaceAll(text(n.cfg.WaitingMessage, ctx, "Waiting for response..."), "{{time}}", strconv.Itoa(n.cfg.SecondsToWait))

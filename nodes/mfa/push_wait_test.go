@@ -37,13 +37,13 @@ func TestPushWaitFirstVisit(t *testing.T) {
 	}{
 		{name: "number to match", cfg: ``, shared: nodes.State{mfa.KeyNumber: 42},
 			want: []nodes.Callback{
-				nodes.PollingWaitCallback(5000, "Tap the number [42] on the Push Notification to continue."),
+				nodes.PollingWaitCallback(5000, "Tap the number 42 on the Push Notification to continue."),
 				nodes.HiddenValueCallback(mfa.HiddenChallenge, "42"),
 				exit,
 			}},
 		{name: "number as read back from the flow store", cfg: ``, shared: nodes.State{mfa.KeyNumber: 42.0},
 			want: []nodes.Callback{
-				nodes.PollingWaitCallback(5000, "Tap the number [42] on the Push Notification to continue."),
+				nodes.PollingWaitCallback(5000, "Tap the number 42 on the Push Notification to continue."),
 				nodes.HiddenValueCallback(mfa.HiddenChallenge, "42"),
 				exit,
 			}},
@@ -292,7 +292,7 @@ func TestPushWaitCodeInstead(t *testing.T) {
 			if got := ctx.Shared.Factors(); !reflect.DeepEqual(got, []nodes.Factor{tc.factor}) {
 				t.Errorf("factors %v, want %v", got, tc.factor)
 			}
-			for _, k := range []string{mfa.KeyMessageID, mfa.KeyNumber, mfa.KeyTimeout, "n.end_time"} {
+			for _, k := range []string{mfa.KeyMessageID, mfa.KeyNumber, mfa.KeyTimeout, "arbor.node.n.end_time"} {
 				if ctx.Shared.Has(k) {
 					t.Errorf("%s left in the flow", k)
 				}
@@ -351,5 +351,30 @@ func TestPushWaitReusedCode(t *testing.T) {
 	wantOutcome(t, n, ctx, "done")
 	if f.env.Audit.Count(audit.OTPReused) != 1 {
 		t.Errorf("events %+v", f.env.Audit.Events())
+	}
+}
+
+// TestPushWaitExitWithdrawsThePush: once the user leaves the wait, the device no longer
+// lists the push the login stopped waiting for.
+func TestPushWaitExitWithdrawsThePush(t *testing.T) {
+	f := newFixture(t, push.Config{})
+	phone := f.register(t, "alice")
+	ctx := f.newCtx()
+	sent, err := f.env.Push.Send(context.Background(), push.SendRequest{Realm: "/", Username: "alice", FlowID: ctx.FlowID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx.Shared[mfa.KeyMessageID] = sent.MessageID
+	n := f.mustBuild(t, "push_wait", "")
+	cbs := wantSend(t, n, ctx, nodes.TypePollingWait, nodes.TypeConfirmation)
+	if list, err := phone.Pending(context.Background()); err != nil || len(list) != 1 {
+		t.Fatalf("pending before the exit: %v, %v", list, err)
+	}
+	f.next(t, ctx, cbs, 0)
+	if act := run(t, n, ctx); act.Outcome != "exit" {
+		t.Fatalf("outcome %q, want exit", act.Outcome)
+	}
+	if list, err := phone.Pending(context.Background()); err != nil || len(list) != 0 {
+		t.Fatalf("pending after the exit: %v, %v", list, err)
 	}
 }

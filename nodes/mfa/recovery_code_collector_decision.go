@@ -6,6 +6,9 @@ import (
 	"github.com/arbor-auth/arbor/nodes"
 )
 
+// ErrBadRecoveryCode is what the step after a refused recovery code says.
+const ErrBadRecoveryCode = "That recovery code is not valid."
+
 // RecoveryCollectorConfig configures recovery_code_collector_decision.
 type RecoveryCollectorConfig struct {
 	Prompt map[string]string `json:"prompt" default:"{\"en\":\"Recovery Code\"}" doc:"Prompt for the code, by locale."`
@@ -52,7 +55,8 @@ func init() {
 						return nodes.Action{}, err
 					}
 					if !ok {
-						return nodes.Goto("false"), nil
+						// A refusal looks like a wrong code, message included.
+						return nodes.Action{Outcome: "false", StepError: ErrBadRecoveryCode}, nil
 					}
 					return nodes.Goto("true"), nil
 				}), nil

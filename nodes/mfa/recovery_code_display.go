@@ -45,7 +45,9 @@ func init() {
 // RecoveryCodesScript renders codes in AM's RecoveryCodeDisplayNode script layout: one
 // `"CODE\n" +` line per code, the title containing "Recovery Codes" and the device name
 // in <em>, which is what the ForgeRock SDK's parser looks for. The device name is
-// reported by the device, so it is escaped for both HTML and the JavaScript string.
+// reported by the device, so it is escaped for both HTML and the JavaScript string. The
+// SDK's parser takes word characters only, so codes appear there without their dashes
+// (either spelling is accepted back).
 func RecoveryCodesScript(codes []string, deviceName string) string {
 	js := func(s string) string {
 		return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", "", "<", `\x3c`).Replace(s)
@@ -55,7 +57,7 @@ func RecoveryCodesScript(codes []string, deviceName string) string {
 	b.WriteString("    \"<p>You must make a copy of these recovery codes. They cannot be displayed again.</p>\\n\" +\n")
 	b.WriteString("    \"<div class=\\\"text-center\\\">\\n\" +\n")
 	for _, c := range codes {
-		b.WriteString("    \"" + js(c) + "\\n\" +\n")
+		b.WriteString("    \"" + js(strings.ReplaceAll(c, "-", "")) + "\\n\" +\n")
 	}
 	b.WriteString("    \"</div>\\n\" +\n")
 	b.WriteString("    \"<p class=\\\"text-center\\\">Use one of these codes to authenticate if you lose your device, which has been named: <em>" +

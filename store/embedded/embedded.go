@@ -15,11 +15,22 @@
 // # Durability
 //
 // Every write has reached the operating system (a write(2) to arbor.db) before the
-// call returns, so it survives the Arbor process crashing or being killed. It survives
-// the machine crashing or losing power only once the kernel has written it back,
-// typically within about 30 seconds on Linux, unless Options.SyncEveryWrite is set:
-// then every write is also fsynced before the call returns (concurrent writers share
-// fsyncs), which costs a few hundred microseconds or more per write.
+// call returns, so it survives the Arbor process crashing or being killed. Whether it
+// also survives the machine crashing or losing power depends on Options.Sync:
+//
+//   - SyncAccounts (the default) fsyncs every write before it returns, except the
+//     writes of flows, sessions and sign-in throttling (EphemeralPrefixes, which are
+//     most of the writes). Users, devices, recovery codes (their use included),
+//     journeys and counters survive a power loss once acknowledged; a flow or session
+//     written in the seconds before one may be lost, and its user logs in again, and
+//     a logout in those seconds may be undone until the session's idle timeout.
+//   - SyncAll fsyncs every write.
+//   - SyncNone fsyncs nothing: the kernel writes data back within about 30 seconds
+//     on Linux, and a power loss can lose what was acknowledged in that time.
+//
+// Fsyncs are group commits: a writer that must wait syncs everything appended so far,
+// and the writers that arrive meanwhile share the next fsync, so their cost is paid
+// once per batch rather than once per write.
 // Close flushes everything. If the last record was cut short by a crash, Open detects
 // it by its length prefix and CRC-32C checksum and truncates it: the write it belonged
 // to is lost, which is correct since its call never returned. Damage in the middle of
@@ -45,6 +56,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,14 +87,58 @@ var (
 // maxRecBuf is the largest record buffer kept for reuse; larger records get their own.
 const maxRecBuf = 64 << 10
 
+// SyncMode chooses which writes wait for the data file to be fsynced before they
+// return (see the package documentation, Durability).
+type SyncMode int
+
+const (
+	// SyncAccounts fsyncs every write except those of flows and sessions
+	// (EphemeralPrefixes). It is the zero value, the default.
+	SyncAccounts SyncMode = iota
+	// SyncAll fsyncs every write.
+	SyncAll
+	// SyncNone fsyncs no write; the kernel writes them back within about 30 seconds.
+	SyncNone
+)
+
+// EphemeralPrefixes are the key prefixes of flows and sessions, whose writes
+// SyncAccounts does not fsync: they are the bulk of the writes (every step, every
+// login), and losing one at a power loss makes a user log in again, or, for a logout,
+// leaves the session valid until its idle timeout.
+//
+// "usersessions:" is the per-user session index, written with each session, and
+// "throttle:" the guessing defence's counters, written on every sign-in attempt:
+// losing their last seconds at a power loss only forgets a few attempts.
+var EphemeralPrefixes = []string{"flow:", "session:", "usersessions:", "throttle:"}
+
+var syncModeNames = []string{SyncAccounts: "accounts", SyncAll: "all", SyncNone: "none"}
+
+// String returns the mode's name as ParseSyncMode reads it.
+func (m SyncMode) String() string {
+	if m >= 0 && int(m) < len(syncModeNames) {
+		return syncModeNames[m]
+	}
+	return fmt.Sprintf("SyncMode(%d)", int(m))
+}
+
+// ParseSyncMode reads a mode name: accounts, all or none.
+func ParseSyncMode(name string) (SyncMode, error) {
+	for m, n := range syncModeNames {
+		if n == name {
+			return SyncMode(m), nil
+		}
+	}
+	return 0, fmt.Errorf("embedded: unknown sync mode %q, want accounts, all or none", name)
+}
+
 // Options configures Open.
 type Options struct {
 	// Dir is the data directory, created if missing. Empty means memory only: nothing
 	// is persisted, which suits tests.
 	Dir string
-	// SyncEveryWrite makes every write wait until the data file is fsynced, so that
-	// acknowledged writes survive a power loss, at the cost of write latency.
-	SyncEveryWrite bool
+	// Sync chooses which writes are fsynced before they return; the default,
+	// SyncAccounts, fsyncs all but the writes of flows and sessions.
+	Sync SyncMode
 	// Now is the clock used for expiry; nil means time.Now. It must be safe for
 	// concurrent use. Expiry times are stored as absolute wall-clock instants.
 	Now func() time.Time
@@ -91,7 +147,7 @@ type Options struct {
 // Store is the embedded store.Store. Create it with Open.
 type Store struct {
 	now      func() time.Time
-	sync     bool
+	sync     SyncMode
 	dir      string
 	dataPath string
 
@@ -127,7 +183,7 @@ var _ store.Store = (*Store)(nil)
 func Open(opts Options) (*Store, error) {
 	s := &Store{
 		now:         opts.Now,
-		sync:        opts.SyncEveryWrite,
+		sync:        opts.Sync,
 		dir:         opts.Dir,
 		values:      map[string]entry{},
 		counters:    map[string]counter{},
@@ -288,7 +344,7 @@ func (s *Store) write(ctx context.Context, op, key string, value []byte, rev uin
 	s.values[key] = e
 	s.liveBytes += setSize(key, e)
 	s.afterWriteLocked()
-	if err := s.commit(seq); err != nil {
+	if err := s.commitFor(key, seq); err != nil {
 		return 0, fmt.Errorf("embedded %s %q: %w", op, key, err)
 	}
 	return e.rev, nil
@@ -350,7 +406,7 @@ func (s *Store) remove(key string) (*entry, error) {
 	delete(s.values, key)
 	s.liveBytes -= setSize(key, prev)
 	s.afterWriteLocked()
-	if err := s.commit(seq); err != nil {
+	if err := s.commitFor(key, seq); err != nil {
 		return nil, err
 	}
 	return &prev, nil
@@ -397,7 +453,7 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64, ttl time.Dura
 	s.counters[key] = c
 	s.liveBytes += counterSize(key, c)
 	s.afterWriteLocked()
-	if err := s.commit(seq); err != nil {
+	if err := s.commitFor(key, seq); err != nil {
 		return 0, fmt.Errorf("embedded incr %q: %w", key, err)
 	}
 	return c.n, nil
@@ -576,10 +632,29 @@ func (s *Store) compactLocked() error {
 	return nil
 }
 
-// commit waits, with SyncEveryWrite, until the record with sequence number seq is on
-// stable storage. Concurrent callers share one fsync.
+// ephemeral reports whether key is a flow's or a session's (EphemeralPrefixes).
+func ephemeral(key string) bool {
+	for _, p := range EphemeralPrefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// commitFor commits the write of key with sequence number seq, unless the mode is
+// SyncAccounts and key is a flow's or a session's.
+func (s *Store) commitFor(key string, seq uint64) error {
+	if s.sync == SyncAccounts && ephemeral(key) {
+		return nil
+	}
+	return s.commit(seq)
+}
+
+// commit waits, unless the mode is SyncNone, until the record with sequence number seq
+// is on stable storage. Concurrent callers share one fsync (group commit).
 func (s *Store) commit(seq uint64) error {
-	if !s.sync || seq == 0 {
+	if s.sync == SyncNone || seq == 0 {
 		return nil
 	}
 	s.syncMu.Lock()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,7 +46,7 @@ func TestConformanceDiskSync(t *testing.T) {
 		t.Skip("fsync per write is slow")
 	}
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := Open(Options{Dir: t.TempDir(), SyncEveryWrite: true})
+		s, err := Open(Options{Dir: t.TempDir(), Sync: SyncAll})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,10 +188,10 @@ func TestPersistenceAcrossCloseOpen(t *testing.T) {
 // TestPersistenceWithoutClose copies the data file while the store is open, as a
 // crash would leave it, and opens the copy.
 func TestPersistenceWithoutClose(t *testing.T) {
-	for _, sync := range []bool{false, true} {
-		t.Run(fmt.Sprintf("SyncEveryWrite=%v", sync), func(t *testing.T) {
+	for _, mode := range []SyncMode{SyncNone, SyncAccounts, SyncAll} {
+		t.Run(mode.String(), func(t *testing.T) {
 			dir, c := t.TempDir(), newClock()
-			s := open(t, Options{Dir: dir, Now: c.Now, SyncEveryWrite: sync})
+			s := open(t, Options{Dir: dir, Now: c.Now, Sync: mode})
 			defer mustClose(t, s)
 			fill(t, s)
 
@@ -539,7 +540,7 @@ func TestWriteFailure(t *testing.T) {
 
 func TestConcurrentWritersWithSync(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, Options{Dir: dir, SyncEveryWrite: true})
+	s := open(t, Options{Dir: dir, Sync: SyncAll})
 	var wg sync.WaitGroup
 	var fails atomic.Int32
 	for w := range 8 {
@@ -584,8 +585,8 @@ func BenchmarkGetCAS(b *testing.B) {
 		opts func(b *testing.B) Options
 	}{
 		{"memory", func(b *testing.B) Options { return Options{} }},
-		{"disk", func(b *testing.B) Options { return Options{Dir: b.TempDir()} }},
-		{"disk-sync", func(b *testing.B) Options { return Options{Dir: b.TempDir(), SyncEveryWrite: true} }},
+		{"disk", func(b *testing.B) Options { return Options{Dir: b.TempDir(), Sync: SyncNone} }},
+		{"disk-sync", func(b *testing.B) Options { return Options{Dir: b.TempDir(), Sync: SyncAll} }},
 	} {
 		for _, parallel := range []bool{false, true} {
 			name := bc.name
@@ -600,6 +601,50 @@ func BenchmarkGetCAS(b *testing.B) {
 				defer s.Close()
 				storetest.BenchGetCAS(b, s, parallel)
 			})
+		}
+	}
+}
+
+// BenchmarkSync measures what each sync mode costs a write of 1 KiB: of an account
+// (a user, a device: fsynced unless SyncNone) and of a flow (fsynced only with
+// SyncAll), by one writer and by 16 concurrent writers, who share fsyncs (group
+// commit):
+//
+//	go test ./store/embedded -run '^$' -bench Sync -benchtime 2s
+func BenchmarkSync(b *testing.B) {
+	value := bytes.Repeat([]byte("x"), 1024)
+	for _, mode := range []SyncMode{SyncNone, SyncAccounts, SyncAll} {
+		for _, kind := range []string{"user", "flow"} {
+			for _, writers := range []int{1, 16} {
+				b.Run(fmt.Sprintf("%s/%s/writers=%d", mode, kind, writers), func(b *testing.B) {
+					s, err := Open(Options{Dir: b.TempDir(), Sync: mode})
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer s.Close()
+					var n atomic.Int64
+					b.SetBytes(int64(len(value)))
+					// RunParallel starts parallelism × GOMAXPROCS goroutines.
+					b.SetParallelism(max(1, writers/runtime.GOMAXPROCS(0)))
+					b.ResetTimer()
+					run := func(key string) {
+						if _, err := s.Set(ctx, key, value, time.Hour); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if writers == 1 {
+						for i := 0; b.Loop(); i++ {
+							run(fmt.Sprintf("%s:{%d}", kind, i%1000))
+						}
+						return
+					}
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							run(fmt.Sprintf("%s:{%d}", kind, n.Add(1)%1000))
+						}
+					})
+				})
+			}
 		}
 	}
 }

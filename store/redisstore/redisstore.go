@@ -491,10 +491,27 @@ func (s *Store) begin(ctx context.Context, op, key string) error {
 	return nil
 }
 
-// unavailable wraps a Redis or network error. When the caller's context ended, which
+// unavailable wraps a Redis or network error (see wrapUnavailable)
+// and, on a Cluster, has the client reload its slot map, so that the next command
+// goes to whichever master serves the key now.
+//
+// go-redis reloads the map by itself only on MOVED and ASK redirections, READONLY
+// errors and once a minute. A command whose master died gets none of these, only
+// refused connections, so without this it kept dialing the dead address for up to a
+// minute after the replica had taken over: flows on the failed master's slots answered
+// 503 long after the Cluster was healthy again (issue 12). go-redis runs one reload at
+// a time, 200 ms apart at most, so an outage costs a few CLUSTER SLOTS a second.
+func (s *Store) unavailable(ctx context.Context, op, key string, err error) error {
+	if cc, ok := s.c.(*redis.ClusterClient); ok && ctx.Err() == nil {
+		cc.ReloadState(ctx)
+	}
+	return wrapUnavailable(ctx, op, key, err)
+}
+
+// wrapUnavailable wraps a Redis or network error. When the caller's context ended, which
 // go-redis reports as a plain i/o timeout, the context's error is wrapped too, so that
 // callers can tell their own deadline from an outage.
-func unavailable(ctx context.Context, op, key string, err error) error {
+func wrapUnavailable(ctx context.Context, op, key string, err error) error {
 	what := "redis " + op
 	if key != "" {
 		what += " " + strconv.Quote(key)
@@ -541,7 +558,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.Item, error) {
 		return store.Item{}, fmt.Errorf("redis get %q: %w", key, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.Item{}, unavailable(ctx, "get", key, err)
+		return store.Item{}, s.unavailable(ctx, "get", key, err)
 	}
 	return decode("get", key, raw)
 }
@@ -556,7 +573,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	}
 	rev, err := setScript.Run(ctx, s.c, []string{s.valueKey(key)}, value, ttlMillis(ttl)).Int64()
 	if err != nil {
-		return 0, unavailable(ctx, "set", key, err)
+		return 0, s.unavailable(ctx, "set", key, err)
 	}
 	return uint64(rev), nil
 }
@@ -576,7 +593,7 @@ func (s *Store) CAS(ctx context.Context, key string, value []byte, rev uint64, t
 	enc = append(enc, value...)
 	won, err := casScript.Run(ctx, s.c, []string{s.valueKey(key)}, enc, strconv.FormatUint(rev, 10), ttlMillis(ttl)).Int64()
 	if err != nil {
-		return 0, unavailable(ctx, "cas", key, err)
+		return 0, s.unavailable(ctx, "cas", key, err)
 	}
 	if won == 0 {
 		return 0, fmt.Errorf("redis cas %q at revision %d: %w", key, rev, store.ErrConflict)
@@ -590,7 +607,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	if err := s.c.Del(ctx, s.valueKey(key)).Err(); err != nil {
-		return unavailable(ctx, "delete", key, err)
+		return s.unavailable(ctx, "delete", key, err)
 	}
 	return nil
 }
@@ -606,7 +623,7 @@ func (s *Store) Take(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("redis take %q: %w", key, store.ErrNotFound)
 	}
 	if err != nil {
-		return nil, unavailable(ctx, "take", key, err)
+		return nil, s.unavailable(ctx, "take", key, err)
 	}
 	item, err := decode("take", key, raw)
 	return item.Value, err
@@ -635,7 +652,7 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64, ttl time.Dura
 		n, err = incrScript.Run(ctx, s.c, []string{s.counterKey(key)}, delta, ttlMillis(ttl)).Int64()
 	}
 	if err != nil {
-		return 0, unavailable(ctx, "incr", key, err)
+		return 0, s.unavailable(ctx, "incr", key, err)
 	}
 	return n, nil
 }
@@ -649,7 +666,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("redis ping: %w", err)
 	}
 	if err := s.c.Ping(ctx).Err(); err != nil {
-		return unavailable(ctx, "ping", "", err)
+		return s.unavailable(ctx, "ping", "", err)
 	}
 	return nil
 }

@@ -168,7 +168,7 @@ func (l *login) post(body []byte) {
 	}
 }
 
-var numberInText = regexp.MustCompile(`\[(\d+)\]`)
+var numberInText = regexp.MustCompile(`Tap the number (\d+)`)
 
 // describe summarises the step's callbacks, masking secrets and random numbers.
 func (l *login) describe() string {
@@ -188,7 +188,7 @@ func (l *login) describe() string {
 		case "TextOutputCallback":
 			msg := fmt.Sprint(outs["message"])
 			if outs["messageType"] == "4" {
-				msg = fmt.Sprintf("<script: %d recovery codes>", len(regexp.MustCompile(`\n    "([0-9A-Za-z]{10})\\n" \+`).FindAllString(msg, -1)))
+				msg = fmt.Sprintf("<script: %d recovery codes>", len(regexp.MustCompile(`\n    "([0-9A-Za-z]{10,12})\\n" \+`).FindAllString(msg, -1)))
 			}
 			s += fmt.Sprintf("(%q)", l.maskNumbers(msg))
 		case "PollingWaitCallback":
@@ -220,7 +220,7 @@ func (l *login) describe() string {
 
 func (l *login) maskNumbers(s string) string {
 	return numberInText.ReplaceAllStringFunc(s, func(m string) string {
-		return "[" + l.e.mask("number", strings.Trim(m, "[]")) + "]"
+		return "Tap the number " + l.e.mask("number", strings.TrimPrefix(m, "Tap the number "))
 	})
 }
 

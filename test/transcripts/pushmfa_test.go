@@ -2,6 +2,7 @@ package transcripts
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -110,8 +111,8 @@ func TestPushWrongNumber(t *testing.T) {
 			break
 		}
 	}
-	if err := e.phone.Approve(context.Background(), pending[0].MessageID, wrong); err != nil {
-		t.Fatalf("approve: %v", err)
+	if err := e.phone.Approve(context.Background(), pending[0].MessageID, wrong); !errors.Is(err, authenticator.ErrNumberRejected) {
+		t.Fatalf("approve: %v, want the server's denial", err)
 	}
 	e.say("(phone) approve picking the wrong number")
 	e.wait(5 * time.Second)
@@ -275,11 +276,16 @@ func TestTransmissionFailure(t *testing.T) {
     defaults:
       webhook: relay
 `)
-	e.enroll("webhook")
+	codes := e.enroll("webhook")
 	l := e.start("push-mfa")
 	l.credentials()
-	if l.failure == nil || l.status != 401 {
-		t.Fatalf("failed delivery did not fail the login: %v", l.step)
+	// A push that cannot be delivered leads to the recovery code, saying why.
+	if msg := output(l.callback("TextOutputCallback"), "message"); msg != "The push notification could not be delivered." {
+		t.Fatalf("failed delivery: %v", l.describe())
+	}
+	l.answer(map[string]any{"NameCallback": codes[0]})
+	if l.success == nil {
+		t.Fatalf("recovery code after a failed delivery: %v", l.describe())
 	}
 	e.expectAudit(audit.PushFailed, 1)
 	e.golden("transmission_failure")
@@ -289,7 +295,7 @@ func TestRateLimit(t *testing.T) {
 	e := newEnv(t, `push:
   rate_limit: {count: 2, window: 10m}
 `)
-	e.enroll("")
+	codes := e.enroll("")
 	for i := 0; i < 2; i++ {
 		l := e.start("push-mfa")
 		l.credentials()
@@ -299,8 +305,15 @@ func TestRateLimit(t *testing.T) {
 	}
 	l := e.start("push-mfa")
 	l.credentials()
-	if l.failure == nil {
-		t.Fatal("third push within the window was sent")
+	// Refused, the push leads to the recovery code, and the user learns when pushes
+	// are allowed again.
+	const want = "Too many push notifications were sent to this account. Pushes are allowed again in 10 minutes."
+	if msg := output(l.callback("TextOutputCallback"), "message"); msg != want {
+		t.Fatalf("third push within the window: %v", l.describe())
+	}
+	l.answer(map[string]any{"NameCallback": codes[0]})
+	if l.success == nil {
+		t.Fatalf("recovery code after the rate limit: %v", l.describe())
 	}
 	e.expectAudit(audit.PushRateLimited, 1)
 	e.expectAudit(audit.PushSent, 2)

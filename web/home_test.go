@@ -1,0 +1,94 @@
+package web_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/arbor-auth/arbor/identity"
+)
+
+// TestBrowserLandingPage: the root is a page with a way in, and the journey viewer's
+// link is shown to admins only, there and on the signed-in page.
+func TestBrowserLandingPage(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		admin bool
+	}{{"user", false}, {"admin", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			if tc.admin {
+				if _, err := e.app.Users.Update(context.Background(), "/", alice, func(u *identity.User) error {
+					u.Attributes = map[string]any{"roles": []any{"admin"}}
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b := newBrowser(t, e)
+			b.open("/")
+			b.waitFor("#home-sign-in")
+			if got := b.text("#home-developers"); !strings.Contains(got, "/json/realms/root/authenticate") || !strings.Contains(got, "/health/ready") || !strings.Contains(got, "/metrics") {
+				t.Errorf("developer links: %q", got)
+			}
+			b.clickAndLoad("#home-sign-in")
+			b.signIn(password)
+			b.waitFor("#signed-in-user")
+			if got := eval[bool](b, `document.getElementById('done-viewer') !== null`); got != tc.admin {
+				t.Errorf("signed-in page shows the viewer link: %v, want %v", got, tc.admin)
+			}
+			b.open("/")
+			b.waitFor("#home-devices")
+			if got := b.text("#signed-in-user"); got != alice {
+				t.Errorf("landing page signed in as %q", got)
+			}
+			if got := eval[bool](b, `document.getElementById('home-viewer') !== null`); got != tc.admin {
+				t.Errorf("landing page shows the viewer link: %v, want %v", got, tc.admin)
+			}
+			if eval[bool](b, `document.getElementById('home-sign-in') !== null`) {
+				t.Error("a signed-in visitor is offered to sign in")
+			}
+			b.checkConsole()
+		})
+	}
+}
+
+// TestBrowserRetrySaysWhy: a journey that loops back after a wrong password or a wrong
+// recovery code shows why as an inline error, and keeps the user name.
+func TestBrowserRetrySaysWhy(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	codes := e.enroll()
+	const doc = `{"name":"retry-login","start":"login","nodes":{
+  "login":{"type":"page","config":{"nodes":[{"type":"username"},{"type":"password"}]},"outcomes":{"outcome":"check"}},
+  "check":{"type":"data_store_decision","outcomes":{"true":"recovery","false":"retry"}},
+  "retry":{"type":"retry_limit","config":{"retry_limit":2},"outcomes":{"retry":"login","reject":"failure"}},
+  "recovery":{"type":"recovery_code_collector_decision","outcomes":{"true":"success","false":"again"}},
+  "again":{"type":"retry_limit","outcomes":{"retry":"recovery","reject":"failure"}}}}`
+	if _, err := e.app.Journeys.Save(context.Background(), []byte(doc), "test"); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, e)
+	b.open("/login?journey=retry-login")
+	b.signIn("not the password")
+	b.waitFor(".message.error[role='alert']")
+	if got := b.text(".message.error[role='alert']"); got != "The username or password is not correct. 2 attempts left." {
+		t.Fatalf("inline error %q", got)
+	}
+	if got := eval[string](b, `document.querySelector('input[autocomplete="username"]').value`); got != alice {
+		t.Fatalf("user name not kept: %q", got)
+	}
+	b.typeIn("input[type='password']", password+"\r")
+	b.waitFor("label")
+	b.waitFor("input[autocapitalize='none']")
+	if eval[bool](b, `document.querySelector('.message.error') !== null`) {
+		t.Fatal("the error stayed after a good password")
+	}
+	b.typeIn("input[autocapitalize='none']", "NOTACODE00\r")
+	b.waitFor(".message.error[role='alert']")
+	if got := b.text(".message.error[role='alert']"); got != "That recovery code is not valid. 3 attempts left." {
+		t.Fatalf("inline error %q", got)
+	}
+	b.typeIn("input[autocapitalize='none']", codes[0]+"\r")
+	b.waitFor("#signed-in-user")
+	b.checkConsole()
+}
