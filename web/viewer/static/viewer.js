@@ -153,12 +153,40 @@
     return out;
   }
 
-  function layout(g, svg, rankdir) {
+  // crossings counts the pairs of edges of dg whose routes (dagre's points, joined
+  // straight) cross; edges that share a vertex meet there, which does not count.
+  function crossings(dg) {
+    var d = function (u, v, w) { return (v.x - u.x) * (w.y - u.y) - (v.y - u.y) * (w.x - u.x); };
+    var cross = function (p, q, r, t) { return d(p, q, r) * d(p, q, t) < 0 && d(r, t, p) * d(r, t, q) < 0; };
+    var es = dg.edges().map(function (e) { return { v: e.v, w: e.w, pts: dg.edge(e).points }; });
+    var n = 0;
+    es.forEach(function (e, i) {
+      es.slice(i + 1).forEach(function (f) {
+        if (e.v === f.v || e.v === f.w || e.w === f.v || e.w === f.w) return;
+        for (var k = 1; k < e.pts.length; k++) {
+          for (var l = 1; l < f.pts.length; l++) {
+            if (cross(e.pts[k - 1], e.pts[k], f.pts[l - 1], f.pts[l])) { n++; return; }
+          }
+        }
+      });
+    });
+    return n;
+  }
+
+  // bestLayout lays g out in rankdir from two seed orders, the server's and the outcome
+  // order (see ordered), and keeps the one with fewer crossings: dagre's heuristic
+  // depends on its seed, and neither seed wins on every journey.
+  function bestLayout(g, svg, rankdir) {
+    var a = layout(g, svg, rankdir, ordered(g));
+    var b = layout(g, svg, rankdir, g.nodes);
+    return crossings(b) < crossings(a) ? b : a;
+  }
+
+  function layout(g, svg, rankdir, vs) {
     var m = measurer(svg);
     var dg = new dagre.graphlib.Graph({ multigraph: true });
     dg.setGraph({ rankdir: rankdir, nodesep: 16, ranksep: 24, edgesep: 8, marginx: 12, marginy: 12 });
     dg.setDefaultEdgeLabel(function () { return {}; });
-    var vs = ordered(g);
     var rank = {};
     vs.forEach(function (v, i) { rank[v.key] = i; });
     vs.forEach(function (v) {
@@ -251,7 +279,7 @@
   function drawGraph(g) {
     var svg = $('graph');
     clear(svg);
-    state.layouts = { LR: layout(g, svg, 'LR'), TB: layout(g, svg, 'TB') };
+    state.layouts = { LR: bestLayout(g, svg, 'LR'), TB: bestLayout(g, svg, 'TB') };
     state.fitting = true;
     if (state.autoDir) state.rankdir = bestDirection();
     directionLabel();
