@@ -49,7 +49,15 @@ try {
           device('deny');
         } else if (mode === 'wrong') {
           const offered = device('pending').match(/pick the number shown on the login page: ([\d ]+)/)[1].trim().split(/\s+/).map(Number);
-          device('approve', '--number', String(offered.find((n) => n !== out.number)));
+          // The reference authenticator reports the server's refusal of a wrong number by
+          // exiting 1 with "the server denied the login": that refusal is what this mode expects.
+          try {
+            device('approve', '--number', String(offered.find((n) => n !== out.number)));
+            throw new Error('the server accepted a wrong number');
+          } catch (e) {
+            if (!String(e.stderr || e.message).includes('the server denied the login')) throw e;
+            out.wrongRefused = true;
+          }
         } else {
           device('approve', '--number', String(out.number));
         }
