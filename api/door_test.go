@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -19,6 +20,8 @@ import (
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/journeys"
+	"github.com/arbor-auth/arbor/nodes"
 )
 
 // The rules of the door core, through the REST door (issue 7).
@@ -111,14 +114,13 @@ func TestNoSessionWithoutUser(t *testing.T) {
 }
 
 // TestSessionInfoShowsLevelAndFactors: getSessionInfo carries AM's AuthLevel and the
-// factors the login verified.
+// factors the login verified; the second factor here is a real recovery code.
 func TestSessionInfoShowsLevelAndFactors(t *testing.T) {
 	dir := t.TempDir()
-	// The second factor is recorded by set_state here, standing in for a push node.
 	os.WriteFile(filepath.Join(dir, "two.json"), []byte(`{"name":"two","start":"p","nodes":{
 	  "p":{"type":"page","config":{"nodes":[{"type":"username"},{"type":"password"}]},"outcomes":{"outcome":"d"}},
-	  "d":{"type":"data_store_decision","outcomes":{"true":"f","false":"failure"}},
-	  "f":{"type":"set_state","config":{"values":{"arbor.factors":["pwd","push"]}},"outcomes":{"outcome":"success"}}}}`), 0o644)
+	  "d":{"type":"data_store_decision","outcomes":{"true":"r","false":"failure"}},
+	  "r":{"type":"recovery_code_collector_decision","outcomes":{"true":"success","false":"failure"}}}}`), 0o644)
 	a, srv := newApp(t, "--journeys", dir)
 	rec := recorder(a)
 	for _, tc := range []struct {
@@ -126,12 +128,18 @@ func TestSessionInfoShowsLevelAndFactors(t *testing.T) {
 		enrolled                bool
 	}{
 		{"login", "10", "pwd", false},
-		{"two", "20", "pwd,push", true},
+		{"two", "20", "pwd,recovery_code", true},
 	} {
+		url := srv.URL + "/json/realms/root/authenticate?authIndexType=service&authIndexValue=" + tc.journey
+		r := login(t, url, "alice", "correct horse")
 		if tc.enrolled {
 			enrollPhone(t, a, "/", "alice")
+			codes, err := a.Devices.NewRecoveryCodes(context.Background(), "/", "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = post(t, url, fill(r.body, map[string]any{"NameCallback": codes[0]}))
 		}
-		r := login(t, srv.URL+"/json/realms/root/authenticate?authIndexType=service&authIndexValue="+tc.journey, "alice", "correct horse")
 		if r.status != 200 {
 			t.Fatalf("%s: %d %s", tc.journey, r.status, r.raw)
 		}
@@ -143,6 +151,33 @@ func TestSessionInfoShowsLevelAndFactors(t *testing.T) {
 	}
 	if n := rec.Count(door.EventSessionCreated); n != 2 {
 		t.Errorf("%d session.created events, want 2", n)
+	}
+}
+
+// TestJourneyCannotClaimFactors: a journey that writes the verified factors, or forges
+// a node's private state (an inner journey's saved state carrying factors), is refused
+// when it is saved, with a pointer and the reserved_key code, and so never runs.
+func TestJourneyCannotClaimFactors(t *testing.T) {
+	a, srv := newApp(t)
+	enrollPhone(t, a, "/", "alice")
+	for name, forged := range map[string]string{
+		"spoof":       `"f":{"type":"set_state","config":{"values":{"arbor.factors":["pwd","push"]}},"outcomes":{"outcome":"success"}}`,
+		"spoof_expr":  `"f":{"type":"set_state","config":{"expressions":{"arbor.factors":"['pwd', 'push']"}},"outcomes":{"outcome":"success"}}`,
+		"spoof_inner": `"f":{"type":"set_state","config":{"values":{"arbor.node.j.inner":{"v":1,"n":"x","s":{"arbor.factors":["push"]}}}},"outcomes":{"outcome":"success"}}`,
+	} {
+		doc := `{"name":"` + name + `","start":"p","nodes":{
+		  "p":{"type":"page","config":{"nodes":[{"type":"username"},{"type":"password"}]},"outcomes":{"outcome":"d"}},
+		  "d":{"type":"data_store_decision","outcomes":{"true":"f","false":"failure"}},` + forged + `}}`
+		_, err := a.Journeys.Save(context.Background(), []byte(doc), "test")
+		var inv *journeys.InvalidError
+		if !errors.As(err, &inv) || len(inv.Problems) != 1 || inv.Problems[0].Code != nodes.CodeReservedKey ||
+			!strings.HasPrefix(inv.Problems[0].Pointer, "/nodes/f/config/") {
+			t.Fatalf("%s saved: %v", name, err)
+		}
+		r := post(t, srv.URL+"/json/realms/root/authenticate?authIndexType=service&authIndexValue="+name, nil)
+		if r.status == 200 {
+			t.Fatalf("%s runs: %s", name, r.raw)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/engine"
 	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/sessions"
 )
 
@@ -21,7 +22,7 @@ const (
 
 // KeyRemember is the shared-state flag a journey sets (to true) to ask that the session
 // cookie outlive the browser session; without it the cookie has no Expires.
-const KeyRemember = "arbor.remember"
+const KeyRemember = nodes.KeyRemember
 
 // hook returns the engine success hook that applies the session rules and creates the
 // session before the flow is recorded as finished: a store failure leaves the step
@@ -117,12 +118,10 @@ func (c *Core) checkSession(ctx context.Context, realm string, s *sessions.Sessi
 		return nil, fmt.Errorf("check account of session %s: %w", s.Handle, err)
 	}
 	if u.Status != identity.StatusActive {
-		// The account was locked since: end all its sessions now, not only this one.
-		if n, err := c.d.Sessions.EndAll(ctx, s.Realm, s.Username, ""); err != nil {
+		// The account was locked or disabled since, by a path that could not end its
+		// sessions itself: end all of them now, not only this one.
+		if _, err := c.EndSessions(ctx, s.Realm, s.Username, "", "account "+string(u.Status)); err != nil {
 			c.log.Warn("could not end a locked account's sessions", "realm", s.Realm, "user", TruncateUser(s.Username), "err", err)
-		} else if n > 0 {
-			c.emit(ctx, audit.Event{Type: audit.SessionLogout, Realm: s.Realm, User: s.Username, Reason: "account " + string(u.Status),
-				Details: map[string]any{"sessions_ended": n}})
 		}
 		return nil, sessions.ErrInvalid
 	}
@@ -130,17 +129,37 @@ func (c *Core) checkSession(ctx context.Context, realm string, s *sessions.Sessi
 }
 
 // EndOtherSessions ends every session of sess's user except sess itself, after a
-// factor or password change, and audits it with reason.
+// factor or password change through a door, and audits it with reason.
 func (c *Core) EndOtherSessions(ctx context.Context, doorName string, sess *sessions.Session, cl Client, reason string) error {
-	n, err := c.d.Sessions.EndAll(ctx, sess.Realm, sess.Username, sess.Handle)
+	_, err := c.endSessions(ctx, audit.Event{Realm: sess.Realm, User: sess.Username, Session: sess.Handle, Client: cl.IP,
+		Reason: reason, Details: map[string]any{"door": doorName}})
+	return err
+}
+
+// The door core is what nodes end sessions through.
+var _ nodes.SessionEnder = (*Core)(nil)
+
+// EndSessions ends every session of user in realm except the one whose handle is keep
+// (empty keeps none), audits it with reason and returns how many it ended. It is the
+// one place sessions end for a changed account: a lock or disable (all of them), a
+// password or factor change inside a flow (nodes reach it as nodes.SessionEnder).
+func (c *Core) EndSessions(ctx context.Context, realm, user, keep, reason string) (int, error) {
+	return c.endSessions(ctx, audit.Event{Realm: realm, User: user, Session: keep, Reason: reason, Details: map[string]any{}})
+}
+
+// endSessions ends ev.User's sessions but ev.Session and emits ev as a logout event
+// when any ended.
+func (c *Core) endSessions(ctx context.Context, ev audit.Event) (int, error) {
+	n, err := c.d.Sessions.EndAll(ctx, ev.Realm, ev.User, ev.Session)
 	if err != nil {
-		return err
+		return 0, fmt.Errorf("end sessions of %s: %w", TruncateUser(ev.User), err)
 	}
 	if n > 0 {
-		c.emit(ctx, audit.Event{Type: audit.SessionLogout, Realm: sess.Realm, User: sess.Username, Session: sess.Handle, Client: cl.IP,
-			Reason: reason, Details: map[string]any{"door": doorName, "sessions_ended": n}})
+		ev.Type = audit.SessionLogout
+		ev.Details["sessions_ended"] = n
+		c.emit(ctx, ev)
 	}
-	return nil
+	return n, nil
 }
 
 // Logout ends the session of token if it belongs to realm (or realm is AnyRealm) and

@@ -87,12 +87,19 @@ type Status string
 const (
 	// StatusActive is an account that can log in.
 	StatusActive Status = "active"
-	// StatusLocked is an account whose logins fail with ErrLocked.
+	// StatusLocked is an account whose logins fail with ErrLocked, typically locked by
+	// a journey after too many failures; a journey can unlock it.
 	StatusLocked Status = "locked"
+	// StatusDisabled is an account an administrator switched off: its logins fail with
+	// ErrLocked as a locked account's do (the answer tells nobody which it is), and no
+	// journey unlocks it (see Unlock).
+	StatusDisabled Status = "disabled"
 )
 
 // valid reports whether s is a known state.
-func (s Status) valid() bool { return s == StatusActive || s == StatusLocked }
+func (s Status) valid() bool {
+	return s == StatusActive || s == StatusLocked || s == StatusDisabled
+}
 
 // User is one account in a realm.
 type User struct {
@@ -315,7 +322,7 @@ func validateUser(u *User) error {
 		return err
 	}
 	if !u.Status.valid() {
-		return invalidf("status %q (want %q or %q)", u.Status, StatusActive, StatusLocked)
+		return invalidf("status %q (want %q, %q or %q)", u.Status, StatusActive, StatusLocked, StatusDisabled)
 	}
 	if u.PasswordHash != "" {
 		if _, err := parseHash(u.PasswordHash); err != nil {
@@ -780,7 +787,7 @@ func (s *Store) SetStatus(ctx context.Context, realm, username string, status St
 		return err
 	}
 	if !status.valid() {
-		return fmt.Errorf("identity: set status of user %q in realm %s: %w", username, r, invalidf("unknown status %q", status))
+		return fmt.Errorf("identity: set status of user %q in realm %s: %w", username, r, invalidf("unknown status %q (want %q, %q or %q)", status, StatusActive, StatusLocked, StatusDisabled))
 	}
 	_, err = s.update(ctx, r, username, func(u *User) error {
 		u.Status = status
@@ -790,6 +797,27 @@ func (s *Store) SetStatus(ctx context.Context, realm, username string, status St
 		return fmt.Errorf("identity: set status of user %q in realm %s: %w", username, r, err)
 	}
 	return nil
+}
+
+// Unlock makes a locked account active again and reports whether it did. A disabled
+// account stays disabled: only an administrator (SetStatus) enables it, never a journey.
+func (s *Store) Unlock(ctx context.Context, realm, username string) (bool, error) {
+	r, err := lookup("unlock", realm, username)
+	if err != nil {
+		return false, err
+	}
+	unlocked := false
+	_, err = s.update(ctx, r, username, func(u *User) error {
+		if unlocked = u.Status == StatusLocked; !unlocked {
+			return store.ErrNoChange
+		}
+		u.Status = StatusActive
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("identity: unlock user %q in realm %s: %w", username, r, err)
+	}
+	return unlocked, nil
 }
 
 // SetAttribute sets one attribute of the user; a nil value removes it. The value must

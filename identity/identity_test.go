@@ -182,7 +182,7 @@ func TestCreate(t *testing.T) {
 		{name: "empty username", user: &User{}, wantErr: ErrInvalid},
 		{name: "control character", user: &User{Username: "a\tb"}, wantErr: ErrInvalid},
 		{name: "bad realm", user: &User{Realm: "a b", Username: "x"}, wantErr: ErrInvalid},
-		{name: "bad status", user: &User{Username: "x", Status: "disabled"}, wantErr: ErrInvalid},
+		{name: "bad status", user: &User{Username: "x", Status: "suspended"}, wantErr: ErrInvalid},
 		{name: "clear-text password as hash", user: &User{Username: "x", PasswordHash: "secret"}, wantErr: ErrInvalid},
 		{name: "bad attribute", user: &User{Username: "x", Attributes: map[string]any{"f": func() {}}}, wantErr: ErrInvalid},
 	}
@@ -702,6 +702,29 @@ func TestSetters(t *testing.T) {
 	}
 	if _, err := s.Authenticate(ctx, "/", "alice", "two"); err != nil {
 		t.Errorf("unlocked: %v", err)
+	}
+	// Disabled answers as locked, and Unlock (a journey's) does not enable it; it
+	// does unlock a locked account.
+	if err := s.SetStatus(ctx, "/", "alice", StatusDisabled); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, "/", "alice", "two"); !errors.Is(err, ErrLocked) {
+		t.Errorf("disabled: %v", err)
+	}
+	if ok, err := s.Unlock(ctx, "/", "alice"); ok || err != nil {
+		t.Errorf("Unlock of a disabled account: %v %v", ok, err)
+	}
+	if _, err := s.Authenticate(ctx, "/", "alice", "two"); !errors.Is(err, ErrLocked) {
+		t.Errorf("disabled after Unlock: %v", err)
+	}
+	if err := s.SetStatus(ctx, "/", "alice", StatusLocked); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Unlock(ctx, "/", "alice"); !ok || err != nil {
+		t.Errorf("Unlock of a locked account: %v %v", ok, err)
+	}
+	if _, err := s.Authenticate(ctx, "/", "alice", "two"); err != nil {
+		t.Errorf("after Unlock: %v", err)
 	}
 
 	type phone struct {

@@ -513,7 +513,7 @@ func parseEntry(n *yaml.Node) (*User, string, []ImportProblem) {
 		u.Status = StatusActive
 	}
 	if !u.Status.valid() {
-		add(n.Line, "status %q: want %q or %q", e.Status, StatusActive, StatusLocked)
+		add(n.Line, "status %q: want %q, %q or %q", e.Status, StatusActive, StatusLocked, StatusDisabled)
 	}
 	var password string
 	switch {

@@ -138,7 +138,7 @@ func TestImportBadEntries(t *testing.T) {
     password: pw
   - username: badstatus
     password: pw
-    status: disabled
+    status: suspended
   - username: typo
     passwd: pw
   - just a string
@@ -174,7 +174,7 @@ func TestImportBadEntries(t *testing.T) {
 		{4, 10, `"OK1" is already used in realm / by users[0]`},
 		{5, 12, "empty username"},
 		{6, 14, `realm "a b"`},
-		{7, 17, `status "disabled"`},
+		{7, 17, `status "suspended"`},
 		{8, 21, `unknown field "passwd"`},
 		{9, 22, "must be a mapping"},
 		{10, 25, "cannot unmarshal !!seq"},

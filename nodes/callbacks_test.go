@@ -79,7 +79,7 @@ func TestStateReadsAfterJSON(t *testing.T) {
 		t.Errorf("state reads wrong: %v", s)
 	}
 	ctx := &nodes.Context{NodeID: "page.user", Shared: nodes.State{nodes.KeyUsername: "alice"}}
-	if ctx.LocalKey("x") != "page.user.x" || ctx.Username() != "alice" {
+	if ctx.LocalKey("x") != "arbor.node.page.user.x" || ctx.Username() != "alice" {
 		t.Errorf("LocalKey %q Username %q", ctx.LocalKey("x"), ctx.Username())
 	}
 }

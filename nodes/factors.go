@@ -3,6 +3,7 @@ package nodes
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -20,8 +21,24 @@ const (
 )
 
 // KeyFactors is the shared-state key under which a flow's verified factors are kept, in
-// the order they were first verified.
-const KeyFactors = "arbor.factors"
+// the order they were first verified. It is in the reserved namespace: only nodes write
+// it, through AddFactor, so no journey can claim a factor nobody verified.
+const KeyFactors = ReservedPrefix + "factors"
+
+// ReservedPrefix starts the shared-state keys that only nodes write (verified factors,
+// node-local state): a journey cannot write them, neither at validation (set_state,
+// message's state_field) nor at run time. The door core trusts what is under it.
+const ReservedPrefix = "arbor."
+
+// KeyRemember is the one key of the reserved namespace a journey may write: set to true,
+// it asks that the session cookie outlive the browser session. It claims nothing about
+// the user, so a journey setting it weakens no rule.
+const KeyRemember = ReservedPrefix + "remember"
+
+// Reserved reports whether key is in the namespace only nodes write (see ReservedPrefix).
+func Reserved(key string) bool {
+	return strings.HasPrefix(key, ReservedPrefix) && key != KeyRemember
+}
 
 // AddFactor records that f was verified in this flow. Recording a factor twice keeps one.
 func (s State) AddFactor(f Factor) {

@@ -128,8 +128,12 @@ type Context struct {
 	Log *slog.Logger
 }
 
-// LocalKey returns a shared-state key private to this node, as AM's "<nodeId>.<name>".
-func (c *Context) LocalKey(name string) string { return c.NodeID + "." + name }
+// LocalKey returns a shared-state key private to this node, AM's "<nodeId>.<name>" in the
+// reserved namespace: a journey author must not forge a node's private state (an inner
+// journey's saved state could otherwise carry made-up factors into the outer flow).
+func (c *Context) LocalKey(name string) string {
+	return ReservedPrefix + "node." + c.NodeID + "." + name
+}
 
 // Username returns the username collected so far in the flow.
 func (c *Context) Username() string { return c.Shared.String(KeyUsername) }
@@ -213,6 +217,19 @@ type Deps struct {
 	Devices *devices.Registry
 	// Push sends and verifies push notifications (the mfa family). Nil as Devices.
 	Push *push.Service
+	// Sessions ends a user's sessions when what they were earned with changes (an
+	// account locked, a device registered, an opt-out); the door core provides it. Nil
+	// only in tests of a single node and in offline validation, where no session exists.
+	Sessions SessionEnder
+}
+
+// SessionEnder ends a user's sessions when how they were earned no longer holds: the
+// account was locked or disabled, a password or a factor changed. The door core
+// implements it, so that nodes reach it through this typed dependency, not a door import.
+type SessionEnder interface {
+	// EndSessions ends every session of user in realm except the one whose handle is
+	// keep (empty keeps none), audits it with reason, and returns how many it ended.
+	EndSessions(ctx context.Context, realm, user, keep, reason string) (int, error)
 }
 
 // InnerRunner runs a journey nested inside another flow's step.

@@ -124,6 +124,9 @@ const (
 	CodeUnknownJourney   = "unknown_journey"
 	CodeRecursiveJourney = "recursive_journey"
 	CodeNotAllowedHere   = "not_allowed_here"
+	// CodeReservedKey is a shared-state key a journey may not write (the password, "_"
+	// keys, the reserved "arbor." namespace).
+	CodeReservedKey = "reserved_key"
 )
 
 // Build is handed to Spec.New: the services to build with and the way to build children.

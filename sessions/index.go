@@ -30,53 +30,47 @@ func indexKey(realm, user string) string {
 	return "usersessions:{" + realm + "\x00" + strings.ToLower(user) + "}"
 }
 
-// updateIndex applies change to the user's index under compare-and-swap, pruning entries
-// past their maximum lifetime first, and returns what change removed.
-//
-// TODO(store.Update): this is the read-modify-CAS loop store.Update (being written on
-// another branch) will own; switch to it when it reaches main.
+// updateIndex applies change to the user's index through store.Update, pruning entries
+// past their maximum lifetime first, and returns what change removed. A change that
+// removes nothing and adds nothing writes nothing.
 func (m *Manager) updateIndex(ctx context.Context, realm, user string, change func([]indexEntry) (keep, removed []indexEntry)) ([]indexEntry, error) {
-	k := indexKey(realm, user)
-	for attempt := 0; attempt < 8; attempt++ {
+	var removed []indexEntry
+	_, err := store.Update(ctx, m.st, indexKey(realm, user), func(cur []byte, exists bool) ([]byte, time.Duration, error) {
 		var list []indexEntry
-		var rev uint64
-		it, err := m.st.Get(ctx, k)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return nil, fmt.Errorf("session index: %w", err)
-		default:
-			rev = it.Rev
-			if err := json.Unmarshal(it.Value, &list); err != nil {
+		if exists {
+			if err := json.Unmarshal(cur, &list); err != nil {
 				list = nil // a corrupt index is rebuilt from here on; sessions themselves are intact
 			}
 		}
 		now := m.cfg.Now().UnixMilli()
-		live := list[:0:0]
+		live := make([]indexEntry, 0, len(list)+1)
 		for _, e := range list {
 			if e.MaxEnd > now {
 				live = append(live, e)
 			}
 		}
-		keep, removed := change(live)
+		var keep []indexEntry
+		keep, removed = change(live)
+		unchanged := len(live) == len(list) && len(removed) == 0 && len(keep) == len(live)
+		if unchanged && (exists || len(keep) == 0) {
+			return nil, 0, store.ErrNoChange
+		}
 		var end int64
 		for _, e := range keep {
 			end = max(end, e.MaxEnd)
 		}
-		b, _ := json.Marshal(keep)
 		ttl := time.Duration(end-now) * time.Millisecond
 		if len(keep) == 0 {
 			// Nothing left: the record lives a moment, long enough to win the CAS.
 			ttl = time.Second
 		}
-		if _, err := m.st.CAS(ctx, k, b, rev, ttl); errors.Is(err, store.ErrConflict) {
-			continue
-		} else if err != nil {
-			return nil, fmt.Errorf("session index: %w", err)
-		}
-		return removed, nil
+		b, err := json.Marshal(keep)
+		return b, ttl, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session index: %w", err)
 	}
-	return nil, fmt.Errorf("session index: %w", store.ErrConflict)
+	return removed, nil
 }
 
 // index adds s to its user's index and ends the oldest sessions past MaxPerUser.

@@ -214,3 +214,30 @@ func TestIndexConcurrentGrants(t *testing.T) {
 		t.Fatalf("%d sessions indexed after 8 concurrent logins: %v", len(list), err)
 	}
 }
+
+// TestEndAllWithoutChangeWritesNothing: ending the sessions of a user who has none, or
+// keeping the only one, leaves the index untouched (no write, same revision).
+func TestEndAllWithoutChangeWritesNothing(t *testing.T) {
+	m, st, _ := newManager(t)
+	ctx := context.Background()
+	if n, err := m.EndAll(ctx, "/", "nobody", ""); n != 0 || err != nil {
+		t.Fatalf("EndAll of nobody: %d %v", n, err)
+	}
+	if _, err := st.Get(ctx, indexKey("/", "nobody")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an index was written for nobody: %v", err)
+	}
+	_, s, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := st.Get(ctx, indexKey("/", "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := m.EndAll(ctx, "/", "alice", s.Handle); n != 0 || err != nil {
+		t.Fatalf("EndAll keeping the only session: %d %v", n, err)
+	}
+	if after, err := st.Get(ctx, indexKey("/", "alice")); err != nil || after.Rev != before.Rev {
+		t.Fatalf("the index was rewritten: rev %d -> %v %v", before.Rev, after, err)
+	}
+}

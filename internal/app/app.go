@@ -174,6 +174,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	if err := a.startServices(ctx); err != nil {
 		return nil, err
 	}
+	a.Sessions = sessions.New(a.Store, sessions.Config{IdleTimeout: cfg.SessionIdle, MaxLifetime: cfg.SessionMax, Now: a.now})
+	if a.Door, err = newDoor(a); err != nil {
+		return nil, err
+	}
+	// Before any journey compiles: nodes that lock accounts or change factors end the
+	// user's sessions through the door core.
+	a.Deps.Sessions = a.Door
 
 	builtin, err := journeys.Builtin()
 	if err != nil {
@@ -194,10 +201,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		log.Info("loaded journeys", "dir", cfg.Journeys, "journeys", names)
 	}
 
-	a.Sessions = sessions.New(a.Store, sessions.Config{IdleTimeout: cfg.SessionIdle, MaxLifetime: cfg.SessionMax, Now: a.now})
-	if a.Door, err = newDoor(a); err != nil {
-		return nil, err
-	}
 	a.API = api.New(api.Config{
 		CookieName: cfg.CookieName, CORSOrigins: cfg.CORSOrigins, MaxBodyBytes: cfg.MaxBodyBytes,
 		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsListen != "", Now: a.now,

@@ -12,7 +12,7 @@ import (
 func mountViewer(a *App) error {
 	v, err := viewer.New(viewer.Config{CookieName: a.Config.CookieName, LoginURL: "/login"}, viewer.Deps{
 		Journeys: a.Journeys, Registry: a.Registry, Nodes: a.Deps,
-		Sessions: a.Sessions, Users: a.Users, Keys: a.Keys, Door: a.Door, Log: a.Log,
+		Keys: a.Keys, Door: a.Door, Log: a.Log,
 	})
 	if err != nil {
 		return fmt.Errorf("journey viewer: %w", err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/sessions"
 )
 
 func TestAccountLockout(t *testing.T) {
@@ -19,6 +20,11 @@ func TestAccountLockout(t *testing.T) {
 		return u.Status
 	}
 
+	for range 2 {
+		if _, _, err := f.sessions.Grant(context.Background(), sessions.Grant{Username: "alice", Realm: "/"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	lock := f.mustBuild(t, "account_lockout", "")
 	ctx := newCtx()
 	ctx.Shared["username"] = "alice"
@@ -27,6 +33,10 @@ func TestAccountLockout(t *testing.T) {
 	}
 	if s := status(); s != identity.StatusLocked {
 		t.Errorf("status %q after lock", s)
+	}
+	// The lock ended both sessions at once, not on their next validation.
+	if l, err := f.sessions.List(context.Background(), "/", "alice"); err != nil || len(l) != 0 {
+		t.Errorf("sessions after the lock: %v %v", l, err)
 	}
 	evs := f.rec.Events()
 	if len(evs) != 1 {
@@ -45,6 +55,14 @@ func TestAccountLockout(t *testing.T) {
 	}
 	if n := len(f.rec.Events()); n != 1 {
 		t.Errorf("%d events, unlock is not audited as a lock", n)
+	}
+	// A disabled account is an administrator's decision: a journey's unlock leaves it.
+	if err := f.users.SetStatus(context.Background(), "/", "alice", identity.StatusDisabled); err != nil {
+		t.Fatal(err)
+	}
+	run(t, unlock, ctx)
+	if s := status(); s != identity.StatusDisabled {
+		t.Errorf("status %q after unlocking a disabled account", s)
 	}
 }
 

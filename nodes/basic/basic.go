@@ -56,6 +56,15 @@ func usersOf(b *nodes.Build) *identity.Store {
 	return b.Users
 }
 
+// sessionsOf returns what ends a user's sessions, nil in single-node tests and offline
+// validation (no session exists there).
+func sessionsOf(b *nodes.Build) nodes.SessionEnder {
+	if b.Deps == nil {
+		return nil
+	}
+	return b.Sessions
+}
+
 func storeOf(b *nodes.Build) store.Store {
 	if b.Deps == nil {
 		return nil
@@ -84,16 +93,32 @@ func errNoUsers(typ string) error {
 }
 
 // checkStateKey rejects shared-state keys a journey author may not write: the password
-// must never reach shared state (it is persisted), and keys starting with "_" are
-// reserved for the engine.
-func checkStateKey(key string) error {
+// must never reach shared state (it is persisted), keys starting with "_" are reserved
+// for the engine, and the "arbor." namespace (verified factors, node-local state) is
+// written only by nodes, so a journey cannot claim a factor nobody verified. The problem
+// has no pointer: the caller knows where the key sits.
+func checkStateKey(key string) *nodes.Problem {
+	bad := func(format string, a ...any) *nodes.Problem {
+		return &nodes.Problem{Code: nodes.CodeReservedKey, Message: fmt.Sprintf(format, a...)}
+	}
 	switch {
 	case key == "":
-		return fmt.Errorf("the state key must not be empty")
+		return &nodes.Problem{Code: nodes.CodeBadConfig, Message: "the state key must not be empty"}
 	case key == nodes.KeyPassword:
-		return fmt.Errorf("the state key %q is not allowed: passwords never go to shared state", key)
+		return bad("the state key %q is not allowed: passwords never go to shared state", key)
 	case strings.HasPrefix(key, "_"):
-		return fmt.Errorf("the state key %q is not allowed: keys starting with \"_\" are reserved", key)
+		return bad("the state key %q is not allowed: keys starting with \"_\" are reserved", key)
+	case nodes.Reserved(key):
+		return bad("the state key %q is not allowed: keys starting with %q are written only by nodes (%q is the exception)", key, nodes.ReservedPrefix, nodes.KeyRemember)
+	}
+	return nil
+}
+
+// errReservedKey is the run-time twin of checkStateKey, for a journey stored before a
+// key became reserved: the flow fails closed rather than write it.
+func errReservedKey(typ, key string) error {
+	if p := checkStateKey(key); p != nil {
+		return fmt.Errorf("%s: %s", typ, p.Message)
 	}
 	return nil
 }

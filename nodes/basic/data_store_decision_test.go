@@ -128,7 +128,7 @@ func TestLoginPage(t *testing.T) {
 		if len(act.Callbacks) != 2 {
 			t.Fatalf("first visit: %+v", act)
 		}
-		if got := ctx.Shared["n.layout"]; len(got.([]int)) != 3 {
+		if got := ctx.Shared["arbor.node.n.layout"]; len(got.([]int)) != 3 {
 			t.Errorf("layout %v", got)
 		}
 		ctx.Shared = roundTrip(t, ctx.Shared)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,17 +17,35 @@ import (
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/nodes/basic"
+	"github.com/arbor-auth/arbor/sessions"
 	"github.com/arbor-auth/arbor/store/embedded"
 )
 
 // fixture is a registry with the basic family and real services over an in-memory
 // embedded store, which a test can take down.
 type fixture struct {
-	reg   *nodes.Registry
-	deps  *nodes.Deps
-	users *identity.Store
-	rec   *audit.Recorder
-	st    *storetest.Flaky
+	reg      *nodes.Registry
+	deps     *nodes.Deps
+	users    *identity.Store
+	rec      *audit.Recorder
+	st       *storetest.Flaky
+	sessions *sessions.Manager
+	ended    *sessionEnder
+}
+
+// sessionEnder is the door core's nodes.SessionEnder over a real session manager,
+// recording the reasons it was called with.
+type sessionEnder struct {
+	m       *sessions.Manager
+	mu      sync.Mutex
+	reasons []string
+}
+
+func (e *sessionEnder) EndSessions(ctx context.Context, realm, user, keep, reason string) (int, error) {
+	e.mu.Lock()
+	e.reasons = append(e.reasons, reason)
+	e.mu.Unlock()
+	return e.m.EndAll(ctx, realm, user, keep)
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -43,12 +62,16 @@ func newFixture(t testing.TB) *fixture {
 	al.AddSink(rec.Sink())
 	r := nodes.NewRegistry()
 	basic.Register(r)
+	sm := sessions.New(emb, sessions.Config{IdleTimeout: time.Hour, MaxLifetime: time.Hour})
+	ended := &sessionEnder{m: sm}
 	return &fixture{
-		reg:   r,
-		deps:  &nodes.Deps{Store: st, Users: users, Audit: al, Log: discard()},
-		users: users,
-		rec:   rec,
-		st:    st,
+		reg:      r,
+		deps:     &nodes.Deps{Store: st, Users: users, Audit: al, Log: discard(), Sessions: ended},
+		users:    users,
+		rec:      rec,
+		st:       st,
+		sessions: sm,
+		ended:    ended,
 	}
 }
 

@@ -36,7 +36,7 @@ func TestInnerJourney(t *testing.T) {
 	if act := run(t, n, newCtx()); act.Outcome != "false" {
 		t.Errorf("outcome %q", act.Outcome)
 	}
-	if want := []string{"n mfa n.inner", "n mfa n.inner"}; !reflect.DeepEqual(runner.calls, want) {
+	if want := []string{"n mfa arbor.node.n.inner", "n mfa arbor.node.n.inner"}; !reflect.DeepEqual(runner.calls, want) {
 		t.Errorf("calls %q, want %q", runner.calls, want)
 	}
 }

@@ -32,8 +32,9 @@ func (c *MessageConfig) Validate() error {
 	if c.StateField == "" {
 		return nil
 	}
-	if err := checkStateKey(c.StateField); err != nil {
-		return nodes.Problems{{Pointer: "/state_field", Message: err.Error()}}
+	if p := checkStateKey(c.StateField); p != nil {
+		p.Pointer = "/state_field"
+		return nodes.Problems{*p}
 	}
 	return nil
 }
@@ -78,6 +79,9 @@ func (n *messageNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if cb, ok := nodes.Find(ctx.Callbacks, nodes.TypeConfirmation); ok {
 		if i, ok := cb.InInt(); ok && (i == 0 || i == 1) {
 			if n.cfg.StateField != "" {
+				if err := errReservedKey("message", n.cfg.StateField); err != nil {
+					return nodes.Action{}, err
+				}
 				ctx.Shared[n.cfg.StateField] = i
 			}
 			if i == 0 {

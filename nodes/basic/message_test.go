@@ -71,8 +71,9 @@ func TestMessageLocalized(t *testing.T) {
 
 func TestMessageConfigProblems(t *testing.T) {
 	f := newFixture(t)
-	wantProblems(t, f, "message", `{"state_field": "password"}`, "/nodes/n/config/state_field bad_config")
-	wantProblems(t, f, "message", `{"state_field": "_engine"}`, "/nodes/n/config/state_field bad_config")
+	wantProblems(t, f, "message", `{"state_field": "password"}`, "/nodes/n/config/state_field reserved_key")
+	wantProblems(t, f, "message", `{"state_field": "_engine"}`, "/nodes/n/config/state_field reserved_key")
+	wantProblems(t, f, "message", `{"state_field": "arbor.factors"}`, "/nodes/n/config/state_field reserved_key")
 	wantProblems(t, f, "message", `{"message": "hello"}`, "/nodes/n/config/message bad_config")
 	wantProblems(t, f, "message", `{"yes": {"en": "Y"}, "maybe": {"en": "?"}}`, "/nodes/n/config/maybe bad_config")
 }

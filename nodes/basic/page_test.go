@@ -108,7 +108,7 @@ func TestPageLoginFlow(t *testing.T) {
 	if act.Outcome != "" {
 		t.Errorf("outcome %q while asking", act.Outcome)
 	}
-	if got := ctx.Shared["n.layout"]; !reflect.DeepEqual(got, []int{1, 1}) {
+	if got := ctx.Shared["arbor.node.n.layout"]; !reflect.DeepEqual(got, []int{1, 1}) {
 		t.Errorf("layout %#v, want [1 1]", got)
 	}
 
@@ -127,7 +127,7 @@ func TestPageLoginFlow(t *testing.T) {
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			ctx := newCtx()
-			ctx.Shared = roundTrip(t, nodes.State{"n.layout": []int{1, 1}})
+			ctx.Shared = roundTrip(t, nodes.State{"arbor.node.n.layout": []int{1, 1}})
 			ctx.Callbacks = answer(sent, st.answers...)
 			act := run(t, n, ctx)
 			if act.Outcome != st.outcome {
@@ -143,12 +143,12 @@ func TestPageLoginFlow(t *testing.T) {
 				if act.Header != "Sign in" {
 					t.Errorf("header %q on resend", act.Header)
 				}
-				if !ctx.Shared.Has("n.layout") {
+				if !ctx.Shared.Has("arbor.node.n.layout") {
 					t.Error("layout dropped while still asking")
 				}
 				return
 			}
-			if ctx.Shared.Has("n.layout") {
+			if ctx.Shared.Has("arbor.node.n.layout") {
 				t.Error("layout kept after the page finished")
 			}
 			if got := ctx.Username(); got != "alice" {
@@ -185,7 +185,7 @@ func TestPageLayoutAndChildren(t *testing.T) {
 	if !reflect.DeepEqual(*visits, wantVisits) {
 		t.Errorf("visits %+v\nwant %+v", *visits, wantVisits)
 	}
-	if got := ctx.Shared["pg.layout"]; !reflect.DeepEqual(got, []int{0, 2, 0, 0, 1}) {
+	if got := ctx.Shared["arbor.node.pg.layout"]; !reflect.DeepEqual(got, []int{0, 2, 0, 0, 1}) {
 		t.Errorf("layout %#v", got)
 	}
 	var prompts []string
@@ -216,7 +216,7 @@ func TestPageLayoutAndChildren(t *testing.T) {
 			t.Errorf("%s did not write to the page's shared state", id)
 		}
 	}
-	if ctx.Shared.Has("pg.layout") {
+	if ctx.Shared.Has("arbor.node.pg.layout") {
 		t.Error("layout kept")
 	}
 }
@@ -241,7 +241,7 @@ func TestPageReasksEveryInputChild(t *testing.T) {
 	if !reflect.DeepEqual(*visits, want) {
 		t.Errorf("visits %+v\nwant %+v", *visits, want)
 	}
-	if got := ctx.Shared["n.layout"]; !reflect.DeepEqual(got, []int{1, 1}) {
+	if got := ctx.Shared["arbor.node.n.layout"]; !reflect.DeepEqual(got, []int{1, 1}) {
 		t.Errorf("layout %#v", got)
 	}
 	if got := act.Callbacks[0].OutString("prompt"); got != "n.a#0" {
@@ -264,7 +264,7 @@ func TestPageBadLayoutStartsOver(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := newCtx()
 			if layout != nil {
-				ctx.Shared["n.layout"] = layout
+				ctx.Shared["arbor.node.n.layout"] = layout
 			}
 			ctx.Callbacks = answer(sent, "alice", "pw")
 			act := run(t, n, ctx)
@@ -288,7 +288,7 @@ func TestPageRoutesWithoutInput(t *testing.T) {
 	if act.Outcome != "only" || act.Callbacks != nil {
 		t.Errorf("action %+v, want outcome only", act)
 	}
-	if ctx.Shared["k"] != "v" || ctx.Shared.Has("n.layout") {
+	if ctx.Shared["k"] != "v" || ctx.Shared.Has("arbor.node.n.layout") {
 		t.Errorf("shared %v", ctx.Shared)
 	}
 }

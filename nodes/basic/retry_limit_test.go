@@ -25,7 +25,7 @@ func TestRetryLimitInFlow(t *testing.T) {
 	if want := []string{"2 attempts left.", "1 attempt left.", "", ""}; !reflect.DeepEqual(says, want) {
 		t.Errorf("step errors %q, want %q", says, want)
 	}
-	if c, _ := ctx.Shared.Int("n.retry_count"); c != 2 {
+	if c, _ := ctx.Shared.Int("arbor.node.n.retry_count"); c != 2 {
 		t.Errorf("count %d, want 2", c)
 	}
 }
@@ -75,7 +75,7 @@ func TestRetryLimitOnUser(t *testing.T) {
 	if u, _ = f.users.Get(context.Background(), "/", "alice"); u.Attributes[attr] != 1.0 {
 		t.Errorf("saved count %v, want 1", u.Attributes[attr])
 	}
-	if c, _ := ctx.Shared.Int("n.retry_count"); c != 1 {
+	if c, _ := ctx.Shared.Int("arbor.node.n.retry_count"); c != 1 {
 		t.Errorf("flow count %d, want 1", c)
 	}
 }
@@ -131,7 +131,7 @@ func TestRetryLimitOnUserStoreDown(t *testing.T) {
 	if _, err := n.Process(ctx); err == nil {
 		t.Error("no error with the store down")
 	}
-	if ctx.Shared.Has("n.retry_count") {
+	if ctx.Shared.Has("arbor.node.n.retry_count") {
 		t.Error("fell back to the flow while the store was down")
 	}
 }

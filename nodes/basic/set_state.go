@@ -20,13 +20,15 @@ type SetStateConfig struct {
 func (c *SetStateConfig) Validate() error {
 	var ps nodes.Problems
 	for _, k := range sortedKeys(c.Values) {
-		if err := checkStateKey(k); err != nil {
-			ps = append(ps, nodes.Problem{Pointer: "/values/" + pointerToken(k), Message: err.Error()})
+		if p := checkStateKey(k); p != nil {
+			p.Pointer = "/values/" + pointerToken(k)
+			ps = append(ps, *p)
 		}
 	}
 	for _, k := range sortedKeys(c.Expressions) {
-		if err := checkStateKey(k); err != nil {
-			ps = append(ps, nodes.Problem{Pointer: "/expressions/" + pointerToken(k), Message: err.Error()})
+		if p := checkStateKey(k); p != nil {
+			p.Pointer = "/expressions/" + pointerToken(k)
+			ps = append(ps, *p)
 		} else if _, dup := c.Values[k]; dup {
 			ps = append(ps, nodes.Problem{Pointer: "/expressions/" + pointerToken(k), Message: fmt.Sprintf("%q is also set in values", k)})
 		}
@@ -45,7 +47,9 @@ func init() {
 			Summary: "Writes values into the flow's shared state.",
 			Description: "Writes literal values, then the results of expressions compiled when " +
 				"the journey loads, into shared state, and continues. It cannot write " +
-				"\"password\" nor keys starting with \"_\". An expression error fails the flow. " + exprDoc,
+				"\"password\", keys starting with \"_\", nor keys starting with \"arbor.\" " +
+				"(verified factors and node-local state are written only by nodes; " +
+				"\"arbor.remember\" is the exception). An expression error fails the flow. " + exprDoc,
 			Category: categoryUtility,
 			Outcomes: singleOutcome,
 			New:      newSetState,
@@ -80,6 +84,18 @@ func newSetState(c *SetStateConfig, b *nodes.Build) (nodes.Node, error) {
 
 // Process runs the node for one visit of a flow (nodes.Node).
 func (n *setState) Process(ctx *nodes.Context) (nodes.Action, error) {
+	// A journey stored before a key became reserved was never validated against it:
+	// refuse at run time too.
+	for k := range n.values {
+		if err := errReservedKey("set_state", k); err != nil {
+			return nodes.Action{}, err
+		}
+	}
+	for _, k := range n.keys {
+		if err := errReservedKey("set_state", k); err != nil {
+			return nodes.Action{}, err
+		}
+	}
 	// Evaluate everything before writing anything: an error leaves the state untouched,
 	// and every expression sees the same state.
 	r := &exprRunner{users: n.users}

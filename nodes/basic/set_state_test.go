@@ -66,14 +66,30 @@ func TestSetStateUnstorableResult(t *testing.T) {
 
 func TestSetStateConfigProblems(t *testing.T) {
 	f := newFixture(t)
-	wantProblems(t, f, "set_state", `{"values": {"password": "x"}}`, "/nodes/n/config/values/password bad_config")
+	wantProblems(t, f, "set_state", `{"values": {"password": "x"}}`, "/nodes/n/config/values/password reserved_key")
 	wantProblems(t, f, "set_state", `{"values": {"_rev": 1}, "expressions": {"_x": "1"}}`,
-		"/nodes/n/config/values/_rev bad_config", "/nodes/n/config/expressions/_x bad_config")
+		"/nodes/n/config/values/_rev reserved_key", "/nodes/n/config/expressions/_x reserved_key")
 	wantProblems(t, f, "set_state", `{"values": {"a": 1}, "expressions": {"a": "2"}}`, "/nodes/n/config/expressions/a bad_config")
 	wantProblems(t, f, "set_state", `{"expressions": {"ok": "1", "a/b": "1 +", "c": "nope("}}`,
 		"/nodes/n/config/expressions/a~1b bad_config", "/nodes/n/config/expressions/c bad_config")
 	wantProblems(t, f, "set_state", `{"expressions": {"a": 1}}`, "/nodes/n/config/expressions/a bad_config")
 	wantProblems(t, f, "set_state", `{"value": {"a": 1}}`, "/nodes/n/config/value bad_config")
+}
+
+// TestSetStateCannotClaimFactors: the reserved namespace (verified factors, node-local
+// state such as an inner journey's saved state) is refused at validation, with a pointer
+// and a code; arbor.remember stays writable.
+func TestSetStateCannotClaimFactors(t *testing.T) {
+	f := newFixture(t)
+	wantProblems(t, f, "set_state", `{"values": {"arbor.factors": ["pwd", "push"]}}`, "/nodes/n/config/values/arbor.factors reserved_key")
+	wantProblems(t, f, "set_state", `{"expressions": {"arbor.factors": "[\"push\"]"}}`, "/nodes/n/config/expressions/arbor.factors reserved_key")
+	wantProblems(t, f, "set_state", `{"values": {"arbor.node.j.inner": {"n": "done", "s": {"arbor.factors": ["push"]}}}}`,
+		"/nodes/n/config/values/arbor.node.j.inner reserved_key")
+	n := f.mustBuild(t, "set_state", `{"values": {"arbor.remember": true}}`)
+	ctx := newCtx()
+	if _, err := n.Process(ctx); err != nil || ctx.Shared[nodes.KeyRemember] != true {
+		t.Fatalf("arbor.remember: %v %v", err, ctx.Shared)
+	}
 }
 
 // TestSetStatePaletteDoc: the palette calls expressions what they are, not localized text.

@@ -158,7 +158,7 @@ func TestPushRegistration(t *testing.T) {
 			if u.Username != "alice" || u.AccountName != "alice" || u.Issuer != "Arbor" {
 				t.Errorf("URI for %q/%q at %q", u.Username, u.AccountName, u.Issuer)
 			}
-			if got := ctx.Shared.String("n.message_id"); got != u.MessageID {
+			if got := ctx.Shared.String("arbor.node.n.message_id"); got != u.MessageID {
 				t.Errorf("n.message_id %q, URI's %q", got, u.MessageID)
 			}
 			noSecrets(t, ctx.Shared, u, nil)
@@ -177,7 +177,7 @@ func TestPushRegistration(t *testing.T) {
 			tc.device(t, f, u)
 			f.next(t, ctx, sent, mfa.HiddenRegistration)
 			wantOutcome(t, n, ctx, tc.outcome)
-			if ctx.Shared.Has("n.message_id") || ctx.Shared.Has("n.uri") {
+			if ctx.Shared.Has("arbor.node.n.message_id") || ctx.Shared.Has("arbor.node.n.uri") {
 				t.Errorf("registration state left after %s: %v", tc.outcome, ctx.Shared)
 			}
 
@@ -293,7 +293,7 @@ func TestPushRegistrationAfresh(t *testing.T) {
 	if first.MessageID == second.MessageID || bytes.Equal(first.Secret, second.Secret) {
 		t.Fatal("a fresh visit reused the registration")
 	}
-	if got := ctx.Shared.String("n.message_id"); got != second.MessageID {
+	if got := ctx.Shared.String("arbor.node.n.message_id"); got != second.MessageID {
 		t.Errorf("polling %q, want the new registration", got)
 	}
 	// The old QR code still registers (it is valid until it expires), but this flow now
@@ -313,12 +313,12 @@ func TestPushRegistrationSealedState(t *testing.T) {
 		edit func(ctx *nodes.Context)
 	}{
 		{name: "tampered", edit: func(ctx *nodes.Context) {
-			s := ctx.Shared.String("n.uri")
-			ctx.Shared["n.uri"] = s[:len(s)-4] + "AAAA"
+			s := ctx.Shared.String("arbor.node.n.uri")
+			ctx.Shared["arbor.node.n.uri"] = s[:len(s)-4] + "AAAA"
 		}},
-		{name: "missing", edit: func(ctx *nodes.Context) { delete(ctx.Shared, "n.uri") }},
+		{name: "missing", edit: func(ctx *nodes.Context) { delete(ctx.Shared, "arbor.node.n.uri") }},
 		{name: "copied to another node", edit: func(ctx *nodes.Context) {
-			ctx.Shared["m.uri"], ctx.Shared["m.message_id"] = ctx.Shared["n.uri"], ctx.Shared["n.message_id"]
+			ctx.Shared["arbor.node.m.uri"], ctx.Shared["arbor.node.m.message_id"] = ctx.Shared["arbor.node.n.uri"], ctx.Shared["arbor.node.n.message_id"]
 			ctx.NodeID = "m"
 		}},
 	}

@@ -81,7 +81,7 @@ func TestPushWaitFirstVisit(t *testing.T) {
 			if c, ok := nodes.Find(act.Callbacks, nodes.TypeConfirmation); !ok || c.In("") != nodes.ConfirmationNotPressed {
 				t.Errorf("exit confirmation %+v, want preset %d", c, nodes.ConfirmationNotPressed)
 			}
-			if !ctx.Shared.Has("n.end_time") {
+			if !ctx.Shared.Has("arbor.node.n.end_time") {
 				t.Error("no end time kept")
 			}
 		})
@@ -136,7 +136,7 @@ func TestPushWaitPolls(t *testing.T) {
 					t.Fatalf("poll %d: outcome %q, want %q", i, act.Outcome, p.outcome)
 				}
 				if p.outcome != "" {
-					if ctx.Shared.Has("n.end_time") {
+					if ctx.Shared.Has("arbor.node.n.end_time") {
 						t.Errorf("poll %d: end time left after %s", i, p.outcome)
 					}
 					if !ctx.Shared.Has(mfa.KeyNumber) {
@@ -292,7 +292,7 @@ func TestPushWaitCodeInstead(t *testing.T) {
 			if got := ctx.Shared.Factors(); !reflect.DeepEqual(got, []nodes.Factor{tc.factor}) {
 				t.Errorf("factors %v, want %v", got, tc.factor)
 			}
-			for _, k := range []string{mfa.KeyMessageID, mfa.KeyNumber, mfa.KeyTimeout, "n.end_time"} {
+			for _, k := range []string{mfa.KeyMessageID, mfa.KeyNumber, mfa.KeyTimeout, "arbor.node.n.end_time"} {
 				if ctx.Shared.Has(k) {
 					t.Errorf("%s left in the flow", k)
 				}

@@ -1,16 +1,11 @@
 package viewer
 
 import (
-	"context"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
-	"fmt"
 
 	"github.com/arbor-auth/arbor/door"
-	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/keys"
-	"github.com/arbor-auth/arbor/sessions"
 )
 
 // AdminRole is the value of the "roles" attribute that makes a user an admin.
@@ -43,36 +38,6 @@ type principal struct {
 	Handle string
 	// StepUp is the journey to go through first (access stepUp).
 	StepUp string
-}
-
-// authorize decides whether the session token belongs to an admin. It reads the user
-// afresh on every request, so taking the role away or locking the account takes effect
-// at once rather than at the session's end.
-func authorize(ctx context.Context, sm *sessions.Manager, users *identity.Store, token string) (access, *principal, error) {
-	if token == "" {
-		return anonymous, nil, nil
-	}
-	s, err := sm.Validate(ctx, token)
-	if errors.Is(err, sessions.ErrInvalid) {
-		return anonymous, nil, nil
-	}
-	if err != nil {
-		return anonymous, nil, fmt.Errorf("check session: %w", err)
-	}
-	if s.Realm != AdminRealm {
-		return forbidden, nil, nil
-	}
-	u, err := users.Get(ctx, s.Realm, s.Username)
-	if errors.Is(err, identity.ErrNotFound) {
-		return forbidden, nil, nil
-	}
-	if err != nil {
-		return anonymous, nil, fmt.Errorf("load user of session %s: %w", s.Handle, err)
-	}
-	if u.Status != identity.StatusActive || !HasRole(u.Attributes[RolesAttribute], AdminRole) {
-		return forbidden, nil, nil
-	}
-	return admin, &principal{Username: u.Username, Handle: s.Handle}, nil
 }
 
 // HasRole reports whether roles, the value of a user's roles attribute, contains role

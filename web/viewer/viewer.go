@@ -41,7 +41,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/arbor-auth/arbor/door"
-	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/keys"
 	"github.com/arbor-auth/arbor/nodes"
@@ -94,14 +93,11 @@ type Deps struct {
 	// version is judged valid or not by this server's node types.
 	Registry *nodes.Registry
 	Nodes    *nodes.Deps
-	// Sessions and Users decide who is an admin.
-	Sessions *sessions.Manager
-	Users    *identity.Store
 	// Keys derives the CSRF key.
 	Keys *keys.Ring
-	// Door, when set, also demands the admin's strongest enrolled level
-	// (door.Core.Authorize with door.NeedAdmin): an admin with a phone who signed in
-	// with the password alone, or with a restricted session, steps up first.
+	// Door decides who is an admin (door.Core.Authorize with door.NeedAdmin): an admin
+	// with a phone who signed in with the password alone, or with a restricted session,
+	// steps up first.
 	Door *door.Core
 	// Log receives request failures (nil: slog.Default()).
 	Log *slog.Logger
@@ -123,8 +119,8 @@ func New(cfg Config, d Deps) (*Viewer, error) {
 	if cfg.LoginURL == "" {
 		cfg.LoginURL = "/login"
 	}
-	if d.Journeys == nil || d.Registry == nil || d.Sessions == nil || d.Users == nil || d.Keys == nil {
-		return nil, errors.New("journey viewer: Journeys, Registry, Sessions, Users and Keys are required")
+	if d.Journeys == nil || d.Registry == nil || d.Door == nil || d.Keys == nil {
+		return nil, errors.New("journey viewer: Journeys, Registry, Door and Keys are required")
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
@@ -201,25 +197,28 @@ func (v *Viewer) classify(c echo.Context, err error) (int, string) {
 
 type handler func(c echo.Context, p *principal) error
 
-// gate checks the session cookie and returns who is asking.
+// gate checks the session cookie and returns who is asking, by the door core's checks
+// alone: Validate (the session, and its account still active) and Authorize with
+// NeedAdmin (the admin role, at the admin's strongest enrolled level). The viewer keeps
+// no admin check of its own, so the rule and its store reads live in one place.
 func (v *Viewer) gate(c echo.Context) (access, *principal, error) {
-	token := ""
-	if ck, err := c.Cookie(v.cfg.CookieName); err == nil {
-		token = ck.Value
+	ck, err := c.Cookie(v.cfg.CookieName)
+	if err != nil || ck.Value == "" {
+		return anonymous, nil, nil
 	}
-	acc, p, err := authorize(c.Request().Context(), v.d.Sessions, v.d.Users, token)
-	if err != nil || acc != admin || v.d.Door == nil {
-		return acc, p, err
-	}
-	s, err := v.d.Door.Validate(c.Request().Context(), AdminRealm, token)
+	ctx := c.Request().Context()
+	s, err := v.d.Door.Validate(ctx, door.AnyRealm, ck.Value)
 	if errors.Is(err, sessions.ErrInvalid) {
 		return anonymous, nil, nil
 	}
 	if err != nil {
 		return anonymous, nil, fmt.Errorf("check session: %w", err)
 	}
+	if s.Realm != AdminRealm {
+		return forbidden, nil, nil
+	}
 	var su *door.StepUpError
-	switch err := v.d.Door.Authorize(c.Request().Context(), s, door.NeedAdmin); {
+	switch err := v.d.Door.Authorize(ctx, s, door.NeedAdmin); {
 	case errors.As(err, &su):
 		return stepUp, &principal{Username: s.Username, Handle: s.Handle, StepUp: su.Journey}, nil
 	case errors.Is(err, door.ErrForbidden):
@@ -227,7 +226,7 @@ func (v *Viewer) gate(c echo.Context) (access, *principal, error) {
 	case err != nil:
 		return anonymous, nil, err
 	}
-	return acc, p, nil
+	return admin, &principal{Username: s.Username, Handle: s.Handle}, nil
 }
 
 // page wraps an HTML page handler: headers, the admin gate (anonymous visitors go to

@@ -52,16 +52,26 @@ func TestNonAdminsAreForbidden(t *testing.T) {
 		"role as substring":    signIn(t, a, "/", "sub", map[string]any{"roles": "administrator, superadmin"}),
 		"admin of a sub-realm": signIn(t, a, "/alpha", "alpha-admin", map[string]any{"roles": []any{"admin"}}),
 	}
-	locked := signIn(t, a, "/", "locked", map[string]any{"roles": []any{"admin"}})
-	if err := a.Users.SetStatus(ctx, "/", "locked", identity.StatusLocked); err != nil {
-		t.Fatal(err)
+	// A locked, disabled or deleted admin's session is no session at all (the door
+	// core ends it): the viewer sends them to the login page.
+	ended := map[string]string{}
+	for _, st := range []identity.Status{identity.StatusLocked, identity.StatusDisabled} {
+		tok := signIn(t, a, "/", string(st), map[string]any{"roles": []any{"admin"}})
+		if err := a.Users.SetStatus(ctx, "/", string(st), st); err != nil {
+			t.Fatal(err)
+		}
+		ended[string(st)+" admin"] = tok
 	}
-	cases["locked admin"] = locked
 	gone := signIn(t, a, "/", "gone", map[string]any{"roles": []any{"admin"}})
 	if err := a.Users.Delete(ctx, "/", "gone"); err != nil {
 		t.Fatal(err)
 	}
-	cases["deleted admin"] = gone
+	ended["deleted admin"] = gone
+	for name, tok := range ended {
+		if r := get(t, a, srv.URL+"/admin/journeys", tok); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/login?") {
+			t.Errorf("%s: %d %s, want the login page", name, r.status, r.header.Get("Location"))
+		}
+	}
 
 	for name, tok := range cases {
 		t.Run(name, func(t *testing.T) {

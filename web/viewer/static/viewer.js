@@ -14,6 +14,9 @@
     original: null, // the stored version the page was opened on
     graph: null, // what is drawn now (the stored version or a checked document)
     rankdir: 'LR', // as ForgeRock's tree editor: start on the left, terminals on the right
+    autoDir: true, // until the direction button is used, the direction that fits best wins
+    layouts: {}, // rankdir -> dagre layout of state.graph; the layout ignores the space
+    fitting: true, // until a zoom button is used, every change of space refits
     scale: 1,
     natural: { w: 0, h: 0 },
     selected: null,
@@ -124,12 +127,69 @@
     return { width: Math.max(84, w + 44), height: 36 };
   }
 
-  function layout(g, svg) {
+  // ordered returns g's vertices in the order dagre should meet them: breadth first
+  // from the start node along each node's outcomes in their declared order (the order
+  // of g.edges), then anything not reached, then the terminals. dagre seeds its
+  // crossing reduction with this order, so siblings start out in outcome order and
+  // success and failure at the far end instead of wherever the server listed them.
+  function ordered(g) {
+    var byKey = {}, out = [], seen = {};
+    g.nodes.forEach(function (v) { byKey[v.key] = v; });
+    var isTerminal = function (v) { return v.kind === 'success' || v.kind === 'failure'; };
+    var visit = function (v) {
+      if (!v || seen[v.key] || isTerminal(v)) return;
+      seen[v.key] = true;
+      out.push(v);
+    };
+    g.nodes.filter(function (v) { return v.start; }).forEach(visit);
+    for (var i = 0; i < out.length; i++) {
+      var from = out[i].key;
+      g.edges.forEach(function (e) { if (e.from === from) visit(byKey[e.to]); });
+    }
+    g.nodes.forEach(visit);
+    ['success', 'failure'].forEach(function (k) {
+      g.nodes.forEach(function (v) { if (v.kind === k) out.push(v); });
+    });
+    return out;
+  }
+
+  // crossings counts the pairs of edges of dg whose routes (dagre's points, joined
+  // straight) cross; edges that share a vertex meet there, which does not count.
+  function crossings(dg) {
+    var d = function (u, v, w) { return (v.x - u.x) * (w.y - u.y) - (v.y - u.y) * (w.x - u.x); };
+    var cross = function (p, q, r, t) { return d(p, q, r) * d(p, q, t) < 0 && d(r, t, p) * d(r, t, q) < 0; };
+    var es = dg.edges().map(function (e) { return { v: e.v, w: e.w, pts: dg.edge(e).points }; });
+    var n = 0;
+    es.forEach(function (e, i) {
+      es.slice(i + 1).forEach(function (f) {
+        if (e.v === f.v || e.v === f.w || e.w === f.v || e.w === f.w) return;
+        for (var k = 1; k < e.pts.length; k++) {
+          for (var l = 1; l < f.pts.length; l++) {
+            if (cross(e.pts[k - 1], e.pts[k], f.pts[l - 1], f.pts[l])) { n++; return; }
+          }
+        }
+      });
+    });
+    return n;
+  }
+
+  // bestLayout lays g out in rankdir from two seed orders, the server's and the outcome
+  // order (see ordered), and keeps the one with fewer crossings: dagre's heuristic
+  // depends on its seed, and neither seed wins on every journey.
+  function bestLayout(g, svg, rankdir) {
+    var a = layout(g, svg, rankdir, ordered(g));
+    var b = layout(g, svg, rankdir, g.nodes);
+    return crossings(b) < crossings(a) ? b : a;
+  }
+
+  function layout(g, svg, rankdir, vs) {
     var m = measurer(svg);
     var dg = new dagre.graphlib.Graph({ multigraph: true });
-    dg.setGraph({ rankdir: state.rankdir, nodesep: 16, ranksep: 24, edgesep: 8, marginx: 12, marginy: 12 });
+    dg.setGraph({ rankdir: rankdir, nodesep: 16, ranksep: 24, edgesep: 8, marginx: 12, marginy: 12 });
     dg.setDefaultEdgeLabel(function () { return {}; });
-    g.nodes.forEach(function (v) {
+    var rank = {};
+    vs.forEach(function (v, i) { rank[v.key] = i; });
+    vs.forEach(function (v) {
       var ls = lines(v, m);
       var size = sizeOf(v, ls);
       size.lines = ls;
@@ -140,9 +200,12 @@
       dg.setNode(START_KEY, { width: 44, height: 30 });
       dg.setEdge(START_KEY, start.key, { width: 0, height: 0 }, 'start');
     }
-    g.edges.forEach(function (e, i) {
-      var w = Math.ceil(m.width(e.label, 'edge-label', '')) + 8;
-      dg.setEdge(e.from, e.to, { width: w, height: 15, labelpos: 'c' }, 'e' + i);
+    // Edges go in by their source's place in that order, each node's in outcome order.
+    g.edges.map(function (e, i) { return { e: e, i: i }; }).sort(function (a, b) {
+      return (rank[a.e.from] - rank[b.e.from]) || (a.i - b.i);
+    }).forEach(function (x) {
+      var w = Math.ceil(m.width(x.e.label, 'edge-label', '')) + 8;
+      dg.setEdge(x.e.from, x.e.to, { width: w, height: 15, labelpos: 'c' }, 'e' + x.i);
     });
     m.done();
     dagre.layout(dg);
@@ -211,17 +274,27 @@
     return l;
   }
 
+  // drawGraph lays g out in both directions (once per graph: the layout does not depend
+  // on the space) and draws it in the chosen one, fitted to the free space.
   function drawGraph(g) {
     var svg = $('graph');
     clear(svg);
-    var dg = layout(g, svg);
+    state.layouts = { LR: bestLayout(g, svg, 'LR'), TB: bestLayout(g, svg, 'TB') };
+    state.fitting = true;
+    if (state.autoDir) state.rankdir = bestDirection();
+    directionLabel();
+    paint(g, state.layouts[state.rankdir]);
+    fit();
+  }
+
+  // paint draws the laid-out graph dg into the SVG at its natural size.
+  function paint(g, dg) {
+    var svg = $('graph');
+    clear(svg);
     var gi = dg.graph();
     var w = Math.ceil(gi.width), hgt = Math.ceil(gi.height);
     state.natural = { w: w, h: hgt };
     svg.setAttribute('viewBox', '0 0 ' + w + ' ' + hgt);
-    // Fit the width, but never below MIN_SCALE: past that the text is unreadable, and
-    // scrolling a readable drawing is better.
-    zoom(Math.max(MIN_SCALE, Math.min(1, canvasWidth() / w)));
     svg.appendChild(defs());
 
     var edges = s('g', { 'class': 'edges' });
@@ -270,11 +343,69 @@
       sv.appendChild(gv);
     });
     svg.setAttribute('data-ready', 'true');
+    svg.setAttribute('data-rankdir', dg.graph().rankdir);
+    reselect();
   }
 
-  var MIN_SCALE = 0.6;
+  // reselect marks the vertex of the open panel again after a redraw.
+  function reselect() {
+    var key = $('panel').hidden ? null : $('panel').getAttribute('data-key');
+    if (!key) return;
+    state.selected = vertexEl(key);
+    state.opener = state.selected;
+    if (state.selected) state.selected.classList.add('selected');
+  }
 
-  function canvasWidth() { return $('canvas').clientWidth - 4; }
+  // space is the free room for the drawing: the canvas's width (the panel, when open,
+  // already takes its share of the row) and the height from the canvas's top to the
+  // bottom of the window, so nothing of the graph starts below the fold.
+  function space() {
+    var c = $('canvas');
+    var top = c.getBoundingClientRect().top + window.scrollY;
+    var frame = c.offsetHeight - c.clientHeight; // the borders
+    return {
+      w: Math.max(120, c.clientWidth - 4),
+      h: Math.max(240, Math.min(window.innerHeight * 0.78, window.innerHeight - top - 16) - frame - 4)
+    };
+  }
+
+  function fitScale(w, h) {
+    var sp = space();
+    return Math.min(1, sp.w / w, sp.h / h);
+  }
+
+  // bestDirection picks the direction whose drawing fits the free space at the larger
+  // scale: a wide window suits left to right, a narrow one (the panel open) top to bottom.
+  function bestDirection() {
+    var best = null, bestScale = -1;
+    ['LR', 'TB'].forEach(function (d) {
+      var gi = state.layouts[d].graph();
+      var sc = fitScale(gi.width, gi.height);
+      // LR wins ties: it is how ForgeRock's editor draws trees.
+      if (sc > bestScale + 0.01) { best = d; bestScale = sc; }
+    });
+    return best;
+  }
+
+  // refit follows a change of the free space (the panel opened or closed, the window
+  // resized): the best direction is chosen again, unless the user chose one, and the
+  // drawing is fitted, unless the user zoomed.
+  function refit() {
+    if (!state.graph || !state.layouts.LR || !state.fitting) return;
+    if (state.autoDir) {
+      var d = bestDirection();
+      if (d !== state.rankdir) {
+        state.rankdir = d;
+        paint(state.graph, state.layouts[d]);
+        directionLabel();
+      }
+    }
+    fit();
+  }
+
+  function directionLabel() {
+    $('direction').textContent = state.rankdir === 'TB' ? 'Left to right' : 'Top to bottom';
+  }
 
   // zoom draws the SVG at scale times its natural size; the viewBox keeps the layout.
   function zoom(scale) {
@@ -286,10 +417,9 @@
     $('zoom-level').textContent = Math.round(scale * 100) + '%';
   }
 
-  // fit shows the whole drawing in the canvas, however small that makes it.
+  // fit shows the whole drawing in the free space, however small that makes it.
   function fit() {
-    var maxH = Math.max(200, window.innerHeight * 0.78 - 4);
-    zoom(Math.min(1, canvasWidth() / state.natural.w, maxH / state.natural.h));
+    zoom(fitScale(state.natural.w, state.natural.h));
   }
 
   function vertexEl(key) {
@@ -432,19 +562,32 @@
       else body.appendChild(h('p', { 'class': 'undeclared' }, 'This server has no node type \u201c' + (v.type || '') + '\u201d.'));
     }
     panel.hidden = false;
+    refit(); // the panel took part of the row
     if (focusPanel) panel.focus();
   }
 
   function closePanel() {
     var panel = $('panel');
+    var was = !panel.hidden;
     panel.hidden = true;
     panel.removeAttribute('data-key');
     if (state.selected) state.selected.classList.remove('selected');
     state.selected = null;
+    if (was) refit(); // the row is the canvas's again
+  }
+
+  // closeAndReturn closes the panel and gives the focus back to the vertex that opened
+  // it, found again by key: closing may refit in the other direction, a new drawing.
+  function closeAndReturn() {
+    var key = state.opener && state.opener.getAttribute('data-key');
+    closePanel();
+    var o = key && vertexEl(key);
+    if (o) o.focus();
   }
 
   function render(g) {
     state.graph = g;
+    state.layouts = {}; // the old graph's; drawGraph lays the new one out
     closePanel();
     renderProblems(g);
     drawGraph(g);
@@ -493,33 +636,28 @@
     }
     state.original = JSON.parse(data.textContent);
     render(state.original);
-    $('panel-close').addEventListener('click', function () {
-      var o = state.opener;
-      closePanel();
-      if (o && o.isConnected) o.focus();
-    });
+    $('panel-close').addEventListener('click', closeAndReturn);
     $('panel').addEventListener('keydown', function (ev) {
-      if (ev.key === 'Escape') {
-        var o = state.opener;
-        closePanel();
-        if (o && o.isConnected) o.focus();
-      }
+      if (ev.key === 'Escape') closeAndReturn();
     });
     $('validate').addEventListener('click', check);
     $('reset').addEventListener('click', reset);
-    $('zoom-in').addEventListener('click', function () { zoom(state.scale * 1.25); });
-    $('zoom-out').addEventListener('click', function () { zoom(state.scale / 1.25); });
-    $('zoom-fit').addEventListener('click', fit);
+    // A zoom button is the user's choice of scale: later changes of space leave it be.
+    $('zoom-in').addEventListener('click', function () { state.fitting = false; zoom(state.scale * 1.25); });
+    $('zoom-out').addEventListener('click', function () { state.fitting = false; zoom(state.scale / 1.25); });
+    $('zoom-fit').addEventListener('click', function () { state.fitting = true; fit(); });
     $('direction').addEventListener('click', function () {
+      state.autoDir = false;
       state.rankdir = state.rankdir === 'TB' ? 'LR' : 'TB';
-      this.textContent = state.rankdir === 'TB' ? 'Left to right' : 'Top to bottom';
-      var key = $('panel').hidden ? null : $('panel').getAttribute('data-key');
-      drawGraph(state.graph);
-      if (key) {
-        state.selected = vertexEl(key);
-        state.opener = state.selected;
-        if (state.selected) state.selected.classList.add('selected');
-      }
+      directionLabel();
+      paint(state.graph, state.layouts[state.rankdir]);
+      fit();
+    });
+    var pending = 0;
+    window.addEventListener('resize', function () {
+      // One refit per frame, however many resize events the frame brings.
+      if (pending) return;
+      pending = window.requestAnimationFrame(function () { pending = 0; refit(); });
     });
   }
 
