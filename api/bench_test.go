@@ -65,7 +65,7 @@ func BenchmarkLoginHandler(b *testing.B) {
 	// The submit body as the bench client builds it: the step echoed back, keys sorted.
 	head := []byte(`{"authId":"`)
 	tail := []byte(`","callbacks":[{"_id":0,"input":[{"name":"IDToken1","value":"` + app.DemoUser + `"}],"output":[{"name":"prompt","value":"User Name"}],"type":"NameCallback"},` +
-		`{"_id":1,"input":[{"name":"IDToken2","value":"` + app.DemoPassword + `"}],"output":[{"name":"prompt","value":"Password"}],"type":"PasswordCallback"}],"header":"Sign In","stage":"UsernamePassword"}`)
+		`{"_id":1,"input":[{"name":"IDToken2","value":"` + app.DemoPassword + `"}],"output":[{"name":"prompt","value":"Password"}],"type":"PasswordCallback"}],"header":"Sign in","stage":"UsernamePassword"}`)
 	var body []byte
 	b.ReportAllocs()
 	b.ResetTimer()

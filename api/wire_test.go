@@ -14,7 +14,7 @@ import (
 )
 
 var bodySeeds = []string{
-	`{"authId":"a.b.c","callbacks":[{"_id":0,"input":[{"name":"IDToken1","value":"demo"}],"output":[{"name":"prompt","value":"User Name"}],"type":"NameCallback"},{"_id":1,"input":[{"name":"IDToken2","value":"p\"w\\d é"}],"output":[{"name":"prompt","value":"Password"}],"type":"PasswordCallback"}],"header":"Sign In","stage":"UsernamePassword"}`,
+	`{"authId":"a.b.c","callbacks":[{"_id":0,"input":[{"name":"IDToken1","value":"demo"}],"output":[{"name":"prompt","value":"User Name"}],"type":"NameCallback"},{"_id":1,"input":[{"name":"IDToken2","value":"p\"w\\d é"}],"output":[{"name":"prompt","value":"Password"}],"type":"PasswordCallback"}],"header":"Sign in","stage":"UsernamePassword"}`,
 	`{"authId":"x","callbacks":[{"type":"ChoiceCallback","input":[{"name":"IDToken1","value":1}]},{"type":"ConfirmationCallback","input":[{"name":"IDToken2","value":true}]},{"type":"T","input":null}],"status":200,"ok":true}`,
 	`{"authId":null,"callbacks":null}`, `{"authId":"x","callbacks":[]}`, `{"callbacks":[{"type":"T","input":[{"name":"IDToken1","value":{"a":[1]}}]}]}`,
 	`{"AuthId":"x"}`, `{"authId":"x","authId":"y"}`, `{"callbacks":[{"type":"T","TYPE":"U"}]}`, `{"callbacks":[null]}`, `{"authId":5}`,

@@ -269,7 +269,8 @@ func TestRecoveryCode(t *testing.T) {
 	rep := e.step(req{user: "alice", answer: password})
 	rep = e.step(req{user: "alice", answer: "NOTACODE00", state: rep.get("State")})
 	wantCode(t, rep, "Access-Challenge")
-	if rep.message() != "Recovery Code" {
+	// Why it asks again and the prompt, in one Reply-Message (the engine's StepError).
+	if rep.message() != "That recovery code is not valid. 3 attempts left. Recovery Code" {
 		t.Errorf("Reply-Message %q", rep.message())
 	}
 	e.say("(a real recovery code)")

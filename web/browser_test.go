@@ -237,7 +237,7 @@ func TestBrowserLoginSuccess(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	b := newBrowser(t, e)
 	b.open("/login")
-	if got := b.text("h1"); got != "Sign In" {
+	if got := b.text("h1"); got != "Sign in" {
 		t.Fatalf("heading %q", got)
 	}
 	b.signIn(password)

@@ -50,7 +50,7 @@ func TestLoginSuccessCreatesARealSession(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.client()
 	p := c.get("/login")
-	wantStatus(t, p, http.StatusOK, `<h1 id="step-title">Sign In</h1>`, `autocomplete="current-password"`)
+	wantStatus(t, p, http.StatusOK, `<h1 id="step-title">Sign in</h1>`, `autocomplete="current-password"`)
 	wantPageHeaders(t, p)
 	flow := p.setCookie(web.FlowCookie)
 	if flow == nil || !flow.HttpOnly || flow.SameSite != http.SameSiteLaxMode || flow.Path != "/login" || flow.Secure {
@@ -257,8 +257,8 @@ func TestNodeMessagesFollowTheBrowsersLanguage(t *testing.T) {
 	for lang, want := range map[string]string{
 		"fr-CH, fr;q=0.9, en;q=0.8": "Connexion",
 		"de":                        "Anmelden",
-		"en-GB":                     "Sign In",
-		"ja":                        "Sign In",
+		"en-GB":                     "Sign in",
+		"ja":                        "Sign in",
 	} {
 		c := e.client()
 		c.header.Set("Accept-Language", lang)

@@ -45,13 +45,13 @@ var stepCases = map[string]stepInput{
 	}},
 	"login": {
 		Callbacks:   []nodes.Callback{nodes.NameCallback("User Name"), nodes.PasswordCallback("Password")},
-		Header:      "Sign In",
+		Header:      "Sign in",
 		Description: "Use your company account.",
 		Stage:       "UsernamePassword",
 	},
 	"login_after_failure": {
 		Callbacks: []nodes.Callback{nodes.NameCallback("User Name"), nodes.PasswordCallback("Password")},
-		Header:    "Sign In", Stage: "UsernamePassword", Prefill: "alice",
+		Header:    "Sign in", Stage: "UsernamePassword", Prefill: "alice",
 	},
 	"push_registration": {Callbacks: []nodes.Callback{
 		nodes.TextOutputCallback("Scan the QR code with your authenticator app to register your device.", nodes.MessageInfo),
@@ -386,7 +386,7 @@ func TestParseAnswers(t *testing.T) {
 
 func TestStepTitlesAndButtons(t *testing.T) {
 	for name, want := range map[string][2]string{
-		"login":             {"Sign In", "Sign in"},
+		"login":             {"Sign in", "Sign in"},
 		"name":              {"Sign in", "Continue"},
 		"push_registration": {"Register your device", ""},
 		"push_wait_number":  {"Check your phone", ""},

@@ -148,8 +148,9 @@ func (c *console) ask(ctx context.Context, label string, secret bool) (string, e
 	}
 }
 
-// pause waits d, or less if the user presses Enter (pressed is then true).
-func (c *console) pause(ctx context.Context, d time.Duration) (pressed bool, err error) {
+// pause waits d, or less if the user presses Enter (pressed is then true and line is
+// what was typed before it).
+func (c *console) pause(ctx context.Context, d time.Duration) (line string, pressed bool, err error) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	var enter chan answer // nil, so never ready, once the input has ended
@@ -163,16 +164,16 @@ func (c *console) pause(ctx context.Context, d time.Duration) (pressed bool, err
 			c.closed = true
 			select {
 			case <-t.C:
-				return false, nil
+				return "", false, nil
 			case <-ctx.Done():
-				return false, ctx.Err()
+				return "", false, ctx.Err()
 			}
 		}
-		return true, nil
+		return a.line, true, nil
 	case <-t.C:
-		return false, nil
+		return "", false, nil
 	case <-ctx.Done():
-		return false, ctx.Err()
+		return "", false, ctx.Err()
 	}
 }
 
@@ -202,6 +203,10 @@ func (c *console) once(s string) {
 		fmt.Fprint(c.out, s)
 	}
 }
+
+// exitWord, typed at a polling step that also has a code field, takes the step's exit;
+// there Enter alone keeps waiting. No one-time or recovery code is a word.
+const exitWord = "exit"
 
 // selfCommand is how the user runs this binary again: its own absolute path, so the
 // printed command works however arbor was built (go run, go build, an image).
@@ -233,6 +238,8 @@ func (c *console) answerStep(ctx context.Context, step map[string]any) error {
 	}
 	var exit []any // the options of a polling step's exit confirmation
 	var setExit func(int)
+	var codePrompt string    // the label of a polling step's code field
+	var setCode func(string) // fills that field, or is nil
 	for _, cb := range cbs {
 		m, _ := cb.(map[string]any)
 		ins, _ := m["input"].([]any)
@@ -243,6 +250,12 @@ func (c *console) answerStep(ctx context.Context, step map[string]any) error {
 		}
 		switch m["type"] {
 		case "NameCallback", "PasswordCallback", "TextInputCallback":
+			if wait > 0 && m["type"] != "PasswordCallback" {
+				// A field beside a polling wait (push_wait's "Enter a code instead"):
+				// asked once, and answered while the wait goes on, not at every poll.
+				codePrompt, setCode = fmt.Sprintf("%v: ", output(m, "prompt")), func(v string) { set(v) }
+				continue
+			}
 			v, err := c.ask(ctx, fmt.Sprint(output(m, "prompt")), m["type"] == "PasswordCallback")
 			if err != nil {
 				return err
@@ -300,15 +313,37 @@ func (c *console) answerStep(ctx context.Context, step map[string]any) error {
 	}
 	if len(exit) > 0 && !c.exitOffered {
 		c.exitOffered = true
-		if len(exit) == 1 {
+		switch {
+		case setCode != nil && len(exit) == 1:
+			fmt.Fprintf(c.out, "(type %q for: %v)\n", exitWord, exit[0])
+		case setCode != nil:
+			fmt.Fprintf(c.out, "(type %q to choose another way)\n", exitWord)
+		case len(exit) == 1:
 			fmt.Fprintf(c.out, "(press Enter for: %v)\n", exit[0])
-		} else {
+		default:
 			fmt.Fprintln(c.out, "(press Enter to choose another way)")
 		}
 	}
-	pressed, err := c.pause(ctx, wait)
-	if err != nil || !pressed {
-		return err
+	if setCode != nil {
+		c.once(codePrompt)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		line, pressed, err := c.pause(ctx, time.Until(deadline))
+		if err != nil || !pressed {
+			return err
+		}
+		line = strings.TrimSpace(line)
+		if setCode == nil || strings.EqualFold(line, exitWord) {
+			break
+		}
+		if line != "" {
+			setCode(line)
+			// The next step asks again (after "That code is not right.", say).
+			delete(c.shown, codePrompt)
+			return nil
+		}
+		// Enter alone beside a code field keeps waiting: the push may still be answered.
 	}
 	switch {
 	case len(exit) == 1:

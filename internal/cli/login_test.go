@@ -44,15 +44,28 @@ func loginServer(t *testing.T) *httptest.Server {
 	if err := json.Unmarshal(builtin["push-mfa"], &j); err != nil {
 		t.Fatal(err)
 	}
-	j["name"] = "push-mfa-fast"
-	j["nodes"].(map[string]any)["wait"].(map[string]any)["config"].(map[string]any)["seconds_to_wait"] = 1
-	b, _ := json.Marshal(j)
 	jdir := filepath.Join(dir, "journeys")
 	if err := os.MkdirAll(jdir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(jdir, "fast.json"), b, 0o600); err != nil {
-		t.Fatal(err)
+	// push-mfa-fast polls every second; push-mfa-code also takes a code during the wait.
+	waitNode := j["nodes"].(map[string]any)["wait"].(map[string]any)
+	wait, outcomes := waitNode["config"].(map[string]any), waitNode["outcomes"].(map[string]any)
+	wait["seconds_to_wait"] = 1
+	for _, v := range []struct {
+		name string
+		code bool
+	}{{"push-mfa-fast", false}, {"push-mfa-code", true}} {
+		j["name"] = v.name
+		wait["accept_code"], wait["accept_recovery_code"] = v.code, v.code
+		delete(outcomes, "code")
+		if v.code {
+			outcomes["code"] = "success"
+		}
+		b, _ := json.Marshal(j)
+		if err := os.WriteFile(filepath.Join(jdir, v.name+".json"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg, err := config.Load([]string{"--data", filepath.Join(dir, "data"), "--hash-memory-kib", "8", "--hash-iterations", "1",
 		"--public-url", "http://" + srv.Listener.Addr().String(), "--journeys", jdir}, func(string) string { return "" })
@@ -224,5 +237,65 @@ func TestLoginPushMFAFromPipe(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "Signed in") {
 		t.Fatalf("not signed in:\n%s", out.String())
+	}
+}
+
+// TestLoginPushCodeFromPipe: a push wait with a code field asks for the code once, not at
+// every poll; Enter alone keeps waiting, a wrong code is refused and asked again, and a
+// recovery code typed there signs in.
+func TestLoginPushCodeFromPipe(t *testing.T) {
+	srv := loginServer(t)
+	phone, err := authenticator.Open(filepath.Join(t.TempDir(), "phone.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inR, inW := io.Pipe()
+	defer inW.Close()
+	var out, errs syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- loginCmd(context.Background(), []string{"--url", srv.URL, "--journey", "push-mfa-code"}, inR, &out, &errs)
+	}()
+	type_ := func(s string) {
+		t.Helper()
+		if _, err := io.WriteString(inW, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prompts := func() int { return strings.Count(out.String(), "Enter a code instead: ") }
+	type_(testUser + "\n" + testPassword + "\n")
+	waitFor(t, &out, `Choose: $`)
+	type_("1\n")
+	uri := waitFor(t, &out, `device register '(pushauth://[^']+)'`)
+	if _, err := phone.Register(context.Background(), uri, authenticator.RegisterOptions{Name: "test phone"}); err != nil {
+		t.Fatal(err)
+	}
+	code := waitFor(t, &out, `save them now, they are not shown again\):\n  (\S+)`)
+	waitFor(t, &out, `type "exit" for: Lost phone\? Use a recovery code\)\nEnter a code instead: $`)
+	time.Sleep(2500 * time.Millisecond) // a few polls of the wait
+	if n := prompts(); n != 1 {
+		t.Fatalf("code prompt shown %d times over the polls, want once:\n%s", n, out.String())
+	}
+	type_("\n") // Enter alone: keep waiting, neither the exit nor a new prompt
+	time.Sleep(2500 * time.Millisecond)
+	if n := prompts(); n != 1 || strings.Contains(strings.ToLower(out.String()), "recovery code: ") {
+		t.Fatalf("Enter alone did not just keep waiting (%d prompts):\n%s", n, out.String())
+	}
+	type_("000000\n")
+	waitFor(t, &out, `Error: That code is not right\.\nEnter a code instead: $`)
+	type_(code + "\n")
+	select {
+	case c := <-done:
+		if c != 0 {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", c, out.String(), errs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("login did not end:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "Signed in") {
+		t.Fatalf("not signed in:\n%s", out.String())
+	}
+	if n := prompts(); n != 2 {
+		t.Errorf("code prompt shown %d times, want twice (first, after the wrong code):\n%s", n, out.String())
 	}
 }

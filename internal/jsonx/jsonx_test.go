@@ -14,7 +14,7 @@ import (
 // the fast path must either agree with encoding/json or step aside.
 var seeds = []string{
 	`{"j":"login","v":1,"r":"/","n":"credentials","s":{"credentials.layout":[1,1],"realm":"/"},"p":[{"t":"NameCallback","i":[""]}],"c":1,"t0":1800000000000,"exp":1800000300000}`,
-	`{"authId":"a.b.c","callbacks":[{"_id":0,"input":[{"name":"IDToken1","value":"demo"}],"output":[{"name":"prompt","value":"User Name"}],"type":"NameCallback"}],"header":"Sign In"}`,
+	`{"authId":"a.b.c","callbacks":[{"_id":0,"input":[{"name":"IDToken1","value":"demo"}],"output":[{"name":"prompt","value":"User Name"}],"type":"NameCallback"}],"header":"Sign in"}`,
 	`{}`, `[]`, `[[]]`, `{"a":{}}`, `null`, `true`, `false`, `0`, `-0`, `1`, `-1.5e-7`, `1E+2`, `1e400`, `01`, `1.`, `.5`, `-`,
 	`"plain"`, `"caf\u00e9"`, `"\ud83d\ude00"`, `"\ud800"`, `"\u0000"`, `"a\"b\\c\/d\b\f\n\r\t"`, `"\x"`, "\"\x01\"", "\"\xff\"",
 	"\"é ü 中文 😀\"", `"<script>&amp;</script>"`, "\"\u2028\u2029\"",

@@ -21,7 +21,7 @@ type OATHVerifierConfig struct {
 	HOTPResyncWindow int               `json:"hotp_resync_window" default:"100" min:"0" max:"1000" doc:"Counter-based codes: how much further ahead a device may have run and be resynchronised by two consecutive codes (0: never)."`
 	Prompt           map[string]string `json:"prompt" default:"{\"en\":\"Enter the code from your authenticator app\"}" doc:"Prompt for the code, by locale."`
 	ReusedMessage    map[string]string `json:"reused_code_message" default:"{\"en\":\"Please wait {{seconds}} seconds to log in again.\"}" doc:"Shown when a code's time step was already used, by locale; {{seconds}} is the time left until the app shows a new code."`
-	WrongCodeMessage map[string]string `json:"wrong_code_message" default:"{\"en\":\"That code is not right.\"}" doc:"Shown when the flow comes back to this node after a wrong code (through a retry_limit), by locale."`
+	WrongCodeMessage map[string]string `json:"wrong_code_message" default:"{\"en\":\"That code is not right.\"}" doc:"Shown on the step the flow asks next after a wrong code, joined with what a retry_limit adds, by locale."`
 }
 
 func (c *OATHVerifierConfig) policy() oath.Policy {
@@ -78,9 +78,7 @@ func (n *oathVerifier) Process(ctx *nodes.Context) (nodes.Action, error) {
 		code = strings.TrimSpace(ctx.Transient.String(KeyOneTimePassword))
 		delete(ctx.Transient, KeyOneTimePassword)
 	}
-	failedKey := ctx.LocalKey("failed")
 	if code == "" {
-		problem := ""
 		if ctx.Callbacks == nil {
 			have, err := n.svc.devices.OATHDevices(ctx.Ctx, ctx.Realm, user)
 			if err != nil {
@@ -90,13 +88,9 @@ func (n *oathVerifier) Process(ctx *nodes.Context) (nodes.Action, error) {
 				ctx.Shared[KeyMFAMethod] = devices.MethodOATH
 				return nodes.Goto("not_registered"), nil
 			}
-			if ctx.Shared.Bool(failedKey) {
-				problem = text(n.cfg.WrongCodeMessage, ctx, "That code is not right.")
-			}
 		}
-		return n.ask(ctx, problem), nil
+		return n.ask(ctx, ""), nil
 	}
-	delete(ctx.Shared, failedKey)
 	res, err := checkCode(ctx, n.svc.devices, n.guard, n.audit, user, code, n.pol)
 	if err != nil {
 		return nodes.Action{}, err
@@ -110,9 +104,9 @@ func (n *oathVerifier) Process(ctx *nodes.Context) (nodes.Action, error) {
 	case res.Outcome == oath.Reused:
 		return n.ask(ctx, reusedMessage(n.cfg.ReusedMessage, ctx, res.Wait)), nil
 	default:
-		// Remembered so that a retry coming back here says why it asks again.
-		ctx.Shared[failedKey] = true
-		return nodes.Goto("failure"), nil
+		// The engine shows why on the step the flow asks next, joined with what a
+		// retry_limit on the way adds ("2 attempts left."), as one error message.
+		return nodes.Action{Outcome: "failure", StepError: text(n.cfg.WrongCodeMessage, ctx, "That code is not right.")}, nil
 	}
 }
 

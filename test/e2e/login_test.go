@@ -28,7 +28,7 @@ func TestSDKLogin(t *testing.T) {
 	if ok["result"] != "success" || ok["token"] == nil || ok["realm"] != "/" {
 		t.Fatalf("SDK login: %v", ok)
 	}
-	if cbs := ok["callbacks"].([]any); len(cbs) != 2 || cbs[0] != "NameCallback" || cbs[1] != "PasswordCallback" || ok["header"] != "Sign In" {
+	if cbs := ok["callbacks"].([]any); len(cbs) != 2 || cbs[0] != "NameCallback" || cbs[1] != "PasswordCallback" || ok["header"] != "Sign in" {
 		t.Fatalf("SDK saw %v", ok)
 	}
 	status, v := postJSON(t, srv.URL+"/json/realms/root/sessions/?_action=validate", map[string]any{"tokenId": ok["token"]})
