@@ -7,6 +7,7 @@ package oidc_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -56,6 +57,13 @@ type env struct {
 	clock *clock
 	spa   *rp // public client "spa": PKCE, journeys login and push-mfa
 	web   *rp // confidential client "web": secret, client credentials too
+	args  []string
+}
+
+// another starts a second instance with the same configuration and master secret
+// (on the same store when it is Redis).
+func (e *env) another() *apptest.Server {
+	return apptest.Start(e.t, apptest.Options{Args: e.args, Now: e.clock.Now})
 }
 
 type envOptions struct {
@@ -91,11 +99,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--config", path}
+	e.args = []string{"--config", path, "--secret", base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))}
 	if o.redis != "" {
-		args = append(args, "--redis", o.redis)
+		e.args = append(e.args, "--redis", o.redis)
 	}
-	e.srv = apptest.Start(t, apptest.Options{Args: args, Now: e.clock.Now, Dir: dir})
+	e.srv = apptest.Start(t, apptest.Options{Args: e.args, Now: e.clock.Now, Dir: dir})
 	apptest.AddUser(t, e.srv.App, "/", alice, password, map[string]any{
 		"mail": "alice@example.com", "givenName": "Alice", "sn": "Liddell"})
 	e.spa.issuer = e.srv.URL + "/oauth2/realms/root"

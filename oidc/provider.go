@@ -405,7 +405,8 @@ func (rp *realmProvider) satisfies(a *authRequest, c *client, sess *sessions.Ses
 	if a.Journey == "" && !slices.Contains(c.cfg.Journeys, sess.Journey) {
 		return false
 	}
-	if slices.Contains(a.Prompt, zoidc.PromptLogin) && sess.Created.Before(a.Created) {
+	if slices.Contains(a.Prompt, zoidc.PromptLogin) && (!a.LoginSent || sess.Created.Before(a.Created)) {
+		// Only a sign-in this request sent the user to counts.
 		return false
 	}
 	if a.MaxAge != nil && *a.MaxAge > 0 && rp.st.now().Sub(sess.Created) > time.Duration(*a.MaxAge)*time.Second {
