@@ -301,11 +301,28 @@ func (rp *realmProvider) serve(w http.ResponseWriter, r *http.Request) {
 		// The library's extras that Arbor does not offer: health is /health/*, the
 		// device flow is not supported, and sign-ins return through resume.
 		writeError(w, http.StatusNotFound, "invalid_request", "no such endpoint")
+	case "/.well-known/openid-configuration":
+		rp.discovery(w, r)
 	case "/" + pathUserinfo:
 		rp.op.ServeHTTP(&bearerErrors{ResponseWriter: w}, r)
 	default:
 		rp.op.ServeHTTP(w, r)
 	}
+}
+
+// discovery is the library's discovery document, trimmed to what Arbor offers: the
+// code flow (no implicit or hybrid response types, no device flow, no JWT bearer
+// grant) and PKCE with S256 only.
+func (rp *realmProvider) discovery(w http.ResponseWriter, r *http.Request) {
+	ctx := op.ContextWithIssuer(r.Context(), rp.issuer(r))
+	d := op.CreateDiscoveryConfig(ctx, rp.op, rp.st)
+	d.DeviceAuthorizationEndpoint = ""
+	d.ResponseTypesSupported = []string{string(zoidc.ResponseTypeCode)}
+	d.GrantTypesSupported = []zoidc.GrantType{zoidc.GrantTypeCode, zoidc.GrantTypeRefreshToken, zoidc.GrantTypeClientCredentials}
+	d.CodeChallengeMethodsSupported = []zoidc.CodeChallengeMethod{zoidc.CodeChallengeMethodS256}
+	d.RequestObjectSigningAlgValuesSupported = nil
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	op.Discover(w, d)
 }
 
 // bearerErrors makes the library's userinfo refusals RFC 6750's: a token it could

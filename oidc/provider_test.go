@@ -38,6 +38,9 @@ func TestDiscoveryAtAMPaths(t *testing.T) {
 				t.Errorf("%s: %s = %v, want %s", u, k, d[k], v)
 			}
 		}
+		if rt, _ := d["response_types_supported"].([]any); !slices.Equal(rt, []any{"code"}) || d["device_authorization_endpoint"] != nil {
+			t.Errorf("%s: advertises what it does not do: response types %v, device endpoint %v", u, rt, d["device_authorization_endpoint"])
+		}
 		if algs, _ := d["id_token_signing_alg_values_supported"].([]any); !slices.Contains(algs, any("ES256")) {
 			t.Errorf("%s: id_token_signing_alg_values_supported = %v", u, d["id_token_signing_alg_values_supported"])
 		}
