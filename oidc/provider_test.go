@@ -148,7 +148,9 @@ func TestCodeFlowPKCERefreshUserinfoRevokeLogout(t *testing.T) {
 
 	// Revocation (as the SDK sends it: a public client's id and the access token)
 	// revokes the grant's tokens, not the session.
-	p = ua.get(e.spa.srv.URL + "/start?prompt=none")
+	if c := ua.get(e.spa.srv.URL + "/start?prompt=none").json(t); c["sub"] != alice {
+		t.Fatalf("prompt=none before revoke: %v", c)
+	}
 	tok = e.spa.Tokens
 	st, _ = post(t, base+"/token/revoke", url.Values{"client_id": {"spa"}, "token": {tok.AccessToken}}, "", "")
 	if st != http.StatusOK {
@@ -163,8 +165,10 @@ func TestCodeFlowPKCERefreshUserinfoRevokeLogout(t *testing.T) {
 	}
 
 	// Logout: endSession with the ID token ends the Arbor session and its tokens, and
-	// returns to the registered post-logout URI.
-	p = ua.get(e.spa.srv.URL + "/start?prompt=none")
+	// returns to the registered post-logout URI. The session survived the revocation.
+	if c := ua.get(e.spa.srv.URL + "/start?prompt=none").json(t); c["sub"] != alice {
+		t.Fatalf("prompt=none after revoke: %v", c)
+	}
 	tok = e.spa.Tokens
 	idt, _ := tok.Extra("id_token").(string)
 	p = ua.get(base + "/connect/endSession?" + url.Values{"id_token_hint": {idt}, "post_logout_redirect_uri": {e.spa.srv.URL + "/bye"}}.Encode())
