@@ -221,3 +221,33 @@ func TestEndSessionAsTheSDKCallsIt(t *testing.T) {
 		t.Fatalf("the session did not survive a refused endSession: %v", c)
 	}
 }
+
+// TestRealmPaths: a client of realm alpha is served at /oauth2/realms/root/realms/alpha,
+// its users sign in on alpha's login page, and the root realm does not know it.
+func TestRealmPaths(t *testing.T) {
+	e := newEnv(t, envOptions{realm: "/alpha"})
+	ua := newAgent(t)
+	p := ua.get(e.spa.srv.URL + "/start")
+	if p.URL.Path != "/login" || p.URL.Query().Get("realm") != "/alpha" ||
+		!strings.HasPrefix(p.URL.Query().Get("goto"), "/oauth2/realms/root/realms/alpha/authorize/resume?id=") {
+		t.Fatalf("authorize in alpha led to %s", p.URL)
+	}
+	c := ua.signIn(p, alice, password).json(t)
+	if c["sub"] != alice || c["iss"] != e.srv.URL+"/oauth2/realms/root/realms/alpha" {
+		t.Fatalf("alpha sign-in: %v", c)
+	}
+	// The root realm's provider has no client "spa", nor takes alpha's tokens.
+	if st, _ := userinfo(t, e.srv.URL+"/oauth2/realms/root", e.spa.Tokens.AccessToken); st != http.StatusUnauthorized {
+		t.Fatalf("alpha's token at root's userinfo: %d", st)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	q := url.Values{"client_id": {"spa"}, "redirect_uri": {e.spa.callback()}, "response_type": {"code"}, "scope": {"openid"}}
+	res, err := noFollow.Get(e.srv.URL + "/oauth2/realms/root/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("alpha's client at root: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+}
