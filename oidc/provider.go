@@ -19,6 +19,7 @@ import (
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/keys"
 	"github.com/arbor-auth/arbor/sessions"
@@ -27,6 +28,16 @@ import (
 
 // doorName names this door in audit events.
 const doorName = "oidc"
+
+// Audit events of the door (besides the core's session.logout for endSession).
+const (
+	// EventAuthorized is an authorization request answered with a code for a session.
+	EventAuthorized = "oidc.authorized"
+	// EventReplay is a refresh token or code presented again: its grant is revoked.
+	EventReplay = "oidc.replay"
+	// EventRevoked is a grant revoked through token/revoke.
+	EventRevoked = "oidc.revoked"
+)
 
 // PurposeAccessToken is the key that seals access tokens (the id of their record).
 const PurposeAccessToken = "arbor oidc access token v1"
@@ -67,6 +78,8 @@ type Deps struct {
 	Store store.Store
 	Keys  *keys.Ring
 	Users door.Users
+	// Audit receives the door's events (nil discards them).
+	Audit *audit.Logger
 	Log   *slog.Logger
 	// Now is the clock (default time.Now); it must be the sessions' clock.
 	Now func() time.Time
@@ -161,7 +174,7 @@ func New(cfg Config, o Options, d Deps) (*Server, error) {
 func (s *Server) newRealm(realm string, cfg Config, clients map[string]*client, ring *keyRing, maxRefresh time.Duration, d Deps) (*realmProvider, error) {
 	base := BasePath(realm)
 	st := &storage{realm: realm, st: outageStore{d.Store}, keys: ring, clients: clients, users: d.Users, core: d.Core,
-		sealer: d.Keys.Sealer(PurposeSessionSeal), acr: cfg.ACR, now: d.Now, maxRefresh: maxRefresh}
+		sealer: d.Keys.Sealer(PurposeSessionSeal), acr: cfg.ACR, now: d.Now, maxRefresh: maxRefresh, audit: d.Audit}
 	var key [32]byte
 	copy(key[:], d.Keys.Key(PurposeAccessToken))
 	issuer := func(bool) (op.IssuerFromRequest, error) {
@@ -514,6 +527,8 @@ func (rp *realmProvider) complete(w http.ResponseWriter, r *http.Request, a *aut
 		ck.Value, ck.MaxAge = "", -1
 		http.SetCookie(w, ck)
 	}
+	rp.st.emit(ctx, audit.Event{Type: EventAuthorized, Realm: rp.realm, User: sess.Username, Journey: sess.Journey,
+		Session: sess.Handle, Details: map[string]any{"client_id": a.ClientID, "level": sess.Level}})
 	rp.log.Info("oidc authorization", "client_id", a.ClientID, "session_id", sess.Handle, "realm", rp.realm,
 		"user", door.TruncateUser(sess.Username), "level", sess.Level)
 	op.AuthResponse(a, rp.op, w, r)

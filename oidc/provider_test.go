@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/oidc"
 )
 
 // TestDiscoveryAtAMPaths: the discovery document names AM's endpoint paths, at the
@@ -76,6 +79,8 @@ func TestDiscoveryAtAMPaths(t *testing.T) {
 // logout.
 func TestCodeFlowPKCERefreshUserinfoRevokeLogout(t *testing.T) {
 	e := newEnv(t, envOptions{})
+	rec := &audit.Recorder{}
+	e.srv.App.Audit.AddSink(rec.Sink())
 	ua := newAgent(t)
 	base := e.spa.issuer
 
@@ -181,6 +186,13 @@ func TestCodeFlowPKCERefreshUserinfoRevokeLogout(t *testing.T) {
 	p = ua.get(e.spa.srv.URL + "/start?prompt=none")
 	if c := p.json(t); c["error"] != "login_required" {
 		t.Fatalf("prompt=none after logout: %v", c)
+	}
+
+	// The audit trail: every authorization, the replay, the revocation, the logout.
+	for typ, want := range map[string]int{oidc.EventAuthorized: 5, oidc.EventReplay: 1, oidc.EventRevoked: 1, audit.SessionLogout: 1} {
+		if n := rec.Count(typ); n != want {
+			t.Errorf("%d %s events, want %d", n, typ, want)
+		}
 	}
 }
 
