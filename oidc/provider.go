@@ -231,9 +231,9 @@ func (s *Server) newRealm(realm string, cfg Config, clients map[string]*client, 
 	return rp, nil
 }
 
-// ServeHTTP serves /oauth2/...: the realm's provider, AM's discovery alias
-// /oauth2/.well-known/openid-configuration for the root realm, and an OAuth error
-// for a realm this server does not serve.
+// ServeHTTP serves /oauth2/...: the realm's provider, AM's short paths for the root
+// realm (/oauth2/authorize, /oauth2/.well-known/openid-configuration), and an OAuth
+// error for a realm this server does not serve.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/oauth2/")
 	if !ok {
@@ -241,7 +241,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var realm, endpoint string
-	if strings.HasPrefix(rest, ".well-known/") {
+	if !strings.HasPrefix(rest, "realms/") {
+		// AM serves the root realm at /oauth2/<endpoint> too (discovery included).
 		realm, endpoint = "/", rest
 	} else {
 		segs := strings.Split(rest, "/")

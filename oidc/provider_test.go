@@ -48,7 +48,16 @@ func TestDiscoveryAtAMPaths(t *testing.T) {
 			t.Errorf("%s: id_token_signing_alg_values_supported = %v", u, d["id_token_signing_alg_values_supported"])
 		}
 	}
-	res, err := http.Get(base + "/connect/jwk_uri")
+	// AM's short path for the root realm reaches the same provider.
+	res, err := http.Get(e.srv.URL + "/oauth2/connect/jwk_uri")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("/oauth2/connect/jwk_uri: %d", res.StatusCode)
+	}
+	res, err = http.Get(base + "/connect/jwk_uri")
 	if err != nil {
 		t.Fatal(err)
 	}
