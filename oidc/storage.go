@@ -62,6 +62,9 @@ var (
 // session named only by an ID token's sid.
 const PurposeSessionSeal = "arbor oidc session seal v1"
 
+// errExpiredRefresh is a refresh token past its lifetime (counted from the sign-in).
+var errExpiredRefresh = zoidc.ErrInvalidGrant().WithDescription("the refresh token's lifetime is over: sign in again")
+
 // errNotFound is a record that does not exist (any more); the library maps it to the
 // protocol's error (invalid_grant, invalid_token).
 var errNotFound = errors.New("oidc: not found")
@@ -328,9 +331,15 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
+	// refresh_token_lifetime counts from the sign-in: rotation does not extend it.
+	end := g.Created.Add(c.cfg.RefreshTokenLifetime)
+	ttl := end.Sub(s.now())
+	if ttl <= 0 {
+		return "", "", time.Time{}, errExpiredRefresh
+	}
 	rt := randomID(32)
-	rec := refreshToken{GrantID: g.ID, Scopes: scopes, Expires: s.now().Add(c.cfg.RefreshTokenLifetime)}
-	if err := s.setJSON(ctx, refreshKey(rt), rec, c.cfg.RefreshTokenLifetime); err != nil {
+	rec := refreshToken{GrantID: g.ID, Scopes: scopes, Expires: end}
+	if err := s.setJSON(ctx, refreshKey(rt), rec, ttl); err != nil {
 		return "", "", time.Time{}, err
 	}
 	return id, rt, exp, nil
@@ -344,21 +353,22 @@ func (s *storage) useRefreshToken(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
+	ttl := rec.Expires.Sub(s.now())
+	if ttl <= 0 {
+		return errExpiredRefresh
+	}
 	if !rec.Used {
 		rec.Used = true
 		b, err := json.Marshal(rec)
 		if err != nil {
 			return err
 		}
-		ttl := rec.Expires.Sub(s.now())
-		if ttl > 0 {
-			_, err = s.st.CAS(ctx, refreshKey(token), b, rev, ttl)
-			if err == nil {
-				return nil
-			}
-			if !errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("oidc: use refresh token: %w", err)
-			}
+		_, err = s.st.CAS(ctx, refreshKey(token), b, rev, ttl)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("oidc: use refresh token: %w", err)
 		}
 	}
 	if err := s.revokeGrant(ctx, rec.GrantID, EventReplay); err != nil {
@@ -410,6 +420,9 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	var rec refreshToken
 	if _, err := s.getJSON(ctx, refreshKey(token), &rec); err != nil {
 		return nil, err
+	}
+	if !s.now().Before(rec.Expires) {
+		return nil, errExpiredRefresh
 	}
 	if rec.Used {
 		if err := s.revokeGrant(ctx, rec.GrantID, EventReplay); err != nil {
