@@ -56,13 +56,16 @@ var errNoService = errors.New("the push service is not configured")
 type services struct {
 	push    *push.Service
 	devices *devices.Registry
+	// sessions ends a user's sessions after a factor change; nil where no session
+	// exists (single-node tests, offline validation).
+	sessions nodes.SessionEnder
 }
 
 func servicesOf(b *nodes.Build) services {
 	if b == nil || b.Deps == nil {
 		return services{}
 	}
-	return services{push: b.Deps.Push, devices: b.Deps.Devices}
+	return services{push: b.Deps.Push, devices: b.Deps.Devices, sessions: b.Deps.Sessions}
 }
 
 func (s services) need(push, devs bool) error {

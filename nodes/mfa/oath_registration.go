@@ -155,6 +155,9 @@ func (n *oathRegistration) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if err := n.svc.devices.SetSkip(ctx.Ctx, ctx.Realm, user, devices.MethodOATH, devices.SkipNotSkippable); err != nil {
 		return nodes.Action{}, err
 	}
+	if err := nodes.EndUserSessions(ctx, n.svc.sessions, user, "authenticator app registered"); err != nil {
+		return nodes.Action{}, err
+	}
 	if n.cfg.GenerateRecoveryCodes {
 		codes, err := n.svc.devices.NewRecoveryCodes(ctx.Ctx, ctx.Realm, user)
 		if err != nil {

@@ -47,6 +47,13 @@ func init() {
 						return nodes.Action{}, err
 					}
 					au.Emit(ctx.Ctx, audit.Event{Type: audit.MFAOptOut, Realm: ctx.Realm, User: user, FlowID: ctx.FlowID, Node: ctx.NodeID, Client: ctx.Request.ClientIP})
+					if cur != devices.SkipSkippable {
+						// The account's sessions were earned under a rule that no longer
+						// holds; end them rather than let them carry a stale level.
+						if err := nodes.EndUserSessions(ctx, svc.sessions, user, "opted out of MFA"); err != nil {
+							return nodes.Action{}, err
+						}
+					}
 					return nodes.Goto("outcome"), nil
 				}), nil
 			},

@@ -115,6 +115,9 @@ func (n *pushRegistration) Process(ctx *nodes.Context) (nodes.Action, error) {
 		if err := n.svc.devices.SetSkip(ctx.Ctx, ctx.Realm, user, devices.MethodPush, devices.SkipNotSkippable); err != nil {
 			return nodes.Action{}, err
 		}
+		if err := nodes.EndUserSessions(ctx, n.svc.sessions, user, "push device registered"); err != nil {
+			return nodes.Action{}, err
+		}
 		if n.cfg.GenerateRecoveryCodes {
 			codes, err := n.svc.devices.NewRecoveryCodes(ctx.Ctx, ctx.Realm, user)
 			if err != nil {
