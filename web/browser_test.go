@@ -23,6 +23,7 @@ import (
 
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/authenticator"
+	"github.com/arbor-auth/arbor/internal/app/apptest"
 )
 
 // chromiumPath is where Debian installs Chromium; ARBOR_CHROMIUM overrides it.
@@ -569,42 +570,15 @@ func TestBrowserDevices(t *testing.T) {
 	b.checkConsole()
 }
 
-// loginRequests counts the requests the login page has served, from the server's own
-// request metrics: each poll of a waiting page is one.
-func (e *env) loginRequests() float64 {
-	e.t.Helper()
-	mfs, err := e.app.Metrics.Gather()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var n float64
-	for _, mf := range mfs {
-		if mf.GetName() != "arbor_http_requests_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "route" && l.GetValue() == "/login" {
-					n += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return n
-}
+// loginRequests counts the requests the login page has served: each poll of a waiting
+// page is one.
+func (e *env) loginRequests() float64 { e.t.Helper(); return apptest.Requests(e.t, e.app, "/login") }
 
 // waitPolls waits until the open page has polled the server n more times: what a test
 // means by "let the page wait", without guessing how long that takes.
 func (e *env) waitPolls(n int) {
 	e.t.Helper()
-	start := e.loginRequests()
-	deadline := time.Now().Add(stepTimeout)
-	for e.loginRequests() < start+float64(n) {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("the page polled %v times in %s, want %d", e.loginRequests()-start, stepTimeout, n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	apptest.WaitRequests(e.t, e.app, "/login", n, stepTimeout)
 }
 
 // waitHeld waits until the waiting page's poll timer has come due and held back (the
