@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/oath"
 	"github.com/arbor-auth/arbor/web"
 )
 
@@ -686,5 +688,34 @@ func TestAccountSessions(t *testing.T) {
 	}
 	if n := e.audit.Count(audit.SessionLogout); n < 2 {
 		t.Errorf("%d logout events, want the two sign-outs audited", n)
+	}
+}
+
+// TestAppOnlyUserStepsUpWithACode: a user whose only second factor is an authenticator
+// app steps up through otp_step_up_journey (oath-mfa), not the push journey that could
+// not verify them; a user with a phone still goes through push-mfa.
+func TestAppOnlyUserStepsUpWithACode(t *testing.T) {
+	e := newEnv(t, envOptions{args: []string{"--mfa-bypass", "restricted"}})
+	ctx := context.Background()
+	if _, err := e.app.Devices.AddOATH(ctx, "/", alice, devices.OATHDevice{Name: "Authenticator app", Params: oath.DefaultParams}, appSecret); err != nil {
+		t.Fatal(err)
+	}
+	stepUpVia := func() string {
+		t.Helper()
+		c := e.client()
+		wantStatus(t, c.login("login", password), http.StatusSeeOther)
+		p := c.get("/account/devices")
+		wantStatus(t, p, http.StatusOK)
+		p = c.post("/account/recovery-codes", url.Values{"csrf": {p.form(t).Get("csrf")}})
+		wantStatus(t, p, http.StatusSeeOther)
+		loc, _ := url.Parse(p.Header.Get("Location"))
+		return loc.Query().Get("journey")
+	}
+	if j := stepUpVia(); j != "oath-mfa" {
+		t.Errorf("app-only user steps up through %q, want oath-mfa", j)
+	}
+	e.enroll()
+	if j := stepUpVia(); j != "push-mfa" {
+		t.Errorf("user with a phone steps up through %q, want push-mfa", j)
 	}
 }
