@@ -18,15 +18,21 @@ import (
 	"github.com/arbor-auth/arbor/push"
 )
 
-var registrations []func(*nodes.Registry)
-
-func add(f func(*nodes.Registry)) { registrations = append(registrations, f) }
-
 // Register adds every push MFA node type to r.
 func Register(r *nodes.Registry) {
-	for _, f := range registrations {
-		f(r)
-	}
+	registerDeviceProfileCollector(r)
+	registerGetAuthenticatorApp(r)
+	registerMfaRegistrationOptions(r)
+	registerOathRegistration(r)
+	registerOathTokenVerifier(r)
+	registerOptOutMfa(r)
+	registerOtpOrPushCollector(r)
+	registerPushRegistration(r)
+	registerPushResultVerifier(r)
+	registerPushSender(r)
+	registerPushWait(r)
+	registerRecoveryCodeCollectorDecision(r)
+	registerRecoveryCodeDisplay(r)
 }
 
 // Shared-state keys, AM's names.
