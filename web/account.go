@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -58,6 +59,12 @@ var factorNames = map[string]string{
 	nodes.FactorRecoveryCode: "recovery code",
 }
 
+// doorWords say through which door a session was earned, in the account page's words.
+var doorWords = map[string]string{
+	"web": "in a browser", "rest": "through an app", "radius": "through a VPN or gateway (RADIUS)",
+	"fortigate": "through a firewall login", "linotp": "through a validation service", "oidc": "through an application",
+}
+
 func sessionRows(list []sessions.Session, current string) []sessionRow {
 	rows := make([]sessionRow, 0, len(list))
 	for _, se := range list {
@@ -70,7 +77,7 @@ func sessionRows(list []sessions.Session, current string) []sessionRow {
 			}
 		}
 		rows = append(rows, sessionRow{Handle: se.Handle, Created: se.Created, Access: se.Access,
-			Door: se.Props[door.PropDoor], IP: se.Props[door.PropIP], Agent: se.Props[door.PropAgent],
+			Door: cmp.Or(doorWords[se.Props[door.PropDoor]], se.Props[door.PropDoor]), IP: se.Props[door.PropIP], Agent: se.Props[door.PropAgent],
 			Factors: strings.Join(names, " + "), Current: se.Handle == current, Restricted: se.Restricted})
 	}
 	// This browser's session first, then the most recent.

@@ -625,7 +625,7 @@ func TestAccountSessions(t *testing.T) {
 		}
 	}
 	p := a.get("/account/devices")
-	wantStatus(t, p, http.StatusOK, "Where you are signed in", `id="this-session"`, "with password (web)", "Sign out everywhere else")
+	wantStatus(t, p, http.StatusOK, "Where you are signed in", `id="this-session"`, "with password, in a browser", "Sign out everywhere else")
 	if n := strings.Count(p.body, `class="device session`); n != 3 {
 		t.Errorf("%d sessions listed, want 3", n)
 	}
