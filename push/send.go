@@ -86,6 +86,9 @@ type SendRequest struct {
 	// ClientIP is the address of the login that caused the push, for delivery policy
 	// and audit.
 	ClientIP string
+	// Transaction, when set, binds the push to one transaction: the device shows its
+	// text instead of Message, and only an approval naming its id and text counts.
+	Transaction *Transaction
 }
 
 // Sent describes a push that was sent.
@@ -144,6 +147,11 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (*Sent, error) {
 	}
 	if req.Timeout < 0 {
 		return nil, fmt.Errorf("%w: negative timeout", ErrInvalidRequest)
+	}
+	if req.Transaction != nil {
+		if err := req.Transaction.check(); err != nil {
+			return nil, err
+		}
 	}
 	timeout := req.Timeout
 	if timeout == 0 {
@@ -215,6 +223,15 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (*Sent, error) {
 	id := newMessageID(AuthenticatePrefix, now)
 	challenge := randomBytes(32)
 	text := FormatMessage(req.Message, req.Username, dev.Issuer)
+	txHash := ""
+	if tx := req.Transaction; tx != nil {
+		// The transaction's text is shown verbatim: no placeholders are filled in, so
+		// what the hash binds is exactly what the user reads.
+		if tx.Text != "" {
+			text = tx.Text
+		}
+		txHash = TransactionHash(tx.ID, text)
+	}
 	claims := jwt.MapClaims{
 		"u": dev.ID,
 		"l": base64.StdEncoding.EncodeToString([]byte(s.cfg.LoadBalancerCookie)),
@@ -230,6 +247,10 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (*Sent, error) {
 	}
 	if contextInfo != "" {
 		claims["x"] = contextInfo
+	}
+	if txHash != "" {
+		claims["tx"] = req.Transaction.ID
+		claims["th"] = txHash
 	}
 	number := 0
 	if typ == TypeChallenge {
@@ -255,6 +276,10 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (*Sent, error) {
 		Type:      typ,
 		Number:    number,
 		JWT:       signed,
+		TxHash:    txHash,
+	}
+	if req.Transaction != nil {
+		rec.TxID = req.Transaction.ID
 	}
 	ev.Message = id
 	if err := s.casMessage(ctx, id, rec, 0); err != nil {
