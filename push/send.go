@@ -212,6 +212,15 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (*Sent, error) {
 		}
 	}
 
+	target := delivery.Device{ID: dev.ID, Platform: dev.Platform, Communication: dev.Communication, Token: dev.Token}
+	if vd, ok := s.dlv.(delivery.ValidityDeliverer); ok {
+		// A provider with its own timeout (challenge_service) decides how long the push
+		// is valid, as LinOTP's push providers do.
+		if v := vd.Validity(delivery.Message{Device: target, Realm: req.Realm, User: req.Username, ClientIP: req.ClientIP}); v > 0 {
+			timeout = v
+		}
+	}
+
 	secret, err := s.devs.Secret(ctx, &dev)
 	if err != nil {
 		ev.Reason = "device secret does not open"
@@ -303,16 +312,11 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (*Sent, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DeliveryTimeout)
 	derr := s.dlv.Deliver(dctx, delivery.Message{
-		MessageID: id,
-		JWT:       signed,
-		Title:     "Login request",
-		Body:      text,
-		Device: delivery.Device{
-			ID:            dev.ID,
-			Platform:      dev.Platform,
-			Communication: dev.Communication,
-			Token:         dev.Token,
-		},
+		MessageID:     id,
+		JWT:           signed,
+		Title:         "Login request",
+		Body:          text,
+		Device:        target,
 		Realm:         req.Realm,
 		User:          req.Username,
 		ClientIP:      req.ClientIP,
