@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -102,6 +104,7 @@ func startChallengeService(t *testing.T, p *pki) *challengeService {
 		cs.mu.Unlock()
 		w.WriteHeader(http.StatusAccepted)
 	}))
+	cs.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are the point of some tests
 	cs.srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: p.caPool, MinVersion: tls.VersionTLS12}
 	cs.srv.StartTLS()
 	t.Cleanup(cs.srv.Close)
@@ -135,7 +138,7 @@ func deadURL(t *testing.T) string {
 func csMessage(clientIP string) Message {
 	return Message{MessageID: "AUTHENTICATE:cs-1", JWT: "header.payload.sig", Title: "Login request", Body: "Login to dc1.example.net",
 		Device: Device{ID: "dev-1", Platform: "android", Communication: "fcm", Token: "fcm-token"},
-		Realm: "/", User: "tux", ClientIP: clientIP, TTL: time.Minute}
+		Realm:  "/", User: "tux", ClientIP: clientIP, TTL: time.Minute}
 }
 
 func TestChallengeServiceMutualTLSWithFailover(t *testing.T) {
