@@ -27,6 +27,7 @@ import (
 	"github.com/arbor-auth/arbor/authenticator"
 	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
+	"github.com/arbor-auth/arbor/internal/testredis"
 	"github.com/arbor-auth/arbor/linotp"
 	"github.com/arbor-auth/arbor/oath"
 	"github.com/arbor-auth/arbor/push"
@@ -69,7 +70,7 @@ type env struct {
 	seen   map[string]string
 }
 
-func newEnv(t *testing.T, yaml string) *env {
+func newEnv(t *testing.T, yaml string, args ...string) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, audit: &audit.Recorder{}, seen: map[string]string{}}
 	dir := t.TempDir()
@@ -77,7 +78,7 @@ func newEnv(t *testing.T, yaml string) *env {
 	if err := os.WriteFile(f, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.srv = apptest.Start(t, apptest.Options{Args: []string{"--config", f, "--realms", "alpha"}, Now: e.clock.Now, PublicURL: true, Dir: dir})
+	e.srv = apptest.Start(t, apptest.Options{Args: append([]string{"--config", f, "--realms", "alpha"}, args...), Now: e.clock.Now, PublicURL: true, Dir: dir})
 	e.srv.Audit.AddSink(e.audit.Sink())
 	apptest.AddUser(t, e.srv.App, "/", "alice", password, nil)
 	apptest.AddUser(t, e.srv.App, "/", "bob", password, nil)
@@ -591,5 +592,35 @@ func TestDisabledByDefault(t *testing.T) {
 	r.Body.Close()
 	if r.StatusCode != http.StatusNotFound {
 		t.Errorf("disabled door answers %d", r.StatusCode)
+	}
+}
+
+// TestStoreOutage: on Redis, with Redis paused, check and check_status answer 503 in
+// LinOTP's error shape and lose nothing: once Redis is back the transaction is still
+// open and can be approved.
+func TestStoreOutage(t *testing.T) {
+	rs := testredis.Start(t)
+	e := newEnv(t, enabled, "--redis", rs.URL())
+	e.enrollPush("/", "alice")
+	id := e.challenge("alice", "Login to dc1.example.net")
+	rs.Pause()
+	for _, path := range []string{"/validate/check", "/validate/check_status"} {
+		params := url.Values{"user": {"alice"}, "pass": {password}, "data": {"Login to dc2.example.net"}, "content_type": {"0"}}
+		if path == "/validate/check_status" {
+			params = url.Values{"user": {"alice"}, "pass": {password}, "transactionid": {id}}
+		}
+		st, m := e.call(http.MethodGet, path, params)
+		if st != http.StatusServiceUnavailable || !strings.Contains(errorMessage(t, m), "temporarily unavailable") {
+			t.Errorf("%s during the outage: %d %v", path, st, m)
+		}
+	}
+	rs.Resume()
+	n := e.pending(id)
+	if err := e.phone.Approve(ctx, n.MessageID, 0); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Second)
+	if entry, ok := e.status("alice", id); !ok || entry["status"] != linotp.StateAccepted {
+		t.Fatalf("after the outage: %v %v", ok, entry)
 	}
 }
