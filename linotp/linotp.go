@@ -366,9 +366,9 @@ var errStepAgain = errors.New("step asked again")
 func (d *Door) drive(ctx context.Context, c *call, t *turn) (*engine.Result, error) {
 	out, err := d.d.Core.Start(ctx, door.Start{Door: doorName, Realm: c.realm, Journey: d.cfg.Journey, Client: c.client, NoSession: true})
 	for range maxSteps {
-		res, err := result(out, err)
-		if err != nil || res.Status != engine.NeedInput {
-			return res, err
+		res, rerr := result(out, err)
+		if rerr != nil || res.Status != engine.NeedInput {
+			return res, rerr
 		}
 		if polling(res.Callbacks) {
 			if !t.challenge {
