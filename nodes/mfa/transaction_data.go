@@ -30,24 +30,23 @@ const (
 // transactionid, but 20 of them (66 bits), so an id cannot be guessed.
 const TransactionIDDigits = 20
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[TransactionDataConfig]{
-			Type:     "transaction_data",
-			Title:    "Transaction Data",
-			Category: "mfa",
-			Summary:  "Takes the text of a transaction to approve (a LinOTP-style data parameter) and gives it a transaction id.",
-			Description: "Sends a TextInputCallback with the prompt. The answer, valid UTF-8 text of at most 1024 bytes without control " +
-				"characters other than tab and newline, goes to shared state arbor.transaction_data, and a new random transaction id of " +
-				"20 digits to arbor.transaction_id; a push_sender with transaction: true then shows the text verbatim on the device and " +
-				"binds the approval to that id and text. Text that is too long or not displayable asks again with an error; an empty " +
-				"answer is a transaction with no text of its own (the push shows push_sender's message).",
-			Input:    true,
-			Outcomes: []nodes.Outcome{{ID: "outcome", Label: "Outcome"}},
-			New: func(c *TransactionDataConfig, _ *nodes.Build) (nodes.Node, error) {
-				return &transactionData{cfg: c}, nil
-			},
-		})
+// registerTransactionData adds the transaction_data node type to r.
+func registerTransactionData(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[TransactionDataConfig]{
+		Type:     "transaction_data",
+		Title:    "Transaction Data",
+		Category: "mfa",
+		Summary:  "Takes the text of a transaction to approve (a LinOTP-style data parameter) and gives it a transaction id.",
+		Description: "Sends a TextInputCallback with the prompt. The answer, valid UTF-8 text of at most 1024 bytes without control " +
+			"characters other than tab and newline, goes to shared state arbor.transaction_data, and a new random transaction id of " +
+			"20 digits to arbor.transaction_id; a push_sender with transaction: true then shows the text verbatim on the device and " +
+			"binds the approval to that id and text. Text that is too long or not displayable asks again with an error; an empty " +
+			"answer is a transaction with no text of its own (the push shows push_sender's message).",
+		Input:    true,
+		Outcomes: []nodes.Outcome{{ID: "outcome", Label: "Outcome"}},
+		New: func(c *TransactionDataConfig, _ *nodes.Build) (nodes.Node, error) {
+			return &transactionData{cfg: c}, nil
+		},
 	})
 }
 
