@@ -1,0 +1,230 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// journeysAdminCmds are the `arbor journeys` subcommands that talk to a running server.
+// validate is among them only in its server mode (see journeysValidateOnServer).
+func journeysAdminCmds() map[string]adminCmd {
+	var (
+		version, ifVersion int
+		cases              string
+	)
+	versionFlag := func(fs *flag.FlagSet) {
+		fs.IntVar(&ifVersion, "if-version", 0, "refuse unless this is still the current version (default: whatever is current)")
+	}
+	return map[string]adminCmd{
+		"list": {usage: "list", args: 0, run: func(ctx context.Context, e *adminEnv) error {
+			js, err := e.c.ListJourneys(ctx)
+			if err != nil || e.json {
+				return err
+			}
+			tw := table(e.stdout)
+			fmt.Fprintln(tw, "NAME\tVERSION\tENABLED\tSAVED\tSOURCE")
+			for _, j := range js {
+				fmt.Fprintf(tw, "%s\t%d\t%t\t%s\t%s\n", j.Name, j.Version, j.Enabled, when(j.Saved), orDash(j.Source))
+			}
+			return tw.Flush()
+		}},
+		"get": {usage: "get NAME [--version N]", args: 1,
+			flags: func(fs *flag.FlagSet) { fs.IntVar(&version, "version", 0, "the version to get (default: the current one)") },
+			run: func(ctx context.Context, e *adminEnv) error {
+				j, err := e.c.GetJourney(ctx, e.args[0], version)
+				if err != nil || e.json {
+					return err
+				}
+				// The document alone on stdout, ready to edit and put back; which version
+				// it is goes to stderr.
+				fmt.Fprintf(e.stderr, "journey %s version %d (to save an edit of it: arbor journeys put FILE --if-version %d)\n", j.Name, j.Version, j.Version)
+				fmt.Fprintln(e.stdout, pretty(j.Doc))
+				return nil
+			}},
+		"put": {usage: "put FILE [--if-version N]", args: 1, flags: versionFlag, run: func(ctx context.Context, e *adminEnv) error {
+			doc, err := os.ReadFile(e.args[0])
+			if err != nil {
+				return fmt.Errorf("%w: %v", errUsage, err)
+			}
+			s, err := e.c.PutJourney(ctx, doc, ifVersion)
+			if err != nil {
+				return err
+			}
+			e.printf("saved journey %s version %d\n", s.Name, s.Version)
+			return nil
+		}},
+		"validate": {usage: "validate --server URL FILE... [--cases DIR]", args: -1,
+			flags: func(fs *flag.FlagSet) {
+				fs.StringVar(&cases, "cases", "", "also run the journey test cases (arbor journeys test format) in DIR on the server")
+			},
+			run: func(ctx context.Context, e *adminEnv) error { return validateOnServer(ctx, e, cases) }},
+		"rollback": {usage: "rollback NAME VERSION [--if-version N]", args: 2, flags: versionFlag, run: func(ctx context.Context, e *adminEnv) error {
+			v, err := strconv.Atoi(e.args[1])
+			if err != nil || v < 1 {
+				return fmt.Errorf("%w: VERSION %q is not a version number", errUsage, e.args[1])
+			}
+			s, err := e.c.Rollback(ctx, e.args[0], v, ifVersion)
+			if err != nil {
+				return err
+			}
+			e.printf("journey %s: version %d, a copy of version %d, is now current\n", s.Name, s.Version, v)
+			return nil
+		}},
+		"diff": {usage: "diff NAME A B", args: 3, run: func(ctx context.Context, e *adminEnv) error {
+			var ab [2]int
+			for i, s := range e.args[1:] {
+				n, err := strconv.Atoi(s)
+				if err != nil || n < 1 {
+					return fmt.Errorf("%w: %q is not a version number", errUsage, s)
+				}
+				ab[i] = n
+			}
+			d, err := e.c.Diff(ctx, e.args[0], ab[0], ab[1])
+			if err != nil || e.json {
+				return err
+			}
+			fmt.Fprint(e.stdout, d.Diff)
+			if d.Diff != "" && !strings.HasSuffix(d.Diff, "\n") {
+				fmt.Fprintln(e.stdout)
+			}
+			return nil
+		}},
+		"enable":  journeySwitchCmd(true),
+		"disable": journeySwitchCmd(false),
+		"delete": {usage: "delete NAME", args: 1, run: func(ctx context.Context, e *adminEnv) error {
+			if err := e.c.DeleteJourney(ctx, e.args[0]); err != nil {
+				return err
+			}
+			e.printf("deleted journey %s\n", e.args[0])
+			return nil
+		}},
+	}
+}
+
+// journeySwitchCmd is enable or disable.
+func journeySwitchCmd(on bool) adminCmd {
+	verb := "disable"
+	if on {
+		verb = "enable"
+	}
+	return adminCmd{usage: verb + " NAME", args: 1, run: func(ctx context.Context, e *adminEnv) error {
+		r, err := e.c.SetJourneyEnabled(ctx, e.args[0], on)
+		if err != nil {
+			return err
+		}
+		e.printf("journey %s: enabled %t\n", r.Name, r.Enabled)
+		return nil
+	}}
+}
+
+// validateOnServer asks the server to validate each file (and, with casesDir, to run
+// the cases against it), printing "FILE: ok" or the problems as the offline command
+// does. Every file is checked; the first refusal is returned after all were.
+func validateOnServer(ctx context.Context, e *adminEnv, casesDir string) error {
+	var cases []json.RawMessage
+	if casesDir != "" {
+		var err error
+		if cases, err = readCases(casesDir); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+	}
+	files := append([]string(nil), e.args...)
+	sort.Strings(files)
+	var first error
+	for _, f := range files {
+		doc, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if cases != nil {
+			var answer json.RawMessage
+			answer, err = e.c.ValidateAndTest(ctx, doc, cases)
+			if err == nil && !e.json {
+				fmt.Fprintf(e.stdout, "%s: ok\n%s\n", f, pretty(answer))
+			}
+		} else if err = e.c.ValidateJourney(ctx, doc); err == nil {
+			e.printf("%s: ok\n", f)
+		}
+		if err != nil {
+			reportAdminError(e.stderr, f, e.c.URL, err)
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	if first != nil {
+		return errReported
+	}
+	return nil
+}
+
+// errReported is returned by a command that already wrote its errors: exit 1, nothing
+// more printed.
+var errReported = fmt.Errorf("reported")
+
+// readCases reads the journey test case files of dir (YAML or JSON, as `arbor journeys
+// test` reads them) into JSON documents for the API.
+func readCases(dir string) ([]json.RawMessage, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read test cases: %w", err)
+	}
+	var out []json.RawMessage
+	for _, en := range entries {
+		ext := filepath.Ext(en.Name())
+		if en.IsDir() || (ext != ".yaml" && ext != ".yml" && ext != ".json") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, en.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read test cases: %w", err)
+		}
+		var v any
+		if err := yaml.Unmarshal(b, &v); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, en.Name()), err)
+		}
+		j, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, en.Name()), err)
+		}
+		out = append(out, j)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no test case files (*.yaml, *.yml, *.json) in %s", dir)
+	}
+	return out, nil
+}
+
+// pretty indents a JSON document, or returns it as it is if it is not JSON.
+func pretty(doc []byte) string {
+	var b bytes.Buffer
+	if err := json.Indent(&b, doc, "", "  "); err != nil {
+		return string(doc)
+	}
+	return b.String()
+}
+
+// journeysOnServer reports whether `arbor journeys validate` args ask for the server:
+// a --server or --url flag, or ARBOR_TOKEN in the environment.
+func journeysOnServer(args []string) bool {
+	if os.Getenv(envToken) != "" {
+		return true
+	}
+	for _, a := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && (name == "server" || name == "url" || name == "token") {
+			return true
+		}
+	}
+	return false
+}
