@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -107,7 +108,8 @@ func runAdmin(ctx context.Context, name string, cmd adminCmd, args []string, std
 		cmd.flags(fs)
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: %s %s\n\n", name, cmd.usage)
+		group := name[:strings.LastIndexByte(name, ' ')] // "arbor users get" -> "arbor users"
+		fmt.Fprintf(stderr, "usage: %s %s\n\n", group, cmd.usage)
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
