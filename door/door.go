@@ -201,6 +201,10 @@ func (c *Core) Policy(realm string) RealmPolicy {
 	return p
 }
 
+// ConfigDisabled reports whether the configuration (disabled_journeys) disables journey;
+// the store's flag (journeys.Repo.SetEnabled) comes on top of it.
+func (c *Core) ConfigDisabled(journey string) bool { return c.disabled[journey] }
+
 // HasRealm reports whether realm (normalised) is served.
 func (c *Core) HasRealm(realm string) bool { return c.realms[realm] }
 
