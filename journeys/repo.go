@@ -578,6 +578,26 @@ func (r *Repo) checkCycles(ctx context.Context, j *Journey) error {
 	return visit(j.Name, nil)
 }
 
+// Version returns version v of name as saved (document, source, actor, time); a
+// deleted journey's versions stay readable.
+func (r *Repo) Version(ctx context.Context, name string, v int) (*Version, error) {
+	return r.version(ctx, name, v)
+}
+
+// Latest returns the current version of name as saved, read from the store (not the
+// head cache), and whether it is enabled.
+func (r *Repo) Latest(ctx context.Context, name string) (*Version, bool, error) {
+	h, err := r.currentHead(ctx, name, true)
+	if err != nil {
+		return nil, false, err
+	}
+	v, err := r.version(ctx, name, h.version)
+	if err != nil {
+		return nil, false, err
+	}
+	return v, !h.disabled, nil
+}
+
 func (r *Repo) version(ctx context.Context, name string, v int) (*Version, error) {
 	it, err := r.st.Get(ctx, versionKey(name, v))
 	if errors.Is(err, store.ErrNotFound) {
