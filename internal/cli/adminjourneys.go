@@ -39,7 +39,9 @@ func journeysAdminCmds() map[string]adminCmd {
 			return tw.Flush()
 		}},
 		"get": {usage: "get NAME [--version N]", args: 1,
-			flags: func(fs *flag.FlagSet) { fs.IntVar(&version, "version", 0, "the version to get (default: the current one)") },
+			flags: func(fs *flag.FlagSet) {
+				fs.IntVar(&version, "version", 0, "the version to get (default: the current one)")
+			},
 			run: func(ctx context.Context, e *adminEnv) error {
 				j, err := e.c.GetJourney(ctx, e.args[0], version)
 				if err != nil || e.json {
