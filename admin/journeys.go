@@ -348,4 +348,3 @@ func (a *API) enableJourney(enabled bool) handler {
 		return c.JSON(http.StatusOK, map[string]any{"name": name, "enabled": enabled})
 	}
 }
-
