@@ -1,15 +1,11 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
-	"github.com/aymanbagabas/go-udiff"
-
+	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/web/viewer"
 )
 
@@ -28,30 +24,16 @@ func mountViewer(a *App) error {
 	return nil
 }
 
-// journeyDiff is the unified diff between versions from and to of the journey name,
-// over their documents pretty-printed with keys sorted, so that only what changed shows
-// (a document saved by a tool that orders keys differently is not all changed).
+// journeyDiff is the unified diff between versions from and to of the journey name
+// (journeys.Diff, labelled as the admin API labels them).
 func (a *App) journeyDiff(ctx context.Context, name string, from, to int) (string, error) {
-	var docs [2]string
+	var docs [2][]byte
 	for i, n := range []int{from, to} {
 		v, err := a.Journeys.Version(ctx, name, n)
 		if err != nil {
 			return "", err
 		}
-		dec := json.NewDecoder(bytes.NewReader(v.Doc))
-		dec.UseNumber() // numbers as written, not through float64
-		var x any
-		if err := dec.Decode(&x); err != nil {
-			return "", fmt.Errorf("journey %q version %d: %w", name, n, err)
-		}
-		var b strings.Builder
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false) // "<" as written: the page escapes what it shows
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(x); err != nil {
-			return "", fmt.Errorf("journey %q version %d: %w", name, n, err)
-		}
-		docs[i] = b.String()
+		docs[i] = v.Doc
 	}
-	return udiff.Unified(name+" version "+strconv.Itoa(from), name+" version "+strconv.Itoa(to), docs[0], docs[1]), nil
+	return journeys.Diff(name+"@v"+strconv.Itoa(from), name+"@v"+strconv.Itoa(to), docs[0], docs[1]), nil
 }
