@@ -13,11 +13,16 @@ import (
 
 // JourneySummary is one row of the journey list.
 type JourneySummary struct {
-	Name    string    `json:"name"`
-	Version int       `json:"version"`
-	Enabled bool      `json:"enabled"`
-	Source  string    `json:"source"`
-	Saved   time.Time `json:"saved"`
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+	// Enabled is the store's flag (enable, disable); DisabledByConfig says the
+	// server's disabled_journeys setting names the journey, which wins.
+	Enabled          bool      `json:"enabled"`
+	DisabledByConfig bool      `json:"disabled_by_config,omitempty"`
+	Source           string    `json:"source"`
+	Saved            time.Time `json:"saved"`
+	// Actor is who saved the version (empty: loaded at start).
+	Actor string `json:"actor,omitempty"`
 }
 
 // Journey is one version of a journey with its document.

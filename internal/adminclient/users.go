@@ -23,7 +23,8 @@ type User struct {
 	Attributes         map[string]any `json:"attributes"`
 	Created            time.Time      `json:"created"`
 	Updated            time.Time      `json:"updated"`
-	MustChangePassword bool           `json:"must_change_password"`
+	// HasPassword says whether the account has a password set.
+	HasPassword bool `json:"has_password"`
 }
 
 // NewUser is the body of a user creation. Password is hashed by the server; an empty
@@ -42,8 +43,10 @@ type Session struct {
 	Expires time.Time `json:"expires"`
 	Level   int       `json:"level"`
 	Factors []string  `json:"factors"`
-	Door    string    `json:"door"`
-	Client  string    `json:"client"`
+	// Journey is the journey that made the session.
+	Journey string `json:"journey"`
+	// Restricted marks a session that may only finish a second factor's enrolment.
+	Restricted bool `json:"restricted,omitempty"`
 }
 
 // Device is one of a user's registered devices (never its secrets).
@@ -90,12 +93,11 @@ func (c *Client) UpdateAttributes(ctx context.Context, realm, username string, a
 }
 
 // SetPassword sets the user's password (the server hashes it) and ends the user's
-// sessions; mustChange makes the next sign-in ask for a new one.
-func (c *Client) SetPassword(ctx context.Context, realm, username, password string, mustChange bool) error {
+// sessions.
+func (c *Client) SetPassword(ctx context.Context, realm, username, password string) error {
 	body := jsonBody(struct {
-		Password   string `json:"password"`
-		MustChange bool   `json:"must_change,omitempty"`
-	}{password, mustChange})
+		Password string `json:"password"`
+	}{password})
 	_, err := c.call(ctx, request{method: http.MethodPut, path: userPath(username, "/password"), query: realmQuery(realm), body: body}, nil)
 	return err
 }

@@ -32,9 +32,13 @@ func journeysAdminCmds() map[string]adminCmd {
 				return err
 			}
 			tw := table(e.stdout)
-			fmt.Fprintln(tw, "NAME\tVERSION\tENABLED\tSAVED\tSOURCE")
+			fmt.Fprintln(tw, "NAME\tVERSION\tENABLED\tSAVED\tBY\tSOURCE")
 			for _, j := range js {
-				fmt.Fprintf(tw, "%s\t%d\t%t\t%s\t%s\n", j.Name, j.Version, j.Enabled, when(j.Saved), orDash(j.Source))
+				enabled := fmt.Sprint(j.Enabled)
+				if j.DisabledByConfig {
+					enabled += " (disabled by config)"
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", j.Name, j.Version, enabled, when(j.Saved), orDash(j.Actor), orDash(j.Source))
 			}
 			return tw.Flush()
 		}},

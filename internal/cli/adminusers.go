@@ -67,7 +67,6 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		attrs      attrFlag
 		status     string
 		noPassword bool
-		mustChange bool
 		end        bool
 		remove     string
 	)
@@ -117,16 +116,13 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		"disable": userStateCmd(&realm, "disable", "disabled", (*adminclient.Client).DisableUser, withRealm(nil)),
 		"enable":  userStateCmd(&realm, "enable", "enabled", (*adminclient.Client).EnableUser, withRealm(nil)),
 		"unlock":  userStateCmd(&realm, "unlock", "unlocked", (*adminclient.Client).UnlockUser, withRealm(nil)),
-		"passwd": {usage: "passwd USERNAME [--must-change]", args: 1,
-			flags: withRealm(func(fs *flag.FlagSet) {
-				fs.BoolVar(&mustChange, "must-change", false, "make the user choose a new password at the next sign-in")
-			}),
+		"passwd": {usage: "passwd USERNAME", args: 1, flags: withRealm(nil),
 			run: func(ctx context.Context, e *adminEnv) error {
 				pw, err := readNewPassword(ctx, e, e.args[0])
 				if err != nil {
 					return err
 				}
-				if err := e.c.SetPassword(ctx, realm, e.args[0], pw, mustChange); err != nil {
+				if err := e.c.SetPassword(ctx, realm, e.args[0], pw); err != nil {
 					return err
 				}
 				e.printf("password of %s set; the user's sessions were ended\n", e.args[0])
@@ -160,10 +156,14 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 					return err
 				}
 				tw := table(e.stdout)
-				fmt.Fprintln(tw, "HANDLE\tCREATED\tEXPIRES\tLEVEL\tFACTORS\tDOOR\tCLIENT")
+				fmt.Fprintln(tw, "HANDLE\tCREATED\tEXPIRES\tLEVEL\tFACTORS\tJOURNEY")
 				for _, s := range ss {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Handle, when(s.Created), when(s.Expires), s.Level,
-						orDash(strings.Join(s.Factors, ",")), orDash(s.Door), orDash(s.Client))
+					journey := orDash(s.Journey)
+					if s.Restricted {
+						journey += " (restricted)"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Handle, when(s.Created), when(s.Expires), s.Level,
+						orDash(strings.Join(s.Factors, ",")), journey)
 				}
 				return tw.Flush()
 			}},
@@ -220,7 +220,7 @@ func printUser(w io.Writer, u *adminclient.User) {
 	fmt.Fprintf(tw, "realm:\t%s\n", u.Realm)
 	fmt.Fprintf(tw, "status:\t%s\n", u.Status)
 	fmt.Fprintf(tw, "locked:\t%t\n", u.Locked)
-	fmt.Fprintf(tw, "must change password:\t%t\n", u.MustChangePassword)
+	fmt.Fprintf(tw, "has password:\t%t\n", u.HasPassword)
 	fmt.Fprintf(tw, "created:\t%s\n", when(u.Created))
 	fmt.Fprintf(tw, "updated:\t%s\n", when(u.Updated))
 	keys := make([]string, 0, len(u.Attributes))

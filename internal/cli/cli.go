@@ -44,7 +44,7 @@ usage:
 Admin commands, through a running server's admin API (--url or $ARBOR_URL, default
 http://127.0.0.1:8080; --token or $ARBOR_TOKEN; --json prints the API's answers;
 exit 0 done, 1 refused with the server's message, 2 bad usage):
-  arbor journeys list                list journeys: current version, enabled, saved when, source
+  arbor journeys list                list journeys: current version, enabled, saved when and by whom
   arbor journeys get NAME [--version N]  print a journey's document (the current version by default)
   arbor journeys put FILE [--if-version N]  save a journey: create it, or add a version
   arbor journeys rollback NAME VERSION   make a copy of an old version the current one
@@ -56,7 +56,7 @@ exit 0 done, 1 refused with the server's message, 2 bad usage):
   arbor users get USERNAME           show a user and their attributes
   arbor users disable|enable USERNAME  switch an account off (ending its sessions) or on
   arbor users unlock USERNAME        clear a lock
-  arbor users passwd USERNAME [--must-change]  set a password; ends the user's sessions
+  arbor users passwd USERNAME        set a password; ends the user's sessions
   arbor users sessions USERNAME [--end [HANDLE]]  list a user's sessions, or end all or one
   arbor users devices USERNAME [--remove ID]  list a user's devices, or remove one
   arbor bench [flags]                drive a journey over HTTP, report logins/s and latency
