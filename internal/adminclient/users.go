@@ -16,13 +16,13 @@ type UserSummary struct {
 
 // User is one account as the API shows it (never its password hash).
 type User struct {
-	Username           string         `json:"username"`
-	Realm              string         `json:"realm"`
-	Status             string         `json:"status"`
-	Locked             bool           `json:"locked"`
-	Attributes         map[string]any `json:"attributes"`
-	Created            time.Time      `json:"created"`
-	Updated            time.Time      `json:"updated"`
+	Username   string         `json:"username"`
+	Realm      string         `json:"realm"`
+	Status     string         `json:"status"`
+	Locked     bool           `json:"locked"`
+	Attributes map[string]any `json:"attributes"`
+	Created    time.Time      `json:"created"`
+	Updated    time.Time      `json:"updated"`
 	// HasPassword says whether the account has a password set.
 	HasPassword bool `json:"has_password"`
 }
