@@ -38,6 +38,7 @@ usage:
   arbor journeys schema              print the JSON Schema of the journey format
   arbor journeys nodes               print the node palette as JSON
   arbor journeys nodes table         print the node types as a Markdown table
+  arbor admin token create|list|revoke  manage admin API tokens on the server's store
   arbor users hash                   read a password on stdin, print its argon2id hash
   arbor bench [flags]                drive a journey over HTTP, report logins/s and latency
   arbor config table                 print every setting as a Markdown table
@@ -72,6 +73,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	case "bench":
 		return bench(ctx, args[1:], stdout, stderr)
+	case "admin":
+		return adminCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) == 2 && args[1] == "table" {
 			fmt.Fprint(stdout, config.Table())
