@@ -178,12 +178,14 @@ func (a *API) saveAt(c echo.Context, p *principal, name string, at int, doc []by
 	if err != nil {
 		return journeyError(name, err)
 	}
-	after := map[string]any{"version": v, "doc": json.RawMessage(doc)}
-	for k, x := range extra {
-		after[k] = x
+	if v != before.Version { // an unchanged document saves nothing, so there is nothing to audit
+		after := map[string]any{"version": v, "doc": json.RawMessage(doc)}
+		for k, x := range extra {
+			after[k] = x
+		}
+		a.event(ctx, p, action, "journey:"+name, audit.Event{Journey: name},
+			map[string]any{"version": before.Version, "doc": before.Doc}, after)
 	}
-	a.event(ctx, p, action, "journey:"+name, audit.Event{Journey: name},
-		map[string]any{"version": before.Version, "doc": before.Doc}, after)
 	c.Response().Header().Set("ETag", etag(v))
 	return c.JSON(http.StatusOK, map[string]any{"name": name, "version": v})
 }

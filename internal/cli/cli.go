@@ -39,6 +39,7 @@ usage:
   arbor journeys schema              print the JSON Schema of the journey format
   arbor journeys nodes               print the node palette as JSON
   arbor journeys nodes table         print the node types as a Markdown table
+  arbor admin token create|list|revoke  manage admin API tokens on the server's store
   arbor users hash                   read a password on stdin, print its argon2id hash
 
 Admin commands, through a running server's admin API (--url or $ARBOR_URL, default
@@ -82,6 +83,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return usersCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "bench":
 		return bench(ctx, args[1:], stdout, stderr)
+	case "admin":
+		return adminCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) == 2 && args[1] == "table" {
 			fmt.Fprint(stdout, config.Table())
