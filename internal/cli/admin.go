@@ -67,9 +67,9 @@ func (f *adminFlags) client(stdout io.Writer) *adminclient.Client {
 	return c
 }
 
-// adminCmd is one admin subcommand: its usage line, its flags beyond the common ones,
+// apiCmd is one admin-API subcommand: its usage line, its flags beyond the common ones,
 // how many positional arguments it takes, and what it does.
-type adminCmd struct {
+type apiCmd struct {
 	usage string
 	// args is the number of positional arguments, or -1 for "one or more".
 	args  int
@@ -99,7 +99,7 @@ var errUsage = errors.New("usage")
 
 // runAdmin parses args for cmd (flags may come before or after the positional
 // arguments) and runs it, mapping errors to exit codes.
-func runAdmin(ctx context.Context, name string, cmd adminCmd, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func runAdmin(ctx context.Context, name string, cmd apiCmd, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var af adminFlags

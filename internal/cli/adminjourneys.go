@@ -17,7 +17,7 @@ import (
 
 // journeysAdminCmds are the `arbor journeys` subcommands that talk to a running server.
 // validate is among them only in its server mode (see journeysValidateOnServer).
-func journeysAdminCmds() map[string]adminCmd {
+func journeysAdminCmds() map[string]apiCmd {
 	var (
 		version, ifVersion int
 		cases              string
@@ -25,7 +25,7 @@ func journeysAdminCmds() map[string]adminCmd {
 	versionFlag := func(fs *flag.FlagSet) {
 		fs.IntVar(&ifVersion, "if-version", 0, "refuse unless this is still the current version (default: whatever is current)")
 	}
-	return map[string]adminCmd{
+	return map[string]apiCmd{
 		"list": {usage: "list", args: 0, run: func(ctx context.Context, e *adminEnv) error {
 			js, err := e.c.ListJourneys(ctx)
 			if err != nil || e.json {
@@ -118,12 +118,12 @@ func journeysAdminCmds() map[string]adminCmd {
 }
 
 // journeySwitchCmd is enable or disable.
-func journeySwitchCmd(on bool) adminCmd {
+func journeySwitchCmd(on bool) apiCmd {
 	verb := "disable"
 	if on {
 		verb = "enable"
 	}
-	return adminCmd{usage: verb + " NAME", args: 1, run: func(ctx context.Context, e *adminEnv) error {
+	return apiCmd{usage: verb + " NAME", args: 1, run: func(ctx context.Context, e *adminEnv) error {
 		r, err := e.c.SetJourneyEnabled(ctx, e.args[0], on)
 		if err != nil {
 			return err

@@ -70,7 +70,7 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		end        bool
 		remove     string
 	)
-	cmds := map[string]adminCmd{
+	cmds := map[string]apiCmd{
 		"list": {usage: "list [--realm R]", args: 0, flags: withRealm(nil), run: func(ctx context.Context, e *adminEnv) error {
 			us, err := e.c.ListUsers(ctx, realm)
 			if err != nil || e.json {
@@ -201,8 +201,8 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 // userStateCmd is disable, enable or unlock: one call that answers the user.
 func userStateCmd(realm *string, verb, done string, call func(*adminclient.Client, context.Context, string, string) (*adminclient.User, error),
-	flags func(fs *flag.FlagSet)) adminCmd {
-	return adminCmd{usage: verb + " USERNAME", args: 1, flags: flags,
+	flags func(fs *flag.FlagSet)) apiCmd {
+	return apiCmd{usage: verb + " USERNAME", args: 1, flags: flags,
 		run: func(ctx context.Context, e *adminEnv) error {
 			u, err := call(e.c, ctx, *realm, e.args[0])
 			if err != nil {
