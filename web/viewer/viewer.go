@@ -15,6 +15,7 @@
 // session cookie, If-Match on the version the page shows as current, and the header
 // X-Requested-With: arbor, which is that API's CSRF defence for cookie sessions. So one
 // place checks, saves and audits journeys, whoever asks.
+//
 //	GET  /admin/_viewer/static/...              the page's CSS and JS, and the vendored dagre
 //
 // Only admins get in: a signed-in user of the top-level realm whose "roles" attribute
