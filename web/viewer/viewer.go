@@ -9,14 +9,13 @@
 //	GET  /admin/journeys/{name}/graph.json[?version=N]  the data that page draws
 //	GET  /admin/journeys/{name}/diff?from=A&to=B  the unified diff of two versions
 //	POST /admin/journeys/validate               draw a pasted document (never saved)
+//	GET  /admin/_viewer/static/...              the page's CSS and JS, and the vendored dagre
 //
 // Saving a pasted document and "Make current" (a rollback) are not the viewer's own
 // routes: the page's script calls the admin API (/api/admin/v1, package admin) with the
 // session cookie, If-Match on the version the page shows as current, and the header
 // X-Requested-With: arbor, which is that API's CSRF defence for cookie sessions. So one
 // place checks, saves and audits journeys, whoever asks.
-//
-//	GET  /admin/_viewer/static/...              the page's CSS and JS, and the vendored dagre
 //
 // Only admins get in: a signed-in user of the top-level realm whose "roles" attribute
 // holds "admin" (see HasRole). The pages are server-rendered with html/template; the
