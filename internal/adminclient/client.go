@@ -40,8 +40,8 @@ type Client struct {
 	Token string
 	// HTTP is the client requests go through (a client with a 30 s timeout if nil).
 	HTTP *http.Client
-	// OnResponse, if set, sees every successful answer's status and raw body before it
-	// is decoded: the CLI's --json prints it as the API sent it.
+	// OnResponse, if set, sees every answer's status and raw body (a refusal's error
+	// JSON too) before it is decoded: the CLI's --json prints it as the API sent it.
 	OnResponse func(status int, body []byte)
 }
 
@@ -100,6 +100,9 @@ type request struct {
 	query        url.Values
 	body         []byte // sent as JSON when non-nil
 	ifMatch      int    // sent as If-Match: "N" when positive
+	// probe marks a read the client makes for itself (the current version before a
+	// save): OnResponse does not see it.
+	probe bool
 }
 
 // response is a successful answer.
@@ -150,6 +153,9 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin API %s %s: read answer: %w", req.method, req.path, err)
 	}
+	if c.OnResponse != nil && !req.probe {
+		c.OnResponse(resp.StatusCode, raw)
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := &Error{Status: resp.StatusCode}
 		if json.Unmarshal(raw, e) != nil || (e.Code == "" && e.Message == "") {
@@ -164,9 +170,6 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 			}
 		}
 		return nil, e
-	}
-	if c.OnResponse != nil {
-		c.OnResponse(resp.StatusCode, raw)
 	}
 	return &response{status: resp.StatusCode, etag: resp.Header.Get("ETag"), body: raw}, nil
 }

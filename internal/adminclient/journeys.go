@@ -71,12 +71,25 @@ func (c *Client) ListJourneys(ctx context.Context) ([]JourneySummary, error) {
 // GetJourney returns version of the journey name (0: the current one). Its Version is
 // the one the server's ETag names, which an update must send back.
 func (c *Client) GetJourney(ctx context.Context, name string, version int) (*Journey, error) {
+	return c.getJourney(ctx, name, version, false)
+}
+
+// currentVersion reads the current version of name for a save (a probe).
+func (c *Client) currentVersion(ctx context.Context, name string) (int, error) {
+	j, err := c.getJourney(ctx, name, 0, true)
+	if err != nil {
+		return 0, err
+	}
+	return j.Version, nil
+}
+
+func (c *Client) getJourney(ctx context.Context, name string, version int, probe bool) (*Journey, error) {
 	var q url.Values
 	if version > 0 {
 		q = url.Values{"version": {strconv.Itoa(version)}}
 	}
 	var out Journey
-	resp, err := c.call(ctx, request{method: http.MethodGet, path: "/journeys/" + seg(name), query: q}, &out)
+	resp, err := c.call(ctx, request{method: http.MethodGet, path: "/journeys/" + seg(name), query: q, probe: probe}, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -117,14 +130,14 @@ func (c *Client) PutJourney(ctx context.Context, doc []byte, current int) (*Save
 		return c.CreateJourney(ctx, doc)
 	}
 	if current == 0 {
-		j, err := c.GetJourney(ctx, probe.Name, 0)
+		var err error
+		current, err = c.currentVersion(ctx, probe.Name)
 		if IsCode(err, "journey.not_found") {
 			return c.CreateJourney(ctx, doc)
 		}
 		if err != nil {
 			return nil, err
 		}
-		current = j.Version
 	}
 	return c.UpdateJourney(ctx, probe.Name, doc, current)
 }
@@ -177,11 +190,10 @@ func (c *Client) Diff(ctx context.Context, name string, from, to int) (*Diff, er
 // current version (0: whatever is current now, read first).
 func (c *Client) Rollback(ctx context.Context, name string, version, current int) (*Saved, error) {
 	if current == 0 {
-		j, err := c.GetJourney(ctx, name, 0)
-		if err != nil {
+		var err error
+		if current, err = c.currentVersion(ctx, name); err != nil {
 			return nil, err
 		}
-		current = j.Version
 	}
 	var out Saved
 	body := jsonBody(struct {

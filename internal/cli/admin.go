@@ -45,7 +45,7 @@ func (f *adminFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.url, "url", def, "the server's base URL (default $"+envURL+", else "+adminclient.DefaultURL+")")
 	fs.StringVar(&f.url, "server", def, "the same as --url")
 	fs.StringVar(&f.token, "token", os.Getenv(envToken), "API token (default $"+envToken+"); see arbor admin token create")
-	fs.BoolVar(&f.json, "json", false, "print the API's JSON answer as it came")
+	fs.BoolVar(&f.json, "json", false, "print the API's JSON answers as they came (a refusal's too, besides the message on stderr)")
 }
 
 // client builds the API client; with --json it copies every answer to stdout.
@@ -55,8 +55,7 @@ func (f *adminFlags) client(stdout io.Writer) *adminclient.Client {
 		c.OnResponse = func(_ int, body []byte) {
 			var b bytes.Buffer
 			if json.Indent(&b, body, "", "  ") != nil {
-				b.Reset()
-				b.Write(body)
+				return // not the API's JSON (a proxy's error page): the message says it
 			}
 			if b.Len() > 0 {
 				b.WriteByte('\n')
@@ -172,13 +171,11 @@ func reportAdminError(w io.Writer, name, url string, err error) {
 	hint := ""
 	switch {
 	case ae.Status == http.StatusUnauthorized:
-		hint = "give an API token with --token or " + envToken + " (arbor admin token create prints one)"
+		hint = "give a valid API token with --token or " + envToken + "; arbor admin token create makes one"
 	case ae.Code == "admin.step_up_required":
 		hint = "sign in again at the account's strongest level, or use an API token"
 	case ae.Status == http.StatusForbidden:
 		hint = "the token lacks the scope this needs (journeys:write, users:write, ...)"
-	case ae.Status == http.StatusPreconditionFailed:
-		hint = "someone saved a newer version since: get it, apply your change to it and try again"
 	case ae.Status == http.StatusNotFound && ae.Code == "":
 		hint = "is " + url + " an Arbor server with the admin API?"
 	}

@@ -277,7 +277,7 @@ func TestJourneysCLI(t *testing.T) {
 	stale, _ := json.Marshal(m)
 	write(stale)
 	errs = refused(t, "", "journeys", "put", file, "--if-version", "1")
-	if !strings.Contains(errs, "arbor journeys put:") || !strings.Contains(errs, "newer version") {
+	if !strings.Contains(errs, "arbor journeys put: ") || !strings.Contains(errs, "is at version 2 now") || !strings.Contains(errs, "nothing was saved") {
 		t.Errorf("stale put: %s", errs)
 	}
 
@@ -287,7 +287,7 @@ func TestJourneysCLI(t *testing.T) {
 	if _, head, _ := run(t, "", "journeys", "get", "cli-login"); journeys.Pretty([]byte(head)) != journeys.Pretty(v1) {
 		t.Errorf("after rollback the head is not version 1:\n%s", head)
 	}
-	if errs := refused(t, "", "journeys", "rollback", "cli-login", "2", "--if-version", "2"); !strings.Contains(errs, "newer version") {
+	if errs := refused(t, "", "journeys", "rollback", "cli-login", "2", "--if-version", "2"); !strings.Contains(errs, "nothing was saved") {
 		t.Errorf("stale rollback: %s", errs)
 	}
 
@@ -325,7 +325,8 @@ func TestJourneysCLI(t *testing.T) {
 	}
 	// validate on the server (chosen by ARBOR_TOKEN): the same problems, and ok.
 	code, out, errs = run(t, "", "journeys", "validate", bad, file)
-	if code != 1 || !strings.Contains(errs, "/nodes/a/type: unknown_type") || !strings.Contains(out, file+": ok") {
+	if code != 1 || !strings.Contains(out, bad+": 2 problem(s)\n  /nodes/a/outcomes/outcome: dangling_target") ||
+		!strings.Contains(out, "/nodes/a/type: unknown_type") || !strings.Contains(out, file+": ok") {
 		t.Errorf("validate on the server: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
 	}
 
@@ -342,7 +343,7 @@ func TestJourneysCLI(t *testing.T) {
 func TestAdminCLIRefusals(t *testing.T) {
 	s := adminServer(t)
 	errs := refused(t, "", "journeys", "list", "--token", "arbor_0000_nope")
-	if !strings.Contains(errs, "arbor journeys list: ") || !strings.Contains(errs, "--token or ARBOR_TOKEN") {
+	if !strings.Contains(errs, "arbor journeys list: The API token is invalid") || !strings.Contains(errs, "--token or ARBOR_TOKEN") {
 		t.Errorf("bad token: %s", errs)
 	}
 	t.Setenv(envToken, "")
@@ -356,5 +357,29 @@ func TestAdminCLIRefusals(t *testing.T) {
 	}
 	if errs := refused(t, "", "users", "list", "--token", reader); !strings.Contains(errs, "lacks the scope") {
 		t.Errorf("journeys token listing users: %s", errs)
+	}
+}
+
+// TestAdminCLIJSON: --json prints the API's answers as JSON, a refusal's error body too.
+func TestAdminCLIJSON(t *testing.T) {
+	adminServer(t)
+	code, out, errs := run(t, "", "journeys", "get", "nope", "--json")
+	var e map[string]any
+	if code != 1 || json.Unmarshal([]byte(out), &e) != nil || e["code"] != "journey.not_found" || !strings.Contains(errs, "nope") {
+		t.Errorf("refused get --json: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	var j map[string]any
+	if err := json.Unmarshal([]byte(must(t, "", "journeys", "get", "login", "--json")), &j); err != nil || j["name"] != "login" || j["doc"] == nil {
+		t.Errorf("get --json: %v %v", err, j)
+	}
+	// put of a new journey reads the current version first; only the save's answer
+	// is printed.
+	file := filepath.Join(t.TempDir(), "j.json")
+	if err := os.WriteFile(file, []byte(`{"name":"json-one","start":"m","nodes":{"m":{"type":"message","config":{"message":{"en":"Hi"}},"outcomes":{"true":"success","false":"failure"}}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var saved map[string]any
+	if out := must(t, "", "journeys", "put", file, "--json"); json.Unmarshal([]byte(out), &saved) != nil || saved["version"] != float64(1) {
+		t.Errorf("put --json printed %q", out)
 	}
 }

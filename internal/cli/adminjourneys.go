@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/arbor-auth/arbor/internal/adminclient"
 )
 
 // journeysAdminCmds are the `arbor journeys` subcommands that talk to a running server.
@@ -161,11 +164,21 @@ func validateOnServer(ctx context.Context, e *adminEnv, casesDir string) error {
 		} else if err = e.c.ValidateJourney(ctx, doc); err == nil {
 			e.printf("%s: ok\n", f)
 		}
-		if err != nil {
-			reportAdminError(e.stderr, f, e.c.URL, err)
-			if first == nil {
-				first = err
+		var ae *adminclient.Error
+		switch {
+		case errors.As(err, &ae) && len(ae.Problems) > 0:
+			// As the offline validate prints them.
+			if !e.json {
+				fmt.Fprintf(e.stdout, "%s: %d problem(s)\n", f, len(ae.Problems))
+				for _, p := range ae.Problems {
+					fmt.Fprintf(e.stdout, "  %s\n", p)
+				}
 			}
+		case err != nil:
+			reportAdminError(e.stderr, f, e.c.URL, err)
+		}
+		if err != nil && first == nil {
+			first = err
 		}
 	}
 	if first != nil {

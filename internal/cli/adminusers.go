@@ -239,18 +239,24 @@ func printUser(w io.Writer, u *adminclient.User) {
 // prompts go to stderr, so stdout stays the command's answer.
 func readNewPassword(ctx context.Context, e *adminEnv, user string) (string, error) {
 	con := newConsole(e.stdin, e.stderr)
-	pw, err := con.ask(ctx, "New password for "+user, true)
+	var pw string
+	var err error
+	if con.fd >= 0 {
+		pw, err = con.ask(ctx, "New password for "+user, true)
+		if err == nil {
+			var again string
+			if again, err = con.ask(ctx, "Again", true); err == nil && again != pw {
+				return "", fmt.Errorf("%w: the two passwords differ", errUsage)
+			}
+		}
+	} else {
+		// Piped: the first line is the password, with no prompt to clutter a script's
+		// output.
+		a := <-con.read(false)
+		pw, err = a.line, a.err
+	}
 	if err != nil {
 		return "", fmt.Errorf("%w: read the password: %v", errUsage, err)
-	}
-	if con.fd >= 0 {
-		again, err := con.ask(ctx, "Again", true)
-		if err != nil {
-			return "", fmt.Errorf("%w: read the password: %v", errUsage, err)
-		}
-		if again != pw {
-			return "", fmt.Errorf("%w: the two passwords differ", errUsage)
-		}
 	}
 	if pw == "" {
 		return "", fmt.Errorf("%w: the password is empty (use --no-password for a user without one)", errUsage)
