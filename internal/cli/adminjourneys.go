@@ -56,7 +56,11 @@ func journeysAdminCmds() map[string]apiCmd {
 				}
 				// The document alone on stdout, ready to edit and put back; which version
 				// it is goes to stderr.
-				fmt.Fprintf(e.stderr, "journey %s version %d (to save an edit of it: arbor journeys put FILE --if-version %d)\n", j.Name, j.Version, j.Version)
+				if version == 0 {
+					fmt.Fprintf(e.stderr, "journey %s version %d, the current one (save an edit of it with: arbor journeys put FILE --if-version %d)\n", j.Name, j.Version, j.Version)
+				} else {
+					fmt.Fprintf(e.stderr, "journey %s version %d\n", j.Name, j.Version)
+				}
 				fmt.Fprintln(e.stdout, pretty(j.Doc))
 				return nil
 			}},
