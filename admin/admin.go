@@ -45,8 +45,10 @@ type Deps struct {
 	// Devices is the second-factor registry; nil if the server has none.
 	Devices *devices.Registry
 	Tokens  *Tokens
-	Audit   *audit.Logger
-	Log     *slog.Logger
+	// Cases runs test cases for validate?test=true; nil answers that it cannot.
+	Cases CaseRunner
+	Audit *audit.Logger
+	Log   *slog.Logger
 }
 
 // API is the admin REST API.

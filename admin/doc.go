@@ -38,5 +38,9 @@
 //     "dangling_target", ...), the same `arbor journeys validate` prints, not
 //     "node."-prefixed; a document whose name differs from the URL's is "name_mismatch"
 //     at "/name".
-//   - POST /journeys/validate?test=true is not implemented: 400 request.invalid.
+//   - POST /journeys/validate?test=true takes {"doc","cases"[,"users"]} ("cases" and
+//     "users" as in a case file of `arbor journeys test`) and answers 200
+//     {"valid":true,"tests":{"passed","results":[{"name":"request/<case>","passed","failure"}],"coverage"}}
+//     (200 even when a case fails: "passed" says it); the cases run against the
+//     document and the built-in journeys only, each on a fresh in-process server.
 package admin

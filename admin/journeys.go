@@ -191,8 +191,8 @@ func (a *API) saveAt(c echo.Context, p *principal, name string, at int, doc []by
 }
 
 func (a *API) validateJourney(c echo.Context, _ *principal) error {
-	if c.QueryParam("test") != "" {
-		return errorf(http.StatusBadRequest, CodeInvalid, "validate?test=true (running test cases) is not available on this server yet; run `arbor journeys test DIR` instead.")
+	if c.QueryParam("test") == "true" {
+		return a.validateAndTest(c)
 	}
 	doc, _, err := a.readJourney(c)
 	if err != nil {

@@ -241,3 +241,33 @@ func TestEndAllWithoutChangeWritesNothing(t *testing.T) {
 		t.Fatalf("the index was rewritten: rev %d -> %v %v", before.Rev, after, err)
 	}
 }
+
+// TestEndOneByHandle: End ends exactly the session of the handle, and reports a
+// handle it does not know.
+func TestEndOneByHandle(t *testing.T) {
+	m, _, _ := newManager(t)
+	ctx := context.Background()
+	var toks, handles []string
+	for range 2 {
+		tok, s, err := m.Grant(ctx, Grant{Username: "Ann", Realm: "/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks, handles = append(toks, tok), append(handles, s.Handle)
+	}
+	if ok, err := m.End(ctx, "/", "ann", handles[0]); err != nil || !ok {
+		t.Fatalf("End: %v %v", ok, err)
+	}
+	if _, err := m.Validate(ctx, toks[0]); err == nil {
+		t.Fatal("the ended session is valid")
+	}
+	if _, err := m.Validate(ctx, toks[1]); err != nil {
+		t.Fatalf("the other session ended: %v", err)
+	}
+	if ok, err := m.End(ctx, "/", "ann", handles[0]); err != nil || ok {
+		t.Fatalf("End twice: %v %v", ok, err)
+	}
+	if ok, _ := m.End(ctx, "/alpha", "ann", handles[1]); ok {
+		t.Fatal("End in another realm ended a session")
+	}
+}

@@ -11,7 +11,7 @@ import (
 func mountAdmin(a *App) error {
 	api, err := admin.New(admin.Config{CookieName: a.Config.CookieName, MaxBodyBytes: a.Config.MaxBodyBytes}, admin.Deps{
 		Door: a.Door, Journeys: a.Journeys, Users: a.Users, Sessions: a.Sessions, Devices: a.Devices,
-		Tokens: admin.NewTokens(a.Store, a.now), Audit: a.Audit, Log: a.Log,
+		Tokens: admin.NewTokens(a.Store, a.now), Cases: a.cases, Audit: a.Audit, Log: a.Log,
 	})
 	if err != nil {
 		return fmt.Errorf("admin API: %w", err)

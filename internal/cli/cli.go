@@ -20,6 +20,7 @@ import (
 
 	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/internal/journeytest"
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/nodes"
 )
@@ -126,7 +127,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stderr)
-	a, err := app.New(ctx, cfg, log)
+	a, err := app.New(ctx, cfg, log, app.WithCaseRunner(journeytest.AdminRunner(journeytest.Options{Config: cfg.ConfigFile})))
 	if err != nil {
 		fmt.Fprintln(stderr, "arbor serve:", err)
 		return 1

@@ -28,6 +28,8 @@ type Options struct {
 	PublicURL bool
 	// Dir is the data directory (default: a new temporary directory).
 	Dir string
+	// AppOptions are passed to app.New (app.WithCaseRunner, say).
+	AppOptions []app.Option
 }
 
 // New builds an App and closes it when the test ends.
@@ -47,7 +49,7 @@ func build(t testing.TB, o Options, extra []string) *app.App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var opts []app.Option
+	opts := append([]app.Option(nil), o.AppOptions...)
 	if o.Now != nil {
 		opts = append(opts, app.WithClock(o.Now))
 	}
