@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/arbor-auth/arbor/journeys"
 )
 
 // The shipped journeys' cases run in the Go test suite, so a change that breaks one
@@ -148,39 +146,5 @@ cases:
 		if !strings.Contains(tap.String(), want) {
 			t.Errorf("TAP output lacks %q:\n%s", want, tap.String())
 		}
-	}
-}
-
-// TestRunCases: cases run against a document saved nowhere, which replaces the stored
-// journey of its name in each case's server; a broken document fails the case that a
-// good one passes; an invalid case file is an error naming it.
-func TestRunCases(t *testing.T) {
-	const cases = `{"journey": "login", "users": [{"username": "alice", "password": "pw"}],
-	  "cases": [{"name": "right password", "steps": [
-	    {"input": {"NameCallback": "alice", "PasswordCallback": "pw"}},
-	    {"expect": {"result": "success"}}]}]}`
-	good, err := journeys.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The broken twin sends a right password to failure.
-	broken := bytes.Replace(good["login"], []byte(`"true": "success"`), []byte(`"true": "failure"`), 1)
-	if bytes.Equal(broken, good["login"]) {
-		t.Fatal("the login journey changed: no true->success outcome to break")
-	}
-	rep, err := RunCases(context.Background(), good["login"], [][]byte{[]byte(cases)})
-	if err != nil || rep.Failed() || len(rep.Results) != 1 || rep.Results[0].Name != "cases[0]/right password" {
-		t.Fatalf("good document: %v %+v", err, rep)
-	}
-	rep, err = RunCases(context.Background(), broken, [][]byte{[]byte(cases)})
-	if err != nil || !rep.Failed() || !strings.Contains(rep.Results[0].Failure, "got failure, want success") {
-		t.Fatalf("broken document: %v %+v", err, rep)
-	}
-	if _, err := RunCases(context.Background(), good["login"], [][]byte{[]byte(`{"journey": "login", "cases": [{"name": "x", "steps": [{"device": "shake"}]}]}`)}); err == nil ||
-		!strings.Contains(err.Error(), "cases[0]") {
-		t.Errorf("bad case file: %v", err)
-	}
-	if _, err := RunCases(context.Background(), good["login"], nil); err == nil {
-		t.Error("no cases: no error")
 	}
 }

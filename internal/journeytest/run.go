@@ -35,40 +35,32 @@ type Options struct {
 	Journeys string
 	// Config is a config file (serve --config), for push delivery settings say.
 	Config string
-	// Docs are journey documents, keyed by a label for messages, saved on each case's
-	// server after it starts, on top of the built-ins and Journeys: a document under
-	// test that is stored nowhere (see RunCases).
-	Docs map[string][]byte
 }
 
 // Result is one case's outcome.
 type Result struct {
 	// Name is "<file>/<case>".
-	Name    string        `json:"name"`
-	Passed  bool          `json:"passed"`
-	Failure string        `json:"failure,omitempty"`
-	Elapsed time.Duration `json:"elapsed_ns"`
+	Name    string
+	Passed  bool
+	Failure string
+	Elapsed time.Duration
 }
 
 // Coverage is what the cases reached of one journey.
 type Coverage struct {
-	Journey string `json:"journey"`
+	Journey string
 	// Nodes and Outcomes count the journey's nodes and their outcomes; Reached and
 	// Taken how many of them some case reached.
-	Nodes    int `json:"nodes"`
-	Reached  int `json:"reached"`
-	Outcomes int `json:"outcomes"`
-	Taken    int `json:"taken"`
+	Nodes, Reached, Outcomes, Taken int
 	// MissedNodes are the nodes no case reached; MissedOutcomes ("node.outcome") the
 	// outcomes of reached nodes no case followed.
-	MissedNodes    []string `json:"missed_nodes"`
-	MissedOutcomes []string `json:"missed_outcomes"`
+	MissedNodes, MissedOutcomes []string
 }
 
 // Report is the result of a run.
 type Report struct {
-	Results  []Result   `json:"results"`
-	Coverage []Coverage `json:"coverage"`
+	Results  []Result
+	Coverage []Coverage
 }
 
 // Failed reports whether a case failed.
@@ -142,32 +134,6 @@ func Run(ctx context.Context, suites []*Suite, opts Options) *Report {
 		rep.Coverage = append(rep.Coverage, cov)
 	}
 	return rep
-}
-
-// RunCases runs test cases against doc, a journey document that is saved nowhere: each
-// case's server holds it as the current version of its journey, besides the built-in
-// journeys. Each of cases is one case file's content (YAML or JSON, as LoadDir reads),
-// named "cases[i]" in messages. An invalid case file is an error; the document's own
-// problems fail every case that runs it (validate it first for the problems one by one).
-// The admin API's "validate and test" (POST /journeys/validate?test=true) calls it.
-func RunCases(ctx context.Context, doc []byte, cases [][]byte) (*Report, error) {
-	if len(cases) == 0 {
-		return nil, errors.New("no test cases")
-	}
-	var suites []*Suite
-	var errs []error
-	for i, c := range cases {
-		s, err := Parse(fmt.Sprintf("cases[%d]", i), c)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		suites = append(suites, s)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return Run(ctx, suites, Options{Docs: map[string][]byte{"doc": doc}}), nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -253,11 +219,6 @@ func (r *caseRun) run(ctx context.Context) (err error) {
 	}
 	defer a.Close()
 	r.app = a
-	if len(r.opts.Docs) > 0 {
-		if _, err := a.Journeys.LoadSet(ctx, r.opts.Docs, func(key string) string { return "test:" + key }); err != nil {
-			return fmt.Errorf("journeys under test: %w", err)
-		}
-	}
 	comp, err := a.Journeys.Head(ctx, r.suite.Journey)
 	if err != nil {
 		return fmt.Errorf("journey %q: %w", r.suite.Journey, err)
