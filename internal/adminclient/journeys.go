@@ -149,20 +149,40 @@ func (c *Client) ValidateJourney(ctx context.Context, doc []byte) error {
 	return err
 }
 
-// ValidateAndTest checks doc and runs cases (documents of the `arbor journeys test`
-// format) against it without saving anything. It returns the server's raw answer,
-// whose shape the README's "Admin API" section describes, and an *Error if the
-// document is invalid or a case failed.
-func (c *Client) ValidateAndTest(ctx context.Context, doc []byte, cases []json.RawMessage) (json.RawMessage, error) {
+// TestReport is what the server found running test cases against a document.
+type TestReport struct {
+	// Passed is true when every case passed.
+	Passed  bool         `json:"passed"`
+	Results []TestResult `json:"results"`
+	// Coverage lists the nodes and outcomes of the journey no case reached.
+	Coverage []string `json:"coverage"`
+}
+
+// TestResult is one case's outcome.
+type TestResult struct {
+	Name    string `json:"name"`
+	Passed  bool   `json:"passed"`
+	Failure string `json:"failure,omitempty"`
+}
+
+// ValidateAndTest checks doc and runs test cases against it on the server, saving
+// nothing. cases is the "cases" list of an `arbor journeys test` case file for doc's
+// journey and users its "users" (nil for none), as JSON. An invalid document is an
+// *Error with its problems; failed cases are a report with Passed false, not an error.
+func (c *Client) ValidateAndTest(ctx context.Context, doc []byte, users, cases json.RawMessage) (*TestReport, error) {
 	body := jsonBody(struct {
-		Doc   json.RawMessage   `json:"doc"`
-		Cases []json.RawMessage `json:"cases"`
-	}{doc, cases})
-	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/journeys/validate", query: url.Values{"test": {"true"}}, body: body})
+		Doc   json.RawMessage `json:"doc"`
+		Users json.RawMessage `json:"users,omitempty"`
+		Cases json.RawMessage `json:"cases"`
+	}{doc, users, cases})
+	var out struct {
+		Tests TestReport `json:"tests"`
+	}
+	_, err := c.call(ctx, request{method: http.MethodPost, path: "/journeys/validate", query: url.Values{"test": {"true"}}, body: body}, &out)
 	if err != nil {
 		return nil, err
 	}
-	return resp.body, nil
+	return &out.Tests, nil
 }
 
 // DeleteJourney deletes the journey name and its versions.

@@ -14,7 +14,9 @@ import (
 
 	"github.com/arbor-auth/arbor/admin"
 	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
+	"github.com/arbor-auth/arbor/internal/journeytest"
 	"github.com/arbor-auth/arbor/internal/testredis"
 	"github.com/arbor-auth/arbor/journeys"
 )
@@ -381,5 +383,43 @@ func TestAdminCLIJSON(t *testing.T) {
 	var saved map[string]any
 	if out := must(t, "", "journeys", "put", file, "--json"); json.Unmarshal([]byte(out), &saved) != nil || saved["version"] != float64(1) {
 		t.Errorf("put --json printed %q", out)
+	}
+}
+
+// TestValidateWithCasesCLI: validate --cases DIR runs the case files of the document's
+// journey on the server (the shipped login cases pass against login; a twin that sends
+// a right password to failure fails them), and saves nothing.
+func TestValidateWithCasesCLI(t *testing.T) {
+	s := apptest.Start(t, apptest.Options{AppOptions: []app.Option{app.WithCaseRunner(journeytest.AdminRunner(journeytest.Options{}))}})
+	t.Setenv(envURL, s.URL)
+	t.Setenv(envToken, newToken(t, s, admin.ScopeJourneysRead))
+	builtin, err := journeys.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	good, broken := filepath.Join(dir, "login.json"), filepath.Join(dir, "broken", "login.json")
+	if err := os.MkdirAll(filepath.Dir(broken), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(good, builtin["login"], 0o600)
+	os.WriteFile(broken, bytes.Replace(builtin["login"], []byte(`"true": "success"`), []byte(`"true": "failure"`), 1), 0o600)
+	cases := "../../journeys/builtin/tests"
+
+	out := must(t, "", "journeys", "validate", "--server", s.URL, good, "--cases", cases)
+	if !strings.Contains(out, good+": ok; cases of "+cases+"/login.yaml:") || !strings.Contains(out, "--- PASS: request/right password") || strings.Contains(out, "FAIL") {
+		t.Errorf("good login:\n%s", out)
+	}
+	code, out, errs := run(t, "", "journeys", "validate", broken, "--cases", cases)
+	if code != 1 || !strings.Contains(out, "--- FAIL: request/right password") || !strings.Contains(out, "want success") {
+		t.Errorf("broken login: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	if v, _ := s.Journeys.HeadVersion(context.Background(), "login"); v != 1 {
+		t.Errorf("validate saved something: login is at version %d", v)
+	}
+	hello := filepath.Join(dir, "hello.json")
+	os.WriteFile(hello, []byte(`{"name":"hello","start":"m","nodes":{"m":{"type":"message","config":{"message":{"en":"Hi"}},"outcomes":{"true":"success","false":"failure"}}}}`), 0o600)
+	if code, _, errs := run(t, "", "journeys", "validate", hello, "--cases", cases); code != 2 || !strings.Contains(errs, `no case file in ../../journeys/builtin/tests is for journey "hello"`) {
+		t.Errorf("no cases for the journey: exit %d: %s", code, errs)
 	}
 }

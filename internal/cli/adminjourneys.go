@@ -140,87 +140,163 @@ func journeySwitchCmd(on bool) apiCmd {
 	}}
 }
 
-// validateOnServer asks the server to validate each file (and, with casesDir, to run
-// the cases against it), printing "FILE: ok" or the problems as the offline command
-// does. Every file is checked; the first refusal is returned after all were.
+// validateOnServer asks the server to validate each file, printing "FILE: ok" or the
+// problems as the offline command does. With casesDir, the server also runs the case
+// files of DIR whose journey is the file's (`arbor journeys test` format) against it,
+// printed go test style. Every file is checked; any refusal or failed case exits 1.
 func validateOnServer(ctx context.Context, e *adminEnv, casesDir string) error {
-	var cases []json.RawMessage
+	var suites []caseFile
 	if casesDir != "" {
 		var err error
-		if cases, err = readCases(casesDir); err != nil {
+		if suites, err = readCases(casesDir); err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
 	}
 	files := append([]string(nil), e.args...)
 	sort.Strings(files)
-	var first error
+	failed := false
 	for _, f := range files {
 		doc, err := os.ReadFile(f)
 		if err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
-		if cases != nil {
-			var answer json.RawMessage
-			answer, err = e.c.ValidateAndTest(ctx, doc, cases)
-			if err == nil && !e.json {
-				fmt.Fprintf(e.stdout, "%s: ok\n%s\n", f, pretty(answer))
-			}
-		} else if err = e.c.ValidateJourney(ctx, doc); err == nil {
-			e.printf("%s: ok\n", f)
+		ok, err := validateFile(ctx, e, f, doc, suites, casesDir)
+		if err != nil {
+			return err
 		}
-		var ae *adminclient.Error
-		switch {
-		case errors.As(err, &ae) && len(ae.Problems) > 0:
-			// As the offline validate prints them.
-			if !e.json {
-				fmt.Fprintf(e.stdout, "%s: %d problem(s)\n", f, len(ae.Problems))
-				for _, p := range ae.Problems {
-					fmt.Fprintf(e.stdout, "  %s\n", p)
-				}
-			}
-		case err != nil:
-			reportAdminError(e.stderr, f, e.c.URL, err)
-		}
-		if err != nil && first == nil {
-			first = err
-		}
+		failed = failed || !ok
 	}
-	if first != nil {
+	if failed {
 		return errReported
 	}
 	return nil
 }
 
+// validateFile validates one file (and runs its cases) and prints the outcome; ok is
+// false when the server refused the file or a case failed.
+func validateFile(ctx context.Context, e *adminEnv, f string, doc []byte, suites []caseFile, casesDir string) (ok bool, err error) {
+	// refused prints why the server refused the file; it reports whether it did.
+	refused := func(err error) bool {
+		if err == nil {
+			return false
+		}
+		var ae *adminclient.Error
+		if errors.As(err, &ae) && len(ae.Problems) > 0 {
+			if !e.json { // as the offline validate prints them
+				fmt.Fprintf(e.stdout, "%s: %d problem(s)\n", f, len(ae.Problems))
+				for _, p := range ae.Problems {
+					fmt.Fprintf(e.stdout, "  %s\n", p)
+				}
+			}
+			return true
+		}
+		reportAdminError(e.stderr, f, e.c.URL, err)
+		return true
+	}
+	if casesDir == "" {
+		if err := e.c.ValidateJourney(ctx, doc); err != nil {
+			return !refused(err), nil
+		}
+		e.printf("%s: ok\n", f)
+		return true, nil
+	}
+	var probe struct {
+		Name string `json:"name"`
+	}
+	_ = json.Unmarshal(doc, &probe)
+	ok = true
+	ran := 0
+	for _, s := range suites {
+		if s.Journey != probe.Name || probe.Name == "" {
+			continue
+		}
+		ran++
+		rep, err := e.c.ValidateAndTest(ctx, doc, s.Users, s.Cases)
+		if err != nil {
+			return !refused(err), nil
+		}
+		if e.json {
+			ok = ok && rep.Passed
+			continue
+		}
+		fmt.Fprintf(e.stdout, "%s: ok; cases of %s:\n", f, s.File)
+		for _, r := range rep.Results {
+			if r.Passed {
+				fmt.Fprintf(e.stdout, "--- PASS: %s\n", r.Name)
+				continue
+			}
+			fmt.Fprintf(e.stdout, "--- FAIL: %s\n", r.Name)
+			for _, l := range strings.Split(r.Failure, "\n") {
+				fmt.Fprintf(e.stdout, "    %s\n", l)
+			}
+		}
+		for _, l := range rep.Coverage {
+			fmt.Fprintf(e.stdout, "    %s\n", l)
+		}
+		ok = ok && rep.Passed
+	}
+	if ran == 0 && probe.Name != "" {
+		// Validate it anyway, so its problems show; then say why nothing ran.
+		if err := e.c.ValidateJourney(ctx, doc); err != nil {
+			return !refused(err), nil
+		}
+		return false, fmt.Errorf("%w: no case file in %s is for journey %q (its \"journey\")", errUsage, casesDir, probe.Name)
+	}
+	if ran == 0 {
+		return !refused(e.c.ValidateJourney(ctx, doc)), nil
+	}
+	return ok, nil
+}
+
 // errReported is returned by a command that already wrote its errors: exit 1, nothing
 // more printed.
-var errReported = fmt.Errorf("reported")
+var errReported = errors.New("reported")
+
+// caseFile is one `arbor journeys test` case file, its users and cases kept as JSON for
+// the API.
+type caseFile struct {
+	File    string
+	Journey string
+	Users   json.RawMessage
+	Cases   json.RawMessage
+}
 
 // readCases reads the journey test case files of dir (YAML or JSON, as `arbor journeys
-// test` reads them) into JSON documents for the API.
-func readCases(dir string) ([]json.RawMessage, error) {
+// test` reads them); the server checks their cases strictly.
+func readCases(dir string) ([]caseFile, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read test cases: %w", err)
 	}
-	var out []json.RawMessage
+	var out []caseFile
 	for _, en := range entries {
 		ext := filepath.Ext(en.Name())
 		if en.IsDir() || (ext != ".yaml" && ext != ".yml" && ext != ".json") {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, en.Name()))
+		p := filepath.Join(dir, en.Name())
+		b, err := os.ReadFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("read test cases: %w", err)
 		}
-		var v any
-		if err := yaml.Unmarshal(b, &v); err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, en.Name()), err)
+		var s struct {
+			Journey string `yaml:"journey"`
+			Users   any    `yaml:"users"`
+			Cases   any    `yaml:"cases"`
 		}
-		j, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, en.Name()), err)
+		if err := yaml.Unmarshal(b, &s); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
 		}
-		out = append(out, j)
+		cf := caseFile{File: p, Journey: s.Journey}
+		if s.Users != nil {
+			if cf.Users, err = json.Marshal(s.Users); err != nil {
+				return nil, fmt.Errorf("%s: users: %w", p, err)
+			}
+		}
+		if cf.Cases, err = json.Marshal(s.Cases); err != nil || s.Cases == nil {
+			return nil, fmt.Errorf("%s: no cases", p)
+		}
+		out = append(out, cf)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no test case files (*.yaml, *.yml, *.json) in %s", dir)
