@@ -88,17 +88,28 @@ func (a *API) getJourney(c echo.Context, _ *principal) error {
 		if err != nil || n < 1 {
 			return errorf(http.StatusBadRequest, CodeInvalid, "version must be a positive whole number, not %q.", q)
 		}
-		if n > v.Version {
-			return errorf(http.StatusNotFound, CodeJourneyNotFound, "Journey %q has no version %d; its latest is %d.", name, n, v.Version)
-		}
-		if v, err = a.d.Journeys.Version(ctx, name, n); err != nil {
-			return journeyError(name, err)
+		if v, err = a.version(c, name, n); err != nil {
+			return err
 		}
 	}
 	in := a.info(v, enabled)
 	in.Doc = v.Doc
 	c.Response().Header().Set("ETag", etag(v.Version))
 	return c.JSON(http.StatusOK, in)
+}
+
+// version returns version n of an existing journey name, or the API's 404.
+func (a *API) version(c echo.Context, name string, n int) (*journeys.Version, error) {
+	ctx := c.Request().Context()
+	latest, err := a.d.Journeys.HeadVersion(ctx, name)
+	if err != nil {
+		return nil, journeyError(name, err)
+	}
+	v, err := a.d.Journeys.Version(ctx, name, n)
+	if errors.Is(err, journeys.ErrNotFound) {
+		return nil, errorf(http.StatusNotFound, CodeJourneyNotFound, "Journey %q has no version %d; its latest is %d.", name, n, latest)
+	}
+	return v, err
 }
 
 func etag(v int) string { return `"` + strconv.Itoa(v) + `"` }
@@ -259,7 +270,6 @@ func (a *API) journeyVersions(c echo.Context, _ *principal) error {
 }
 
 func (a *API) journeyDiff(c echo.Context, _ *principal) error {
-	ctx := c.Request().Context()
 	name := c.Param("name")
 	var docs [2]string
 	var nums [2]int
@@ -269,13 +279,7 @@ func (a *API) journeyDiff(c echo.Context, _ *principal) error {
 		if err != nil || n < 1 {
 			return errorf(http.StatusBadRequest, CodeInvalid, "%s must be a version number, not %q.", q, s)
 		}
-		if _, err := a.d.Journeys.HeadVersion(ctx, name); err != nil {
-			return journeyError(name, err)
-		}
-		v, err := a.d.Journeys.Version(ctx, name, n)
-		if errors.Is(err, journeys.ErrNotFound) {
-			return errorf(http.StatusNotFound, CodeJourneyNotFound, "Journey %q has no version %d.", name, n)
-		}
+		v, err := a.version(c, name, n)
 		if err != nil {
 			return err
 		}
@@ -314,10 +318,7 @@ func (a *API) rollbackJourney(c echo.Context, p *principal) error {
 	if body.Version < 1 {
 		return errorf(http.StatusBadRequest, CodeInvalid, "The body must name the version to roll back to: {\"version\": N}.")
 	}
-	old, err := a.d.Journeys.Version(c.Request().Context(), name, body.Version)
-	if errors.Is(err, journeys.ErrNotFound) {
-		return errorf(http.StatusNotFound, CodeJourneyNotFound, "Journey %q has no version %d.", name, body.Version)
-	}
+	old, err := a.version(c, name, body.Version)
 	if err != nil {
 		return err
 	}

@@ -125,7 +125,13 @@ func TestJourneyEndpoints(t *testing.T) {
 		}
 		want(t, "disable login", e.call(t, root, http.MethodPost, "/journeys/login/disable", ""), http.StatusConflict, "journey.required")
 		want(t, "disable missing", e.call(t, root, http.MethodPost, "/journeys/nope/disable", ""), http.StatusNotFound, "journey.not_found")
+		if st, body := restStart(t, e.URL); st != http.StatusBadRequest || !strings.Contains(string(body), "disabled") {
+			t.Fatalf("a flow of the disabled journey started: %d %s", st, body)
+		}
 		want(t, "enable", e.call(t, root, http.MethodPost, "/journeys/hello/enable", ""), http.StatusOK, "")
+		if st, body := restStart(t, e.URL); st != http.StatusOK {
+			t.Fatalf("a flow of the enabled journey: %d %s", st, body)
+		}
 
 		// Delete: refused while in use or an enabled built-in.
 		outer := `{"name":"outer","start":"i","nodes":{"i":{"type":"inner_journey","config":{"journey":"hello"},"outcomes":{"true":"success","false":"failure"}}}}`
