@@ -10,12 +10,15 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/arbor-auth/arbor/journeys"
 )
 
 // TestBrowserSaveRollbackDiff drives the viewer's admin actions in real headless
 // Chromium against the real admin API: a pasted journey is saved (a new version shows),
 // an invalid one is refused with the API's problems, an old version is made current,
-// and the diff page shows the change between the two.
+// the diff page shows the change between the two, and a stale page's "Make current" is
+// refused.
 func TestBrowserSaveRollbackDiff(t *testing.T) {
 	ctx, cancel := browser(t)
 	defer cancel()
@@ -111,10 +114,29 @@ func TestBrowserSaveRollbackDiff(t *testing.T) {
 		t.Errorf("diff URL = %q", u)
 	}
 
-	// Chromium logs the refused save's 422 as a failed load; anything else is an error.
+	// A page left open while someone else saves: "Make current" is refused (If-Match is
+	// stale) with the API's message, and nothing changes.
+	run("open the current version", chromedp.Navigate(srv.URL+"/admin/journeys/login"), chromedp.WaitVisible(chromedp.CSS(`#graph[data-ready="true"]`)))
+	m["nodes"].(map[string]any)["check"].(map[string]any)["type"] = "data_store_decision"
+	m["description"] = "Saved elsewhere meanwhile."
+	elsewhere, _ := json.Marshal(m)
+	if v, err := a.Journeys.SaveWith(context.Background(), elsewhere, journeys.SaveOptions{Source: "api", Actor: "token:other", IfVersion: 3}); err != nil || v != 4 {
+		t.Fatalf("save elsewhere: %d %v", v, err)
+	}
+	run("make version 2 current on the stale page", chromedp.Click(chromedp.CSS(`button.make-current[data-version="2"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#versions-status.error`)))
+	if st := text("read the status", `document.getElementById('versions-status').textContent`); !strings.Contains(st, "Version 2 was not made current: ") || !strings.Contains(st, "version 4") {
+		t.Errorf("stale Make current says %q", st)
+	}
+	if v, _ := a.Journeys.HeadVersion(context.Background(), "login"); v != 4 {
+		t.Errorf("a stale Make current changed the head to %d", v)
+	}
+
+	// Chromium logs the refused save's 422 and the stale rollback's 412 as failed loads;
+	// anything else is an error.
 	var unexpected []string
 	for _, e := range errs.list() {
-		if !strings.Contains(e, "status of 422") || !strings.Contains(e, "/api/admin/v1/journeys/login") {
+		if !(strings.Contains(e, "status of 422") || strings.Contains(e, "status of 412")) || !strings.Contains(e, "/api/admin/v1/journeys/login") {
 			unexpected = append(unexpected, e)
 		}
 	}
