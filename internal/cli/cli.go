@@ -42,6 +42,10 @@ usage:
   arbor journeys nodes table         print the node types as a Markdown table
   arbor admin token create|list|revoke  manage admin API tokens on the server's store
   arbor users hash                   read a password on stdin, print its argon2id hash
+  arbor bench [flags]                drive a journey over HTTP, report logins/s and latency
+  arbor config table                 print every setting as a Markdown table
+  arbor version                      print the version and how it was built
+  arbor help                         print this list
 
 Admin commands, through a running server's admin API (--url or $ARBOR_URL, default
 http://127.0.0.1:8080; --token or $ARBOR_TOKEN; --json prints the API's answers;
@@ -61,14 +65,7 @@ exit 0 done, 1 refused with the server's message, 2 bad usage):
   arbor users passwd USERNAME        set a password; ends the user's sessions
   arbor users sessions USERNAME [--end [HANDLE]]  list a user's sessions, or end all or one
   arbor users devices USERNAME [--remove ID]  list a user's devices, or remove one
-  arbor bench [flags]                drive a journey over HTTP, report logins/s and latency
-  arbor config table                 print every setting as a Markdown table
-  arbor version                      print the version and how it was built
-  arbor help                         print this list
 `
-
-// Extra subcommands registered by other files of this package (device, ...).
-var commands = map[string]func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int{}
 
 // Run runs the arbor command with args (without the program name).
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -86,6 +83,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return bench(ctx, args[1:], stdout, stderr)
 	case "admin":
 		return adminCmd(ctx, args[1:], stdout, stderr)
+	case "login":
+		return loginCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "device":
+		return deviceCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) == 2 && args[1] == "table" {
 			fmt.Fprint(stdout, config.Table())
@@ -99,9 +100,6 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "version", "--version":
 		fmt.Fprintln(stdout, version())
 		return 0
-	}
-	if cmd, ok := commands[args[0]]; ok {
-		return cmd(ctx, args[1:], stdin, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "arbor: unknown command %q\n\n%s", args[0], usage)
 	return 2
@@ -165,9 +163,7 @@ Log in over the REST API:
 
 then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see README).
 `, base, app.DemoUser, app.DemoPassword)
-		for _, h := range demoHints {
-			fmt.Fprint(stdout, h(a, base))
-		}
+		fmt.Fprint(stdout, pushDemoHint(a, base))
 	}
 	errc := make(chan error, 1+len(a.Listeners)+len(a.PacketListeners))
 	go func() { errc <- srv.Serve(ln) }()
@@ -213,10 +209,6 @@ then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see REA
 	}
 	return 0
 }
-
-// demoHints print extra demo instructions (push, browser) registered by other files;
-// base is the server's URL as a browser on this machine reaches it.
-var demoHints []func(a *app.App, base string) string
 
 // browseURL is the URL to print for the server: the public URL if set, else the
 // listen address, with an unspecified host (0.0.0.0, ::) shown as localhost.
