@@ -10,6 +10,7 @@ import (
 
 	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
+	"github.com/arbor-auth/arbor/internal/testredis"
 	"github.com/arbor-auth/arbor/sessions"
 )
 
@@ -48,8 +49,14 @@ func BenchmarkLogin(b *testing.B) {
 // BenchmarkLoginHandler serves what `arbor bench` sends for one login, start, submit and
 // logout, straight to the handler with no network in between, on the embedded store with
 // the cheapest hash: the server's own CPU per login, without the HTTP transport's.
+// It runs on the embedded store and on a real redis-server (started on a free port).
 func BenchmarkLoginHandler(b *testing.B) {
-	a := apptest.New(b, apptest.Options{Args: []string{"--demo"}})
+	b.Run("embedded", func(b *testing.B) { benchLoginHandler(b) })
+	b.Run("redis", func(b *testing.B) { benchLoginHandler(b, "--redis", testredis.Start(b).URL()) })
+}
+
+func benchLoginHandler(b *testing.B, args ...string) {
+	a := apptest.New(b, apptest.Options{Args: append([]string{"--demo"}, args...)})
 	h := a.Handler()
 	serve := func(url string, body []byte, hdr ...string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodPost, url, bytes.NewReader(body))

@@ -157,3 +157,51 @@ func (s *Session) decodeProps(d *jsonx.Decoder) error {
 	}
 	return nil
 }
+
+// A user's session index is stored as the JSON json.Marshal writes for []indexEntry;
+// encodeIndex and decodeIndex produce and read exactly that through jsonx's fast path,
+// as for sessions, since every login reads and rewrites the index (up to MaxPerUser
+// entries).
+
+func encodeIndex(list []indexEntry) []byte {
+	b := make([]byte, 0, 2+len(list)*96)
+	b = append(b, '[')
+	for i, e := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonx.AppendString(append(b, `{"h":`...), e.Handle)
+		b = jsonx.AppendString(append(b, `,"k":`...), e.Key)
+		b = strconv.AppendInt(append(b, `,"e":`...), e.MaxEnd, 10)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+var indexFields = []string{"h", "k", "e"}
+
+func decodeIndex(data []byte) ([]indexEntry, error) {
+	d := jsonx.NewDecoder(data)
+	list, err := jsonx.Array(&d, func(d *jsonx.Decoder) (e indexEntry, err error) {
+		err = jsonx.Object(d, indexFields, func(i int) (err error) {
+			switch i {
+			case 0:
+				e.Handle, err = d.String()
+			case 1:
+				e.Key, err = d.String()
+			default:
+				e.MaxEnd, err = d.Int()
+			}
+			return err
+		})
+		return e, err
+	})
+	if err == nil {
+		err = d.Finish()
+	}
+	if err == nil {
+		return list, nil
+	}
+	list = nil
+	return list, json.Unmarshal(data, &list)
+}

@@ -52,3 +52,28 @@ func TestSessionEncoding(t *testing.T) {
 		checkSessionEncoding(t, s)
 	}
 }
+
+var indexSeeds = []string{
+	`[{"h":"0123456789abcdef","k":"session:{00112233445566778899aabbccddeeff}","e":1796067651066}]`,
+	`[]`, `null`, `[{"h":"a"},{"k":"b","e":-1}]`, `[{"H":"x"}]`, `[{"h":"x","h":"y"}]`, `[{"e":1.5}]`, `[{"e":"1"}]`,
+	`[{"h":"\u00e9<>","extra":[1,{"a":null}]}]`, `[1]`, `{}`, ` [ { "h" : "x" } ] `,
+}
+
+func FuzzIndexDecodeAgreesWithEncodingJSON(f *testing.F) {
+	for _, s := range indexSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := decodeIndex(data)
+		var want []indexEntry
+		werr := json.Unmarshal(data, &want)
+		if (err == nil) != (werr == nil) || err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: decodeIndex %#v, %v; json.Unmarshal %#v, %v", data, got, err, want, werr)
+		}
+		if werr == nil && want != nil {
+			if enc, _ := json.Marshal(want); !bytes.Equal(encodeIndex(want), enc) {
+				t.Fatalf("encodeIndex:\n%s\njson.Marshal:\n%s", encodeIndex(want), enc)
+			}
+		}
+	})
+}

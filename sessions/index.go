@@ -2,7 +2,6 @@ package sessions
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -33,12 +32,16 @@ func indexKey(realm, user string) string {
 // updateIndex applies change to the user's index through store.Update, pruning entries
 // past their maximum lifetime first, and returns what change removed. A change that
 // removes nothing and adds nothing writes nothing.
-func (m *Manager) updateIndex(ctx context.Context, realm, user string, change func([]indexEntry) (keep, removed []indexEntry)) ([]indexEntry, error) {
+//
+// read, if not nil, is a Get of the index already run (in a batch with the session's
+// creation), from which the first attempt starts.
+func (m *Manager) updateIndex(ctx context.Context, realm, user string, read *store.Op, change func([]indexEntry) (keep, removed []indexEntry)) ([]indexEntry, error) {
 	var removed []indexEntry
-	_, err := store.Update(ctx, m.st, indexKey(realm, user), func(cur []byte, exists bool) ([]byte, time.Duration, error) {
+	fn := func(cur []byte, exists bool) ([]byte, time.Duration, error) {
 		var list []indexEntry
 		if exists {
-			if err := json.Unmarshal(cur, &list); err != nil {
+			var err error
+			if list, err = decodeIndex(cur); err != nil {
 				list = nil // a corrupt index is rebuilt from here on; sessions themselves are intact
 			}
 		}
@@ -64,18 +67,24 @@ func (m *Manager) updateIndex(ctx context.Context, realm, user string, change fu
 			// Nothing left: the record lives a moment, long enough to win the CAS.
 			ttl = time.Second
 		}
-		b, err := json.Marshal(keep)
-		return b, ttl, err
-	})
+		return encodeIndex(keep), ttl, nil
+	}
+	var err error
+	if read != nil {
+		_, err = store.UpdateRead(ctx, m.st, indexKey(realm, user), read, fn)
+	} else {
+		_, err = store.Update(ctx, m.st, indexKey(realm, user), fn)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("session index: %w", err)
 	}
 	return removed, nil
 }
 
-// index adds s to its user's index and ends the oldest sessions past MaxPerUser.
-func (m *Manager) index(ctx context.Context, token string, s *Session) error {
-	removed, err := m.updateIndex(ctx, s.Realm, s.Username, func(list []indexEntry) ([]indexEntry, []indexEntry) {
+// index adds s to its user's index, starting from read (see updateIndex), and ends the
+// oldest sessions past MaxPerUser.
+func (m *Manager) index(ctx context.Context, token string, s *Session, read *store.Op) error {
+	removed, err := m.updateIndex(ctx, s.Realm, s.Username, read, func(list []indexEntry) ([]indexEntry, []indexEntry) {
 		list = append(list, indexEntry{Handle: s.Handle, Key: key(token), MaxEnd: s.MaxEnd.UnixMilli()})
 		if len(list) <= MaxPerUser {
 			return list, nil
@@ -90,15 +99,18 @@ func (m *Manager) index(ctx context.Context, token string, s *Session) error {
 	return m.drop(ctx, removed)
 }
 
+// drop deletes the sessions of entries, all in one batch.
 func (m *Manager) drop(ctx context.Context, entries []indexEntry) error {
-	var errs []error
+	ops := make([]store.Op, 0, len(entries))
+	seen := make(map[string]bool, len(entries))
 	for _, e := range entries {
-		if err := m.st.Delete(ctx, e.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
-			errs = append(errs, err)
+		if !seen[e.Key] { // a batch touches each key once
+			seen[e.Key] = true
+			ops = append(ops, store.DeleteOp(e.Key))
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("end sessions: %w", errors.Join(errs...))
+	if err := store.Do(ctx, m.st, ops); err != nil {
+		return fmt.Errorf("end sessions: %w", err)
 	}
 	return nil
 }
@@ -112,8 +124,8 @@ func (m *Manager) List(ctx context.Context, realm, user string) ([]Session, erro
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
-	var list []indexEntry
-	if err := json.Unmarshal(it.Value, &list); err != nil {
+	list, err := decodeIndex(it.Value)
+	if err != nil {
 		return nil, fmt.Errorf("list sessions: corrupt index: %w", err)
 	}
 	now := m.cfg.Now()
@@ -140,7 +152,7 @@ func (m *Manager) List(ctx context.Context, realm, user string) ([]Session, erro
 // keeps none) and returns how many it ended: after a password or factor change every
 // other session ends, and on a lock all of them.
 func (m *Manager) EndAll(ctx context.Context, realm, user, keep string) (int, error) {
-	removed, err := m.updateIndex(ctx, realm, user, func(list []indexEntry) ([]indexEntry, []indexEntry) {
+	removed, err := m.updateIndex(ctx, realm, user, nil, func(list []indexEntry) ([]indexEntry, []indexEntry) {
 		var kept, gone []indexEntry
 		for _, e := range list {
 			if keep != "" && e.Handle == keep {
@@ -164,7 +176,7 @@ func (m *Manager) End(ctx context.Context, realm, user, handle string) (bool, er
 	if handle == "" {
 		return false, nil
 	}
-	removed, err := m.updateIndex(ctx, realm, user, func(list []indexEntry) ([]indexEntry, []indexEntry) {
+	removed, err := m.updateIndex(ctx, realm, user, nil, func(list []indexEntry) ([]indexEntry, []indexEntry) {
 		for i, e := range list {
 			if e.Handle == handle {
 				return append(list[:i:i], list[i+1:]...), list[i : i+1]

@@ -114,10 +114,24 @@ func (m *Manager) Grant(ctx context.Context, g Grant) (string, *Session, error) 
 		Created: now, Access: now, IdleEnd: now.Add(m.cfg.IdleTimeout), MaxEnd: now.Add(m.cfg.MaxLifetime), Props: g.Props,
 		Factors: g.Factors, Level: g.Level, Restricted: g.Restricted, Remember: g.Remember,
 	}
-	if err := m.save(ctx, token, s, 0); err != nil {
+	// One batch writes the session and reads the user's index, which index then
+	// updates from that read: a login's session costs two store round trips.
+	b, err := encode(s)
+	if err != nil {
+		return "", nil, fmt.Errorf("create session: encode: %w", err)
+	}
+	ttl := m.ttl(s)
+	if ttl <= 0 {
+		return "", nil, fmt.Errorf("create session: %w", ErrInvalid)
+	}
+	ops := []store.Op{store.CASOp(key(token), b, 0, ttl), store.GetOp(indexKey(s.Realm, s.Username))}
+	if err := store.Do(ctx, m.st, ops); err != nil {
 		return "", nil, fmt.Errorf("create session: %w", err)
 	}
-	if err := m.index(ctx, token, s); err != nil {
+	if err := ops[0].Err; err != nil { // a token drawn twice: 256 random bits make it never happen
+		return "", nil, fmt.Errorf("create session: %w", err)
+	}
+	if err := m.index(ctx, token, s, &ops[1]); err != nil {
 		// A session no index knows of could not be ended with the user's others: undo it.
 		_ = m.st.Delete(context.WithoutCancel(ctx), key(token))
 		return "", nil, fmt.Errorf("create session: %w", err)

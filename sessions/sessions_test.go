@@ -11,6 +11,7 @@ import (
 
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/embedded"
+	"github.com/arbor-auth/arbor/store/storetest"
 )
 
 type fakeClock struct{ ns atomic.Int64 }
@@ -239,6 +240,43 @@ func TestEndAllWithoutChangeWritesNothing(t *testing.T) {
 	}
 	if after, err := st.Get(ctx, indexKey("/", "alice")); err != nil || after.Rev != before.Rev {
 		t.Fatalf("the index was rewritten: rev %d -> %v %v", before.Rev, after, err)
+	}
+}
+
+// TestGrantStoreCalls pins a login's session cost: one batch writing the session and
+// reading the index, one CAS of the index, and one batch ending the oldest sessions
+// once the user has MaxPerUser.
+func TestGrantStoreCalls(t *testing.T) {
+	st, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	counted := storetest.NewCounting(st)
+	m := New(counted, Config{})
+	ctx := context.Background()
+	names := func() []string {
+		var out []string
+		for _, op := range counted.Ops() {
+			out = append(out, op.Name)
+		}
+		return out
+	}
+	for i := range MaxPerUser + 2 {
+		counted.Reset()
+		if _, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/", Journey: "login"}); err != nil {
+			t.Fatal(err)
+		}
+		want := "Do CAS"
+		if i >= MaxPerUser {
+			want = "Do CAS Do"
+		}
+		if got := strings.Join(names(), " "); got != want {
+			t.Errorf("grant %d: store calls %q, want %q", i+1, got, want)
+		}
+	}
+	if list, err := m.List(ctx, "/", "alice"); err != nil || len(list) != MaxPerUser {
+		t.Errorf("List = %d sessions, %v; want %d", len(list), err, MaxPerUser)
 	}
 }
 

@@ -38,9 +38,13 @@
 // free attempt, and past the free ones the right to try is claimed with a
 // compare-and-swap on the scope's "not before" deadline, which exactly one of
 // concurrent attempts wins. Succeeded takes the attempt back from the address and user
-// counts (only failures count there) and clears the (user, address) scope. Store round
-// trips: six for an allowed attempt (a deadline read and a count per scope), then five
-// for a success, or six (and a write per scope past its free failures) for a failure.
+// counts (only failures count there) and clears the (user, address) scope.
+//
+// The operations of one call go to the store together as one batch (store.Do), a
+// single round trip on Redis: a sign-in with the right secret from a known address
+// costs two store calls, one in Allow and one in Succeeded; a wrong secret costs two
+// (Allow, and Failed's reads), and a third for the deadlines of the scopes past their
+// free failures (TestStoreCallsPerAttempt).
 //
 // Keys hash the scope's identity (SHA-256), so an attacker's long or odd usernames make
 // short keys, and no username or address is stored in clear.
@@ -256,22 +260,19 @@ type deadline struct {
 	rev uint64
 }
 
-// readUntil reads a scope's deadline; a missing one is the zero deadline.
-func (t *Throttle) readUntil(ctx context.Context, s scope) (deadline, error) {
-	it, err := t.st.Get(ctx, untilKey(s))
-	if errors.Is(err, store.ErrNotFound) {
-		return deadline{}, nil
+// untilOf decodes a scope's deadline from a batched read; a missing one is the zero
+// deadline.
+func untilOf(op *store.Op) deadline {
+	if op.Err != nil { // not found: a batched Get has no other outcome
+		return deadline{}
 	}
-	if err != nil {
-		return deadline{}, fmt.Errorf("throttle: read the %s deadline: %w", s.kind, err)
-	}
-	ns, err := strconv.ParseInt(string(it.Value), 10, 64)
+	ns, err := strconv.ParseInt(string(op.Item.Value), 10, 64)
 	if err != nil {
 		// A garbled value must not lift the throttle: treat it as far away and let a
 		// failure overwrite it.
-		return deadline{at: time.Unix(0, 1<<62), rev: it.Rev}, nil
+		return deadline{at: time.Unix(0, 1<<62), rev: op.Item.Rev}
 	}
-	return deadline{at: time.Unix(0, ns), rev: it.Rev}, nil
+	return deadline{at: time.Unix(0, ns), rev: op.Item.Rev}
 }
 
 // encodeUntil is a deadline's stored form: Unix nanoseconds.
@@ -281,99 +282,73 @@ func encodeUntil(at time.Time) []byte { return []byte(strconv.FormatInt(at.UnixN
 // stored time, read with the injected clock, is what counts.
 func untilTTL(now, at time.Time) time.Duration { return max(at.Sub(now), 0) + time.Minute }
 
-// count returns the sliding-window estimate of a scope's failures: the current
-// window's count plus the previous window's, weighted by how much of it still lies
-// within the last Window.
-func (t *Throttle) count(ctx context.Context, s scope, now time.Time) (int64, error) {
-	w, passed := t.window(now)
-	cur, err := t.st.Incr(ctx, countKey(s, w), 0, t.counterTTL())
-	if err != nil {
-		return 0, fmt.Errorf("throttle: count the %s attempts: %w", s.kind, err)
-	}
-	prev, err := t.st.Incr(ctx, countKey(s, w-1), 0, t.counterTTL())
-	if err != nil {
-		return 0, fmt.Errorf("throttle: count the %s attempts: %w", s.kind, err)
-	}
-	return max(cur, 0) + int64(float64(max(prev, 0))*(1-passed)), nil
-}
-
 // Allow reports whether an attempt at user's secret from clientIP may be checked now
 // (nodes.Guard). It counts the attempt; Failed or Succeeded must follow when it is
 // allowed. A store failure is returned, and the node fails closed.
+//
+// It costs one store batch: the scopes' deadlines, the known-address mark, and the
+// attempt counted in every scope, all at once. An attempt that the deadlines then
+// refuse takes its count back in a second batch, so refused attempts are not counted,
+// though concurrent attempts may see them counted for that moment (which only ever
+// errs on the safe side). Past a scope's free failures, the right to try is claimed
+// with a compare-and-swap of its deadline, one more call per such scope.
 func (t *Throttle) Allow(ctx context.Context, realm, user, clientIP string) (time.Duration, error) {
 	now := t.now()
 	scopes := t.scopes(realm, user, clientIP)
 	pair := scopes[1]
-	// known is read only when the account-wide scope is in play: an address the user
-	// signed in from is exempt from it.
-	var known *bool
-	isKnown := func() (bool, error) {
-		if known == nil {
-			k, err := t.known(ctx, pair)
-			if err != nil {
-				return false, err
-			}
-			known = &k
+	w := t.windowOf(now)
+	// ops holds, for each counted scope in order, its deadline read and its count, then
+	// the known-address mark.
+	ops := make([]store.Op, 0, 2*len(scopes)+1)
+	var at [3]int // index in ops of each scope's deadline read; its count follows
+	for i, s := range scopes {
+		if s.off {
+			continue
 		}
-		return *known, nil
+		at[i] = len(ops)
+		ops = append(ops, store.GetOp(untilKey(s)), store.IncrOp(countKey(s, w), 1, t.counterTTL()))
 	}
-	// First a pass that only reads, in order: an attempt refused by the address or the
-	// pair never reaches the account-wide count.
+	ops = append(ops, store.GetOp(knownKey(pair)))
+	if err := store.Do(ctx, t.st, ops); err != nil {
+		// Which counts were taken is unknown; one left behind errs on the safe side.
+		return 0, fmt.Errorf("throttle: count the attempt: %w", err)
+	}
+	// An address the user signed in from is exempt from the account-wide scope.
+	known := ops[len(ops)-1].Err == nil
+	undo := func() {
+		back := make([]store.Op, 0, len(scopes))
+		for _, s := range scopes {
+			if !s.off {
+				back = append(back, store.IncrOp(countKey(s, w), -1, t.counterTTL()))
+			}
+		}
+		// Best effort: a count left behind only errs on the safe side.
+		_ = store.Do(context.WithoutCancel(ctx), t.st, back)
+	}
+	// In order: an attempt refused by the address or the pair is refused before the
+	// account-wide scope is looked at.
 	var dls [3]deadline
 	for i, s := range scopes {
 		if s.off {
 			continue
 		}
-		var err error
-		if dls[i], err = t.readUntil(ctx, s); err != nil {
-			return 0, err
-		}
-		if !now.Before(dls[i].at) {
+		dls[i] = untilOf(&ops[at[i]])
+		if !now.Before(dls[i].at) || (s.kind == kindUser && known) {
 			continue
 		}
-		if s.kind == kindUser {
-			if k, err := isKnown(); err != nil || k {
-				if err != nil {
-					return 0, err
-				}
-				continue
-			}
-		}
+		undo()
 		return dls[i].at.Sub(now), nil
 	}
-	// Then count the attempt in every scope, and claim the right to try where the free
-	// attempts of the current window are used up. (Failed weighs in the previous
-	// window too when it sets the next delay; for the claim the current one does, which
-	// spares a round trip per scope on every login.)
-	w := t.windowOf(now)
-	var counted []scope
-	undo := func() {
-		for _, s := range counted {
-			// Best effort: a count left behind only errs on the safe side.
-			_, _ = t.st.Incr(context.WithoutCancel(ctx), countKey(s, w), -1, t.counterTTL())
-		}
-	}
+	// Claim the right to try where the free attempts of the current window are used up.
+	// (Failed weighs in the previous window too when it sets the next delay; for the
+	// claim the current one does, which spares a read per scope on every login.)
 	for i, s := range scopes {
 		if s.off {
 			continue
 		}
-		n, err := t.st.Incr(ctx, countKey(s, w), 1, t.counterTTL())
-		if err != nil {
-			undo()
-			return 0, fmt.Errorf("throttle: count the %s attempts: %w", s.kind, err)
-		}
-		counted = append(counted, s)
-		if n <= int64(s.free) {
+		n := ops[at[i]+1].N
+		if n <= int64(s.free) || (s.kind == kindUser && known) {
 			continue
-		}
-		if s.kind == kindUser {
-			if k, err := isKnown(); err != nil || k {
-				if err != nil {
-					undo()
-					return 0, err
-				}
-				continue
-			}
 		}
 		// The claim holds the scope for the delay this attempt would earn by failing;
 		// Failed then sets the next one, and a success leaves it be: the scope is
@@ -397,44 +372,54 @@ func (t *Throttle) windowOf(now time.Time) int64 {
 	return w
 }
 
-// known reports whether the user signed in from this address within KnownAddress.
-func (t *Throttle) known(ctx context.Context, pair scope) (bool, error) {
-	_, err := t.st.Get(ctx, knownKey(pair))
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, store.ErrNotFound):
-		return false, nil
-	}
-	return false, fmt.Errorf("throttle: read the known address: %w", err)
-}
-
 // Failed counts a wrong secret (nodes.Guard): the attempt Allow counted stands, and a
 // scope past its free failures gets its next deadline. An account-wide delay is
-// audited.
+// audited. It costs one batch reading the counts, and one writing the deadlines of the
+// scopes past their free failures, if any.
 func (t *Throttle) Failed(ctx context.Context, realm, user, clientIP string) error {
 	now := t.now()
-	for _, s := range t.scopes(realm, user, clientIP) {
+	w, passed := t.window(now)
+	scopes := t.scopes(realm, user, clientIP)
+	reads := make([]store.Op, 0, 2*len(scopes))
+	for _, s := range scopes {
+		if !s.off {
+			reads = append(reads, store.IncrOp(countKey(s, w), 0, 0), store.IncrOp(countKey(s, w-1), 0, 0))
+		}
+	}
+	if err := store.Do(ctx, t.st, reads); err != nil {
+		return fmt.Errorf("throttle: count the failed attempts: %w", err)
+	}
+	var (
+		writes  []store.Op
+		audited []audit.Event
+	)
+	next := 0
+	for _, s := range scopes {
 		if s.off {
 			continue
 		}
-		n, err := t.count(ctx, s, now)
-		if err != nil {
-			return err
-		}
+		// The sliding-window estimate: the current window's count plus the previous
+		// window's, weighted by how much of it still lies within the last Window.
+		cur, prev := reads[next].N, reads[next+1].N
+		next += 2
+		n := max(cur, 0) + int64(float64(max(prev, 0))*(1-passed))
 		if n < int64(s.free) {
 			continue
 		}
 		d := t.delay(n - int64(s.free) + 1)
 		at := now.Add(d)
-		if _, err := t.st.Set(ctx, untilKey(s), encodeUntil(at), untilTTL(now, at)); err != nil {
-			return fmt.Errorf("throttle: set the %s deadline: %w", s.kind, err)
-		}
+		writes = append(writes, store.SetOp(untilKey(s), encodeUntil(at), untilTTL(now, at)))
 		if s.kind == kindUser {
-			t.audit.Emit(ctx, audit.Event{Type: audit.ThrottleUserDelayed, Realm: realm, User: user, Client: clientIP,
+			audited = append(audited, audit.Event{Type: audit.ThrottleUserDelayed, Realm: realm, User: user, Client: clientIP,
 				Reason:  "failures from many addresses passed the per-user threshold",
 				Details: map[string]any{"failures": n, "delay_seconds": d.Seconds(), "until": at.UTC().Format(time.RFC3339)}})
 		}
+	}
+	if err := store.Do(ctx, t.st, writes); err != nil {
+		return fmt.Errorf("throttle: set the deadlines: %w", err)
+	}
+	for _, ev := range audited {
+		t.audit.Emit(ctx, ev)
 	}
 	return nil
 }
@@ -442,77 +427,62 @@ func (t *Throttle) Failed(ctx context.Context, realm, user, clientIP string) err
 // Succeeded records a right secret (nodes.Guard): it clears the (user, address) scope,
 // takes the attempt back from the address and user counts (only failures count there),
 // and remembers the address as one the user signs in from.
+//
+// It costs one batch: the attempt taken back from every scope, the pair's previous
+// window and the known-address mark read. Only what that batch shows needs it costs a
+// second: a pair with failures to clear, a count that went below zero, a mark missing
+// or half its time old.
 func (t *Throttle) Succeeded(ctx context.Context, realm, user, clientIP string) error {
 	now := t.now()
 	scopes := t.scopes(realm, user, clientIP)
 	pair := scopes[1]
 	w := t.windowOf(now)
-	// Usually the pair counted only this attempt: one round trip takes it back, and
-	// there is no deadline to clear.
-	left, err := t.st.Incr(ctx, countKey(pair, w), -1, t.counterTTL())
-	if err != nil {
-		return fmt.Errorf("throttle: clear the pair count: %w", err)
+	ttl := t.counterTTL()
+	ops := make([]store.Op, 0, 5)
+	ops = append(ops, store.IncrOp(countKey(pair, w), -1, ttl), store.IncrOp(countKey(pair, w-1), 0, 0), store.GetOp(knownKey(pair)))
+	for _, s := range []scope{scopes[0], scopes[2]} {
+		if !s.off {
+			ops = append(ops, store.IncrOp(countKey(s, w), -1, ttl))
+		}
 	}
-	prev, err := t.st.Incr(ctx, countKey(pair, w-1), 0, t.counterTTL())
-	if err != nil {
-		return fmt.Errorf("throttle: clear the pair count: %w", err)
+	if err := store.Do(ctx, t.st, ops); err != nil {
+		return fmt.Errorf("throttle: record the success: %w", err)
+	}
+	var fix []store.Op
+	// Usually the pair counted only this attempt, which is now taken back, and has no
+	// deadline to clear. Otherwise earlier failures are cleared.
+	left, prev := ops[0].N, ops[1].N
+	if left > 0 {
+		fix = append(fix, store.IncrOp(countKey(pair, w), -left, ttl))
+	}
+	if prev > 0 {
+		fix = append(fix, store.IncrOp(countKey(pair, w-1), -prev, ttl))
 	}
 	if left != 0 || prev != 0 {
-		for _, k := range []string{countKey(pair, w), countKey(pair, w-1)} {
-			if err := t.takeBack(ctx, k, 0); err != nil {
-				return fmt.Errorf("throttle: clear the pair count: %w", err)
-			}
-		}
-		if err := t.st.Delete(ctx, untilKey(pair)); err != nil {
-			return fmt.Errorf("throttle: clear the pair deadline: %w", err)
+		fix = append(fix, store.DeleteOp(untilKey(pair)))
+	}
+	// Delete does not reach counters (they are their own key space), so counts are
+	// cleared by subtracting them, and one taken below zero by a concurrent clear is
+	// brought back to zero; attempts counted in between stay counted.
+	for _, op := range ops[3:] {
+		if op.N < 0 {
+			fix = append(fix, store.IncrOp(op.Key, -op.N, ttl))
 		}
 	}
-	for _, s := range []scope{scopes[0], scopes[2]} {
-		if s.off {
-			continue
-		}
-		if err := t.takeBack(ctx, countKey(s, w), 1); err != nil {
-			return fmt.Errorf("throttle: take back the %s attempt: %w", s.kind, err)
-		}
+	// The known mark is rewritten only when missing or half its time old: most
+	// sign-ins come from addresses already known.
+	if mark := ops[2]; mark.Err != nil || !t.fresh(mark.Item.Value, now) {
+		fix = append(fix, store.SetOp(knownKey(pair), []byte(strconv.FormatInt(now.Unix(), 10)), t.cfg.KnownAddress))
 	}
-	return t.remember(ctx, pair, now)
-}
-
-// remember marks the pair's address as one the user signs in from, for KnownAddress.
-// The mark is rewritten only when missing or half its time old: a read costs the store
-// less than a write, and most sign-ins come from addresses already known.
-func (t *Throttle) remember(ctx context.Context, pair scope, now time.Time) error {
-	it, err := t.st.Get(ctx, knownKey(pair))
-	switch {
-	case err == nil:
-		if at, perr := strconv.ParseInt(string(it.Value), 10, 64); perr == nil && now.Sub(time.Unix(at, 0)) < t.cfg.KnownAddress/2 {
-			return nil
-		}
-	case !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("throttle: read the known address: %w", err)
-	}
-	if _, err := t.st.Set(ctx, knownKey(pair), []byte(strconv.FormatInt(now.Unix(), 10)), t.cfg.KnownAddress); err != nil {
-		return fmt.Errorf("throttle: remember the address: %w", err)
+	if err := store.Do(ctx, t.st, fix); err != nil {
+		return fmt.Errorf("throttle: clear the pair and remember the address: %w", err)
 	}
 	return nil
 }
 
-// takeBack lowers the counter at key by n, or to zero when n is 0, never below zero.
-// Delete does not reach counters (they are their own key space), so a count is cleared
-// by subtracting it; attempts counted in between stay counted.
-func (t *Throttle) takeBack(ctx context.Context, key string, n int64) error {
-	if n > 0 { // one round trip, and a second only in the rare case it went below zero
-		c, err := t.st.Incr(ctx, key, -n, t.counterTTL())
-		if err != nil || c >= 0 {
-			return err
-		}
-		_, err = t.st.Incr(ctx, key, -c, t.counterTTL())
-		return err
-	}
-	cur, err := t.st.Incr(ctx, key, 0, t.counterTTL())
-	if err != nil || cur <= 0 {
-		return err
-	}
-	_, err = t.st.Incr(ctx, key, -cur, t.counterTTL())
-	return err
+// fresh reports whether a known-address mark was written less than half of
+// KnownAddress ago.
+func (t *Throttle) fresh(mark []byte, now time.Time) bool {
+	at, err := strconv.ParseInt(string(mark), 10, 64)
+	return err == nil && now.Sub(time.Unix(at, 0)) < t.cfg.KnownAddress/2
 }

@@ -387,3 +387,57 @@ func TestAddresses(t *testing.T) {
 		}
 	})
 }
+
+// TestStoreCallsPerAttempt pins the store calls an attempt costs: a batch each for
+// Allow and Succeeded when the address is known and nothing needs clearing, a third
+// the first time (the address is remembered) and after failures (the pair is cleared).
+func TestStoreCallsPerAttempt(t *testing.T) {
+	st, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	counted := storetest.NewCounting(st)
+	c := &clock{t: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
+	th, err := throttle.New(counted, throttle.Config{}, c.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	attempt := func(ok bool) []storetest.Op {
+		t.Helper()
+		counted.Reset()
+		if wait, err := th.Allow(ctx, "/", "alice", home); err != nil || wait > 0 {
+			t.Fatalf("Allow = %v, %v", wait, err)
+		}
+		report := th.Failed
+		if ok {
+			report = th.Succeeded
+		}
+		if err := report(ctx, "/", "alice", home); err != nil {
+			t.Fatal(err)
+		}
+		return counted.Ops()
+	}
+	for _, tc := range []struct {
+		name string
+		ok   bool
+		want int
+	}{
+		{"first sign-in from an address", true, 3},
+		{"sign-in from a known address", true, 2},
+		{"wrong secret within the free failures", false, 2},
+		{"sign-in after a failure", true, 3},
+		{"sign-in again", true, 2},
+	} {
+		ops := attempt(tc.ok)
+		if len(ops) != tc.want {
+			t.Errorf("%s: %d store calls, want %d: %v", tc.name, len(ops), tc.want, ops)
+		}
+		for _, op := range ops {
+			if op.Name != "Do" {
+				t.Errorf("%s: a %s outside a batch: %v", tc.name, op.Name, ops)
+			}
+		}
+	}
+}

@@ -268,6 +268,9 @@ func (a *App) mountDoors(_ context.Context) error {
 		a.Listeners = append(a.Listeners, Listener{Name: "metrics", Addr: a.Config.MetricsListen,
 			Handler: api.MetricsHandler(a.Metrics, a.Config.MetricsToken)})
 	}
+	if a.Config.PprofListen != "" {
+		a.Listeners = append(a.Listeners, Listener{Name: "pprof", Addr: a.Config.PprofListen, Handler: pprofHandler()})
+	}
 	return nil
 }
 

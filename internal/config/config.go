@@ -50,6 +50,7 @@ type Config struct {
 	ReauthMaxAge     time.Duration `key:"reauth_max_age" default:"5m" usage:"How recent a login must be to remove a device or generate recovery codes on the devices page"`
 	MetricsToken     string        `key:"metrics_token" default:"" usage:"Bearer token /metrics demands (empty: none)"`
 	MetricsListen    string        `key:"metrics_listen" default:"" usage:"Serve /metrics only on this address (for example 127.0.0.1:9100), not on the main listener"`
+	PprofListen      string        `key:"pprof_listen" default:"" usage:"Serve Go's profiler (/debug/pprof/) on this address, for measuring where CPU and memory go; keep it on loopback"`
 	HashMemoryKiB    int           `key:"hash_memory_kib" default:"19456" usage:"argon2id memory for new password hashes, KiB"`
 	HashIterations   int           `key:"hash_iterations" default:"2" usage:"argon2id iterations for new password hashes"`
 	HashConcurrency  int           `key:"hash_concurrency" default:"0" usage:"Password hashes computed at once (0: number of CPUs); bounds memory under load"`

@@ -548,7 +548,13 @@ func (s *Store) appendLocked(size int64, enc func([]byte) []byte) (uint64, error
 	if int64(cap(buf)) < size {
 		buf = make([]byte, 0, size)
 	}
-	rec := enc(buf)
+	return s.writeLocked(enc(buf))
+}
+
+// writeLocked appends rec, one or more whole records, to the data file in one write
+// and returns the sequence number to commit. On a failed write it cuts the file back
+// to its last whole record. s.mu must be held for writing and the data file open.
+func (s *Store) writeLocked(rec []byte) (uint64, error) {
 	if cap(rec) <= maxRecBuf {
 		s.recBuf = rec[:0] // the file does not keep it: reuse it for the next record
 	}

@@ -587,11 +587,7 @@ func (s *Store) CAS(ctx context.Context, key string, value []byte, rev uint64, t
 	if err := store.ValidateTTL(ttl); err != nil {
 		return 0, fmt.Errorf("redis cas %q: %w", key, err)
 	}
-	enc := make([]byte, 0, maxRevDigits+1+len(value))
-	enc = strconv.AppendUint(enc, rev+1, 10)
-	enc = append(enc, ':')
-	enc = append(enc, value...)
-	won, err := casScript.Run(ctx, s.c, []string{s.valueKey(key)}, enc, strconv.FormatUint(rev, 10), ttlMillis(ttl)).Int64()
+	won, err := casScript.Run(ctx, s.c, []string{s.valueKey(key)}, encodeValue(value, rev+1), strconv.FormatUint(rev, 10), ttlMillis(ttl)).Int64()
 	if err != nil {
 		return 0, s.unavailable(ctx, "cas", key, err)
 	}
@@ -684,4 +680,121 @@ func (s *Store) Close() error {
 		return fmt.Errorf("redis close: %w", err)
 	}
 	return nil
+}
+
+var _ store.Batcher = (*Store)(nil)
+
+// Do runs a batch (store.Do) in one pipeline: one round trip on a single server or
+// Sentinel; on a Cluster, go-redis sends each node its share at once. Scripted ops go as
+// EVALSHA; one that finds its script missing (NOSCRIPT: the cache was flushed, or a
+// replica took over) did not run, so it is run again on its own, which loads the
+// script. The ops touch different keys, so running one again later changes nothing
+// for the others.
+func (s *Store) Do(ctx context.Context, ops []store.Op) error {
+	if err := s.begin(ctx, "batch", ops[0].Key); err != nil {
+		return err
+	}
+	pipe := s.c.Pipeline()
+	cmds := make([]redis.Cmder, len(ops))
+	for i := range ops {
+		op := &ops[i]
+		switch op.Kind {
+		case store.OpGet:
+			cmds[i] = pipe.Get(ctx, s.valueKey(op.Key))
+		case store.OpSet:
+			cmds[i] = setScript.EvalSha(ctx, pipe, []string{s.valueKey(op.Key)}, op.Value, ttlMillis(op.TTL))
+		case store.OpCAS:
+			cmds[i] = casScript.EvalSha(ctx, pipe, []string{s.valueKey(op.Key)}, encodeValue(op.Value, op.Rev+1),
+				strconv.FormatUint(op.Rev, 10), ttlMillis(op.TTL))
+		case store.OpDelete:
+			cmds[i] = pipe.Del(ctx, s.valueKey(op.Key))
+		case store.OpIncr:
+			if op.Delta == 0 {
+				cmds[i] = pipe.Get(ctx, s.counterKey(op.Key))
+			} else {
+				cmds[i] = incrScript.EvalSha(ctx, pipe, []string{s.counterKey(op.Key)}, op.Delta, ttlMillis(op.TTL))
+			}
+		}
+	}
+	// Exec's own error is the first failed command's, a missing key included; each
+	// command's error is read below.
+	_, _ = pipe.Exec(ctx)
+	for i := range ops {
+		op, cmd := &ops[i], cmds[i]
+		err := cmd.Err()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			if err := store.DoOne(ctx, s, op); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return s.unavailable(ctx, "batch "+strings.ToLower(op.Kind.String()), op.Key, err)
+		}
+		if err := s.result(op, cmd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// result records the reply of one pipelined op in it.
+func (s *Store) result(op *store.Op, cmd redis.Cmder) error {
+	missing := errors.Is(cmd.Err(), redis.Nil)
+	switch op.Kind {
+	case store.OpGet:
+		if missing {
+			op.Err = fmt.Errorf("redis get %q: %w", op.Key, store.ErrNotFound)
+			return nil
+		}
+		raw, err := cmd.(*redis.StringCmd).Bytes()
+		if err != nil {
+			return fmt.Errorf("redis get %q: %w", op.Key, err)
+		}
+		op.Item, err = decode("get", op.Key, raw)
+		return err
+	case store.OpSet:
+		rev, err := cmd.(*redis.Cmd).Int64()
+		if err != nil {
+			return fmt.Errorf("redis set %q: %w", op.Key, err)
+		}
+		op.Rev = uint64(rev)
+	case store.OpCAS:
+		won, err := cmd.(*redis.Cmd).Int64()
+		if err != nil {
+			return fmt.Errorf("redis cas %q: %w", op.Key, err)
+		}
+		if won == 0 {
+			op.Err = fmt.Errorf("redis cas %q at revision %d: %w", op.Key, op.Rev, store.ErrConflict)
+			return nil
+		}
+		op.Rev++
+	case store.OpIncr:
+		if missing {
+			op.N = 0
+			return nil
+		}
+		var (
+			n   int64
+			err error
+		)
+		if op.Delta == 0 {
+			n, err = cmd.(*redis.StringCmd).Int64()
+		} else {
+			n, err = cmd.(*redis.Cmd).Int64()
+		}
+		if err != nil {
+			return fmt.Errorf("redis incr %q: %w", op.Key, err)
+		}
+		op.N = n
+	}
+	return nil
+}
+
+// encodeValue is a value as stored: its revision in decimal, a colon, the bytes.
+func encodeValue(value []byte, rev uint64) []byte {
+	enc := make([]byte, 0, maxRevDigits+1+len(value))
+	enc = strconv.AppendUint(enc, rev, 10)
+	enc = append(enc, ':')
+	return append(enc, value...)
 }

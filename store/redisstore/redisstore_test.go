@@ -151,6 +151,9 @@ func TestOutage(t *testing.T) {
 		"Incr":   func() error { _, err := s.Incr(ctx, "n", 1, time.Minute); return err },
 		"Incr0":  func() error { _, err := s.Incr(ctx, "n", 0, 0); return err },
 		"Ping":   func() error { return s.Ping(ctx) },
+		"Do": func() error {
+			return store.Do(ctx, s, []store.Op{store.GetOp("k"), store.IncrOp("n", 1, time.Minute), store.CASOp("c", []byte("w"), 0, 0)})
+		},
 	}
 	for round := range 2 { // the second round runs with the pool's connections all gone
 		for name, op := range ops {
@@ -272,6 +275,36 @@ func TestScriptCacheFlush(t *testing.T) {
 		if n, err := s.Incr(ctx, "n", 1, 0); err != nil || n != int64(i+1) {
 			t.Fatalf("Incr after SCRIPT FLUSH = %d, %v", n, err)
 		}
+	}
+}
+
+// TestScriptCacheFlushBatch checks that a batch whose scripted ops find the script
+// cache empty (a flush, or a replica promoted since) runs each of them once, loaded.
+func TestScriptCacheFlushBatch(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openTest(t, srv)
+	defer s.Close()
+	for i := range 3 {
+		if err := s.Client().ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		rev := uint64(i)
+		ops := []store.Op{
+			store.SetOp("set", []byte("v"), 0),
+			store.CASOp("cas", []byte("v"), rev, 0),
+			store.IncrOp("n", 1, time.Hour),
+			store.GetOp("other"),
+		}
+		if err := store.Do(ctx, s, ops); err != nil {
+			t.Fatalf("round %d: Do after SCRIPT FLUSH: %v", i, err)
+		}
+		if ops[0].Rev != rev+1 || ops[1].Err != nil || ops[1].Rev != rev+1 || ops[2].N != int64(i+1) {
+			t.Fatalf("round %d: Set rev %d, CAS rev %d (%v), Incr %d; want %d, %d, %d", i, ops[0].Rev, ops[1].Rev, ops[1].Err, ops[2].N, rev+1, rev+1, i+1)
+		}
+	}
+	// Each scripted op ran exactly once per round.
+	if n, err := s.Incr(ctx, "n", 0, 0); err != nil || n != 3 {
+		t.Errorf("counter after 3 rounds = %d, %v; want 3", n, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,7 +21,8 @@ type Counting struct {
 
 // Op is one call recorded by Counting.
 type Op struct {
-	// Name is the method: "Get", "Set", "CAS", "Delete", "Take", "Incr" or "Ping".
+	// Name is the method: "Get", "Set", "CAS", "Delete", "Take", "Incr", "Ping" or "Do"
+	// (a batch, see store.Do).
 	Name string
 	// Key is the key it was called with ("" for Ping).
 	Key string
@@ -96,4 +98,17 @@ func (c *Counting) Incr(ctx context.Context, key string, delta int64, ttl time.D
 func (c *Counting) Ping(ctx context.Context) error {
 	c.record("Ping", "")
 	return c.Store.Ping(ctx)
+}
+
+var _ store.Batcher = (*Counting)(nil)
+
+// Do counts a batch as one call, named "Do" with the ops' kinds and keys ("Get k1 Incr
+// k2"), and passes it on: a batch is one round trip on a backend that batches.
+func (c *Counting) Do(ctx context.Context, ops []store.Op) error {
+	parts := make([]string, 0, 2*len(ops))
+	for _, op := range ops {
+		parts = append(parts, op.Kind.String(), op.Key)
+	}
+	c.record("Do", strings.Join(parts, " "))
+	return store.Do(ctx, c.Store, ops)
 }

@@ -83,3 +83,13 @@ func (s *Flaky) Ping(ctx context.Context) error {
 	}
 	return s.Store.Ping(ctx)
 }
+
+var _ store.Batcher = (*Flaky)(nil)
+
+// Do runs a batch on the wrapped store unless it is down.
+func (s *Flaky) Do(ctx context.Context, ops []store.Op) error {
+	if err := s.err(); err != nil {
+		return err
+	}
+	return store.Do(ctx, s.Store, ops)
+}

@@ -75,7 +75,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateTTL", testUpdateTTL},
 		{"UpdateConcurrent", testUpdateConcurrent},
 		{"UpdateCanceledContext", testUpdateCanceled},
+		{"UpdateRead", testUpdateRead},
+		{"BatchClosed", testBatchClosed},
 	}
+	tests = append(tests, batchTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -92,7 +95,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 					t.Errorf("Close: %v", err)
 				}
 			})
-			if tc.name == "Closed" {
+			if tc.name == "Closed" || tc.name == "BatchClosed" {
 				closed = true
 			}
 			tc.fn(t, s)

@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// OpKind names what one Op of a batch does.
+type OpKind uint8
+
+// The kinds of Op, one per single-key method of Store.
+const (
+	// OpGet is Get: it fills Item, or sets Err to an error wrapping ErrNotFound.
+	OpGet OpKind = iota + 1
+	// OpSet is Set: it fills Rev with the new revision.
+	OpSet
+	// OpCAS is CAS at Rev: it fills Rev with the new revision, or sets Err to an error
+	// wrapping ErrConflict.
+	OpCAS
+	// OpDelete is Delete.
+	OpDelete
+	// OpIncr is Incr by Delta (0 reads the counter): it fills N.
+	OpIncr
+)
+
+// String returns the kind's method name.
+func (k OpKind) String() string {
+	switch k {
+	case OpGet:
+		return "Get"
+	case OpSet:
+		return "Set"
+	case OpCAS:
+		return "CAS"
+	case OpDelete:
+		return "Delete"
+	case OpIncr:
+		return "Incr"
+	}
+	return fmt.Sprintf("OpKind(%d)", uint8(k))
+}
+
+// Op is one operation of a batch (see Do): its input, and after Do its result. Build it
+// with GetOp, SetOp, CASOp, DeleteOp or IncrOp.
+type Op struct {
+	// Kind is what the operation does.
+	Kind OpKind
+	// Key is the key it works on.
+	Key string
+	// Value is what OpSet and OpCAS write.
+	Value []byte
+	// Rev is the revision OpCAS expects (0: the key must not exist); after Do, the new
+	// revision written by OpSet or OpCAS.
+	Rev uint64
+	// Delta is what OpIncr adds.
+	Delta int64
+	// TTL is the expiry OpSet, OpCAS and a creating OpIncr give the key (0: none).
+	TTL time.Duration
+
+	// Item is what OpGet read.
+	Item Item
+	// N is the counter's value after OpIncr.
+	N int64
+	// Err is the operation's own outcome: nil, an error wrapping ErrNotFound (OpGet) or
+	// ErrConflict (OpCAS). Failures of the store are Do's error instead.
+	Err error
+}
+
+// GetOp reads key.
+func GetOp(key string) Op { return Op{Kind: OpGet, Key: key} }
+
+// SetOp writes key unconditionally.
+func SetOp(key string, value []byte, ttl time.Duration) Op {
+	return Op{Kind: OpSet, Key: key, Value: value, TTL: ttl}
+}
+
+// CASOp writes key if its revision is rev.
+func CASOp(key string, value []byte, rev uint64, ttl time.Duration) Op {
+	return Op{Kind: OpCAS, Key: key, Value: value, Rev: rev, TTL: ttl}
+}
+
+// DeleteOp removes key.
+func DeleteOp(key string) Op { return Op{Kind: OpDelete, Key: key} }
+
+// IncrOp adds delta to the counter at key (0 reads it).
+func IncrOp(key string, delta int64, ttl time.Duration) Op {
+	return Op{Kind: OpIncr, Key: key, Delta: delta, TTL: ttl}
+}
+
+// Batcher is implemented by a backend that can send several single-key operations at
+// once: Redis in one pipeline (one round trip), the embedded store under one lock with
+// one append to its data file. Callers use Do, which falls back to one call per
+// operation for a Store that is not a Batcher (a test wrapper, for example).
+type Batcher interface {
+	// Do runs ops as Do describes; the ops have been checked by Do.
+	Do(ctx context.Context, ops []Op) error
+}
+
+// Do runs ops against st in as few round trips as st allows, and records each one's
+// result in it. Each op is atomic on its own, exactly as the single-key method it
+// stands for; the batch as a whole is not a transaction (on Redis Cluster its ops may
+// even run on different nodes), and no order between its ops is promised, so the ops
+// of one batch must work on different keys (a value key and a counter key of one name
+// are different keys). A batch costs one round trip on Redis, which is what it is for:
+// a caller that needs several independent reads and writes of one request pays the
+// network once.
+//
+// Do returns nil when every op ran, each op's own outcome (ErrNotFound, ErrConflict) in
+// its Err. Otherwise it returns an error, wrapping ErrUnavailable for an outage, and
+// which ops took effect is unknown, as with a single write whose reply was lost.
+func Do(ctx context.Context, st Store, ops []Op) error {
+	if err := checkOps(ops); err != nil {
+		return err
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	if b, ok := st.(Batcher); ok {
+		return b.Do(ctx, ops)
+	}
+	for i := range ops {
+		if err := DoOne(ctx, st, &ops[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DoOne runs one op through st's single-key method and records its result in op: the
+// fallback of Do, and what a Batcher that wraps another store may use. It returns the
+// store's failure; ErrNotFound and ErrConflict go to op.Err.
+func DoOne(ctx context.Context, st Store, op *Op) error {
+	var err error
+	switch op.Kind {
+	case OpGet:
+		op.Item, err = st.Get(ctx, op.Key)
+	case OpSet:
+		op.Rev, err = st.Set(ctx, op.Key, op.Value, op.TTL)
+	case OpCAS:
+		var rev uint64
+		if rev, err = st.CAS(ctx, op.Key, op.Value, op.Rev, op.TTL); err == nil {
+			op.Rev = rev
+		}
+	case OpDelete:
+		err = st.Delete(ctx, op.Key)
+	case OpIncr:
+		op.N, err = st.Incr(ctx, op.Key, op.Delta, op.TTL)
+	}
+	if (op.Kind == OpGet && errors.Is(err, ErrNotFound)) || (op.Kind == OpCAS && errors.Is(err, ErrConflict)) {
+		op.Err, err = err, nil
+	}
+	return err
+}
+
+// checkOps refuses a batch that no backend could run as documented: an unknown kind, a
+// negative ttl, or two ops on one key.
+func checkOps(ops []Op) error {
+	type slot struct {
+		counter bool
+		key     string
+	}
+	seen := make(map[slot]bool, len(ops))
+	for i := range ops {
+		op := &ops[i]
+		if op.Kind < OpGet || op.Kind > OpIncr {
+			return fmt.Errorf("store: batch op %d: unknown kind %d", i, op.Kind)
+		}
+		if err := ValidateTTL(op.TTL); err != nil {
+			return fmt.Errorf("store: batch op %d (%s %q): %w", i, op.Kind, op.Key, err)
+		}
+		s := slot{counter: op.Kind == OpIncr, key: op.Key}
+		if seen[s] {
+			return fmt.Errorf("store: batch op %d (%s %q): a batch may touch each key once", i, op.Kind, op.Key)
+		}
+		seen[s] = true
+		op.Err = nil
+	}
+	return nil
+}
