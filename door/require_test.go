@@ -1,0 +1,46 @@
+package door
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/arbor-auth/arbor/sessions"
+)
+
+func TestRequire(t *testing.T) {
+	c := &Core{cfg: Config{Policies: map[string]RealmPolicy{"/alpha": {StepUpJourney: "oath-mfa"}}}}
+	pwd := &sessions.Session{Realm: "/", Factors: []string{"pwd"}, Level: LevelOneFactor}
+	push := &sessions.Session{Realm: "/", Factors: []string{"pwd", "push"}, Level: LevelMultiFactor}
+	otp := &sessions.Session{Realm: "/alpha", Factors: []string{"pwd", "otp"}, Level: LevelMultiFactor}
+	for _, tc := range []struct {
+		name        string
+		sess        *sessions.Session
+		req         Requirement
+		wantJourney string // empty: met
+	}{
+		{"no requirement", pwd, Requirement{}, ""},
+		{"level met", pwd, Requirement{Level: LevelOneFactor}, ""},
+		{"level short", pwd, Requirement{Level: LevelMultiFactor}, "push-mfa"},
+		{"level short, journey named", pwd, Requirement{Level: LevelMultiFactor, Journey: "oath-mfa"}, "oath-mfa"},
+		{"factor met", push, Requirement{Factors: []string{"push"}}, ""},
+		{"level met, factor missing", otp, Requirement{Level: LevelMultiFactor, Factors: []string{"push"}}, "oath-mfa"},
+		{"two factors, one missing", push, Requirement{Factors: []string{"push", "otp"}}, "push-mfa"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := c.Require(tc.sess, tc.req)
+			if tc.wantJourney == "" {
+				if err != nil {
+					t.Fatalf("Require: %v, want nil", err)
+				}
+				return
+			}
+			var su *StepUpError
+			if !errors.As(err, &su) {
+				t.Fatalf("Require: %v, want a *StepUpError", err)
+			}
+			if su.Journey != tc.wantJourney || su.Realm != tc.sess.Realm || su.Level != tc.req.Level || su.Reason == "" {
+				t.Errorf("Require: %+v, want journey %q in realm %s", su, tc.wantJourney, tc.sess.Realm)
+			}
+		})
+	}
+}
