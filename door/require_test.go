@@ -2,6 +2,7 @@ package door
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/arbor-auth/arbor/sessions"
@@ -42,5 +43,26 @@ func TestRequire(t *testing.T) {
 				t.Errorf("Require: %+v, want journey %q in realm %s", su, tc.wantJourney, tc.sess.Realm)
 			}
 		})
+	}
+}
+
+func TestAttributeList(t *testing.T) {
+	for _, tc := range []struct {
+		in   any
+		want string
+	}{
+		{nil, ""},
+		{"admin", "admin"},
+		{" a, b ,,c ", "a|b|c"},
+		{[]string{"x", " y "}, "x|y"},
+		{[]any{"x", 7, "", "z"}, "x|z"},
+		{42, ""},
+	} {
+		if got := strings.Join(AttributeList(tc.in), "|"); got != tc.want {
+			t.Errorf("AttributeList(%#v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if !HasRole([]any{"user", "admin"}, "admin") || HasRole("administrator", "admin") {
+		t.Error("HasRole")
 	}
 }

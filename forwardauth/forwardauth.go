@@ -191,7 +191,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set(HeaderRealm, sess.Realm)
 	h.Set(HeaderLevel, strconv.Itoa(sess.Level))
 	h.Set(HeaderFactors, strings.Join(sess.Factors, ","))
-	h.Set(HeaderGroups, strings.Join(headerList(door.AttributeList(user.Attributes[s.cfg.GroupsAttribute])), ","))
+	if groups := headerList(door.AttributeList(user.Attributes[s.cfg.GroupsAttribute])); len(groups) > 0 {
+		h.Set(HeaderGroups, strings.Join(groups, ","))
+	}
 	w.WriteHeader(http.StatusOK)
 }
 
