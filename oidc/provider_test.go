@@ -176,3 +176,41 @@ func TestCodeFlowPKCERefreshUserinfoRevokeLogout(t *testing.T) {
 		t.Fatalf("prompt=none after logout: %v", c)
 	}
 }
+
+// TestEndSessionAsTheSDKCallsIt: FRUser.logout() fetches endSession from the app's
+// origin with the ID token, the Authorization header and the browser's cookies, and no
+// post_logout_redirect_uri: it follows the redirect to a signed-out answer that CORS
+// lets it read, and the session and its tokens are over.
+func TestEndSessionAsTheSDKCallsIt(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ua := newAgent(t)
+	ua.signIn(ua.get(e.spa.srv.URL+"/start"), alice, password)
+	tok := e.spa.Tokens
+	idt, _ := tok.Extra("id_token").(string)
+	req, _ := http.NewRequest(http.MethodGet, e.spa.issuer+"/connect/endSession?id_token_hint="+url.QueryEscape(idt), nil)
+	req.Header.Set("Origin", spaOrigin)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	p := ua.do(req)
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, "signed out") || p.Header.Get("Access-Control-Allow-Origin") != spaOrigin {
+		t.Fatalf("endSession: %d %s %v", p.Status, p.Body, p.Header)
+	}
+	if st, _ := userinfo(t, e.spa.issuer, tok.AccessToken); st != http.StatusUnauthorized {
+		t.Fatalf("userinfo after endSession: %d", st)
+	}
+	st, body := post(t, e.spa.issuer+"/access_token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {"spa"}}, "", "")
+	if st != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Fatalf("refresh after endSession: %d %v", st, body)
+	}
+	if c := ua.get(e.spa.srv.URL + "/start?prompt=none").json(t); c["error"] != "login_required" {
+		t.Fatalf("prompt=none after endSession: %v", c)
+	}
+	// A bad id_token_hint is an OAuth error and ends nothing.
+	ua.signIn(ua.get(e.spa.srv.URL+"/start"), alice, password)
+	p = ua.get(e.spa.issuer + "/connect/endSession?id_token_hint=garbage")
+	if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "invalid_request") {
+		t.Fatalf("endSession with a bad hint: %d %s", p.Status, p.Body)
+	}
+	if c := ua.get(e.spa.srv.URL + "/start?prompt=none").json(t); c["sub"] != alice {
+		t.Fatalf("the session did not survive a refused endSession: %v", c)
+	}
+}
