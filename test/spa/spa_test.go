@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/arbor-auth/arbor/authenticator"
@@ -404,6 +405,55 @@ func TestSDKIframe(t *testing.T) {
 		t.Errorf("the SDK still stores tokens after logout: %v", s["stored"])
 	}
 	e.loggedOut(s, tokenID, access, refresh)
+}
+
+// TestSDKRedirect: with no session, TokenManager.getTokens({login: 'redirect'}) tries
+// the iframe, gets login_required, and sends the page to authorize; the user signs in
+// on Arbor's pages and comes back to the SPA's callback with a code, which the SDK
+// exchanges; then the user and FRUser.logout() as above.
+func TestSDKRedirect(t *testing.T) {
+	e := newEnv(t)
+	b := newBrowser(t)
+	b.run(chromedp.Navigate(e.spa.URL + "/sdk.html?mode=redirect"))
+	b.signInOnArborsPage("alice")
+	s := b.waitStage("tokens")
+	href := eval[string](b, `location.href`)
+	if !strings.HasPrefix(href, e.spa.URL+"/callback.html?") {
+		t.Fatalf("the redirect came back to %s", href)
+	}
+	access, _, refresh := tokens(t, s)
+	checkUser(t, s["user"], "alice", "alice@example.com")
+	// The browser's Arbor session is the one the login page created.
+	tokenID, err := e.cookie(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.validate(tokenID) {
+		t.Fatal("no valid Arbor session in the browser after the redirect login")
+	}
+	eval[any](b, `window.proceed(); null`)
+	s = b.waitStage("loggedOut")
+	e.loggedOut(s, tokenID, access, refresh)
+}
+
+// cookie returns the browser's Arbor session cookie.
+func (e *env) cookie(b *browser) (string, error) {
+	var v string
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{e.arbor.URL}})
+	if err != nil {
+		return "", err
+	}
+	for _, c := range res.Cookies {
+		if c.Name == "iPlanetDirectoryPro" {
+			v = c.Value
+		}
+	}
+	if v == "" {
+		err = fmt.Errorf("no iPlanetDirectoryPro cookie for %s", e.arbor.URL)
+	}
+	return v, err
 }
 
 // numberRE finds the number to match on the push wait step.
