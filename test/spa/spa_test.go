@@ -504,16 +504,21 @@ func TestWidget(t *testing.T) {
 			}
 			user, _ := s["user"].(map[string]any)
 			checkUser(t, user["response"], tc.user, tc.mail)
-			// No spinner left: the modal closed itself after the success.
+			// No spinner left: the modal closed itself after the success, and nothing
+			// of it still shows.
 			deadline := time.Now().Add(waitTimeout)
 			for {
-				open := eval[bool](b, `!!(window.state.component && window.state.component.open)`)
-				spinners := eval[int](b, `[...document.querySelectorAll('#widget-root [role=progressbar], #widget-root [class*=spinner]')].filter(e => e.offsetParent !== null).length`)
-				if !open && spinners == 0 {
+				closed := eval[bool](b, `!!(window.state.component && window.state.component.open === false)`)
+				shown := eval[string](b, `[...document.querySelectorAll('#widget-root *')].filter((e) => {
+					const r = e.getBoundingClientRect();
+					return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden';
+				}).map((e) => e.tagName + '.' + e.className).join(' ')`)
+				if closed && shown == "" {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("the widget is still open (%v) or spinning (%d) after the success", open, spinners)
+					t.Fatalf("the widget did not close itself after the success: component %v, still shown: %s",
+						eval[any](b, `window.state.component`), shown)
 				}
 				time.Sleep(250 * time.Millisecond)
 			}
