@@ -34,6 +34,7 @@ func (s *storage) fillUserinfo(ctx context.Context, ui *zoidc.UserInfo, subject 
 		return errNotFound
 	}
 	if err != nil {
+		mark(ctx, err)
 		return fmt.Errorf("oidc: read user for claims: %w", err)
 	}
 	if slices.Contains(scopes, zoidc.ScopeProfile) {

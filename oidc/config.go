@@ -46,7 +46,7 @@ type ClientConfig struct {
 	// must use PKCE with S256 and has no secret.
 	Public bool `yaml:"public"`
 	// SecretHash is the argon2id or bcrypt hash of a confidential client's secret
-	// (`echo -n SECRET | arbor users hash`); the secret itself is never configured.
+	// (`echo -n SECRET | arbor users hash`, or `go run . users hash`); the secret itself is never configured.
 	SecretHash string `yaml:"secret_hash"`
 	// RedirectURIs are the exact URIs an authorization may return to.
 	RedirectURIs []string `yaml:"redirect_uris"`

@@ -29,6 +29,7 @@ import (
 
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
+	"github.com/arbor-auth/arbor/oidc"
 )
 
 const (
@@ -68,6 +69,7 @@ func (e *env) another() *apptest.Server {
 
 type envOptions struct {
 	redis string // a Redis URL; empty: the embedded store
+	realm string // the realm of the clients and alice (default /)
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -79,10 +81,16 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := fmt.Sprintf(`oidc:
+	realm := o.realm
+	if realm == "" {
+		realm = "/"
+	}
+	cfg := fmt.Sprintf(`realms: [alpha]
+oidc:
   acr: {20: mfa}
   clients:
     - client_id: spa
+      realm: %s
       public: true
       redirect_uris: [%q]
       post_logout_redirect_uris: [%q]
@@ -93,7 +101,8 @@ func newEnv(t *testing.T, o envOptions) *env {
       redirect_uris: [%q]
       grant_types: [authorization_code, refresh_token, client_credentials]
       access_token_lifetime: 10m
-`, e.spa.callback(), e.spa.srv.URL+"/bye", spaOrigin, hash, e.web.callback())
+      realm: %s
+`, realm, e.spa.callback(), e.spa.srv.URL+"/bye", spaOrigin, hash, e.web.callback(), realm)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "arbor.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
@@ -104,9 +113,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 		e.args = append(e.args, "--redis", o.redis)
 	}
 	e.srv = apptest.Start(t, apptest.Options{Args: e.args, Now: e.clock.Now, Dir: dir})
-	apptest.AddUser(t, e.srv.App, "/", alice, password, map[string]any{
+	apptest.AddUser(t, e.srv.App, realm, alice, password, map[string]any{
 		"mail": "alice@example.com", "givenName": "Alice", "sn": "Liddell"})
-	e.spa.issuer = e.srv.URL + "/oauth2/realms/root"
+	e.spa.issuer = e.srv.URL + oidc.BasePath(realm)
 	e.web.issuer = e.spa.issuer
 	return e
 }

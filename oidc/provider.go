@@ -2,6 +2,8 @@ package oidc
 
 import (
 	"context"
+	"crypto/hmac"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html"
@@ -11,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/cors"
@@ -92,6 +95,7 @@ type realmProvider struct {
 	maxBody  int64
 	clients  map[string]*client
 	acr      map[int]string
+	keys     *keys.Ring
 	clientOf func(string) (*client, error)
 }
 
@@ -143,7 +147,7 @@ func New(cfg Config, o Options, d Deps) (*Server, error) {
 	for _, cc := range cfg.Clients {
 		maxRefresh = max(maxRefresh, cc.RefreshTokenLifetime, cc.AccessTokenLifetime)
 	}
-	ring := newKeyRing(d.Store, d.Keys, cfg.SigningAlg, cfg.KeyRotation, cfg.maxLifetime(), d.Now)
+	ring := newKeyRing(outageStore{d.Store}, d.Keys, cfg.SigningAlg, cfg.KeyRotation, cfg.maxLifetime(), d.Now)
 	s := &Server{opts: o, core: d.Core, log: d.Log, realms: map[string]*realmProvider{}}
 	for _, realm := range d.Core.Realms() {
 		rp, err := s.newRealm(realm, cfg, byRealm[realm], ring, maxRefresh, d)
@@ -157,7 +161,7 @@ func New(cfg Config, o Options, d Deps) (*Server, error) {
 
 func (s *Server) newRealm(realm string, cfg Config, clients map[string]*client, ring *keyRing, maxRefresh time.Duration, d Deps) (*realmProvider, error) {
 	base := BasePath(realm)
-	st := &storage{realm: realm, st: d.Store, keys: ring, clients: clients, users: d.Users, core: d.Core,
+	st := &storage{realm: realm, st: outageStore{d.Store}, keys: ring, clients: clients, users: d.Users, core: d.Core,
 		sealer: d.Keys.Sealer(PurposeSessionSeal), acr: cfg.ACR, now: d.Now, maxRefresh: maxRefresh}
 	var key [32]byte
 	copy(key[:], d.Keys.Key(PurposeAccessToken))
@@ -200,7 +204,7 @@ func (s *Server) newRealm(realm string, cfg Config, clients map[string]*client, 
 	}
 	iss, _ := issuer(true)
 	rp := &realmProvider{realm: realm, base: base, st: st, op: provider, issuer: iss, core: d.Core, cookie: s.opts.CookieName,
-		log: d.Log, maxBody: s.opts.MaxBodyBytes, clients: clients, acr: cfg.ACR, clientOf: st.client}
+		log: d.Log, maxBody: s.opts.MaxBodyBytes, clients: clients, acr: cfg.ACR, keys: d.Keys, clientOf: st.client}
 	origins := slices.Clone(s.opts.CORSOrigins)
 	for _, c := range clients {
 		origins = append(origins, c.cfg.CORSOrigins...)
@@ -271,6 +275,8 @@ type requestInfo struct {
 	session string
 	service string
 	client  door.Client
+	// outage is set when a store call of this request found the store unavailable.
+	outage atomic.Bool
 }
 
 type infoKey struct{}
@@ -292,6 +298,7 @@ func (rp *realmProvider) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	door.TransportHeaders(w.Header(), info.client)
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+	w = &outageAware{ResponseWriter: w, info: info}
 	switch r.URL.Path {
 	case "/" + pathResume:
 		rp.resume(w, r, info)
@@ -302,11 +309,53 @@ func (rp *realmProvider) serve(w http.ResponseWriter, r *http.Request) {
 		// The library's extras that Arbor does not offer: health is /health/*, the
 		// device flow is not supported, and sign-ins return through resume.
 		writeError(w, http.StatusNotFound, "invalid_request", "no such endpoint")
+	case "/.well-known/openid-configuration":
+		rp.discovery(w, r)
 	case "/" + pathUserinfo:
 		rp.op.ServeHTTP(&bearerErrors{ResponseWriter: w}, r)
 	default:
 		rp.op.ServeHTTP(w, r)
 	}
+}
+
+// outageAware turns an error answer given while the store was unavailable into 503
+// temporarily_unavailable, whatever the library made of the failure (a 500
+// server_error, a 403 at userinfo), so a client retries instead of giving up.
+type outageAware struct {
+	http.ResponseWriter
+	info    *requestInfo
+	swallow bool
+}
+
+func (o *outageAware) WriteHeader(status int) {
+	if status >= 400 && o.info.outage.Load() {
+		o.swallow = true
+		writeError(o.ResponseWriter, http.StatusServiceUnavailable, "temporarily_unavailable", "the server's store is unavailable; try again shortly")
+		return
+	}
+	o.ResponseWriter.WriteHeader(status)
+}
+
+func (o *outageAware) Write(b []byte) (int, error) {
+	if o.swallow {
+		return len(b), nil
+	}
+	return o.ResponseWriter.Write(b)
+}
+
+// discovery is the library's discovery document, trimmed to what Arbor offers: the
+// code flow (no implicit or hybrid response types, no device flow, no JWT bearer
+// grant) and PKCE with S256 only.
+func (rp *realmProvider) discovery(w http.ResponseWriter, r *http.Request) {
+	ctx := op.ContextWithIssuer(r.Context(), rp.issuer(r))
+	d := op.CreateDiscoveryConfig(ctx, rp.op, rp.st)
+	d.DeviceAuthorizationEndpoint = ""
+	d.ResponseTypesSupported = []string{string(zoidc.ResponseTypeCode)}
+	d.GrantTypesSupported = []zoidc.GrantType{zoidc.GrantTypeCode, zoidc.GrantTypeRefreshToken, zoidc.GrantTypeClientCredentials}
+	d.CodeChallengeMethodsSupported = []zoidc.CodeChallengeMethod{zoidc.CodeChallengeMethodS256}
+	d.RequestObjectSigningAlgValuesSupported = nil
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	op.Discover(w, d)
 }
 
 // bearerErrors makes the library's userinfo refusals RFC 6750's: a token it could
@@ -370,6 +419,12 @@ func (rp *realmProvider) resume(w http.ResponseWriter, r *http.Request, info *re
 	if journey == "" && len(c.cfg.Journeys) > 0 {
 		journey = c.cfg.Journeys[0]
 	}
+	if a.LoginSent && !rp.boundTo(r, a.ID) {
+		// Sent to sign in from one browser, back in another: a link someone else
+		// started, which must not complete with this browser's session.
+		http.Error(w, "This sign-in request was started in another browser. Go back to the application and sign in again.", http.StatusBadRequest)
+		return
+	}
 	if sess != nil && rp.satisfies(a, c, sess) {
 		rp.complete(w, r, a, sess, info.session)
 		return
@@ -385,6 +440,7 @@ func (rp *realmProvider) resume(w http.ResponseWriter, r *http.Request, info *re
 		return
 	}
 	a.LoginSent = true
+	http.SetCookie(w, rp.bindingCookie(a.ID, info.client))
 	if err := rp.st.saveAuthRequest(ctx, a); err != nil {
 		if errors.Is(err, errNotFound) {
 			http.Error(w, "This sign-in request has expired. Go back to the application and sign in again.", http.StatusBadRequest)
@@ -401,6 +457,29 @@ func (rp *realmProvider) resume(w http.ResponseWriter, r *http.Request, info *re
 		q.Set("locale", a.Locale)
 	}
 	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusFound)
+}
+
+// PurposeRequestBinding keys the cookie that binds an authorization request sent to
+// sign in to the browser it was sent from.
+const PurposeRequestBinding = "arbor oidc request binding v1"
+
+// bindingCookie binds request id to this browser for the sign-in: an HMAC of the id
+// under a per-request name, so parallel requests (two tabs, an iframe) do not clash.
+func (rp *realmProvider) bindingCookie(id string, cl door.Client) *http.Cookie {
+	return &http.Cookie{Name: bindingName(id), Value: base64.RawURLEncoding.EncodeToString(rp.keys.MAC(PurposeRequestBinding, []byte(id))),
+		Path: rp.base + "/" + pathResume, MaxAge: int(authRequestTTL / time.Second), HttpOnly: true, Secure: cl.Secure, SameSite: http.SameSiteLaxMode}
+}
+
+func bindingName(id string) string { return "arbor_oidc_" + digest(id)[:12] }
+
+// boundTo reports whether r carries the binding cookie of request id (constant time).
+func (rp *realmProvider) boundTo(r *http.Request, id string) bool {
+	ck, err := r.Cookie(bindingName(id))
+	if err != nil {
+		return false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	return err == nil && hmac.Equal(got, rp.keys.MAC(PurposeRequestBinding, []byte(id)))
 }
 
 // satisfies reports whether sess may answer a: it comes from the journey asked for
@@ -437,6 +516,11 @@ func (rp *realmProvider) complete(w http.ResponseWriter, r *http.Request, a *aut
 	if err := rp.st.rememberSession(ctx, sess, token); err != nil {
 		rp.unavailable(w, err)
 		return
+	}
+	if a.LoginSent {
+		ck := rp.bindingCookie(a.ID, infoFrom(ctx).client)
+		ck.Value, ck.MaxAge = "", -1
+		http.SetCookie(w, ck)
 	}
 	rp.log.Info("oidc authorization", "client_id", a.ClientID, "session_id", sess.Handle, "realm", rp.realm,
 		"user", door.TruncateUser(sess.Username), "level", sess.Level)

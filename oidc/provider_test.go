@@ -38,6 +38,9 @@ func TestDiscoveryAtAMPaths(t *testing.T) {
 				t.Errorf("%s: %s = %v, want %s", u, k, d[k], v)
 			}
 		}
+		if rt, _ := d["response_types_supported"].([]any); !slices.Equal(rt, []any{"code"}) || d["device_authorization_endpoint"] != nil {
+			t.Errorf("%s: advertises what it does not do: response types %v, device endpoint %v", u, rt, d["device_authorization_endpoint"])
+		}
 		if algs, _ := d["id_token_signing_alg_values_supported"].([]any); !slices.Contains(algs, any("ES256")) {
 			t.Errorf("%s: id_token_signing_alg_values_supported = %v", u, d["id_token_signing_alg_values_supported"])
 		}
@@ -145,7 +148,9 @@ func TestCodeFlowPKCERefreshUserinfoRevokeLogout(t *testing.T) {
 
 	// Revocation (as the SDK sends it: a public client's id and the access token)
 	// revokes the grant's tokens, not the session.
-	p = ua.get(e.spa.srv.URL + "/start?prompt=none")
+	if c := ua.get(e.spa.srv.URL + "/start?prompt=none").json(t); c["sub"] != alice {
+		t.Fatalf("prompt=none before revoke: %v", c)
+	}
 	tok = e.spa.Tokens
 	st, _ = post(t, base+"/token/revoke", url.Values{"client_id": {"spa"}, "token": {tok.AccessToken}}, "", "")
 	if st != http.StatusOK {
@@ -160,8 +165,10 @@ func TestCodeFlowPKCERefreshUserinfoRevokeLogout(t *testing.T) {
 	}
 
 	// Logout: endSession with the ID token ends the Arbor session and its tokens, and
-	// returns to the registered post-logout URI.
-	p = ua.get(e.spa.srv.URL + "/start?prompt=none")
+	// returns to the registered post-logout URI. The session survived the revocation.
+	if c := ua.get(e.spa.srv.URL + "/start?prompt=none").json(t); c["sub"] != alice {
+		t.Fatalf("prompt=none after revoke: %v", c)
+	}
 	tok = e.spa.Tokens
 	idt, _ := tok.Extra("id_token").(string)
 	p = ua.get(base + "/connect/endSession?" + url.Values{"id_token_hint": {idt}, "post_logout_redirect_uri": {e.spa.srv.URL + "/bye"}}.Encode())
@@ -212,5 +219,35 @@ func TestEndSessionAsTheSDKCallsIt(t *testing.T) {
 	}
 	if c := ua.get(e.spa.srv.URL + "/start?prompt=none").json(t); c["sub"] != alice {
 		t.Fatalf("the session did not survive a refused endSession: %v", c)
+	}
+}
+
+// TestRealmPaths: a client of realm alpha is served at /oauth2/realms/root/realms/alpha,
+// its users sign in on alpha's login page, and the root realm does not know it.
+func TestRealmPaths(t *testing.T) {
+	e := newEnv(t, envOptions{realm: "/alpha"})
+	ua := newAgent(t)
+	p := ua.get(e.spa.srv.URL + "/start")
+	if p.URL.Path != "/login" || p.URL.Query().Get("realm") != "/alpha" ||
+		!strings.HasPrefix(p.URL.Query().Get("goto"), "/oauth2/realms/root/realms/alpha/authorize/resume?id=") {
+		t.Fatalf("authorize in alpha led to %s", p.URL)
+	}
+	c := ua.signIn(p, alice, password).json(t)
+	if c["sub"] != alice || c["iss"] != e.srv.URL+"/oauth2/realms/root/realms/alpha" {
+		t.Fatalf("alpha sign-in: %v", c)
+	}
+	// The root realm's provider has no client "spa", nor takes alpha's tokens.
+	if st, _ := userinfo(t, e.srv.URL+"/oauth2/realms/root", e.spa.Tokens.AccessToken); st != http.StatusUnauthorized {
+		t.Fatalf("alpha's token at root's userinfo: %d", st)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	q := url.Values{"client_id": {"spa"}, "redirect_uri": {e.spa.callback()}, "response_type": {"code"}, "scope": {"openid"}}
+	res, err := noFollow.Get(e.srv.URL + "/oauth2/realms/root/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("alpha's client at root: %d %s", res.StatusCode, res.Header.Get("Location"))
 	}
 }

@@ -266,3 +266,47 @@ func TestTokensSharedThroughRedis(t *testing.T) {
 		t.Fatalf("replay at the other instance: %d %v", st, body)
 	}
 }
+
+// TestRequestBoundToItsBrowser: a sign-in link someone else started (the resume URL
+// of their request) does not complete with another browser's session.
+func TestRequestBoundToItsBrowser(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	attacker := newAgent(t)
+	p := attacker.get(e.spa.srv.URL + "/start")
+	resume := e.srv.URL + p.URL.Query().Get("goto")
+	if !strings.Contains(resume, "/authorize/resume?id=") {
+		t.Fatalf("no resume URL in %s", p.URL)
+	}
+	victim := newAgent(t)
+	victim.signIn(victim.get(e.spa.srv.URL+"/start"), alice, password)
+	stop := victim.stopAt(e.spa)
+	if p := stop.get(resume); p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "another browser") {
+		t.Fatalf("victim following the attacker's resume URL: %d %s %s", p.Status, p.Header.Get("Location"), p.Body)
+	}
+	// The browser that started it still finishes it.
+	if c := attacker.signIn(p, alice, password).json(t); c["sub"] != alice {
+		t.Fatalf("the request's own browser: %v", c)
+	}
+}
+
+// TestStoreOutageIs503: with the store gone, the endpoints answer 503
+// temporarily_unavailable, not an error the client would take as final.
+func TestStoreOutageIs503(t *testing.T) {
+	rs := testredis.Start(t)
+	e := newEnv(t, envOptions{redis: rs.URL()})
+	ua := newAgent(t)
+	ua.signIn(ua.get(e.spa.srv.URL+"/start"), alice, password)
+	tok := e.spa.Tokens
+	rs.Kill()
+	st, body := post(t, e.spa.issuer+"/access_token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {"spa"}}, "", "")
+	if st != http.StatusServiceUnavailable || body["error"] != "temporarily_unavailable" {
+		t.Fatalf("refresh with the store down: %d %v", st, body)
+	}
+	if st, body := userinfo(t, e.spa.issuer, tok.AccessToken); st != http.StatusServiceUnavailable || body["error"] != "temporarily_unavailable" {
+		t.Fatalf("userinfo with the store down: %d %v", st, body)
+	}
+	// authorize answers the client at its redirect URI, with RFC 6749's code for it.
+	if c := ua.get(e.spa.srv.URL + "/start?prompt=none").json(t); c["error"] != "temporarily_unavailable" {
+		t.Fatalf("authorize with the store down: %v", c)
+	}
+}

@@ -165,6 +165,10 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *zoidc.AuthRequest, _
 		a.Locale = r.UILocales[0].String()
 	}
 	if err := s.setJSON(ctx, authRequestKey(a.ID), a, authRequestTTL); err != nil {
+		if store.IsUnavailable(err) {
+			// RFC 6749 §4.1.2.1's answer, sent to the client's redirect URI.
+			return nil, &zoidc.Error{ErrorType: "temporarily_unavailable", Description: "the server's store is unavailable; try again shortly", Parent: err}
+		}
 		return nil, err
 	}
 	return a, nil
@@ -429,6 +433,7 @@ func (s *storage) liveGrant(ctx context.Context, id string) (*grant, error) {
 			return nil, errNotFound
 		}
 		if err != nil {
+			mark(ctx, err)
 			return nil, fmt.Errorf("oidc: read user: %w", err)
 		}
 		if u.Status != identity.StatusActive {
