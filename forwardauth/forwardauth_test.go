@@ -28,7 +28,7 @@ const proxyAddr = "192.0.2.1:4711"
 // fixture is a door core on an embedded store that tests can take down, with users and
 // sessions at each level.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	st    *storetest.Flaky
 	core  *door.Core
 	fa    *Server
@@ -40,7 +40,7 @@ type fixture struct {
 	tokens map[string]string
 }
 
-func newFixture(t *testing.T, cfg Config, dcfg door.Config) *fixture {
+func newFixture(t testing.TB, cfg Config, dcfg door.Config) *fixture {
 	t.Helper()
 	raw, err := embedded.Open(embedded.Options{})
 	if err != nil {
