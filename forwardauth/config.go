@@ -16,6 +16,9 @@ import (
 // DefaultPath is where the endpoint is served unless Config.Path says otherwise.
 const DefaultPath = "/auth/forward"
 
+// reservedPaths are served by other doors; the endpoint may not shadow them.
+var reservedPaths = []string{"/json", "/oauth2", "/login", "/account", "/admin", "/static", "/health", "/metrics"}
+
 // DefaultGroupsAttribute is the user attribute whose values become the groups header.
 const DefaultGroupsAttribute = "groups"
 
@@ -84,6 +87,12 @@ func (c *Config) normalize() error {
 	}
 	if !strings.HasPrefix(c.Path, "/") || strings.HasPrefix(c.Path, "//") || strings.ContainsAny(c.Path, "?#\\ ") {
 		errs = append(errs, fmt.Errorf("path %q is not an absolute path (/auth/forward)", c.Path))
+	}
+	for _, p := range reservedPaths {
+		if c.Path == p || strings.HasPrefix(c.Path, p+"/") || c.Path == "/" {
+			errs = append(errs, fmt.Errorf("path %q is taken by another door (%s)", c.Path, strings.Join(reservedPaths, ", ")))
+			break
+		}
 	}
 	r, err := door.NormalizeRealm(c.Realm)
 	if err != nil {

@@ -392,6 +392,8 @@ func TestConfigProblems(t *testing.T) {
 		says []string
 	}{
 		{Config{Path: "auth"}, []string{`path "auth"`}},
+		{Config{Path: "/login/check"}, []string{`path "/login/check" is taken`}},
+		{Config{Path: "/"}, []string{`path "/" is taken`}},
 		{Config{Realm: "nope"}, []string{"realm /nope is not served"}},
 		{Config{Realm: "a b"}, []string{"malformed realm"}},
 		{Config{LoginURL: "//evil.example/login"}, []string{"login_url"}},
