@@ -1,6 +1,7 @@
 package door
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -9,7 +10,7 @@ import (
 )
 
 func TestRequire(t *testing.T) {
-	c := &Core{cfg: Config{Policies: map[string]RealmPolicy{"/alpha": {StepUpJourney: "oath-mfa"}}}}
+	c := &Core{cfg: Config{Policies: map[string]RealmPolicy{"/alpha": {StepUpJourney: "alpha-mfa"}}}}
 	pwd := &sessions.Session{Realm: "/", Factors: []string{"pwd"}, Level: LevelOneFactor}
 	push := &sessions.Session{Realm: "/", Factors: []string{"pwd", "push"}, Level: LevelMultiFactor}
 	otp := &sessions.Session{Realm: "/alpha", Factors: []string{"pwd", "otp"}, Level: LevelMultiFactor}
@@ -24,11 +25,12 @@ func TestRequire(t *testing.T) {
 		{"level short", pwd, Requirement{Level: LevelMultiFactor}, "push-mfa"},
 		{"level short, journey named", pwd, Requirement{Level: LevelMultiFactor, Journey: "oath-mfa"}, "oath-mfa"},
 		{"factor met", push, Requirement{Factors: []string{"push"}}, ""},
-		{"level met, factor missing", otp, Requirement{Level: LevelMultiFactor, Factors: []string{"push"}}, "oath-mfa"},
+		{"level met, factor missing", otp, Requirement{Level: LevelMultiFactor, Factors: []string{"push"}}, "alpha-mfa"},
 		{"two factors, one missing", push, Requirement{Factors: []string{"push", "otp"}}, "push-mfa"},
+		{"otp asked for: the OTP step-up journey", push, Requirement{Factors: []string{"otp"}}, "oath-mfa"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := c.Require(tc.sess, tc.req)
+			err := c.Require(context.Background(), tc.sess, tc.req)
 			if tc.wantJourney == "" {
 				if err != nil {
 					t.Fatalf("Require: %v, want nil", err)

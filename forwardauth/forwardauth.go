@@ -28,6 +28,7 @@
 package forwardauth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -168,13 +169,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var su *door.StepUpError
-	if err := s.door.Require(sess, n.req); errors.As(err, &su) {
+	if err := s.door.Require(ctx, sess, n.req); errors.As(err, &su) {
 		s.log.Info("step-up needed", "session_id", sess.Handle, "journey", su.Journey, "reason", su.Reason)
 		s.stepUp(w, orig, su)
 		return
 	} else if err != nil {
-		s.log.Error("forward-auth check failed", "session_id", sess.Handle, "err", err)
-		plain(w, http.StatusInternalServerError, "The session could not be checked.")
+		s.log.Error("forward-auth check failed: the store cannot be reached", "session_id", sess.Handle, "err", err)
+		plain(w, http.StatusServiceUnavailable, "The session store cannot be reached; try again shortly.")
 		return
 	}
 	if s.now().Sub(sess.Access) > refreshAfter {
@@ -210,12 +211,13 @@ func (s *Server) token(r *http.Request) string {
 }
 
 // signIn answers a request with no valid session: a browser goes to the login page
-// (straight to the journey the route needs: the rule's, the realm's step-up journey for
-// more than one factor, else the realm's default), anything else gets 401.
+// (straight to the journey the route needs: the rule's, or one that verifies the
+// factors or the level it asks for, else the realm's default), anything else gets 401.
 func (s *Server) signIn(w http.ResponseWriter, orig original, req door.Requirement, bearerErr string) {
 	journey := req.Journey
 	if journey == "" && (req.Level > door.LevelOneFactor || len(req.Factors) > 0) {
-		journey = s.door.Policy(s.cfg.Realm).StepUpJourney
+		// No session, so no user to choose for: the error is impossible.
+		journey, _ = s.door.RequirementJourney(context.Background(), s.cfg.Realm, "", req)
 	}
 	if browser(orig) {
 		s.redirect(w, orig, journey)
