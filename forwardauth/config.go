@@ -65,8 +65,8 @@ type Rule struct {
 	// recovery_code): [push] for a path that needs push.
 	Factors []string `yaml:"factors"`
 	// Journey is what a browser goes through when its session falls short of the rule,
-	// or when it has none (default: the realm's step-up journey; with no session and a
-	// rule asking no more than level 10, the realm's default journey).
+	// or when it has none (default: door.Core.RequirementJourney's choice; with no
+	// session and a rule asking no more than level 10, the realm's default journey).
 	Journey string `yaml:"journey"`
 }
 
