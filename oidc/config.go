@@ -66,8 +66,8 @@ type ClientConfig struct {
 	// revocation and endSession endpoints (with credentials and the Authorization
 	// header).
 	CORSOrigins []string `yaml:"cors_origins"`
-	// AccessTokenLifetime defaults to 1h, RefreshTokenLifetime to 720h and
-	// IDTokenLifetime to 1h.
+	// AccessTokenLifetime defaults to 1h, RefreshTokenLifetime to 720h (counted from
+	// the sign-in: rotation does not extend it) and IDTokenLifetime to 1h.
 	AccessTokenLifetime  time.Duration `yaml:"access_token_lifetime"`
 	RefreshTokenLifetime time.Duration `yaml:"refresh_token_lifetime"`
 	IDTokenLifetime      time.Duration `yaml:"id_token_lifetime"`

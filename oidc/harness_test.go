@@ -53,7 +53,7 @@ func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // env is a running Arbor with two clients and a relying party for each.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *apptest.Server
 	clock *clock
 	spa   *rp // public client "spa": PKCE, journeys login and push-mfa
@@ -72,7 +72,7 @@ type envOptions struct {
 	realm string // the realm of the clients and alice (default /)
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	e := &env{t: t, clock: newClock()}
 	e.spa = newRP(t, "spa", "")
@@ -123,7 +123,7 @@ oidc:
 // rp is a relying party: /start begins an authorization (PKCE S256, state, nonce)
 // and /cb finishes it with go-oidc's verification of the ID token.
 type rp struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *httptest.Server
 	clientID string
 	secret   string
@@ -140,7 +140,7 @@ type rp struct {
 	Claims map[string]any
 }
 
-func newRP(t *testing.T, clientID, secret string) *rp {
+func newRP(t testing.TB, clientID, secret string) *rp {
 	r := &rp{t: t, clientID: clientID, secret: secret, pending: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/start", r.start)
@@ -234,11 +234,11 @@ func (r *rp) cb(w http.ResponseWriter, req *http.Request) {
 
 // agent is a browser stand-in: it keeps cookies and follows redirects.
 type agent struct {
-	t *testing.T
+	t testing.TB
 	c *http.Client
 }
 
-func newAgent(t *testing.T) *agent {
+func newAgent(t testing.TB) *agent {
 	jar, _ := cookiejar.New(nil)
 	return &agent{t: t, c: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
 }
@@ -269,7 +269,7 @@ func (a *agent) get(u string) *page {
 }
 
 // json decodes a page's body (a relying party's callback answer).
-func (p *page) json(t *testing.T) map[string]any {
+func (p *page) json(t testing.TB) map[string]any {
 	t.Helper()
 	var v map[string]any
 	if err := json.Unmarshal([]byte(p.Body), &v); err != nil {
@@ -294,7 +294,7 @@ func (a *agent) signIn(p *page, user, pw string) *page {
 }
 
 // formValues returns the inputs of the page's first form.
-func formValues(t *testing.T, body string) url.Values {
+func formValues(t testing.TB, body string) url.Values {
 	t.Helper()
 	doc, err := html.Parse(strings.NewReader(body))
 	if err != nil {
@@ -353,7 +353,7 @@ func (a *agent) stopAt(r *rp) *agent {
 
 // post sends a form to the provider as a client would (no cookies), with HTTP Basic
 // when user is not empty, and decodes the JSON answer.
-func post(t *testing.T, u string, form url.Values, user, pass string, hdr ...string) (int, map[string]any) {
+func post(t testing.TB, u string, form url.Values, user, pass string, hdr ...string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -20,6 +20,7 @@ import (
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/keys"
 	"github.com/arbor-auth/arbor/sessions"
@@ -28,6 +29,16 @@ import (
 
 // doorName names this door in audit events.
 const doorName = "oidc"
+
+// Audit events of the door (besides the core's session.logout for endSession).
+const (
+	// EventAuthorized is an authorization request answered with a code for a session.
+	EventAuthorized = "oidc.authorized"
+	// EventReplay is a refresh token or code presented again: its grant is revoked.
+	EventReplay = "oidc.replay"
+	// EventRevoked is a grant revoked through token/revoke.
+	EventRevoked = "oidc.revoked"
+)
 
 // PurposeAccessToken is the key that seals access tokens (the id of their record).
 const PurposeAccessToken = "arbor oidc access token v1"
@@ -68,6 +79,8 @@ type Deps struct {
 	Store store.Store
 	Keys  *keys.Ring
 	Users door.Users
+	// Audit receives the door's events (nil discards them).
+	Audit *audit.Logger
 	Log   *slog.Logger
 	// Now is the clock (default time.Now); it must be the sessions' clock.
 	Now func() time.Time
@@ -162,7 +175,7 @@ func New(cfg Config, o Options, d Deps) (*Server, error) {
 func (s *Server) newRealm(realm string, cfg Config, clients map[string]*client, ring *keyRing, maxRefresh time.Duration, d Deps) (*realmProvider, error) {
 	base := BasePath(realm)
 	st := &storage{realm: realm, st: outageStore{d.Store}, keys: ring, clients: clients, users: d.Users, core: d.Core,
-		sealer: d.Keys.Sealer(PurposeSessionSeal), acr: cfg.ACR, now: d.Now, maxRefresh: maxRefresh}
+		sealer: d.Keys.Sealer(PurposeSessionSeal), acr: cfg.ACR, now: d.Now, maxRefresh: maxRefresh, audit: d.Audit}
 	var key [32]byte
 	copy(key[:], d.Keys.Key(PurposeAccessToken))
 	issuer := func(bool) (op.IssuerFromRequest, error) {
@@ -219,9 +232,9 @@ func (s *Server) newRealm(realm string, cfg Config, clients map[string]*client, 
 	return rp, nil
 }
 
-// ServeHTTP serves /oauth2/...: the realm's provider, AM's discovery alias
-// /oauth2/.well-known/openid-configuration for the root realm, and an OAuth error
-// for a realm this server does not serve.
+// ServeHTTP serves /oauth2/...: the realm's provider, AM's short paths for the root
+// realm (/oauth2/authorize, /oauth2/.well-known/openid-configuration), and an OAuth
+// error for a realm this server does not serve.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/oauth2/")
 	if !ok {
@@ -229,7 +242,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var realm, endpoint string
-	if strings.HasPrefix(rest, ".well-known/") {
+	if !strings.HasPrefix(rest, "realms/") {
+		// AM serves the root realm at /oauth2/<endpoint> too (discovery included).
 		realm, endpoint = "/", rest
 	} else {
 		segs := strings.Split(rest, "/")
@@ -522,6 +536,8 @@ func (rp *realmProvider) complete(w http.ResponseWriter, r *http.Request, a *aut
 		ck.Value, ck.MaxAge = "", -1
 		http.SetCookie(w, ck)
 	}
+	rp.st.emit(ctx, audit.Event{Type: EventAuthorized, Realm: rp.realm, User: sess.Username, Journey: sess.Journey,
+		Session: sess.Handle, Details: map[string]any{"client_id": a.ClientID, "level": sess.Level}})
 	rp.log.Info("oidc authorization", "client_id", a.ClientID, "session_id", sess.Handle, "realm", rp.realm,
 		"user", door.TruncateUser(sess.Username), "level", sess.Level)
 	op.AuthResponse(a, rp.op, w, r)

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/oidc"
 )
 
 // TestDiscoveryAtAMPaths: the discovery document names AM's endpoint paths, at the
@@ -45,7 +48,16 @@ func TestDiscoveryAtAMPaths(t *testing.T) {
 			t.Errorf("%s: id_token_signing_alg_values_supported = %v", u, d["id_token_signing_alg_values_supported"])
 		}
 	}
-	res, err := http.Get(base + "/connect/jwk_uri")
+	// AM's short path for the root realm reaches the same provider.
+	res, err := http.Get(e.srv.URL + "/oauth2/connect/jwk_uri")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("/oauth2/connect/jwk_uri: %d", res.StatusCode)
+	}
+	res, err = http.Get(base + "/connect/jwk_uri")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +88,8 @@ func TestDiscoveryAtAMPaths(t *testing.T) {
 // logout.
 func TestCodeFlowPKCERefreshUserinfoRevokeLogout(t *testing.T) {
 	e := newEnv(t, envOptions{})
+	rec := &audit.Recorder{}
+	e.srv.App.Audit.AddSink(rec.Sink())
 	ua := newAgent(t)
 	base := e.spa.issuer
 
@@ -181,6 +195,13 @@ func TestCodeFlowPKCERefreshUserinfoRevokeLogout(t *testing.T) {
 	p = ua.get(e.spa.srv.URL + "/start?prompt=none")
 	if c := p.json(t); c["error"] != "login_required" {
 		t.Fatalf("prompt=none after logout: %v", c)
+	}
+
+	// The audit trail: every authorization, the replay, the revocation, the logout.
+	for typ, want := range map[string]int{oidc.EventAuthorized: 5, oidc.EventReplay: 1, oidc.EventRevoked: 1, audit.SessionLogout: 1} {
+		if n := rec.Count(typ); n != want {
+			t.Errorf("%d %s events, want %d", n, typ, want)
+		}
 	}
 }
 

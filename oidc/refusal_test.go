@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/internal/testredis"
+	"github.com/arbor-auth/arbor/oidc"
 )
 
 // code runs an authorization for the spa client with the agent's session (signing in
@@ -308,5 +310,32 @@ func TestStoreOutageIs503(t *testing.T) {
 	// authorize answers the client at its redirect URI, with RFC 6749's code for it.
 	if c := ua.get(e.spa.srv.URL + "/start?prompt=none").json(t); c["error"] != "temporarily_unavailable" {
 		t.Fatalf("authorize with the store down: %v", c)
+	}
+}
+
+// TestRefreshLifetimeCountsFromSignIn: rotating refresh tokens does not extend the
+// grant past refresh_token_lifetime (720h by default) from the sign-in.
+func TestRefreshLifetimeCountsFromSignIn(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	rec := &audit.Recorder{}
+	e.srv.App.Audit.AddSink(rec.Sink())
+	ua := newAgent(t)
+	ua.signIn(ua.get(e.spa.srv.URL+"/start"), alice, password)
+	rt := e.spa.Tokens.RefreshToken
+	for range 2 {
+		e.clock.Advance(300 * time.Hour)
+		st, body := post(t, e.spa.issuer+"/access_token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"spa"}}, "", "")
+		if st != http.StatusOK {
+			t.Fatalf("refresh within the lifetime: %d %v", st, body)
+		}
+		rt = body["refresh_token"].(string)
+	}
+	e.clock.Advance(121 * time.Hour) // 721h after the sign-in
+	st, body := post(t, e.spa.issuer+"/access_token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"spa"}}, "", "")
+	if st != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Fatalf("refresh past the lifetime: %d %v", st, body)
+	}
+	if n := rec.Count(oidc.EventReplay); n != 0 {
+		t.Fatalf("an expired refresh token was taken for a replay (%d events)", n)
 	}
 }

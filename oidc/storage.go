@@ -13,6 +13,7 @@ import (
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/keys"
@@ -35,6 +36,19 @@ type storage struct {
 	now     func() time.Time
 	// maxRefresh bounds how long a grant, and a record that revokes one, is kept.
 	maxRefresh time.Duration
+	audit      *audit.Logger
+}
+
+// emit writes an audit event with this door's name and the client's address.
+func (s *storage) emit(ctx context.Context, ev audit.Event) {
+	if ev.Details == nil {
+		ev.Details = map[string]any{}
+	}
+	ev.Details["door"] = doorName
+	if i := infoFrom(ctx); i != nil {
+		ev.Client = i.client.IP
+	}
+	s.audit.Emit(ctx, ev)
 }
 
 var (
@@ -47,6 +61,9 @@ var (
 // PurposeSessionSeal seals, in the store, the session token endSession needs to end a
 // session named only by an ID token's sid.
 const PurposeSessionSeal = "arbor oidc session seal v1"
+
+// errExpiredRefresh is a refresh token past its lifetime (counted from the sign-in).
+var errExpiredRefresh = zoidc.ErrInvalidGrant().WithDescription("the refresh token's lifetime is over: sign in again")
 
 // errNotFound is a record that does not exist (any more); the library maps it to the
 // protocol's error (invalid_grant, invalid_token).
@@ -245,7 +262,7 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	id, err := s.st.Take(ctx, codeKey(code))
 	if errors.Is(err, store.ErrNotFound) {
 		if it, err := s.st.Get(ctx, usedCodeKey(code)); err == nil {
-			if err := s.revokeGrant(ctx, string(it.Value)); err != nil {
+			if err := s.revokeGrant(ctx, string(it.Value), EventReplay); err != nil {
 				return nil, err
 			}
 			return nil, errors.New("oidc: authorization code used twice: its tokens are revoked")
@@ -314,9 +331,15 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
+	// refresh_token_lifetime counts from the sign-in: rotation does not extend it.
+	end := g.Created.Add(c.cfg.RefreshTokenLifetime)
+	ttl := end.Sub(s.now())
+	if ttl <= 0 {
+		return "", "", time.Time{}, errExpiredRefresh
+	}
 	rt := randomID(32)
-	rec := refreshToken{GrantID: g.ID, Scopes: scopes, Expires: s.now().Add(c.cfg.RefreshTokenLifetime)}
-	if err := s.setJSON(ctx, refreshKey(rt), rec, c.cfg.RefreshTokenLifetime); err != nil {
+	rec := refreshToken{GrantID: g.ID, Scopes: scopes, Expires: end}
+	if err := s.setJSON(ctx, refreshKey(rt), rec, ttl); err != nil {
 		return "", "", time.Time{}, err
 	}
 	return id, rt, exp, nil
@@ -330,24 +353,25 @@ func (s *storage) useRefreshToken(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
+	ttl := rec.Expires.Sub(s.now())
+	if ttl <= 0 {
+		return errExpiredRefresh
+	}
 	if !rec.Used {
 		rec.Used = true
 		b, err := json.Marshal(rec)
 		if err != nil {
 			return err
 		}
-		ttl := rec.Expires.Sub(s.now())
-		if ttl > 0 {
-			_, err = s.st.CAS(ctx, refreshKey(token), b, rev, ttl)
-			if err == nil {
-				return nil
-			}
-			if !errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("oidc: use refresh token: %w", err)
-			}
+		_, err = s.st.CAS(ctx, refreshKey(token), b, rev, ttl)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("oidc: use refresh token: %w", err)
 		}
 	}
-	if err := s.revokeGrant(ctx, rec.GrantID); err != nil {
+	if err := s.revokeGrant(ctx, rec.GrantID, EventReplay); err != nil {
 		return err
 	}
 	return zoidc.ErrInvalidGrant().WithDescription("refresh token already used: every token of its grant is revoked")
@@ -397,8 +421,11 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	if _, err := s.getJSON(ctx, refreshKey(token), &rec); err != nil {
 		return nil, err
 	}
+	if !s.now().Before(rec.Expires) {
+		return nil, errExpiredRefresh
+	}
 	if rec.Used {
-		if err := s.revokeGrant(ctx, rec.GrantID); err != nil {
+		if err := s.revokeGrant(ctx, rec.GrantID, EventReplay); err != nil {
 			return nil, err
 		}
 		return nil, zoidc.ErrInvalidGrant().WithDescription("refresh token already used: every token of its grant is revoked")
@@ -460,8 +487,9 @@ func (s *storage) liveAccessToken(ctx context.Context, id string) (*accessToken,
 }
 
 // revokeGrant marks a grant revoked; its access and refresh tokens stop working at
-// once on every instance.
-func (s *storage) revokeGrant(ctx context.Context, id string) error {
+// once on every instance. event (EventReplay, EventRevoked) is audited when it was live.
+func (s *storage) revokeGrant(ctx context.Context, id, event string) error {
+	var revoked *grant
 	_, err := store.Update(ctx, s.st, grantKey(id), func(cur []byte, exists bool) ([]byte, time.Duration, error) {
 		if !exists {
 			return nil, 0, store.ErrNoChange
@@ -474,11 +502,19 @@ func (s *storage) revokeGrant(ctx context.Context, id string) error {
 			return nil, 0, store.ErrNoChange
 		}
 		g.Revoked = true
+		revoked = &g
 		b, err := json.Marshal(g)
 		return b, s.maxRefresh, err
 	})
 	if err != nil && !errors.Is(err, store.ErrNoChange) {
 		return fmt.Errorf("oidc: revoke grant: %w", err)
+	}
+	if err == nil && revoked != nil {
+		ev := audit.Event{Type: event, Realm: revoked.Realm, Session: revoked.SID, Details: map[string]any{"client_id": revoked.ClientID}}
+		if revoked.User {
+			ev.User = revoked.Subject
+		}
+		s.emit(ctx, ev)
 	}
 	return nil
 }
@@ -531,7 +567,7 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string
 	if g.ClientID != clientID || g.Realm != s.realm {
 		return zoidc.ErrInvalidClient().WithDescription("the token was not issued to this client")
 	}
-	if err := s.revokeGrant(ctx, grantID); err != nil {
+	if err := s.revokeGrant(ctx, grantID, EventRevoked); err != nil {
 		return zoidc.ErrServerError().WithParent(err)
 	}
 	return nil
