@@ -149,7 +149,7 @@ forward_auth:
     - {path: /public, public: true}
     - {path: /admin, factors: [push]}
 `)
-	srv, _ := startServer(t, "--users", users, "--config", cfg, "--hash-memory-kib", "8", "--hash-iterations", "1")
+	srv, _ := startServer(t, "--users", users, "--config", cfg, "--data", t.TempDir(), "--hash-memory-kib", "8", "--hash-iterations", "1")
 	base := startNginx(t, strings.TrimPrefix(srv.URL, "http://"), strings.TrimPrefix(appSrv.URL, "http://"))
 
 	jar, err := cookiejar.New(nil)
