@@ -251,6 +251,9 @@ func (a *App) mountDoors(_ context.Context) error {
 	if err := setupOIDC(a); err != nil {
 		return err
 	}
+	if err := setupLinOTP(a); err != nil {
+		return err
+	}
 	if err := mountViewer(a); err != nil {
 		return err
 	}
