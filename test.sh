@@ -5,7 +5,7 @@
 # RADIUS door driven by FreeRADIUS's radclient.
 #
 # It installs what it needs on Debian/Ubuntu (redis-server, chromium, node + npm,
-# freeradius-utils, the
+# freeradius-utils, nginx, the
 # SDK's npm packages) when run as root or with sudo, and otherwise says exactly what is
 # missing. Usage: ./test.sh [extra go test flags, e.g. -run TestSDK]
 set -euo pipefail
@@ -20,6 +20,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-liberation)  # f
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v radclient >/dev/null 2>&1 || missing+=(freeradius-utils)  # radclient: the RADIUS door's tests
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)  # forward-auth's end-to-end test
 command -v curl >/dev/null 2>&1 || missing+=(curl)  # the LinOTP door's e2e test runs the seed's calls with curl
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"

@@ -184,11 +184,17 @@ func (c *Core) fresh(sess *sessions.Session) bool {
 }
 
 // HasRole reports whether roles, the value of a user's roles attribute, contains role.
-// It accepts a list of strings (as JSON decodes it, []any, or []string) or a single
-// comma-separated string; entries are compared exactly after trimming spaces.
+// It reads the attribute as AttributeList does.
 func HasRole(roles any, role string) bool {
+	return slices.Contains(AttributeList(roles), role)
+}
+
+// AttributeList reads a user attribute that holds several values (roles, groups): a
+// list of strings (as JSON decodes it, []any, or []string) or a single comma-separated
+// string. Entries are trimmed of spaces; empty ones and non-strings are left out.
+func AttributeList(v any) []string {
 	var list []string
-	switch r := roles.(type) {
+	switch r := v.(type) {
 	case string:
 		list = strings.Split(r, ",")
 	case []string:
@@ -200,12 +206,13 @@ func HasRole(roles any, role string) bool {
 			}
 		}
 	}
+	out := make([]string, 0, len(list))
 	for _, s := range list {
-		if strings.TrimSpace(s) == role {
-			return true
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
 		}
 	}
-	return false
+	return out
 }
 
 // TruncateUser shortens a user name for logs (audit.TruncateUser, the one helper).

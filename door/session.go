@@ -109,11 +109,22 @@ func sessionProps(doorName string, cl Client) map[string]string {
 // active (one extra store read): a session of another realm, or of a locked or deleted
 // account, is sessions.ErrInvalid.
 func (c *Core) Validate(ctx context.Context, realm, token string) (*sessions.Session, error) {
+	s, _, err := c.ValidateUser(ctx, realm, token)
+	return s, err
+}
+
+// ValidateUser is Validate that also returns the session's account, which Validate reads
+// anyway, for doors that pass the user's attributes on (forward-auth's groups header).
+func (c *Core) ValidateUser(ctx context.Context, realm, token string) (*sessions.Session, *identity.User, error) {
 	s, err := c.d.Sessions.Validate(ctx, token)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return c.checkSession(ctx, realm, s)
+	u, err := c.checkSession(ctx, realm, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, u, nil
 }
 
 // Refresh is Validate that also extends the session's idle timeout (browser activity and
@@ -133,7 +144,8 @@ func (c *Core) Refresh(ctx context.Context, realm, token string) (*sessions.Sess
 // serve every realm's users (the account pages).
 const AnyRealm = "*"
 
-func (c *Core) checkSession(ctx context.Context, realm string, s *sessions.Session) (*sessions.Session, error) {
+// checkSession returns the account of s if s is valid in realm and the account active.
+func (c *Core) checkSession(ctx context.Context, realm string, s *sessions.Session) (*identity.User, error) {
 	if realm != AnyRealm && s.Realm != realm {
 		return nil, sessions.ErrInvalid
 	}
@@ -152,7 +164,7 @@ func (c *Core) checkSession(ctx context.Context, realm string, s *sessions.Sessi
 		}
 		return nil, sessions.ErrInvalid
 	}
-	return s, nil
+	return u, nil
 }
 
 // EndOtherSessions ends every session of sess's user except sess itself, after a

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -411,6 +412,13 @@ func (rp *realmProvider) resume(w http.ResponseWriter, r *http.Request, info *re
 		http.Error(w, "This application is no longer registered.", http.StatusBadRequest)
 		return
 	}
+	if a.LoginSent && r.Header.Get("Sec-Fetch-Mode") == "navigate" {
+		// A browser back from the sign-in pages reached here through the redirects
+		// that follow the login form's POST, and browsers hold every redirect of that
+		// chain to the login page's CSP form-action 'self': Chromium blocks the
+		// redirect to the client's origin. A page that continues there is allowed.
+		w = &continuePage{ResponseWriter: w}
+	}
 	var sess *sessions.Session
 	if info.session != "" {
 		sess, err = rp.core.Validate(ctx, rp.realm, info.session)
@@ -551,4 +559,37 @@ func (rp *realmProvider) unavailable(w http.ResponseWriter, err error) {
 		return
 	}
 	writeError(w, http.StatusInternalServerError, "server_error", "internal error")
+}
+
+// continuePage turns a redirect into a page that continues to the same place by itself
+// (a meta refresh, and a link without it), for a browser that may not be redirected
+// (see resume).
+type continuePage struct {
+	http.ResponseWriter
+	replaced bool
+}
+
+func (p *continuePage) WriteHeader(status int) {
+	loc := p.Header().Get("Location")
+	if (status != http.StatusFound && status != http.StatusSeeOther) || loc == "" {
+		p.ResponseWriter.WriteHeader(status)
+		return
+	}
+	p.replaced = true
+	h := p.Header()
+	h.Del("Location")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+	p.ResponseWriter.WriteHeader(http.StatusOK)
+	esc := html.EscapeString(loc)
+	fmt.Fprintf(p.ResponseWriter, `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=%s"><title>Back to the application</title></head>`+
+		`<body><p><a href="%s">Continue to the application</a>.</p></body></html>`, esc, esc)
+}
+
+func (p *continuePage) Write(b []byte) (int, error) {
+	if p.replaced {
+		return len(b), nil // the library's redirect body; the page was written instead
+	}
+	return p.ResponseWriter.Write(b)
 }

@@ -252,10 +252,13 @@ func (a *App) mountDoors(_ context.Context) error {
 	if err := setupRADIUS(a); err != nil {
 		return err
 	}
-	if err := setupLinOTP(a); err != nil {
+	if err := setupForwardAuth(a); err != nil {
 		return err
 	}
 	if err := setupOIDC(a); err != nil {
+		return err
+	}
+	if err := setupLinOTP(a); err != nil {
 		return err
 	}
 	if err := mountViewer(a); err != nil {
