@@ -47,7 +47,7 @@ func TestDataStoreDecision(t *testing.T) {
 			if tc.username != "" {
 				ctx.Shared["username"] = tc.username
 			}
-			ctx.Shared[basicAuthUser] = "stale" // an earlier success must not survive a failure
+			ctx.Shared[basicAuthUser] = "stale"   // an earlier success must not survive a failure
 			ctx.Shared[basic.KeyLockedOut] = true // nor an earlier lock another answer
 			if tc.password != nil {
 				ctx.Transient["password"] = tc.password
