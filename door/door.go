@@ -316,6 +316,15 @@ func (c *Core) Continue(ctx context.Context, k Continue) (*Outcome, error) {
 	return c.finish(out, res, err)
 }
 
+// Pending returns what the flow waits on (engine.Engine.Pending), for a door whose
+// clients name a flow without its step.
+func (c *Core) Pending(ctx context.Context, realm, flowID string) ([]engine.Pending, error) {
+	if !c.realms[realm] {
+		return nil, ErrUnknownRealm
+	}
+	return c.d.Engine.Pending(ctx, flowID, realm)
+}
+
 func (c *Core) finish(out *Outcome, res *engine.Result, err error) (*Outcome, error) {
 	if err != nil {
 		return nil, err

@@ -8,17 +8,14 @@ import (
 	"errors"
 	"strings"
 	"time"
-
-	"github.com/arbor-auth/arbor/nodes"
 )
 
-// A login under way continues with the session_key of its last answer. That key names
-// the flow (whose state is in the store, so any instance serves the next request) and
-// carries what the door must know to answer its step without another store read: the
-// step's callbacks with their preset inputs, its stage, the user and whether a session
-// key was requested. It is signed, bound to the user, and expires with the flow; it is
-// not secret (the flow id alone lets nobody in: the flow still needs its answers), and
-// it is never a session: no door validates it as one.
+// A login under way continues with the session_key of its answers: one key for the
+// whole login, as FortiOS's. It names the flow (whose state, and the step it waits on,
+// are in the store, so any instance serves the next request), the user, whether a
+// session key was requested, and when the flow expires. It is signed and bound to the
+// user; it is not secret (the flow id alone lets nobody in: the flow still needs its
+// answers), and it is never a session: no door validates it as one.
 
 // pendingPrefix starts a login key, so it is never mistaken for a session key.
 const pendingPrefix = "L."
@@ -36,49 +33,10 @@ var (
 
 // pending is what a login key carries.
 type pending struct {
-	Flow       string      `json:"f"`
-	User       string      `json:"u"`
-	RequestKey bool        `json:"k,omitempty"`
-	Expires    int64       `json:"e"`
-	Stage      string      `json:"g,omitempty"`
-	Step       []stepInput `json:"s"`
-}
-
-// stepInput is one callback of the step: its type and its inputs' names and preset
-// values, in order.
-type stepInput struct {
-	Type   string `json:"t"`
-	Inputs []any  `json:"i,omitempty"` // name, value, name, value, ...
-}
-
-func stepOf(cbs []nodes.Callback) []stepInput {
-	out := make([]stepInput, len(cbs))
-	for i, cb := range cbs {
-		out[i].Type = cb.Type
-		for _, in := range cb.Input {
-			out[i].Inputs = append(out[i].Inputs, in.Name, in.Value)
-		}
-	}
-	return out
-}
-
-// callbacks rebuilds the step's callbacks with their preset inputs.
-func (p *pending) callbacks() ([]nodes.Callback, error) {
-	out := make([]nodes.Callback, len(p.Step))
-	for i, s := range p.Step {
-		if len(s.Inputs)%2 != 0 {
-			return nil, errKeyInvalid
-		}
-		out[i].Type = s.Type
-		for j := 0; j < len(s.Inputs); j += 2 {
-			name, ok := s.Inputs[j].(string)
-			if !ok {
-				return nil, errKeyInvalid
-			}
-			out[i].Input = append(out[i].Input, nodes.Field{Name: name, Value: s.Inputs[j+1]})
-		}
-	}
-	return out, nil
+	Flow       string `json:"f"`
+	User       string `json:"u"`
+	RequestKey bool   `json:"k,omitempty"`
+	Expires    int64  `json:"e"`
 }
 
 // keyCodec signs and checks login keys.

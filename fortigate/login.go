@@ -51,18 +51,21 @@ func classify(stage string, cbs []nodes.Callback) kind {
 	case basic.StagePasswordChange:
 		return kindNewPassword
 	}
-	var name, password, text, polling bool
+	var name, text, polling, confirm bool
+	passwords := 0
 	for _, cb := range cbs {
 		switch cb.Type {
 		case nodes.TypeName:
 			name = true
 		case nodes.TypePassword:
-			password = true
+			passwords++
+		case nodes.TypeConfirmation:
+			confirm = true
 		case nodes.TypeTextInput:
 			text = true
 		case nodes.TypePollingWait:
 			polling = true
-		case nodes.TypeTextOutput, nodes.TypeHiddenValue, nodes.TypeConfirmation, nodes.TypeMetadata:
+		case nodes.TypeTextOutput, nodes.TypeHiddenValue, nodes.TypeMetadata:
 		default:
 			return kindOther
 		}
@@ -70,12 +73,35 @@ func classify(stage string, cbs []nodes.Callback) kind {
 	switch {
 	case polling:
 		return kindPush
-	case name && password:
+	case name && passwords == 1:
 		return kindCredentials
-	case (name || text) && !password:
+	case !name && !text && passwords == 2:
+		return kindNewPassword
+	case (name || text) && passwords == 0 && !confirm:
 		return kindCode
+	case confirm && !name && !text && passwords == 0:
+		// A banner to acknowledge: a message node, or a disclaimer named by the flow's
+		// key (a pre-login one never gets a key: it fails with -2).
+		return kindPostDisclaimer
 	}
 	return kindOther
+}
+
+// defaults rebuilds the callbacks a flow waits on from their types and input names,
+// each input preset as the nodes preset them: a confirmation not pressed, text empty.
+func defaults(steps []engine.Pending) []nodes.Callback {
+	out := make([]nodes.Callback, len(steps))
+	for i, p := range steps {
+		out[i].Type = p.Type
+		for _, name := range p.Inputs {
+			var v any = ""
+			if p.Type == nodes.TypeConfirmation && name == "" {
+				v = float64(nodes.ConfirmationNotPressed)
+			}
+			out[i].Input = append(out[i].Input, nodes.Field{Name: name, Value: v})
+		}
+	}
+	return out
 }
 
 // turn is one POST being answered: the fields it carries, each used for one step.
@@ -83,6 +109,7 @@ type turn struct {
 	req        *request
 	user       string
 	requestKey bool
+	key        string // the login's key, once issued or presented
 	used       map[kind]bool
 	polled     bool
 	shown      answer // banners shown or acknowledged in this request
@@ -127,12 +154,12 @@ func (s *Server) login(c echo.Context, cl door.Client) error {
 		if req.Username != "" && !strings.EqualFold(req.Username, p.User) {
 			return bad(http.StatusBadRequest, "%s", errKeyInvalid.Error())
 		}
-		cbs, err := p.callbacks()
+		t.user, t.requestKey, t.key = p.User, p.RequestKey, req.SessionKey
+		steps, err := s.core.Pending(ctx, s.cfg.Realm, p.Flow)
 		if err != nil {
-			return bad(http.StatusBadRequest, "%s", err.Error())
+			return s.engineError(c, err)
 		}
-		t.user, t.requestKey = p.User, p.RequestKey
-		res = &engine.Result{Status: engine.NeedInput, FlowID: p.Flow, Callbacks: cbs, Stage: p.Stage}
+		res = &engine.Result{Status: engine.NeedInput, FlowID: p.Flow, Callbacks: defaults(steps)}
 	}
 	for range maxTurns {
 		switch res.Status {
@@ -151,12 +178,13 @@ func (s *Server) login(c echo.Context, cl door.Client) error {
 		submitted, stop := s.fill(t, res)
 		if stop != nil {
 			if stop.StatusCode > 0 {
-				key, err := s.keys.issue(&pending{Flow: res.FlowID, User: t.user, RequestKey: t.requestKey,
-					Expires: res.Expires.Unix(), Stage: res.Stage, Step: stepOf(res.Callbacks)})
-				if err != nil {
-					return err
+				if t.key == "" {
+					if t.key, err = s.keys.issue(&pending{Flow: res.FlowID, User: t.user, RequestKey: t.requestKey,
+						Expires: res.Expires.Unix()}); err != nil {
+						return err
+					}
 				}
-				stop.SessionKey = key
+				stop.SessionKey = t.key
 			}
 			return s.answer(c, t, *stop)
 		}
