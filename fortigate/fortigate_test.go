@@ -227,7 +227,8 @@ func TestCookies(t *testing.T) {
 	}
 	e.want(e.call(http.MethodPut, "/api/v2/authentication", fmt.Sprintf(`{"session_key":%q}`, renewed), false), 401, 0)
 
-	r = e.login(loginBody("alice", password, ""))
+	// A new cookie session, left idle past its 5 minutes.
+	e.want(e.login(loginBody("alice", password, "")), 200, 5)
 	e.clock.Advance(5*time.Minute + time.Second)
 	e.want(e.call(http.MethodPut, "/api/v2/authentication", "", true, "X-CSRFTOKEN: "+e.jar["ccsrftoken"]), 401, 0)
 	e.golden("cookies")
