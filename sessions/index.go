@@ -156,3 +156,24 @@ func (m *Manager) EndAll(ctx context.Context, realm, user, keep string) (int, er
 	}
 	return len(removed), m.drop(ctx, removed)
 }
+
+// End ends the user's session whose handle is handle and reports whether it had one:
+// a user signs out a session of theirs elsewhere, or an admin ends one, by its handle,
+// never by its token.
+func (m *Manager) End(ctx context.Context, realm, user, handle string) (bool, error) {
+	if handle == "" {
+		return false, nil
+	}
+	removed, err := m.updateIndex(ctx, realm, user, func(list []indexEntry) ([]indexEntry, []indexEntry) {
+		for i, e := range list {
+			if e.Handle == handle {
+				return append(list[:i:i], list[i+1:]...), list[i : i+1]
+			}
+		}
+		return list, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return len(removed) > 0, m.drop(ctx, removed)
+}

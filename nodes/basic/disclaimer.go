@@ -28,29 +28,27 @@ type DisclaimerConfig struct {
 	Decline map[string]string `json:"decline" default:"{\"en\":\"Decline\"}" doc:"Label of the button that refuses it, by locale."`
 }
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[DisclaimerConfig]{
-			Type:    "disclaimer",
-			Title:   "Disclaimer",
-			Summary: "Shows a banner the user must acknowledge before going on.",
-			Description: "Sends a TextOutputCallback with the banner and a ConfirmationCallback " +
-				"with Accept and Decline (Decline preselected, so nothing acknowledges by " +
-				"default), on a step whose stage is " + StagePreDisclaimer + " or " +
-				StagePostDisclaimer + " as position says. Accept goes to \"accepted\", " +
-				"decline to \"declined\"; any other answer shows the banner again. Like " +
-				"FortiGate's pre- and post-login disclaimers.",
-			Category: categoryBasic,
-			Input:    true,
-			Outcomes: []nodes.Outcome{{ID: "accepted", Label: "Accepted"}, {ID: "declined", Label: "Declined"}},
-			New: func(c *DisclaimerConfig, _ *nodes.Build) (nodes.Node, error) {
-				stage := StagePreDisclaimer
-				if c.Position == DisclaimerPost {
-					stage = StagePostDisclaimer
-				}
-				return &disclaimerNode{cfg: *c, stage: stage}, nil
-			},
-		})
+func registerDisclaimer(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[DisclaimerConfig]{
+		Type:    "disclaimer",
+		Title:   "Disclaimer",
+		Summary: "Shows a banner the user must acknowledge before going on.",
+		Description: "Sends a TextOutputCallback with the banner and a ConfirmationCallback " +
+			"with Accept and Decline (Decline preselected, so nothing acknowledges by " +
+			"default), on a step whose stage is " + StagePreDisclaimer + " or " +
+			StagePostDisclaimer + " as position says. Accept goes to \"accepted\", " +
+			"decline to \"declined\"; any other answer shows the banner again. Like " +
+			"FortiGate's pre- and post-login disclaimers.",
+		Category: categoryBasic,
+		Input:    true,
+		Outcomes: []nodes.Outcome{{ID: "accepted", Label: "Accepted"}, {ID: "declined", Label: "Declined"}},
+		New: func(c *DisclaimerConfig, _ *nodes.Build) (nodes.Node, error) {
+			stage := StagePreDisclaimer
+			if c.Position == DisclaimerPost {
+				stage = StagePostDisclaimer
+			}
+			return &disclaimerNode{cfg: *c, stage: stage}, nil
+		},
 	})
 }
 

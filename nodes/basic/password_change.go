@@ -39,28 +39,26 @@ func (c *PasswordChangeConfig) outcomes() []nodes.Outcome {
 	return []nodes.Outcome{{ID: "changed", Label: "Changed"}}
 }
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[PasswordChangeConfig]{
-			Type:    "password_change",
-			Title:   "Password Change",
-			Summary: "Asks for a new password twice and makes it the user's password.",
-			Description: "For the flow's user (identified before it). With required_only (the " +
-				"default) it asks only when the account is flagged must_change_password and " +
-				"otherwise goes to \"not_required\". Sends two PasswordCallbacks on a step whose " +
-				"stage is " + StagePasswordChange + "; the new password must be typed the same " +
-				"twice, be at least min_length characters (at most 256), not be the user name " +
-				"and not be the current password, or the step is asked again with the reason. " +
-				"Then it stores the new hash, clears the flag, ends every other session of the " +
-				"user and goes to \"changed\". Audited as password.changed (password.refused " +
-				"with the rule broken). A store outage fails the flow.",
-			Category:    categoryUtility,
-			Input:       true,
-			OutcomesFor: (*PasswordChangeConfig).outcomes,
-			New: func(c *PasswordChangeConfig, b *nodes.Build) (nodes.Node, error) {
-				return &passwordChange{cfg: *c, users: usersOf(b), audit: auditOf(b), sessions: sessionsOf(b)}, nil
-			},
-		})
+func registerPasswordChange(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[PasswordChangeConfig]{
+		Type:    "password_change",
+		Title:   "Password Change",
+		Summary: "Asks for a new password twice and makes it the user's password.",
+		Description: "For the flow's user (identified before it). With required_only (the " +
+			"default) it asks only when the account is flagged must_change_password and " +
+			"otherwise goes to \"not_required\". Sends two PasswordCallbacks on a step whose " +
+			"stage is " + StagePasswordChange + "; the new password must be typed the same " +
+			"twice, be at least min_length characters (at most 256), not be the user name " +
+			"and not be the current password, or the step is asked again with the reason. " +
+			"Then it stores the new hash, clears the flag, ends every other session of the " +
+			"user and goes to \"changed\". Audited as password.changed (password.refused " +
+			"with the rule broken). A store outage fails the flow.",
+		Category:    categoryUtility,
+		Input:       true,
+		OutcomesFor: (*PasswordChangeConfig).outcomes,
+		New: func(c *PasswordChangeConfig, b *nodes.Build) (nodes.Node, error) {
+			return &passwordChange{cfg: *c, users: usersOf(b), audit: auditOf(b), sessions: sessionsOf(b)}, nil
+		},
 	})
 }
 
@@ -122,10 +120,8 @@ func (n *passwordChange) Process(ctx *nodes.Context) (nodes.Action, error) {
 		Journey: ctx.Journey, FlowID: ctx.FlowID, Node: ctx.NodeID, Client: ctx.Request.ClientIP})
 	// Sessions earned with the old password must not outlive it. The flow's own
 	// session does not exist yet, so none is kept.
-	if n.sessions != nil {
-		if _, err := n.sessions.EndSessions(ctx.Ctx, ctx.Realm, user, "", "password changed"); err != nil {
-			return nodes.Action{}, fmt.Errorf("password_change: %w", err)
-		}
+	if err := nodes.EndUserSessions(ctx, n.sessions, user, "password changed"); err != nil {
+		return nodes.Action{}, fmt.Errorf("password_change: %w", err)
 	}
 	return nodes.Goto("changed"), nil
 }
