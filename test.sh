@@ -20,7 +20,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-liberation)  # f
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v radclient >/dev/null 2>&1 || missing+=(freeradius-utils)  # radclient: the RADIUS door's tests
-command -v curl >/dev/null 2>&1 || missing+=(curl)  # the FortiGate seed's curl commands, run verbatim
+command -v curl >/dev/null 2>&1 || missing+=(curl)  # the LinOTP and FortiGate doors' e2e tests run the seeds' calls with curl
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   sudo=""

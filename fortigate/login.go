@@ -218,7 +218,7 @@ func (s *Server) engineError(c echo.Context, err error) error {
 func (s *Server) fill(t *turn, res *engine.Result) ([]nodes.Callback, *answer) {
 	k := classify(res.Stage, res.Callbacks)
 	problem := stepError(res.Callbacks)
-	out := presets(res.Callbacks)
+	out := door.Presets(res.Callbacks)
 	r := t.req
 	switch k {
 	case kindPreDisclaimer:
@@ -266,7 +266,7 @@ func (s *Server) fill(t *turn, res *engine.Result) ([]nodes.Callback, *answer) {
 		n := 0
 		for i := range out {
 			if out[i].Type == nodes.TypePassword {
-				setMain(&out[i], []string{r.NewPassword1, r.NewPassword2}[min(n, 1)])
+				door.SetMain(&out[i], []string{r.NewPassword1, r.NewPassword2}[min(n, 1)])
 				n++
 			}
 		}
@@ -306,31 +306,12 @@ func (s *Server) signedIn(c echo.Context, cl door.Client, t *turn, out *door.Out
 	return s.answer(c, t, a)
 }
 
-// presets answers every callback with its preset inputs (numbers as a wire door gives
-// them, float64).
-func presets(cbs []nodes.Callback) []nodes.Callback {
-	out := make([]nodes.Callback, len(cbs))
-	for i, cb := range cbs {
-		out[i] = nodes.Callback{Type: cb.Type, Input: make([]nodes.Field, len(cb.Input))}
-		for j, in := range cb.Input {
-			switch v := in.Value.(type) {
-			case int:
-				in.Value = float64(v)
-			case int64:
-				in.Value = float64(v)
-			}
-			out[i].Input[j] = in
-		}
-	}
-	return out
-}
-
 // setFirst sets the main input of the first callback of type typ, and reports whether
 // there was one.
 func setFirst(cbs []nodes.Callback, typ string, v any) bool {
 	for i := range cbs {
 		if cbs[i].Type == typ {
-			setMain(&cbs[i], v)
+			door.SetMain(&cbs[i], v)
 			return true
 		}
 	}
@@ -340,16 +321,6 @@ func setFirst(cbs []nodes.Callback, typ string, v any) bool {
 func has(cbs []nodes.Callback, typ string) bool {
 	_, ok := nodes.Find(cbs, typ)
 	return ok
-}
-
-func setMain(cb *nodes.Callback, v any) {
-	for i := range cb.Input {
-		if cb.Input[i].Name == "" {
-			cb.Input[i].Value = v
-			return
-		}
-	}
-	cb.Input = append(cb.Input, nodes.Field{Name: "", Value: v})
 }
 
 // stepError is the error messages the step shows (a wrong code, a refused password).
