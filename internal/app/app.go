@@ -29,6 +29,7 @@ import (
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/nodes/basic"
 	"github.com/arbor-auth/arbor/nodes/mfa"
+	"github.com/arbor-auth/arbor/oidc"
 	"github.com/arbor-auth/arbor/push"
 	"github.com/arbor-auth/arbor/radius"
 	"github.com/arbor-auth/arbor/sessions"
@@ -68,6 +69,8 @@ type App struct {
 	// when the config file enables it.
 	PacketListeners []PacketListener
 	RADIUS          *radius.Server
+	// OIDC is the OpenID Connect door when the config file declares clients.
+	OIDC *oidc.Server
 
 	pushCfg PushConfig
 	now     func() time.Time
@@ -243,6 +246,9 @@ func (a *App) mountDoors(_ context.Context) error {
 		return err
 	}
 	if err := setupLinOTP(a); err != nil {
+		return err
+	}
+	if err := setupOIDC(a); err != nil {
 		return err
 	}
 	if err := setupFortiGate(a); err != nil {

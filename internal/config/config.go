@@ -176,7 +176,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 }
 
 // Sections owned by other packages; anything else unknown in the file is an error.
-var sections = map[string]bool{"push": true, "realm_settings": true, "radius": true, "linotp": true, "fortigate": true}
+var sections = map[string]bool{"push": true, "realm_settings": true, "radius": true, "linotp": true, "oidc": true, "fortigate": true}
 
 func (c *Config) validate() error {
 	var errs []string
