@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/arbor-auth/arbor/admin"
 	"github.com/arbor-auth/arbor/api"
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/devices"
@@ -73,6 +74,7 @@ type App struct {
 	OIDC *oidc.Server
 
 	pushCfg PushConfig
+	cases   admin.CaseRunner
 	now     func() time.Time
 	trace   func(engine.TraceEvent)
 }
@@ -83,6 +85,11 @@ type Option func(*App)
 // WithClock makes the engine, sessions and push service read time from now, so tests
 // can move time forward (push waits, expiries) without sleeping.
 func WithClock(now func() time.Time) Option { return func(a *App) { a.now = now } }
+
+// WithCaseRunner lets the admin API run journey test cases before saving
+// (validate?test=true). The runner (internal/journeytest) boots servers through this
+// package, so it comes in from outside rather than being imported here.
+func WithCaseRunner(r admin.CaseRunner) Option { return func(a *App) { a.cases = r } }
 
 // WithTrace hands every node visit and outcome of every flow to trace (the journey
 // test runner's coverage; see engine.Config.Trace).
@@ -255,6 +262,9 @@ func (a *App) mountDoors(_ context.Context) error {
 		return err
 	}
 	if err := mountViewer(a); err != nil {
+		return err
+	}
+	if err := mountAdmin(a); err != nil {
 		return err
 	}
 	if a.Config.MetricsListen != "" {

@@ -29,6 +29,8 @@ func setupOIDC(a *App) error {
 		return fmt.Errorf("config %w", err)
 	}
 	a.OIDC = srv
+	// The door answers its own CORS (its clients' origins, the Authorization header).
+	a.API.NoCORS("/oauth2/")
 	a.API.Echo().Any("/oauth2/*", echo.WrapHandler(srv))
 	return nil
 }

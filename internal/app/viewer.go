@@ -1,8 +1,11 @@
 package app
 
 import (
+	"context"
 	"fmt"
+	"strconv"
 
+	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/web/viewer"
 )
 
@@ -12,11 +15,25 @@ import (
 func mountViewer(a *App) error {
 	v, err := viewer.New(viewer.Config{CookieName: a.Config.CookieName, LoginURL: "/login"}, viewer.Deps{
 		Journeys: a.Journeys, Registry: a.Registry, Nodes: a.Deps,
-		Keys: a.Keys, Door: a.Door, Log: a.Log,
+		Keys: a.Keys, Door: a.Door, Log: a.Log, Diff: a.journeyDiff,
 	})
 	if err != nil {
 		return fmt.Errorf("journey viewer: %w", err)
 	}
 	v.Register(a.API.Echo())
 	return nil
+}
+
+// journeyDiff is the unified diff between versions from and to of the journey name
+// (journeys.Diff, labelled as the admin API labels them).
+func (a *App) journeyDiff(ctx context.Context, name string, from, to int) (string, error) {
+	var docs [2][]byte
+	for i, n := range []int{from, to} {
+		v, err := a.Journeys.Version(ctx, name, n)
+		if err != nil {
+			return "", err
+		}
+		docs[i] = v.Doc
+	}
+	return journeys.Diff(name+"@v"+strconv.Itoa(from), name+"@v"+strconv.Itoa(to), docs[0], docs[1]), nil
 }

@@ -18,9 +18,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/internal/journeytest"
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/nodes"
 )
@@ -31,18 +31,40 @@ usage:
   arbor [serve] [flags]              run the server (see arbor serve -h)
   arbor login [--journey J] [--url U] sign in from a terminal over the REST API
   arbor device COMMAND               the reference push authenticator (see arbor device help)
-  arbor journeys validate FILE...    check journey files; exit 1 listing every problem
+  arbor journeys validate FILE...    check journey files offline; exit 1 listing every problem
+  arbor journeys validate --server URL FILE... [--cases DIR]
+                                     check them on a server (also when $ARBOR_TOKEN is set), and run test cases there
   arbor journeys import [-o DIR] FILE...  convert ForgeRock AM / frodo / amster exports to journey files
   arbor journeys export [-o FILE] NAME|FILE.json...  write journeys in frodo's export format
   arbor journeys test [--tap] [--journeys DIR] DIR...  run the journey test cases in DIR, without a server
   arbor journeys schema              print the JSON Schema of the journey format
   arbor journeys nodes               print the node palette as JSON
   arbor journeys nodes table         print the node types as a Markdown table
+  arbor admin token create|list|revoke  manage admin API tokens on the server's store
   arbor users hash                   read a password on stdin, print its argon2id hash
   arbor bench [flags]                drive a journey over HTTP, report logins/s and latency
   arbor config table                 print every setting as a Markdown table
   arbor version                      print the version and how it was built
   arbor help                         print this list
+
+Admin commands, through a running server's admin API (--url or $ARBOR_URL, default
+http://127.0.0.1:8080; --token or $ARBOR_TOKEN; --json prints the API's answers;
+exit 0 done, 1 refused with the server's message, 2 bad usage):
+  arbor journeys list                list journeys: current version, enabled, saved when and by whom
+  arbor journeys get NAME [--version N]  print a journey's document (the current version by default)
+  arbor journeys put FILE [--if-version N]  save a journey: create it, or add a version
+  arbor journeys rollback NAME VERSION   make a copy of an old version the current one
+  arbor journeys diff NAME A B       the unified diff between two versions
+  arbor journeys enable|disable NAME switch a journey on or off on every instance
+  arbor journeys delete NAME         delete a journey and its versions
+  arbor users list [--realm R]       list a realm's users
+  arbor users add USERNAME [--attr K=V]...  create a user (password asked without echo, or piped)
+  arbor users get USERNAME           show a user and their attributes
+  arbor users disable|enable USERNAME  switch an account off (ending its sessions) or on
+  arbor users unlock USERNAME        clear a lock
+  arbor users passwd USERNAME        set a password; ends the user's sessions
+  arbor users sessions USERNAME [--end [HANDLE]]  list a user's sessions, or end all or one
+  arbor users devices USERNAME [--remove ID]  list a user's devices, or remove one
 `
 
 // Run runs the arbor command with args (without the program name).
@@ -54,21 +76,13 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
 	case "journeys":
-		return journeysCmd(args[1:], stdout, stderr)
+		return journeysCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "users":
-		if len(args) == 2 && args[1] == "hash" {
-			h, err := identity.HashFromReader(stdin, identity.DefaultParams)
-			if err != nil {
-				fmt.Fprintln(stderr, "arbor users hash:", err)
-				return 1
-			}
-			fmt.Fprintln(stdout, h)
-			return 0
-		}
-		fmt.Fprint(stderr, "usage: echo -n PASSWORD | arbor users hash\n")
-		return 2
+		return usersCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "bench":
 		return bench(ctx, args[1:], stdout, stderr)
+	case "admin":
+		return adminCmd(ctx, args[1:], stdout, stderr)
 	case "login":
 		return loginCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "device":
@@ -111,7 +125,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stderr)
-	a, err := app.New(ctx, cfg, log)
+	a, err := app.New(ctx, cfg, log, app.WithCaseRunner(journeytest.AdminRunner(journeytest.Options{Config: cfg.ConfigFile})))
 	if err != nil {
 		fmt.Fprintln(stderr, "arbor serve:", err)
 		return 1
@@ -216,10 +230,13 @@ func browseURL(public, addr string) string {
 // commands that work offline.
 func Registry() *nodes.Registry { return app.NewRegistry() }
 
-func journeysCmd(args []string, stdout, stderr io.Writer) int {
+func journeysCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, "usage: arbor journeys validate FILE... | schema | nodes\n")
+		fmt.Fprint(stderr, "usage: arbor journeys validate|import|export|test|schema|nodes|list|get|put|rollback|diff|enable|disable|delete ... (see arbor help)\n")
 		return 2
+	}
+	if cmd, ok := journeysAdminCmds()[args[0]]; ok && (args[0] != "validate" || journeysOnServer(args[1:])) {
+		return runAdmin(ctx, "arbor journeys "+args[0], cmd, args[1:], stdin, stdout, stderr)
 	}
 	switch args[0] {
 	case "import":

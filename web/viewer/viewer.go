@@ -7,8 +7,15 @@
 //	GET  /admin/journeys                        every journey, its head version and whether it validates
 //	GET  /admin/journeys/{name}[?version=N]     one version drawn, plus the journey's versions
 //	GET  /admin/journeys/{name}/graph.json[?version=N]  the data that page draws
+//	GET  /admin/journeys/{name}/diff?from=A&to=B  the unified diff of two versions
 //	POST /admin/journeys/validate               draw a pasted document (never saved)
 //	GET  /admin/_viewer/static/...              the page's CSS and JS, and the vendored dagre
+//
+// Saving a pasted document and "Make current" (a rollback) are not the viewer's own
+// routes: the page's script calls the admin API (/api/admin/v1, package admin) with the
+// session cookie, If-Match on the version the page shows as current, and the header
+// X-Requested-With: arbor, which is that API's CSRF defence for cookie sessions. So one
+// place checks, saves and audits journeys, whoever asks.
 //
 // Only admins get in: a signed-in user of the top-level realm whose "roles" attribute
 // holds "admin" (see HasRole). The pages are server-rendered with html/template; the
@@ -99,6 +106,9 @@ type Deps struct {
 	// with a phone who signed in with the password alone, or with a restricted session,
 	// steps up first.
 	Door *door.Core
+	// Diff returns the unified diff between two versions of a journey, the text the
+	// admin API's diff endpoint answers, for the diff page.
+	Diff func(ctx context.Context, name string, from, to int) (string, error)
 	// Log receives request failures (nil: slog.Default()).
 	Log *slog.Logger
 }
@@ -119,8 +129,8 @@ func New(cfg Config, d Deps) (*Viewer, error) {
 	if cfg.LoginURL == "" {
 		cfg.LoginURL = "/login"
 	}
-	if d.Journeys == nil || d.Registry == nil || d.Door == nil || d.Keys == nil {
-		return nil, errors.New("journey viewer: Journeys, Registry, Door and Keys are required")
+	if d.Journeys == nil || d.Registry == nil || d.Door == nil || d.Keys == nil || d.Diff == nil {
+		return nil, errors.New("journey viewer: Journeys, Registry, Door, Keys and Diff are required")
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
@@ -130,7 +140,7 @@ func New(cfg Config, d Deps) (*Viewer, error) {
 		"static": func(p string) string { return StaticPath + "/" + p },
 		"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	}
-	for _, p := range []string{"list", "journey", "error"} {
+	for _, p := range []string{"list", "journey", "diff", "error"} {
 		t, err := template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("journey viewer: parse template %s: %w", p, err)
@@ -147,6 +157,7 @@ func (v *Viewer) Register(e *echo.Echo) {
 	e.GET(BasePath+"/", list)
 	e.GET(BasePath+"/:name", v.page(v.journey))
 	e.GET(BasePath+"/:name/graph.json", v.api(v.graphJSON))
+	e.GET(BasePath+"/:name/diff", v.page(v.diff))
 	e.POST(ValidatePath, v.api(v.validate))
 	e.GET(StaticPath+"/*", v.static)
 	// Anything else under the viewer's prefixes gets the viewer's own 404 page (and its
@@ -341,6 +352,8 @@ type versionRow struct {
 	Version int
 	Saved   time.Time
 	Source  string
+	// Actor is who saved the version through the admin API (empty: loaded at start).
+	Actor   string
 	Viewing bool
 	Head    bool
 }
@@ -351,6 +364,9 @@ type journeyData struct {
 	Version  int
 	Head     int
 	Versions []versionRow
+	// DiffFrom is the version the compare form starts from: the viewed one, or the one
+	// before the head when the head is viewed.
+	DiffFrom int
 	Graph    *Graph
 	// Doc is the viewed version pretty-printed, to start the validate area with.
 	Doc  string
@@ -395,9 +411,86 @@ func (v *Viewer) journey(c echo.Context, p *principal) error {
 	}
 	for k := len(vers) - 1; k >= 0; k-- {
 		x := vers[k]
-		d.Versions = append(d.Versions, versionRow{Version: x.Version, Saved: x.Saved, Source: x.Source, Viewing: x.Version == want, Head: x.Version == head})
+		d.Versions = append(d.Versions, versionRow{Version: x.Version, Saved: x.Saved, Source: x.Source, Actor: x.Actor,
+			Viewing: x.Version == want, Head: x.Version == head})
+	}
+	d.DiffFrom = want
+	if want == head && len(vers) > 1 {
+		d.DiffFrom = vers[len(vers)-2].Version
 	}
 	return v.render(c, http.StatusOK, "journey", d)
+}
+
+// diffLine is one line of a unified diff, with its kind: "file" (the ---/+++ header),
+// "hunk" (@@), "add", "del" or "ctx".
+type diffLine struct {
+	Kind, Text string
+}
+
+type diffData struct {
+	pageData
+	Name     string
+	From, To int
+	// Versions are the journey's version numbers, newest first, for the compare form.
+	Versions []int
+	Lines    []diffLine
+}
+
+// diff shows the unified diff between two versions (?from=A&to=B), as the admin API's
+// diff endpoint computes it, each line marked by its kind.
+func (v *Viewer) diff(c echo.Context, p *principal) error {
+	ctx := c.Request().Context()
+	name := c.Param("name")
+	if !journeys.ValidName(name) {
+		return errorf(http.StatusNotFound, "There is no journey called %q.", name)
+	}
+	var ft [2]int
+	for i, q := range []string{"from", "to"} {
+		n, err := strconv.Atoi(c.QueryParam(q))
+		if err != nil || n < 1 {
+			return errorf(http.StatusBadRequest, "Say which versions to compare: ?from=A&to=B, both version numbers.")
+		}
+		ft[i] = n
+	}
+	vers, err := v.d.Journeys.Versions(ctx, name)
+	if errors.Is(err, journeys.ErrNotFound) || (err == nil && len(vers) == 0) {
+		return errorf(http.StatusNotFound, "There is no journey called %q.", name)
+	}
+	if err != nil {
+		return fmt.Errorf("journey %q: %w", name, err)
+	}
+	d := diffData{pageData: pageData{Title: name + " diff", User: p.Username}, Name: name, From: ft[0], To: ft[1]}
+	for k := len(vers) - 1; k >= 0; k-- {
+		d.Versions = append(d.Versions, vers[k].Version)
+	}
+	for _, n := range ft {
+		if !slices.Contains(d.Versions, n) {
+			return errorf(http.StatusNotFound, "Journey %q has no version %d.", name, n)
+		}
+	}
+	text, err := v.d.Diff(ctx, name, ft[0], ft[1])
+	if err != nil {
+		return fmt.Errorf("diff journey %q %d..%d: %w", name, ft[0], ft[1], err)
+	}
+	for _, l := range strings.SplitAfter(text, "\n") {
+		l = strings.TrimSuffix(l, "\n")
+		if l == "" {
+			continue
+		}
+		kind := "ctx"
+		switch {
+		case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
+			kind = "file"
+		case strings.HasPrefix(l, "@@"):
+			kind = "hunk"
+		case strings.HasPrefix(l, "+"):
+			kind = "add"
+		case strings.HasPrefix(l, "-"):
+			kind = "del"
+		}
+		d.Lines = append(d.Lines, diffLine{Kind: kind, Text: l})
+	}
+	return v.render(c, http.StatusOK, "diff", d)
 }
 
 func (v *Viewer) graphJSON(c echo.Context, _ *principal) error {

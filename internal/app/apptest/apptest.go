@@ -28,6 +28,8 @@ type Options struct {
 	PublicURL bool
 	// Dir is the data directory (default: a new temporary directory).
 	Dir string
+	// AppOptions are passed to app.New (app.WithCaseRunner, say).
+	AppOptions []app.Option
 	// Logger receives the App's logs (default: discarded), for tests of what is logged.
 	Logger *slog.Logger
 }
@@ -49,7 +51,7 @@ func build(t testing.TB, o Options, extra []string) *app.App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var opts []app.Option
+	opts := append([]app.Option(nil), o.AppOptions...)
 	if o.Now != nil {
 		opts = append(opts, app.WithClock(o.Now))
 	}

@@ -627,6 +627,91 @@
     $('try-status').textContent = '';
   }
 
+  // adminAPI calls the admin API (/api/admin/v1) with the session cookie. The custom
+  // X-Requested-With header is the API's CSRF defence for cookie sessions: a cross-site
+  // form cannot send it, and the API offers no CORS. It resolves with the status and the
+  // decoded body (null if there is none or it is not JSON).
+  function adminAPI(method, path, body, ifMatch) {
+    var headers = { 'X-Requested-With': 'arbor', 'Accept': 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (ifMatch) headers['If-Match'] = '"' + ifMatch + '"';
+    return fetch('/api/admin/v1' + path, {
+      method: method, credentials: 'same-origin', headers: headers, body: body
+    }).then(function (r) {
+      return r.text().then(function (t) {
+        var b = null;
+        try { b = t ? JSON.parse(t) : null; } catch (e) { b = null; }
+        return { ok: r.ok, status: r.status, body: b };
+      });
+    });
+  }
+
+  // refusal shows why the API refused: its message in status, and the problems of a
+  // refused journey (pointer, message, code) in list, if given.
+  function refusal(status, list, res, what) {
+    status.className = 'error';
+    var msg = res.body && res.body.message ? res.body.message : 'HTTP ' + res.status;
+    status.textContent = what + ': ' + msg;
+    if (!list) return;
+    clear(list);
+    var ps = (res.body && res.body.problems) || [];
+    if (!ps.length) return;
+    var ul = h('ul');
+    ps.forEach(function (p) {
+      var li = h('li');
+      li.appendChild(h('code', null, p.pointer || '/'));
+      li.appendChild(document.createTextNode(' ' + p.message + ' (' + p.code + ')'));
+      ul.appendChild(li);
+    });
+    list.appendChild(ul);
+  }
+
+  function journeyPage(name) { return '/admin/journeys/' + encodeURIComponent(name); }
+
+  // save stores the document through the admin API: the next version of this journey
+  // (If-Match on the version this page shows as current), or a new journey if the
+  // document names another one. On success the page of the saved journey is loaded.
+  function save() {
+    var meta = $('versions').dataset;
+    var text = $('doc').value;
+    var status = $('try-status');
+    status.className = '';
+    status.textContent = 'Saving\u2026';
+    clear($('save-problems'));
+    var name = null;
+    try { name = JSON.parse(text).name; } catch (e) { name = null; } // the API says what is wrong
+    var call = name === meta.name
+      ? adminAPI('PUT', '/journeys/' + encodeURIComponent(name), text, meta.head)
+      : adminAPI('POST', '/journeys', text);
+    call.then(function (res) {
+      if (!res.ok) return refusal(status, $('save-problems'), res, 'Not saved');
+      status.textContent = 'Saved as version ' + res.body.version + '.';
+      window.location.assign(journeyPage(res.body.name));
+    }).catch(function (err) {
+      status.className = 'error';
+      status.textContent = 'Could not save: ' + err.message;
+    });
+  }
+
+  // makeCurrent rolls the journey back to the version of the clicked button: a new
+  // version equal to it, If-Match on the current one.
+  function makeCurrent(ev) {
+    var meta = $('versions').dataset;
+    var version = Number(ev.target.getAttribute('data-version'));
+    var status = $('versions-status');
+    status.className = '';
+    status.textContent = 'Making version ' + version + ' current\u2026';
+    adminAPI('POST', '/journeys/' + encodeURIComponent(meta.name) + '/rollback', JSON.stringify({ version: version }), meta.head)
+      .then(function (res) {
+        if (!res.ok) return refusal(status, null, res, 'Version ' + version + ' was not made current');
+        status.textContent = 'Version ' + res.body.version + ' (a copy of ' + version + ') is now current.';
+        window.location.assign(journeyPage(meta.name));
+      }).catch(function (err) {
+        status.className = 'error';
+        status.textContent = 'Could not reach the server: ' + err.message;
+      });
+  }
+
   function init() {
     var data = $('graph-data');
     if (!data) return;
@@ -641,6 +726,10 @@
       if (ev.key === 'Escape') closeAndReturn();
     });
     $('validate').addEventListener('click', check);
+    $('save').addEventListener('click', save);
+    Array.prototype.forEach.call(document.querySelectorAll('button.make-current'), function (b) {
+      b.addEventListener('click', makeCurrent);
+    });
     $('reset').addEventListener('click', reset);
     // A zoom button is the user's choice of scale: later changes of space leave it be.
     $('zoom-in').addEventListener('click', function () { state.fitting = false; zoom(state.scale * 1.25); });
