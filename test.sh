@@ -21,7 +21,7 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v radclient >/dev/null 2>&1 || missing+=(freeradius-utils)  # radclient: the RADIUS door's tests
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)  # forward-auth's end-to-end test
-command -v curl >/dev/null 2>&1 || missing+=(curl)  # the LinOTP door's e2e test runs the seed's calls with curl
+command -v curl >/dev/null 2>&1 || missing+=(curl)  # the LinOTP and FortiGate doors' e2e tests run the seeds' calls with curl
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   sudo=""

@@ -14,21 +14,16 @@ import (
 	"github.com/arbor-auth/arbor/sessions"
 )
 
-// token finds the caller's session token: the cookie, or a header named like it. The
-// body's tokenId (validate, getSessionInfo) is read by the caller.
+// token finds the caller's session token: the body's tokenId (validate,
+// getSessionInfo), else what door.SessionToken finds (the session header, a bearer
+// token, the cookie).
 func (s *Server) token(c echo.Context, body map[string]any) string {
 	if body != nil {
 		if t, ok := body["tokenId"].(string); ok && t != "" {
 			return t
 		}
 	}
-	if h := c.Request().Header.Get(s.cfg.CookieName); h != "" {
-		return h
-	}
-	if ck, err := c.Cookie(s.cfg.CookieName); err == nil {
-		return ck.Value
-	}
-	return ""
+	return door.SessionToken(c.Request(), s.cfg.CookieName)
 }
 
 func (s *Server) sessionAction(c echo.Context, realm string) error {

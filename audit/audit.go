@@ -54,6 +54,13 @@ const (
 	PushCancelled = "push.cancelled"
 )
 
+// Account event types: a password a user changed in a journey (password_change), or a
+// new password the journey refused (reason says which rule).
+const (
+	PasswordChanged = "password.changed"
+	PasswordRefused = "password.refused"
+)
+
 // Event is one audit record.
 type Event struct {
 	Time    time.Time      `json:"time"`

@@ -240,6 +240,15 @@ type Start struct {
 	// NoSession runs the journey without creating a session on success (AM's
 	// noSession=true); the session rules still decide whether the login succeeds.
 	NoSession bool
+	// Lifetime, when not zero, gives the session other timeouts than the server's.
+	Lifetime Lifetime
+}
+
+// Lifetime is a door's own session timeouts (the FortiGate-style door's fixed-lifetime
+// key, or its cookie's admin idle timeout). Zero fields take the server's; neither goes
+// past the server's maximum session lifetime.
+type Lifetime struct {
+	Idle, Max time.Duration
 }
 
 // Continue submits answers to a flow's pending step.
@@ -249,8 +258,9 @@ type Continue struct {
 	FlowID  string
 	Answers []nodes.Callback
 	Client  Client
-	// NoSession is as in Start.
+	// NoSession and Lifetime are as in Start.
 	NoSession bool
+	Lifetime  Lifetime
 }
 
 // Outcome is where a step left a flow.
@@ -308,7 +318,7 @@ func (c *Core) Start(ctx context.Context, s Start) (*Outcome, error) {
 	}
 	out := &Outcome{}
 	res, err := c.d.Engine.Start(ctx, engine.StartRequest{Journey: s.Journey, Realm: s.Realm, Request: s.Client.NodeRequest()},
-		c.hook(s.Door, s.Client, s.NoSession, out))
+		c.hook(s.Door, s.Client, s.NoSession, s.Lifetime, out))
 	return c.finish(out, res, err)
 }
 
@@ -318,8 +328,17 @@ func (c *Core) Continue(ctx context.Context, k Continue) (*Outcome, error) {
 		return nil, ErrUnknownRealm
 	}
 	out := &Outcome{}
-	res, err := c.d.Engine.Continue(ctx, k.FlowID, k.Realm, k.Answers, k.Client.NodeRequest(), c.hook(k.Door, k.Client, k.NoSession, out))
+	res, err := c.d.Engine.Continue(ctx, k.FlowID, k.Realm, k.Answers, k.Client.NodeRequest(), c.hook(k.Door, k.Client, k.NoSession, k.Lifetime, out))
 	return c.finish(out, res, err)
+}
+
+// Pending returns what the flow waits on (engine.Engine.Pending), for a door whose
+// clients name a flow without its step.
+func (c *Core) Pending(ctx context.Context, realm, flowID string) ([]engine.Pending, error) {
+	if !c.realms[realm] {
+		return nil, ErrUnknownRealm
+	}
+	return c.d.Engine.Pending(ctx, flowID, realm)
 }
 
 func (c *Core) finish(out *Outcome, res *engine.Result, err error) (*Outcome, error) {

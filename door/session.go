@@ -28,7 +28,7 @@ const KeyRemember = nodes.KeyRemember
 // hook returns the engine success hook that applies the session rules and creates the
 // session before the flow is recorded as finished: a store failure leaves the step
 // retryable, and if the engine then loses the race the session is ended again.
-func (c *Core) hook(doorName string, cl Client, noSession bool, out *Outcome) engine.StepOption {
+func (c *Core) hook(doorName string, cl Client, noSession bool, life Lifetime, out *Outcome) engine.StepOption {
 	return engine.OnSuccess(func(ctx context.Context, res *engine.Result) (func(), error) {
 		ev := audit.Event{Realm: res.Realm, User: res.Username, Journey: res.Journey, FlowID: res.FlowID, Client: cl.IP,
 			Details: map[string]any{"door": doorName}}
@@ -66,7 +66,8 @@ func (c *Core) hook(doorName string, cl Client, noSession bool, out *Outcome) en
 		}
 		remember, _ := res.Shared[KeyRemember].(bool)
 		tok, sess, err := c.d.Sessions.Grant(ctx, sessions.Grant{Username: res.Username, Realm: res.Realm, Journey: res.Journey,
-			Factors: factors, Level: level, Restricted: restricted, Remember: remember, Props: sessionProps(doorName, cl)})
+			Factors: factors, Level: level, Restricted: restricted, Remember: remember, Props: sessionProps(doorName, cl),
+			IdleTimeout: life.Idle, MaxLifetime: life.Max})
 		if err != nil {
 			return nil, err
 		}
@@ -138,6 +139,26 @@ func (c *Core) Refresh(ctx context.Context, realm, token string) (*sessions.Sess
 		return nil, err
 	}
 	return c.d.Sessions.Refresh(ctx, token)
+}
+
+// EventSessionRenewed is a session whose token a door replaced (the FortiGate-style
+// door's PUT): the old token stopped working.
+const EventSessionRenewed = "session.renewed"
+
+// Renew replaces the token of a session valid in realm (as Validate checks it) with a
+// new one, audits it, and returns the new token and the session. The old token stops
+// working at once.
+func (c *Core) Renew(ctx context.Context, doorName, realm, token string, cl Client) (string, *sessions.Session, error) {
+	if _, err := c.Validate(ctx, realm, token); err != nil {
+		return "", nil, err
+	}
+	fresh, s, err := c.d.Sessions.Renew(ctx, token)
+	if err != nil {
+		return "", nil, err
+	}
+	c.emit(ctx, audit.Event{Type: EventSessionRenewed, Realm: s.Realm, User: s.Username, Session: s.Handle, Client: cl.IP,
+		Details: map[string]any{"door": doorName}})
+	return fresh, s, nil
 }
 
 // AnyRealm makes Validate and Refresh accept a session of any realm, for pages that

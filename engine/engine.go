@@ -197,24 +197,9 @@ func (e *Engine) Start(ctx context.Context, sr StartRequest, opts ...StepOption)
 // Continue submits answers to the step flowID is waiting on. submitted must match what
 // was sent: the same count and, position by position, the same types.
 func (e *Engine) Continue(ctx context.Context, flowID, realm string, submitted []nodes.Callback, req nodes.Request, opts ...StepOption) (*Result, error) {
-	it, err := e.st.Get(ctx, flowKey(flowID))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrFlowNotFound
-	}
+	f, now, err := e.load(ctx, flowID, realm)
 	if err != nil {
-		return nil, fmt.Errorf("load flow: %w", err)
-	}
-	var f Flow
-	if err := unmarshalFlow(it.Value, &f); err != nil {
-		return nil, fmt.Errorf("load flow: corrupt state: %w", err)
-	}
-	f.ID, f.rev = flowID, it.Rev
-	now := e.cfg.Now()
-	if f.Done || now.UnixMilli() >= f.Expires {
-		return nil, ErrFlowNotFound
-	}
-	if realm != "" && realm != f.Realm {
-		return nil, ErrRealmMismatch
+		return nil, err
 	}
 	answers, err := match(f.Pending, submitted)
 	if err != nil {
@@ -227,7 +212,45 @@ func (e *Engine) Continue(ctx context.Context, flowID, realm string, submitted [
 	if err != nil {
 		return nil, fmt.Errorf("flow %s: %w", flowID, err)
 	}
-	return e.advance(ctx, c, &f, answers, req, now, collect(opts))
+	return e.advance(ctx, c, f, answers, req, now, collect(opts))
+}
+
+// Pending returns what the flow waits on: each callback's type and input names, in
+// order (no outputs). It is for a door that names a flow across requests without
+// carrying its step, and answers it with the inputs' defaults where the client gives
+// nothing (the FortiGate-style door, whose one key serves the whole login). One store
+// read; ErrFlowNotFound for a flow that is over or expired, ErrRealmMismatch for
+// another realm's.
+func (e *Engine) Pending(ctx context.Context, flowID, realm string) ([]Pending, error) {
+	f, _, err := e.load(ctx, flowID, realm)
+	if err != nil {
+		return nil, err
+	}
+	return f.Pending, nil
+}
+
+// load reads a flow that is waiting for input in realm (any realm if empty).
+func (e *Engine) load(ctx context.Context, flowID, realm string) (*Flow, time.Time, error) {
+	it, err := e.st.Get(ctx, flowKey(flowID))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, time.Time{}, ErrFlowNotFound
+	}
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("load flow: %w", err)
+	}
+	var f Flow
+	if err := unmarshalFlow(it.Value, &f); err != nil {
+		return nil, time.Time{}, fmt.Errorf("load flow: corrupt state: %w", err)
+	}
+	f.ID, f.rev = flowID, it.Rev
+	now := e.cfg.Now()
+	if f.Done || now.UnixMilli() >= f.Expires {
+		return nil, time.Time{}, ErrFlowNotFound
+	}
+	if realm != "" && realm != f.Realm {
+		return nil, time.Time{}, ErrRealmMismatch
+	}
+	return &f, now, nil
 }
 
 // match checks the client's callbacks against what was sent and returns them rebuilt

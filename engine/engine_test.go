@@ -217,6 +217,34 @@ func TestBadAnswersChangeNothing(t *testing.T) {
 	}
 }
 
+// TestPending: a flow's pending step reads back as its callbacks' types and input
+// names, without changing the flow; a finished flow or another realm has none.
+func TestPending(t *testing.T) {
+	h := newHarness(t, simple)
+	ctx := context.Background()
+	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+	before, _ := h.st.Get(ctx, flowKey(res.FlowID))
+	p, err := h.eng.Pending(ctx, res.FlowID, "/")
+	if err != nil || len(p) != len(res.Callbacks) || p[0].Type != res.Callbacks[0].Type || len(p[0].Inputs) != len(res.Callbacks[0].Input) {
+		t.Fatalf("Pending: %+v %v, sent %+v", p, err, res.Callbacks)
+	}
+	if after, _ := h.st.Get(ctx, flowKey(res.FlowID)); after.Rev != before.Rev {
+		t.Error("Pending changed the flow")
+	}
+	if _, err := h.eng.Pending(ctx, res.FlowID, "/other"); !errors.Is(err, ErrRealmMismatch) {
+		t.Errorf("other realm: %v", err)
+	}
+	if _, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.eng.Pending(ctx, res.FlowID, "/"); !errors.Is(err, ErrFlowNotFound) {
+		t.Errorf("finished flow: %v", err)
+	}
+	if _, err := h.eng.Pending(ctx, "no-such-flow", "/"); !errors.Is(err, ErrFlowNotFound) {
+		t.Errorf("unknown flow: %v", err)
+	}
+}
+
 func TestEmptyAnswerAsksAgain(t *testing.T) {
 	h := newHarness(t, simple)
 	ctx := context.Background()

@@ -17,7 +17,7 @@ func decodeUser(data []byte, u *User) error {
 	return json.Unmarshal(data, u)
 }
 
-var userFields = []string{"realm", "username", "password_hash", "attributes", "status", "created", "updated"}
+var userFields = []string{"realm", "username", "password_hash", "attributes", "status", "created", "updated", "must_change_password"}
 
 func (u *User) decodeJSON(data []byte) error {
 	return jsonx.DecodeObject(data, userFields, func(d *jsonx.Decoder, i int) (err error) {
@@ -49,6 +49,8 @@ func (u *User) decodeJSON(data []byte) error {
 					err = u.Updated.UnmarshalJSON(raw)
 				}
 			}
+		case 7:
+			u.MustChangePassword, err = d.Bool()
 		}
 		return err
 	})

@@ -59,6 +59,8 @@ var (
 	// ErrLocked reports a login with the right password to an account that is not
 	// active. Authenticate only returns it after the password has been verified.
 	ErrLocked = errors.New("identity: account locked")
+	// ErrSamePassword reports a ChangePassword to the password the user already has.
+	ErrSamePassword = errors.New("identity: the new password is the current one")
 	// ErrInvalid reports bad input: a malformed realm, username, status, attribute,
 	// password hash or cost parameters, or an empty password.
 	ErrInvalid = errors.New("identity: invalid input")
@@ -114,6 +116,10 @@ type User struct {
 	Attributes map[string]any `json:"attributes,omitempty"`
 	// Status is the account state.
 	Status Status `json:"status"`
+	// MustChangePassword asks that the user choose a new password at the next login: a
+	// journey's password_change node honours it and clears it with the change
+	// (ChangePassword). An administrator setting a password may set it.
+	MustChangePassword bool `json:"must_change_password,omitempty"`
 	// Created is when the user was first stored.
 	Created time.Time `json:"created"`
 	// Updated is when the user was last written.
@@ -776,6 +782,56 @@ func (s *Store) SetPassword(ctx context.Context, realm, username, password strin
 	})
 	if err != nil {
 		return fmt.Errorf("identity: set password of user %q in realm %s: %w", username, r, err)
+	}
+	return nil
+}
+
+// ChangePassword makes password the user's new password and clears MustChangePassword,
+// unless it is the password the user has now: then it returns an error wrapping
+// ErrSamePassword and changes nothing. Comparing against the stored hash costs one
+// verification, run in a hashing slot like a login's.
+func (s *Store) ChangePassword(ctx context.Context, realm, username, password string) error {
+	r, err := lookup("change password of", realm, username)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		return fmt.Errorf("identity: change password of user %q in realm %s: %w", username, r, err)
+	}
+	if password == "" {
+		return fail(invalidf("empty password"))
+	}
+	u, _, err := s.load(ctx, "change password of", r, username)
+	if err != nil {
+		return err
+	}
+	if u.PasswordHash != "" {
+		if h, err := parseHash(u.PasswordHash); err == nil {
+			same, err := s.verify(ctx, h, password, time.Time{})
+			if err != nil {
+				return fail(err)
+			}
+			if same {
+				return fail(ErrSamePassword)
+			}
+		}
+	}
+	h, err := s.hash(ctx, password)
+	if err != nil {
+		return fail(err)
+	}
+	old := u.PasswordHash
+	_, err = s.update(ctx, r, username, func(cur *User) error {
+		if cur.PasswordHash != old {
+			// Changed meanwhile (another change, an administrator): the check against
+			// the current password no longer holds, so this change loses.
+			return fmt.Errorf("%w: the password changed meanwhile", store.ErrConflict)
+		}
+		cur.PasswordHash, cur.MustChangePassword = h, false
+		return nil
+	})
+	if err != nil {
+		return fail(err)
 	}
 	return nil
 }

@@ -1010,3 +1010,47 @@ func TestWaitVerifyTime(t *testing.T) {
 		t.Errorf("cancelled wait = %v", err)
 	}
 }
+
+func TestChangePassword(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	mustCreate(t, s, "/", "alice", "old-secret")
+	if _, err := s.Update(ctx, "/", "alice", func(u *User) error { u.MustChangePassword = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := s.Get(ctx, "/", "alice"); err != nil || !u.MustChangePassword {
+		t.Fatalf("flag not stored: %+v %v", u, err)
+	}
+	before, _ := s.Get(ctx, "/", "alice")
+
+	err := s.ChangePassword(ctx, "/", "alice", "old-secret")
+	if !errors.Is(err, ErrSamePassword) {
+		t.Fatalf("same password: %v, want ErrSamePassword", err)
+	}
+	if u, _ := s.Get(ctx, "/", "alice"); u.PasswordHash != before.PasswordHash || !u.MustChangePassword {
+		t.Error("a refused change changed the user")
+	}
+	for name, pw := range map[string]string{"empty": "", "unknown user": "x"} {
+		user := "alice"
+		if name == "unknown user" {
+			user = "ghost"
+		}
+		if err := s.ChangePassword(ctx, "/", user, pw); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+
+	if err := s.ChangePassword(ctx, "/", "alice", "new-secret"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.Get(ctx, "/", "alice")
+	if err != nil || u.MustChangePassword {
+		t.Errorf("flag not cleared: %+v %v", u, err)
+	}
+	if _, err := s.Authenticate(ctx, "/", "alice", "new-secret"); err != nil {
+		t.Errorf("new password: %v", err)
+	}
+	if _, err := s.Authenticate(ctx, "/", "alice", "old-secret"); !errors.Is(err, ErrInvalidCredentials) {
+		t.Errorf("old password: %v", err)
+	}
+}

@@ -36,6 +36,8 @@ const (
 	// PurposeFlow seals secrets a node must keep in a flow between steps (a registration
 	// URI), so the flow in the store holds them only encrypted.
 	PurposeFlow = "arbor flow secret v1"
+	// PurposeFortiGate signs the FortiGate-style door's keys of logins under way.
+	PurposeFortiGate = "arbor fortigate login key v1"
 )
 
 // Ring derives purpose keys from a master secret.

@@ -76,6 +76,12 @@ func (s *Session) appendJSON(b []byte) ([]byte, bool) {
 	if s.Remember {
 		b = append(b, `,"remember":true`...)
 	}
+	if s.IdleFor != 0 {
+		b = strconv.AppendInt(append(b, `,"idle_for":`...), int64(s.IdleFor), 10)
+	}
+	if s.LifeFor != 0 {
+		b = strconv.AppendInt(append(b, `,"life_for":`...), int64(s.LifeFor), 10)
+	}
 	return append(b, '}'), true
 }
 
@@ -87,7 +93,7 @@ func decode(data []byte, s *Session) error {
 	return json.Unmarshal(data, s)
 }
 
-var sessionFields = []string{"handle", "username", "realm", "journey", "created", "access", "idle_end", "max_end", "props", "factors", "level", "restricted", "remember"}
+var sessionFields = []string{"handle", "username", "realm", "journey", "created", "access", "idle_end", "max_end", "props", "factors", "level", "restricted", "remember", "idle_for", "life_for"}
 
 func (s *Session) decodeJSON(data []byte) error {
 	return jsonx.DecodeObject(data, sessionFields, func(d *jsonx.Decoder, i int) (err error) {
@@ -131,8 +137,16 @@ func (s *Session) decodeJSON(data []byte) error {
 			s.Level = int(n)
 		case i == 11:
 			s.Restricted, err = d.Bool()
-		default:
+		case i == 12:
 			s.Remember, err = d.Bool()
+		default:
+			var n int64
+			n, err = d.Int()
+			if i == 13 {
+				s.IdleFor = time.Duration(n)
+			} else {
+				s.LifeFor = time.Duration(n)
+			}
 		}
 		return err
 	})

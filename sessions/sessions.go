@@ -54,6 +54,10 @@ type Session struct {
 	Restricted bool `json:"restricted,omitempty"`
 	// Remember asks for a cookie that outlives the browser session.
 	Remember bool `json:"remember,omitempty"`
+	// IdleFor and LifeFor are this session's own idle timeout and lifetime, when its
+	// door asked for other ones than the Manager's (zero: the Manager's).
+	IdleFor time.Duration `json:"idle_for,omitempty"`
+	LifeFor time.Duration `json:"life_for,omitempty"`
 }
 
 // Grant is what a new session records about how it was earned.
@@ -63,6 +67,10 @@ type Grant struct {
 	Level                    int
 	Restricted, Remember     bool
 	Props                    map[string]string
+	// IdleTimeout and MaxLifetime replace the Manager's for this session when not
+	// zero, never beyond the Manager's MaxLifetime (a door's fixed-lifetime key:
+	// both the same).
+	IdleTimeout, MaxLifetime time.Duration
 }
 
 // Manager creates and checks sessions in a store.
@@ -103,17 +111,17 @@ func (m *Manager) Create(ctx context.Context, username, realm, journey string, p
 
 // Grant starts a session as g describes and returns its token.
 func (m *Manager) Grant(ctx context.Context, g Grant) (string, *Session, error) {
-	b := make([]byte, 32)
-	rand.Read(b)
-	token := base64.RawURLEncoding.EncodeToString(b)
+	token := newToken()
 	h := make([]byte, 8)
 	rand.Read(h)
 	now := m.cfg.Now().UTC()
 	s := &Session{
 		Handle: hex.EncodeToString(h), Username: g.Username, Realm: g.Realm, Journey: g.Journey,
-		Created: now, Access: now, IdleEnd: now.Add(m.cfg.IdleTimeout), MaxEnd: now.Add(m.cfg.MaxLifetime), Props: g.Props,
+		Created: now, Access: now, Props: g.Props,
 		Factors: g.Factors, Level: g.Level, Restricted: g.Restricted, Remember: g.Remember,
+		IdleFor: min(max(g.IdleTimeout, 0), m.cfg.MaxLifetime), LifeFor: min(max(g.MaxLifetime, 0), m.cfg.MaxLifetime),
 	}
+	s.IdleEnd, s.MaxEnd = now.Add(m.idle(s)), now.Add(m.life(s))
 	// One batch writes the session and reads the user's index, which index then
 	// updates from that read: a login's session costs two store round trips.
 	b, err := encode(s)
@@ -137,6 +145,28 @@ func (m *Manager) Grant(ctx context.Context, g Grant) (string, *Session, error) 
 		return "", nil, fmt.Errorf("create session: %w", err)
 	}
 	return token, s, nil
+}
+
+// idle is s's idle timeout.
+func (m *Manager) idle(s *Session) time.Duration {
+	if s.IdleFor > 0 {
+		return s.IdleFor
+	}
+	return m.cfg.IdleTimeout
+}
+
+// life is s's lifetime from its login, or from its last renewal.
+func (m *Manager) life(s *Session) time.Duration {
+	if s.LifeFor > 0 {
+		return s.LifeFor
+	}
+	return m.cfg.MaxLifetime
+}
+
+func newToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func (m *Manager) ttl(s *Session) time.Duration {
@@ -199,7 +229,7 @@ func (m *Manager) Refresh(ctx context.Context, token string) (*Session, error) {
 		}
 		now := m.cfg.Now().UTC()
 		s.Access = now
-		s.IdleEnd = now.Add(m.cfg.IdleTimeout)
+		s.IdleEnd = now.Add(m.idle(s))
 		if err := m.save(ctx, token, s, rev); errors.Is(err, store.ErrConflict) {
 			continue
 		} else if err != nil {
@@ -208,6 +238,62 @@ func (m *Manager) Refresh(ctx context.Context, token string) (*Session, error) {
 		return s, nil
 	}
 	return nil, fmt.Errorf("refresh session: %w", store.ErrConflict)
+}
+
+// Renew replaces the session's token with a new one and returns it (the FortiGate-style
+// door's renewal): the old token stops working at once, and the session, under the same
+// handle, gets a fresh idle timeout and lifetime, never past the Manager's MaxLifetime
+// from its login. Of two concurrent renewals of one token, one wins; the other gets
+// ErrInvalid.
+func (m *Manager) Renew(ctx context.Context, token string) (string, *Session, error) {
+	s, _, err := m.load(ctx, token)
+	if err != nil {
+		return "", nil, err
+	}
+	// Take is the one winner: whoever takes the old record renews it.
+	b, err := m.st.Take(ctx, key(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil, ErrInvalid
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("renew session: %w", err)
+	}
+	if err := decode(b, s); err != nil {
+		return "", nil, fmt.Errorf("renew session: corrupt: %w", err)
+	}
+	now := m.cfg.Now().UTC()
+	limit := s.Created.Add(m.cfg.MaxLifetime)
+	s.Access = now
+	s.MaxEnd = now.Add(m.life(s))
+	if s.MaxEnd.After(limit) {
+		s.MaxEnd = limit
+	}
+	s.IdleEnd = now.Add(m.idle(s))
+	fresh := newToken()
+	if err := m.save(ctx, fresh, s, 0); err != nil {
+		return "", nil, fmt.Errorf("renew session: %w", err)
+	}
+	oldKey, newKey := key(token), key(fresh)
+	_, err = m.updateIndex(ctx, s.Realm, s.Username, nil, func(list []indexEntry) ([]indexEntry, []indexEntry) {
+		// The old entry is reported removed (its record is gone already), so the
+		// index is written even though its length stays.
+		keep := make([]indexEntry, 0, len(list)+1)
+		var gone []indexEntry
+		for _, e := range list {
+			if e.Key == oldKey {
+				gone = append(gone, e)
+			} else {
+				keep = append(keep, e)
+			}
+		}
+		return append(keep, indexEntry{Handle: s.Handle, Key: newKey, MaxEnd: s.MaxEnd.UnixMilli()}), gone
+	})
+	if err != nil {
+		// A session no index knows of could not be ended with the user's others.
+		_ = m.st.Delete(context.WithoutCancel(ctx), newKey)
+		return "", nil, fmt.Errorf("renew session: %w", err)
+	}
+	return fresh, s, nil
 }
 
 // Logout ends the session. It returns the ended session, or ErrInvalid if there was none.

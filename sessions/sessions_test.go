@@ -280,6 +280,108 @@ func TestGrantStoreCalls(t *testing.T) {
 	}
 }
 
+// TestOwnLifetimes: a session granted with its own lifetimes keeps them through
+// refreshes and the store round trip; a fixed one (both the same) never outlives it.
+func TestOwnLifetimes(t *testing.T) {
+	m, _, clk := newManager(t)
+	ctx := context.Background()
+	fixed, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/", IdleTimeout: 5 * time.Minute, MaxLifetime: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/", IdleTimeout: 2 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/", MaxLifetime: 48 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := m.Validate(ctx, long); !s.MaxEnd.Equal(s.Created.Add(time.Hour)) {
+		t.Errorf("a lifetime past the Manager's was granted: %v", s.MaxEnd.Sub(s.Created))
+	}
+	clk.Advance(90 * time.Second)
+	if s, err := m.Refresh(ctx, idle); err != nil || !s.IdleEnd.Equal(s.Access.Add(2*time.Minute)) {
+		t.Fatalf("refresh of own idle timeout: %+v %v", s, err)
+	}
+	if _, err := m.Refresh(ctx, fixed); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(4 * time.Minute) // 5m30s after login; the idle session was refreshed 4 minutes ago
+	if _, err := m.Validate(ctx, fixed); !errors.Is(err, ErrInvalid) {
+		t.Errorf("fixed session outlived its 5 minutes: %v", err)
+	}
+	if _, err := m.Validate(ctx, idle); !errors.Is(err, ErrInvalid) {
+		t.Errorf("session outlived its 2 minutes idle: %v", err)
+	}
+}
+
+func TestRenew(t *testing.T) {
+	m, _, clk := newManager(t)
+	ctx := context.Background()
+	tok, s0, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/", Factors: []string{"pwd"}, Level: 10,
+		IdleTimeout: 5 * time.Minute, MaxLifetime: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(4 * time.Minute)
+	fresh, s, err := m.Renew(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh == tok || s.Handle != s0.Handle || s.Level != 10 || !s.Created.Equal(s0.Created) || !s.MaxEnd.Equal(s.Access.Add(5*time.Minute)) {
+		t.Errorf("renewed %+v from %+v", s, s0)
+	}
+	if _, err := m.Validate(ctx, tok); !errors.Is(err, ErrInvalid) {
+		t.Errorf("old token after renewal: %v", err)
+	}
+	if _, _, err := m.Renew(ctx, tok); !errors.Is(err, ErrInvalid) {
+		t.Errorf("renewal of the old token: %v", err)
+	}
+	clk.Advance(4 * time.Minute) // past the first 5 minutes, within the renewed ones
+	if _, err := m.Validate(ctx, fresh); err != nil {
+		t.Errorf("renewed token: %v", err)
+	}
+	// The user's index knows the new token: ending all sessions ends it.
+	if n, err := m.EndAll(ctx, "/", "alice", ""); err != nil || n != 1 {
+		t.Errorf("EndAll: %d %v", n, err)
+	}
+	if _, err := m.Validate(ctx, fresh); !errors.Is(err, ErrInvalid) {
+		t.Errorf("renewed token after EndAll: %v", err)
+	}
+
+	// Renewals never go past the Manager's lifetime from the login.
+	tok, _, _ = m.Grant(ctx, Grant{Username: "bob", Realm: "/", IdleTimeout: 30 * time.Minute, MaxLifetime: 30 * time.Minute})
+	clk.Advance(25 * time.Minute)
+	if tok, s, err = m.Renew(ctx, tok); err != nil || !s.MaxEnd.Equal(s.Access.Add(30*time.Minute)) {
+		t.Fatalf("first renewal: %+v %v", s, err)
+	}
+	clk.Advance(25 * time.Minute)
+	if _, s, err = m.Renew(ctx, tok); err != nil || !s.MaxEnd.Equal(s.Created.Add(time.Hour)) {
+		t.Errorf("renewal near the end: %+v %v", s, err)
+	}
+
+	// Concurrent renewals of one token: exactly one wins.
+	tok, _, _ = m.Grant(ctx, Grant{Username: "carol", Realm: "/"})
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := m.Renew(ctx, tok); err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, ErrInvalid) {
+				t.Errorf("renew: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Errorf("%d renewals won", wins.Load())
+	}
+}
+
 // TestEndOne: a session ends by its handle, only for its own user; the others stay.
 func TestEndOne(t *testing.T) {
 	m, _, _ := newManager(t)

@@ -12,6 +12,7 @@ import (
 	"github.com/skip2/go-qrcode"
 
 	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/nodes/basic"
 	"github.com/arbor-auth/arbor/nodes/mfa"
 )
 
@@ -142,6 +143,10 @@ func buildStep(in stepInput) stepView {
 			switch cb.Type {
 			case nodes.TypePassword:
 				it.InputType, it.Autocomplete, it.Required = "password", "current-password", true
+				if in.Stage == basic.StagePasswordChange {
+					// password_change's two fields: password managers offer a new one.
+					it.Autocomplete = "new-password"
+				}
 			case nodes.TypeName:
 				it.Value, it.Required, it.Plain = cb.InString(), true, true
 				if hasPassword {

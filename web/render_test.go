@@ -17,6 +17,7 @@ import (
 
 	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/nodes/basic"
 	"github.com/arbor-auth/arbor/nodes/mfa"
 )
 
@@ -289,6 +290,27 @@ func TestScriptMessagesAreNeverRendered(t *testing.T) {
 	v := buildStep(stepCases["recovery_codes"])
 	if len(v.Items) != 2 || v.Items[0].Kind != "codes" || len(v.Items[0].Codes) != 10 || v.Items[0].Label != "Alice's <phone>" {
 		t.Fatalf("recovery codes not drawn from the metadata: %+v", v.Items)
+	}
+}
+
+// TestPasswordChangeStep: password_change's two fields ask password managers for a new
+// password, a login's for the current one.
+func TestPasswordChangeStep(t *testing.T) {
+	in := stepInput{Stage: basic.StagePasswordChange, Callbacks: []nodes.Callback{
+		nodes.PasswordCallback("New password"), nodes.PasswordCallback("Confirm new password")}}
+	var got []string
+	for _, it := range buildStep(in).Items {
+		if it.InputType == "password" {
+			got = append(got, it.Autocomplete)
+		}
+	}
+	if len(got) != 2 || got[0] != "new-password" || got[1] != "new-password" {
+		t.Errorf("autocomplete %v, want new-password twice", got)
+	}
+	for _, it := range buildStep(stepCases["password"]).Items {
+		if it.InputType == "password" && it.Autocomplete != "current-password" {
+			t.Errorf("a login's password: autocomplete %q", it.Autocomplete)
+		}
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/arbor-auth/arbor/door"
 )
 
 // ContentSecurityPolicy is sent with every page. It allows no inline script or style
@@ -125,12 +127,10 @@ func (s *Server) secure(c echo.Context) bool {
 	return s.door.Secure(c.Request())
 }
 
-// sessionToken returns the session cookie's value, or "".
+// sessionToken returns the session token the request presents (door.SessionToken: the
+// cookie, or a bearer token), or "".
 func (s *Server) sessionToken(c echo.Context) string {
-	if ck, err := c.Cookie(s.cfg.CookieName); err == nil {
-		return ck.Value
-	}
-	return ""
+	return door.SessionToken(c.Request(), s.cfg.CookieName)
 }
 
 func (s *Server) clearSessionCookie(c echo.Context) {

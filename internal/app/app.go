@@ -261,6 +261,9 @@ func (a *App) mountDoors(_ context.Context) error {
 	if err := setupLinOTP(a); err != nil {
 		return err
 	}
+	if err := setupFortiGate(a); err != nil {
+		return err
+	}
 	if err := mountViewer(a); err != nil {
 		return err
 	}

@@ -12,6 +12,13 @@ import (
 // account whose password it verified.
 const KeyAuthenticatedUser = "authenticated_user"
 
+// KeyLockedOut is set (to true) in shared state when the right password was given for
+// an account that is locked or disabled. Only that answer reveals the lock, to someone
+// who knows the password: a door may then say "locked out" (the FortiGate-style door's
+// -4) where a wrong password or an unknown user gets the plain failure. It is in the
+// reserved namespace, so no journey can set it.
+const KeyLockedOut = nodes.ReservedPrefix + "locked_out"
+
 // DataStoreDecisionConfig is empty: the node checks the realm's identity store.
 type DataStoreDecisionConfig struct{}
 
@@ -58,6 +65,7 @@ func (n *dataStoreDecision) Process(ctx *nodes.Context) (nodes.Action, error) {
 	// A failed check must not leave an earlier success standing when a journey loops
 	// back here with another name.
 	delete(ctx.Shared, KeyAuthenticatedUser)
+	delete(ctx.Shared, KeyLockedOut)
 	password, ok := ctx.Transient[nodes.KeyPassword].(string)
 	if !ok {
 		return nodes.Goto("false"), nil
@@ -82,6 +90,7 @@ func (n *dataStoreDecision) Process(ctx *nodes.Context) (nodes.Action, error) {
 	case !right:
 		return nodes.Action{Outcome: "false", StepError: errWrongCredentials}, nil
 	case authErr != nil: // locked
+		ctx.Shared[KeyLockedOut] = true
 		return nodes.Action{Outcome: "false", FailureMessage: "User Locked Out.", StepError: errWrongCredentials}, nil
 	}
 	name := u.Username

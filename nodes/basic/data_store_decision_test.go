@@ -11,6 +11,7 @@ import (
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/nodes/basic"
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/throttle"
 )
@@ -46,13 +47,18 @@ func TestDataStoreDecision(t *testing.T) {
 			if tc.username != "" {
 				ctx.Shared["username"] = tc.username
 			}
-			ctx.Shared[basicAuthUser] = "stale" // an earlier success must not survive a failure
+			ctx.Shared[basicAuthUser] = "stale"   // an earlier success must not survive a failure
+			ctx.Shared[basic.KeyLockedOut] = true // nor an earlier lock another answer
 			if tc.password != nil {
 				ctx.Transient["password"] = tc.password
 			}
 			act := run(t, n, ctx)
 			if act.Outcome != tc.outcome || act.FailureMessage != tc.failure {
 				t.Errorf("action %+v, want outcome %q failure %q", act, tc.outcome, tc.failure)
+			}
+			// Only the right password tells that the account is locked.
+			if got, want := ctx.Shared.Bool(basic.KeyLockedOut), tc.failure != ""; got != want {
+				t.Errorf("locked out %v, want %v", got, want)
 			}
 			if got := ctx.Shared[basicAuthUser]; got != tc.authUser {
 				t.Errorf("authenticated user %v, want %v", got, tc.authUser)

@@ -213,12 +213,12 @@ type handler func(c echo.Context, p *principal) error
 // NeedAdmin (the admin role, at the admin's strongest enrolled level). The viewer keeps
 // no admin check of its own, so the rule and its store reads live in one place.
 func (v *Viewer) gate(c echo.Context) (access, *principal, error) {
-	ck, err := c.Cookie(v.cfg.CookieName)
-	if err != nil || ck.Value == "" {
+	tok := door.SessionToken(c.Request(), v.cfg.CookieName)
+	if tok == "" {
 		return anonymous, nil, nil
 	}
 	ctx := c.Request().Context()
-	s, err := v.d.Door.Validate(ctx, door.AnyRealm, ck.Value)
+	s, err := v.d.Door.Validate(ctx, door.AnyRealm, tok)
 	if errors.Is(err, sessions.ErrInvalid) {
 		return anonymous, nil, nil
 	}
