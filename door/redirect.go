@@ -3,6 +3,7 @@ package door
 import (
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -109,6 +110,27 @@ func (c *Core) Redirect(target string) string {
 		return target
 	}
 	return c.cfg.SuccessURL
+}
+
+// RedirectOrigins returns the origins (scheme://host[:port]) of the absolute allowed
+// redirect entries and of the success URL, sorted: where a door may send a browser after
+// a form post, which a page's CSP form-action must name (browsers apply it to the
+// redirects that follow the post, not just to the post itself).
+func (c *Core) RedirectOrigins() []string {
+	seen := map[string]bool{}
+	for _, raw := range append([]string{c.cfg.SuccessURL}, c.cfg.AllowedRedirects...) {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(u.Host, " ;,'\"") {
+			continue
+		}
+		seen[strings.ToLower(u.Scheme)+"://"+strings.ToLower(u.Host)] = true
+	}
+	out := make([]string, 0, len(seen))
+	for o := range seen {
+		out = append(out, o)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // RedirectAllowed reports whether target may be redirected to.

@@ -8,6 +8,11 @@ package web_test
 
 import (
 	"context"
+	"fmt"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -590,5 +595,24 @@ func (b *browser) waitHeld() {
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(parseInt((document.querySelector('form[data-step]') || {getAttribute(){}}).getAttribute('data-held'), 10) || 0) >= 1`,
 		chromedp.WithPollingTimeout(stepTimeout))); err != nil {
 		b.t.Fatalf("the page never held a poll back: %v", err)
+	}
+}
+
+// TestBrowserGotoAnotherOrigin: after the login form's post, the browser follows the
+// redirect to an allowed goto on another origin. Browsers apply the page's CSP
+// form-action to that redirect, so the allowed origins must be in it.
+func TestBrowserGotoAnotherOrigin(t *testing.T) {
+	appSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>app</title><h1 id="app">the app at %s</h1>`, html.EscapeString(r.URL.Path))
+	}))
+	t.Cleanup(appSrv.Close)
+	e := newEnv(t, envOptions{args: []string{"--allowed-redirects", appSrv.URL + "/app"}})
+	b := newBrowser(t, e)
+	b.open("/login?goto=" + url.QueryEscape(appSrv.URL+"/app/home"))
+	b.signIn(password)
+	b.waitFor("#app")
+	if got := b.text("#app"); got != "the app at /app/home" {
+		t.Fatalf("landed on %q", got)
 	}
 }

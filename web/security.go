@@ -22,10 +22,22 @@ import (
 const ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; " +
 	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 
-// pageHeaders sets the headers every web response carries. Pages are never cached:
-// they hold CSRF tokens, recovery codes and registration secrets.
-func pageHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+// pagePolicy is ContentSecurityPolicy with form-action widened to the origins a login may
+// be redirected to after its form post (the door core's allowed redirects): browsers
+// apply form-action to those redirects too, so a goto to another allowed origin would
+// otherwise be blocked after the user signed in.
+func pagePolicy(redirectOrigins []string) string {
+	if len(redirectOrigins) == 0 {
+		return ContentSecurityPolicy
+	}
+	return strings.Replace(ContentSecurityPolicy, "form-action 'self'", "form-action 'self' "+strings.Join(redirectOrigins, " "), 1)
+}
+
+// pageHeaders sets the headers every web response carries, with csp as the
+// Content-Security-Policy. Pages are never cached: they hold CSRF tokens, recovery codes
+// and registration secrets.
+func pageHeaders(h http.Header, csp string) {
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")

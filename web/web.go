@@ -84,6 +84,8 @@ type Server struct {
 	csrfKey   []byte
 	cookieKey []byte
 	pages     map[string]*template.Template
+	// csp is the pages' Content-Security-Policy (pagePolicy).
+	csp string
 }
 
 // New returns a Server. It fails only if the embedded templates do not parse, which the
@@ -108,6 +110,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, door: d.Door, devices: d.Devices, audit: d.Audit, log: d.Log.With("door", "web"),
 		csrfKey: d.Keys.Key(keys.PurposeCSRF), cookieKey: d.Keys.Key(keys.PurposeCookie), pages: pages,
+		csp: pagePolicy(d.Door.RedirectOrigins()),
 	}
 	return s, nil
 }
@@ -136,7 +139,7 @@ var journeyName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 // an HTML page, so a browser never sees the API's JSON errors or a raw Go error.
 func (s *Server) handle(h func(echo.Context) error) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
-		pageHeaders(c.Response().Header())
+		pageHeaders(c.Response().Header(), s.csp)
 		defer func() {
 			if r := recover(); r != nil {
 				s.log.Error("panic serving page", "path", c.Request().URL.Path, "panic", r)
