@@ -41,6 +41,10 @@ type Config struct {
 	MetricsToken string
 	// MetricsElsewhere keeps /metrics off this server (it has its own listener).
 	MetricsElsewhere bool
+	// ZeroPageLogin lets the first POST of /json/authenticate carry the user name and
+	// password in X-OpenAM-Username and X-OpenAM-Password, as AM's REST API does
+	// (frodo-cli and amster log in this way).
+	ZeroPageLogin bool
 	// Now is the clock authIds are issued and checked with (default time.Now); it must be
 	// the engine's, since an authId lives as long as its flow.
 	Now func() time.Time
