@@ -25,6 +25,7 @@ import (
 	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/engine"
 	"github.com/arbor-auth/arbor/keys"
+	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/store"
 )
 
@@ -62,6 +63,7 @@ type Server struct {
 	metrics  *engine.Metrics
 	httpReqs *prometheus.CounterVec
 	mounts   []mount
+	trees    *amTrees // nil without Deps.Journeys
 }
 
 // Deps are the services the server needs.
@@ -77,6 +79,10 @@ type Deps struct {
 	// served from.
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer
+	// Journeys and Nodes, when set, serve AM's journey configuration endpoints
+	// (realm-config/authentication/authenticationtrees, see amconfig.go) to admins.
+	Journeys JourneyStore
+	Nodes    *nodes.Registry
 }
 
 // New builds the server and its routes.
@@ -96,6 +102,9 @@ func New(cfg Config, d Deps) *Server {
 	s := &Server{
 		cfg: cfg, door: d.Door, store: d.Store, audit: d.Audit, log: d.Log, metrics: d.Metrics,
 		authIDs: newAuthIDCodec(d.Keys.Key(keys.PurposeAuthID)),
+	}
+	if d.Journeys != nil {
+		s.trees = &amTrees{s: s, repo: d.Journeys, reg: d.Nodes}
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -159,6 +168,9 @@ func (s *Server) route(c echo.Context) error {
 		return s.authenticate(c, realm)
 	case (resource == "sessions" || resource == "sessions/") && method == http.MethodPost:
 		return s.sessionAction(c, realm)
+	}
+	if ok, err := s.amConfig(c, realm, resource); ok {
+		return err
 	}
 	for _, m := range s.mounts {
 		if resource == m.resource || strings.HasPrefix(resource, m.resource+"/") {
