@@ -104,9 +104,9 @@ func (s *Server) serverInfo(c echo.Context, realm string) error {
 		"forgotPassword":          "false", "forgotUsername": "false", "kbaEnabled": "false",
 		"selfRegistration": "false", "lang": "en-US", "successfulUserRegistrationDestination": "default",
 		"socialImplementations": []any{}, "referralsEnabled": "false",
-		"zeroPageLogin":         map[string]any{"enabled": s.cfg.ZeroPageLogin, "refererWhitelist": []string{}, "allowedWithoutReferer": true},
-		"realm":                 realm, "xuiUserSessionValidationEnabled": true, "fileBasedConfiguration": true,
-		"userIdAttributes":      []string{},
+		"zeroPageLogin": map[string]any{"enabled": s.cfg.ZeroPageLogin, "refererWhitelist": []string{}, "allowedWithoutReferer": true},
+		"realm":         realm, "xuiUserSessionValidationEnabled": true, "fileBasedConfiguration": true,
+		"userIdAttributes": []string{},
 	})
 }
 
