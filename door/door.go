@@ -11,6 +11,7 @@ import (
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/engine"
 	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/sessions"
 )
@@ -200,6 +201,10 @@ func (c *Core) Policy(realm string) RealmPolicy {
 	return p
 }
 
+// ConfigDisabled reports whether the configuration (disabled_journeys) disables journey;
+// the store's flag (journeys.Repo.SetEnabled) comes on top of it.
+func (c *Core) ConfigDisabled(journey string) bool { return c.disabled[journey] }
+
 // HasRealm reports whether realm (normalised) is served.
 func (c *Core) HasRealm(realm string) bool { return c.realms[realm] }
 
@@ -254,8 +259,10 @@ type Outcome struct {
 	Restricted bool
 }
 
-// ErrJourneyDisabled reports a start of a journey the configuration disabled.
-var ErrJourneyDisabled = errors.New("journey is disabled")
+// ErrJourneyDisabled reports a start of a journey the configuration disabled, or one
+// disabled in the store (journeys.Repo.SetEnabled): it is journeys.ErrDisabled, so one
+// errors.Is covers both.
+var ErrJourneyDisabled = journeys.ErrDisabled
 
 // ErrUnknownRealm reports a realm this server does not serve.
 var ErrUnknownRealm = errors.New("unknown realm")

@@ -316,6 +316,13 @@ func (s *Store) release() {
 }
 
 // hash is HashPassword with the Store's costs, inside a hashing slot.
+// Hash hashes password with the Store's costs, within its bound on hashes computed at
+// once, for a user about to be created with it (Create takes a hash). An empty password
+// is an error matching ErrInvalid.
+func (s *Store) Hash(ctx context.Context, password string) (string, error) {
+	return s.hash(ctx, password)
+}
+
 func (s *Store) hash(ctx context.Context, password string) (string, error) {
 	if password == "" { // fail before waiting for a slot
 		return "", fmt.Errorf("identity: hash password: %w", invalidf("empty password"))

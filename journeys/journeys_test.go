@@ -286,7 +286,7 @@ func TestHeadCache(t *testing.T) {
 		t.Fatalf("after a local Save: version %d", v)
 	}
 	// A stale read racing a local Save never replaces the newer version.
-	here.learnHead("good", 2)
+	here.learnHead("good", 2, false)
 	if v := head(); v != 3 {
 		t.Fatalf("older version replaced a newer one: %d", v)
 	}

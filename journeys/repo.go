@@ -64,17 +64,60 @@ func (e *InvalidError) Error() string {
 	return b.String()
 }
 
-// Version describes one saved version of a journey.
-type Version struct {
-	Name    string          `json:"name"`
-	Version int             `json:"version"`
-	Saved   time.Time       `json:"saved"`
-	Source  string          `json:"source"`
-	Doc     json.RawMessage `json:"doc"`
+// ErrDisabled reports a start of a journey that was disabled (SetEnabled).
+var ErrDisabled = errors.New("journey is disabled")
+
+// ErrExists reports a create of a journey that already exists (SaveOptions.Create).
+var ErrExists = errors.New("journey already exists")
+
+// StaleError reports a save conditional on a version (SaveOptions.IfVersion) that is no
+// longer the current one; nothing was saved.
+type StaleError struct {
+	Name string
+	// Current is the journey's current version (0 if it does not exist).
+	Current int
 }
 
+// Error says which version is current.
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("journey %q: the current version is %d", e.Name, e.Current)
+}
+
+// InUseError reports a delete of a journey other journeys run as an inner journey;
+// nothing was deleted.
+type InUseError struct {
+	Name string
+	// By lists the journeys whose inner_journey nodes name it, sorted.
+	By []string
+}
+
+// Error names the journeys that use it.
+func (e *InUseError) Error() string {
+	return fmt.Sprintf("journey %q is used as an inner journey by %s", e.Name, strings.Join(e.By, ", "))
+}
+
+// Version describes one saved version of a journey.
+type Version struct {
+	Name    string    `json:"name"`
+	Version int       `json:"version"`
+	Saved   time.Time `json:"saved"`
+	Source  string    `json:"source"`
+	// Actor is who saved it through the admin API ("user:/realm/name", "token:<id>"),
+	// empty for a load at start.
+	Actor string          `json:"actor,omitempty"`
+	Doc   json.RawMessage `json:"doc"`
+}
+
+// head is the record at journey:<name>:head: the current version and whether new flows
+// may start on it. Keeping the enabled flag here lets one read (cached for the head TTL)
+// answer both "which version" and "may it start".
 type head struct {
-	Version int `json:"version"`
+	Version  int  `json:"version"`
+	Disabled bool `json:"disabled,omitempty"`
+	// Deleted marks a deleted journey. The record stays so that a journey created again
+	// under the name continues the version numbers: versions are never reused, so a flow
+	// pinned to an old version never runs a different document.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // Repo stores journeys in versions. Saving a journey validates it first and refuses it
@@ -110,8 +153,9 @@ type versionID struct {
 
 // knownHead is a journey's current version as last read or saved here.
 type knownHead struct {
-	version int
-	until   time.Time // trusted until then
+	version  int
+	disabled bool
+	until    time.Time // trusted until then
 }
 
 // DefaultHeadTTL is how long Head trusts the current version number of a journey it read,
@@ -140,22 +184,22 @@ func (r *Repo) SetHeadTTL(d time.Duration) {
 	clear(r.heads)
 }
 
-// knownHead returns the current version of name if it was read or saved less than the
-// TTL ago.
-func (r *Repo) knownHead(name string) (int, bool) {
+// knownHead returns the current head of name if it was read or saved less than the TTL
+// ago.
+func (r *Repo) knownHead(name string) (knownHead, bool) {
 	r.mu.RLock()
 	h, ok := r.heads[name]
 	r.mu.RUnlock()
 	if !ok || !r.now().Before(h.until) {
-		return 0, false
+		return knownHead{}, false
 	}
-	return h.version, true
+	return h, true
 }
 
-// learnHead records that version is name's current version as of now. Versions only go
-// up, so an older one (read by a Head that raced with a Save here) does not replace a
-// newer one while that is fresh.
-func (r *Repo) learnHead(name string, version int) {
+// learnHead records that version is name's current version as of now, with its enabled
+// flag. Versions only go up, so an older one (read by a Head that raced with a Save
+// here) does not replace a newer one while that is fresh.
+func (r *Repo) learnHead(name string, version int, disabled bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.headTTL <= 0 {
@@ -165,7 +209,14 @@ func (r *Repo) learnHead(name string, version int) {
 	if h, ok := r.heads[name]; ok && h.version > version && now.Before(h.until) {
 		return
 	}
-	r.heads[name] = knownHead{version: version, until: now.Add(r.headTTL)}
+	r.heads[name] = knownHead{version: version, disabled: disabled, until: now.Add(r.headTTL)}
+}
+
+// forgetHead drops what this Repo remembers of name's head.
+func (r *Repo) forgetHead(name string) {
+	r.mu.Lock()
+	delete(r.heads, name)
+	r.mu.Unlock()
 }
 
 func headKey(name string) string           { return "journey:" + name + ":head" }
@@ -229,7 +280,31 @@ func (r *Repo) compileOpts(ctx context.Context, extra []string) (CompileOptions,
 // unchanged document returns the current version without writing. source says where it
 // came from ("builtin", "file:<path>", "api").
 func (r *Repo) Save(ctx context.Context, data []byte, source string, extra ...string) (int, error) {
-	c, err := r.Validate(ctx, data, extra...)
+	return r.SaveWith(ctx, data, SaveOptions{Source: source, Extra: extra})
+}
+
+// SaveOptions qualify a save (SaveWith).
+type SaveOptions struct {
+	// Source says where the document came from ("builtin", "file:<path>", "api").
+	Source string
+	// Actor is who saves it (recorded in the version), empty for a load at start.
+	Actor string
+	// IfVersion, when not zero, saves only if it is the journey's current version, and
+	// otherwise fails with a *StaleError (optimistic concurrency, the admin API's If-Match).
+	IfVersion int
+	// Create saves only if no journey of that name exists, and otherwise fails with
+	// ErrExists.
+	Create bool
+	// Extra names journeys counted as existing (a set being loaded together).
+	Extra []string
+}
+
+// SaveWith is Save with conditions. It validates data and stores it as a new version,
+// returning the version number; an unchanged document returns the current version
+// without writing. A journey that was disabled stays disabled; one that was deleted is
+// created again, enabled, with the next version number.
+func (r *Repo) SaveWith(ctx context.Context, data []byte, o SaveOptions) (int, error) {
+	c, err := r.Validate(ctx, data, o.Extra...)
 	if err != nil {
 		return 0, err
 	}
@@ -241,48 +316,56 @@ func (r *Repo) Save(ctx context.Context, data []byte, source string, extra ...st
 	// points at a missing version and two writers never share a slot: the loser sees a
 	// conflict, and store.Retry starts it over after the winner moved the head.
 	var (
-		saved int
-		doc   json.RawMessage // set when this call wrote a new version
+		saved    int
+		disabled bool
+		doc      json.RawMessage // set when this call wrote a new version
 	)
 	err = store.Retry(ctx, func() error {
 		doc = nil
-		hit, err := r.st.Get(ctx, headKey(name))
-		var h head
-		var rev uint64
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
+		h, rev, err := r.readHead(ctx, name)
+		if err != nil {
 			return err
-		default:
-			if err := json.Unmarshal(hit.Value, &h); err != nil {
-				return fmt.Errorf("corrupt head: %w", err)
-			}
-			rev = hit.Rev
 		}
-		if h.Version > 0 {
+		exists := h.Version > 0 && !h.Deleted
+		switch {
+		case o.Create && exists:
+			return fmt.Errorf("journey %q: %w", name, ErrExists)
+		case o.IfVersion != 0 && (!exists || h.Version != o.IfVersion):
+			cur := h.Version
+			if !exists {
+				cur = 0
+			}
+			return &StaleError{Name: name, Current: cur}
+		}
+		if exists {
 			cur, err := r.version(ctx, name, h.Version)
 			if err != nil {
 				return err
 			}
 			if canonicalEqual(cur.Doc, data) {
-				saved = h.Version
+				saved, disabled = h.Version, h.Disabled
 				return nil
 			}
 		}
 		next := h.Version + 1
-		v := Version{Name: name, Version: next, Saved: time.Now().UTC(), Source: source, Doc: compact(data)}
+		v := Version{Name: name, Version: next, Saved: time.Now().UTC(), Source: o.Source, Actor: o.Actor, Doc: compact(data)}
 		vb, _ := json.Marshal(v)
 		if _, err := r.st.CAS(ctx, versionKey(name, next), vb, 0, 0); err != nil {
 			return err
 		}
-		hb, _ := json.Marshal(head{Version: next})
+		nh := head{Version: next, Disabled: exists && h.Disabled}
+		hb, _ := json.Marshal(nh)
 		if _, err := r.st.CAS(ctx, headKey(name), hb, rev, 0); err != nil {
 			return err
 		}
-		saved, doc = next, v.Doc
+		saved, disabled, doc = next, nh.Disabled, v.Doc
 		return nil
 	})
 	if err != nil {
+		var stale *StaleError
+		if errors.As(err, &stale) || errors.Is(err, ErrExists) {
+			return 0, err
+		}
 		return 0, fmt.Errorf("save journey %q: %w", name, err)
 	}
 	if doc == nil {
@@ -296,8 +379,123 @@ func (r *Repo) Save(ctx context.Context, data []byte, source string, extra ...st
 	r.mu.Lock()
 	r.compiled[versionID{name, saved}] = c
 	r.mu.Unlock()
-	r.learnHead(name, saved)
+	r.learnHead(name, saved, disabled)
 	return saved, nil
+}
+
+// readHead reads name's head record and its revision; a missing one is the zero head
+// at revision 0.
+func (r *Repo) readHead(ctx context.Context, name string) (head, uint64, error) {
+	it, err := r.st.Get(ctx, headKey(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return head{}, 0, nil
+	}
+	if err != nil {
+		return head{}, 0, fmt.Errorf("load journey %q: %w", name, err)
+	}
+	var h head
+	if err := json.Unmarshal(it.Value, &h); err != nil {
+		return head{}, 0, fmt.Errorf("load journey %q: corrupt head: %w", name, err)
+	}
+	return h, it.Rev, nil
+}
+
+// updateHead changes name's existing head with f, which returns store.ErrNoChange to
+// write nothing. A missing or deleted journey gives ErrNotFound.
+func (r *Repo) updateHead(ctx context.Context, name string, f func(h *head) error) (head, error) {
+	var out head
+	_, err := store.Update(ctx, r.st, headKey(name), func(cur []byte, exists bool) ([]byte, time.Duration, error) {
+		var h head
+		if exists {
+			if err := json.Unmarshal(cur, &h); err != nil {
+				return nil, 0, fmt.Errorf("corrupt head: %w", err)
+			}
+		}
+		if !exists || h.Deleted || h.Version == 0 {
+			return nil, 0, ErrNotFound
+		}
+		if err := f(&h); err != nil {
+			out = h
+			return nil, 0, err
+		}
+		out = h
+		b, err := json.Marshal(h)
+		return b, 0, err
+	})
+	if err != nil && !errors.Is(err, store.ErrNoChange) {
+		return head{}, fmt.Errorf("journey %q: %w", name, err)
+	}
+	return out, nil
+}
+
+// SetEnabled enables or disables name for new flows, on every instance sharing the store
+// within the head TTL (see SetHeadTTL); flows already running finish either way. This
+// is on top of the configuration's disabled_journeys. An unknown journey gives
+// ErrNotFound.
+func (r *Repo) SetEnabled(ctx context.Context, name string, enabled bool) error {
+	h, err := r.updateHead(ctx, name, func(h *head) error {
+		if h.Disabled == !enabled {
+			return store.ErrNoChange
+		}
+		h.Disabled = !enabled
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.forgetHead(name)
+	r.learnHead(name, h.Version, h.Disabled)
+	return nil
+}
+
+// Enabled reports whether new flows may start on name. Like Head, it reads the store
+// at most once per head TTL. An unknown journey gives ErrNotFound.
+func (r *Repo) Enabled(ctx context.Context, name string) (bool, error) {
+	h, err := r.currentHead(ctx, name, false)
+	if err != nil {
+		return false, err
+	}
+	return !h.disabled, nil
+}
+
+// Delete removes name: it no longer lists, starts or runs as an inner journey of a new
+// flow. Its saved versions stay, so flows running on them finish and a journey saved
+// again under the name continues the version numbers. A journey another one uses as an
+// inner journey is refused with an *InUseError; an unknown one gives ErrNotFound.
+// Other instances stop starting it within the head TTL. A journey loaded from a file
+// (or built in) stays deleted across restarts until its file changes (see LoadSet).
+func (r *Repo) Delete(ctx context.Context, name string) error {
+	names, err := r.Names(ctx)
+	if err != nil {
+		return err
+	}
+	var by []string
+	for _, n := range names {
+		if n == name {
+			continue
+		}
+		c, err := r.head(ctx, n, true)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("delete journey %q: %w", name, err)
+		}
+		if slices.Contains(c.Journey.InnerJourneys(), name) {
+			by = append(by, n)
+		}
+	}
+	if len(by) > 0 {
+		return &InUseError{Name: name, By: by}
+	}
+	if _, err := r.updateHead(ctx, name, func(h *head) error {
+		h.Deleted, h.Disabled = true, false
+		return nil
+	}); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	r.forgetHead(name)
+	return r.removeFromIndex(ctx, name)
 }
 
 // addToIndex adds name to the sorted index of journey names, if it is not there yet.
@@ -318,6 +516,28 @@ func (r *Repo) addToIndex(ctx context.Context, name string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("index journey %q: %w", name, err)
+	}
+	return nil
+}
+
+// removeFromIndex removes name from the index of journey names, if it is there.
+func (r *Repo) removeFromIndex(ctx context.Context, name string) error {
+	_, err := store.Update(ctx, r.st, indexKey, func(cur []byte, exists bool) ([]byte, time.Duration, error) {
+		var names []string
+		if exists {
+			if err := json.Unmarshal(cur, &names); err != nil {
+				return nil, 0, fmt.Errorf("corrupt index: %w", err)
+			}
+		}
+		i, found := slices.BinarySearch(names, name)
+		if !found {
+			return nil, 0, store.ErrNoChange
+		}
+		b, err := json.Marshal(slices.Delete(names, i, i+1))
+		return b, 0, err
+	})
+	if err != nil && !errors.Is(err, store.ErrNoChange) {
+		return fmt.Errorf("unindex journey %q: %w", name, err)
 	}
 	return nil
 }
@@ -358,6 +578,26 @@ func (r *Repo) checkCycles(ctx context.Context, j *Journey) error {
 	return visit(j.Name, nil)
 }
 
+// Version returns version v of name as saved (document, source, actor, time); a
+// deleted journey's versions stay readable.
+func (r *Repo) Version(ctx context.Context, name string, v int) (*Version, error) {
+	return r.version(ctx, name, v)
+}
+
+// Latest returns the current version of name as saved, read from the store (not the
+// head cache), and whether it is enabled.
+func (r *Repo) Latest(ctx context.Context, name string) (*Version, bool, error) {
+	h, err := r.currentHead(ctx, name, true)
+	if err != nil {
+		return nil, false, err
+	}
+	v, err := r.version(ctx, name, h.version)
+	if err != nil {
+		return nil, false, err
+	}
+	return v, !h.disabled, nil
+}
+
 func (r *Repo) version(ctx context.Context, name string, v int) (*Version, error) {
 	it, err := r.st.Get(ctx, versionKey(name, v))
 	if errors.Is(err, store.ErrNotFound) {
@@ -375,40 +615,62 @@ func (r *Repo) version(ctx context.Context, name string, v int) (*Version, error
 
 // HeadVersion returns the current version number of name (one store read).
 func (r *Repo) HeadVersion(ctx context.Context, name string) (int, error) {
-	it, err := r.st.Get(ctx, headKey(name))
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, fmt.Errorf("journey %q: %w", name, ErrNotFound)
-	}
+	h, _, err := r.readHead(ctx, name)
 	if err != nil {
-		return 0, fmt.Errorf("load journey %q: %w", name, err)
+		return 0, err
 	}
-	var h head
-	if err := json.Unmarshal(it.Value, &h); err != nil {
-		return 0, fmt.Errorf("load journey %q: corrupt head: %w", name, err)
+	if h.Version == 0 || h.Deleted {
+		return 0, fmt.Errorf("journey %q: %w", name, ErrNotFound)
 	}
 	return h.Version, nil
 }
 
-// Head returns the current version of name, compiled. It reads the version number from
-// the store (one read) unless it did so less than the head TTL ago (see SetHeadTTL).
+// Head returns the current version of name, compiled, enabled or not. It reads the
+// version number from the store (one read) unless it did so less than the head TTL ago
+// (see SetHeadTTL).
 func (r *Repo) Head(ctx context.Context, name string) (*Compiled, error) {
 	return r.head(ctx, name, false)
 }
 
+// StartHead is Head for a new flow: a disabled journey gives ErrDisabled. It costs no
+// more store reads than Head, since the flag is part of the head record.
+func (r *Repo) StartHead(ctx context.Context, name string) (*Compiled, error) {
+	h, err := r.currentHead(ctx, name, false)
+	if err != nil {
+		return nil, err
+	}
+	if h.disabled {
+		return nil, fmt.Errorf("journey %q: %w", name, ErrDisabled)
+	}
+	return r.Get(ctx, name, h.version)
+}
+
 // head is Head; fresh skips the remembered version numbers.
 func (r *Repo) head(ctx context.Context, name string, fresh bool) (*Compiled, error) {
-	v, ok := 0, false
+	h, err := r.currentHead(ctx, name, fresh)
+	if err != nil {
+		return nil, err
+	}
+	return r.Get(ctx, name, h.version)
+}
+
+// currentHead returns name's head as remembered, or read from the store if it is not
+// remembered, is older than the TTL, or fresh is set.
+func (r *Repo) currentHead(ctx context.Context, name string, fresh bool) (knownHead, error) {
 	if !fresh {
-		v, ok = r.knownHead(name)
-	}
-	if !ok {
-		var err error
-		if v, err = r.HeadVersion(ctx, name); err != nil {
-			return nil, err
+		if h, ok := r.knownHead(name); ok {
+			return h, nil
 		}
-		r.learnHead(name, v)
 	}
-	return r.Get(ctx, name, v)
+	h, _, err := r.readHead(ctx, name)
+	if err != nil {
+		return knownHead{}, err
+	}
+	if h.Version == 0 || h.Deleted {
+		return knownHead{}, fmt.Errorf("journey %q: %w", name, ErrNotFound)
+	}
+	r.learnHead(name, h.Version, h.Disabled)
+	return knownHead{version: h.Version, disabled: h.Disabled}, nil
 }
 
 // Get returns version v of name, compiled. Compiled versions are cached: versions are

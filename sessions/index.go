@@ -156,3 +156,23 @@ func (m *Manager) EndAll(ctx context.Context, realm, user, keep string) (int, er
 	}
 	return len(removed), m.drop(ctx, removed)
 }
+
+// End ends the user's session whose handle is handle and reports whether there was one
+// (an admin ending one session; the token is never needed).
+func (m *Manager) End(ctx context.Context, realm, user, handle string) (bool, error) {
+	removed, err := m.updateIndex(ctx, realm, user, func(list []indexEntry) ([]indexEntry, []indexEntry) {
+		var kept, gone []indexEntry
+		for _, e := range list {
+			if e.Handle == handle {
+				gone = append(gone, e)
+			} else {
+				kept = append(kept, e)
+			}
+		}
+		return kept, gone
+	})
+	if err != nil {
+		return false, err
+	}
+	return len(removed) > 0, m.drop(ctx, removed)
+}

@@ -245,6 +245,9 @@ func (a *App) mountDoors(_ context.Context) error {
 	if err := mountViewer(a); err != nil {
 		return err
 	}
+	if err := mountAdmin(a); err != nil {
+		return err
+	}
 	if a.Config.MetricsListen != "" {
 		a.Listeners = append(a.Listeners, Listener{Name: "metrics", Addr: a.Config.MetricsListen,
 			Handler: api.MetricsHandler(a.Metrics, a.Config.MetricsToken)})
