@@ -46,12 +46,15 @@ package api
 //
 // Only admins use these endpoints: a session of the top-level realm whose account has
 // the admin role, at the account's strongest level (door.Core.Authorize with
-// door.NeedAdmin); anyone else gets AM's 401 or 403. Every change is audited
-// (journey.saved, journey.deleted).
+// door.NeedAdmin); anyone else gets AM's 401 or 403. Every change is audited as the
+// admin API audits it (admin.journey.created, .updated, .deleted, with the actor and
+// the versions before and after). A realm's default or step-up journey cannot be
+// deleted, nor one another journey runs as an inner journey (409).
 
 import (
 	"errors"
 	"net/http"
+	"path"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -141,6 +144,9 @@ var errAccessDenied = &amErr{status: http.StatusUnauthorized, body: crestError{C
 type principal struct {
 	User, Realm, Session, ClientIP string
 }
+
+// actor names the admin in audit events as the admin API does: "user:/realm/name".
+func (p *principal) actor() string { return "user:" + path.Join(p.Realm, p.User) }
 
 // adminRealm is the realm whose admins manage every realm's journeys, as AM's amAdmin
 // of the top-level realm does.

@@ -27,13 +27,14 @@ type JourneyStore interface {
 	Names(ctx context.Context) ([]string, error)
 	// Head returns a journey's current version (wrapping journeys.ErrNotFound if none).
 	Head(ctx context.Context, name string) (*journeys.Compiled, error)
-	// Save validates a journey document and stores it as a new version.
-	Save(ctx context.Context, data []byte, source string, extra ...string) (int, error)
-}
-
-// journeyDeleter is a JourneyStore that can delete journeys.
-type journeyDeleter interface {
-	// Delete removes a journey (wrapping journeys.ErrNotFound if there is none).
+	// Enabled reports whether new flows may start on a journey.
+	Enabled(ctx context.Context, name string) (bool, error)
+	// Latest returns the current version as saved and whether it is enabled.
+	Latest(ctx context.Context, name string) (*journeys.Version, bool, error)
+	// SaveWith validates a journey document and stores it as a new version.
+	SaveWith(ctx context.Context, data []byte, o journeys.SaveOptions) (int, error)
+	// Delete removes a journey (wrapping journeys.ErrNotFound if there is none, a
+	// *journeys.InUseError if another runs it as an inner journey).
 	Delete(ctx context.Context, name string) error
 }
 
@@ -143,6 +144,11 @@ func (t *amTrees) export(ctx context.Context, name string) (*exported, error) {
 	if err := json.Unmarshal(b, &e); err != nil {
 		return nil, fmt.Errorf("read export of %q: %w", name, err)
 	}
+	en, err := t.repo.Enabled(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	e.Tree["enabled"] = en
 	return &e, nil
 }
 
@@ -411,7 +417,15 @@ func (t *amTrees) putTree(c echo.Context, realm, id string, p *principal) error 
 		return convertError(id, ps)
 	}
 	j := res.Journeys[0]
-	v, err := t.repo.Save(ctx, j.Doc, "am-rest:"+p.User)
+	before, _, err := t.repo.Latest(ctx, j.Name)
+	action := "journey.updated"
+	switch {
+	case errors.Is(err, journeys.ErrNotFound):
+		action, before = "journey.created", nil
+	case err != nil:
+		return err
+	}
+	v, err := t.repo.SaveWith(ctx, j.Doc, journeys.SaveOptions{Source: "am-rest", Actor: p.actor()})
 	var inv *journeys.InvalidError
 	if errors.As(err, &inv) {
 		return problemsError(http.StatusBadRequest, "Journey '"+id+"' is invalid", inv.Problems)
@@ -424,8 +438,11 @@ func (t *amTrees) putTree(c echo.Context, realm, id string, p *principal) error 
 			t.s.log.Warn("could not clear a staged node", "node", nid, "err", err) // it expires by itself
 		}
 	}
-	t.s.audit.Emit(ctx, audit.Event{Type: audit.JourneySaved, Realm: p.Realm, User: p.User, Journey: j.Name, Session: p.Session,
-		Client: p.ClientIP, Details: map[string]any{"door": doorName, "api": "realm-config", "tree": id, "version": v, "notes": j.Notes}})
+	var was any
+	if before != nil {
+		was = obj{"version": before.Version}
+	}
+	t.audit(ctx, p, action, j.Name, id, was, obj{"version": v, "notes": j.Notes})
 	e, err := t.export(ctx, j.Name)
 	if err != nil {
 		return err
@@ -447,19 +464,47 @@ func (t *amTrees) deleteTree(c echo.Context, id string, p *principal) error {
 	if err != nil {
 		return err
 	}
-	del, ok := t.repo.(journeyDeleter)
-	if !ok {
-		return amError(http.StatusNotImplemented, "This Arbor cannot delete journeys")
-	}
-	if err := del.Delete(ctx, name); err != nil {
-		if errors.Is(err, journeys.ErrNotFound) {
-			return amError(http.StatusNotFound, "Not Found")
+	for _, r := range t.s.door.Realms() {
+		if pol := t.s.door.Policy(r); pol.DefaultJourney == name || pol.StepUpJourney == name {
+			return amError(http.StatusConflict, fmt.Sprintf("Journey '%s' is the default or step-up journey of realm %s; configure another one first", name, r))
 		}
-		return err
 	}
-	t.s.audit.Emit(ctx, audit.Event{Type: audit.JourneyDeleted, Realm: p.Realm, User: p.User, Journey: name, Session: p.Session,
-		Client: p.ClientIP, Details: map[string]any{"door": doorName, "api": "realm-config", "tree": id}})
+	latest, enabled, err := t.repo.Latest(ctx, name)
+	if err != nil {
+		return t.journeyErr(err)
+	}
+	if err := t.repo.Delete(ctx, name); err != nil {
+		return t.journeyErr(err)
+	}
+	t.audit(ctx, p, "journey.deleted", name, id, obj{"version": latest.Version, "enabled": enabled}, nil)
 	return c.JSON(http.StatusOK, before.Tree)
+}
+
+// journeyErr answers the repository's typed errors in AM's shape.
+func (t *amTrees) journeyErr(err error) error {
+	var inUse *journeys.InUseError
+	switch {
+	case errors.Is(err, journeys.ErrNotFound):
+		return amError(http.StatusNotFound, "Not Found")
+	case errors.As(err, &inUse):
+		return amError(http.StatusConflict, fmt.Sprintf("Journey '%s' is run as an inner journey by %s; change those first", inUse.Name, strings.Join(inUse.By, ", ")))
+	}
+	return err
+}
+
+// audit records a change as the admin API does (event "admin.<action>", with the
+// actor, the target and the versions before and after), naming this door and the tree
+// id the client used.
+func (t *amTrees) audit(ctx context.Context, p *principal, action, journey, tree string, before, after any) {
+	d := map[string]any{"actor": p.actor(), "target": "journey:" + journey, "door": doorName, "api": "realm-config", "tree": tree}
+	if before != nil {
+		d["before"] = before
+	}
+	if after != nil {
+		d["after"] = after
+	}
+	t.s.audit.Emit(ctx, audit.Event{Type: "admin." + action, Realm: p.Realm, User: p.User, Journey: journey, Session: p.Session,
+		Client: p.ClientIP, Details: d})
 }
 
 // nodeTypes is AM's nodes?_action=getAllTypes: the AM node types Arbor converts.

@@ -54,13 +54,6 @@ const (
 	PushCancelled = "push.cancelled"
 )
 
-// Journey administration event types: a journey saved as a new version, or deleted, by
-// an admin through an API. Details say by which door and which version.
-const (
-	JourneySaved   = "journey.saved"
-	JourneyDeleted = "journey.deleted"
-)
-
 // Event is one audit record.
 type Event struct {
 	Time    time.Time      `json:"time"`
