@@ -438,11 +438,12 @@ func (t *amTrees) putTree(c echo.Context, realm, id string, p *principal) error 
 			t.s.log.Warn("could not clear a staged node", "node", nid, "err", err) // it expires by itself
 		}
 	}
-	var was any
-	if before != nil {
-		was = obj{"version": before.Version}
+	switch {
+	case before == nil:
+		t.audit(ctx, p, action, j.Name, id, nil, obj{"version": v, "notes": j.Notes})
+	case before.Version != v: // an unchanged tree saves no version and changes nothing
+		t.audit(ctx, p, action, j.Name, id, obj{"version": before.Version}, obj{"version": v, "notes": j.Notes})
 	}
-	t.audit(ctx, p, action, j.Name, id, was, obj{"version": v, "notes": j.Notes})
 	e, err := t.export(ctx, j.Name)
 	if err != nil {
 		return err
