@@ -20,7 +20,9 @@ package api
 //	GET  /json/serverinfo/version                              version (7.x), fullVersion
 //
 // (a cached session from ~/.frodo/TokenCache.json skips the authenticate and
-// getSessionInfo calls). `conn save --type classic URL USER PASSWORD` is that login
+// getSessionInfo calls; frodo learns who it is from getSessionInfo, not from
+// users?_action=idFromSession, and with --type classic it skips the OAuth probe that
+// tells Identity Cloud and ForgeOps apart). `conn save --type classic URL USER PASSWORD` is that login
 // alone. Then, with R the realm path (/realms/root for classic):
 //
 //	journey list:         GET .../json/R/realm-config/authentication/authenticationtrees/trees?_queryFilter=true

@@ -1,6 +1,8 @@
 // Package api is Arbor's HTTP server (echo): the ForgeRock AM-compatible REST endpoints
-// (/json/.../authenticate and /json/.../sessions), the push device endpoints, health
-// checks and Prometheus metrics. Browser pages (package web) mount on the same server.
+// (/json/.../authenticate, with AM's zero-page login, and /json/.../sessions), AM's
+// serverinfo and journey configuration endpoints that frodo-cli manages journeys with
+// (amconfig.go), the push device endpoints, health checks and Prometheus metrics.
+// Browser pages (package web) mount on the same server.
 //
 // Every error is answered in AM's CREST shape, {"code","reason","message"[,"detail"]},
 // so the ForgeRock SDKs classify it as they would AM's. Bad input changes nothing; a
