@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,7 +91,8 @@ func (f *frodoCLI) fail(args ...string) string {
 // getSessionInfo), lists the journeys, exports push-mfa in a form Arbor's importer reads
 // back, imports a push registration journey exported from AM (which Arbor stores as a
 // new, valid journey that then runs), refuses a journey with a node type Arbor does not
-// have (saving nothing), and deletes the imported journey.
+// have (saving nothing), and deletes the imported journey. With Redis down, reading the
+// journeys is a 503.
 func TestFrodoCLI(t *testing.T) {
 	rs := testredis.Start(t)
 	srv, logs := startServer(t, "--redis", rs.URL(), "--users", writeFile(t, "users.yaml", frodoUsers), "--data", t.TempDir())
@@ -208,6 +211,27 @@ func TestFrodoCLI(t *testing.T) {
 	if got := strings.Join(list(), ","); got != "login,oath-mfa,push-mfa,radius" {
 		t.Fatalf("journey list after delete: %s", got)
 	}
+	// With the store down, reading journeys is AM's 503, not a wrong answer.
+	status, login := postJSON(t, srv.URL+"/json/realms/root/authenticate", nil, "X-OpenAM-Username", "amadmin", "X-OpenAM-Password", "admin password 1")
+	tok, _ := login["tokenId"].(string)
+	if status != 200 || tok == "" {
+		t.Fatalf("zero-page login of the admin: %d %v", status, login)
+	}
+	rs.Pause()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/json/realms/root/realm-config/authentication/authenticationtrees/trees?_queryFilter=true", nil)
+	req.Header.Set("Cookie", "iPlanetDirectoryPro="+tok)
+	r, err := http.DefaultClient.Do(req)
+	rs.Resume()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outage map[string]any
+	json.NewDecoder(r.Body).Decode(&outage)
+	r.Body.Close()
+	if r.StatusCode != 503 || outage["code"] != float64(503) || !strings.Contains(fmt.Sprint(outage["message"]), "store") {
+		t.Fatalf("trees during a store outage: %d %v", r.StatusCode, outage)
+	}
+
 	for _, ev := range []string{`"event":"admin.journey.created"`, `"event":"admin.journey.deleted"`} {
 		if !strings.Contains(logs.String(), ev) {
 			t.Errorf("no %s audit event", ev)
