@@ -159,6 +159,11 @@ func TestAMConfigTrees(t *testing.T) {
 		t.Fatalf("entry node: %d %s", page.status, page.raw)
 	}
 
+	all := do(t, "POST", base+"/nodes?_action=getAllTypes", tok, "{}")
+	if all.status != 200 || !strings.Contains(string(all.raw), `"_id":"PushRegistrationNode"`) || strings.Contains(string(all.raw), "WebAuthn") {
+		t.Fatalf("getAllTypes: %d %s", all.status, all.raw)
+	}
+
 	fx := fixture(t)
 	refusals := []struct {
 		name, method, path string
