@@ -466,7 +466,7 @@ func (t *amTrees) deleteTree(c echo.Context, id string, p *principal) error {
 		return err
 	}
 	for _, r := range t.s.door.Realms() {
-		if pol := t.s.door.Policy(r); pol.DefaultJourney == name || pol.StepUpJourney == name {
+		if pol := t.s.door.Policy(r); pol.DefaultJourney == name || pol.StepUpJourney == name || pol.OTPStepUpJourney == name {
 			return amError(http.StatusConflict, fmt.Sprintf("Journey '%s' is the default or step-up journey of realm %s; configure another one first", name, r))
 		}
 	}

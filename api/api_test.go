@@ -19,7 +19,6 @@ import (
 
 	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
-	"github.com/arbor-auth/arbor/internal/config"
 )
 
 var update = flag.Bool("update", false, "rewrite golden transcripts")
@@ -383,17 +382,14 @@ func TestHealthAndMetrics(t *testing.T) {
 
 func TestPasswordNeverLogged(t *testing.T) {
 	var logs bytes.Buffer
-	cfg, _ := config.Load([]string{"--data", t.TempDir(), "--hash-memory-kib", "8", "--hash-iterations", "1", "--demo"}, func(string) string { return "" })
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	srv := httptest.NewServer(a.Handler())
-	defer srv.Close()
+	srv := apptest.Start(t, apptest.Options{Args: []string{"--demo", "--log-level", "debug"},
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	for _, pw := range []string{app.DemoPassword, "Sup3r-Secret-Typo"} {
 		r1 := post(t, srv.URL+loginURL, nil)
 		post(t, srv.URL+loginURL, fill(r1.body, map[string]any{"NameCallback": "demo", "PasswordCallback": pw}))
+	}
+	if !bytes.Contains(logs.Bytes(), []byte(`"flow_id"`)) {
+		t.Fatalf("the logins logged nothing, so this test would prove nothing:\n%s", logs.String())
 	}
 	if bytes.Contains(logs.Bytes(), []byte(app.DemoPassword)) || bytes.Contains(logs.Bytes(), []byte("Sup3r-Secret-Typo")) {
 		t.Fatal("a password reached the logs")

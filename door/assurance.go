@@ -59,17 +59,49 @@ func Level(factors []nodes.Factor) int {
 // without one is the journey author's decision; the core only stops a second factor
 // from being bypassed).
 func (c *Core) RequiredLevel(ctx context.Context, realm, user string) (int, error) {
+	f, err := c.enrolled(ctx, realm, user)
+	if err != nil {
+		return 0, err
+	}
+	return requiredLevel(f), nil
+}
+
+func requiredLevel(enrolled []string) int {
+	if len(enrolled) > 0 {
+		return LevelMultiFactor
+	}
+	return LevelNone
+}
+
+// enrolled returns the kinds of second factor user has enrolled ("push", "otp").
+func (c *Core) enrolled(ctx context.Context, realm, user string) ([]string, error) {
 	if c.d.Enrollments == nil {
-		return LevelNone, nil
+		return nil, nil
 	}
 	f, err := c.d.Enrollments.SecondFactors(ctx, realm, user)
 	if err != nil {
-		return 0, fmt.Errorf("enrolled factors of %s: %w", TruncateUser(user), err)
+		return nil, fmt.Errorf("enrolled factors of %s: %w", TruncateUser(user), err)
 	}
-	if len(f) > 0 {
-		return LevelMultiFactor, nil
+	return f, nil
+}
+
+// StepUpJourney is the journey that renews user's session in realm at the level the
+// account's factors demand: the realm's step-up journey, or its OTP one for a user
+// whose only second factor is an authenticator app.
+func (c *Core) StepUpJourney(ctx context.Context, realm, user string) (string, error) {
+	f, err := c.enrolled(ctx, realm, user)
+	if err != nil {
+		return "", err
 	}
-	return LevelNone, nil
+	return c.stepUpJourney(realm, f), nil
+}
+
+func (c *Core) stepUpJourney(realm string, enrolled []string) string {
+	p := c.Policy(realm)
+	if slices.Contains(enrolled, nodes.FactorOTP) && !slices.Contains(enrolled, nodes.FactorPush) {
+		return p.OTPStepUpJourney
+	}
+	return p.StepUpJourney
 }
 
 // Need is what a sensitive action needs of a session.
@@ -122,12 +154,13 @@ func (c *Core) Authorize(ctx context.Context, sess *sessions.Session, n Need) er
 			return ErrForbidden
 		}
 	}
-	need, err := c.RequiredLevel(ctx, sess.Realm, sess.Username)
+	enrolled, err := c.enrolled(ctx, sess.Realm, sess.Username)
 	if err != nil {
 		return err
 	}
+	need := requiredLevel(enrolled)
 	stepUp := func(reason string) error {
-		return &StepUpError{Realm: sess.Realm, Journey: c.Policy(sess.Realm).StepUpJourney, Level: need, Reason: reason}
+		return &StepUpError{Realm: sess.Realm, Journey: c.stepUpJourney(sess.Realm, enrolled), Level: need, Reason: reason}
 	}
 	switch {
 	case sess.Restricted:

@@ -1,6 +1,7 @@
 package door
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -47,5 +48,33 @@ func TestPolicyDefaults(t *testing.T) {
 	}
 	if err := (RealmPolicy{MFABypass: "allow"}).check(); err == nil {
 		t.Error("mfa_bypass allow accepted")
+	}
+}
+
+// enrolledFactors is a fixed door.Enrollments.
+type enrolledFactors map[string][]string
+
+func (e enrolledFactors) SecondFactors(_ context.Context, _, user string) ([]string, error) {
+	return e[user], nil
+}
+
+// TestStepUpJourneyFollowsTheFactors: the step-up journey asks for a factor the user has:
+// an app-only user is not sent to a push journey that cannot verify them.
+func TestStepUpJourneyFollowsTheFactors(t *testing.T) {
+	c := &Core{
+		cfg: Config{Policies: map[string]RealmPolicy{"/alpha": {StepUpJourney: "alpha-push", OTPStepUpJourney: "alpha-otp"}}},
+		d:   Deps{Enrollments: enrolledFactors{"phone": {"push"}, "app": {"otp"}, "both": {"push", "otp"}}},
+	}
+	for _, tc := range []struct{ realm, user, want string }{
+		{"/", "phone", "push-mfa"},
+		{"/", "app", "oath-mfa"},
+		{"/", "both", "push-mfa"},
+		{"/", "nobody", "push-mfa"},
+		{"/alpha", "app", "alpha-otp"},
+		{"/alpha", "phone", "alpha-push"},
+	} {
+		if got, err := c.StepUpJourney(context.Background(), tc.realm, tc.user); err != nil || got != tc.want {
+			t.Errorf("%s in %s: %q, %v; want %q", tc.user, tc.realm, got, err, tc.want)
+		}
 	}
 }

@@ -36,6 +36,9 @@ type RealmPolicy struct {
 	// StepUpJourney is the journey a signed-in user goes through for a sensitive action
 	// (default "push-mfa").
 	StepUpJourney string
+	// OTPStepUpJourney replaces StepUpJourney for a user whose only second factor is an
+	// authenticator app (default "oath-mfa"): a push journey cannot verify them.
+	OTPStepUpJourney string
 	// MFABypass decides a login below the account's level (default BypassRefuse).
 	MFABypass Bypass
 }
@@ -191,6 +194,12 @@ func (c *Core) Policy(realm string) RealmPolicy {
 	}
 	if p.StepUpJourney == "" {
 		p.StepUpJourney = "push-mfa"
+	}
+	if p.OTPStepUpJourney == "" {
+		p.OTPStepUpJourney = c.cfg.Default.OTPStepUpJourney
+	}
+	if p.OTPStepUpJourney == "" {
+		p.OTPStepUpJourney = "oath-mfa"
 	}
 	if p.MFABypass == "" {
 		p.MFABypass = c.cfg.Default.MFABypass

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/engine"
@@ -65,7 +66,7 @@ func (c *Core) hook(doorName string, cl Client, noSession bool, out *Outcome) en
 		}
 		remember, _ := res.Shared[KeyRemember].(bool)
 		tok, sess, err := c.d.Sessions.Grant(ctx, sessions.Grant{Username: res.Username, Realm: res.Realm, Journey: res.Journey,
-			Factors: factors, Level: level, Restricted: restricted, Remember: remember})
+			Factors: factors, Level: level, Restricted: restricted, Remember: remember, Props: sessionProps(doorName, cl)})
 		if err != nil {
 			return nil, err
 		}
@@ -76,6 +77,32 @@ func (c *Core) hook(doorName string, cl Client, noSession bool, out *Outcome) en
 			"user", TruncateUser(res.Username), "realm", res.Realm, "level", level)
 		return func() { _, _ = c.d.Sessions.Logout(context.WithoutCancel(ctx), tok) }, nil
 	})
+}
+
+// Session properties the core records, so that a user (their sessions on the account
+// page) and an admin can tell one session from another.
+const (
+	PropDoor  = "door"
+	PropIP    = "ip"
+	PropAgent = "agent"
+)
+
+// maxAgent bounds the user agent kept with a session: enough to tell browsers apart, no
+// room for a client to grow the store.
+const maxAgent = 160
+
+func sessionProps(doorName string, cl Client) map[string]string {
+	p := map[string]string{PropDoor: doorName}
+	if cl.IP != "" {
+		p[PropIP] = cl.IP
+	}
+	if ua := strings.ToValidUTF8(cl.UserAgent, ""); ua != "" {
+		if len(ua) > maxAgent {
+			ua = strings.ToValidUTF8(ua[:maxAgent], "")
+		}
+		p[PropAgent] = ua
+	}
+	return p
 }
 
 // Validate returns the session of token if it is valid in realm and its account is still
@@ -134,6 +161,26 @@ func (c *Core) EndOtherSessions(ctx context.Context, doorName string, sess *sess
 	_, err := c.endSessions(ctx, audit.Event{Realm: sess.Realm, User: sess.Username, Session: sess.Handle, Client: cl.IP,
 		Reason: reason, Details: map[string]any{"door": doorName}})
 	return err
+}
+
+// UserSessions lists user's live sessions in realm, oldest first, for the account page
+// and the admin API (handles, never tokens).
+func (c *Core) UserSessions(ctx context.Context, realm, user string) ([]sessions.Session, error) {
+	return c.d.Sessions.List(ctx, realm, user)
+}
+
+// EndSession ends user's session whose handle is handle (by the user elsewhere, or by
+// an admin), audits it with reason and reports whether there was one.
+func (c *Core) EndSession(ctx context.Context, doorName, realm, user, handle string, cl Client, reason string) (bool, error) {
+	ended, err := c.d.Sessions.End(ctx, realm, user, handle)
+	if err != nil {
+		return false, fmt.Errorf("end session of %s: %w", TruncateUser(user), err)
+	}
+	if ended {
+		c.emit(ctx, audit.Event{Type: audit.SessionLogout, Realm: realm, User: user, Session: handle, Client: cl.IP,
+			Reason: reason, Details: map[string]any{"door": doorName}})
+	}
+	return ended, nil
 }
 
 // The door core is what nodes end sessions through.

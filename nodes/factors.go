@@ -2,6 +2,7 @@ package nodes
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -86,4 +87,20 @@ type Guard interface {
 	Failed(ctx context.Context, realm, user, clientIP string) error
 	// Succeeded clears what a right secret clears (the per-(user, address) count).
 	Succeeded(ctx context.Context, realm, user, clientIP string) error
+}
+
+// EndUserSessions ends every session of user in the flow's realm because what sessions
+// are earned with changed (a factor registered, an opt-out, a password changed): a
+// session earned before the change must not outlive it, wherever it is in use. The
+// flow's own session, if it creates one, is made when the flow succeeds, after this, so
+// it survives. ender is nil only in single-node tests and offline validation, where no
+// session exists; then it does nothing.
+func EndUserSessions(ctx *Context, ender SessionEnder, user, reason string) error {
+	if ender == nil {
+		return nil
+	}
+	if _, err := ender.EndSessions(ctx.Ctx, ctx.Realm, user, "", reason); err != nil {
+		return fmt.Errorf("end the sessions of %q after %s: %w", user, reason, err)
+	}
+	return nil
 }

@@ -157,19 +157,20 @@ func (m *Manager) EndAll(ctx context.Context, realm, user, keep string) (int, er
 	return len(removed), m.drop(ctx, removed)
 }
 
-// End ends the user's session whose handle is handle and reports whether there was one
-// (an admin ending one session; the token is never needed).
+// End ends the user's session whose handle is handle and reports whether it had one:
+// a user signs out a session of theirs elsewhere, or an admin ends one, by its handle,
+// never by its token.
 func (m *Manager) End(ctx context.Context, realm, user, handle string) (bool, error) {
+	if handle == "" {
+		return false, nil
+	}
 	removed, err := m.updateIndex(ctx, realm, user, func(list []indexEntry) ([]indexEntry, []indexEntry) {
-		var kept, gone []indexEntry
-		for _, e := range list {
+		for i, e := range list {
 			if e.Handle == handle {
-				gone = append(gone, e)
-			} else {
-				kept = append(kept, e)
+				return append(list[:i:i], list[i+1:]...), list[i : i+1]
 			}
 		}
-		return kept, gone
+		return list, nil
 	})
 	if err != nil {
 		return false, err

@@ -241,3 +241,49 @@ func TestEndAllWithoutChangeWritesNothing(t *testing.T) {
 		t.Fatalf("the index was rewritten: rev %d -> %v %v", before.Rev, after, err)
 	}
 }
+
+// TestEndOne: a session ends by its handle, only for its own user; the others stay.
+func TestEndOne(t *testing.T) {
+	m, _, _ := newManager(t)
+	ctx := context.Background()
+	var toks, handles []string
+	for range 2 {
+		tok, s, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks, handles = append(toks, tok), append(handles, s.Handle)
+	}
+	bobTok, bob, err := m.Grant(ctx, Grant{Username: "bob", Realm: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, user, handle string
+		ended              bool
+	}{
+		{"another user's handle", "alice", bob.Handle, false},
+		{"no handle", "alice", "", false},
+		{"an unknown handle", "alice", "nope", false},
+		{"in another realm", "alice", handles[0], false},
+		{"its own", "Alice", handles[0], true},
+		{"already ended", "alice", handles[0], false},
+	}
+	for _, tc := range tests {
+		realm := "/"
+		if tc.name == "in another realm" {
+			realm = "/alpha"
+		}
+		if ended, err := m.End(ctx, realm, tc.user, tc.handle); err != nil || ended != tc.ended {
+			t.Errorf("%s: ended %v, %v; want %v", tc.name, ended, err, tc.ended)
+		}
+	}
+	if _, err := m.Validate(ctx, toks[0]); !errors.Is(err, ErrInvalid) {
+		t.Error("the ended session still validates")
+	}
+	for _, tok := range []string{toks[1], bobTok} {
+		if _, err := m.Validate(ctx, tok); err != nil {
+			t.Errorf("a session that was not ended: %v", err)
+		}
+	}
+}

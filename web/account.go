@@ -1,10 +1,13 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -12,6 +15,7 @@ import (
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/door"
+	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/sessions"
 )
 
@@ -34,6 +38,59 @@ type devicesView struct {
 	CSRF      string
 	Notice    string
 	FreshFor  string
+	// Sessions are the user's live sessions, this one among them.
+	Sessions []sessionRow
+}
+
+// sessionRow is one of the user's sessions on the account page: enough to recognise
+// it (when, where from, with what), never its token.
+type sessionRow struct {
+	Handle          string
+	Created, Access time.Time
+	Door, IP, Agent string
+	Factors         string
+	Current         bool
+	Restricted      bool
+}
+
+// factorNames are the words the account page uses for the factors a session verified.
+var factorNames = map[string]string{
+	nodes.FactorPassword: "password", nodes.FactorPush: "push", nodes.FactorOTP: "one-time code",
+	nodes.FactorRecoveryCode: "recovery code",
+}
+
+// doorWords say through which door a session was earned, in the account page's words.
+var doorWords = map[string]string{
+	"web": "in a browser", "rest": "through an app", "radius": "through a VPN or gateway (RADIUS)",
+	"fortigate": "through a firewall login", "linotp": "through a validation service", "oidc": "through an application",
+}
+
+func sessionRows(list []sessions.Session, current string) []sessionRow {
+	rows := make([]sessionRow, 0, len(list))
+	for _, se := range list {
+		names := make([]string, 0, len(se.Factors))
+		for _, f := range se.Factors {
+			if n, ok := factorNames[f]; ok {
+				names = append(names, n)
+			} else {
+				names = append(names, f)
+			}
+		}
+		rows = append(rows, sessionRow{Handle: se.Handle, Created: se.Created, Access: se.Access,
+			Door: cmp.Or(doorWords[se.Props[door.PropDoor]], se.Props[door.PropDoor]), IP: se.Props[door.PropIP], Agent: se.Props[door.PropAgent],
+			Factors: strings.Join(names, " + "), Current: se.Handle == current, Restricted: se.Restricted})
+	}
+	// This browser's session first, then the most recent.
+	slices.SortStableFunc(rows, func(a, b sessionRow) int {
+		if a.Current != b.Current {
+			if a.Current {
+				return -1
+			}
+			return 1
+		}
+		return b.Created.Compare(a.Created)
+	})
+	return rows
 }
 
 // confirmView asks to confirm a sensitive action after a fresh login.
@@ -55,6 +112,8 @@ const devicesPath = "/account/devices"
 // by key, so no text from the URL reaches the page.
 var notices = map[string]string{
 	"removed": "The device was removed. It can no longer approve sign-ins.",
+	"ended":   "The session was signed out.",
+	"others":  "Every other session was signed out.",
 }
 
 // signedIn returns the caller's valid session, or nil.
@@ -186,8 +245,13 @@ func (s *Server) devicesPage(c echo.Context) error {
 			v.FreshFor = "1 minute"
 		}
 	}
+	ctx := c.Request().Context()
+	list, err := s.door.UserSessions(ctx, sess.Realm, sess.Username)
+	if err != nil {
+		return fmt.Errorf("list sessions: %w", err)
+	}
+	v.Sessions = sessionRows(list, sess.Handle)
 	if s.devices != nil {
-		ctx := c.Request().Context()
 		v.Enabled = true
 		if v.List, err = s.devices.Devices(ctx, sess.Realm, sess.Username); err != nil {
 			return fmt.Errorf("list devices: %w", err)
@@ -335,4 +399,46 @@ func (s *Server) newRecoveryCodes(c echo.Context) error {
 	}
 	v := codesView{Codes: codes}
 	return s.render(c, http.StatusOK, "codes", pageData{Title: "Your new recovery codes", Codes: &v})
+}
+
+// endSessions serves POST /account/sessions/end: session=HANDLE signs out one of the
+// user's other sessions, session=others all of them. Signing out protects the account,
+// so it needs no fresh login; a restricted session (a login below the account's level)
+// steps up first, since it may be the intruder the real user wants out.
+func (s *Server) endSessions(c echo.Context) error {
+	form, sess, err := s.accountForm(c)
+	if err != nil {
+		return err
+	}
+	if sess == nil {
+		return s.toLogin(c, devicesPath)
+	}
+	if sess.Restricted {
+		if done, err := s.stepUp(c, sess, devicesPath); done {
+			return err
+		}
+	}
+	ctx := c.Request().Context()
+	cl := s.door.Client(c.Request(), "")
+	switch h := form.Get("session"); {
+	case h == "others":
+		if err := s.door.EndOtherSessions(ctx, doorName, sess, cl, "signed out by the user"); err != nil {
+			return fmt.Errorf("end other sessions: %w", err)
+		}
+		return c.Redirect(http.StatusSeeOther, devicesPath+"?done=others")
+	case h == "" || h == sess.Handle:
+		// This browser's own session ends through Sign out, which also clears the cookie.
+		return &pageError{status: http.StatusBadRequest, view: messageView{Heading: "Nothing to sign out", Class: "error",
+			Text: "Choose another session to sign out, or use Sign out for this one.", Link: devicesPath, LinkText: "Back to my account"}}
+	default:
+		ended, err := s.door.EndSession(ctx, doorName, sess.Realm, sess.Username, h, cl, "signed out by the user")
+		if err != nil {
+			return fmt.Errorf("end session: %w", err)
+		}
+		if !ended {
+			return &pageError{status: http.StatusNotFound, view: messageView{Heading: "No such session", Class: "error",
+				Text: "That session has ended already.", Link: devicesPath, LinkText: "Back to my account"}}
+		}
+		return c.Redirect(http.StatusSeeOther, devicesPath+"?done=ended")
+	}
 }

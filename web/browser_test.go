@@ -23,6 +23,7 @@ import (
 
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/authenticator"
+	"github.com/arbor-auth/arbor/internal/app/apptest"
 )
 
 // chromiumPath is where Debian installs Chromium; ARBOR_CHROMIUM overrides it.
@@ -161,9 +162,22 @@ func (b *browser) clickAndLoad(sel string) {
 	}
 }
 
+// typeIn types text into sel. A waiting page reloads itself when it polls; keys sent
+// as that happens find their node gone, so typing is tried again on the new page.
 func (b *browser) typeIn(sel, text string) {
 	b.t.Helper()
-	b.do("type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+		err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(sel), text))
+		cancel()
+		if err == nil {
+			return
+		}
+		if try == 3 || !(strings.Contains(err.Error(), "Could not find node") || strings.Contains(err.Error(), "Cannot find context")) {
+			b.t.Fatalf("type into %s: %v", sel, err)
+		}
+		b.waitFor(sel)
+	}
 }
 
 func (b *browser) text(sel string) string {
@@ -213,7 +227,8 @@ func (b *browser) wantFocus(id string) {
 // checkConsole fails on any CSP violation or script error the pages reported.
 func (b *browser) checkConsole() {
 	b.t.Helper()
-	time.Sleep(200 * time.Millisecond) // let the last events arrive
+	// A round trip to the page: events it sent before the answer have arrived by then.
+	eval[bool](b, `true`)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, m := range b.console {
@@ -367,7 +382,7 @@ func TestBrowserNumberMatchingApproval(t *testing.T) {
 		t.Fatalf("the page shows %d, the phone offers %v", n, pending[0].Numbers)
 	}
 	// Let the page poll a few times unanswered: it stays, and keeps the number.
-	time.Sleep(2500 * time.Millisecond)
+	e.waitPolls(2)
 	if again := b.number(); again != n {
 		t.Fatalf("the number changed from %d to %d while waiting", n, again)
 	}
@@ -453,15 +468,11 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	if _, err := e.phone.ApproveLatest(context.Background(), n); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; ; i++ {
-		time.Sleep(1100 * time.Millisecond) // the journey waits one second
-		b.clickAndLoad("#check-now")
-		if strings.Contains(b.text("h1"), "You are signed in") {
-			break
-		}
-		if i == 5 {
-			t.Fatalf("still at %q after pressing Check now", b.text("h1"))
-		}
+	// The journey waits one second before it looks at the answer: move its clock.
+	e.clock.Advance(1100 * time.Millisecond)
+	b.clickAndLoad("#check-now")
+	if h := b.text("h1"); !strings.Contains(h, "You are signed in") {
+		t.Fatalf("still at %q after pressing Check now", h)
 	}
 }
 
@@ -557,4 +568,27 @@ func TestBrowserDevices(t *testing.T) {
 		t.Fatal("no recovery_codes.generated event")
 	}
 	b.checkConsole()
+}
+
+// loginRequests counts the requests the login page has served: each poll of a waiting
+// page is one.
+func (e *env) loginRequests() float64 { e.t.Helper(); return apptest.Requests(e.t, e.app, "/login") }
+
+// waitPolls waits until the open page has polled the server n more times: what a test
+// means by "let the page wait", without guessing how long that takes.
+func (e *env) waitPolls(n int) {
+	e.t.Helper()
+	apptest.WaitRequests(e.t, e.app, "/login", n, stepTimeout)
+}
+
+// waitHeld waits until the waiting page's poll timer has come due and held back (the
+// user was typing), so a test can check that nothing was sent.
+func (b *browser) waitHeld() {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(parseInt((document.querySelector('form[data-step]') || {getAttribute(){}}).getAttribute('data-held'), 10) || 0) >= 1`,
+		chromedp.WithPollingTimeout(stepTimeout))); err != nil {
+		b.t.Fatalf("the page never held a poll back: %v", err)
+	}
 }

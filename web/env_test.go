@@ -27,6 +27,7 @@ import (
 	"github.com/arbor-auth/arbor/internal/app/apptest"
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/push"
+	"github.com/arbor-auth/arbor/sessions"
 )
 
 // clock is real time plus an offset the test can move forward, shared by the server
@@ -307,4 +308,28 @@ func (c *client) login(journey, pw string) *page {
 	f.Set("IDToken1", alice)
 	f.Set("IDToken2", pw)
 	return c.post("/login", f)
+}
+
+// sessionHandle returns the handle of the session this browser holds.
+func (c *client) sessionHandle(t *testing.T, e *env) string {
+	t.Helper()
+	ck := c.cookie("/", "iPlanetDirectoryPro")
+	if ck == nil {
+		t.Fatal("no session cookie")
+	}
+	s, err := e.app.Door.Validate(context.Background(), "/", ck.Value)
+	if err != nil {
+		t.Fatalf("the browser's session: %v", err)
+	}
+	return s.Handle
+}
+
+// otherUserSession signs bob in (outside any door) and returns his session's handle.
+func (e *env) otherUserSession(t *testing.T) string {
+	t.Helper()
+	_, s, err := e.app.Sessions.Grant(context.Background(), sessions.Grant{Username: "bob", Realm: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Handle
 }

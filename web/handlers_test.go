@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/oath"
 	"github.com/arbor-auth/arbor/web"
 )
 
@@ -447,6 +449,8 @@ func TestRestrictedSessionCannotManageFactors(t *testing.T) {
 	}{
 		{"/account/devices/remove", url.Values{"csrf": {csrf}, "device": {devs[0].ID}}, "/account/devices/confirm?action=remove&device=" + url.QueryEscape(devs[0].ID)},
 		{"/account/recovery-codes", url.Values{"csrf": {csrf}}, "/account/devices/confirm?action=codes"},
+		// The real user may want this very session out: it must prove more first.
+		{"/account/sessions/end", url.Values{"csrf": {csrf}, "session": {"others"}}, "/account/devices"},
 	} {
 		p := c.post(tc.action, tc.form)
 		wantStatus(t, p, http.StatusSeeOther)
@@ -599,5 +603,119 @@ func TestSessionCookieEndsWithTheBrowser(t *testing.T) {
 		if hsts := p.Header.Get("Strict-Transport-Security"); (hsts != "") != tls {
 			t.Errorf("tls=%v: HSTS %q", tls, hsts)
 		}
+	}
+}
+
+// TestAccountSessions: the account page lists the user's sessions (this browser's
+// marked), and signs out one of the others, or all of them, without touching this one.
+func TestAccountSessions(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	a, b, c := e.client(), e.client(), e.client()
+	for _, cl := range []*client{a, b, c} {
+		wantStatus(t, cl.login("login", password), http.StatusSeeOther)
+	}
+	list, err := e.app.Door.UserSessions(ctx, "/", alice)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("sessions %v, %v", list, err)
+	}
+	for _, se := range list {
+		if se.Props["door"] != "web" || se.Props["ip"] != "127.0.0.1" || !strings.HasPrefix(se.Props["agent"], "Go-http-client") {
+			t.Errorf("session props %v", se.Props)
+		}
+	}
+	p := a.get("/account/devices")
+	wantStatus(t, p, http.StatusOK, "Where you are signed in", `id="this-session"`, "with password, in a browser", "Sign out everywhere else")
+	if n := strings.Count(p.body, `class="device session`); n != 3 {
+		t.Errorf("%d sessions listed, want 3", n)
+	}
+	if n := strings.Count(p.body, `id="this-session"`); n != 1 {
+		t.Errorf("this browser marked %d times", n)
+	}
+	csrf := p.form(t).Get("csrf")
+	mine := a.sessionHandle(t, e)
+	var bHandle string
+	for _, se := range list {
+		if se.Handle != mine && se.Created.Equal(list[1].Created) {
+			bHandle = se.Handle
+		}
+	}
+	bob := e.otherUserSession(t)
+
+	for _, tc := range []struct {
+		name   string
+		form   url.Values
+		status int
+	}{
+		{"no CSRF token", url.Values{"session": {"others"}}, http.StatusForbidden},
+		{"this session", url.Values{"csrf": {csrf}, "session": {mine}}, http.StatusBadRequest},
+		{"no session named", url.Values{"csrf": {csrf}}, http.StatusBadRequest},
+		{"another user's session", url.Values{"csrf": {csrf}, "session": {bob}}, http.StatusNotFound},
+		{"an unknown session", url.Values{"csrf": {csrf}, "session": {"nope"}}, http.StatusNotFound},
+	} {
+		if p := a.post("/account/sessions/end", tc.form); p.StatusCode != tc.status {
+			t.Errorf("%s: status %d, want %d", tc.name, p.StatusCode, tc.status)
+		}
+	}
+	if l, _ := e.app.Door.UserSessions(ctx, "/", alice); len(l) != 3 {
+		t.Fatalf("a refused request ended sessions: %d left", len(l))
+	}
+
+	// One other session.
+	p = a.post("/account/sessions/end", url.Values{"csrf": {csrf}, "session": {bHandle}})
+	wantStatus(t, p, http.StatusSeeOther)
+	if loc := p.Header.Get("Location"); loc != "/account/devices?done=ended" {
+		t.Fatalf("after ending one: %q", loc)
+	}
+	if l, _ := e.app.Door.UserSessions(ctx, "/", alice); len(l) != 2 {
+		t.Errorf("%d sessions after ending one, want 2", len(l))
+	}
+	wantStatus(t, a.get("/account/devices?done=ended"), http.StatusOK, "The session was signed out.")
+
+	// Every other one.
+	p = a.post("/account/sessions/end", url.Values{"csrf": {csrf}, "session": {"others"}})
+	wantStatus(t, p, http.StatusSeeOther)
+	l, _ := e.app.Door.UserSessions(ctx, "/", alice)
+	if len(l) != 1 || l[0].Handle != mine {
+		t.Fatalf("after signing out the others: %+v", l)
+	}
+	wantStatus(t, b.get("/account/devices"), http.StatusSeeOther)
+	wantStatus(t, c.get("/account/devices"), http.StatusSeeOther)
+	p = a.get("/account/devices?done=others")
+	wantStatus(t, p, http.StatusOK, "Every other session was signed out.")
+	if strings.Contains(p.body, "Sign out everywhere else") {
+		t.Error("the sign-out-everywhere button shows with no other session")
+	}
+	if n := e.audit.Count(audit.SessionLogout); n < 2 {
+		t.Errorf("%d logout events, want the two sign-outs audited", n)
+	}
+}
+
+// TestAppOnlyUserStepsUpWithACode: a user whose only second factor is an authenticator
+// app steps up through otp_step_up_journey (oath-mfa), not the push journey that could
+// not verify them; a user with a phone still goes through push-mfa.
+func TestAppOnlyUserStepsUpWithACode(t *testing.T) {
+	e := newEnv(t, envOptions{args: []string{"--mfa-bypass", "restricted"}})
+	ctx := context.Background()
+	if _, err := e.app.Devices.AddOATH(ctx, "/", alice, devices.OATHDevice{Name: "Authenticator app", Params: oath.DefaultParams}, appSecret); err != nil {
+		t.Fatal(err)
+	}
+	stepUpVia := func() string {
+		t.Helper()
+		c := e.client()
+		wantStatus(t, c.login("login", password), http.StatusSeeOther)
+		p := c.get("/account/devices")
+		wantStatus(t, p, http.StatusOK)
+		p = c.post("/account/recovery-codes", url.Values{"csrf": {p.form(t).Get("csrf")}})
+		wantStatus(t, p, http.StatusSeeOther)
+		loc, _ := url.Parse(p.Header.Get("Location"))
+		return loc.Query().Get("journey")
+	}
+	if j := stepUpVia(); j != "oath-mfa" {
+		t.Errorf("app-only user steps up through %q, want oath-mfa", j)
+	}
+	e.enroll()
+	if j := stepUpVia(); j != "push-mfa" {
+		t.Errorf("user with a phone steps up through %q, want push-mfa", j)
 	}
 }

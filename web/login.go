@@ -116,8 +116,12 @@ func (s *Server) respond(c echo.Context, ref flowRef, out *door.Outcome, cl door
 	// finished one's.
 	if out.Refused != nil && out.Refused.Reason == door.ReasonSecondFactor {
 		// The account has a second factor: the new attempt is the realm's step-up
-		// journey, which asks for it, rather than the one that cannot succeed.
-		ref.Journey = s.door.Policy(ref.Realm).StepUpJourney
+		// journey for the factors it has, rather than the one that cannot succeed.
+		j, err := s.door.StepUpJourney(c.Request().Context(), ref.Realm, res.Username)
+		if err != nil {
+			return err
+		}
+		ref.Journey = j
 	}
 	return s.start(c, ref, msg, res.Shared.String(nodes.KeyUsername))
 }

@@ -21,8 +21,9 @@ const codeJourney = "push-or-code"
 
 var appSecret = []byte("alice's app secret!!")
 
-// withCodeJourney saves codeJourney (push-mfa as shipped, waiting two seconds, with
-// accept_code and accept_recovery_code) and gives alice an authenticator app.
+// withCodeJourney saves codeJourney (push-mfa as shipped, with accept_code and
+// accept_recovery_code, polling every eight seconds: long enough for a loaded machine to
+// read a page before its next poll replaces it) and gives alice an authenticator app.
 func withCodeJourney(t *testing.T, e *env) {
 	t.Helper()
 	builtin, err := journeys.Builtin()
@@ -36,7 +37,7 @@ func withCodeJourney(t *testing.T, e *env) {
 	j["name"] = codeJourney
 	wait := j["nodes"].(map[string]any)["wait"].(map[string]any)
 	cfg := wait["config"].(map[string]any)
-	cfg["seconds_to_wait"], cfg["accept_code"], cfg["accept_recovery_code"] = 2, true, true
+	cfg["seconds_to_wait"], cfg["accept_code"], cfg["accept_recovery_code"] = 8, true, true
 	wait["outcomes"].(map[string]any)["code"] = "success"
 	b, _ := json.Marshal(j)
 	ctx := context.Background()
@@ -85,7 +86,11 @@ func TestBrowserCodeInsteadOfPush(t *testing.T) {
 
 	// Half a code, then a pause longer than the poll: the page stays, the digits too.
 	b.typeIn("#IDToken3", "12")
-	time.Sleep(3 * time.Second)
+	polls := e.loginRequests()
+	b.waitHeld()
+	if n := e.loginRequests(); n != polls {
+		t.Errorf("the page polled %v times with a half-typed code", n-polls)
+	}
 	if got := eval[string](b, `document.getElementById('IDToken3').value`); got != "12" {
 		t.Fatalf("the page polled away a half-typed code: field %q", got)
 	}

@@ -150,8 +150,13 @@ func testPages(t *testing.T) map[string]*pageData {
 			{ID: "dev-1", Name: "Alice's phone", Platform: "android", Created: t0, LastUsed: t0.Add(time.Hour)},
 			{ID: "dev-2", Name: "Laptop <authenticator>", Platform: "linux", Created: t0},
 		},
+		Sessions: []sessionRow{
+			{Handle: "h-1", Created: t0, Access: t0.Add(time.Minute), Door: "in a browser", IP: "192.0.2.7", Agent: "Firefox <b>", Factors: "password + push", Current: true},
+			{Handle: "h-2", Created: t0.Add(-time.Hour), Access: t0, Door: "through an app", Factors: "password + one-time code"},
+		},
 	}}
-	out["devices_none"] = &pageData{Title: "My devices", Devices: &devicesView{Username: "alice", Enabled: true, CSRF: "CSRF", CodesLeft: 1, FreshFor: "1 minute"}}
+	out["devices_none"] = &pageData{Title: "My devices", Devices: &devicesView{Username: "alice", Enabled: true, CSRF: "CSRF", CodesLeft: 1, FreshFor: "1 minute",
+		Sessions: []sessionRow{{Handle: "h-1", Created: t0, Access: t0, Door: "in a browser", Factors: "password", Current: true}}}}
 	out["confirm_remove"] = &pageData{Title: "Remove this device?", Confirm: &confirmView{
 		Heading: "Remove this device?", Button: "Remove device", Action: "/account/devices/remove", Device: "dev-1", CSRF: "CSRF", Danger: true,
 		Text: "“Alice's phone” will no longer be able to approve your sign-ins.",

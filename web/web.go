@@ -124,6 +124,7 @@ func (s *Server) Register(e *echo.Echo) {
 	e.GET("/account/devices/confirm", s.handle(s.confirmPage))
 	e.POST("/account/devices/remove", s.handle(s.removeDevice))
 	e.POST("/account/recovery-codes", s.handle(s.newRecoveryCodes))
+	e.POST("/account/sessions/end", s.handle(s.endSessions))
 	e.GET(assetPrefix+":name", s.asset)
 }
 

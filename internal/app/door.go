@@ -8,14 +8,16 @@ import (
 
 // RealmSettings is one realm's entry in the config file's realm_settings section; an
 // empty field takes the server-wide setting (default_journey, step_up_journey,
-// mfa_bypass).
+// otp_step_up_journey, mfa_bypass).
 //
 //	realm_settings:
 //	  /alpha: {default_journey: push-mfa, mfa_bypass: restricted}
 type RealmSettings struct {
 	DefaultJourney string `yaml:"default_journey"`
 	StepUpJourney  string `yaml:"step_up_journey"`
-	MFABypass      string `yaml:"mfa_bypass"`
+	// OTPStepUpJourney is otp_step_up_journey for this realm.
+	OTPStepUpJourney string `yaml:"otp_step_up_journey"`
+	MFABypass        string `yaml:"mfa_bypass"`
 }
 
 // newDoor builds the door core every door goes through.
@@ -29,7 +31,8 @@ func newDoor(a *App) (*door.Core, error) {
 	}
 	policies := make(map[string]door.RealmPolicy, len(realms))
 	for r, s := range realms {
-		policies[r] = door.RealmPolicy{DefaultJourney: s.DefaultJourney, StepUpJourney: s.StepUpJourney, MFABypass: door.Bypass(s.MFABypass)}
+		policies[r] = door.RealmPolicy{DefaultJourney: s.DefaultJourney, StepUpJourney: s.StepUpJourney,
+			OTPStepUpJourney: s.OTPStepUpJourney, MFABypass: door.Bypass(s.MFABypass)}
 	}
 	d := door.Deps{Engine: a.Engine, Sessions: a.Sessions, Users: a.Users, Audit: a.Audit, Log: a.Log, Now: a.now}
 	if a.Devices != nil {
@@ -39,7 +42,7 @@ func newDoor(a *App) (*door.Core, error) {
 		Realms:   cfg.Realms,
 		Policies: policies,
 		Default: door.RealmPolicy{DefaultJourney: cfg.DefaultJourney, StepUpJourney: cfg.StepUpJourney,
-			MFABypass: door.Bypass(cfg.MFABypass)},
+			OTPStepUpJourney: cfg.OTPStepUpJourney, MFABypass: door.Bypass(cfg.MFABypass)},
 		DisabledJourneys: cfg.DisabledJourneys,
 		TrustedProxies:   cfg.TrustedProxies,
 		PublicURL:        cfg.PublicURL,

@@ -45,9 +45,6 @@ usage:
   arbor help                         print this list
 `
 
-// Extra subcommands registered by other files of this package (device, ...).
-var commands = map[string]func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int{}
-
 // Run runs the arbor command with args (without the program name).
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -72,6 +69,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	case "bench":
 		return bench(ctx, args[1:], stdout, stderr)
+	case "login":
+		return loginCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "device":
+		return deviceCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) == 2 && args[1] == "table" {
 			fmt.Fprint(stdout, config.Table())
@@ -85,9 +86,6 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "version", "--version":
 		fmt.Fprintln(stdout, version())
 		return 0
-	}
-	if cmd, ok := commands[args[0]]; ok {
-		return cmd(ctx, args[1:], stdin, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "arbor: unknown command %q\n\n%s", args[0], usage)
 	return 2
@@ -151,9 +149,7 @@ Log in over the REST API:
 
 then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see README).
 `, base, app.DemoUser, app.DemoPassword)
-		for _, h := range demoHints {
-			fmt.Fprint(stdout, h(a, base))
-		}
+		fmt.Fprint(stdout, pushDemoHint(a, base))
 	}
 	errc := make(chan error, 1+len(a.Listeners)+len(a.PacketListeners))
 	go func() { errc <- srv.Serve(ln) }()
@@ -199,10 +195,6 @@ then post the returned step back with IDToken1=%[2]s and IDToken2=%[3]s (see REA
 	}
 	return 0
 }
-
-// demoHints print extra demo instructions (push, browser) registered by other files;
-// base is the server's URL as a browser on this machine reaches it.
-var demoHints []func(a *app.App, base string) string
 
 // browseURL is the URL to print for the server: the public URL if set, else the
 // listen address, with an unspecified host (0.0.0.0, ::) shown as localhost.

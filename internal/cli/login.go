@@ -18,10 +18,6 @@ import (
 	"golang.org/x/term"
 )
 
-func init() {
-	commands["login"] = loginCmd
-}
-
 // loginCmd drives a journey over the REST API from a terminal, as a small AM client:
 // it prompts for each input (passwords without echo on a terminal), shows messages,
 // registration URIs, recovery codes and the number to match, and polls by itself where

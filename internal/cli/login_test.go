@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,9 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/arbor-auth/arbor/authenticator"
-	"github.com/arbor-auth/arbor/identity"
-	"github.com/arbor-auth/arbor/internal/app"
-	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/internal/app/apptest"
 	"github.com/arbor-auth/arbor/journeys"
 )
 
@@ -32,10 +28,9 @@ const (
 
 // loginServer serves a whole Arbor with alice, and push-mfa-fast: push-mfa as shipped
 // but waiting one second, so the tests that poll stay quick.
-func loginServer(t *testing.T) *httptest.Server {
+func loginServer(t *testing.T) *apptest.Server {
 	t.Helper()
 	dir := t.TempDir()
-	srv := httptest.NewUnstartedServer(nil)
 	builtin, err := journeys.Builtin()
 	if err != nil {
 		t.Fatal(err)
@@ -67,27 +62,15 @@ func loginServer(t *testing.T) *httptest.Server {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := config.Load([]string{"--data", filepath.Join(dir, "data"), "--hash-memory-kib", "8", "--hash-iterations", "1",
-		"--public-url", "http://" + srv.Listener.Addr().String(), "--journeys", jdir}, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	h, err := identity.HashPassword(testPassword, identity.CheapParams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Users.Put(context.Background(), &identity.User{Realm: "/", Username: testUser, PasswordHash: h, Status: identity.StatusActive}); err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = a.Handler()
-	srv.Start()
-	t.Cleanup(srv.Close)
+	srv := apptest.Start(t, apptest.Options{Args: []string{"--journeys", jdir}, PublicURL: true, Dir: dir})
+	apptest.AddUser(t, srv.App, "/", testUser, testPassword, nil)
 	return srv
+}
+
+// waitPolls lets the terminal client poll the server n more times.
+func waitPolls(t *testing.T, srv *apptest.Server, n int) {
+	t.Helper()
+	apptest.WaitRequests(t, srv.App, "/json/*", n, 30*time.Second)
 }
 
 // syncBuffer is a bytes.Buffer the login goroutine writes while the test reads.
@@ -210,7 +193,7 @@ func TestLoginPushMFAFromPipe(t *testing.T) {
 		t.Errorf("the register command does not name this binary (%s):\n%s", self, out.String())
 	}
 	// Let a few registration polls pass: the block must not be printed again.
-	time.Sleep(2500 * time.Millisecond)
+	waitPolls(t, srv, 2)
 	if n := strings.Count(out.String(), "pushauth://"); n != 1 {
 		t.Errorf("registration URI printed %d times, want once:\n%s", n, out.String())
 	}
@@ -220,7 +203,7 @@ func TestLoginPushMFAFromPipe(t *testing.T) {
 	code := waitFor(t, &out, `save them now, they are not shown again\):\n  (\S+)`)
 	waitFor(t, &out, `Number to pick on your device: \d+`)
 	waitFor(t, &out, `press Enter for: Lost phone\? Use a recovery code`)
-	time.Sleep(2500 * time.Millisecond) // a few polls of the wait
+	waitPolls(t, srv, 2) // a few polls of the wait
 	if n := strings.Count(out.String(), "Number to pick on your device"); n != 1 {
 		t.Errorf("number printed %d times, want once:\n%s", n, out.String())
 	}
@@ -272,12 +255,12 @@ func TestLoginPushCodeFromPipe(t *testing.T) {
 	}
 	code := waitFor(t, &out, `save them now, they are not shown again\):\n  (\S+)`)
 	waitFor(t, &out, `type "exit" for: Lost phone\? Use a recovery code\)\nEnter a code instead: $`)
-	time.Sleep(2500 * time.Millisecond) // a few polls of the wait
+	waitPolls(t, srv, 2) // a few polls of the wait
 	if n := prompts(); n != 1 {
 		t.Fatalf("code prompt shown %d times over the polls, want once:\n%s", n, out.String())
 	}
 	type_("\n") // Enter alone: keep waiting, neither the exit nor a new prompt
-	time.Sleep(2500 * time.Millisecond)
+	waitPolls(t, srv, 2)
 	if n := prompts(); n != 1 || strings.Contains(strings.ToLower(out.String()), "recovery code: ") {
 		t.Fatalf("Enter alone did not just keep waiting (%d prompts):\n%s", n, out.String())
 	}

@@ -45,6 +45,7 @@ type Config struct {
 	SessionMax       time.Duration `key:"session_max" default:"8h" usage:"Session maximum lifetime"`
 	DefaultJourney   string        `key:"default_journey" default:"login" usage:"Journey a door starts when none is named (per realm: realm_settings in the config file)"`
 	StepUpJourney    string        `key:"step_up_journey" default:"push-mfa" usage:"Journey a signed-in user goes through before removing a device or generating recovery codes; must verify the account's second factor"`
+	OTPStepUpJourney string        `key:"otp_step_up_journey" default:"oath-mfa" usage:"The step-up journey for a user whose only second factor is an authenticator app (step_up_journey cannot verify them if it is a push journey)"`
 	MFABypass        string        `key:"mfa_bypass" default:"refuse" usage:"A login that verified no second factor for a user who has one: refuse, or restricted (a session that cannot manage factors or reach admin pages)"`
 	DisabledJourneys []string      `key:"disabled_journeys" default:"" usage:"Journeys no door may start (comma-separated), built-in ones included"`
 	ReauthMaxAge     time.Duration `key:"reauth_max_age" default:"5m" usage:"How recent a login must be to remove a device or generate recovery codes on the devices page"`
@@ -201,14 +202,14 @@ func (c *Config) validate() error {
 	if c.SessionIdle <= 0 || c.SessionMax <= 0 {
 		errs = append(errs, "session_idle and session_max must be positive")
 	}
-	if c.ReauthMaxAge <= 0 || c.DefaultJourney == "" || c.StepUpJourney == "" {
-		errs = append(errs, "reauth_max_age must be positive and default_journey and step_up_journey must name journeys")
+	if c.ReauthMaxAge <= 0 || c.DefaultJourney == "" || c.StepUpJourney == "" || c.OTPStepUpJourney == "" {
+		errs = append(errs, "reauth_max_age must be positive and default_journey, step_up_journey and otp_step_up_journey must name journeys")
 	}
 	if c.MFABypass != "refuse" && c.MFABypass != "restricted" {
 		errs = append(errs, fmt.Sprintf("mfa_bypass %q is not refuse or restricted", c.MFABypass))
 	}
 	for _, j := range c.DisabledJourneys {
-		if j == c.DefaultJourney || j == c.StepUpJourney {
+		if j == c.DefaultJourney || j == c.StepUpJourney || j == c.OTPStepUpJourney {
 			errs = append(errs, fmt.Sprintf("journey %q is disabled but is the default or step-up journey", j))
 		}
 	}

@@ -15,23 +15,22 @@ type AccountLockoutConfig struct {
 	Action string `json:"lock_action" default:"lock" enum:"lock|unlock" doc:"\"lock\" locks the flow's user out (no password login succeeds until unlocked) and ends all their sessions; \"unlock\" makes a locked account active again (a disabled one stays disabled)."`
 }
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[AccountLockoutConfig]{
-			Type:    "account_lockout",
-			Title:   "Account Lockout",
-			Summary: "Locks or unlocks the flow's user account.",
-			Description: "Sets the status of the account named by shared \"username\" to locked " +
-				"or active, then continues. Locking ends all the user's sessions at once and " +
-				"is audited; unlocking leaves an account an administrator disabled as it is. A flow with no user name, or " +
-				"with a user that does not exist, fails. Typically placed after a retry " +
-				"limit's \"reject\". Like AM's Account Lockout.",
-			Category: categoryUtility,
-			Outcomes: singleOutcome,
-			New: func(c *AccountLockoutConfig, b *nodes.Build) (nodes.Node, error) {
-				return &accountLockout{lock: c.Action == "lock", users: usersOf(b), audit: auditOf(b), sessions: sessionsOf(b)}, nil
-			},
-		})
+// registerAccountLockout adds the account_lockout node type to r.
+func registerAccountLockout(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[AccountLockoutConfig]{
+		Type:    "account_lockout",
+		Title:   "Account Lockout",
+		Summary: "Locks or unlocks the flow's user account.",
+		Description: "Sets the status of the account named by shared \"username\" to locked " +
+			"or active, then continues. Locking ends all the user's sessions at once and " +
+			"is audited; unlocking leaves an account an administrator disabled as it is. A flow with no user name, or " +
+			"with a user that does not exist, fails. Typically placed after a retry " +
+			"limit's \"reject\". Like AM's Account Lockout.",
+		Category: categoryUtility,
+		Outcomes: singleOutcome,
+		New: func(c *AccountLockoutConfig, b *nodes.Build) (nodes.Node, error) {
+			return &accountLockout{lock: c.Action == "lock", users: usersOf(b), audit: auditOf(b), sessions: sessionsOf(b)}, nil
+		},
 	})
 }
 

@@ -3,10 +3,11 @@
 // not need a second factor (data store, retry limit, scripted), and the utilities
 // (account lockout, set state, inner journey).
 //
-// Each node type lives in its own file and registers itself from an init function
-// through add, so adding a node type touches nothing else. Behaviour follows ForgeRock
-// AM's standard nodes; each type's Description (shown in the palette) says where it
-// differs.
+// Each node type lives in its own file with its single config declaration, and Register
+// calls each file's register function by name: registration is explicit, so what a
+// registry holds is read in one place, and a file whose function is not called is
+// reported as unused by staticcheck. Behaviour follows ForgeRock AM's standard nodes;
+// each type's Description (shown in the palette) says where it differs.
 package basic
 
 import (
@@ -20,17 +21,20 @@ import (
 	"github.com/arbor-auth/arbor/store"
 )
 
-var registrations []func(*nodes.Registry)
-
-// add queues a node type's registration. Types register into a caller's registry, never
-// into a global one, so tests can build isolated registries.
-func add(f func(*nodes.Registry)) { registrations = append(registrations, f) }
-
 // Register adds every basic node type to r.
 func Register(r *nodes.Registry) {
-	for _, f := range registrations {
-		f(r)
-	}
+	registerAccountLockout(r)
+	registerChoice(r)
+	registerDataStoreDecision(r)
+	registerIncrementLoginCount(r)
+	registerInnerJourney(r)
+	registerMessage(r)
+	registerPage(r)
+	registerPassword(r)
+	registerRetryLimit(r)
+	registerScriptedDecision(r)
+	registerSetState(r)
+	registerUsername(r)
 }
 
 // Palette categories of the basic family.

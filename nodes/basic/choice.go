@@ -43,23 +43,22 @@ func (c *ChoiceConfig) Validate() error {
 	return nil
 }
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[ChoiceConfig]{
-			Type:    "choice",
-			Title:   "Choice Collector",
-			Summary: "Asks the user to pick one of several options, one outcome per option.",
-			Description: "Sends a ChoiceCallback with the options' labels and goes to the outcome " +
-				"named by the chosen option. An answer out of range asks again. With a " +
-				"single option the node takes it without asking. Like AM's Choice Collector.",
-			Category:    categoryBasic,
-			Input:       true,
-			OutcomesFor: choiceOutcomes,
-			New: func(c *ChoiceConfig, _ *nodes.Build) (nodes.Node, error) {
-				return &choiceNode{cfg: *c}, nil
-			},
-			Example: `{"choices": ["password", "push"], "default_choice": "push"}`,
-		})
+// registerChoice adds the choice node type to r.
+func registerChoice(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[ChoiceConfig]{
+		Type:    "choice",
+		Title:   "Choice Collector",
+		Summary: "Asks the user to pick one of several options, one outcome per option.",
+		Description: "Sends a ChoiceCallback with the options' labels and goes to the outcome " +
+			"named by the chosen option. An answer out of range asks again. With a " +
+			"single option the node takes it without asking. Like AM's Choice Collector.",
+		Category:    categoryBasic,
+		Input:       true,
+		OutcomesFor: choiceOutcomes,
+		New: func(c *ChoiceConfig, _ *nodes.Build) (nodes.Node, error) {
+			return &choiceNode{cfg: *c}, nil
+		},
+		Example: `{"choices": ["password", "push"], "default_choice": "push"}`,
 	})
 }
 

@@ -15,27 +15,26 @@ const KeyAuthenticatedUser = "authenticated_user"
 // DataStoreDecisionConfig is empty: the node checks the realm's identity store.
 type DataStoreDecisionConfig struct{}
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[DataStoreDecisionConfig]{
-			Type:    "data_store_decision",
-			Title:   "Data Store Decision",
-			Summary: "Checks the collected user name and password against the identity store.",
-			Description: "Verifies shared \"username\" and transient \"password\" in the flow's " +
-				"realm. Goes to \"true\" when they match an active account (and records it in " +
-				"shared \"" + KeyAuthenticatedUser + "\"); to \"false\" for an unknown user, a wrong " +
-				"or missing password, or a locked account (\"User Locked Out.\"). Every wrong " +
-				"answer takes the same time, so the outcome does not tell which it was. Guesses " +
-				"are throttled per user and client address (the server's guessing defence): an " +
-				"attempt made too early is answered as a wrong password without being checked. " +
-				"On \"true\" the flow has verified the factor \"pwd\". A store outage fails the " +
-				"flow. Like AM's Data Store Decision.",
-			Category: categoryDecision,
-			Outcomes: decisionOutcome,
-			New: func(_ *DataStoreDecisionConfig, b *nodes.Build) (nodes.Node, error) {
-				return &dataStoreDecision{users: usersOf(b), guard: nodes.GuardOf(b), audit: auditOf(b)}, nil
-			},
-		})
+// registerDataStoreDecision adds the data_store_decision node type to r.
+func registerDataStoreDecision(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[DataStoreDecisionConfig]{
+		Type:    "data_store_decision",
+		Title:   "Data Store Decision",
+		Summary: "Checks the collected user name and password against the identity store.",
+		Description: "Verifies shared \"username\" and transient \"password\" in the flow's " +
+			"realm. Goes to \"true\" when they match an active account (and records it in " +
+			"shared \"" + KeyAuthenticatedUser + "\"); to \"false\" for an unknown user, a wrong " +
+			"or missing password, or a locked account (\"User Locked Out.\"). Every wrong " +
+			"answer takes the same time, so the outcome does not tell which it was. Guesses " +
+			"are throttled per user and client address (the server's guessing defence): an " +
+			"attempt made too early is answered as a wrong password without being checked. " +
+			"On \"true\" the flow has verified the factor \"pwd\". A store outage fails the " +
+			"flow. Like AM's Data Store Decision.",
+		Category: categoryDecision,
+		Outcomes: decisionOutcome,
+		New: func(_ *DataStoreDecisionConfig, b *nodes.Build) (nodes.Node, error) {
+			return &dataStoreDecision{users: usersOf(b), guard: nodes.GuardOf(b), audit: auditOf(b)}, nil
+		},
 	})
 }
 

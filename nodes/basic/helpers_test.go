@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,22 +29,7 @@ type fixture struct {
 	rec      *audit.Recorder
 	st       *storetest.Flaky
 	sessions *sessions.Manager
-	ended    *sessionEnder
-}
-
-// sessionEnder is the door core's nodes.SessionEnder over a real session manager,
-// recording the reasons it was called with.
-type sessionEnder struct {
-	m       *sessions.Manager
-	mu      sync.Mutex
-	reasons []string
-}
-
-func (e *sessionEnder) EndSessions(ctx context.Context, realm, user, keep, reason string) (int, error) {
-	e.mu.Lock()
-	e.reasons = append(e.reasons, reason)
-	e.mu.Unlock()
-	return e.m.EndAll(ctx, realm, user, keep)
+	ended    *nodetest.SessionEnder
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -63,7 +47,7 @@ func newFixture(t testing.TB) *fixture {
 	r := nodes.NewRegistry()
 	basic.Register(r)
 	sm := sessions.New(emb, sessions.Config{IdleTimeout: time.Hour, MaxLifetime: time.Hour})
-	ended := &sessionEnder{m: sm}
+	ended := &nodetest.SessionEnder{M: sm}
 	return &fixture{
 		reg:      r,
 		deps:     &nodes.Deps{Store: st, Users: users, Audit: al, Log: discard(), Sessions: ended},

@@ -17,23 +17,22 @@ type IncrementLoginCountConfig struct {
 	TimeAttribute string `json:"time_attribute" default:"lastLogin" pattern:"^[A-Za-z][A-Za-z0-9_]*$" doc:"User attribute set to the time of this login (RFC 3339, UTC)."`
 }
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[IncrementLoginCountConfig]{
-			Type:    "increment_login_count",
-			Title:   "Increment Login Count",
-			Summary: "Counts the user's logins and records the time of the last one.",
-			Description: "Adds one to the login count of the account named by shared \"username\" " +
-				"and sets its last login time, in one atomic update, then continues. A flow " +
-				"with no user name, or with a user that does not exist, fails; a store outage " +
-				"leaves the step to be retried. Place it after the checks that identify the " +
-				"user. Like AM's Increment Login Count.",
-			Category: categoryUtility,
-			Outcomes: singleOutcome,
-			New: func(c *IncrementLoginCountConfig, b *nodes.Build) (nodes.Node, error) {
-				return &incrementLoginCount{cfg: *c, users: usersOf(b)}, nil
-			},
-		})
+// registerIncrementLoginCount adds the increment_login_count node type to r.
+func registerIncrementLoginCount(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[IncrementLoginCountConfig]{
+		Type:    "increment_login_count",
+		Title:   "Increment Login Count",
+		Summary: "Counts the user's logins and records the time of the last one.",
+		Description: "Adds one to the login count of the account named by shared \"username\" " +
+			"and sets its last login time, in one atomic update, then continues. A flow " +
+			"with no user name, or with a user that does not exist, fails; a store outage " +
+			"leaves the step to be retried. Place it after the checks that identify the " +
+			"user. Like AM's Increment Login Count.",
+		Category: categoryUtility,
+		Outcomes: singleOutcome,
+		New: func(c *IncrementLoginCountConfig, b *nodes.Build) (nodes.Node, error) {
+			return &incrementLoginCount{cfg: *c, users: usersOf(b)}, nil
+		},
 	})
 }
 

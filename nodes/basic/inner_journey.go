@@ -13,22 +13,21 @@ type InnerJourneyConfig struct {
 	Journey string `json:"journey" required:"true" min:"1" doc:"Name of the journey to run inside this one. It sees this flow's shared state, and what it writes there stays after it ends."`
 }
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[InnerJourneyConfig]{
-			Type:    "inner_journey",
-			Title:   "Inner Journey",
-			Summary: "Runs another journey as one step of this one.",
-			Description: "Runs the named journey inside this flow, passing on its callbacks, and " +
-				"goes to \"true\" when it reaches success and \"false\" when it reaches failure. " +
-				"A journey cannot run itself, directly or through other inner journeys. Like " +
-				"AM's Inner Tree Evaluator.",
-			Category: categoryUtility,
-			Input:    true,
-			Outcomes: decisionOutcome,
-			New:      newInnerJourney,
-			Example:  `{"journey": "login"}`,
-		})
+// registerInnerJourney adds the inner_journey node type to r.
+func registerInnerJourney(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[InnerJourneyConfig]{
+		Type:    "inner_journey",
+		Title:   "Inner Journey",
+		Summary: "Runs another journey as one step of this one.",
+		Description: "Runs the named journey inside this flow, passing on its callbacks, and " +
+			"goes to \"true\" when it reaches success and \"false\" when it reaches failure. " +
+			"A journey cannot run itself, directly or through other inner journeys. Like " +
+			"AM's Inner Tree Evaluator.",
+		Category: categoryUtility,
+		Input:    true,
+		Outcomes: decisionOutcome,
+		New:      newInnerJourney,
+		Example:  `{"journey": "login"}`,
 	})
 }
 

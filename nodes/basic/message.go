@@ -39,24 +39,23 @@ func (c *MessageConfig) Validate() error {
 	return nil
 }
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[MessageConfig]{
-			Type:    "message",
-			Title:   "Message",
-			Summary: "Shows a message with a yes and a no button, or (text_only) with one Continue button.",
-			Description: "Sends a TextOutputCallback with the message and a ConfirmationCallback " +
-				"with the two buttons (\"no\" preselected). Yes goes to \"true\", no to \"false\"; " +
-				"any other answer shows the message again. With state_field the chosen index " +
-				"is also stored in shared state. Like AM's Message Node. With text_only the " +
-				"message has a single button and the node one outcome, \"outcome\".",
-			Category:    categoryBasic,
-			Input:       true,
-			OutcomesFor: (*MessageConfig).outcomes,
-			New: func(c *MessageConfig, _ *nodes.Build) (nodes.Node, error) {
-				return &messageNode{cfg: *c}, nil
-			},
-		})
+// registerMessage adds the message node type to r.
+func registerMessage(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[MessageConfig]{
+		Type:    "message",
+		Title:   "Message",
+		Summary: "Shows a message with a yes and a no button, or (text_only) with one Continue button.",
+		Description: "Sends a TextOutputCallback with the message and a ConfirmationCallback " +
+			"with the two buttons (\"no\" preselected). Yes goes to \"true\", no to \"false\"; " +
+			"any other answer shows the message again. With state_field the chosen index " +
+			"is also stored in shared state. Like AM's Message Node. With text_only the " +
+			"message has a single button and the node one outcome, \"outcome\".",
+		Category:    categoryBasic,
+		Input:       true,
+		OutcomesFor: (*MessageConfig).outcomes,
+		New: func(c *MessageConfig, _ *nodes.Build) (nodes.Node, error) {
+			return &messageNode{cfg: *c}, nil
+		},
 	})
 }
 

@@ -36,28 +36,27 @@ type PageChild struct {
 // journey may route through any number of steps, which a single page step cannot hold.
 var notOnPage = map[string]bool{"page": true, "inner_journey": true}
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[PageConfig]{
-			Type:    "page",
-			Title:   "Page",
-			Summary: "Shows several nodes to the client as one step.",
-			Description: "Runs its nodes in order within one request and sends the callbacks " +
-				"of all that ask for input together, with the page's header, description and " +
-				"stage. On submit each node gets back its own answers. When none asks again, " +
-				"the page follows the last node's outcome; the other nodes must have a single " +
-				"outcome. Like AM's Page Node, except that nodes which never ask for input " +
-				"(decisions, set state) and come after one that asks run only once the " +
-				"page's answers are all in, never on a state still missing them.",
-			Category: categoryBasic,
-			Input:    true,
-			// A page's outcomes are its last child's, known only once the children are
-			// built: the built page reports them (nodes.OutcomeLister). Declaring
-			// OutcomesFor marks the type's outcomes as dynamic in the palette.
-			OutcomesFor: func(*PageConfig) []nodes.Outcome { return nil },
-			New:         newPage,
-			Example:     `{"nodes": [{"type": "username"}, {"type": "password"}]}`,
-		})
+// registerPage adds the page node type to r.
+func registerPage(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[PageConfig]{
+		Type:    "page",
+		Title:   "Page",
+		Summary: "Shows several nodes to the client as one step.",
+		Description: "Runs its nodes in order within one request and sends the callbacks " +
+			"of all that ask for input together, with the page's header, description and " +
+			"stage. On submit each node gets back its own answers. When none asks again, " +
+			"the page follows the last node's outcome; the other nodes must have a single " +
+			"outcome. Like AM's Page Node, except that nodes which never ask for input " +
+			"(decisions, set state) and come after one that asks run only once the " +
+			"page's answers are all in, never on a state still missing them.",
+		Category: categoryBasic,
+		Input:    true,
+		// A page's outcomes are its last child's, known only once the children are
+		// built: the built page reports them (nodes.OutcomeLister). Declaring
+		// OutcomesFor marks the type's outcomes as dynamic in the palette.
+		OutcomesFor: func(*PageConfig) []nodes.Outcome { return nil },
+		New:         newPage,
+		Example:     `{"nodes": [{"type": "username"}, {"type": "password"}]}`,
 	})
 }
 

@@ -10,24 +10,23 @@ type PasswordConfig struct {
 	Prompt map[string]string `json:"prompt" default:"{\"en\":\"Password\"}" doc:"Label of the password input, by locale."`
 }
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[PasswordConfig]{
-			Type:    "password",
-			Title:   "Password Collector",
-			Summary: "Asks for a password and keeps it for this request only.",
-			Description: "Sends a PasswordCallback. A non-empty answer is kept in transient " +
-				"state as \"password\", which lives for the current HTTP request only and is " +
-				"never persisted or shared; an empty one is asked again. Put the nodes that " +
-				"use the password (a data store decision) right after it, or in the same page. " +
-				"Like AM's Password Collector.",
-			Category: categoryBasic,
-			Input:    true,
-			Outcomes: singleOutcome,
-			New: func(c *PasswordConfig, _ *nodes.Build) (nodes.Node, error) {
-				return &passwordNode{prompt: c.Prompt}, nil
-			},
-		})
+// registerPassword adds the password node type to r.
+func registerPassword(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[PasswordConfig]{
+		Type:    "password",
+		Title:   "Password Collector",
+		Summary: "Asks for a password and keeps it for this request only.",
+		Description: "Sends a PasswordCallback. A non-empty answer is kept in transient " +
+			"state as \"password\", which lives for the current HTTP request only and is " +
+			"never persisted or shared; an empty one is asked again. Put the nodes that " +
+			"use the password (a data store decision) right after it, or in the same page. " +
+			"Like AM's Password Collector.",
+		Category: categoryBasic,
+		Input:    true,
+		Outcomes: singleOutcome,
+		New: func(c *PasswordConfig, _ *nodes.Build) (nodes.Node, error) {
+			return &passwordNode{prompt: c.Prompt}, nil
+		},
 	})
 }
 

@@ -25,26 +25,25 @@ type RetryLimitConfig struct {
 // name and node id follow, so every retry limit node counts on its own.
 const retryAttributePrefix = "retry_limit_count."
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[RetryLimitConfig]{
-			Type:    "retry_limit",
-			Title:   "Retry Limit Decision",
-			Summary: "Lets a flow retry a limited number of times.",
-			Description: "Counts its visits. While the count is below the limit the node adds " +
-				"one and goes to \"retry\"; then it goes to \"reject\". The count lives in the " +
-				"flow's shared state (\"<node id>.retry_count\"), or, with save_on_user, on the " +
-				"user account (attribute \"" + retryAttributePrefix + "<journey>.<node id>\"), where " +
-				"\"reject\" or a successful end of the journey clears it. A username with no account is counted " +
-				"the same way (in the store, for 30 days), so the count does not tell which names have accounts. " +
-				"On \"retry\" the next step says how many attempts are left (an error TextOutputCallback). " +
-				"Like AM's Retry Limit Decision.",
-			Category: categoryDecision,
-			Outcomes: []nodes.Outcome{{ID: "retry", Label: "Retry"}, {ID: "reject", Label: "Reject"}},
-			New: func(c *RetryLimitConfig, b *nodes.Build) (nodes.Node, error) {
-				return &retryLimit{limit: c.Limit, onUser: c.SaveOnUser, users: usersOf(b), store: storeOf(b)}, nil
-			},
-		})
+// registerRetryLimit adds the retry_limit node type to r.
+func registerRetryLimit(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[RetryLimitConfig]{
+		Type:    "retry_limit",
+		Title:   "Retry Limit Decision",
+		Summary: "Lets a flow retry a limited number of times.",
+		Description: "Counts its visits. While the count is below the limit the node adds " +
+			"one and goes to \"retry\"; then it goes to \"reject\". The count lives in the " +
+			"flow's shared state (\"<node id>.retry_count\"), or, with save_on_user, on the " +
+			"user account (attribute \"" + retryAttributePrefix + "<journey>.<node id>\"), where " +
+			"\"reject\" or a successful end of the journey clears it. A username with no account is counted " +
+			"the same way (in the store, for 30 days), so the count does not tell which names have accounts. " +
+			"On \"retry\" the next step says how many attempts are left (an error TextOutputCallback). " +
+			"Like AM's Retry Limit Decision.",
+		Category: categoryDecision,
+		Outcomes: []nodes.Outcome{{ID: "retry", Label: "Retry"}, {ID: "reject", Label: "Reject"}},
+		New: func(c *RetryLimitConfig, b *nodes.Build) (nodes.Node, error) {
+			return &retryLimit{limit: c.Limit, onUser: c.SaveOnUser, users: usersOf(b), store: storeOf(b)}, nil
+		},
 	})
 }
 

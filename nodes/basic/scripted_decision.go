@@ -25,27 +25,26 @@ func (c *ScriptedDecisionConfig) Validate() error {
 	return nil
 }
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[ScriptedDecisionConfig]{
-			Type:    "scripted_decision",
-			Title:   "Scripted Decision",
-			Summary: "Picks an outcome with an expression over the flow's state, request and user.",
-			Description: "Evaluates an expression, compiled when the journey loads, and goes to " +
-				"the outcome it names. The expression reads shared state, the request and the " +
-				"user, and changes nothing. An error, or an outcome not in the list, fails the " +
-				"flow. Like AM's Scripted Decision, with expressions instead of scripts. " + exprDoc,
-			Category: categoryDecision,
-			OutcomesFor: func(c *ScriptedDecisionConfig) []nodes.Outcome {
-				out := make([]nodes.Outcome, len(c.Outcomes))
-				for i, id := range c.Outcomes {
-					out[i] = nodes.Outcome{ID: id, Label: id}
-				}
-				return out
-			},
-			New:     newScriptedDecision,
-			Example: `{"expression": "user != nil && user.status == \"active\"", "outcomes": ["true", "false"]}`,
-		})
+// registerScriptedDecision adds the scripted_decision node type to r.
+func registerScriptedDecision(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[ScriptedDecisionConfig]{
+		Type:    "scripted_decision",
+		Title:   "Scripted Decision",
+		Summary: "Picks an outcome with an expression over the flow's state, request and user.",
+		Description: "Evaluates an expression, compiled when the journey loads, and goes to " +
+			"the outcome it names. The expression reads shared state, the request and the " +
+			"user, and changes nothing. An error, or an outcome not in the list, fails the " +
+			"flow. Like AM's Scripted Decision, with expressions instead of scripts. " + exprDoc,
+		Category: categoryDecision,
+		OutcomesFor: func(c *ScriptedDecisionConfig) []nodes.Outcome {
+			out := make([]nodes.Outcome, len(c.Outcomes))
+			for i, id := range c.Outcomes {
+				out[i] = nodes.Outcome{ID: id, Label: id}
+			}
+			return out
+		},
+		New:     newScriptedDecision,
+		Example: `{"expression": "user != nil && user.status == \"active\"", "outcomes": ["true", "false"]}`,
 	})
 }
 

@@ -39,21 +39,20 @@ func (c *SetStateConfig) Validate() error {
 	return nil
 }
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[SetStateConfig]{
-			Type:    "set_state",
-			Title:   "Set State",
-			Summary: "Writes values into the flow's shared state.",
-			Description: "Writes literal values, then the results of expressions compiled when " +
-				"the journey loads, into shared state, and continues. It cannot write " +
-				"\"password\", keys starting with \"_\", nor keys starting with \"arbor.\" " +
-				"(verified factors and node-local state are written only by nodes; " +
-				"\"arbor.remember\" is the exception). An expression error fails the flow. " + exprDoc,
-			Category: categoryUtility,
-			Outcomes: singleOutcome,
-			New:      newSetState,
-		})
+// registerSetState adds the set_state node type to r.
+func registerSetState(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[SetStateConfig]{
+		Type:    "set_state",
+		Title:   "Set State",
+		Summary: "Writes values into the flow's shared state.",
+		Description: "Writes literal values, then the results of expressions compiled when " +
+			"the journey loads, into shared state, and continues. It cannot write " +
+			"\"password\", keys starting with \"_\", nor keys starting with \"arbor.\" " +
+			"(verified factors and node-local state are written only by nodes; " +
+			"\"arbor.remember\" is the exception). An expression error fails the flow. " + exprDoc,
+		Category: categoryUtility,
+		Outcomes: singleOutcome,
+		New:      newSetState,
 	})
 }
 

@@ -12,23 +12,22 @@ type UsernameConfig struct {
 	Prompt map[string]string `json:"prompt" default:"{\"en\":\"User Name\"}" doc:"Label of the user name input, by locale (\"en\", \"fr\", ...)."`
 }
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[UsernameConfig]{
-			Type:    "username",
-			Title:   "Username Collector",
-			Summary: "Asks for a user name and keeps it in shared state.",
-			Description: "Sends a NameCallback. A non-empty answer (surrounding spaces removed) " +
-				"is stored in shared state as \"username\"; an empty one is asked again. When the " +
-				"flow already has a user name (a retry), the input is preset to it. " +
-				"Like AM's Username Collector.",
-			Category: categoryBasic,
-			Input:    true,
-			Outcomes: singleOutcome,
-			New: func(c *UsernameConfig, _ *nodes.Build) (nodes.Node, error) {
-				return &usernameNode{prompt: c.Prompt}, nil
-			},
-		})
+// registerUsername adds the username node type to r.
+func registerUsername(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[UsernameConfig]{
+		Type:    "username",
+		Title:   "Username Collector",
+		Summary: "Asks for a user name and keeps it in shared state.",
+		Description: "Sends a NameCallback. A non-empty answer (surrounding spaces removed) " +
+			"is stored in shared state as \"username\"; an empty one is asked again. When the " +
+			"flow already has a user name (a retry), the input is preset to it. " +
+			"Like AM's Username Collector.",
+		Category: categoryBasic,
+		Input:    true,
+		Outcomes: singleOutcome,
+		New: func(c *UsernameConfig, _ *nodes.Build) (nodes.Node, error) {
+			return &usernameNode{prompt: c.Prompt}, nil
+		},
 	})
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/nodes/mfa"
 	"github.com/arbor-auth/arbor/push"
+	"github.com/arbor-auth/arbor/sessions"
 	"github.com/arbor-auth/arbor/store/embedded"
 )
 
@@ -34,6 +35,9 @@ type fixture struct {
 	deps  *nodes.Deps
 	users *identity.Store
 	st    *storetest.Flaky
+	// sessions holds the users' sessions; ended is the door core's SessionEnder over it.
+	sessions *sessions.Manager
+	ended    *nodetest.SessionEnder
 }
 
 // newFixture starts a push server configured with cfg (PublicURL and Now are filled in).
@@ -61,14 +65,38 @@ func newFixture(t *testing.T, cfg push.Config) *fixture {
 	users := identity.New(st, identity.Options{Params: identity.Params{MemoryKiB: 8, Iterations: 1, Parallelism: 1}, Logger: discard()})
 	r := nodes.NewRegistry()
 	mfa.Register(r)
+	sm := sessions.New(emb, sessions.Config{IdleTimeout: time.Hour, MaxLifetime: time.Hour})
+	ended := &nodetest.SessionEnder{M: sm}
 	return &fixture{
 		env: env,
 		reg: r,
 		deps: &nodes.Deps{Store: st, Users: users, Keys: env.Ring, Audit: al, Log: discard(),
-			Push: env.Push, Devices: env.Devices},
-		users: users,
-		st:    st,
+			Push: env.Push, Devices: env.Devices, Sessions: ended},
+		users:    users,
+		st:       st,
+		sessions: sm,
+		ended:    ended,
 	}
+}
+
+// signIn gives user n sessions, as earlier logins elsewhere would have.
+func (f *fixture) signIn(t *testing.T, user string, n int) {
+	t.Helper()
+	for range n {
+		if _, _, err := f.sessions.Grant(context.Background(), sessions.Grant{Username: user, Realm: "/"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// sessionCount returns how many sessions user has.
+func (f *fixture) sessionCount(t *testing.T, user string) int {
+	t.Helper()
+	l, err := f.sessions.List(context.Background(), "/", user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(l)
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

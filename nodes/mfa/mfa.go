@@ -18,15 +18,21 @@ import (
 	"github.com/arbor-auth/arbor/push"
 )
 
-var registrations []func(*nodes.Registry)
-
-func add(f func(*nodes.Registry)) { registrations = append(registrations, f) }
-
 // Register adds every push MFA node type to r.
 func Register(r *nodes.Registry) {
-	for _, f := range registrations {
-		f(r)
-	}
+	registerDeviceProfileCollector(r)
+	registerGetAuthenticatorApp(r)
+	registerMfaRegistrationOptions(r)
+	registerOathRegistration(r)
+	registerOathTokenVerifier(r)
+	registerOptOutMfa(r)
+	registerOtpOrPushCollector(r)
+	registerPushRegistration(r)
+	registerPushResultVerifier(r)
+	registerPushSender(r)
+	registerPushWait(r)
+	registerRecoveryCodeCollectorDecision(r)
+	registerRecoveryCodeDisplay(r)
 }
 
 // Shared-state keys, AM's names.
@@ -56,13 +62,16 @@ var errNoService = errors.New("the push service is not configured")
 type services struct {
 	push    *push.Service
 	devices *devices.Registry
+	// sessions ends a user's sessions after a factor change; nil where no session
+	// exists (single-node tests, offline validation).
+	sessions nodes.SessionEnder
 }
 
 func servicesOf(b *nodes.Build) services {
 	if b == nil || b.Deps == nil {
 		return services{}
 	}
-	return services{push: b.Deps.Push, devices: b.Deps.Devices}
+	return services{push: b.Deps.Push, devices: b.Deps.Devices, sessions: b.Deps.Sessions}
 }
 
 func (s services) need(push, devs bool) error {

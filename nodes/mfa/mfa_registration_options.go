@@ -26,21 +26,20 @@ func (c *RegistrationOptionsConfig) outcomes() []nodes.Outcome {
 	return out
 }
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[RegistrationOptionsConfig]{
-			Type:     "mfa_registration_options",
-			Title:    "MFA Registration Options",
-			Category: "mfa",
-			Summary:  "Offers a user without a device to register one, get the app, skip, or opt out.",
-			Description: "Shows a message and one button per option, in the order Register, Get App, Skip, Opt-out. " +
-				"Skip and Opt-out are offered only when the node is not mandatory. Usually reached from push_sender's not_registered outcome.",
-			Input:       true,
-			OutcomesFor: (*RegistrationOptionsConfig).outcomes,
-			New: func(c *RegistrationOptionsConfig, _ *nodes.Build) (nodes.Node, error) {
-				return &registrationOptions{cfg: c, outs: c.outcomes()}, nil
-			},
-		})
+// registerMfaRegistrationOptions adds the mfa_registration_options node type to r.
+func registerMfaRegistrationOptions(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[RegistrationOptionsConfig]{
+		Type:     "mfa_registration_options",
+		Title:    "MFA Registration Options",
+		Category: "mfa",
+		Summary:  "Offers a user without a device to register one, get the app, skip, or opt out.",
+		Description: "Shows a message and one button per option, in the order Register, Get App, Skip, Opt-out. " +
+			"Skip and Opt-out are offered only when the node is not mandatory. Usually reached from push_sender's not_registered outcome.",
+		Input:       true,
+		OutcomesFor: (*RegistrationOptionsConfig).outcomes,
+		New: func(c *RegistrationOptionsConfig, _ *nodes.Build) (nodes.Node, error) {
+			return &registrationOptions{cfg: c, outs: c.outcomes()}, nil
+		},
 	})
 }
 

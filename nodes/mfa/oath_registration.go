@@ -44,32 +44,31 @@ func (c *OATHRegistrationConfig) params() oath.Params {
 	return p
 }
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[OATHRegistrationConfig]{
-			Type:     "oath_registration",
-			Title:    "OATH Registration",
-			Category: "mfa",
-			Summary:  "Registers an authenticator app for one-time codes: shows an otpauth:// QR code and stores the device once the user enters a code it shows.",
-			Description: "Sends the otpauth:// URI in a HiddenValueCallback with id mfaDeviceRegistration (the QR code's content, which the " +
-				"SDK's FRQRCode reads) and a NameCallback for a code from the app. The device is stored only when that code is right, so a " +
-				"user who scanned badly is never locked out; the code counts as used and the flow records the otp factor. On success it " +
-				"generates recovery codes (for recovery_code_display) and makes MFA mandatory for the user. Outcomes: success; failure after " +
-				"max_attempts wrong codes, or when the user already has an app registered (a second one is added on the devices page's terms, " +
-				"not by a login).",
-			Input:    true,
-			Outcomes: []nodes.Outcome{{ID: "success", Label: "Success"}, {ID: "failure", Label: "Failure"}},
-			New: func(c *OATHRegistrationConfig, b *nodes.Build) (nodes.Node, error) {
-				n := &oathRegistration{cfg: c, params: c.params(), svc: servicesOf(b), audit: auditOf(b)}
-				if b != nil && b.Deps != nil {
-					n.users = b.Deps.Users
-					if b.Deps.Keys != nil {
-						n.sealer = b.Deps.Keys.Sealer(keys.PurposeFlow)
-					}
+// registerOathRegistration adds the oath_registration node type to r.
+func registerOathRegistration(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[OATHRegistrationConfig]{
+		Type:     "oath_registration",
+		Title:    "OATH Registration",
+		Category: "mfa",
+		Summary:  "Registers an authenticator app for one-time codes: shows an otpauth:// QR code and stores the device once the user enters a code it shows.",
+		Description: "Sends the otpauth:// URI in a HiddenValueCallback with id mfaDeviceRegistration (the QR code's content, which the " +
+			"SDK's FRQRCode reads) and a NameCallback for a code from the app. The device is stored only when that code is right, so a " +
+			"user who scanned badly is never locked out; the code counts as used and the flow records the otp factor. On success it " +
+			"generates recovery codes (for recovery_code_display) and makes MFA mandatory for the user. Outcomes: success; failure after " +
+			"max_attempts wrong codes, or when the user already has an app registered (a second one is added on the devices page's terms, " +
+			"not by a login).",
+		Input:    true,
+		Outcomes: []nodes.Outcome{{ID: "success", Label: "Success"}, {ID: "failure", Label: "Failure"}},
+		New: func(c *OATHRegistrationConfig, b *nodes.Build) (nodes.Node, error) {
+			n := &oathRegistration{cfg: c, params: c.params(), svc: servicesOf(b), audit: auditOf(b)}
+			if b != nil && b.Deps != nil {
+				n.users = b.Deps.Users
+				if b.Deps.Keys != nil {
+					n.sealer = b.Deps.Keys.Sealer(keys.PurposeFlow)
 				}
-				return n, nil
-			},
-		})
+			}
+			return n, nil
+		},
 	})
 }
 
@@ -153,6 +152,9 @@ func (n *oathRegistration) Process(ctx *nodes.Context) (nodes.Action, error) {
 	n.audit.Emit(ctx.Ctx, audit.Event{Type: audit.DeviceRegistered, Realm: ctx.Realm, User: user, FlowID: ctx.FlowID, Node: ctx.NodeID,
 		Client: ctx.Request.ClientIP, Details: map[string]any{"device_id": dev.ID, "device_name": dev.Name, "method": devices.MethodOATH, "kind": string(key.Kind)}})
 	if err := n.svc.devices.SetSkip(ctx.Ctx, ctx.Realm, user, devices.MethodOATH, devices.SkipNotSkippable); err != nil {
+		return nodes.Action{}, err
+	}
+	if err := nodes.EndUserSessions(ctx, n.svc.sessions, user, "authenticator app registered"); err != nil {
 		return nodes.Action{}, err
 	}
 	if n.cfg.GenerateRecoveryCodes {

@@ -85,8 +85,16 @@ func TestOATHRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.signIn(t, "alice", 2)
 	f.next(t, ctx, sent, mfa.HiddenRegistration, code)
 	wantOutcome(t, n, ctx, "success")
+	// Sessions earned before the new factor end with its registration.
+	if got := f.sessionCount(t, "alice"); got != 0 {
+		t.Errorf("%d sessions outlived the registration", got)
+	}
+	if got := f.ended.Reasons(); !reflect.DeepEqual(got, []string{"authenticator app registered"}) {
+		t.Errorf("sessions ended for %q", got)
+	}
 	if got := ctx.Shared.Factors(); !reflect.DeepEqual(got, []nodes.Factor{nodes.FactorOTP}) {
 		t.Errorf("factors %v", got)
 	}

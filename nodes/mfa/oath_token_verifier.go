@@ -28,28 +28,27 @@ func (c *OATHVerifierConfig) policy() oath.Policy {
 	return oath.Policy{Window: c.TOTPWindow, MaxDrift: c.MaxClockDrift, LookAhead: c.HOTPLookAhead, ResyncWindow: c.HOTPResyncWindow}
 }
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[OATHVerifierConfig]{
-			Type:     "oath_token_verifier",
-			Title:    "OATH Token Verifier",
-			Category: "mfa",
-			Summary:  "Asks for a one-time code from the user's authenticator app (TOTP or HOTP) and checks it.",
-			Description: "Sends a NameCallback for the code. Each code is accepted once: a right code whose time step was already used " +
-				"asks again with \"Please wait N seconds to log in again.\", N being the time until the app shows a new code. Time-based " +
-				"codes are checked in a window around the device's learnt clock drift; counter-based ones a few codes ahead, with " +
-				"resynchronisation on two consecutive codes further ahead. Attempts go through the guessing defence like passwords. " +
-				"Outcomes: success (the flow records the otp factor); failure on a wrong code; not_registered when the user has no " +
-				"authenticator app (mfaMethod is set to oath for mfa_registration_options). A code typed at an otp_or_push_collector " +
-				"just before (transient oneTimePassword) is checked without asking again.",
-			Input: true,
-			Outcomes: []nodes.Outcome{
-				{ID: "success", Label: "Success"}, {ID: "failure", Label: "Failure"}, {ID: "not_registered", Label: "Not Registered"},
-			},
-			New: func(c *OATHVerifierConfig, b *nodes.Build) (nodes.Node, error) {
-				return &oathVerifier{cfg: c, pol: c.policy(), svc: servicesOf(b), audit: auditOf(b), guard: nodes.GuardOf(b)}, nil
-			},
-		})
+// registerOathTokenVerifier adds the oath_token_verifier node type to r.
+func registerOathTokenVerifier(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[OATHVerifierConfig]{
+		Type:     "oath_token_verifier",
+		Title:    "OATH Token Verifier",
+		Category: "mfa",
+		Summary:  "Asks for a one-time code from the user's authenticator app (TOTP or HOTP) and checks it.",
+		Description: "Sends a NameCallback for the code. Each code is accepted once: a right code whose time step was already used " +
+			"asks again with \"Please wait N seconds to log in again.\", N being the time until the app shows a new code. Time-based " +
+			"codes are checked in a window around the device's learnt clock drift; counter-based ones a few codes ahead, with " +
+			"resynchronisation on two consecutive codes further ahead. Attempts go through the guessing defence like passwords. " +
+			"Outcomes: success (the flow records the otp factor); failure on a wrong code; not_registered when the user has no " +
+			"authenticator app (mfaMethod is set to oath for mfa_registration_options). A code typed at an otp_or_push_collector " +
+			"just before (transient oneTimePassword) is checked without asking again.",
+		Input: true,
+		Outcomes: []nodes.Outcome{
+			{ID: "success", Label: "Success"}, {ID: "failure", Label: "Failure"}, {ID: "not_registered", Label: "Not Registered"},
+		},
+		New: func(c *OATHVerifierConfig, b *nodes.Build) (nodes.Node, error) {
+			return &oathVerifier{cfg: c, pol: c.policy(), svc: servicesOf(b), audit: auditOf(b), guard: nodes.GuardOf(b)}, nil
+		},
 	})
 }
 

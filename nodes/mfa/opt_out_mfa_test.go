@@ -34,15 +34,16 @@ func TestOptOutMFA(t *testing.T) {
 		push   devices.Skip // push skip state after
 		other  devices.Skip // the other method's ("otp") skip state after
 		audit  int
+		ended  bool // the user's sessions ended: the opt-out changed the rules
 	}{
-		{name: "no choice yet", push: devices.SkipSkippable, audit: 1},
+		{name: "no choice yet", push: devices.SkipSkippable, audit: 1, ended: true},
 		{name: "already opted out", before: devices.SkipSkippable, push: devices.SkipSkippable, audit: 1},
-		{name: "with a device, not bound", device: true, push: devices.SkipSkippable, audit: 1},
+		{name: "with a device, not bound", device: true, push: devices.SkipSkippable, audit: 1, ended: true},
 		{name: "bound by a registration", device: true, before: devices.SkipNotSkippable, push: devices.SkipNotSkippable},
-		{name: "bound, but the device was revoked", before: devices.SkipNotSkippable, push: devices.SkipSkippable, audit: 1},
-		{name: "the flow's method", method: "otp", push: devices.SkipNotSet, other: devices.SkipSkippable, audit: 1},
+		{name: "bound, but the device was revoked", before: devices.SkipNotSkippable, push: devices.SkipSkippable, audit: 1, ended: true},
+		{name: "the flow's method", method: "otp", push: devices.SkipNotSet, other: devices.SkipSkippable, audit: 1, ended: true},
 		{name: "another method is not bound by push", device: true, method: "otp", before: devices.SkipNotSkippable,
-			push: devices.SkipNotSkippable, other: devices.SkipSkippable, audit: 1},
+			push: devices.SkipNotSkippable, other: devices.SkipSkippable, audit: 1, ended: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,8 +61,12 @@ func TestOptOutMFA(t *testing.T) {
 			if tc.method != "" {
 				ctx.Shared[mfa.KeyMFAMethod] = tc.method
 			}
+			f.signIn(t, "alice", 2)
 			before := stateJSON(t, ctx.Shared)
 			wantOutcome(t, f.mustBuild(t, "opt_out_mfa", ""), ctx, "outcome")
+			if left, want := f.sessionCount(t, "alice"), map[bool]int{true: 0, false: 2}[tc.ended]; left != want {
+				t.Errorf("%d sessions left, want %d", left, want)
+			}
 			if got := []devices.Skip{f.skip(t, "alice", devices.MethodPush), f.skip(t, "alice", "otp")}; !reflect.DeepEqual(got, []devices.Skip{tc.push, tc.other}) {
 				t.Errorf("push, otp skip state %v, want %v", got, []devices.Skip{tc.push, tc.other})
 			}

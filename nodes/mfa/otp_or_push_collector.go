@@ -24,29 +24,28 @@ const (
 	KeyRecoveryCodeInput = "recoveryCodeInput"
 )
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[OTPOrPushCollectorConfig]{
-			Type:     "otp_or_push_collector",
-			Title:    "OTP or Push Collector",
-			Category: "mfa",
-			Summary:  "Asks for a one-time code, or nothing (or \"push\") to get a push instead; anything else is taken as a recovery code.",
-			Description: "Sends a PasswordCallback with the prompt and a HiddenValueCallback pushOffered (the RADIUS door then starts its " +
-				"Reply-Message with \"+\", which FortiGate reads as push offered). Outcomes: push for a blank answer or the word push; " +
-				"code for min_digits to max_digits digits, left in transient state oneTimePassword for the verifier after it; " +
-				"recovery_code for anything else, left in transient state recoveryCodeInput for recovery_code_collector_decision. " +
-				"Nothing typed is stored.",
-			Input: true,
-			Outcomes: []nodes.Outcome{
-				{ID: "push", Label: "Push"}, {ID: "code", Label: "Code"}, {ID: "recovery_code", Label: "Recovery Code"},
-			},
-			New: func(c *OTPOrPushCollectorConfig, b *nodes.Build) (nodes.Node, error) {
-				if c.MinDigits > c.MaxDigits {
-					return nil, nodes.Problems{{Pointer: b.Pointer + "/min_digits", Code: nodes.CodeBadConfig, Message: "min_digits must not exceed max_digits"}}
-				}
-				return &otpOrPush{cfg: c}, nil
-			},
-		})
+// registerOtpOrPushCollector adds the otp_or_push_collector node type to r.
+func registerOtpOrPushCollector(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[OTPOrPushCollectorConfig]{
+		Type:     "otp_or_push_collector",
+		Title:    "OTP or Push Collector",
+		Category: "mfa",
+		Summary:  "Asks for a one-time code, or nothing (or \"push\") to get a push instead; anything else is taken as a recovery code.",
+		Description: "Sends a PasswordCallback with the prompt and a HiddenValueCallback pushOffered (the RADIUS door then starts its " +
+			"Reply-Message with \"+\", which FortiGate reads as push offered). Outcomes: push for a blank answer or the word push; " +
+			"code for min_digits to max_digits digits, left in transient state oneTimePassword for the verifier after it; " +
+			"recovery_code for anything else, left in transient state recoveryCodeInput for recovery_code_collector_decision. " +
+			"Nothing typed is stored.",
+		Input: true,
+		Outcomes: []nodes.Outcome{
+			{ID: "push", Label: "Push"}, {ID: "code", Label: "Code"}, {ID: "recovery_code", Label: "Recovery Code"},
+		},
+		New: func(c *OTPOrPushCollectorConfig, b *nodes.Build) (nodes.Node, error) {
+			if c.MinDigits > c.MaxDigits {
+				return nil, nodes.Problems{{Pointer: b.Pointer + "/min_digits", Code: nodes.CodeBadConfig, Message: "min_digits must not exceed max_digits"}}
+			}
+			return &otpOrPush{cfg: c}, nil
+		},
 	})
 }
 

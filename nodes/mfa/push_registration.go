@@ -30,31 +30,30 @@ const PollInterval = 2000
 // HiddenRegistration is the id of the hidden value carrying the pushauth:// URI (AM's).
 const HiddenRegistration = "mfaDeviceRegistration"
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[PushRegistrationConfig]{
-			Type:     "push_registration",
-			Title:    "Push Registration",
-			Category: "mfa",
-			Summary:  "Registers a push device: shows a QR code and waits, by polling, until the device answers.",
-			Description: "Sends the pushauth:// URI in a HiddenValueCallback with id mfaDeviceRegistration (the QR code's content) and a " +
-				"PollingWaitCallback; each poll checks whether the device registered. On success it saves the device, generates recovery " +
-				"codes (for recovery_code_display) and makes MFA mandatory for the user. A user who already has a device goes straight to success.",
-			Input: true,
-			Outcomes: []nodes.Outcome{
-				{ID: "success", Label: "Success"}, {ID: "failure", Label: "Failure"}, {ID: "timeout", Label: "Time Out"},
-			},
-			New: func(c *PushRegistrationConfig, b *nodes.Build) (nodes.Node, error) {
-				n := &pushRegistration{cfg: c, svc: servicesOf(b), audit: auditOf(b)}
-				if b != nil && b.Deps != nil {
-					n.users = b.Deps.Users
-					if b.Deps.Keys != nil {
-						n.sealer = b.Deps.Keys.Sealer(keys.PurposeFlow)
-					}
+// registerPushRegistration adds the push_registration node type to r.
+func registerPushRegistration(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[PushRegistrationConfig]{
+		Type:     "push_registration",
+		Title:    "Push Registration",
+		Category: "mfa",
+		Summary:  "Registers a push device: shows a QR code and waits, by polling, until the device answers.",
+		Description: "Sends the pushauth:// URI in a HiddenValueCallback with id mfaDeviceRegistration (the QR code's content) and a " +
+			"PollingWaitCallback; each poll checks whether the device registered. On success it saves the device, generates recovery " +
+			"codes (for recovery_code_display) and makes MFA mandatory for the user. A user who already has a device goes straight to success.",
+		Input: true,
+		Outcomes: []nodes.Outcome{
+			{ID: "success", Label: "Success"}, {ID: "failure", Label: "Failure"}, {ID: "timeout", Label: "Time Out"},
+		},
+		New: func(c *PushRegistrationConfig, b *nodes.Build) (nodes.Node, error) {
+			n := &pushRegistration{cfg: c, svc: servicesOf(b), audit: auditOf(b)}
+			if b != nil && b.Deps != nil {
+				n.users = b.Deps.Users
+				if b.Deps.Keys != nil {
+					n.sealer = b.Deps.Keys.Sealer(keys.PurposeFlow)
 				}
-				return n, nil
-			},
-		})
+			}
+			return n, nil
+		},
 	})
 }
 
@@ -113,6 +112,9 @@ func (n *pushRegistration) Process(ctx *nodes.Context) (nodes.Action, error) {
 	case push.RegistrationRegistered:
 		n.clear(ctx)
 		if err := n.svc.devices.SetSkip(ctx.Ctx, ctx.Realm, user, devices.MethodPush, devices.SkipNotSkippable); err != nil {
+			return nodes.Action{}, err
+		}
+		if err := nodes.EndUserSessions(ctx, n.svc.sessions, user, "push device registered"); err != nil {
 			return nodes.Action{}, err
 		}
 		if n.cfg.GenerateRecoveryCodes {

@@ -174,9 +174,14 @@ func TestPushRegistration(t *testing.T) {
 				noSecrets(t, ctx.Shared, u, nil)
 			}
 
+			f.signIn(t, "alice", 2)
 			tc.device(t, f, u)
 			f.next(t, ctx, sent, mfa.HiddenRegistration)
 			wantOutcome(t, n, ctx, tc.outcome)
+			// A registered device ends the sessions earned before it; nothing else does.
+			if left, want := f.sessionCount(t, "alice"), map[bool]int{true: 0, false: 2}[tc.outcome == "success"]; left != want {
+				t.Errorf("%d sessions left after %s, want %d", left, tc.outcome, want)
+			}
 			if ctx.Shared.Has("arbor.node.n.message_id") || ctx.Shared.Has("arbor.node.n.uri") {
 				t.Errorf("registration state left after %s: %v", tc.outcome, ctx.Shared)
 			}

@@ -34,27 +34,26 @@ func (c *PushSenderConfig) outcomes() []nodes.Outcome {
 	return out
 }
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[PushSenderConfig]{
-			Type:     "push_sender",
-			Title:    "Push Sender",
-			Category: "mfa",
-			Summary:  "Sends a push notification to the user's device: number matching by default, rate limited per user.",
-			Description: "Sends a push signed with the device's secret and bound to this flow. Outcomes: sent; not_registered when the user has no " +
-				"device (mfaMethod is set to push for mfa_registration_options); skipped when the user opted out and the node is not mandatory; " +
-				"failure (with capture_failure) on a missing username, a second send in one flow, a store error, a delivery failure or too many " +
-				"pushes for the user, with the reason in PushAuthFailureReason (MISSING_USERNAME, SENDER_ALREADY_USED, CTS_ERROR, " +
-				"TRANSMISSION_FAILURE, RATE_LIMITED, PAYLOAD_TOO_LARGE).",
-			OutcomesFor: (*PushSenderConfig).outcomes,
-			New: func(c *PushSenderConfig, b *nodes.Build) (nodes.Node, error) {
-				t, err := push.ParseType(c.PushType)
-				if err != nil {
-					return nil, nodes.Problems{{Pointer: b.Pointer + "/push_type", Code: nodes.CodeBadConfig, Message: err.Error()}}
-				}
-				return &pushSender{cfg: c, typ: t, svc: servicesOf(b)}, nil
-			},
-		})
+// registerPushSender adds the push_sender node type to r.
+func registerPushSender(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[PushSenderConfig]{
+		Type:     "push_sender",
+		Title:    "Push Sender",
+		Category: "mfa",
+		Summary:  "Sends a push notification to the user's device: number matching by default, rate limited per user.",
+		Description: "Sends a push signed with the device's secret and bound to this flow. Outcomes: sent; not_registered when the user has no " +
+			"device (mfaMethod is set to push for mfa_registration_options); skipped when the user opted out and the node is not mandatory; " +
+			"failure (with capture_failure) on a missing username, a second send in one flow, a store error, a delivery failure or too many " +
+			"pushes for the user, with the reason in PushAuthFailureReason (MISSING_USERNAME, SENDER_ALREADY_USED, CTS_ERROR, " +
+			"TRANSMISSION_FAILURE, RATE_LIMITED, PAYLOAD_TOO_LARGE).",
+		OutcomesFor: (*PushSenderConfig).outcomes,
+		New: func(c *PushSenderConfig, b *nodes.Build) (nodes.Node, error) {
+			t, err := push.ParseType(c.PushType)
+			if err != nil {
+				return nil, nodes.Problems{{Pointer: b.Pointer + "/push_type", Code: nodes.CodeBadConfig, Message: err.Error()}}
+			}
+			return &pushSender{cfg: c, typ: t, svc: servicesOf(b)}, nil
+		},
 	})
 }
 

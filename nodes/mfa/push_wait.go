@@ -43,25 +43,24 @@ func (c *PushWaitConfig) outcomes() []nodes.Outcome {
 // HiddenChallenge is the id of the hidden value carrying the number to match (AM's).
 const HiddenChallenge = "pushChallengeNumber"
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[PushWaitConfig]{
-			Type:     "push_wait",
-			Title:    "Push Wait",
-			Category: "mfa",
-			Summary:  "Waits for the user to answer the push, showing the number to match; the user may exit, or type a one-time code instead.",
-			Description: "Sends a PollingWaitCallback with the wait time, the number to match in a HiddenValueCallback pushChallengeNumber " +
-				"(and in the message), and an exit ConfirmationCallback preset to 100 (submit 0 to exit). Outcomes: done once the wait has " +
-				"passed (go to push_result_verifier), exit when the user pressed exit. With accept_code it also sends a TextInputCallback " +
-				"for a one-time code (or, with accept_recovery_code, a recovery code) typed instead of answering the push: a right code " +
-				"takes the code outcome, records the otp (or recovery_code) factor and cancels the push; a wrong one is counted by the " +
-				"guessing defence and the wait goes on.",
-			Input:       true,
-			OutcomesFor: (*PushWaitConfig).outcomes,
-			New: func(c *PushWaitConfig, b *nodes.Build) (nodes.Node, error) {
-				return &pushWait{cfg: c, svc: servicesOf(b), audit: auditOf(b), guard: nodes.GuardOf(b)}, nil
-			},
-		})
+// registerPushWait adds the push_wait node type to r.
+func registerPushWait(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[PushWaitConfig]{
+		Type:     "push_wait",
+		Title:    "Push Wait",
+		Category: "mfa",
+		Summary:  "Waits for the user to answer the push, showing the number to match; the user may exit, or type a one-time code instead.",
+		Description: "Sends a PollingWaitCallback with the wait time, the number to match in a HiddenValueCallback pushChallengeNumber " +
+			"(and in the message), and an exit ConfirmationCallback preset to 100 (submit 0 to exit). Outcomes: done once the wait has " +
+			"passed (go to push_result_verifier), exit when the user pressed exit. With accept_code it also sends a TextInputCallback " +
+			"for a one-time code (or, with accept_recovery_code, a recovery code) typed instead of answering the push: a right code " +
+			"takes the code outcome, records the otp (or recovery_code) factor and cancels the push; a wrong one is counted by the " +
+			"guessing defence and the wait goes on.",
+		Input:       true,
+		OutcomesFor: (*PushWaitConfig).outcomes,
+		New: func(c *PushWaitConfig, b *nodes.Build) (nodes.Node, error) {
+			return &pushWait{cfg: c, svc: servicesOf(b), audit: auditOf(b), guard: nodes.GuardOf(b)}, nil
+		},
 	})
 }
 

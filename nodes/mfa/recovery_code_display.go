@@ -7,38 +7,37 @@ import (
 	"github.com/arbor-auth/arbor/nodes"
 )
 
-func init() {
-	add(func(r *nodes.Registry) {
-		nodes.Register(r, nodes.Spec[none]{
-			Type:     "recovery_code_display",
-			Title:    "Recovery Code Display",
-			Category: "mfa",
-			Summary:  "Shows the recovery codes a registration just generated, once.",
-			Description: "Shows the codes push_registration left in transient state, then forgets them: they are never stored in " +
-				"the flow and cannot be shown again. The text keeps AM's layout, so the ForgeRock SDK's FRRecoveryCodes reads the codes; " +
-				"a MetadataCallback carries them as data for other clients. Without codes it continues at once.",
-			Input:    true,
-			Outcomes: []nodes.Outcome{{ID: "outcome", Label: "Outcome"}},
-			New: func(*none, *nodes.Build) (nodes.Node, error) {
-				return nodes.NodeFunc(func(ctx *nodes.Context) (nodes.Action, error) {
-					codes, _ := ctx.Transient[KeyRecoveryCodes].([]string)
-					name, _ := ctx.Transient[KeyRecoveryDevice].(string)
-					delete(ctx.Transient, KeyRecoveryCodes)
-					delete(ctx.Transient, KeyRecoveryDevice)
-					if len(codes) == 0 || ctx.Callbacks != nil {
-						return nodes.Goto("outcome"), nil
-					}
-					if name == "" {
-						name = "New Security Key"
-					}
-					return nodes.Send(
-						nodes.TextOutputCallback(RecoveryCodesScript(codes, name), nodes.MessageScript),
-						nodes.MetadataCallback(map[string]any{"type": "recovery_codes", "codes": codes, "deviceName": name}),
-						nodes.ConfirmationCallback("", []string{"I have saved my codes"}, 0, 0),
-					), nil
-				}), nil
-			},
-		})
+// registerRecoveryCodeDisplay adds the recovery_code_display node type to r.
+func registerRecoveryCodeDisplay(r *nodes.Registry) {
+	nodes.Register(r, nodes.Spec[none]{
+		Type:     "recovery_code_display",
+		Title:    "Recovery Code Display",
+		Category: "mfa",
+		Summary:  "Shows the recovery codes a registration just generated, once.",
+		Description: "Shows the codes push_registration left in transient state, then forgets them: they are never stored in " +
+			"the flow and cannot be shown again. The text keeps AM's layout, so the ForgeRock SDK's FRRecoveryCodes reads the codes; " +
+			"a MetadataCallback carries them as data for other clients. Without codes it continues at once.",
+		Input:    true,
+		Outcomes: []nodes.Outcome{{ID: "outcome", Label: "Outcome"}},
+		New: func(*none, *nodes.Build) (nodes.Node, error) {
+			return nodes.NodeFunc(func(ctx *nodes.Context) (nodes.Action, error) {
+				codes, _ := ctx.Transient[KeyRecoveryCodes].([]string)
+				name, _ := ctx.Transient[KeyRecoveryDevice].(string)
+				delete(ctx.Transient, KeyRecoveryCodes)
+				delete(ctx.Transient, KeyRecoveryDevice)
+				if len(codes) == 0 || ctx.Callbacks != nil {
+					return nodes.Goto("outcome"), nil
+				}
+				if name == "" {
+					name = "New Security Key"
+				}
+				return nodes.Send(
+					nodes.TextOutputCallback(RecoveryCodesScript(codes, name), nodes.MessageScript),
+					nodes.MetadataCallback(map[string]any{"type": "recovery_codes", "codes": codes, "deviceName": name}),
+					nodes.ConfirmationCallback("", []string{"I have saved my codes"}, 0, 0),
+				), nil
+			}), nil
+		},
 	})
 }
 

@@ -86,6 +86,8 @@
     if (wait > 0) {
       var due = function () {
         if (busy(form)) {
+          // Counted on the form, so a test (or a curious reader) can see a poll was held.
+          form.setAttribute('data-held', String((parseInt(form.getAttribute('data-held'), 10) || 0) + 1));
           timer = setTimeout(due, wait);
           return;
         }

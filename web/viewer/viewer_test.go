@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"slices"
 	"sort"
@@ -18,7 +15,7 @@ import (
 
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
-	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/internal/app/apptest"
 	"github.com/arbor-auth/arbor/web/viewer"
 )
 
@@ -120,18 +117,8 @@ func TestAdminSeesTheJourneyList(t *testing.T) {
 // TestDemoUserIsAdmin checks that `arbor serve --demo` gives its demo user the admin
 // role, so the viewer can be tried straight away.
 func TestDemoUserIsAdmin(t *testing.T) {
-	cfg, err := config.Load([]string{"--data", t.TempDir(), "--hash-memory-kib", "8", "--hash-iterations", "1", "--demo"},
-		func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	srv := httptest.NewServer(a.Handler())
-	defer srv.Close()
+	s := apptest.Start(t, apptest.Options{Args: []string{"--demo"}})
+	a, srv := s.App, s.HTTP
 	tok, _, err := a.Sessions.Create(context.Background(), app.DemoUser, "/", "login", nil)
 	if err != nil {
 		t.Fatal(err)

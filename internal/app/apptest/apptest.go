@@ -28,6 +28,8 @@ type Options struct {
 	PublicURL bool
 	// Dir is the data directory (default: a new temporary directory).
 	Dir string
+	// Logger receives the App's logs (default: discarded), for tests of what is logged.
+	Logger *slog.Logger
 }
 
 // New builds an App and closes it when the test ends.
@@ -51,7 +53,11 @@ func build(t testing.TB, o Options, extra []string) *app.App {
 	if o.Now != nil {
 		opts = append(opts, app.WithClock(o.Now))
 	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler), opts...)
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a, err := app.New(context.Background(), cfg, log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,5 +105,44 @@ func AddUser(t testing.TB, a *app.App, realm, name, password string, attrs map[s
 	}
 	if err := a.Users.Put(context.Background(), &identity.User{Realm: realm, Username: name, PasswordHash: h, Status: identity.StatusActive, Attributes: attrs}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Requests returns how many requests the App has served on route (an echo route such as
+// "/login" or "/json/*"), from its own request metrics.
+func Requests(t testing.TB, a *app.App, route string) float64 {
+	t.Helper()
+	mfs, err := a.Metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() != "arbor_http_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "route" && l.GetValue() == route {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
+}
+
+// WaitRequests waits until the App has served n more requests on route than it had when
+// called: how a test lets a polling client poll a few times without guessing how long
+// that takes. It fails the test after timeout.
+func WaitRequests(t testing.TB, a *app.App, route string, n int, timeout time.Duration) {
+	t.Helper()
+	start := Requests(t, a, route)
+	deadline := time.Now().Add(timeout)
+	for Requests(t, a, route) < start+float64(n) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v requests on %s in %s, want %d", Requests(t, a, route)-start, route, timeout, n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
