@@ -20,6 +20,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-liberation)  # f
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v radclient >/dev/null 2>&1 || missing+=(freeradius-utils)  # radclient: the RADIUS door's tests
+command -v curl >/dev/null 2>&1 || missing+=(curl)  # the LinOTP door's e2e test runs the seed's calls with curl
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   sudo=""

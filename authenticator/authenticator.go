@@ -158,6 +158,10 @@ type Notification struct {
 	Payload map[string]any
 	// Issued and Expires bound the push's life.
 	Issued, Expires time.Time
+	// TransactionID is the transaction a transaction push is bound to (LinOTP's
+	// transactionid), empty for a login push. Message is then the transaction's text,
+	// shown verbatim; an approval counts only for this transaction and this text.
+	TransactionID string
 
 	challenge []byte
 }
@@ -592,6 +596,14 @@ func (a *Authenticator) verify(acc Account, messageID, token string) (*Notificat
 			n.Numbers = append(n.Numbers, v)
 		}
 	}
+	if tx := str("tx"); tx != "" {
+		// The text shown must be the text the server bound: a hash that does not
+		// match means the push was altered or is not what it claims.
+		if th := str("th"); th == "" || th != push.TransactionHash(tx, n.Message) {
+			return nil, fmt.Errorf("%w: transaction text does not match its hash", ErrBadPush)
+		}
+		n.TransactionID = tx
+	}
 	if x := str("x"); x != "" {
 		_ = json.Unmarshal([]byte(x), &n.ContextInfo) // display only; ignore if malformed
 	}
@@ -698,6 +710,12 @@ func (a *Authenticator) reply(ctx context.Context, n *Notification, claims jwt.M
 		return ErrUnknownAccount
 	}
 	claims["response"] = respond(acc.Secret, n.challenge)
+	if n.TransactionID != "" {
+		// The reply names what the user saw, so the server can refuse an approval that
+		// was meant for another transaction or for other text.
+		claims["tx"] = n.TransactionID
+		claims["th"] = push.TransactionHash(n.TransactionID, n.Message)
+	}
 	tok, err := sign(acc.Secret, claims)
 	if err != nil {
 		return err
@@ -742,6 +760,24 @@ func (a *Authenticator) ApproveLatest(ctx context.Context, number int) (*Notific
 		return nil, err
 	}
 	return n, a.Approve(ctx, n.MessageID, number)
+}
+
+// ErrUnknownTransaction reports that no pending push is bound to the transaction named.
+var ErrUnknownTransaction = errors.New("no pending push for this transaction")
+
+// ForTransaction returns the pending push bound to transaction id, polling once if it
+// is not known yet; it returns an error wrapping ErrUnknownTransaction when none is.
+func (a *Authenticator) ForTransaction(ctx context.Context, id string) (*Notification, error) {
+	list, err := a.Pending(ctx)
+	for _, n := range list {
+		if n.TransactionID == id {
+			return &n, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s (%v)", ErrUnknownTransaction, id, err)
+	}
+	return nil, fmt.Errorf("%w: %s", ErrUnknownTransaction, id)
 }
 
 // DenyLatest denies the newest pending push and returns it.

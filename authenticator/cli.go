@@ -42,10 +42,12 @@ Commands:
                         account, or the one whose issuer, account name or id is NAME)
   list                  list registered accounts
   pending               show pushes waiting for an answer
-  approve [--number N] [MESSAGE_ID]
+  approve [--number N] [--transaction ID] [MESSAGE_ID]
                         approve a push (the newest if no id); number-matching
-                        pushes need the number shown on the login page
-  deny [MESSAGE_ID]     deny a push (the newest if no id)
+                        pushes need the number shown on the login page; with
+                        --transaction, only the push of that transaction
+  deny [--transaction ID] [MESSAGE_ID]
+                        deny a push (the newest if no id)
   forget DEVICE_ID      remove an account from this authenticator (a device removed on
                         the server); the server is not told
 
@@ -92,9 +94,9 @@ type cli struct {
 	stdout, stderr io.Writer
 	file           string
 	// per-command flags
-	name, comm, token string
-	account           string
-	number            int
+	name, comm, token    string
+	account, transaction string
+	number               int
 }
 
 // flags returns a flag set knowing every option, so that options may appear before or
@@ -108,6 +110,7 @@ func (c *cli) flags(name string) *flag.FlagSet {
 	fs.StringVar(&c.token, "token", "", "push token")
 	fs.IntVar(&c.number, "number", 0, "the number shown on the login page")
 	fs.StringVar(&c.account, "account", "", "one-time code account")
+	fs.StringVar(&c.transaction, "transaction", "", "the transaction id the push must be bound to")
 	return fs
 }
 
@@ -258,7 +261,11 @@ func (c *cli) pending(ctx context.Context, args []string) int {
 		return 0
 	}
 	for _, n := range list {
-		fmt.Fprintf(c.stdout, "%s\n  %s (%s, %s)\n", n.MessageID, n.Message, n.Issuer, n.Username)
+		if n.TransactionID != "" {
+			fmt.Fprintf(c.stdout, "%s\n  transaction %s for %s (%s):\n  %q\n", n.MessageID, n.TransactionID, n.Username, n.Issuer, n.Message)
+		} else {
+			fmt.Fprintf(c.stdout, "%s\n  %s (%s, %s)\n", n.MessageID, n.Message, n.Issuer, n.Username)
+		}
 		if len(n.Numbers) > 0 {
 			fmt.Fprintf(c.stdout, "  pick the number shown on the login page: %s\n", joinInts(n.Numbers, "  "))
 		}
@@ -291,9 +298,19 @@ func (c *cli) answer(ctx context.Context, args []string, approve bool) int {
 		return c.fail(err)
 	}
 	id := ""
-	if len(args) == 1 {
+	switch {
+	case c.transaction != "":
+		n, err := a.ForTransaction(ctx, c.transaction)
+		if err != nil {
+			return c.fail(err)
+		}
+		if len(args) == 1 && args[0] != n.MessageID {
+			return c.fail(fmt.Errorf("push %s is not the one of transaction %s (%s is)", args[0], c.transaction, n.MessageID))
+		}
+		id = n.MessageID
+	case len(args) == 1:
 		id = args[0]
-	} else {
+	default:
 		list, perr := a.Pending(ctx)
 		if len(list) == 0 {
 			if perr != nil {

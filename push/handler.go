@@ -268,6 +268,22 @@ func checkResponse(claims jwt.MapClaims, secret []byte, challengeB64 string) boo
 	return sameString(got, challengeResponse(secret, challenge))
 }
 
+// checkTransaction checks a reply to a transaction push: it must name the transaction
+// the push was sent for and carry the hash of the text the push showed. A denial is
+// held to the same rule, so a reply for another transaction changes nothing at all.
+func checkTransaction(claims jwt.MapClaims, m *message) string {
+	if m.TxHash == "" {
+		return ""
+	}
+	if tx := claimString(claims, "tx"); tx == "" || !sameString(tx, m.TxID) {
+		return "Reply is for another transaction"
+	}
+	if th := claimString(claims, "th"); th == "" || !sameString(th, m.TxHash) {
+		return "Transaction text does not match what was sent"
+	}
+	return ""
+}
+
 // claimString returns a string claim, or "" if absent or not a string.
 func claimString(c jwt.MapClaims, k string) string {
 	v, _ := c[k].(string)
@@ -374,6 +390,10 @@ func (s *Service) handleRegister(q *request) {
 	}
 	if !checkResponse(claims, secret, m.Challenge) {
 		s.reject(q, http.StatusBadRequest, "Challenge response does not match")
+		return
+	}
+	if problem := checkTransaction(claims, m); problem != "" {
+		s.reject(q, http.StatusBadRequest, problem)
 		return
 	}
 
@@ -489,6 +509,10 @@ func (s *Service) handleAuthenticate(q *request) {
 	}
 	if !checkResponse(claims, secret, m.Challenge) {
 		s.reject(q, http.StatusBadRequest, "Challenge response does not match")
+		return
+	}
+	if problem := checkTransaction(claims, m); problem != "" {
+		s.reject(q, http.StatusBadRequest, problem)
 		return
 	}
 

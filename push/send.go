@@ -86,6 +86,9 @@ type SendRequest struct {
 	// ClientIP is the address of the login that caused the push, for delivery policy
 	// and audit.
 	ClientIP string
+	// Transaction, when set, binds the push to one transaction: the device shows its
+	// text instead of Message, and only an approval naming its id and text counts.
+	Transaction *Transaction
 }
 
 // Sent describes a push that was sent.
@@ -144,6 +147,11 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (*Sent, error) {
 	}
 	if req.Timeout < 0 {
 		return nil, fmt.Errorf("%w: negative timeout", ErrInvalidRequest)
+	}
+	if req.Transaction != nil {
+		if err := req.Transaction.check(); err != nil {
+			return nil, err
+		}
 	}
 	timeout := req.Timeout
 	if timeout == 0 {
@@ -204,6 +212,15 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (*Sent, error) {
 		}
 	}
 
+	target := delivery.Device{ID: dev.ID, Platform: dev.Platform, Communication: dev.Communication, Token: dev.Token}
+	if vd, ok := s.dlv.(delivery.ValidityDeliverer); ok {
+		// A provider with its own timeout (challenge_service) decides how long the push
+		// is valid, as LinOTP's push providers do.
+		if v := vd.Validity(delivery.Message{Device: target, Realm: req.Realm, User: req.Username, ClientIP: req.ClientIP}); v > 0 {
+			timeout = v
+		}
+	}
+
 	secret, err := s.devs.Secret(ctx, &dev)
 	if err != nil {
 		ev.Reason = "device secret does not open"
@@ -215,6 +232,15 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (*Sent, error) {
 	id := newMessageID(AuthenticatePrefix, now)
 	challenge := randomBytes(32)
 	text := FormatMessage(req.Message, req.Username, dev.Issuer)
+	txHash := ""
+	if tx := req.Transaction; tx != nil {
+		// The transaction's text is shown verbatim: no placeholders are filled in, so
+		// what the hash binds is exactly what the user reads.
+		if tx.Text != "" {
+			text = tx.Text
+		}
+		txHash = TransactionHash(tx.ID, text)
+	}
 	claims := jwt.MapClaims{
 		"u": dev.ID,
 		"l": base64.StdEncoding.EncodeToString([]byte(s.cfg.LoadBalancerCookie)),
@@ -230,6 +256,10 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (*Sent, error) {
 	}
 	if contextInfo != "" {
 		claims["x"] = contextInfo
+	}
+	if txHash != "" {
+		claims["tx"] = req.Transaction.ID
+		claims["th"] = txHash
 	}
 	number := 0
 	if typ == TypeChallenge {
@@ -255,6 +285,10 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (*Sent, error) {
 		Type:      typ,
 		Number:    number,
 		JWT:       signed,
+		TxHash:    txHash,
+	}
+	if req.Transaction != nil {
+		rec.TxID = req.Transaction.ID
 	}
 	ev.Message = id
 	if err := s.casMessage(ctx, id, rec, 0); err != nil {
@@ -278,16 +312,11 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (*Sent, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DeliveryTimeout)
 	derr := s.dlv.Deliver(dctx, delivery.Message{
-		MessageID: id,
-		JWT:       signed,
-		Title:     "Login request",
-		Body:      text,
-		Device: delivery.Device{
-			ID:            dev.ID,
-			Platform:      dev.Platform,
-			Communication: dev.Communication,
-			Token:         dev.Token,
-		},
+		MessageID:     id,
+		JWT:           signed,
+		Title:         "Login request",
+		Body:          text,
+		Device:        target,
 		Realm:         req.Realm,
 		User:          req.Username,
 		ClientIP:      req.ClientIP,

@@ -299,6 +299,9 @@ type message struct {
 	Chosen   int    `json:"chosen,omitempty"` // the number the device sent
 	Mismatch bool   `json:"mismatch,omitempty"`
 	JWT      string `json:"jwt,omitempty"` // the signed push, for poll mode
+	// TxID and TxHash bind the push to a transaction (see Transaction).
+	TxID   string `json:"tx_id,omitempty"`
+	TxHash string `json:"tx_hash,omitempty"`
 
 	// Registration only.
 	Issuer       string `json:"issuer,omitempty"`

@@ -264,7 +264,7 @@ func (s *Server) drive(ctx context.Context, t *turn, stateAttr []byte) *verdict 
 				return &verdict{drop: true}
 			}
 			t.answered = true // an answer typed with a blank or "push" is used up
-			submitted = presets(res.Callbacks)
+			submitted = door.Presets(res.Callbacks)
 		default:
 			var prompt string
 			var need bool
@@ -348,26 +348,6 @@ func inspect(cbs []nodes.Callback) step {
 	return st
 }
 
-// presets answers every callback with its preset inputs: a polling step answered so
-// ("keep waiting", exit not pressed). Numbers are given as a wire door gives them
-// (float64), which is what the engine accepts from any door.
-func presets(cbs []nodes.Callback) []nodes.Callback {
-	out := make([]nodes.Callback, len(cbs))
-	for i, cb := range cbs {
-		out[i] = nodes.Callback{Type: cb.Type, Input: make([]nodes.Field, len(cb.Input))}
-		for j, in := range cb.Input {
-			switch v := in.Value.(type) {
-			case int:
-				in.Value = float64(v)
-			case int64:
-				in.Value = float64(v)
-			}
-			out[i].Input[j] = in
-		}
-	}
-	return out
-}
-
 // isSlot reports whether cb takes the user's typed answer.
 func isSlot(cb nodes.Callback, polling bool) bool {
 	switch cb.Type {
@@ -413,7 +393,7 @@ func fill(cbs []nodes.Callback, t *turn, shared nodes.State) (out []nodes.Callba
 	loneName := names == 1 && len(cbs) == 1 && shared != nil && shared.String(nodes.KeyUsername) == ""
 	var texts []string
 	slots := 0
-	out = presets(cbs)
+	out = door.Presets(cbs)
 	for i, cb := range cbs {
 		if cb.Type == nodes.TypeTextOutput {
 			if m := cb.OutString("message"); m != "" {
@@ -422,7 +402,7 @@ func fill(cbs []nodes.Callback, t *turn, shared nodes.State) (out []nodes.Callba
 			continue
 		}
 		if cb.Type == nodes.TypeName && (credentials || loneName) {
-			setMain(&out[i], t.user)
+			door.SetMain(&out[i], t.user)
 			continue
 		}
 		if !isSlot(cb, polling) {
@@ -442,7 +422,7 @@ func fill(cbs []nodes.Callback, t *turn, shared nodes.State) (out []nodes.Callba
 			t.answered = true
 			continue
 		}
-		setMain(&out[i], v)
+		door.SetMain(&out[i], v)
 		t.answered = true
 	}
 	if need && len(texts) > 0 {
@@ -502,16 +482,6 @@ func stringsOf(v any) []string {
 		return out
 	}
 	return nil
-}
-
-func setMain(cb *nodes.Callback, v any) {
-	for i := range cb.Input {
-		if cb.Input[i].Name == "" {
-			cb.Input[i].Value = v
-			return
-		}
-	}
-	cb.Input = append(cb.Input, nodes.Field{Name: "", Value: v})
 }
 
 func typesOf(cbs []nodes.Callback) []string {

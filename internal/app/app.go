@@ -242,6 +242,9 @@ func (a *App) mountDoors(_ context.Context) error {
 	if err := setupRADIUS(a); err != nil {
 		return err
 	}
+	if err := setupLinOTP(a); err != nil {
+		return err
+	}
 	if err := mountViewer(a); err != nil {
 		return err
 	}

@@ -177,7 +177,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 }
 
 // Sections owned by other packages; anything else unknown in the file is an error.
-var sections = map[string]bool{"push": true, "realm_settings": true, "radius": true}
+var sections = map[string]bool{"push": true, "realm_settings": true, "radius": true, "linotp": true}
 
 func (c *Config) validate() error {
 	var errs []string

@@ -33,6 +33,7 @@ func Register(r *nodes.Registry) {
 	registerPushWait(r)
 	registerRecoveryCodeCollectorDecision(r)
 	registerRecoveryCodeDisplay(r)
+	registerTransactionData(r)
 }
 
 // Shared-state keys, AM's names.

@@ -21,6 +21,7 @@ type PushSenderConfig struct {
 	CustomPayload  []string          `json:"custom_payload" default:"[]" doc:"Shared-state keys sent in the push payload (at most 3 KiB of JSON)."`
 	PushType       string            `json:"push_type" default:"challenge" enum:"tap|challenge|biometric" doc:"What the user does on the device: tap to accept, challenge (pick the number the login shows, out of three: number matching, the default), or biometric."`
 	CaptureFailure bool              `json:"capture_failure" default:"false" doc:"On failure, take the failure outcome and write the reason to PushAuthFailureReason instead of failing the journey."`
+	Transaction    bool              `json:"transaction" default:"false" doc:"Send the transaction a transaction_data node took: the device shows its text verbatim (user_message when it is empty) and the approval counts only for that transaction id and text."`
 }
 
 func (c *PushSenderConfig) outcomes() []nodes.Outcome {
@@ -129,6 +130,13 @@ func (n *pushSender) Process(ctx *nodes.Context) (nodes.Action, error) {
 		}
 		req.ContextInfo = info
 	}
+	if n.cfg.Transaction {
+		id := ctx.Shared.String(KeyTransactionID)
+		if id == "" {
+			return nodes.Action{}, fmt.Errorf("push sender: no transaction in this flow (%s missing); put a transaction_data node before it", KeyTransactionID)
+		}
+		req.Transaction = &push.Transaction{ID: id, Text: ctx.Shared.String(KeyTransactionData)}
+	}
 	if len(n.cfg.CustomPayload) > 0 {
 		req.Payload = map[string]any{}
 		for _, k := range n.cfg.CustomPayload {
@@ -155,6 +163,9 @@ func (n *pushSender) Process(ctx *nodes.Context) (nodes.Action, error) {
 		return n.failure(ctx, ReasonTransmission, "The push notification could not be sent.", err)
 	}
 	ctx.Shared[KeyMessageID] = sent.MessageID
+	if n.cfg.Transaction {
+		ctx.Shared[KeyTransactionDevice] = sent.DeviceID
+	}
 	ctx.Shared[KeyTimeout] = n.cfg.MessageTimeout
 	if sent.Number > 0 {
 		ctx.Shared[KeyNumber] = sent.Number

@@ -20,10 +20,13 @@ const (
 	TypeWebhook = "webhook"
 	TypeLog     = "log"
 	TypePoll    = "poll"
+	// TypeChallengeService is LinOTP's push provider: challenge-service URLs with
+	// failover, over mutual TLS.
+	TypeChallengeService = "challenge_service"
 )
 
 // providerTypes lists the provider types in documentation order.
-var providerTypes = []string{TypeFCM, TypeAPNS, TypeWebhook, TypeLog, TypePoll}
+var providerTypes = []string{TypeFCM, TypeAPNS, TypeWebhook, TypeLog, TypePoll, TypeChallengeService}
 
 // Config is the push delivery configuration: the providers, the rules that choose
 // between them, and the provider per communication type when no rule applies.
@@ -47,6 +50,12 @@ var providerTypes = []string{TypeFCM, TypeAPNS, TypeWebhook, TypeLog, TypePoll}
 //	    team_id: DEF123GHIJ
 //	    topic: com.example.authenticator
 //	    endpoint: production
+//	  - name: challenge
+//	    type: challenge_service
+//	    push_urls: [https://cs1.example.com/v1/challenge, https://cs2.example.com/v1/challenge]
+//	    access_certificate: /etc/arbor/cs_client.pem
+//	    server_certificate: /etc/arbor/cs-ca-cert.pem
+//	    timeout: 120s
 //	  - name: dmz-relay
 //	    type: webhook
 //	    urls: [https://push1.dmz.example/arbor, https://push2.dmz.example/arbor]
@@ -80,9 +89,11 @@ type ProviderConfig struct {
 	// Name identifies the provider in rules, defaults and metrics; it defaults to the
 	// type.
 	Name string `yaml:"name,omitempty" json:"name,omitempty"`
-	// Type is fcm, apns, webhook, log or poll.
+	// Type is fcm, apns, webhook, log, poll or challenge_service.
 	Type string `yaml:"type" json:"type"`
-	// Timeout bounds one send (fcm, apns) or one attempt per URL (webhook).
+	// Timeout bounds one send (fcm, apns) or one attempt per URL (webhook); for
+	// challenge_service it is how long its pushes stay valid (default 120s), as
+	// LinOTP's push provider timeout.
 	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	// CAFile is a PEM bundle trusted instead of the system roots (fcm, apns, webhook).
 	CAFile string `yaml:"ca_file,omitempty" json:"ca_file,omitempty"`
@@ -110,9 +121,19 @@ type ProviderConfig struct {
 	Secret string `yaml:"secret,omitempty" json:"secret,omitempty"`
 	// SecretEnv names the environment variable holding the secret (webhook).
 	SecretEnv string `yaml:"secret_env,omitempty" json:"secret_env,omitempty"`
-	// Communications are the device communication types served (webhook); they
-	// default to webhook, fcm and apns.
+	// Communications are the device communication types served (webhook: default
+	// webhook, fcm and apns; challenge_service: default fcm and apns).
 	Communications []string `yaml:"communications,omitempty" json:"communications,omitempty"`
+
+	// PushURLs are the challenge-service URLs, https, tried in order until one answers
+	// 2xx (challenge_service).
+	PushURLs []string `yaml:"push_urls,omitempty" json:"push_urls,omitempty"`
+	// AccessCertificate is a PEM file with the client certificate and its key that
+	// Arbor presents to the service (challenge_service).
+	AccessCertificate string `yaml:"access_certificate,omitempty" json:"access_certificate,omitempty"`
+	// ServerCertificate is a PEM bundle trusted for the service's certificate instead
+	// of the system roots (challenge_service).
+	ServerCertificate string `yaml:"server_certificate,omitempty" json:"server_certificate,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("10s", "1m30s") in
@@ -168,7 +189,7 @@ var fieldTypes = []struct {
 	set   func(*ProviderConfig) bool
 	types []string
 }{
-	{"timeout", func(p *ProviderConfig) bool { return p.Timeout != 0 }, []string{TypeFCM, TypeAPNS, TypeWebhook}},
+	{"timeout", func(p *ProviderConfig) bool { return p.Timeout != 0 }, []string{TypeFCM, TypeAPNS, TypeWebhook, TypeChallengeService}},
 	{"ca_file", func(p *ProviderConfig) bool { return p.CAFile != "" }, []string{TypeFCM, TypeAPNS, TypeWebhook}},
 	{"endpoint", func(p *ProviderConfig) bool { return p.Endpoint != "" }, []string{TypeFCM, TypeAPNS}},
 	{"credentials_file", func(p *ProviderConfig) bool { return p.CredentialsFile != "" }, []string{TypeFCM}},
@@ -180,7 +201,10 @@ var fieldTypes = []struct {
 	{"urls", func(p *ProviderConfig) bool { return len(p.URLs) > 0 }, []string{TypeWebhook}},
 	{"secret", func(p *ProviderConfig) bool { return p.Secret != "" }, []string{TypeWebhook}},
 	{"secret_env", func(p *ProviderConfig) bool { return p.SecretEnv != "" }, []string{TypeWebhook}},
-	{"communications", func(p *ProviderConfig) bool { return len(p.Communications) > 0 }, []string{TypeWebhook}},
+	{"communications", func(p *ProviderConfig) bool { return len(p.Communications) > 0 }, []string{TypeWebhook, TypeChallengeService}},
+	{"push_urls", func(p *ProviderConfig) bool { return len(p.PushURLs) > 0 }, []string{TypeChallengeService}},
+	{"access_certificate", func(p *ProviderConfig) bool { return p.AccessCertificate != "" }, []string{TypeChallengeService}},
+	{"server_certificate", func(p *ProviderConfig) bool { return p.ServerCertificate != "" }, []string{TypeChallengeService}},
 }
 
 // Build checks cfg and returns the Router it describes. Every problem is reported at
@@ -340,6 +364,33 @@ func buildProvider(typ, name string, pc ProviderConfig, logger *slog.Logger) (Pr
 			}
 		}
 		return w, nil
+	case TypeChallengeService:
+		cfg := ChallengeServiceConfig{Name: name, URLs: pc.PushURLs, Validity: time.Duration(pc.Timeout), Communications: pc.Communications}
+		var errs errorList
+		if pc.AccessCertificate != "" {
+			cert, err := loadKeyPair(pc.AccessCertificate)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			cfg.ClientCertificate = cert
+		}
+		if pc.ServerCertificate != "" {
+			pool, err := loadCertPool(pc.ServerCertificate)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("server_certificate: %w", err))
+			}
+			cfg.RootCAs = pool
+		}
+		c, err := newChallengeService(cfg)
+		if list, ok := err.(errorList); ok {
+			errs = append(errs, list...)
+		} else if err != nil {
+			errs = append(errs, err)
+		}
+		if len(errs) > 0 {
+			return nil, errs.err()
+		}
+		return c, nil
 	case TypeLog:
 		return NewLog(name, logger), nil
 	case TypePoll:
@@ -391,13 +442,17 @@ func (b brokenProvider) Send(context.Context, Message) error {
 
 // ensure the built-in providers satisfy the interfaces.
 var (
-	_ Deliverer       = (*Router)(nil)
-	_ Provider        = (*FCM)(nil)
-	_ Provider        = (*APNS)(nil)
-	_ Provider        = (*Webhook)(nil)
-	_ Provider        = (*Log)(nil)
-	_ Provider        = (*Poll)(nil)
-	_ TimeoutProvider = (*FCM)(nil)
-	_ TimeoutProvider = (*APNS)(nil)
-	_ TimeoutProvider = (*Webhook)(nil)
+	_ Deliverer         = (*Router)(nil)
+	_ ValidityDeliverer = (*Router)(nil)
+	_ Provider          = (*FCM)(nil)
+	_ Provider          = (*APNS)(nil)
+	_ Provider          = (*Webhook)(nil)
+	_ Provider          = (*Log)(nil)
+	_ Provider          = (*Poll)(nil)
+	_ TimeoutProvider   = (*FCM)(nil)
+	_ TimeoutProvider   = (*APNS)(nil)
+	_ TimeoutProvider   = (*Webhook)(nil)
+	_ Provider          = (*ChallengeService)(nil)
+	_ TimeoutProvider   = (*ChallengeService)(nil)
+	_ ValidityProvider  = (*ChallengeService)(nil)
 )

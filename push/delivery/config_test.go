@@ -202,7 +202,7 @@ func TestBuildRejects(t *testing.T) {
 		want []string
 	}{
 		{"unknown type", Config{Providers: []ProviderConfig{{Name: "x", Type: "sms"}}},
-			[]string{`providers[0] "x": unknown type "sms" (want one of fcm, apns, webhook, log, poll)`}},
+			[]string{`providers[0] "x": unknown type "sms" (want one of fcm, apns, webhook, log, poll, challenge_service)`}},
 		{"missing type", Config{Providers: []ProviderConfig{{Name: "x"}}},
 			[]string{`providers[0] "x": type is required`}},
 		{"missing type and name", Config{Providers: []ProviderConfig{{}}},

@@ -50,3 +50,13 @@ type Deliverer interface {
 	// within its context's deadline: a failed delivery never hangs a journey.
 	Deliver(ctx context.Context, m Message) error
 }
+
+// ValidityDeliverer is a Deliverer that can say, before a message is signed, how long a
+// push to its device should stay valid (0: as the sender asked). The Router implements
+// it from its providers' ValidityProvider.
+type ValidityDeliverer interface {
+	Deliverer
+	// Validity returns the life of a push like m; m needs only its device, realm, user
+	// and client address.
+	Validity(m Message) time.Duration
+}

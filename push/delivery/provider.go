@@ -43,6 +43,13 @@ type TimeoutProvider interface {
 	Timeout() time.Duration
 }
 
+// ValidityProvider is implemented by providers that decide how long the pushes they
+// carry stay valid (challenge_service's timeout, as LinOTP's push providers do).
+type ValidityProvider interface {
+	// Validity is how long a push sent through the provider stays valid.
+	Validity() time.Duration
+}
+
 // DefaultTimeout bounds a Send when neither the configuration nor the provider sets a
 // timeout.
 const DefaultTimeout = 10 * time.Second

@@ -293,6 +293,21 @@ func (r *Router) Route(m Message) (provider, rule string, err error) {
 	return rt.p.Name(), rule, nil
 }
 
+// Validity returns how long a push to m's device should stay valid when the provider
+// the rules pick for it says (a ValidityProvider, such as challenge_service), else 0.
+// The push service asks before it signs the message, so the expiry the device sees is
+// the provider's.
+func (r *Router) Validity(m Message) time.Duration {
+	rt, _, err := r.pick(m)
+	if err != nil {
+		return 0
+	}
+	if vp, ok := rt.p.(ValidityProvider); ok {
+		return vp.Validity()
+	}
+	return 0
+}
+
 // Deliver sends m through the provider the rules or defaults pick, within
 // min(ctx's deadline, the provider's timeout). Every error wraps ErrTransmission.
 // Outcomes are logged at debug level only: the caller gets the error and decides how

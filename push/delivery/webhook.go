@@ -59,13 +59,10 @@ type WebhookConfig struct {
 // VerifyWebhook and should use message_id to drop duplicates, since a URL that timed
 // out may still have acted on the message.
 type Webhook struct {
-	name    string
-	urls    []*url.URL
-	secret  []byte
-	timeout time.Duration
-	comms   []string
-	client  *http.Client
-	now     func() time.Time
+	failover
+	secret []byte
+	comms  []string
+	now    func() time.Time
 }
 
 // NewWebhook returns a webhook provider after checking its URLs and secret.
@@ -123,19 +120,11 @@ func newWebhook(cfg WebhookConfig) (*Webhook, error) {
 		timeout = DefaultWebhookTimeout
 	}
 	return &Webhook{
-		name:    name,
-		urls:    urls,
-		secret:  bytes.Clone(cfg.Secret),
-		timeout: timeout,
-		comms:   comms,
-		client: &http.Client{
-			Transport: newTransport(cfg.RootCAs),
-			// A redirect would resend the signed challenge somewhere unconfigured.
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		},
-		now: time.Now,
+		failover: failover{name: name, urls: urls, timeout: timeout, client: newFailoverClient(newTransport(cfg.RootCAs)),
+			userAgent: "arbor-push-webhook/1"},
+		secret: bytes.Clone(cfg.Secret),
+		comms:  comms,
+		now:    time.Now,
 	}, nil
 }
 
@@ -148,7 +137,7 @@ func (w *Webhook) Supports(communication string) bool {
 }
 
 // Timeout returns the longest one Send may take: the per-URL timeout for every URL.
-func (w *Webhook) Timeout() time.Duration { return w.timeout * time.Duration(len(w.urls)) }
+func (w *Webhook) Timeout() time.Duration { return w.maxTime() }
 
 // WebhookPayload is the JSON body a webhook receives.
 type WebhookPayload struct {
@@ -249,7 +238,16 @@ func VerifyWebhook(secret []byte, header string, body []byte, tolerance time.Dur
 // lists each failure.
 func (w *Webhook) Send(ctx context.Context, m Message) error {
 	now := w.now()
-	body, err := json.Marshal(WebhookPayload{
+	body, err := payloadJSON(m, now)
+	if err != nil {
+		return transmissionError(w.name, "encode message", err)
+	}
+	return w.send(ctx, m.MessageID, body, http.Header{WebhookSignatureHeader: {SignWebhook(w.secret, body, now)}})
+}
+
+// payloadJSON is the WebhookPayload of m sent at now, as JSON.
+func payloadJSON(m Message, now time.Time) ([]byte, error) {
+	return json.Marshal(WebhookPayload{
 		MessageID: m.MessageID,
 		JWT:       m.JWT,
 		Title:     m.Title,
@@ -264,49 +262,4 @@ func (w *Webhook) Send(ctx context.Context, m Message) error {
 		},
 		SentAt: now.UTC().Truncate(time.Second),
 	})
-	if err != nil {
-		return transmissionError(w.name, "encode message", err)
-	}
-	sig := SignWebhook(w.secret, body, now)
-	var failures []error
-	for i, u := range w.urls {
-		if ctx.Err() != nil {
-			failures = append(failures, fmt.Errorf("%s and %d more: not tried: %w", redactURL(u), len(w.urls)-i-1, ctx.Err()))
-			break
-		}
-		err := w.post(ctx, u, len(w.urls)-i, body, sig)
-		if err == nil {
-			return nil
-		}
-		failures = append(failures, err)
-	}
-	return transmissionError(w.name, fmt.Sprintf("message %s: all %d URLs failed", m.MessageID, len(w.urls)), errorList(failures))
-}
-
-// post makes one attempt at u, with left URLs (u included) still to try.
-func (w *Webhook) post(ctx context.Context, u *url.URL, left int, body []byte, sig string) error {
-	d := w.timeout
-	if dl, ok := ctx.Deadline(); ok {
-		if share := time.Until(dl) / time.Duration(left); share < d {
-			d = share
-		}
-	}
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("%s: %w", redactURL(u), err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "arbor-push-webhook/1")
-	req.Header.Set(WebhookSignatureHeader, sig)
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s: %w", redactURL(u), withoutURL(err))
-	}
-	drain(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s: HTTP %d", redactURL(u), resp.StatusCode)
-	}
-	return nil
 }
