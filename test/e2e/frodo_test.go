@@ -123,8 +123,13 @@ func TestFrodoCLI(t *testing.T) {
 		}
 		return names
 	}
-	if got := strings.Join(list(), ","); got != "login,oath-mfa,push-mfa,radius" {
-		t.Fatalf("journey list: %s", got)
+	names, err := repo.Names(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtins := strings.Join(names, ",") // the built-in journeys, sorted
+	if got := strings.Join(list(), ","); got != builtins || !strings.Contains(got, "push-mfa") {
+		t.Fatalf("journey list: %s, want %s", got, builtins)
 	}
 
 	out = frodo.run("journey", "export", "-i", "push-mfa", srv.URL)
@@ -175,7 +180,7 @@ func TestFrodoCLI(t *testing.T) {
 	if _, err := repo.Validate(ctx, imported.Raw); err != nil {
 		t.Fatalf("the imported journey does not validate: %v", err)
 	}
-	if got := strings.Join(list(), ","); got != "login,oath-mfa,push-mfa,pushregistration,radius" {
+	if got := strings.Join(list(), ","); got != strings.Replace(builtins, "push-mfa", "push-mfa,pushregistration", 1) {
 		t.Fatalf("journey list after import: %s", got)
 	}
 	// The imported journey runs: alice's password (zero-page) leads to the QR code.
@@ -208,7 +213,7 @@ func TestFrodoCLI(t *testing.T) {
 	if _, err := repo.Head(ctx, "pushregistration"); !errors.Is(err, journeys.ErrNotFound) {
 		t.Fatalf("the deleted journey is still there: %v", err)
 	}
-	if got := strings.Join(list(), ","); got != "login,oath-mfa,push-mfa,radius" {
+	if got := strings.Join(list(), ","); got != builtins {
 		t.Fatalf("journey list after delete: %s", got)
 	}
 	// With the store down, reading journeys is AM's 503, not a wrong answer.
