@@ -39,7 +39,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-say "npm packages (ForgeRock SDK, pinned by test/sdk/package-lock.json)"
+say "npm packages (ForgeRock SDK and frodo-cli, pinned by test/sdk/package-lock.json)"
 (cd test/sdk && npm ci --no-audit --no-fund --loglevel=error)
 
 say "gofmt"

@@ -222,6 +222,11 @@ func (s *Server) start(c echo.Context, realm string, q url.Values, cl door.Clien
 	if err != nil {
 		return s.engineError(err)
 	}
+	if s.cfg.ZeroPageLogin {
+		if out, err = s.zeroPage(c, realm, q, cl, out); err != nil {
+			return s.engineError(err)
+		}
+	}
 	return s.respond(c, out, q, cl)
 }
 

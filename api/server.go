@@ -1,6 +1,8 @@
 // Package api is Arbor's HTTP server (echo): the ForgeRock AM-compatible REST endpoints
-// (/json/.../authenticate and /json/.../sessions), the push device endpoints, health
-// checks and Prometheus metrics. Browser pages (package web) mount on the same server.
+// (/json/.../authenticate, with AM's zero-page login, and /json/.../sessions), AM's
+// serverinfo and journey configuration endpoints that frodo-cli manages journeys with
+// (amconfig.go), the push device endpoints, health checks and Prometheus metrics.
+// Browser pages (package web) mount on the same server.
 //
 // Every error is answered in AM's CREST shape, {"code","reason","message"[,"detail"]},
 // so the ForgeRock SDKs classify it as they would AM's. Bad input changes nothing; a
@@ -25,6 +27,7 @@ import (
 	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/engine"
 	"github.com/arbor-auth/arbor/keys"
+	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/store"
 )
 
@@ -41,6 +44,10 @@ type Config struct {
 	MetricsToken string
 	// MetricsElsewhere keeps /metrics off this server (it has its own listener).
 	MetricsElsewhere bool
+	// ZeroPageLogin lets the first POST of /json/authenticate carry the user name and
+	// password in X-OpenAM-Username and X-OpenAM-Password, as AM's REST API does
+	// (frodo-cli and amster log in this way).
+	ZeroPageLogin bool
 	// Now is the clock authIds are issued and checked with (default time.Now); it must be
 	// the engine's, since an authId lives as long as its flow.
 	Now func() time.Time
@@ -58,6 +65,7 @@ type Server struct {
 	metrics  *engine.Metrics
 	httpReqs *prometheus.CounterVec
 	mounts   []mount
+	trees    *amTrees // nil without Deps.Journeys
 	noCORS   []string // path prefixes cors leaves alone
 }
 
@@ -74,6 +82,10 @@ type Deps struct {
 	// served from.
 	Registry prometheus.Registerer
 	Gatherer prometheus.Gatherer
+	// Journeys and Nodes, when set, serve AM's journey configuration endpoints
+	// (realm-config/authentication/authenticationtrees, see amconfig.go) to admins.
+	Journeys JourneyStore
+	Nodes    *nodes.Registry
 }
 
 // New builds the server and its routes.
@@ -93,6 +105,9 @@ func New(cfg Config, d Deps) *Server {
 	s := &Server{
 		cfg: cfg, door: d.Door, store: d.Store, audit: d.Audit, log: d.Log, metrics: d.Metrics,
 		authIDs: newAuthIDCodec(d.Keys.Key(keys.PurposeAuthID)),
+	}
+	if d.Journeys != nil {
+		s.trees = &amTrees{s: s, repo: d.Journeys, reg: d.Nodes}
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -156,6 +171,9 @@ func (s *Server) route(c echo.Context) error {
 		return s.authenticate(c, realm)
 	case (resource == "sessions" || resource == "sessions/") && method == http.MethodPost:
 		return s.sessionAction(c, realm)
+	}
+	if ok, err := s.amConfig(c, realm, resource); ok {
+		return err
 	}
 	for _, m := range s.mounts {
 		if resource == m.resource || strings.HasPrefix(resource, m.resource+"/") {

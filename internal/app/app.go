@@ -213,9 +213,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 
 	a.API = api.New(api.Config{
 		CookieName: cfg.CookieName, CORSOrigins: cfg.CORSOrigins, MaxBodyBytes: cfg.MaxBodyBytes,
-		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsListen != "", Now: a.now,
+		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsListen != "", ZeroPageLogin: cfg.ZeroPageLogin, Now: a.now,
 	}, api.Deps{Door: a.Door, Store: a.Store, Keys: a.Keys, Audit: a.Audit, Log: log,
-		Metrics: em, Registry: a.Metrics, Gatherer: a.Metrics})
+		Metrics: em, Registry: a.Metrics, Gatherer: a.Metrics, Journeys: a.Journeys, Nodes: a.Registry})
 	if err := a.mountDoors(ctx); err != nil {
 		return nil, err
 	}

@@ -39,6 +39,7 @@ type Config struct {
 	SuccessURL       string        `key:"success_url" default:"/" usage:"successUrl of a login without an allowed goto"`
 	AllowedRedirects []string      `key:"allowed_redirects" default:"" usage:"URL prefixes a goto may redirect to (comma-separated)"`
 	CORSOrigins      []string      `key:"cors_origins" default:"" usage:"Origins allowed to call the REST API with credentials (comma-separated)"`
+	ZeroPageLogin    bool          `key:"zero_page_login" default:"true" usage:"Accept X-OpenAM-Username / X-OpenAM-Password on the first POST of /json/authenticate, as AM does (frodo-cli logs in this way)"`
 	TrustedProxies   []string      `key:"trusted_proxies" default:"" usage:"Networks of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated: 10.0.0.0/8,::1); empty trusts none"`
 	SessionIdle      time.Duration `key:"session_idle" default:"30m" usage:"Session idle timeout"`
 	SessionMax       time.Duration `key:"session_max" default:"8h" usage:"Session maximum lifetime"`

@@ -517,3 +517,36 @@ func TestImportOATH(t *testing.T) {
 		t.Errorf("long secret: %v", problems(res))
 	}
 }
+
+// TestSupports: the AM node types Import converts, aliases included, and none other;
+// Types lists exactly those.
+func TestSupports(t *testing.T) {
+	reg := registry()
+	for _, tc := range []struct {
+		typ  string
+		want bool
+	}{
+		{"PageNode", true},
+		{"ValidatedUsernameNode", true},
+		{"IdentityStoreDecisionNode", true},
+		{"PushRegistrationNode", true},
+		{"WebAuthnAuthenticationNode", false},
+		{"ScriptedDecisionNode", false},
+		{"", false},
+	} {
+		if got := Supports(tc.typ, reg); got != tc.want {
+			t.Errorf("Supports(%q) = %v, want %v", tc.typ, got, tc.want)
+		}
+	}
+	types := Types(reg)
+	seen := map[string]bool{}
+	for _, ty := range types {
+		if !Supports(ty.ID, reg) || ty.Name == "" || seen[ty.ID] {
+			t.Errorf("Types lists %+v", ty)
+		}
+		seen[ty.ID] = true
+	}
+	if !seen["PageNode"] || !seen["ValidatedPasswordNode"] || len(types) < 20 {
+		t.Errorf("Types: %v", types)
+	}
+}

@@ -1,5 +1,7 @@
 package forgerock
 
+import "github.com/arbor-auth/arbor/nodes"
+
 // field maps one AM node attribute to one Arbor config field.
 type field struct {
 	// am is the attribute's name in AM's node config (the config method's name).
@@ -220,3 +222,38 @@ var identityStoreOutcomes = [][2]string{{"TRUE", "true"}, {"FALSE", "false"}}
 
 // identityStoreFalseLike are IdentityStoreDecisionNode outcomes Arbor folds into false.
 var identityStoreFalseLike = []string{"LOCKED", "CANCELLED", "EXPIRED"}
+
+// Supports reports whether Import converts AM node type amType (an alias included) to
+// a node type reg has; a nil reg has every Arbor type.
+func Supports(amType string, reg *nodes.Registry) bool {
+	k := byAM[amType]
+	if k == nil {
+		return false
+	}
+	if reg == nil {
+		return true
+	}
+	_, ok := reg.Lookup(k.arbor)
+	return ok
+}
+
+// Type is an AM node type: its id (_type._id) and display name.
+type Type struct {
+	ID, Name string
+}
+
+// Types lists the AM node types Import converts to a node type reg has (all the
+// converter knows for a nil reg), aliases included, in palette order.
+func Types(reg *nodes.Registry) []Type {
+	var out []Type
+	for _, k := range kinds {
+		if !Supports(k.am, reg) {
+			continue
+		}
+		out = append(out, Type{ID: k.am, Name: k.title})
+		for _, a := range k.aliases {
+			out = append(out, Type{ID: a, Name: k.title})
+		}
+	}
+	return out
+}
