@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/nodes"
 )
@@ -239,11 +240,9 @@ func (a *API) deleteJourney(c echo.Context, p *principal) error {
 // requiredBy refuses a change that would leave a realm without its default or step-up
 // journey.
 func (a *API) requiredBy(name string) error {
-	for _, r := range a.d.Door.Realms() {
-		pol := a.d.Door.Policy(r)
-		if pol.DefaultJourney == name || pol.StepUpJourney == name {
-			return errorf(http.StatusConflict, CodeJourneyRequired, "Journey %q is the default or step-up journey of realm %s; it must stay enabled.", name, r)
-		}
+	var re *door.RequiredJourneyError
+	if err := a.d.Door.RequiredBy(name); errors.As(err, &re) {
+		return errorf(http.StatusConflict, CodeJourneyRequired, "Journey %q is the %s journey of realm %s; it must stay enabled.", name, re.Role, re.Realm)
 	}
 	return nil
 }

@@ -133,6 +133,8 @@ func TestJourneyEndpoints(t *testing.T) {
 			t.Fatalf("get after disable: %s", r.raw)
 		}
 		want(t, "disable login", e.call(t, root, http.MethodPost, "/journeys/login/disable", ""), http.StatusConflict, "journey.required")
+		// An app-only user's step-up journey is needed as much as the push one.
+		want(t, "disable oath-mfa", e.call(t, root, http.MethodPost, "/journeys/oath-mfa/disable", ""), http.StatusConflict, "journey.required")
 		want(t, "disable missing", e.call(t, root, http.MethodPost, "/journeys/nope/disable", ""), http.StatusNotFound, "journey.not_found")
 		if st, body := restStart(t, e.URL); st != http.StatusBadRequest || !strings.Contains(string(body), "disabled") {
 			t.Fatalf("a flow of the disabled journey started: %d %s", st, body)

@@ -187,7 +187,7 @@ func TestAMConfigTrees(t *testing.T) {
 		{"oversized", "PUT", "/trees/x", `{"a":"` + strings.Repeat("x", 70<<10) + `"}`, nil, 413, "larger"},
 		{"a malformed id", "GET", "/trees/a%3Cb", nil, nil, 400, "Malformed"},
 		{"a tree whose nodes were never PUT", "PUT", "/trees/PushRegistration", fx["tree"], nil, 400, "missing_node_config"},
-		{"deleting a realm's default journey", "DELETE", "/trees/login", nil, nil, 409, "default or step-up"},
+		{"deleting a realm's default journey", "DELETE", "/trees/login", nil, nil, 409, "is the default journey of realm /"},
 		{"deleting a node a journey has", "DELETE", "/nodes/PageNode/" + entry, nil, nil, 409, "push-mfa"},
 		{"POST to a tree", "POST", "/trees/login", "{}", nil, 405, "Method"},
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/journeys/forgerock"
 	"github.com/arbor-auth/arbor/nodes"
@@ -465,10 +466,9 @@ func (t *amTrees) deleteTree(c echo.Context, id string, p *principal) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range t.s.door.Realms() {
-		if pol := t.s.door.Policy(r); pol.DefaultJourney == name || pol.StepUpJourney == name || pol.OTPStepUpJourney == name {
-			return amError(http.StatusConflict, fmt.Sprintf("Journey '%s' is the default or step-up journey of realm %s; configure another one first", name, r))
-		}
+	var re *door.RequiredJourneyError
+	if err := t.s.door.RequiredBy(name); errors.As(err, &re) {
+		return amError(http.StatusConflict, fmt.Sprintf("Journey '%s' is the %s journey of realm %s; configure another one first", name, re.Role, re.Realm))
 	}
 	latest, enabled, err := t.repo.Latest(ctx, name)
 	if err != nil {

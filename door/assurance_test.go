@@ -2,6 +2,7 @@ package door
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -75,6 +76,32 @@ func TestStepUpJourneyFollowsTheFactors(t *testing.T) {
 	} {
 		if got, err := c.StepUpJourney(context.Background(), tc.realm, tc.user); err != nil || got != tc.want {
 			t.Errorf("%s in %s: %q, %v; want %q", tc.user, tc.realm, got, err, tc.want)
+		}
+	}
+}
+
+// TestRequiredBy: a journey a realm's policy names cannot be disabled or deleted; others can.
+func TestRequiredBy(t *testing.T) {
+	c := &Core{realms: map[string]bool{"/": true, "/alpha": true},
+		cfg: Config{Policies: map[string]RealmPolicy{"/alpha": {DefaultJourney: "alpha-login", OTPStepUpJourney: "alpha-otp"}}}}
+	for _, tc := range []struct{ journey, realm, role string }{
+		{"login", "/", "default"},
+		{"push-mfa", "/", "step-up"},
+		{"oath-mfa", "/", "OTP step-up"},
+		{"alpha-login", "/alpha", "default"},
+		{"alpha-otp", "/alpha", "OTP step-up"},
+		{"radius", "", ""},
+	} {
+		err := c.RequiredBy(tc.journey)
+		var re *RequiredJourneyError
+		if tc.realm == "" {
+			if err != nil {
+				t.Errorf("%s: %v, want nil", tc.journey, err)
+			}
+			continue
+		}
+		if !errors.As(err, &re) || re.Realm != tc.realm || re.Role != tc.role {
+			t.Errorf("%s: %v, want required as %s by %s", tc.journey, err, tc.role, tc.realm)
 		}
 	}
 }

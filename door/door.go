@@ -354,3 +354,31 @@ func (c *Core) finish(out *Outcome, res *engine.Result, err error) (*Outcome, er
 	}
 	return out, nil
 }
+
+// RequiredJourneyError says a journey is one a realm's policy names (its default,
+// step-up or OTP step-up journey), so it must stay enabled and may not be deleted.
+type RequiredJourneyError struct {
+	Journey, Realm, Role string
+}
+
+// Error says which realm needs the journey, and as what.
+func (e *RequiredJourneyError) Error() string {
+	return fmt.Sprintf("journey %q is the %s journey of realm %s; configure another one first", e.Journey, e.Role, e.Realm)
+}
+
+// RequiredBy returns a *RequiredJourneyError if a served realm's policy names journey,
+// nil otherwise: every door that disables or deletes journeys (the admin API, AM's
+// trees endpoints) asks here, so none can leave a realm without its sign-in.
+func (c *Core) RequiredBy(journey string) error {
+	for _, r := range c.Realms() {
+		p := c.Policy(r)
+		for _, x := range []struct{ name, role string }{
+			{p.DefaultJourney, "default"}, {p.StepUpJourney, "step-up"}, {p.OTPStepUpJourney, "OTP step-up"},
+		} {
+			if x.name == journey {
+				return &RequiredJourneyError{Journey: journey, Realm: r, Role: x.role}
+			}
+		}
+	}
+	return nil
+}
