@@ -21,9 +21,10 @@
 // Where this implementation differs from the shared contract (prompts/adminapi-contract.md):
 //   - A token restricted to realms cannot use the journeys endpoints (journeys are
 //     shared by every realm): 403 auth.forbidden.
-//   - GET /users/{u} has "has_password" and no "must_change_password"; PUT
-//     /users/{u}/password refuses "must_change": true with 400 request.invalid, since no
-//     journey asks a user for a new password yet.
+//   - GET /users/{u} also has "has_password". PUT /users/{u}/password with
+//     "must_change": true flags the account, so a journey's password_change node (the
+//     shipped fortigate journey has one) asks for a new password at the next login;
+//     without it the flag is cleared.
 //   - GET /users/{u}/sessions items are {"handle","created","expires","level",
 //     "factors","journey"[,"restricted"]}: sessions do not record their door or client.
 //   - Journey items also carry "actor" and, when the server's disabled_journeys names

@@ -31,9 +31,11 @@ type userView struct {
 	Locked     bool           `json:"locked"`
 	Attributes map[string]any `json:"attributes"`
 	// HasPassword reports whether the user can sign in with a password.
-	HasPassword bool      `json:"has_password"`
-	Created     time.Time `json:"created"`
-	Updated     time.Time `json:"updated"`
+	HasPassword bool `json:"has_password"`
+	// MustChangePassword: the next login's password_change node asks for a new one.
+	MustChangePassword bool      `json:"must_change_password"`
+	Created            time.Time `json:"created"`
+	Updated            time.Time `json:"updated"`
 }
 
 func viewOf(u *identity.User) *userView {
@@ -42,7 +44,8 @@ func viewOf(u *identity.User) *userView {
 		attrs = map[string]any{}
 	}
 	return &userView{Username: u.Username, Realm: u.Realm, Status: string(u.Status), Locked: u.Status == identity.StatusLocked,
-		Attributes: attrs, HasPassword: u.PasswordHash != "", Created: utc(u.Created), Updated: utc(u.Updated)}
+		Attributes: attrs, HasPassword: u.PasswordHash != "", MustChangePassword: u.MustChangePassword,
+		Created: utc(u.Created), Updated: utc(u.Updated)}
 }
 
 // realm reads ?realm= (default "/"), checks the server serves it and the principal may
@@ -236,12 +239,9 @@ func (a *API) setPassword(c echo.Context, p *principal) error {
 	if err := a.decodeBody(c, &body); err != nil {
 		return err
 	}
-	if body.MustChange {
-		return errorf(http.StatusBadRequest, CodeInvalid, "must_change is not supported yet: no journey asks a user for a new password. Nothing was changed.")
-	}
 	ctx := c.Request().Context()
 	name := c.Param("user")
-	if err := a.d.Users.SetPassword(ctx, realm, name, body.Password); err != nil {
+	if err := a.d.Users.ResetPassword(ctx, realm, name, body.Password, body.MustChange); err != nil {
 		return userError(realm, name, err)
 	}
 	ended, err := a.d.Door.EndSessions(ctx, realm, name, "", "password set by an admin")
@@ -249,7 +249,7 @@ func (a *API) setPassword(c echo.Context, p *principal) error {
 		return err
 	}
 	a.event(ctx, p, "user.password_set", target(realm, name), audit.Event{Realm: realm, User: name},
-		nil, map[string]any{"password": "changed", "sessions_ended": ended})
+		nil, map[string]any{"password": "changed", "must_change_password": body.MustChange, "sessions_ended": ended})
 	return c.NoContent(http.StatusNoContent)
 }
 

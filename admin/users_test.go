@@ -96,9 +96,21 @@ func TestUserEndpoints(t *testing.T) {
 			t.Fatal("a session outlived the password change")
 		}
 		want(t, "empty password", e.call(t, root, http.MethodPut, "/users/ann/password?realm=alpha", `{"password":""}`), http.StatusBadRequest, "request.invalid")
-		want(t, "must_change", e.call(t, root, http.MethodPut, "/users/ann/password?realm=alpha", `{"password":"x-y-z-1-2-3","must_change":true}`), http.StatusBadRequest, "request.invalid")
 		if _, err := e.Users.Authenticate(ctx, "/alpha", "ann", "N3w-pass-word"); err != nil {
 			t.Fatalf("a refused password change changed it: %v", err)
+		}
+		// A temporary password: the account is flagged for the password_change node, and
+		// the flag shows; a plain reset clears it.
+		want(t, "must_change", e.call(t, root, http.MethodPut, "/users/ann/password?realm=alpha", `{"password":"x-y-z-1-2-3","must_change":true}`), http.StatusNoContent, "")
+		if u, err := e.Users.Get(ctx, "/alpha", "ann"); err != nil || !u.MustChangePassword {
+			t.Fatalf("must_change did not flag the account: %+v %v", u, err)
+		}
+		if r := e.call(t, root, http.MethodGet, "/users/ann?realm=alpha", ""); !strings.Contains(r.raw, `"must_change_password":true`) {
+			t.Errorf("the user view hides the flag: %s", r.raw)
+		}
+		want(t, "reset", e.call(t, root, http.MethodPut, "/users/ann/password?realm=alpha", `{"password":"N3w-pass-word"}`), http.StatusNoContent, "")
+		if u, _ := e.Users.Get(ctx, "/alpha", "ann"); u.MustChangePassword {
+			t.Error("a plain reset left the flag")
 		}
 
 		// Disable ends every session at once; enable; unlock.

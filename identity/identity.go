@@ -768,6 +768,17 @@ func (s *Store) rehash(ctx context.Context, realm string, u *User, password stri
 // SetPassword hashes password with the Store's costs and makes it the user's password.
 // An empty password is an error.
 func (s *Store) SetPassword(ctx context.Context, realm, username, password string) error {
+	return s.setPassword(ctx, realm, username, password, nil)
+}
+
+// ResetPassword is SetPassword by an administrator: it also sets MustChangePassword to
+// mustChange in the same write, so a journey's password_change node asks the user for a
+// password of their own at the next login (or, with false, stops asking).
+func (s *Store) ResetPassword(ctx context.Context, realm, username, password string, mustChange bool) error {
+	return s.setPassword(ctx, realm, username, password, &mustChange)
+}
+
+func (s *Store) setPassword(ctx context.Context, realm, username, password string, mustChange *bool) error {
 	r, err := lookup("set password of", realm, username)
 	if err != nil {
 		return err
@@ -778,6 +789,9 @@ func (s *Store) SetPassword(ctx context.Context, realm, username, password strin
 	}
 	_, err = s.update(ctx, r, username, func(u *User) error {
 		u.PasswordHash = h
+		if mustChange != nil {
+			u.MustChangePassword = *mustChange
+		}
 		return nil
 	})
 	if err != nil {
