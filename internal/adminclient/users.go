@@ -95,9 +95,16 @@ func (c *Client) UpdateAttributes(ctx context.Context, realm, username string, a
 // SetPassword sets the user's password (the server hashes it) and ends the user's
 // sessions.
 func (c *Client) SetPassword(ctx context.Context, realm, username, password string) error {
+	return c.ResetPassword(ctx, realm, username, password, false)
+}
+
+// ResetPassword is SetPassword that also flags (mustChange) or unflags the account, so
+// that a journey's password_change node asks the user for a new password.
+func (c *Client) ResetPassword(ctx context.Context, realm, username, password string, mustChange bool) error {
 	body := jsonBody(struct {
-		Password string `json:"password"`
-	}{password})
+		Password   string `json:"password"`
+		MustChange bool   `json:"must_change,omitempty"`
+	}{password, mustChange})
 	_, err := c.call(ctx, request{method: http.MethodPut, path: userPath(username, "/password"), query: realmQuery(realm), body: body}, nil)
 	return err
 }

@@ -183,6 +183,16 @@ func TestUsersCLI(t *testing.T) {
 	if errs := run2(t, "\n", 2, "users", "passwd", "bob"); !strings.Contains(errs, "password is empty") {
 		t.Errorf("empty password: %s", errs)
 	}
+	// --must-change flags the account for a journey's password_change node.
+	if out := must(t, "second-Pass-2\n", "users", "passwd", "bob", "--must-change"); !strings.Contains(out, "must choose a new password") {
+		t.Errorf("passwd --must-change: %s", out)
+	}
+	if u, err := s.Users.Get(ctx, "/", "bob"); err != nil || !u.MustChangePassword {
+		t.Errorf("passwd --must-change did not flag the account: %v", err)
+	}
+	if restLogin(t, s.URL, "bob", "second-Pass-2") == "" { // the session passwd ended, again
+		t.Fatal("bob cannot sign in after passwd --must-change")
+	}
 
 	// sessions --end HANDLE ends one, --end all.
 	t1, t2 := restLogin(t, s.URL, "bob", "second-Pass-2"), restLogin(t, s.URL, "bob", "second-Pass-2")

@@ -22,7 +22,8 @@ const usersUsage = `usage: arbor users COMMAND [flags]
   get USERNAME                one user, with attributes
   disable|enable USERNAME     switch an account off (ending its sessions) or on
   unlock USERNAME             clear a lock
-  passwd USERNAME             set a new password (asked, or read from stdin); ends the user's sessions
+  passwd USERNAME [--must-change]  set a new password (asked, or read from stdin); ends the user's sessions;
+                              --must-change makes the user choose their own at the next sign-in
   sessions USERNAME [--end [HANDLE]]  list the user's sessions, or end all or one
   devices USERNAME [--remove ID]      list the user's devices, or remove one
   hash                        read a password on stdin, print its argon2id hash (offline)
@@ -67,6 +68,7 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		attrs      attrFlag
 		status     string
 		noPassword bool
+		mustChange bool
 		end        bool
 		remove     string
 	)
@@ -116,16 +118,21 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		"disable": userStateCmd(&realm, "disable", "disabled", (*adminclient.Client).DisableUser, withRealm(nil)),
 		"enable":  userStateCmd(&realm, "enable", "enabled", (*adminclient.Client).EnableUser, withRealm(nil)),
 		"unlock":  userStateCmd(&realm, "unlock", "unlocked", (*adminclient.Client).UnlockUser, withRealm(nil)),
-		"passwd": {usage: "passwd USERNAME", args: 1, flags: withRealm(nil),
+		"passwd": {usage: "passwd USERNAME [--must-change]", args: 1, flags: withRealm(func(fs *flag.FlagSet) {
+			fs.BoolVar(&mustChange, "must-change", false, "a temporary password: a journey's password_change node asks the user for a new one")
+		}),
 			run: func(ctx context.Context, e *adminEnv) error {
 				pw, err := readNewPassword(ctx, e, e.args[0])
 				if err != nil {
 					return err
 				}
-				if err := e.c.SetPassword(ctx, realm, e.args[0], pw); err != nil {
+				if err := e.c.ResetPassword(ctx, realm, e.args[0], pw, mustChange); err != nil {
 					return err
 				}
 				e.printf("password of %s set; the user's sessions were ended\n", e.args[0])
+				if mustChange {
+					e.printf("%s must choose a new password at the next sign-in\n", e.args[0])
+				}
 				return nil
 			}},
 		"sessions": {usage: "sessions USERNAME [--end [HANDLE]]", args: -1,

@@ -62,7 +62,7 @@ exit 0 done, 1 refused with the server's message, 2 bad usage):
   arbor users get USERNAME           show a user and their attributes
   arbor users disable|enable USERNAME  switch an account off (ending its sessions) or on
   arbor users unlock USERNAME        clear a lock
-  arbor users passwd USERNAME        set a password; ends the user's sessions
+  arbor users passwd USERNAME [--must-change]  set a password; ends the user's sessions
   arbor users sessions USERNAME [--end [HANDLE]]  list a user's sessions, or end all or one
   arbor users devices USERNAME [--remove ID]  list a user's devices, or remove one
 `
