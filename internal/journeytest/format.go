@@ -25,7 +25,10 @@
 // acts (the device, then the clock), and, when another step follows, sends the step
 // back with its inputs filled in. Inputs are keyed by callback type (the first callback
 // of that type not yet filled) or by input name (IDToken2); the value "$recovery_code"
-// is one of the user's recovery codes not used yet in the case.
+// is one of the user's recovery codes not used yet in the case, and "$otp" the code the
+// user's authenticator app shows at the case's clock (a case with app: NAME gives NAME a
+// time-based app, six digits, 30 s, before it starts; after a step that offered an app to
+// register, an otpauth:// URI, it is that app's code).
 package journeytest
 
 import (
@@ -68,7 +71,10 @@ type Case struct {
 	// Device names a user who has a registered phone (the reference authenticator) and
 	// ten recovery codes before the case starts.
 	Device string `yaml:"device"`
-	Steps  []Step `yaml:"steps"`
+	// App names a user who has an authenticator app (TOTP) before the case starts; the
+	// input "$otp" is its current code.
+	App   string `yaml:"app"`
+	Steps []Step `yaml:"steps"`
 	// line is where the case starts in its file.
 	line int
 }

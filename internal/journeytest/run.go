@@ -25,6 +25,7 @@ import (
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/oath"
 	"github.com/arbor-auth/arbor/push"
 )
 
@@ -145,6 +146,10 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
+// appSecret is the secret of a case's authenticator app (app:): fixed, so a failing
+// case's codes can be reproduced.
+var appSecret = []byte("journeytest app key!")
+
 // clock is the manual clock of one case.
 type clock struct {
 	mu sync.Mutex
@@ -185,6 +190,8 @@ type caseRun struct {
 	client *http.Client
 	phone  *authenticator.Authenticator
 	codes  []string // recovery codes not used yet
+	// appKey is the key of an authenticator app a registration step showed.
+	appKey *oath.Key
 	shape  map[string][]string
 
 	// The answer in front of the current step.
@@ -265,6 +272,17 @@ func (r *caseRun) setup(ctx context.Context, dir string) error {
 	}
 	phone.Client, phone.Now = r.client, r.clock.Now
 	r.phone = phone
+	if r.c.App != "" {
+		if r.app.Devices == nil {
+			return fmt.Errorf("app %q: this Arbor has no device registry", r.c.App)
+		}
+		if _, err := r.app.Devices.AddOATH(ctx, "/", r.c.App, devices.OATHDevice{Name: "Authenticator app", Params: oath.DefaultParams}, appSecret); err != nil {
+			return fmt.Errorf("app %q: %w", r.c.App, err)
+		}
+		if err := r.app.Devices.SetSkip(ctx, "/", r.c.App, devices.MethodOATH, devices.SkipNotSkippable); err != nil {
+			return fmt.Errorf("app %q: %w", r.c.App, err)
+		}
+	}
 	if r.c.Device == "" {
 		return nil
 	}
@@ -489,9 +507,20 @@ func (r *caseRun) device(ctx context.Context, action string) error {
 // codeInScript finds the recovery codes in the script a recovery_code_display sends.
 var codeInScript = regexp.MustCompile(`"([0-9A-Za-z]{10})\\n"`)
 
-// collectCodes remembers recovery codes shown in the answer.
+// collectCodes remembers recovery codes shown in the answer, and the key of an
+// authenticator app the answer offers to register (an otpauth:// URI in a hidden value),
+// which then answers "$otp" as if the user had scanned it.
 func (r *caseRun) collectCodes() {
 	for _, cb := range r.callbacks() {
+		if cb["type"] == "HiddenValueCallback" {
+			for _, o := range asList(cb["output"]) {
+				if m, ok := o.(map[string]any); ok && m["name"] == "value" {
+					if k, err := oath.ParseKey(fmt.Sprint(m["value"])); err == nil {
+						r.appKey = k
+					}
+				}
+			}
+		}
 		if cb["type"] != "TextOutputCallback" {
 			continue
 		}
@@ -511,6 +540,20 @@ func (r *caseRun) fill(input map[string]any) error {
 	cbs := r.callbacks()
 	for _, key := range sortedKeys(input) {
 		v := input[key]
+		if v == "$otp" {
+			params, secret := oath.DefaultParams, appSecret
+			switch {
+			case r.appKey != nil:
+				params, secret = r.appKey.Params, r.appKey.Secret
+			case r.c.App == "":
+				return fmt.Errorf("input %s: $otp needs the case's app: to name a user, or an app registration shown", key)
+			}
+			code, err := oath.Code(params, secret, r.clock.Now(), 0)
+			if err != nil {
+				return fmt.Errorf("input %s: %w", key, err)
+			}
+			v = code
+		}
 		if v == "$recovery_code" {
 			if len(r.codes) == 0 {
 				return fmt.Errorf("input %s: no recovery code left", key)
