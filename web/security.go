@@ -145,9 +145,9 @@ func (s *Server) sessionToken(c echo.Context) string {
 	return door.SessionToken(c.Request(), s.cfg.CookieName)
 }
 
+// clearSessionCookie clears the session cookie as every door does (door.ClearCookie).
 func (s *Server) clearSessionCookie(c echo.Context) {
-	c.SetCookie(&http.Cookie{Name: s.cfg.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		Secure: s.secure(c), SameSite: http.SameSiteLaxMode})
+	c.SetCookie(door.ClearCookie(s.cfg.CookieName, "/", door.Client{Secure: s.secure(c)}))
 }
 
 // Errors of reading a form, each rendered as its own page.
