@@ -4,12 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -64,36 +61,10 @@ func NewChallengeService(cfg ChallengeServiceConfig) (*ChallengeService, error) 
 
 func newChallengeService(cfg ChallengeServiceConfig) (*ChallengeService, error) {
 	var errs errorList
-	if len(cfg.URLs) == 0 {
-		errs = append(errs, errors.New("push_urls is empty"))
-	}
-	var urls []*url.URL
-	for i, raw := range cfg.URLs {
-		u, err := url.Parse(raw)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("push_urls[%d]: %w", i, err))
-			continue
-		}
-		if u.Scheme != "https" || u.Host == "" {
-			// The push carries a signed challenge and the client certificate proves
-			// who sends it: neither means anything over plain http.
-			errs = append(errs, fmt.Errorf("push_urls[%d] %q: want an absolute https URL", i, redactURL(u)))
-			continue
-		}
-		urls = append(urls, u)
-	}
-	comms := []string{CommFCM, CommAPNS}
-	if len(cfg.Communications) > 0 {
-		comms = nil
-		for _, c := range cfg.Communications {
-			c = NormalizeCommunication(c)
-			if !slices.Contains(communications, c) {
-				errs = append(errs, fmt.Errorf("unknown communication %q (want one of %s)", c, strings.Join(communications, ", ")))
-				continue
-			}
-			comms = append(comms, c)
-		}
-	}
+	// The push carries a signed challenge and the client certificate proves who sends
+	// it: neither means anything over plain http.
+	urls := parseURLs("push_urls", cfg.URLs, true, &errs)
+	comms := parseCommunications(cfg.Communications, []string{CommFCM, CommAPNS}, &errs)
 	if len(errs) > 0 {
 		return nil, errs.err()
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -82,4 +84,47 @@ func (f *failover) post(ctx context.Context, u *url.URL, left int, body []byte, 
 		return fmt.Errorf("%s: HTTP %d", redactURL(u), resp.StatusCode)
 	}
 	return nil
+}
+
+// parseURLs checks the configured URLs of a failover provider (field names them in
+// errors): each absolute, https only when httpsOnly. Problems are added to errs.
+func parseURLs(field string, raws []string, httpsOnly bool, errs *errorList) []*url.URL {
+	if len(raws) == 0 {
+		*errs = append(*errs, fmt.Errorf("%s is empty", field))
+	}
+	var urls []*url.URL
+	for i, raw := range raws {
+		u, err := url.Parse(raw)
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("%s[%d]: %w", field, i, err))
+			continue
+		}
+		switch {
+		case httpsOnly && (u.Scheme != "https" || u.Host == ""):
+			*errs = append(*errs, fmt.Errorf("%s[%d] %q: want an absolute https URL", field, i, redactURL(u)))
+		case !httpsOnly && ((u.Scheme != "http" && u.Scheme != "https") || u.Host == ""):
+			*errs = append(*errs, fmt.Errorf("%s[%d] %q: want an absolute http or https URL", field, i, redactURL(u)))
+		default:
+			urls = append(urls, u)
+		}
+	}
+	return urls
+}
+
+// parseCommunications normalises the configured communications a provider serves,
+// dflt when none is configured. Unknown ones are added to errs.
+func parseCommunications(list, dflt []string, errs *errorList) []string {
+	if len(list) == 0 {
+		return dflt
+	}
+	var comms []string
+	for _, c := range list {
+		c = NormalizeCommunication(c)
+		if !slices.Contains(communications, c) {
+			*errs = append(*errs, fmt.Errorf("unknown communication %q (want one of %s)", c, strings.Join(communications, ", ")))
+			continue
+		}
+		comms = append(comms, c)
+	}
+	return comms
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,37 +76,11 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 // newWebhook is NewWebhook with errors that do not name the package, for Build.
 func newWebhook(cfg WebhookConfig) (*Webhook, error) {
 	var errs errorList
-	if len(cfg.URLs) == 0 {
-		errs = append(errs, errors.New("urls is empty"))
-	}
-	var urls []*url.URL
-	for i, raw := range cfg.URLs {
-		u, err := url.Parse(raw)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("urls[%d]: %w", i, err))
-			continue
-		}
-		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("urls[%d] %q: want an absolute http or https URL", i, redactURL(u)))
-			continue
-		}
-		urls = append(urls, u)
-	}
+	urls := parseURLs("urls", cfg.URLs, false, &errs)
 	if len(cfg.Secret) < MinWebhookSecret {
 		errs = append(errs, fmt.Errorf("secret is %d bytes, need at least %d", len(cfg.Secret), MinWebhookSecret))
 	}
-	comms := []string{CommWebhook, CommFCM, CommAPNS}
-	if len(cfg.Communications) > 0 {
-		comms = nil
-		for _, c := range cfg.Communications {
-			c = NormalizeCommunication(c)
-			if !slices.Contains(communications, c) {
-				errs = append(errs, fmt.Errorf("unknown communication %q (want one of %s)", c, strings.Join(communications, ", ")))
-				continue
-			}
-			comms = append(comms, c)
-		}
-	}
+	comms := parseCommunications(cfg.Communications, []string{CommWebhook, CommFCM, CommAPNS}, &errs)
 	if len(errs) > 0 {
 		return nil, errs.err()
 	}
