@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/push"
@@ -109,4 +110,31 @@ func confirmationChoice(cbs []nodes.Callback) (int, bool) {
 
 func text(m map[string]string, ctx *nodes.Context, fallback string) string {
 	return nodes.Localize(m, ctx.Request.Locales, fallback)
+}
+
+// sessionEndReasons say, in the audit of the ended sessions, what was registered.
+var sessionEndReasons = map[string]string{devices.MethodPush: "push device registered", devices.MethodOATH: "authenticator app registered"}
+
+// registered is what follows a second factor's registration, push or app alike: the
+// user is bound to MFA for that method (no opting out), the sessions earned before it
+// end, and, when asked, ten new recovery codes go to transient state for
+// recovery_code_display, naming the device.
+func (s services) registered(ctx *nodes.Context, al *audit.Logger, user, method, deviceName string, codes bool) error {
+	if err := s.devices.SetSkip(ctx.Ctx, ctx.Realm, user, method, devices.SkipNotSkippable); err != nil {
+		return err
+	}
+	if err := nodes.EndUserSessions(ctx, s.sessions, user, sessionEndReasons[method]); err != nil {
+		return err
+	}
+	if !codes {
+		return nil
+	}
+	list, err := s.devices.NewRecoveryCodes(ctx.Ctx, ctx.Realm, user)
+	if err != nil {
+		return err
+	}
+	ctx.Transient[KeyRecoveryCodes] = list
+	ctx.Transient[KeyRecoveryDevice] = deviceName
+	al.Emit(ctx.Ctx, audit.Event{Type: audit.RecoveryCodesNew, Realm: ctx.Realm, User: user, FlowID: ctx.FlowID, Node: ctx.NodeID})
+	return nil
 }

@@ -151,20 +151,8 @@ func (n *oathRegistration) Process(ctx *nodes.Context) (nodes.Action, error) {
 	n.clear(ctx)
 	n.audit.Emit(ctx.Ctx, audit.Event{Type: audit.DeviceRegistered, Realm: ctx.Realm, User: user, FlowID: ctx.FlowID, Node: ctx.NodeID,
 		Client: ctx.Request.ClientIP, Details: map[string]any{"device_id": dev.ID, "device_name": dev.Name, "method": devices.MethodOATH, "kind": string(key.Kind)}})
-	if err := n.svc.devices.SetSkip(ctx.Ctx, ctx.Realm, user, devices.MethodOATH, devices.SkipNotSkippable); err != nil {
+	if err := n.svc.registered(ctx, n.audit, user, devices.MethodOATH, dev.Name, n.cfg.GenerateRecoveryCodes); err != nil {
 		return nodes.Action{}, err
-	}
-	if err := nodes.EndUserSessions(ctx, n.svc.sessions, user, "authenticator app registered"); err != nil {
-		return nodes.Action{}, err
-	}
-	if n.cfg.GenerateRecoveryCodes {
-		codes, err := n.svc.devices.NewRecoveryCodes(ctx.Ctx, ctx.Realm, user)
-		if err != nil {
-			return nodes.Action{}, err
-		}
-		ctx.Transient[KeyRecoveryCodes] = codes
-		ctx.Transient[KeyRecoveryDevice] = dev.Name
-		n.audit.Emit(ctx.Ctx, audit.Event{Type: audit.RecoveryCodesNew, Realm: ctx.Realm, User: user, FlowID: ctx.FlowID, Node: ctx.NodeID})
 	}
 	ctx.Shared.AddFactor(nodes.FactorOTP)
 	return nodes.Goto("success"), nil

@@ -111,20 +111,8 @@ func (n *pushRegistration) Process(ctx *nodes.Context) (nodes.Action, error) {
 		return n.ask(ctx, string(uri)), nil
 	case push.RegistrationRegistered:
 		n.clear(ctx)
-		if err := n.svc.devices.SetSkip(ctx.Ctx, ctx.Realm, user, devices.MethodPush, devices.SkipNotSkippable); err != nil {
+		if err := n.svc.registered(ctx, n.audit, user, devices.MethodPush, st.DeviceName, n.cfg.GenerateRecoveryCodes); err != nil {
 			return nodes.Action{}, err
-		}
-		if err := nodes.EndUserSessions(ctx, n.svc.sessions, user, "push device registered"); err != nil {
-			return nodes.Action{}, err
-		}
-		if n.cfg.GenerateRecoveryCodes {
-			codes, err := n.svc.devices.NewRecoveryCodes(ctx.Ctx, ctx.Realm, user)
-			if err != nil {
-				return nodes.Action{}, err
-			}
-			ctx.Transient[KeyRecoveryCodes] = codes
-			ctx.Transient[KeyRecoveryDevice] = st.DeviceName
-			n.audit.Emit(ctx.Ctx, audit.Event{Type: audit.RecoveryCodesNew, Realm: ctx.Realm, User: user, FlowID: ctx.FlowID, Node: ctx.NodeID})
 		}
 		return nodes.Goto("success"), nil
 	case push.RegistrationDenied:
