@@ -18,7 +18,6 @@ import (
 	"github.com/arbor-auth/arbor/door"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/journeys"
-	"github.com/arbor-auth/arbor/sessions"
 	"github.com/arbor-auth/arbor/store"
 )
 
@@ -41,7 +40,6 @@ type Deps struct {
 	Door     *door.Core
 	Journeys *journeys.Repo
 	Users    *identity.Store
-	Sessions *sessions.Manager
 	// Devices is the second-factor registry; nil if the server has none.
 	Devices *devices.Registry
 	Tokens  *Tokens
@@ -60,7 +58,7 @@ type API struct {
 
 // New returns the admin API.
 func New(cfg Config, d Deps) (*API, error) {
-	if d.Door == nil || d.Journeys == nil || d.Users == nil || d.Sessions == nil || d.Tokens == nil {
+	if d.Door == nil || d.Journeys == nil || d.Users == nil || d.Tokens == nil {
 		return nil, errors.New("admin: the door core, journeys, users, sessions and tokens are required")
 	}
 	if cfg.CookieName == "" {

@@ -325,7 +325,7 @@ func (a *API) listSessions(c echo.Context, p *principal) error {
 	if err != nil {
 		return err
 	}
-	list, err := a.d.Sessions.List(c.Request().Context(), realm, u.Username)
+	list, err := a.d.Door.UserSessions(c.Request().Context(), realm, u.Username)
 	if err != nil {
 		return err
 	}
@@ -361,7 +361,7 @@ func (a *API) endSessions(c echo.Context, p *principal) error {
 			nil, map[string]any{"sessions_ended": n})
 		return c.NoContent(http.StatusNoContent)
 	}
-	ok, err := a.d.Sessions.End(ctx, realm, u.Username, handle)
+	ok, err := a.d.Door.EndSession(ctx, "admin", realm, u.Username, handle, a.d.Door.Client(c.Request(), ""), "ended by an admin")
 	if err != nil {
 		return err
 	}

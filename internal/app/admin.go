@@ -10,7 +10,7 @@ import (
 // admin.Prefix, with no CORS there whatever cors_origins says.
 func mountAdmin(a *App) error {
 	api, err := admin.New(admin.Config{CookieName: a.Config.CookieName, MaxBodyBytes: a.Config.MaxBodyBytes}, admin.Deps{
-		Door: a.Door, Journeys: a.Journeys, Users: a.Users, Sessions: a.Sessions, Devices: a.Devices,
+		Door: a.Door, Journeys: a.Journeys, Users: a.Users, Devices: a.Devices,
 		Tokens: admin.NewTokens(a.Store, a.now), Cases: a.cases, Audit: a.Audit, Log: a.Log,
 	})
 	if err != nil {
