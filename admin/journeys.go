@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aymanbagabas/go-udiff"
 	"github.com/labstack/echo/v4"
 
 	"github.com/arbor-auth/arbor/audit"
@@ -268,10 +266,12 @@ func (a *API) journeyVersions(c echo.Context, _ *principal) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+// journeyDiff answers the unified diff between two versions of a journey, made by
+// journeys.Diff so that the API, the CLI and the viewer show the same text for the same
+// two versions.
 func (a *API) journeyDiff(c echo.Context, _ *principal) error {
 	name := c.Param("name")
-	var docs [2]string
-	var nums [2]int
+	var vs [2]*journeys.Version
 	for i, q := range []string{"from", "to"} {
 		s := c.QueryParam(q)
 		n, err := strconv.Atoi(s)
@@ -282,24 +282,9 @@ func (a *API) journeyDiff(c echo.Context, _ *principal) error {
 		if err != nil {
 			return err
 		}
-		docs[i], nums[i] = pretty(v.Doc), n
+		vs[i] = v
 	}
-	d := udiff.Unified(name+"@v"+strconv.Itoa(nums[0]), name+"@v"+strconv.Itoa(nums[1]), docs[0], docs[1])
-	return c.JSON(http.StatusOK, map[string]any{"from": nums[0], "to": nums[1], "diff": d})
-}
-
-// pretty indents a document the same way every time, keys sorted, so a diff shows
-// only real changes.
-func pretty(doc []byte) string {
-	var v any
-	if json.Unmarshal(doc, &v) == nil {
-		if b, err := json.MarshalIndent(v, "", "  "); err == nil {
-			return string(b) + "\n"
-		}
-	}
-	var b bytes.Buffer
-	_ = json.Indent(&b, doc, "", "  ")
-	return b.String() + "\n"
+	return c.JSON(http.StatusOK, map[string]any{"from": vs[0].Version, "to": vs[1].Version, "diff": journeys.DiffVersions(vs[0], vs[1])})
 }
 
 func (a *API) rollbackJourney(c echo.Context, p *principal) error {

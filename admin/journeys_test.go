@@ -16,6 +16,29 @@ func hello(text string) string {
 	return fmt.Sprintf(`{"name":"hello","start":"m","nodes":{"m":{"type":"message","config":{"message":{"en":%q}},"outcomes":{"true":"success","false":"failure"}}}}`, text)
 }
 
+// TestJourneyDiffIsJourneysDiff checks that the API's diff is journeys.DiffVersions'
+// text, byte for byte, for versions whose text an ad hoc printer would change: "<", ">"
+// and "&", which encoding/json escapes by default.
+func TestJourneyDiffIsJourneysDiff(t *testing.T) {
+	e := start(t)
+	root := e.root(t)
+	v1, v2 := hello("a < b & c"), hello("a > b & c")
+	want(t, "create", e.call(t, root, http.MethodPost, "/journeys", v1), http.StatusCreated, "")
+	want(t, "update", e.call(t, root, http.MethodPut, "/journeys/hello", v2, "If-Match", `"1"`), http.StatusOK, "")
+	r := e.call(t, root, http.MethodGet, "/journeys/hello/diff?from=1&to=2", "")
+	want(t, "diff", r, http.StatusOK, "")
+	got, _ := r.obj(t)["diff"].(string)
+	wantDiff := journeys.DiffVersions(
+		&journeys.Version{Name: "hello", Version: 1, Doc: []byte(v1)},
+		&journeys.Version{Name: "hello", Version: 2, Doc: []byte(v2)})
+	if got != wantDiff {
+		t.Fatalf("API diff:\n%s\njourneys.DiffVersions:\n%s", got, wantDiff)
+	}
+	if !strings.Contains(got, `-          "en": "a < b & c"`) || !strings.Contains(got, `+          "en": "a > b & c"`) {
+		t.Fatalf("diff does not show the text as written:\n%s", got)
+	}
+}
+
 // TestJourneyEndpoints walks every journeys endpoint through its happy path and its
 // refusals, on both stores: each refusal changes nothing.
 func TestJourneyEndpoints(t *testing.T) {

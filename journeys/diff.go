@@ -3,6 +3,7 @@ package journeys
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/aymanbagabas/go-udiff"
@@ -33,4 +34,15 @@ func Pretty(doc []byte) string {
 		return string(doc)
 	}
 	return sb.String()
+}
+
+// DiffVersions returns the unified diff from version a to version b of a journey, each
+// labelled NAME@vN, so that every place that shows a journey's history (the admin API,
+// the CLI through it, the viewer) labels and prints it the same way.
+func DiffVersions(a, b *Version) string {
+	return Diff(versionLabel(a), versionLabel(b), a.Doc, b.Doc)
+}
+
+func versionLabel(v *Version) string {
+	return v.Name + "@v" + strconv.Itoa(v.Version)
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/web/viewer"
@@ -25,15 +24,15 @@ func mountViewer(a *App) error {
 }
 
 // journeyDiff is the unified diff between versions from and to of the journey name
-// (journeys.Diff, labelled as the admin API labels them).
+// (journeys.DiffVersions, as the admin API answers it).
 func (a *App) journeyDiff(ctx context.Context, name string, from, to int) (string, error) {
-	var docs [2][]byte
+	var vs [2]*journeys.Version
 	for i, n := range []int{from, to} {
 		v, err := a.Journeys.Version(ctx, name, n)
 		if err != nil {
 			return "", err
 		}
-		docs[i] = v.Doc
+		vs[i] = v
 	}
-	return journeys.Diff(name+"@v"+strconv.Itoa(from), name+"@v"+strconv.Itoa(to), docs[0], docs[1]), nil
+	return journeys.DiffVersions(vs[0], vs[1]), nil
 }
