@@ -61,3 +61,39 @@ func TestValidateAndTest(t *testing.T) {
 	plain := start(t)
 	want(t, "no runner", plain.call(t, plain.root(t), http.MethodPost, "/journeys/validate?test=true", body), http.StatusBadRequest, "request.invalid")
 }
+
+// TestValidateAndTestSeesStoredJourneys: the cases of a posted journey run its inner
+// journey as saved through this API (not a built-in one), and the posted document stands
+// in for the stored journey of its own name.
+func TestValidateAndTestSeesStoredJourneys(t *testing.T) {
+	s := apptest.Start(t, apptest.Options{AppOptions: []app.Option{app.WithCaseRunner(journeytest.AdminRunner(journeytest.Options{}))}})
+	e := &env{Server: s}
+	root := e.root(t)
+	greet := `{"name":"greet","start":"m","nodes":{"m":{"type":"message","config":{"message":{"en":"Hello from greet"}},"outcomes":{"true":"success","false":"failure"}}}}`
+	outer := func(text string) string {
+		return `{"name":"outer","start":"in","nodes":{` +
+			`"in":{"type":"inner_journey","config":{"journey":"greet"},"outcomes":{"true":"m","false":"failure"}},` +
+			`"m":{"type":"message","config":{"message":{"en":"` + text + `"}},"outcomes":{"true":"success","false":"failure"}}}}`
+	}
+	want(t, "save greet", e.call(t, root, http.MethodPost, "/journeys", greet), http.StatusCreated, "")
+	want(t, "save outer", e.call(t, root, http.MethodPost, "/journeys", outer("stored outer")), http.StatusCreated, "")
+	cases := `[{"name":"through greet","steps":[
+	  {"expect":{"shows":"Hello from greet"},"input":{"ConfirmationCallback":0}},
+	  {"expect":{"shows":"posted outer"},"input":{"ConfirmationCallback":0}},
+	  {"expect":{"result":"failure"}}]}]`
+	r := e.call(t, root, http.MethodPost, "/journeys/validate?test=true", `{"doc":`+outer("posted outer")+`,"cases":`+cases+`}`)
+	var got struct {
+		Tests struct {
+			Passed  bool `json:"passed"`
+			Results []struct {
+				Passed bool `json:"passed"`
+			} `json:"results"`
+		} `json:"tests"`
+	}
+	if err := json.Unmarshal([]byte(r.raw), &got); err != nil || r.status != http.StatusOK || !got.Tests.Passed || len(got.Tests.Results) != 1 {
+		t.Fatalf("validate and test: %d %s", r.status, r.raw)
+	}
+	if v, _, err := e.Journeys.Latest(t.Context(), "outer"); err != nil || v.Version != 1 || !strings.Contains(string(v.Doc), "stored outer") {
+		t.Fatalf("the stored outer changed: %v %v", v, err)
+	}
+}

@@ -148,3 +148,16 @@ cases:
 		}
 	}
 }
+
+// TestDisabledJourneys: Options.Disabled disables journeys as an admin does, so a case
+// of a disabled journey cannot start it, and the others still run.
+func TestDisabledJourneys(t *testing.T) {
+	s := parse(t, "journey: login\nusers: [{username: alice, password: pw}]\ncases:\n  - name: c\n    steps:\n      - input: {NameCallback: alice, PasswordCallback: pw}\n      - expect: {result: success}\n")
+	if rep := Run(context.Background(), []*Suite{s}, Options{Disabled: []string{"push-mfa"}}); rep.Failed() {
+		t.Fatalf("login with push-mfa disabled: %+v", rep.Results)
+	}
+	rep := Run(context.Background(), []*Suite{s}, Options{Disabled: []string{"login"}})
+	if !rep.Failed() || !strings.Contains(rep.Results[0].Failure, "the journey is disabled") {
+		t.Fatalf("a case of a disabled journey ran: %+v", rep.Results)
+	}
+}

@@ -36,6 +36,9 @@ type Options struct {
 	Journeys string
 	// Config is a config file (serve --config), for push delivery settings say.
 	Config string
+	// Disabled names journeys disabled before a case starts, as an admin disables
+	// them.
+	Disabled []string
 }
 
 // Result is one case's outcome.
@@ -226,6 +229,11 @@ func (r *caseRun) run(ctx context.Context) (err error) {
 	}
 	defer a.Close()
 	r.app = a
+	for _, n := range r.opts.Disabled {
+		if err := a.Journeys.SetEnabled(ctx, n, false); err != nil {
+			return fmt.Errorf("disable journey %q: %w", n, err)
+		}
+	}
 	comp, err := a.Journeys.Head(ctx, r.suite.Journey)
 	if err != nil {
 		return fmt.Errorf("journey %q: %w", r.suite.Journey, err)
