@@ -253,3 +253,71 @@ func TestAMConfigTrees(t *testing.T) {
 		t.Errorf("audit: %v", types)
 	}
 }
+
+// TestAMConfigTreeEnabled: a tree PUT with "enabled" enables or disables its journey as
+// the admin API does (audited), one without it keeps the flag, a realm's default journey
+// cannot be disabled this way (nothing changes), and a flag that is not a boolean is a
+// 400.
+func TestAMConfigTreeEnabled(t *testing.T) {
+	a, srv := newApp(t)
+	apptest.AddUser(t, a, "/", "root", "admin secret", map[string]any{"roles": []any{"admin"}})
+	tok := zeroPageToken(t, srv.URL, "root", "admin secret")
+	ctx := context.Background()
+	base := srv.URL + treesURL
+	rec := recorder(a)
+	enabled := func(name string) bool {
+		t.Helper()
+		_, en, err := a.Journeys.Latest(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return en
+	}
+
+	fx := fixture(t)
+	fx["tree"].(map[string]any)["enabled"] = false
+	if r := putAll(t, srv.URL, tok, fx); r.status != 200 || r.body["enabled"] != false {
+		t.Fatalf("PUT disabled tree: %d %s", r.status, r.raw)
+	}
+	if enabled("pushregistration") {
+		t.Fatal("a tree PUT with enabled false is enabled")
+	}
+	if r := post(t, srv.URL+"/json/realms/root/authenticate?authIndexType=service&authIndexValue=pushregistration", nil); r.status == 200 {
+		t.Fatalf("a disabled journey started: %s", r.raw)
+	}
+	// Each PUT with its nodes staged again, as frodo does, so the journey is unchanged
+	// and only the flag can change.
+	tree := fx["tree"].(map[string]any)
+	delete(tree, "enabled")
+	if r := putAll(t, srv.URL, tok, fx); r.status != 200 || r.body["enabled"] != false {
+		t.Fatalf("PUT without enabled: %d %s", r.status, r.raw)
+	}
+	tree["enabled"] = true
+	if r := putAll(t, srv.URL, tok, fx); r.status != 200 || r.body["enabled"] != true || !enabled("pushregistration") {
+		t.Fatalf("PUT enabled: %d %s", r.status, r.raw)
+	}
+	tree["enabled"] = "no"
+	if r := putAll(t, srv.URL, tok, fx); r.status != 400 || !strings.Contains(r.body["message"].(string), "enabled") || !enabled("pushregistration") {
+		t.Fatalf("PUT enabled \"no\": %d %s", r.status, r.raw)
+	}
+
+	login := do(t, "GET", base+"/trees/login", tok, nil).body
+	before, _, _ := a.Journeys.Latest(ctx, "login")
+	login["enabled"] = false
+	if r := do(t, "PUT", base+"/trees/login", tok, login); r.status != 409 || !strings.Contains(r.body["message"].(string), "is the default journey of realm /") {
+		t.Fatalf("disabling the default journey: %d %s", r.status, r.raw)
+	}
+	if after, en, _ := a.Journeys.Latest(ctx, "login"); !en || after.Version != before.Version {
+		t.Fatalf("a refused PUT changed login: version %d, enabled %t", after.Version, en)
+	}
+
+	var types []string
+	for _, e := range rec.Events() {
+		if strings.HasPrefix(e.Type, "admin.journey.") {
+			types = append(types, e.Type)
+		}
+	}
+	if strings.Join(types, ",") != "admin.journey.created,admin.journey.disabled,admin.journey.enabled" {
+		t.Errorf("audit: %v", types)
+	}
+}

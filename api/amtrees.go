@@ -34,6 +34,9 @@ type JourneyStore interface {
 	Latest(ctx context.Context, name string) (*journeys.Version, bool, error)
 	// SaveWith validates a journey document and stores it as a new version.
 	SaveWith(ctx context.Context, data []byte, o journeys.SaveOptions) (int, error)
+	// SetEnabled enables or disables a journey for new flows (journeys.ErrNotFound if
+	// there is none).
+	SetEnabled(ctx context.Context, name string, enabled bool) error
 	// Delete removes a journey (wrapping journeys.ErrNotFound if there is none, a
 	// *journeys.InUseError if another runs it as an inner journey).
 	Delete(ctx context.Context, name string) error
@@ -361,9 +364,16 @@ func (t *amTrees) deleteNode(c echo.Context, realm, typ, id string) error {
 
 // putTree converts the tree with its nodes (staged by PUTs, or already in a journey)
 // and saves it as a new version of its journey. Nothing is saved unless the whole
-// tree converts and validates.
+// tree converts and validates. The tree's "enabled", when present, enables or disables
+// the journey as the admin API does, with the same refusal to disable a realm's
+// default or step-up journey; without it the journey keeps its flag (a new one is
+// enabled).
 func (t *amTrees) putTree(c echo.Context, realm, id string, p *principal) error {
 	tree, err := t.readObject(c)
+	if err != nil {
+		return err
+	}
+	enable, err := treeEnabled(tree)
 	if err != nil {
 		return err
 	}
@@ -418,11 +428,16 @@ func (t *amTrees) putTree(c echo.Context, realm, id string, p *principal) error 
 		return convertError(id, ps)
 	}
 	j := res.Journeys[0]
-	before, _, err := t.repo.Latest(ctx, j.Name)
+	if enable != nil && !*enable {
+		if err := t.requiredBy(j.Name); err != nil {
+			return err
+		}
+	}
+	before, wasEnabled, err := t.repo.Latest(ctx, j.Name)
 	action := "journey.updated"
 	switch {
 	case errors.Is(err, journeys.ErrNotFound):
-		action, before = "journey.created", nil
+		action, before, wasEnabled = "journey.created", nil, true
 	case err != nil:
 		return err
 	}
@@ -445,6 +460,18 @@ func (t *amTrees) putTree(c echo.Context, realm, id string, p *principal) error 
 	case before.Version != v: // an unchanged tree saves no version and changes nothing
 		t.audit(ctx, p, action, j.Name, id, obj{"version": before.Version}, obj{"version": v, "notes": j.Notes})
 	}
+	// After the save, so a refused tree changes nothing; a new journey saved disabled is
+	// startable only between these two writes of one request.
+	if enable != nil && *enable != wasEnabled {
+		if err := t.repo.SetEnabled(ctx, j.Name, *enable); err != nil {
+			return t.journeyErr(err)
+		}
+		action := "journey.enabled"
+		if !*enable {
+			action = "journey.disabled"
+		}
+		t.audit(ctx, p, action, j.Name, id, obj{"enabled": wasEnabled}, obj{"enabled": *enable})
+	}
 	e, err := t.export(ctx, j.Name)
 	if err != nil {
 		return err
@@ -466,9 +493,8 @@ func (t *amTrees) deleteTree(c echo.Context, id string, p *principal) error {
 	if err != nil {
 		return err
 	}
-	var re *door.RequiredJourneyError
-	if err := t.s.door.RequiredBy(name); errors.As(err, &re) {
-		return amError(http.StatusConflict, fmt.Sprintf("Journey '%s' is the %s journey of realm %s; configure another one first", name, re.Role, re.Realm))
+	if err := t.requiredBy(name); err != nil {
+		return err
 	}
 	latest, enabled, err := t.repo.Latest(ctx, name)
 	if err != nil {
@@ -479,6 +505,30 @@ func (t *amTrees) deleteTree(c echo.Context, id string, p *principal) error {
 	}
 	t.audit(ctx, p, "journey.deleted", name, id, obj{"version": latest.Version, "enabled": enabled}, nil)
 	return c.JSON(http.StatusOK, before.Tree)
+}
+
+// treeEnabled reads a tree's "enabled": nil when absent, and a 400 when it is not a
+// boolean.
+func treeEnabled(tree obj) (*bool, error) {
+	v, ok := tree["enabled"]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return nil, amError(http.StatusBadRequest, "Invalid value for 'enabled': it must be true or false")
+	}
+	return &b, nil
+}
+
+// requiredBy refuses, in AM's shape, to disable or delete a realm's default or step-up
+// journey.
+func (t *amTrees) requiredBy(name string) error {
+	var re *door.RequiredJourneyError
+	if err := t.s.door.RequiredBy(name); errors.As(err, &re) {
+		return amError(http.StatusConflict, fmt.Sprintf("Journey '%s' is the %s journey of realm %s; configure another one first", name, re.Role, re.Realm))
+	}
+	return nil
 }
 
 // journeyErr answers the repository's typed errors in AM's shape.

@@ -192,7 +192,10 @@ func TestFrodoCLI(t *testing.T) {
 
 	// A node type Arbor does not have refuses the import, and nothing is saved.
 	var bad map[string]any
-	fixtureData, _ := os.ReadFile(fixture)
+	fixtureData, err := os.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
 	json.Unmarshal(bytes.ReplaceAll(bytes.ReplaceAll(fixtureData, []byte("RecoveryCodeDisplayNode"), []byte("WebAuthnRegistrationNode")),
 		[]byte(`"PushRegistration"`), []byte(`"WebAuthnRegistration"`)), &bad)
 	badFile := filepath.Join(frodo.dir, "webauthn.journey.json")
@@ -205,6 +208,36 @@ func TestFrodoCLI(t *testing.T) {
 	if _, err := repo.Head(ctx, "webauthnregistration"); !errors.Is(err, journeys.ErrNotFound) {
 		t.Fatalf("a refused journey was saved: %v", err)
 	}
+
+	// The enabled flag travels both ways: a tree imported disabled is disabled, frodo's
+	// export of it says so, and importing that export again (after a delete) brings the
+	// journey back disabled.
+	disabledFile := filepath.Join(frodo.dir, "disabled.journey.json")
+	os.WriteFile(disabledFile, bytes.Replace(fixtureData, []byte(`"enabled": true`), []byte(`"enabled": false`), 1), 0o600)
+	frodo.run("journey", "import", "-i", "PushRegistration", "-f", disabledFile, srv.URL)
+	isEnabled := func(when string, want bool) {
+		t.Helper()
+		if _, en, err := repo.Latest(ctx, "pushregistration"); err != nil || en != want {
+			t.Fatalf("%s: enabled %t (%v), want %t", when, en, err, want)
+		}
+	}
+	isEnabled("imported with enabled false", false)
+	frodo.run("journey", "export", "-i", "pushregistration", srv.URL)
+	reexported, err := os.ReadFile(filepath.Join(frodo.dir, "pushregistration.journey.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rex struct {
+		Tree map[string]any `json:"tree"`
+	}
+	if err := json.Unmarshal(reexported, &rex); err != nil || rex.Tree["enabled"] != false {
+		t.Fatalf("frodo's export of a disabled journey: %v %v", rex.Tree["enabled"], err)
+	}
+	frodo.run("journey", "delete", "-i", "pushregistration", srv.URL)
+	frodo.run("journey", "import", "-i", "pushregistration", "-f", filepath.Join(frodo.dir, "pushregistration.journey.json"), srv.URL)
+	isEnabled("imported again from frodo's export", false)
+	frodo.run("journey", "import", "-i", "PushRegistration", "-f", fixture, srv.URL)
+	isEnabled("imported with enabled true", true)
 
 	out = frodo.run("journey", "delete", "-i", "PushRegistration", srv.URL)
 	if !strings.Contains(out, "Deleted PushRegistration") || strings.Contains(out, "Error") {
