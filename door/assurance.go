@@ -142,17 +142,26 @@ var ErrForbidden = errors.New("not allowed")
 // through the realm's step-up journey and come back), or ErrForbidden. The session must
 // come from Validate, which checked the account is active.
 func (c *Core) Authorize(ctx context.Context, sess *sessions.Session, n Need) error {
+	var u *identity.User
 	if n == NeedAdmin {
-		u, err := c.d.Users.Get(ctx, sess.Realm, sess.Username)
+		var err error
+		u, err = c.d.Users.Get(ctx, sess.Realm, sess.Username)
 		if errors.Is(err, identity.ErrNotFound) {
 			return ErrForbidden
 		}
 		if err != nil {
 			return fmt.Errorf("authorize: %w", err)
 		}
-		if !HasRole(u.Attributes[RolesAttribute], AdminRole) {
-			return ErrForbidden
-		}
+	}
+	return c.AuthorizeUser(ctx, sess, u, n)
+}
+
+// AuthorizeUser is Authorize for a caller that already holds the session's account, as
+// ValidateUser and RefreshUser return it, so that a page checking the admin role reads
+// the account once. u must be sess's account; a nil u is no admin.
+func (c *Core) AuthorizeUser(ctx context.Context, sess *sessions.Session, u *identity.User, n Need) error {
+	if n == NeedAdmin && (u == nil || !HasRole(u.Attributes[RolesAttribute], AdminRole)) {
+		return ErrForbidden
 	}
 	enrolled, err := c.enrolled(ctx, sess.Realm, sess.Username)
 	if err != nil {

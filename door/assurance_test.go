@@ -5,7 +5,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/sessions"
 )
 
 func TestLevel(t *testing.T) {
@@ -102,6 +106,30 @@ func TestRequiredBy(t *testing.T) {
 		}
 		if !errors.As(err, &re) || re.Realm != tc.realm || re.Role != tc.role {
 			t.Errorf("%s: %v, want required as %s by %s", tc.journey, err, tc.role, tc.realm)
+		}
+	}
+}
+
+// TestAuthorizeUser: the admin check on an account the caller already read needs the
+// admin role on that account; a nil account is no admin; other needs ignore it.
+func TestAuthorizeUser(t *testing.T) {
+	c := &Core{d: Deps{Enrollments: enrolledFactors{}, Now: time.Now}, cfg: Config{FreshFor: time.Minute}}
+	sess := &sessions.Session{Realm: "/", Username: "ann", Level: 1, Created: time.Now()}
+	admin := &identity.User{Realm: "/", Username: "ann", Attributes: map[string]any{RolesAttribute: []any{AdminRole}}}
+	plain := &identity.User{Realm: "/", Username: "ann"}
+	for _, tc := range []struct {
+		name string
+		u    *identity.User
+		n    Need
+		want error
+	}{
+		{"admin", admin, NeedAdmin, nil},
+		{"no role", plain, NeedAdmin, ErrForbidden},
+		{"no account", nil, NeedAdmin, ErrForbidden},
+		{"factors without an account", nil, NeedManageFactors, nil},
+	} {
+		if err := c.AuthorizeUser(context.Background(), sess, tc.u, tc.n); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
 }

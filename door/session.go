@@ -131,14 +131,25 @@ func (c *Core) ValidateUser(ctx context.Context, realm, token string) (*sessions
 // Refresh is Validate that also extends the session's idle timeout (browser activity and
 // REST refresh alike).
 func (c *Core) Refresh(ctx context.Context, realm, token string) (*sessions.Session, error) {
+	s, _, err := c.RefreshUser(ctx, realm, token)
+	return s, err
+}
+
+// RefreshUser is Refresh that also returns the session's account, which Refresh reads
+// anyway, for pages that go on to check the account (AuthorizeUser).
+func (c *Core) RefreshUser(ctx context.Context, realm, token string) (*sessions.Session, *identity.User, error) {
 	s, err := c.d.Sessions.Validate(ctx, token)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if _, err := c.checkSession(ctx, realm, s); err != nil {
-		return nil, err
+	u, err := c.checkSession(ctx, realm, s)
+	if err != nil {
+		return nil, nil, err
 	}
-	return c.d.Sessions.Refresh(ctx, token)
+	if s, err = c.d.Sessions.Refresh(ctx, token); err != nil {
+		return nil, nil, err
+	}
+	return s, u, nil
 }
 
 // EventSessionRenewed is a session whose token a door replaced (the FortiGate-style

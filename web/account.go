@@ -15,6 +15,7 @@ import (
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/door"
+	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/sessions"
 )
@@ -118,20 +119,26 @@ var notices = map[string]string{
 
 // signedIn returns the caller's valid session, or nil.
 func (s *Server) signedIn(c echo.Context) (*sessions.Session, error) {
+	sess, _, err := s.signedInUser(c)
+	return sess, err
+}
+
+// signedInUser returns the caller's valid session and its account, read once, or nils.
+func (s *Server) signedInUser(c echo.Context) (*sessions.Session, *identity.User, error) {
 	tok := s.sessionToken(c)
 	if tok == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	// Refresh, not Validate: browser activity extends the idle timeout as a REST
 	// refresh does, and a locked account's session is refused at once.
-	sess, err := s.door.Refresh(c.Request().Context(), door.AnyRealm, tok)
+	sess, u, err := s.door.RefreshUser(c.Request().Context(), door.AnyRealm, tok)
 	if errors.Is(err, sessions.ErrInvalid) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("check session: %w", err)
+		return nil, nil, fmt.Errorf("check session: %w", err)
 	}
-	return sess, nil
+	return sess, u, nil
 }
 
 // toLogin sends a browser without a session to sign in and come back to next.
@@ -189,7 +196,7 @@ func (s *Server) accountForm(c echo.Context) (url.Values, *sessions.Session, err
 
 // done serves GET /login/done: who is signed in, with a sign-out button.
 func (s *Server) done(c echo.Context) error {
-	sess, err := s.signedIn(c)
+	sess, u, err := s.signedInUser(c)
 	if err != nil {
 		return err
 	}
@@ -201,7 +208,7 @@ func (s *Server) done(c echo.Context) error {
 		ends = sess.IdleEnd
 	}
 	v := doneView{Username: sess.Username, Realm: sess.Realm, Created: sess.Created, Ends: ends, CSRF: s.sessionCSRF(sess)}
-	if v.Admin, err = s.isAdmin(c, sess); err != nil {
+	if v.Admin, err = s.isAdmin(c, sess, u); err != nil {
 		return err
 	}
 	return s.render(c, http.StatusOK, "done", pageData{Title: "Signed in", Done: &v})

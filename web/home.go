@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/arbor-auth/arbor/door"
+	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/sessions"
 )
 
@@ -25,14 +26,14 @@ type homeView struct {
 // home serves GET /: links to sign in, the devices page, the journey viewer (for
 // admins) and the REST API, so that the server's root is not a dead end.
 func (s *Server) home(c echo.Context) error {
-	sess, err := s.signedIn(c)
+	sess, u, err := s.signedInUser(c)
 	if err != nil {
 		return err
 	}
 	v := homeView{Journey: s.door.Policy("/").DefaultJourney}
 	if sess != nil {
 		v.Username, v.Realm, v.CSRF = sess.Username, sess.Realm, s.sessionCSRF(sess)
-		if v.Admin, err = s.isAdmin(c, sess); err != nil {
+		if v.Admin, err = s.isAdmin(c, sess, u); err != nil {
 			return err
 		}
 	}
@@ -40,9 +41,10 @@ func (s *Server) home(c echo.Context) error {
 }
 
 // isAdmin reports whether the user may open the journey viewer: the door core's admin
-// rule (a step-up it may still ask for does not hide the link).
-func (s *Server) isAdmin(c echo.Context, sess *sessions.Session) (bool, error) {
-	err := s.door.Authorize(c.Request().Context(), sess, door.NeedAdmin)
+// rule (a step-up it may still ask for does not hide the link), on u, the session's
+// account as signedInUser read it, so the page reads it once.
+func (s *Server) isAdmin(c echo.Context, sess *sessions.Session, u *identity.User) (bool, error) {
+	err := s.door.AuthorizeUser(c.Request().Context(), sess, u, door.NeedAdmin)
 	var up *door.StepUpError
 	switch {
 	case err == nil, errors.As(err, &up):

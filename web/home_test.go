@@ -2,10 +2,17 @@ package web_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/internal/app"
+	"github.com/arbor-auth/arbor/internal/app/apptest"
+	"github.com/arbor-auth/arbor/store"
+	"github.com/arbor-auth/arbor/store/storetest"
 )
 
 // TestBrowserLandingPage: the root is a page with a way in, and the journey viewer's
@@ -91,4 +98,57 @@ func TestBrowserRetrySaysWhy(t *testing.T) {
 	b.typeIn("input[autocapitalize='none']", codes[0]+"\r")
 	b.waitFor("#signed-in-user")
 	b.checkConsole()
+}
+
+// TestPageViewReadsTheUserOnce: the pages that check the admin role on the signed-in
+// account (the landing page, the signed-in page, the journey viewer) read the account
+// once per view, through the door core's ValidateUser/RefreshUser, not again to
+// authorize.
+func TestPageViewReadsTheUserOnce(t *testing.T) {
+	var counted *storetest.Counting
+	s := apptest.Start(t, apptest.Options{AppOptions: []app.Option{app.WithStoreWrap(func(st store.Store) store.Store {
+		counted = storetest.NewCounting(st)
+		return counted
+	})}})
+	ctx := context.Background()
+	for _, admin := range []bool{false, true} {
+		attrs := map[string]any{}
+		if admin {
+			attrs["roles"] = []any{"admin"}
+		}
+		name := fmt.Sprintf("user-%t", admin)
+		if err := s.Users.Put(ctx, &identity.User{Realm: "/", Username: name, Status: identity.StatusActive, Attributes: attrs}); err != nil {
+			t.Fatal(err)
+		}
+		tok, _, err := s.Sessions.Create(ctx, name, "/", "login", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"/", "/login/done", "/admin/journeys"} {
+			counted.Reset()
+			req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
+			req.AddCookie(&http.Cookie{Name: s.Config.CookieName, Value: tok})
+			noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			r, err := noFollow.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			if path != "/admin/journeys" || admin {
+				if r.StatusCode != http.StatusOK || !strings.Contains(string(body), name) {
+					t.Fatalf("%s as %s: %d", path, name, r.StatusCode)
+				}
+			}
+			var reads []string
+			for _, op := range counted.Ops() {
+				if strings.HasPrefix(op.Key, "user:") {
+					reads = append(reads, op.Name+" "+op.Key)
+				}
+			}
+			if len(reads) != 1 {
+				t.Errorf("GET %s as %s: account calls %v, want one read", path, name, reads)
+			}
+		}
+	}
 }

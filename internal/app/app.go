@@ -77,6 +77,7 @@ type App struct {
 	cases   admin.CaseRunner
 	now     func() time.Time
 	trace   func(engine.TraceEvent)
+	wrap    func(store.Store) store.Store
 }
 
 // Option changes how New assembles an App.
@@ -94,6 +95,12 @@ func WithCaseRunner(r admin.CaseRunner) Option { return func(a *App) { a.cases =
 // WithTrace hands every node visit and outcome of every flow to trace (the journey
 // test runner's coverage; see engine.Config.Trace).
 func WithTrace(trace func(engine.TraceEvent)) Option { return func(a *App) { a.trace = trace } }
+
+// WithStoreWrap hands the opened store to wrap and uses what it returns everywhere, so
+// a test can count what a request costs in store calls (storetest.Counting).
+func WithStoreWrap(wrap func(store.Store) store.Store) Option {
+	return func(a *App) { a.wrap = wrap }
+}
 
 // New builds an App from cfg. It opens the store, loads users and journeys, and fails
 // with every problem if a journey is invalid.
@@ -113,6 +120,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if a.wrap != nil {
+		a.Store = a.wrap(a.Store)
 	}
 	ok := false
 	defer func() {

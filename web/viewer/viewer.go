@@ -209,8 +209,9 @@ func (v *Viewer) classify(c echo.Context, err error) (int, string) {
 type handler func(c echo.Context, p *principal) error
 
 // gate checks the session cookie and returns who is asking, by the door core's checks
-// alone: Validate (the session, and its account still active) and Authorize with
-// NeedAdmin (the admin role, at the admin's strongest enrolled level). The viewer keeps
+// alone: ValidateUser (the session, and its account still active) and AuthorizeUser
+// with NeedAdmin on the account it read (the admin role, at the admin's strongest
+// enrolled level), so a page view reads the account once. The viewer keeps
 // no admin check of its own, so the rule and its store reads live in one place.
 func (v *Viewer) gate(c echo.Context) (access, *principal, error) {
 	tok := door.SessionToken(c.Request(), v.cfg.CookieName)
@@ -218,7 +219,7 @@ func (v *Viewer) gate(c echo.Context) (access, *principal, error) {
 		return anonymous, nil, nil
 	}
 	ctx := c.Request().Context()
-	s, err := v.d.Door.Validate(ctx, door.AnyRealm, tok)
+	s, u, err := v.d.Door.ValidateUser(ctx, door.AnyRealm, tok)
 	if errors.Is(err, sessions.ErrInvalid) {
 		return anonymous, nil, nil
 	}
@@ -229,7 +230,7 @@ func (v *Viewer) gate(c echo.Context) (access, *principal, error) {
 		return forbidden, nil, nil
 	}
 	var su *door.StepUpError
-	switch err := v.d.Door.Authorize(ctx, s, door.NeedAdmin); {
+	switch err := v.d.Door.AuthorizeUser(ctx, s, u, door.NeedAdmin); {
 	case errors.As(err, &su):
 		return stepUp, &principal{Username: s.Username, Handle: s.Handle, StepUp: su.Journey}, nil
 	case errors.Is(err, door.ErrForbidden):
