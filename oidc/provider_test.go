@@ -272,3 +272,38 @@ func TestRealmPaths(t *testing.T) {
 		t.Fatalf("alpha's client at root: %d %s", res.StatusCode, res.Header.Get("Location"))
 	}
 }
+
+// TestRefreshedIDTokenKeepsAssurance: an ID token issued on refresh states the same
+// acr, amr, auth_time and sid as the one of the sign-in, so a client that checks the
+// assurance of a refreshed token sees what the user did.
+func TestRefreshedIDTokenKeepsAssurance(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ua := newAgent(t)
+	first := ua.signIn(ua.get(e.spa.srv.URL+"/start"), alice, password).json(t)
+	if first["acr"] != "10" || first["auth_time"] == nil {
+		t.Fatalf("sign-in claims: %v", first)
+	}
+	old := *e.spa.Tokens
+	old.Expiry = time.Now().Add(-time.Minute)
+	e.clock.Advance(time.Minute) // a later auth_time would show
+	fresh, err := e.spa.config().TokenSource(context.Background(), &old).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := fresh.Extra("id_token").(string)
+	idt, err := e.spa.verifier.Verify(context.Background(), raw)
+	if err != nil {
+		t.Fatalf("refreshed ID token: %v", err)
+	}
+	var again map[string]any
+	if err := idt.Claims(&again); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"acr", "amr", "auth_time", "sid", "sub"} {
+		a, _ := json.Marshal(first[c])
+		b, _ := json.Marshal(again[c])
+		if string(a) != string(b) {
+			t.Errorf("%s: %s on sign-in, %s on refresh", c, a, b)
+		}
+	}
+}

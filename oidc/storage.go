@@ -666,7 +666,10 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *zoidc.UserInfo, string
 }
 
 // SetUserinfoFromRequest fills the ID token's claims from the user's attributes and,
-// for a sign-in, the session's id (sid).
+// for a sign-in, the session's id (sid). On a refresh it also states the grant's acr:
+// the library takes acr only from an authorization request, and a refreshed ID token
+// must claim the assurance of the sign-in it continues, no more and no less (amr and
+// auth_time come from the grant through refreshRequest).
 func (s *storage) SetUserinfoFromRequest(ctx context.Context, ui *zoidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	if err := s.fillUserinfo(ctx, ui, req.GetSubject(), scopes); err != nil {
 		return err
@@ -679,6 +682,9 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, ui *zoidc.UserInfo
 	case *refreshRequest:
 		if r.g.SID != "" {
 			ui.AppendClaims("sid", r.g.SID)
+		}
+		if r.g.ACR != "" {
+			ui.AppendClaims("acr", r.g.ACR)
 		}
 	}
 	return nil
