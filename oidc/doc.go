@@ -27,7 +27,12 @@
 //     (or from the one the request named through acr_values or AM's service
 //     parameter); otherwise the user goes through that journey.
 //   - endSession ends the Arbor session of the browser's cookie and the one the ID
-//     token hint's sid names, and every token issued under them. Revoking a token
+//     token hint's sid names, and every token issued under them. Without an
+//     id_token_hint it ends nothing until the user confirms on the browser door's
+//     sign-out page (a CSRF-protected form), so that no other site can sign a user
+//     out with a link (RP-Initiated Logout 1.0 asks the OP to confirm then); a
+//     post_logout_redirect_uri is honoured only when registered for the client the
+//     hint or client_id names. Revoking a token
 //     revokes its grant (its access and refresh tokens) but not the session: the SDK's
 //     TokenManager revokes old tokens before it silently asks for new ones with the
 //     same session.

@@ -53,7 +53,9 @@ const (
 	pathIntrospect = "introspect"
 	pathEndSession = "connect/endSession"
 	pathSignedOut  = "connect/endSession/done"
-	pathKeys       = "connect/jwk_uri"
+	// pathEndSessionConfirm is where the sign-out confirmation page posts.
+	pathEndSessionConfirm = "connect/endSession/confirm"
+	pathKeys              = "connect/jwk_uri"
 )
 
 // loginRequiredDescription is AM's words for prompt=none without a session; the
@@ -84,6 +86,9 @@ type Deps struct {
 	Log   *slog.Logger
 	// Now is the clock (default time.Now); it must be the sessions' clock.
 	Now func() time.Time
+	// SignOut asks a signed-in user to confirm an endSession that has no
+	// id_token_hint (the browser door's page); nil refuses such a request.
+	SignOut SignOutPages
 }
 
 // Server is the OpenID Connect door: one provider per realm at AM's paths.
@@ -110,6 +115,7 @@ type realmProvider struct {
 	acr      map[int]string
 	keys     *keys.Ring
 	clientOf func(string) (*client, error)
+	pages    SignOutPages
 }
 
 // BasePath is the path of realm's endpoints: AM's /oauth2/realms/root[/realms/x].
@@ -217,7 +223,7 @@ func (s *Server) newRealm(realm string, cfg Config, clients map[string]*client, 
 	}
 	iss, _ := issuer(true)
 	rp := &realmProvider{realm: realm, base: base, st: st, op: provider, issuer: iss, core: d.Core, cookie: s.opts.CookieName,
-		log: d.Log, maxBody: s.opts.MaxBodyBytes, clients: clients, acr: cfg.ACR, keys: d.Keys, clientOf: st.client}
+		log: d.Log, maxBody: s.opts.MaxBodyBytes, clients: clients, acr: cfg.ACR, keys: d.Keys, clientOf: st.client, pages: d.SignOut}
 	origins := slices.Clone(s.opts.CORSOrigins)
 	for _, c := range clients {
 		origins = append(origins, c.cfg.CORSOrigins...)
@@ -316,6 +322,10 @@ func (rp *realmProvider) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/" + pathResume:
 		rp.resume(w, r, info)
+	case "/" + pathEndSession:
+		rp.endSession(w, r, info)
+	case "/" + pathEndSessionConfirm:
+		rp.endSessionConfirm(w, r, info)
 	case "/" + pathSignedOut:
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "You are signed out.")

@@ -307,3 +307,85 @@ func TestRefreshedIDTokenKeepsAssurance(t *testing.T) {
 		}
 	}
 }
+
+// TestEndSessionWithoutHintAsksFirst: endSession without an id_token_hint (a link any
+// site could make a browser open) ends nothing but shows a confirmation page; a POST
+// to the confirmation without its CSRF token, or with a wrong one, ends nothing; the
+// page's own form ends the session and its tokens and goes on to the
+// post_logout_redirect_uri only when it is registered for the client_id, never to
+// another site.
+func TestEndSessionWithoutHintAsksFirst(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	base := e.spa.issuer
+	ua := newAgent(t)
+	ua.signIn(ua.get(e.spa.srv.URL+"/start"), alice, password)
+	signedIn := func(when string, want bool) {
+		t.Helper()
+		c := ua.get(e.spa.srv.URL + "/start?prompt=none").json(t)
+		if got := c["sub"] == alice; got != want {
+			t.Fatalf("%s: signed in %t, want %t (%v)", when, got, want, c)
+		}
+	}
+	confirmURL := base + "/connect/endSession/confirm"
+	submit := func(form url.Values) *page {
+		req, _ := http.NewRequest(http.MethodPost, confirmURL, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return ua.do(req)
+	}
+
+	// A link to someone else's site, even with a client_id: refused, nothing ends.
+	p := ua.get(base + "/connect/endSession?" + url.Values{"client_id": {"spa"}, "post_logout_redirect_uri": {"https://evil.example/"}}.Encode())
+	if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "post_logout_redirect_uri") {
+		t.Fatalf("endSession to an unregistered URI: %d %s", p.Status, p.Body)
+	}
+	signedIn("after an unregistered post_logout_redirect_uri", true)
+
+	p = ua.get(base + "/connect/endSession?" + url.Values{"client_id": {"spa"}, "post_logout_redirect_uri": {e.spa.srv.URL + "/bye"}, "state": {"s-1"}}.Encode())
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, "Sign out?") || p.Header.Get("Content-Security-Policy") == "" {
+		t.Fatalf("endSession without a hint: %d %s", p.Status, p.Body)
+	}
+	form := formValues(t, p.Body)
+	if form.Get("client_id") != "spa" || form.Get("post_logout_redirect_uri") != e.spa.srv.URL+"/bye" || form.Get("state") != "s-1" {
+		t.Fatalf("confirmation form: %v", form)
+	}
+	signedIn("on the confirmation page", true)
+
+	for name, csrf := range map[string]string{"no token": "", "a wrong token": "AAAA" + form.Get("csrf")[4:]} {
+		forged := url.Values{"client_id": {"spa"}, "post_logout_redirect_uri": {e.spa.srv.URL + "/bye"}}
+		if csrf != "" {
+			forged.Set("csrf", csrf)
+		}
+		if p := submit(forged); p.Status != http.StatusForbidden {
+			t.Fatalf("confirmation with %s: %d %s", name, p.Status, p.Body)
+		}
+		signedIn("after a forged confirmation with "+name, true)
+	}
+	if p := ua.get(confirmURL); p.Status != http.StatusMethodNotAllowed {
+		t.Fatalf("GET of the confirmation: %d", p.Status)
+	}
+	signedIn("after a GET of the confirmation", true)
+
+	tok := e.spa.Tokens
+	p = submit(form)
+	want := e.spa.srv.URL + "/bye?state=s-1"
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, `href="`+strings.ReplaceAll(want, "&", "&amp;")+`"`) {
+		t.Fatalf("confirmed sign-out: %d %s", p.Status, p.Body)
+	}
+	signedIn("after the confirmed sign-out", false)
+	if st, _ := userinfo(t, base, tok.AccessToken); st != http.StatusUnauthorized {
+		t.Fatalf("userinfo after the confirmed sign-out: %d", st)
+	}
+
+	// Without a client_id the post_logout_redirect_uri is not honoured: the end is
+	// Arbor's own signed-out answer.
+	ua.signIn(ua.get(e.spa.srv.URL+"/start"), alice, password)
+	p = ua.get(base + "/connect/endSession?" + url.Values{"post_logout_redirect_uri": {"https://evil.example/"}}.Encode())
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, "Sign out?") {
+		t.Fatalf("endSession without hint or client: %d %s", p.Status, p.Body)
+	}
+	p = submit(formValues(t, p.Body))
+	if p.Status != http.StatusOK || strings.Contains(p.Body, "evil.example") || !strings.Contains(p.Body, "/connect/endSession/done") {
+		t.Fatalf("confirmed sign-out without a client: %d %s", p.Status, p.Body)
+	}
+	signedIn("after the second confirmed sign-out", false)
+}

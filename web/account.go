@@ -99,6 +99,10 @@ type confirmView struct {
 	Heading, Text, Button string
 	Action, Device, CSRF  string
 	Danger                bool
+	// Hidden are further fields the form posts (a sign-out's request parameters).
+	Hidden []hiddenField
+	// Cancel is where Cancel leads (default the devices page).
+	Cancel string
 }
 
 // codesView shows newly generated recovery codes, once.

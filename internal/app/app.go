@@ -38,6 +38,7 @@ import (
 	"github.com/arbor-auth/arbor/store/embedded"
 	"github.com/arbor-auth/arbor/store/redisstore"
 	"github.com/arbor-auth/arbor/throttle"
+	"github.com/arbor-auth/arbor/web"
 )
 
 // DemoUser and DemoPassword are the account --demo adds.
@@ -78,6 +79,8 @@ type App struct {
 	now     func() time.Time
 	trace   func(engine.TraceEvent)
 	wrap    func(store.Store) store.Store
+	// pages is the browser door, whose sign-out confirmation the OIDC door shows.
+	pages *web.Server
 }
 
 // Option changes how New assembles an App.

@@ -24,7 +24,8 @@ func setupOIDC(a *App) error {
 	}
 	srv, err := oidc.New(oc, oidc.Options{PublicURL: a.Config.PublicURL, CookieName: a.Config.CookieName,
 		MaxBodyBytes: a.Config.MaxBodyBytes, CORSOrigins: a.Config.CORSOrigins},
-		oidc.Deps{Core: a.Door, Store: a.Store, Keys: a.Keys, Users: a.Users, Audit: a.Audit, Log: a.Log, Now: a.now})
+		oidc.Deps{Core: a.Door, Store: a.Store, Keys: a.Keys, Users: a.Users, Audit: a.Audit, Log: a.Log, Now: a.now,
+			SignOut: a.pages})
 	if err != nil {
 		return fmt.Errorf("config %w", err)
 	}

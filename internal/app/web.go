@@ -16,5 +16,6 @@ func setupWeb(a *App) error {
 		return fmt.Errorf("web pages: %w", err)
 	}
 	w.Register(a.API.Echo())
+	a.pages = w
 	return nil
 }
