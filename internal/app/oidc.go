@@ -22,10 +22,14 @@ func setupOIDC(a *App) error {
 	if !oc.Enabled() {
 		return nil
 	}
+	var pages oidc.SignOutPages // a nil *web.Server must stay a nil interface
+	if a.pages != nil {
+		pages = a.pages
+	}
 	srv, err := oidc.New(oc, oidc.Options{PublicURL: a.Config.PublicURL, CookieName: a.Config.CookieName,
 		MaxBodyBytes: a.Config.MaxBodyBytes, CORSOrigins: a.Config.CORSOrigins},
 		oidc.Deps{Core: a.Door, Store: a.Store, Keys: a.Keys, Users: a.Users, Audit: a.Audit, Log: a.Log, Now: a.now,
-			SignOut: a.pages})
+			SignOut: pages})
 	if err != nil {
 		return fmt.Errorf("config %w", err)
 	}
