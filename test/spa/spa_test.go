@@ -528,3 +528,40 @@ func TestWidget(t *testing.T) {
 		})
 	}
 }
+
+// TestEndSessionConfirmedInChromium: an endSession link without an id_token_hint, opened
+// in the browser of a signed-in user, shows Arbor's "Sign out?" page and ends nothing;
+// its button ends the session and, through the page that continues across origins (the
+// confirmation page's CSP form-action would block a redirect), lands on the SPA's
+// registered post_logout_redirect_uri with its state.
+func TestEndSessionConfirmedInChromium(t *testing.T) {
+	e := newEnv(t)
+	b := newBrowser(t)
+	b.run(chromedp.Navigate(e.arbor.URL + "/login"))
+	b.signInOnArborsPage("alice")
+	b.run(chromedp.WaitVisible(chromedp.CSS(`#signed-in-user`)))
+	tokenID, err := e.cookie(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"client_id": {clientID}, "post_logout_redirect_uri": {e.spa.URL + "/"}, "state": {"bye-1"}}
+	b.run(chromedp.Navigate(e.arbor.URL+"/oauth2/realms/root/connect/endSession?"+q.Encode()),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm`)))
+	if h := eval[string](b, `document.querySelector('h1').textContent`); h != "Sign out?" {
+		t.Fatalf("endSession without a hint shows %q", h)
+	}
+	if !e.validate(tokenID) {
+		t.Fatal("the session ended before the user confirmed")
+	}
+	b.run(chromedp.Click(chromedp.CSS(`#confirm`)))
+	deadline := time.Now().Add(waitTimeout)
+	for href := ""; !strings.HasPrefix(href, e.spa.URL+"/?state=bye-1"); href = eval[string](b, `location.href`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after confirming, the browser is at %s", href)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if e.validate(tokenID) {
+		t.Fatal("the session is still valid after the confirmed sign-out")
+	}
+}
