@@ -12,8 +12,10 @@ const (
 	// PinPassword: pass starts with the user's password (LinOTP's otppin=1), checked by
 	// the journey's password step. Default journey: linotp.
 	PinPassword = "password"
-	// PinToken: pass starts with the token's own PIN (otppin=0). Not supported yet:
-	// refused at start-up.
+	// PinToken: pass starts with the token's own PIN (otppin=0), which an administrator
+	// sets per device; with content_type=0 pass is the PIN alone. The journey's
+	// token_pin node checks it and binds the code or the push to that device. Default
+	// journey: linotp-pin.
 	PinToken = "token_pin"
 	// PinNone: pass is the code alone (otppin=2); the calling gateway checks the
 	// password itself. The door attests pwd (door.Start.Attested) for a flow without a
@@ -22,7 +24,7 @@ const (
 )
 
 // defaultJourney is the journey each policy runs unless journey: names another.
-var defaultJourney = map[string]string{PinPassword: "linotp", PinNone: "linotp-otp"}
+var defaultJourney = map[string]string{PinPassword: "linotp", PinToken: "linotp-pin", PinNone: "linotp-otp"}
 
 // Config is the config file's linotp section:
 //
@@ -31,15 +33,15 @@ type Config struct {
 	// Enabled turns the door on; it is off by default.
 	Enabled bool `yaml:"enabled"`
 	// Journey is the journey every call runs (default: linotp for otppin password,
-	// linotp-otp for none). It must fit the policy: with none, a journey that asks for
+	// linotp-pin for token_pin, linotp-otp for none). It must fit the policy: with none, a journey that asks for
 	// a password beside the username cannot be answered (pass holds no password), and
 	// such a call fails with code 500.
 	Journey string `yaml:"journey"`
 	// Clients are the networks (or addresses) allowed to call; required when enabled.
 	// The address is the door core's client address (trusted proxies only).
 	Clients []string `yaml:"clients"`
-	// OTPPin is the otppin policy: password (the default) or none; token_pin is
-	// refused (see the constants).
+	// OTPPin is the otppin policy: password (the default), token_pin or none (see the
+	// constants).
 	OTPPin string `yaml:"otppin"`
 	// OTPDigits is the length of the one-time code at the end of pass (default 6).
 	OTPDigits int `yaml:"otp_digits"`
@@ -74,9 +76,7 @@ func (c *Config) check() (networks, error) {
 	switch c.OTPPin {
 	case "":
 		c.OTPPin = PinPassword
-	case PinPassword, PinNone:
-	case PinToken:
-		errs = append(errs, errors.New("otppin token_pin: Arbor keeps no token PINs yet; use otppin: password or none"))
+	case PinPassword, PinToken, PinNone:
 	default:
 		errs = append(errs, fmt.Errorf("otppin %q is not password, token_pin or none", c.OTPPin))
 	}

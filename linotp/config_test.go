@@ -6,7 +6,7 @@ import (
 )
 
 // TestConfigPolicies: each otppin policy runs its own journey unless journey: names
-// one, and token_pin and unknown policies are refused with a message that says why.
+// one, and an unknown policy is refused with a message that says why.
 func TestConfigPolicies(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
@@ -18,7 +18,7 @@ func TestConfigPolicies(t *testing.T) {
 		{"password", Config{OTPPin: PinPassword}, "linotp", ""},
 		{"none", Config{OTPPin: PinNone}, "linotp-otp", ""},
 		{"none with its own journey", Config{OTPPin: PinNone, Journey: "gateway-otp"}, "gateway-otp", ""},
-		{"token_pin", Config{OTPPin: PinToken}, "", "otppin token_pin: Arbor keeps no token PINs yet"},
+		{"token_pin", Config{OTPPin: PinToken}, "linotp-pin", ""},
 		{"unknown", Config{OTPPin: "1"}, "", `otppin "1" is not password, token_pin or none`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,12 +13,13 @@
 //
 //	GET|POST /validate/check?user=USER[@REALM]&pass=PASS
 //	    otppin password (journey linotp): pass = the password followed by a one-time
-//	    code (otp_digits, default 6); otppin none (journey linotp-otp): pass = the code
-//	    alone. result.value is true when everything pass holds is right.
+//	    code (otp_digits, default 6); token_pin (journey linotp-pin): the PIN of the
+//	    user's device followed by that device's code; none (journey linotp-otp): the
+//	    code alone. result.value is true when everything pass holds is right.
 //	GET|POST /validate/check?user=USER[@REALM]&pass=PASSWORD&data=TEXT&content_type=0
 //	    sends a push that shows TEXT verbatim and is bound to it; result.value is false
-//	    and detail.transactionid names the transaction. With otppin none, pass is not
-//	    read.
+//	    and detail.transactionid names the transaction. pass is the password, or with
+//	    token_pin the device's PIN; with none it is not read.
 //	GET|POST /validate/check_status?user=USER[@REALM]&pass=PASSWORD&transactionid=ID
 //	    reports the transaction: detail.transactions[ID] with status (open, accepted,
 //	    rejected, expired), received_tan (the device answered), valid_tan and
@@ -33,6 +34,11 @@
 //     never a session. It is audited as login.attested. The code check still goes
 //     through the guessing defence (the OATH verifier's nodes.CheckSecret), so a gateway
 //     cannot be used to guess codes faster than any other door.
+//   - otppin token_pin: the door splits pass exactly as for password (the code is the
+//     last otp_digits digits; with content_type=0 the whole pass is the PIN) and answers
+//     the journey's secret beside the username with the PIN part. Checking the PIN, its
+//     throttling and binding the code or the push to the PIN's device are the journey's
+//     (the token_pin node), as checking the password is under otppin password.
 //   - A transaction id is 20 random digits made by the journey's transaction_data
 //     node. The door keeps linotp:{ID} in the store (the flow it belongs to, its realm
 //     and user, the step to answer, and how it ended), until the flow's expiry plus
