@@ -33,9 +33,8 @@ type Config struct {
 	// Enabled turns the door on; it is off by default.
 	Enabled bool `yaml:"enabled"`
 	// Journey is the journey every call runs (default: linotp for otppin password,
-	// linotp-pin for token_pin, linotp-otp for none). It must fit the policy: with none, a journey that asks for
-	// a password beside the username cannot be answered (pass holds no password), and
-	// such a call fails with code 500.
+	// linotp-pin for token_pin, linotp-otp for none). It must fit the policy: New
+	// refuses a journey that asks for a secret pass does not hold (see fits).
 	Journey string `yaml:"journey"`
 	// Clients are the networks (or addresses) allowed to call; required when enabled.
 	// The address is the door core's client address (trusted proxies only).

@@ -108,6 +108,9 @@ type Deps struct {
 	Log   *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Journeys, when set, lets New check that the configured journey fits the otppin
+	// policy (see fits).
+	Journeys Journeys
 }
 
 // Door serves /validate/check and /validate/check_status. It is safe for concurrent
@@ -134,7 +137,13 @@ func New(cfg Config, d Deps) (*Door, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Door{cfg: cfg, nets: nets, d: d, log: d.Log}, nil
+	door := &Door{cfg: cfg, nets: nets, d: d, log: d.Log}
+	if d.Journeys != nil {
+		if err := door.fits(context.Background(), d.Journeys); err != nil {
+			return nil, err
+		}
+	}
+	return door, nil
 }
 
 // Register mounts the door's routes on e.

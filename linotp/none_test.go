@@ -10,6 +10,7 @@ import (
 
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/door"
+	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/linotp"
 	"github.com/arbor-auth/arbor/nodes"
 )
@@ -105,12 +106,21 @@ func TestNoneThrottled(t *testing.T) {
 	e.expectAudit(door.EventAttested, 0)
 }
 
-// TestNoneJourneyMismatch: with otppin none the door sends no password, so a journey
-// that asks for one beside the username is refused as one that cannot run here, and
-// nothing is verified.
+// TestNoneJourneyMismatch: with otppin none the door sends no password. A journey that
+// asks for one is refused at start-up (TestJourneyFitsPolicy); one saved after the
+// start is refused when it runs, as a journey that cannot run here, and nothing is
+// verified.
 func TestNoneJourneyMismatch(t *testing.T) {
-	e := newEnv(t, "linotp: {enabled: true, journey: linotp, clients: [127.0.0.0/8, \"::1/128\"], otppin: none}\n")
+	e := newEnv(t, "linotp: {enabled: true, journey: gateway, clients: [127.0.0.0/8, \"::1/128\"], otppin: none}\n")
 	e.enrollApp("alice")
+	doc, err := journeys.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gateway := strings.Replace(string(doc["linotp"]), `"name": "linotp"`, `"name": "gateway"`, 1)
+	if _, err := e.srv.Journeys.Save(ctx, []byte(gateway), "test"); err != nil {
+		t.Fatal(err)
+	}
 	st, m := e.call(http.MethodGet, "/validate/check", url.Values{"user": {"alice"}, "pass": {e.code()}})
 	if st != http.StatusInternalServerError || !strings.Contains(errorMessage(t, m), "asks what /validate cannot answer") {
 		t.Fatalf("%d %v", st, m)
