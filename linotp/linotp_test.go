@@ -190,11 +190,11 @@ var (
 	devicePattern = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 )
 
-// hide masks the password, codes, transaction ids and device ids in a line.
+// hide masks the password, codes, token PINs, transaction ids and device ids in a line.
 func (e *env) hide(s string) string {
 	s = strings.ReplaceAll(s, url.QueryEscape(password), "<password>")
 	for k, p := range e.seen {
-		for _, kind := range []string{"otp", "wrong"} {
+		for _, kind := range []string{"otp", "wrong", "pin"} {
 			if v, ok := strings.CutPrefix(k, kind); ok {
 				s = strings.ReplaceAll(s, v, p)
 			}
