@@ -28,10 +28,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/arbor-auth/arbor/authenticator"
-	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
 	"github.com/arbor-auth/arbor/internal/chrometest"
-	"github.com/arbor-auth/arbor/push"
 )
 
 const (
@@ -88,10 +86,7 @@ func newEnv(t *testing.T) *env {
 	e.arbor = apptest.Start(t, apptest.Options{Args: []string{"--config", path, "--cors-origins", spaURL}, PublicURL: true, Dir: dir})
 	apptest.AddUser(t, e.arbor.App, "/", "alice", password, map[string]any{"mail": "alice@example.com", "givenName": "Alice"})
 	apptest.AddUser(t, e.arbor.App, "/", "bob", password, map[string]any{"mail": "bob@example.com"})
-	var err error
-	if e.phone, err = authenticator.Open(filepath.Join(dir, "phone.json")); err != nil {
-		t.Fatal(err)
-	}
+	e.phone = apptest.Phone(t, dir, nil)
 	e.spa.Config.Handler = e.spaHandler(modules)
 	e.spa.Start()
 	t.Cleanup(e.spa.Close)
@@ -129,20 +124,7 @@ func (e *env) spaHandler(modules string) http.Handler {
 // push-mfa would have left it.
 func (e *env) enroll(user string) {
 	e.t.Helper()
-	ctx := context.Background()
-	reg, err := e.arbor.Push.BeginRegistration(ctx, push.RegistrationRequest{Realm: "/", Username: user, FlowID: "setup"})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.phone.Register(ctx, reg.URI, authenticator.RegisterOptions{Name: "Bob's phone"}); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := e.arbor.Devices.SetSkip(ctx, "/", user, devices.MethodPush, devices.SkipNotSkippable); err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.arbor.Devices.NewRecoveryCodes(ctx, "/", user); err != nil {
-		e.t.Fatal(err)
-	}
+	apptest.Enroll(e.t, e.arbor.App, e.phone, "/", user, authenticator.RegisterOptions{Name: "Bob's phone"})
 }
 
 // browser is a headless Chromium with its own profile.
