@@ -101,11 +101,18 @@ type Cluster struct {
 // redis-cli is missing.
 func StartCluster(tb testing.TB) *Cluster {
 	tb.Helper()
-	c, err := startCluster(testScope(tb))
+	return started(tb, "start cluster", startCluster)
+}
+
+// started returns the topology start made for the test tb, and fails tb, saying what
+// did not start, when start failed.
+func started[T any](tb testing.TB, what string, start func(scope) (T, error)) T {
+	tb.Helper()
+	v, err := start(testScope(tb))
 	if err != nil {
-		tb.Fatalf("testredis: start cluster: %v", err)
+		tb.Fatalf("testredis: %s: %v", what, err)
 	}
-	return c
+	return v
 }
 
 func startCluster(sc scope) (*Cluster, error) {
@@ -354,11 +361,7 @@ type Sentinel struct {
 // redis-server is missing.
 func StartSentinel(tb testing.TB) *Sentinel {
 	tb.Helper()
-	s, err := startSentinel(testScope(tb))
-	if err != nil {
-		tb.Fatalf("testredis: start sentinel set: %v", err)
-	}
-	return s
+	return started(tb, "start sentinel set", startSentinel)
 }
 
 func startSentinel(sc scope) (*Sentinel, error) {
