@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/arbor-auth/arbor/keys"
 )
 
 // TestSignOutPage: the page carries the given fields as hidden inputs (escaped), a CSRF
@@ -15,7 +17,11 @@ func TestSignOutPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{csrfKey: []byte("0123456789abcdef0123456789abcdef"), pages: pages, csp: pagePolicy(nil)}
+	ring, err := keys.New([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{csrfSigner: ring.Signer(keys.PurposeCSRF), pages: pages, csp: pagePolicy(nil)}
 	w := httptest.NewRecorder()
 	fields := url.Values{"client_id": {"spa"}, "state": {`"><script>`}}
 	if err := s.SignOutPage(w, "handle-a", "/oauth2/realms/root/connect/endSession/confirm", fields); err != nil {

@@ -440,23 +440,23 @@ func TestWidget(t *testing.T) {
 func TestEndSessionConfirmedInChromium(t *testing.T) {
 	e := newEnv(t)
 	b := newBrowser(t)
-	b.run(chromedp.Navigate(e.arbor.URL + "/login"))
+	b.Navigate(e.arbor.URL + "/login")
 	b.signInOnArborsPage("alice")
-	b.run(chromedp.WaitVisible(chromedp.CSS(`#signed-in-user`)))
+	b.WaitVisible(`#signed-in-user`)
 	tokenID, err := e.cookie(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := url.Values{"client_id": {clientID}, "post_logout_redirect_uri": {e.spa.URL + "/"}, "state": {"bye-1"}}
-	b.run(chromedp.Navigate(e.arbor.URL+"/oauth2/realms/root/connect/endSession?"+q.Encode()),
-		chromedp.WaitVisible(chromedp.CSS(`#confirm`)))
+	b.Navigate(e.arbor.URL + "/oauth2/realms/root/connect/endSession?" + q.Encode())
+	b.WaitVisible(`#confirm`)
 	if h := eval[string](b, `document.querySelector('h1').textContent`); h != "Sign out?" {
 		t.Fatalf("endSession without a hint shows %q", h)
 	}
 	if !e.validate(tokenID) {
 		t.Fatal("the session ended before the user confirmed")
 	}
-	b.run(chromedp.Click(chromedp.CSS(`#confirm`)))
+	b.Click(`#confirm`)
 	deadline := time.Now().Add(waitTimeout)
 	for href := ""; !strings.HasPrefix(href, e.spa.URL+"/?state=bye-1"); href = eval[string](b, `location.href`) {
 		if time.Now().After(deadline) {
