@@ -10,6 +10,7 @@ import (
 
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/embedded"
+	"github.com/arbor-auth/arbor/store/storetest"
 )
 
 // rivalStore is a store whose every CAS loses to an imaginary rival writer, or fails
@@ -87,4 +88,20 @@ func TestUpdateStopsWaitingOnCancel(t *testing.T) {
 	if n := st.cas.Load(); n != 3 {
 		t.Errorf("CAS ran %d times, want 3 (it stops at the first wait after cancel)", n)
 	}
+}
+
+// unbatched hides a store's Batcher, so that store.Do falls back to one call per op.
+type unbatched struct{ store.Store }
+
+// TestConformanceWithoutBatcher runs the conformance suite through store.Do's fallback
+// (DoOne), which a store wrapper that does not batch gets: every op kind, OpPush's
+// Update loop included, must keep its contract there too.
+func TestConformanceWithoutBatcher(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		st, err := embedded.Open(embedded.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return unbatched{st}
+	})
 }

@@ -61,6 +61,13 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 			op.Rev = e.rev
 			rec = appendSet(rec, op.Key, e)
 			writes = append(writes, pending{key: op.Key, e: e})
+		case store.OpPush:
+			old, _ := s.liveValueLocked(op.Key, nowNano)
+			next, dropped, ttl := store.Push(old.value, store.ListEntry{Expires: op.Expires.UnixMilli(), Member: op.Value}, op.Bound, op.Now)
+			e := entry{value: next, rev: old.rev + 1, exp: expiry(now, ttl)}
+			op.Rev, op.Dropped = e.rev, dropped
+			rec = appendSet(rec, op.Key, e)
+			writes = append(writes, pending{key: op.Key, e: e})
 		case store.OpDelete:
 			if _, ok := s.liveValueLocked(op.Key, nowNano); !ok {
 				continue // missing, or expired: dropped on replay and by the sweeper anyway
