@@ -9,7 +9,8 @@
 // GET and a value costs only a few bytes more than its own size. Set and CAS are one
 // Lua script each (EVALSHA, falling back to EVAL after a script cache flush) that
 // reads only the revision prefix and writes value and expiry atomically. Take is one
-// GETDEL. Counters live under prefix+"n:"+key as plain Redis integers, so they never
+// GETDEL. A bounded list (store.OpPush) is a value like any other, its entries one line
+// each; a push is one script that reads, prunes, appends and writes it. Counters live under prefix+"n:"+key as plain Redis integers, so they never
 // collide with values; Incr is one Lua script that sets the expiry only when it
 // creates the counter.
 //
