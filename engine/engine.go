@@ -142,8 +142,10 @@ type Result struct {
 
 // SuccessHook runs when a flow succeeds, before the engine records the flow as
 // finished. A door prepares its session here and returns its writes as a Commit, which
-// the engine sends in one store batch with the flow's final write, so that a login's
-// session, its index entry and the flow's end cost one round trip. If the hook fails
+// the engine sends in one store batch with the flow's final write, last, so that a
+// login's session, its index entry and the flow's end cost one round trip (on a store
+// that does not apply a batch in order, a Redis Cluster, the commit goes first on its
+// own: see store.BatchesInOrder). If the hook fails
 // (the store is down), the flow is left exactly as it was and the same step can be
 // retried, so a success is never lost. If the engine then cannot record the finish (a
 // store error, or a concurrent submission of the same step won), it calls the Commit's
@@ -152,7 +154,7 @@ type SuccessHook func(ctx context.Context, res *Result) (*Commit, error)
 
 // Commit is what a success hook adds to the write that finishes its flow.
 type Commit struct {
-	// Ops are sent in one store batch (store.Do) with the flow's final conditional
+	// Ops are sent in one store batch (store.Do) before the flow's final conditional
 	// write; they must not touch the flow's key. Each runs whatever the flow's write
 	// does: a lost race is undone through Undo, not prevented.
 	Ops []store.Op
@@ -406,7 +408,7 @@ func (e *Engine) complete(ctx context.Context, c *journeys.Compiled, f *Flow, re
 }
 
 // finish records f as finished and writes the success hook's commit (nil: none) in
-// the same batch: the flow is replaced by a tombstone with a conditional write, so of
+// the same batch where the store applies batches in order (before it otherwise): the flow is replaced by a tombstone with a conditional write, so of
 // two concurrent final submissions only one finishes it, and the loser's commit is
 // undone. A flow that was never stored (a Start that ended at once) writes only the
 // commit.
@@ -424,8 +426,8 @@ func (e *Engine) finish(ctx context.Context, f *Flow, commit *Commit) error {
 	return nil
 }
 
-// finishWrite is finish's one round trip: the tombstone alone with CAS, or in one batch
-// with the commit's ops, whose results it records in commit.Ops.
+// finishWrite is finish's write: the tombstone alone with CAS, or after the commit's
+// ops, in their batch or after it, with their results recorded in commit.Ops.
 func (e *Engine) finishWrite(ctx context.Context, f *Flow, commit *Commit) error {
 	var ops []store.Op
 	if commit != nil {
@@ -438,6 +440,18 @@ func (e *Engine) finishWrite(ctx context.Context, f *Flow, commit *Commit) error
 	if len(ops) == 0 {
 		return e.save(ctx, tomb, e.cfg.TombstoneTTL)
 	}
+	if f.rev > 0 && !store.BatchesInOrder(e.st) {
+		// On a store that may apply the flow's write while an op before it fails (a
+		// Redis Cluster: each node its share), the commit goes first, as a batch of its
+		// own, so that a failure leaves the flow unfinished and the step retryable.
+		if err := store.Do(ctx, e.st, ops); err != nil {
+			e.metrics.storeError()
+			return fmt.Errorf("save flow: %w", err)
+		}
+		return e.save(ctx, tomb, e.cfg.TombstoneTTL)
+	}
+	// The flow's write goes last: where a batch is applied in order, if it took effect
+	// so did the commit.
 	n := len(ops)
 	if f.rev > 0 {
 		ops = append(ops[:n:n], store.CASOp(flowKey(f.ID), tomb.marshal(), f.rev, e.cfg.TombstoneTTL))

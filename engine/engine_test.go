@@ -603,6 +603,55 @@ func testSuccessHookUndoneWhenRaceLost(t *testing.T, h *harness) {
 	}
 }
 
+// unordered is a store whose batches, like a Redis Cluster's, are not applied in order.
+type unordered struct{ store.Store }
+
+func (u unordered) Do(ctx context.Context, ops []store.Op) error { return store.Do(ctx, u.Store, ops) }
+func (u unordered) BatchInOrder() bool                           { return false }
+
+// TestCommitBeforeTheFlowWhereBatchesAreUnordered: where a batch's ops may take effect
+// out of order (a Redis Cluster), the commit is written first and the flow's end after
+// it, so that a failed commit leaves the step retryable; where they are in order, one
+// batch (TestStoreRoundTripsPerStep).
+func TestCommitBeforeTheFlowWhereBatchesAreUnordered(t *testing.T) {
+	st, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	flaky := storetest.NewFlaky(unordered{st})
+	h := newHarnessOn(t, flaky, simple)
+	ctx := context.Background()
+	res, err := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var undone atomic.Int32
+	hook := func(down bool) StepOption {
+		return OnSuccess(func(context.Context, *Result) (*Commit, error) {
+			flaky.Down.Store(down)
+			return &Commit{Ops: []store.Op{store.CASOp("session:{u}", []byte("s"), 0, time.Minute)}, Undo: func() { undone.Add(1) }}, nil
+		})
+	}
+	if _, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}, hook(true)); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("commit during an outage: %v", err)
+	}
+	flaky.Down.Store(false)
+	h.ops.Reset()
+	r, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}, hook(false))
+	if err != nil || r.Status != Succeeded || undone.Load() != 1 {
+		t.Fatalf("retried step: %v, %v, %d undone; want a success after one undo", r, err, undone.Load())
+	}
+	var got []string
+	for _, op := range h.ops.Ops() {
+		got = append(got, op.Name+" "+op.Key)
+	}
+	want := []string{"Get " + flowKey(res.FlowID), "Do CAS session:{u}", "CAS " + flowKey(res.FlowID)}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("store calls %q, want %q", got, want)
+	}
+}
+
 // TestSuccessCommitFailures: a batch that fails (the store is down) undoes the commit
 // and leaves the step to be retried; a Finish that fails undoes the commit and fails
 // the step, the flow being finished.

@@ -210,3 +210,25 @@ func checkOps(ops []Op) error {
 	}
 	return nil
 }
+
+// InOrder is implemented by a Batcher that says whether it applies the ops of a batch in
+// their order, so that when an op took effect every op before it did too, whatever Do
+// returns: one Redis server reading one pipeline, or the embedded store under its lock.
+// A Redis Cluster, which sends each node its share at once, does not.
+type InOrder interface {
+	// BatchInOrder reports whether batches are applied in order.
+	BatchInOrder() bool
+}
+
+// BatchesInOrder reports whether st applies a batch's ops in order (see InOrder). A
+// Store that is not a Batcher does: Do runs its ops one by one and stops at the first
+// failure. A Batcher that does not implement InOrder is taken not to. A caller that
+// needs "if the last op took effect, so did the others" (the engine's final write after a
+// session's) batches only where this is true.
+func BatchesInOrder(st Store) bool {
+	if o, ok := st.(InOrder); ok {
+		return o.BatchInOrder()
+	}
+	_, batches := st.(Batcher)
+	return !batches
+}

@@ -105,3 +105,33 @@ func TestConformanceWithoutBatcher(t *testing.T) {
 		return unbatched{st}
 	})
 }
+
+// batchingOnly is a Batcher that does not say whether it applies batches in order.
+type batchingOnly struct{ store.Store }
+
+func (b batchingOnly) Do(ctx context.Context, ops []store.Op) error {
+	return store.Do(ctx, b.Store, ops)
+}
+
+func TestBatchesInOrder(t *testing.T) {
+	st, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, tc := range []struct {
+		name string
+		st   store.Store
+		want bool
+	}{
+		{"embedded: one lock", st, true},
+		{"no Batcher: one op after another", unbatched{st}, true},
+		{"a Batcher that does not say", batchingOnly{st}, false},
+		{"counting wrapper of the embedded store", storetest.NewCounting(st), true},
+		{"counting wrapper of a Batcher that does not say", storetest.NewCounting(batchingOnly{st}), false},
+	} {
+		if got := store.BatchesInOrder(tc.st); got != tc.want {
+			t.Errorf("%s: BatchesInOrder = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

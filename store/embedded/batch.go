@@ -133,3 +133,9 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 	}
 	return nil
 }
+
+var _ store.InOrder = (*Store)(nil)
+
+// BatchInOrder reports true: a batch is applied under one lock, all of it or none
+// (store.InOrder).
+func (s *Store) BatchInOrder() bool { return true }

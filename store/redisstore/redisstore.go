@@ -728,7 +728,21 @@ func (s *Store) Close() error {
 	return nil
 }
 
-var _ store.Batcher = (*Store)(nil)
+var (
+	_ store.Batcher = (*Store)(nil)
+	_ store.InOrder = (*Store)(nil)
+)
+
+// BatchInOrder reports whether a batch is applied in order (store.InOrder): true on a
+// single server or Sentinel, where one connection carries the whole pipeline and Redis
+// runs its commands in turn; false on a Cluster, where each node gets its share at once
+// and one node's share can run while another's fails. One exception on a single server:
+// a scripted op whose script Redis lost (NOSCRIPT) runs again after the batch (see Do),
+// so only an outage at that very moment can leave it undone behind later ops.
+func (s *Store) BatchInOrder() bool {
+	_, cluster := s.c.(*redis.ClusterClient)
+	return !cluster
+}
 
 // Do runs a batch (store.Do) in one pipeline: one round trip on a single server or
 // Sentinel; on a Cluster, go-redis sends each node its share at once. Scripted ops go as
