@@ -57,7 +57,8 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 				op.Err = fmt.Errorf("embedded cas %q at revision %d: %w", op.Key, op.Rev, store.ErrConflict)
 				continue
 			}
-			e := entry{value: clone(op.Value), rev: old.rev + 1, exp: expiry(now, op.TTL)}
+			// The table copies the value into its arena when the write is applied.
+			e := entry{value: op.Value, rev: old.rev + 1, exp: expiry(now, op.TTL)}
 			op.Rev = e.rev
 			rec = appendSet(rec, op.Key, e)
 			writes = append(writes, pending{key: op.Key, e: e})
@@ -108,13 +109,14 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 			s.counters[w.key] = w.c
 			s.liveBytes += counterSize(w.key, w.c)
 		case w.del:
-			s.liveBytes -= setSize(w.key, s.values[w.key])
-			delete(s.values, w.key)
+			prev, _ := s.values.get(w.key)
+			s.liveBytes -= setSize(w.key, prev)
+			s.values.del(w.key)
 		default:
-			if prev, had := s.values[w.key]; had {
+			if prev, had := s.values.get(w.key); had {
 				s.liveBytes -= setSize(w.key, prev)
 			}
-			s.values[w.key] = w.e
+			s.values.put(w.key, w.e)
 			s.liveBytes += setSize(w.key, w.e)
 		}
 	}

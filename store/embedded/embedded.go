@@ -158,7 +158,7 @@ type Store struct {
 	mu       sync.RWMutex
 	closed   bool
 	broken   error // set once the data file can no longer be trusted
-	values   map[string]entry
+	values   *table
 	counters map[string]counter
 	log      *os.File // nil when memory only
 	logBytes int64    // size of the data file
@@ -185,7 +185,7 @@ func Open(opts Options) (*Store, error) {
 		now:         opts.Now,
 		sync:        opts.Sync,
 		dir:         opts.Dir,
-		values:      map[string]entry{},
+		values:      newTable(),
 		counters:    map[string]counter{},
 		stop:        make(chan struct{}),
 		sweeperDone: make(chan struct{}),
@@ -266,7 +266,7 @@ func (s *Store) openDir() (err error) {
 	}
 	s.values, s.counters = st.values, st.counters
 	s.log, s.logBytes, s.lock = f, st.size, lock
-	for k, e := range s.values {
+	for k, e := range s.values.all() {
 		s.liveBytes += setSize(k, e)
 	}
 	for k, c := range s.counters {
@@ -332,16 +332,17 @@ func (s *Store) write(ctx context.Context, op, key string, value []byte, rev uin
 		s.mu.Unlock()
 		return 0, fmt.Errorf("embedded %s %q at revision %d: %w", op, key, rev, store.ErrConflict)
 	}
-	e := entry{value: clone(value), rev: old.rev + 1, exp: expiry(now, ttl)}
+	// The table copies value into its arena: no clone of its own.
+	e := entry{value: value, rev: old.rev + 1, exp: expiry(now, ttl)}
 	seq, err := s.appendLocked(setSize(key, e), func(b []byte) []byte { return appendSet(b, key, e) })
 	if err != nil {
 		s.mu.Unlock()
 		return 0, fmt.Errorf("embedded %s %q: %w", op, key, err)
 	}
-	if prev, had := s.values[key]; had {
+	if prev, had := s.values.get(key); had {
 		s.liveBytes -= setSize(key, prev)
 	}
-	s.values[key] = e
+	s.values.put(key, e)
 	s.liveBytes += setSize(key, e)
 	s.afterWriteLocked()
 	if err := s.commitFor(key, seq); err != nil {
@@ -386,14 +387,14 @@ func (s *Store) remove(key string) (*entry, error) {
 		s.mu.Unlock()
 		return nil, err
 	}
-	prev, had := s.values[key]
+	prev, had := s.values.get(key)
 	if !had {
 		s.mu.Unlock()
 		return nil, nil
 	}
 	if expired(prev.exp, s.now().UnixNano()) {
 		// Nothing to log: an expired record is dropped on replay anyway.
-		delete(s.values, key)
+		s.values.del(key)
 		s.liveBytes -= setSize(key, prev)
 		s.mu.Unlock()
 		return nil, nil
@@ -403,7 +404,9 @@ func (s *Store) remove(key string) (*entry, error) {
 		s.mu.Unlock()
 		return nil, err
 	}
-	delete(s.values, key)
+	// The caller owns what Take returns; prev.value aliases the table's arena.
+	prev.value = clone(prev.value)
+	s.values.del(key)
 	s.liveBytes -= setSize(key, prev)
 	s.afterWriteLocked()
 	if err := s.commitFor(key, seq); err != nil {
@@ -530,7 +533,7 @@ func (s *Store) usableLocked() error {
 // liveValueLocked returns key's entry unless it is missing or expired; a missing key
 // has revision 0. s.mu must be held.
 func (s *Store) liveValueLocked(key string, nowNano int64) (entry, bool) {
-	e, ok := s.values[key]
+	e, ok := s.values.get(key)
 	if !ok || expired(e.exp, nowNano) {
 		return entry{}, false
 	}
@@ -606,11 +609,7 @@ func (s *Store) shouldCompactLocked() bool {
 // must be held, except during Open.
 func (s *Store) compactLocked() error {
 	nowNano := s.now().UnixNano()
-	for k, e := range s.values {
-		if expired(e.exp, nowNano) {
-			delete(s.values, k)
-		}
-	}
+	s.values.sweep(nowNano, func(string, entry) {})
 	for k, c := range s.counters {
 		if expired(c.exp, nowNano) {
 			delete(s.counters, k)
@@ -713,12 +712,7 @@ func (s *Store) sweep() {
 		return
 	}
 	nowNano := s.now().UnixNano()
-	for k, e := range s.values {
-		if expired(e.exp, nowNano) {
-			delete(s.values, k)
-			s.liveBytes -= setSize(k, e)
-		}
-	}
+	s.values.sweep(nowNano, func(k string, e entry) { s.liveBytes -= setSize(k, e) })
 	for k, c := range s.counters {
 		if expired(c.exp, nowNano) {
 			delete(s.counters, k)
