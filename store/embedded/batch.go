@@ -36,7 +36,10 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 	now := s.now()
 	nowNano := now.UnixNano()
 	var (
-		writes  []pending
+		// Room for the writes of the batches Arbor makes (a login's are at most four) on
+		// the stack, without an allocation per batch.
+		room    [4]pending
+		writes  = room[:0]
 		rec     = s.recBuf[:0]
 		durable bool
 	)
