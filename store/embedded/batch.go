@@ -49,7 +49,7 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 		case store.OpGet:
 			e, ok := s.liveValueLocked(op.Key, nowNano)
 			if !ok {
-				op.Err = fmt.Errorf("embedded get %q: %w", op.Key, store.ErrNotFound)
+				op.Err = &notFoundError{op: "get", key: op.Key}
 				continue
 			}
 			op.Item = store.Item{Value: clone(e.value), Rev: e.rev}

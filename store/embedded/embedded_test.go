@@ -679,3 +679,32 @@ func fileSize(t *testing.T, path string) int64 {
 	}
 	return info.Size()
 }
+
+// TestNotFoundError keeps the message of a miss as it was with fmt.Errorf and its
+// identity as store.ErrNotFound, for Get, Take and a batch's get.
+func TestNotFoundError(t *testing.T) {
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	_, getErr := s.Get(ctx, "flow:{x}")
+	_, takeErr := s.Take(ctx, "flow:{x}")
+	ops := []store.Op{{Kind: store.OpGet, Key: "flow:{x}"}}
+	if err := s.Do(ctx, ops); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{getErr, `embedded get "flow:{x}": ` + store.ErrNotFound.Error()},
+		{takeErr, `embedded take "flow:{x}": ` + store.ErrNotFound.Error()},
+		{ops[0].Err, `embedded get "flow:{x}": ` + store.ErrNotFound.Error()},
+	} {
+		if !errors.Is(tc.err, store.ErrNotFound) || tc.err.Error() != tc.want {
+			t.Errorf("error %v (is ErrNotFound: %v), want %q wrapping store.ErrNotFound", tc.err, errors.Is(tc.err, store.ErrNotFound), tc.want)
+		}
+	}
+}
