@@ -118,6 +118,8 @@ func (a *API) Register(e *echo.Echo) {
 		{http.MethodDelete, "/users/:user/sessions/:handle", uw, a.endSessions},
 		{http.MethodGet, "/users/:user/devices", ur, a.listDevices},
 		{http.MethodDelete, "/users/:user/devices/:id", uw, a.removeDevice},
+		{http.MethodPut, "/users/:user/devices/:id/pin", uw, a.setPIN},
+		{http.MethodDelete, "/users/:user/devices/:id/pin", uw, a.setPIN},
 		{http.MethodPost, "/users/:user/recovery-codes", uw, a.newRecoveryCodes},
 	}
 	for _, r := range routes {

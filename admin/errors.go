@@ -28,6 +28,7 @@ const (
 	CodeInvalid          = "request.invalid"
 	CodeNotFound         = "request.not_found"
 	CodeStoreUnavailable = "store.unavailable"
+	CodePINInvalid       = "device.pin_invalid"
 	CodeInternal         = "internal"
 )
 

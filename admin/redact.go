@@ -9,8 +9,8 @@ import (
 const Redacted = "[redacted]"
 
 // secretKeys are the field names whose values never reach an audit event, whatever
-// view they come in: password hashes, device seeds, recovery codes, tokens.
-var secretKeys = []string{"password", "password_hash", "hash", "secret", "secret_sealed", "seed", "codes", "recovery", "token"}
+// view they come in: password hashes, device seeds, recovery codes, tokens, token PINs.
+var secretKeys = []string{"password", "password_hash", "hash", "secret", "secret_sealed", "seed", "codes", "recovery", "token", "pin", "pin_hash"}
 
 func isSecretKey(k string) bool {
 	k = strings.ToLower(k)

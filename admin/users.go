@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -380,6 +381,8 @@ type deviceView struct {
 	Name     string     `json:"name"`
 	Created  time.Time  `json:"created"`
 	LastUsed *time.Time `json:"last_used"`
+	// HasPIN says whether the device has a token PIN (never the PIN or its hash).
+	HasPIN bool `json:"has_pin"`
 }
 
 func lastUsed(t time.Time) *time.Time {
@@ -401,14 +404,14 @@ func (a *API) devicesOf(c echo.Context, realm, user string) ([]deviceView, error
 		return nil, err
 	}
 	for _, d := range push {
-		out = append(out, deviceView{ID: d.ID, Kind: "push", Name: d.Name, Created: utc(d.Created), LastUsed: lastUsed(d.LastUsed)})
+		out = append(out, deviceView{ID: d.ID, Kind: "push", Name: d.Name, Created: utc(d.Created), LastUsed: lastUsed(d.LastUsed), HasPIN: d.PINHash != ""})
 	}
 	otp, err := a.d.Devices.OATHDevices(ctx, realm, user)
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range otp {
-		out = append(out, deviceView{ID: d.ID, Kind: "otp", Name: d.Name, Created: utc(d.Created), LastUsed: lastUsed(d.LastUsed)})
+		out = append(out, deviceView{ID: d.ID, Kind: "otp", Name: d.Name, Created: utc(d.Created), LastUsed: lastUsed(d.LastUsed), HasPIN: d.PINHash != ""})
 	}
 	return out, nil
 }
@@ -425,24 +428,73 @@ func (a *API) listDevices(c echo.Context, p *principal) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+// deviceOf returns user's device id as the API shows it, or the not-found error for a
+// device the user does not have (another user's included).
+func (a *API) deviceOf(c echo.Context, realm, user, id string) (*deviceView, error) {
+	list, err := a.devicesOf(c, realm, user)
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if list[i].ID == id && a.d.Devices != nil {
+			return &list[i], nil
+		}
+	}
+	return nil, errorf(http.StatusNotFound, CodeNotFound, "User %q has no device %q.", user, id)
+}
+
+// setPIN sets (PUT, {"pin": "..."}) or clears (DELETE) the token PIN of a user's
+// device, which the token_pin node checks. The PIN is hashed by the registry, never
+// answered, logged or audited: the event says only whether the device has one.
+func (a *API) setPIN(c echo.Context, p *principal) error {
+	realm, u, err := a.user(c, p)
+	if err != nil {
+		return err
+	}
+	id := c.Param("id")
+	before, err := a.deviceOf(c, realm, u.Username, id)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	action := "device.pin_cleared"
+	if c.Request().Method == http.MethodPut {
+		var body struct {
+			PIN string `json:"pin"`
+		}
+		if err := a.decodeBody(c, &body); err != nil {
+			return err
+		}
+		if err := devices.CheckPIN(body.PIN); err != nil {
+			return errorf(http.StatusBadRequest, CodePINInvalid, "The PIN must be %d to %d characters; this one has %d.",
+				devices.MinPINLength, devices.MaxPINLength, utf8.RuneCountInString(body.PIN))
+		}
+		err = a.d.Devices.SetPIN(ctx, realm, u.Username, id, body.PIN)
+		action = "device.pin_set"
+	} else {
+		err = a.d.Devices.ClearPIN(ctx, realm, u.Username, id)
+	}
+	if errors.Is(err, devices.ErrNotFound) {
+		return errorf(http.StatusNotFound, CodeNotFound, "User %q has no device %q.", u.Username, id)
+	}
+	if err != nil {
+		return err
+	}
+	after := *before
+	after.HasPIN = action == "device.pin_set"
+	a.event(ctx, p, action, target(realm, u.Username), audit.Event{Realm: realm, User: u.Username}, before, after)
+	return c.JSON(http.StatusOK, after)
+}
+
 func (a *API) removeDevice(c echo.Context, p *principal) error {
 	realm, u, err := a.user(c, p)
 	if err != nil {
 		return err
 	}
 	id := c.Param("id")
-	list, err := a.devicesOf(c, realm, u.Username)
+	before, err := a.deviceOf(c, realm, u.Username, id)
 	if err != nil {
 		return err
-	}
-	var before *deviceView
-	for i := range list {
-		if list[i].ID == id {
-			before = &list[i]
-		}
-	}
-	if before == nil || a.d.Devices == nil {
-		return errorf(http.StatusNotFound, CodeNotFound, "User %q has no device %q.", u.Username, id)
 	}
 	ctx := c.Request().Context()
 	if err := a.d.Devices.Revoke(ctx, realm, u.Username, id); err != nil {

@@ -17,8 +17,8 @@ import (
 )
 
 // TestUserEndpoints walks every users endpoint through its happy path and refusals,
-// on both stores, and checks that no password hash, device secret or recovery code
-// reaches the audit events.
+// on both stores, and checks that no password hash, device secret, recovery code or
+// token PIN reaches the audit events.
 func TestUserEndpoints(t *testing.T) {
 	onEveryStore(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
@@ -172,6 +172,59 @@ func TestUserEndpoints(t *testing.T) {
 		if ok, _ := e.Devices.UseRecoveryCode(ctx, "/alpha", "ann", got.Codes[0]); !ok {
 			t.Fatal("a new recovery code does not work")
 		}
+		// Token PINs: set (hashed, never answered), refused outside the policy or for a
+		// device that is not the user's, cleared.
+		const pin = "pin-4711-ann"
+		if err := e.Users.Put(ctx, &identity.User{Realm: "/alpha", Username: "bea", Status: identity.StatusActive}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Devices.Add(ctx, "/alpha", "bea", devices.Device{ID: "bea-phone", Communication: devices.CommPoll}, seed); err != nil {
+			t.Fatal(err)
+		}
+		r = e.call(t, root, http.MethodPut, "/users/ann/devices/ann-phone/pin?realm=alpha", `{"pin":"`+pin+`"}`)
+		if r.status != 200 || r.obj(t)["has_pin"] != true || strings.Contains(r.raw, pin) {
+			t.Fatalf("set PIN: %d %s", r.status, r.raw)
+		}
+		if ids, err := e.Devices.MatchPIN(ctx, "/alpha", "ann", pin); err != nil || len(ids) != 1 || ids[0] != "ann-phone" {
+			t.Fatalf("the PIN set does not match: %v %v", ids, err)
+		}
+		list, _ := e.Devices.Devices(ctx, "/alpha", "ann")
+		pinHash := list[0].PINHash
+		if r := e.call(t, root, http.MethodGet, "/users/ann/devices?realm=alpha", ""); r.list(t)[0].(map[string]any)["has_pin"] != true || strings.Contains(r.raw, pinHash) {
+			t.Fatalf("devices with a PIN: %s", r.raw)
+		}
+		for _, tc := range []struct {
+			name, method, path, body string
+			status                   int
+			code, msg                string
+		}{
+			{"PIN too short", http.MethodPut, "/users/ann/devices/ann-phone/pin", `{"pin":"123"}`, 400, "device.pin_invalid", "4 to 64 characters; this one has 3"},
+			{"PIN too long", http.MethodPut, "/users/ann/devices/ann-phone/pin", `{"pin":"` + strings.Repeat("9", 65) + `"}`, 400, "device.pin_invalid", "this one has 65"},
+			{"PIN unknown field", http.MethodPut, "/users/ann/devices/ann-phone/pin", `{"pin":"12345","serial":"x"}`, 400, "request.invalid", ""},
+			{"PIN of an unknown device", http.MethodPut, "/users/ann/devices/nope/pin", `{"pin":"12345"}`, 404, "request.not_found", "has no device"},
+			{"PIN of another user's device", http.MethodPut, "/users/ann/devices/bea-phone/pin", `{"pin":"12345"}`, 404, "request.not_found", "has no device"},
+			{"clear another user's PIN", http.MethodDelete, "/users/ann/devices/bea-phone/pin", "", 404, "request.not_found", ""},
+			{"PIN of an unknown user", http.MethodPut, "/users/cid/devices/ann-phone/pin", `{"pin":"12345"}`, 404, "user.not_found", ""},
+		} {
+			r := e.call(t, root, tc.method, tc.path+"?realm=alpha", tc.body)
+			want(t, tc.name, r, tc.status, tc.code)
+			if !strings.Contains(r.raw, tc.msg) {
+				t.Errorf("%s: %s, want %q", tc.name, r.raw, tc.msg)
+			}
+		}
+		if ids, _ := e.Devices.MatchPIN(ctx, "/alpha", "ann", pin); len(ids) != 1 {
+			t.Fatalf("a refused change changed the PIN: %v", ids)
+		}
+		if has, _ := e.Devices.HasPIN(ctx, "/alpha", "bea", "bea-phone"); has {
+			t.Fatal("ann's call set a PIN on bea's device")
+		}
+		r = e.call(t, root, http.MethodDelete, "/users/ann/devices/ann-phone/pin?realm=alpha", "")
+		if r.status != 200 || r.obj(t)["has_pin"] != false {
+			t.Fatalf("clear PIN: %d %s", r.status, r.raw)
+		}
+		if ids, _ := e.Devices.MatchPIN(ctx, "/alpha", "ann", pin); len(ids) != 0 {
+			t.Fatalf("a cleared PIN matches: %v", ids)
+		}
 		want(t, "remove unknown device", e.call(t, root, http.MethodDelete, "/users/ann/devices/nope?realm=alpha", ""), http.StatusNotFound, "request.not_found")
 		want(t, "remove device", e.call(t, root, http.MethodDelete, "/users/ann/devices/ann-phone?realm=alpha", ""), http.StatusNoContent, "")
 		if l, _ := e.Devices.Devices(ctx, "/alpha", "ann"); len(l) != 0 {
@@ -181,14 +234,14 @@ func TestUserEndpoints(t *testing.T) {
 		// Audited, with no secret in any event.
 		for _, typ := range []string{"admin.user.created", "admin.user.updated", "admin.user.password_set", "admin.user.disabled",
 			"admin.user.enabled", "admin.user.unlocked", "admin.user.session_ended", "admin.user.sessions_ended",
-			"admin.device.removed", "admin.user.recovery_codes_generated"} {
+			"admin.device.removed", "admin.user.recovery_codes_generated", "admin.device.pin_set", "admin.device.pin_cleared"} {
 			if e.audit.Count(typ) == 0 {
 				t.Errorf("no %s audit event", typ)
 			}
 		}
 		u, _ := e.Users.Get(ctx, "/alpha", "ann")
 		all, _ := json.Marshal(e.audit.Events())
-		secrets := append([]string{u.PasswordHash, "S3cret-pass!", "N3w-pass-word", string(seed), "push-token-xyz", "argon2id"}, got.Codes...)
+		secrets := append([]string{u.PasswordHash, "S3cret-pass!", "N3w-pass-word", string(seed), "push-token-xyz", "argon2id", pin, pinHash}, got.Codes...)
 		secrets = append(secrets, old...)
 		for _, s := range secrets {
 			if strings.Contains(string(all), s) {

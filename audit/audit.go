@@ -54,6 +54,13 @@ const (
 	PushCancelled = "push.cancelled"
 )
 
+// Token PIN event types (the token_pin node): a PIN that matched one or more of the
+// user's devices, and one that matched none (or was throttled). Never the PIN itself.
+const (
+	PINAccepted = "pin.accepted"
+	PINRejected = "pin.rejected"
+)
+
 // Account event types: a password a user changed in a journey (password_change), or a
 // new password the journey refused (reason says which rule).
 const (

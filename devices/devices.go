@@ -133,6 +133,9 @@ type Device struct {
 	Created time.Time `json:"created"`
 	// LastUsed is when the device last approved a push (zero if never).
 	LastUsed time.Time `json:"last_used,omitzero"`
+	// PINHash is the argon2id hash of the device's token PIN (see SetPIN), empty when
+	// it has none.
+	PINHash string `json:"pin_hash,omitempty"`
 
 	// Realm and User are the owner, filled in on every read; they are not stored in the
 	// record because the record's key already says whose it is.
@@ -164,6 +167,8 @@ type Registry struct {
 	ring   *keys.Ring
 	sealer *keys.Sealer
 	now    func() time.Time
+	// pins hashes and verifies token PINs; nil refuses SetPIN (see UsePINHasher).
+	pins PINHasher
 }
 
 // New returns a Registry over st using ring for sealing and hashing.

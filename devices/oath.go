@@ -3,6 +3,7 @@ package devices
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/arbor-auth/arbor/oath"
@@ -34,6 +35,9 @@ type OATHDevice struct {
 	Created time.Time `json:"created"`
 	// LastUsed is when a code of the device was last accepted (zero if never).
 	LastUsed time.Time `json:"last_used,omitzero"`
+	// PINHash is the argon2id hash of the device's token PIN (see SetPIN), empty when
+	// it has none.
+	PINHash string `json:"pin_hash,omitempty"`
 
 	// Realm and User are the owner, filled in on every read.
 	Realm string `json:"-"`
@@ -122,18 +126,29 @@ type CodeResult struct {
 // that read it: of two logins racing with one code, exactly one is accepted and the
 // other sees oath.Reused. A wrong code gives oath.Wrong and no error.
 func (r *Registry) VerifyCode(ctx context.Context, realm, user, code string, now time.Time, pol oath.Policy) (CodeResult, error) {
+	return r.VerifyCodeOf(ctx, realm, user, nil, code, now, pol)
+}
+
+// VerifyCodeOf is VerifyCode against only the devices whose ids are in only (the
+// devices whose token PIN the flow verified); a nil only means every device. A user
+// with none of those devices is reported as not Registered.
+func (r *Registry) VerifyCodeOf(ctx context.Context, realm, user string, only []string, code string, now time.Time, pol oath.Policy) (CodeResult, error) {
 	if err := checkOwner(realm, user); err != nil {
 		return CodeResult{}, err
 	}
 	var res CodeResult
 	err := r.update(ctx, realm, user, func(rec *record) error {
-		res = CodeResult{Registered: len(rec.OATH) > 0}
+		res = CodeResult{}
 		// A pending resynchronisation on one device and a reuse on another are both
 		// reported only if no device accepts the code.
 		var fallback *CodeResult
 		changed := false
 		for i := range rec.OATH {
 			d := &rec.OATH[i]
+			if only != nil && !slices.Contains(only, d.ID) {
+				continue
+			}
+			res.Registered = true
 			secret, err := r.OATHSecret(d)
 			if err != nil {
 				return err

@@ -27,7 +27,7 @@ const (
 // kind groups factors that are not independent of each other.
 func kind(f nodes.Factor) string {
 	switch f {
-	case nodes.FactorPassword:
+	case nodes.FactorPassword, nodes.FactorPIN:
 		return "knowledge"
 	case nodes.FactorPush, nodes.FactorOTP:
 		return "possession"

@@ -21,6 +21,9 @@ func TestLevel(t *testing.T) {
 		{[]string{"pwd", "otp"}, LevelMultiFactor},
 		{[]string{"pwd", "recovery_code"}, LevelMultiFactor},
 		{[]string{"pwd", "pwd"}, LevelOneFactor},
+		{[]string{"pin", "otp"}, LevelMultiFactor}, // a token PIN is knowledge
+		{[]string{"pin", "push"}, LevelMultiFactor},
+		{[]string{"pin", "pwd"}, LevelOneFactor}, // both knowledge: one kind
 	} {
 		if got := Level(tc.factors); got != tc.want {
 			t.Errorf("Level(%v) = %d, want %d", tc.factors, got, tc.want)

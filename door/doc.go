@@ -47,6 +47,11 @@
 //     lower level is refused (RealmPolicy.MFABypass "refuse", the default) or yields a
 //     restricted session ("restricted") that Authorize denies factor management and
 //     admin pages.
+//   - A door may attest factors its caller vouches for (Start.Attested: the LinOTP-style
+//     door's otppin: none attests pwd, since its gateway checks the password). They count
+//     in the level like verified ones, but only for a flow without a session: the door
+//     answers a verdict, never grants a session on a caller's word (ErrAttestedSession).
+//     Such a verdict is audited as EventAttested with the attested factors.
 //   - Managing factors (removing a device, new recovery codes, opting out) needs a
 //     session created less than Config.FreshFor ago, at the level the account demands;
 //     otherwise Authorize answers with a *StepUpError naming the realm's step-up journey

@@ -242,7 +242,19 @@ type Start struct {
 	NoSession bool
 	// Lifetime, when not zero, gives the session other timeouts than the server's.
 	Lifetime Lifetime
+	// Attested are factors the caller vouches for, which the journey does not verify:
+	// a door sets them only from its own configuration (the LinOTP-style door's
+	// otppin: none, whose gateway checks the password itself, attests pwd). They count
+	// in the level like verified factors, are audited (EventAttested) and logged, and
+	// are honoured only with NoSession: the answer is a verdict for the caller, never a
+	// session, so a start with Attested and a session is refused (ErrAttestedSession).
+	Attested []nodes.Factor
 }
+
+// ErrAttestedSession refuses a Start or Continue that attests factors and asks for a
+// session: factors nobody in this server verified may decide a caller's verdict, never
+// earn a session.
+var ErrAttestedSession = errors.New("door: attested factors are only honoured without a session (NoSession)")
 
 // Lifetime is a door's own session timeouts (the FortiGate-style door's fixed-lifetime
 // key, or its cookie's admin idle timeout). Zero fields take the server's; neither goes
@@ -258,9 +270,11 @@ type Continue struct {
 	FlowID  string
 	Answers []nodes.Callback
 	Client  Client
-	// NoSession and Lifetime are as in Start.
+	// NoSession, Lifetime and Attested are as in Start: a door attests the same
+	// factors on every step of a flow.
 	NoSession bool
 	Lifetime  Lifetime
+	Attested  []nodes.Factor
 }
 
 // Outcome is where a step left a flow.
@@ -313,12 +327,15 @@ func (c *Core) Start(ctx context.Context, s Start) (*Outcome, error) {
 	if s.Journey == "" {
 		s.Journey = c.Policy(s.Realm).DefaultJourney
 	}
+	if len(s.Attested) > 0 && !s.NoSession {
+		return nil, ErrAttestedSession
+	}
 	if c.disabled[s.Journey] {
 		return nil, fmt.Errorf("start %q: %w", s.Journey, ErrJourneyDisabled)
 	}
 	out := &Outcome{}
 	res, err := c.d.Engine.Start(ctx, engine.StartRequest{Journey: s.Journey, Realm: s.Realm, Request: s.Client.NodeRequest()},
-		c.hook(s.Door, s.Client, s.NoSession, s.Lifetime, out))
+		c.hook(hookArgs{door: s.Door, client: s.Client, noSession: s.NoSession, life: s.Lifetime, attested: s.Attested}, out))
 	return c.finish(out, res, err)
 }
 
@@ -327,8 +344,12 @@ func (c *Core) Continue(ctx context.Context, k Continue) (*Outcome, error) {
 	if !c.realms[k.Realm] {
 		return nil, ErrUnknownRealm
 	}
+	if len(k.Attested) > 0 && !k.NoSession {
+		return nil, ErrAttestedSession
+	}
 	out := &Outcome{}
-	res, err := c.d.Engine.Continue(ctx, k.FlowID, k.Realm, k.Answers, k.Client.NodeRequest(), c.hook(k.Door, k.Client, k.NoSession, k.Lifetime, out))
+	res, err := c.d.Engine.Continue(ctx, k.FlowID, k.Realm, k.Answers, k.Client.NodeRequest(),
+		c.hook(hookArgs{door: k.Door, client: k.Client, noSession: k.NoSession, life: k.Lifetime, attested: k.Attested}, out))
 	return c.finish(out, res, err)
 }
 

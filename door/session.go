@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/arbor-auth/arbor/audit"
@@ -19,7 +20,21 @@ const (
 	EventSessionCreated = "session.created"
 	// EventSessionRefused is a login whose journey succeeded but that the core refused.
 	EventSessionRefused = "session.refused"
+	// EventAttested is a successful flow without a session whose level counts factors
+	// the caller vouched for (Start.Attested): the verdict the door answers with rests
+	// on them, so it is recorded with them.
+	EventAttested = "login.attested"
 )
+
+// hookArgs is what a Start or Continue tells the success hook.
+type hookArgs struct {
+	door      string
+	client    Client
+	noSession bool
+	life      Lifetime
+	// attested are the caller's factors (Start.Attested); only with noSession.
+	attested []nodes.Factor
+}
 
 // KeyRemember is the shared-state flag a journey sets (to true) to ask that the session
 // cookie outlive the browser session; without it the cookie has no Expires.
@@ -28,23 +43,32 @@ const KeyRemember = nodes.KeyRemember
 // hook returns the engine success hook that applies the session rules and creates the
 // session before the flow is recorded as finished: a store failure leaves the step
 // retryable, and if the engine then loses the race the session is ended again.
-func (c *Core) hook(doorName string, cl Client, noSession bool, life Lifetime, out *Outcome) engine.StepOption {
+func (c *Core) hook(a hookArgs, out *Outcome) engine.StepOption {
+	doorName, cl, noSession, life := a.door, a.client, a.noSession, a.life
 	return engine.OnSuccess(func(ctx context.Context, res *engine.Result) (func(), error) {
 		ev := audit.Event{Realm: res.Realm, User: res.Username, Journey: res.Journey, FlowID: res.FlowID, Client: cl.IP,
 			Details: map[string]any{"door": doorName}}
+		if len(a.attested) > 0 {
+			if !noSession {
+				// Start and Continue refuse this before the engine runs; a hook is
+				// never the place a session rests on a caller's word.
+				return nil, ErrAttestedSession
+			}
+			ev.Details["attested"] = a.attested
+		}
 		refuse := func(reason, msg string) (func(), error) {
 			out.Refused = &RefusedError{Reason: reason, Message: msg}
 			ev.Type, ev.Reason = EventSessionRefused, reason
 			c.emit(ctx, ev)
 			c.log.Warn("login refused", "door", doorName, "reason", reason, "realm", res.Realm, "journey", res.Journey,
-				"user", TruncateUser(res.Username), "client_ip", cl.IP, "flow_id", res.FlowID)
+				"user", TruncateUser(res.Username), "client_ip", cl.IP, "flow_id", res.FlowID, "attested", a.attested)
 			return nil, nil
 		}
 		if res.Username == "" {
 			return refuse(ReasonNoUser, "This sign-in journey finished without identifying a user, so no session was started.")
 		}
 		factors := res.Shared.Factors()
-		level := Level(factors)
+		level := Level(append(slices.Clone(factors), a.attested...))
 		need, err := c.RequiredLevel(ctx, res.Realm, res.Username)
 		if err != nil {
 			return nil, err
@@ -62,6 +86,12 @@ func (c *Core) hook(doorName string, cl Client, noSession bool, life Lifetime, o
 		}
 		out.Restricted = restricted
 		if noSession {
+			if len(a.attested) > 0 {
+				ev.Type = EventAttested
+				c.emit(ctx, ev)
+				c.log.Info("login verified with attested factors", "door", doorName, "flow_id", res.FlowID,
+					"user", TruncateUser(res.Username), "realm", res.Realm, "factors", factors, "attested", a.attested, "level", level)
+			}
 			return nil, nil
 		}
 		remember, _ := res.Shared[KeyRemember].(bool)

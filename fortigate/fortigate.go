@@ -74,7 +74,7 @@ type Server struct {
 	d     Deps
 	core  *door.Core
 	keys  keyCodec
-	csrf  []byte
+	csrf  keys.Signer
 	log   *slog.Logger
 	limit int64
 }
@@ -103,8 +103,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 64 << 10
 	}
-	return &Server{cfg: cfg, d: d, core: d.Core, keys: keyCodec{key: d.Keys.Key(keys.PurposeFortiGate)},
-		csrf: d.Keys.Key(keys.PurposeCSRF), log: d.Log, limit: d.MaxBodyBytes}, nil
+	return &Server{cfg: cfg, d: d, core: d.Core, keys: keyCodec{signer: d.Keys.Signer(keys.PurposeFortiGate)},
+		csrf: d.Keys.Signer(keys.PurposeCSRF), log: d.Log, limit: d.MaxBodyBytes}, nil
 }
 
 // Register mounts the door on e.

@@ -66,7 +66,7 @@ func TestFailures(t *testing.T) {
 	if err := e.srv.App.Users.SetStatus(context.Background(), "/", "alice", identity.StatusLocked); err != nil {
 		t.Fatal(err)
 	}
-	e.say("(alice's account is locked)")
+	e.script.Say("(alice's account is locked)")
 	e.want(e.login(loginBody("alice", "wrong", "")), 200, -1)
 	e.want(e.login(loginBody("mallory", "wrong", "")), 200, -1)
 	e.want(e.login(loginBody("alice", password, `"request_key":true`)), 200, -4)
@@ -139,7 +139,7 @@ func TestPush(t *testing.T) {
 	if _, err := e.phone.ApproveLatest(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	e.say("(the phone approves)")
+	e.script.Say("(the phone approves)")
 	r = e.poll(key)
 	e.want(r, 200, 5)
 
@@ -148,7 +148,7 @@ func TestPush(t *testing.T) {
 	if _, err := e.phone.DenyLatest(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.say("(the phone denies)")
+	e.script.Say("(the phone denies)")
 	e.want(e.poll(r.str("session_key")), 200, -1)
 	e.golden("push")
 }
@@ -176,7 +176,7 @@ func TestPasswordChange(t *testing.T) {
 	other := e.login(loginBody("alice", password, `"request_key":true`))
 	e.want(other, 200, 5)
 	e.mustChange()
-	e.say("(alice must change her password)")
+	e.script.Say("(alice must change her password)")
 	r := e.login(loginBody("alice", password, `"request_key":true`))
 	e.want(r, 200, 4)
 	r = e.login(fmt.Sprintf(`{"session_key":%q,"new_password1":"Fresh-Passw0rd","new_password2":"Fresh-Passw0rx"}`, r.str("session_key")))
@@ -282,7 +282,7 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("%s %s: %d %s, want %d in the error shape", c.method, c.body, r.status, r.raw, c.status)
 		}
 	}
-	e.say("(alice's login goes on)")
+	e.script.Say("(alice's login goes on)")
 	e.want(e.login(fmt.Sprintf(`{"session_key":%q,"token_code":%q}`, key, e.code())), 200, 5)
 	e.golden("bad_input")
 }

@@ -1,7 +1,6 @@
 package fortigate_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -13,7 +12,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +20,6 @@ import (
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
 	"github.com/arbor-auth/arbor/oath"
-	"github.com/arbor-auth/arbor/push"
 )
 
 var update = flag.Bool("update", false, "rewrite golden transcripts")
@@ -36,45 +33,15 @@ const (
 // start is 10 s into a TOTP step.
 var start = time.Date(2026, 11, 30, 9, 0, 10, 0, time.UTC)
 
-// clock is a manual clock shared by the server and the phone; run makes it move with
-// real time (a push is answered while the client polls).
-type clock struct {
-	mu      sync.Mutex
-	t       time.Time
-	running time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.running.IsZero() {
-		return c.t.Add(time.Since(c.running))
-	}
-	return c.t
-}
-
-func (c *clock) run() {
-	c.mu.Lock()
-	c.running = time.Now()
-	c.mu.Unlock()
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is a running Arbor with the FortiGate-style door on a real HTTP listener, user
 // alice, and a transcript of every request and answer.
 type env struct {
 	t      testing.TB
 	srv    *apptest.Server
-	clock  *clock
+	clock  *apptest.Clock
 	phone  *authenticator.Authenticator
 	otp    []byte
-	script bytes.Buffer
-	seen   map[string]string
+	script apptest.Transcript
 	jar    map[string]string // cookies the client keeps
 }
 
@@ -82,12 +49,9 @@ type env struct {
 // "fortigate-banners": the shipped one with a pre- and a post-login disclaimer).
 func newEnv(t testing.TB, journey string) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: start}, seen: map[string]string{}, jar: map[string]string{}}
+	e := &env{t: t, clock: apptest.NewClock(start), jar: map[string]string{}}
 	dir := t.TempDir()
 	cfg := fmt.Sprintf("fortigate: {enabled: true, journey: %s, timeout: 5m}\n", journey)
-	if err := os.WriteFile(filepath.Join(dir, "arbor.yaml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	jdir := filepath.Join(dir, "journeys")
 	if err := os.Mkdir(jdir, 0o700); err != nil {
 		t.Fatal(err)
@@ -95,14 +59,10 @@ func newEnv(t testing.TB, journey string) *env {
 	if err := os.WriteFile(filepath.Join(jdir, "fortigate-banners.json"), bannersJourney(t), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.srv = apptest.Start(t, apptest.Options{Args: []string{"--journeys", jdir, "--config", filepath.Join(dir, "arbor.yaml")},
+	e.srv = apptest.Start(t, apptest.Options{Args: []string{"--journeys", jdir}, Config: cfg,
 		Now: e.clock.Now, PublicURL: true, Dir: dir})
 	apptest.AddUser(t, e.srv.App, "/", "alice", password, nil)
-	var err error
-	if e.phone, err = authenticator.Open(filepath.Join(dir, "phone.json")); err != nil {
-		t.Fatal(err)
-	}
-	e.phone.Now = e.clock.Now
+	e.phone = apptest.Phone(t, dir, e.clock.Now)
 	return e
 }
 
@@ -143,15 +103,8 @@ func bannersJourney(t testing.TB) []byte {
 // the clock running.
 func (e *env) registerPush() {
 	e.t.Helper()
-	e.clock.run()
-	ctx := context.Background()
-	reg, err := e.srv.App.Push.BeginRegistration(ctx, push.RegistrationRequest{Realm: "/", Username: "alice", FlowID: "reg"})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.phone.Register(ctx, reg.URI, authenticator.RegisterOptions{Name: "alice's phone"}); err != nil {
-		e.t.Fatal(err)
-	}
+	e.clock.Run()
+	apptest.RegisterPhone(e.t, e.srv.App, e.phone, "/", "alice", authenticator.RegisterOptions{Name: "alice's phone"})
 }
 
 // registerOTP gives alice an authenticator app (TOTP, 6 digits, 30 s).
@@ -180,24 +133,6 @@ func (e *env) mustChange() {
 	}); err != nil {
 		e.t.Fatal(err)
 	}
-}
-
-func (e *env) say(format string, args ...any) { fmt.Fprintf(&e.script, format+"\n", args...) }
-
-// mask replaces a volatile value with a stable placeholder in the transcript.
-func (e *env) mask(kind, v string) string {
-	if p, ok := e.seen[kind+"\x00"+v]; ok {
-		return p
-	}
-	n := 0
-	for k := range e.seen {
-		if strings.HasPrefix(k, kind+"\x00") {
-			n++
-		}
-	}
-	p := fmt.Sprintf("<%s%d>", kind, n+1)
-	e.seen[kind+"\x00"+v] = p
-	return p
 }
 
 // resp is an answer as the test reads it.
@@ -257,7 +192,7 @@ func (e *env) call(method, path, body string, withCookies bool, hdr ...string) r
 	if body != "" {
 		line += " " + e.maskJSON(body)
 	}
-	e.say("%s", line)
+	e.script.Say("%s", line)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res, err := http.DefaultClient.Do(req.WithContext(ctx))
@@ -270,7 +205,7 @@ func (e *env) call(method, path, body string, withCookies bool, hdr ...string) r
 	if err := json.Unmarshal(raw, &r.body); err != nil {
 		e.t.Fatalf("answer is not JSON: %d %q", res.StatusCode, raw)
 	}
-	e.say("← %d %s", res.StatusCode, e.maskJSON(strings.TrimSpace(string(raw))))
+	e.script.Say("← %d %s", res.StatusCode, e.maskJSON(strings.TrimSpace(string(raw))))
 	for _, ck := range res.Cookies() {
 		attrs := []string{}
 		if ck.HttpOnly {
@@ -286,7 +221,7 @@ func (e *env) call(method, path, body string, withCookies bool, hdr ...string) r
 		if v != "" {
 			v = e.maskValue(v)
 		}
-		e.say("%s", strings.TrimSpace(fmt.Sprintf("  Set-Cookie %s=%s %s", ck.Name, v, strings.Join(attrs, " "))))
+		e.script.Say("%s", strings.TrimSpace(fmt.Sprintf("  Set-Cookie %s=%s %s", ck.Name, v, strings.Join(attrs, " "))))
 	}
 	return r
 }
@@ -302,15 +237,15 @@ func (e *env) maskValue(v string) string {
 	case strings.HasPrefix(v, "Bearer "):
 		return "Bearer " + e.maskValue(strings.TrimPrefix(v, "Bearer "))
 	case strings.HasPrefix(v, "L."):
-		return e.mask("login-key", v)
+		return e.script.Mask("login-key", v)
 	case codeRE.MatchString(v):
 		return "<code>"
 	case handleRE.MatchString(v):
-		return e.mask("handle", v)
+		return e.script.Mask("handle", v)
 	case len(v) == 43:
-		return e.mask("session", v)
+		return e.script.Mask("session", v)
 	case len(v) == 32 && strings.ToUpper(v) == v:
-		return e.mask("csrf", v)
+		return e.script.Mask("csrf", v)
 	}
 	return v
 }
@@ -335,20 +270,7 @@ var jsonString = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 // golden compares the transcript with testdata/golden/name.txt.
 func (e *env) golden(name string) {
 	e.t.Helper()
-	path := filepath.Join("testdata", "golden", name+".txt")
-	if *update {
-		if err := os.WriteFile(path, e.script.Bytes(), 0o644); err != nil {
-			e.t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		e.t.Fatalf("%v (run go test ./fortigate -update to write it)", err)
-	}
-	if !bytes.Equal(want, e.script.Bytes()) {
-		e.t.Errorf("transcript %s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, e.script.Bytes(), want)
-	}
+	e.script.Golden(e.t, filepath.Join("testdata", "golden", name+".txt"), *update)
 }
 
 // login is POST /api/v2/authentication with body.

@@ -1,13 +1,13 @@
 package fortigate
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/arbor-auth/arbor/keys"
 )
 
 // A login under way continues with the session_key of its answers: one key for the
@@ -21,7 +21,7 @@ import (
 const pendingPrefix = "L."
 
 // macSize is the length of a login key's tag: 128 bits of HMAC-SHA256.
-const macSize = 16
+const macSize = keys.MinTagLen
 
 // maxKey bounds a login key presented back.
 const maxKey = 4096
@@ -40,15 +40,13 @@ type pending struct {
 }
 
 // keyCodec signs and checks login keys.
-type keyCodec struct{ key []byte }
+type keyCodec struct{ signer keys.Signer }
+
+// keyLabel keeps login keys apart from any other use of their key.
+const keyLabel = "fortigate login"
 
 func (c keyCodec) mac(user string, body []byte) []byte {
-	m := hmac.New(sha256.New, c.key)
-	m.Write([]byte("fortigate login\x00"))
-	m.Write([]byte(strings.ToLower(user)))
-	m.Write([]byte{0})
-	m.Write(body)
-	return m.Sum(nil)[:macSize]
+	return c.signer.Sum(keyLabel, strings.ToLower(user), string(body))[:macSize]
 }
 
 // issue returns the login key for p.
@@ -83,7 +81,7 @@ func (c keyCodec) open(key string, now time.Time) (*pending, error) {
 	if err := json.Unmarshal(body, &p); err != nil || p.Flow == "" || p.User == "" {
 		return nil, errKeyInvalid
 	}
-	if !hmac.Equal(tag, c.mac(p.User, body)) {
+	if !c.signer.Verify(tag, keyLabel, strings.ToLower(p.User), string(body)) {
 		return nil, errKeyInvalid
 	}
 	if now.Unix() >= p.Expires {

@@ -1,8 +1,6 @@
 package fortigate
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -11,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/arbor-auth/arbor/door"
+	"github.com/arbor-auth/arbor/keys"
 	"github.com/arbor-auth/arbor/sessions"
 )
 
@@ -18,10 +17,17 @@ import (
 // so any instance checks it without storing it, and a token for one session is useless
 // with another. Upper-case hex, as FortiOS's.
 func (s *Server) csrfToken(token string) string {
-	m := hmac.New(sha256.New, s.csrf)
-	m.Write([]byte("fortigate ccsrftoken\x00"))
-	m.Write([]byte(token))
-	return strings.ToUpper(hex.EncodeToString(m.Sum(nil)[:16]))
+	return strings.ToUpper(hex.EncodeToString(s.csrf.Sum(csrfLabel, token)[:keys.MinTagLen]))
+}
+
+// csrfLabel keeps the ccsrftoken apart from the other uses of the CSRF key.
+const csrfLabel = "fortigate ccsrftoken"
+
+// csrfValid reports, in constant time, whether got (in either case) is the ccsrftoken
+// of the session token.
+func (s *Server) csrfValid(got, token string) bool {
+	tag, err := hex.DecodeString(got)
+	return err == nil && len(tag) == keys.MinTagLen && s.csrf.Verify(tag, csrfLabel, token)
 }
 
 // setCookies sets the session cookie and the ccsrftoken cookie, which scripts read
@@ -72,7 +78,7 @@ func (s *Server) sessionOf(c echo.Context) (presented, error) {
 	// A cookie comes with any request the browser sends, even one another site
 	// triggers: only a script of this origin can read ccsrftoken and echo it.
 	got := r.Header.Get(CSRFHeader)
-	if got == "" || !hmac.Equal([]byte(strings.ToUpper(got)), []byte(s.csrfToken(ck.Value))) {
+	if !s.csrfValid(got, ck.Value) {
 		return presented{}, bad(http.StatusUnauthorized, "the session cookie needs its %s header (the value of the %s cookie)", CSRFHeader, CSRFCookie)
 	}
 	return presented{token: ck.Value, cookie: true}, nil

@@ -354,3 +354,26 @@ func (s *Store) verify(ctx context.Context, h *parsedHash, password string, dead
 	}
 	return ok, nil
 }
+
+// HashSecret hashes a secret that is not a password but is kept like one (a device's
+// token PIN) with the Store's argon2id costs, in a hashing slot. An empty secret is an
+// error.
+func (s *Store) HashSecret(ctx context.Context, secret string) (string, error) {
+	return s.hash(ctx, secret)
+}
+
+// VerifySecret reports whether secret matches encoded, a hash HashSecret made, in a
+// hashing slot and in constant time. An empty encoded (no secret set) is verified
+// against the Store's dummy hash and never matches, so an unset secret costs what a set
+// one does. A hash that cannot be parsed is an error wrapping ErrInvalid.
+func (s *Store) VerifySecret(ctx context.Context, encoded, secret string) (bool, error) {
+	h := s.dummy
+	if encoded != "" {
+		var err error
+		if h, err = parseHash(encoded); err != nil {
+			return false, fmt.Errorf("identity: verify secret: %w", err)
+		}
+	}
+	ok, err := s.verify(ctx, h, secret, time.Time{})
+	return ok && h != s.dummy, err
+}

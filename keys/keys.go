@@ -38,6 +38,8 @@ const (
 	PurposeFlow = "arbor flow secret v1"
 	// PurposeFortiGate signs the FortiGate-style door's keys of logins under way.
 	PurposeFortiGate = "arbor fortigate login key v1"
+	// PurposeRADIUSState signs the State attribute of the RADIUS door's challenges.
+	PurposeRADIUSState = "radius-state"
 )
 
 // Ring derives purpose keys from a master secret.

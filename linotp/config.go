@@ -10,16 +10,21 @@ import (
 // OTPPin policies (LinOTP's otppin): what the start of pass is.
 const (
 	// PinPassword: pass starts with the user's password (LinOTP's otppin=1), checked by
-	// the journey's password step.
+	// the journey's password step. Default journey: linotp.
 	PinPassword = "password"
-	// PinToken: pass starts with the token's own PIN (otppin=0). Arbor keeps no token
-	// PINs, so this policy is refused at start-up.
+	// PinToken: pass starts with the token's own PIN (otppin=0), which an administrator
+	// sets per device; with content_type=0 pass is the PIN alone. The journey's
+	// token_pin node checks it and binds the code or the push to that device. Default
+	// journey: linotp-pin.
 	PinToken = "token_pin"
-	// PinNone: pass is the code alone (otppin=2). A code or a push alone is one factor,
-	// which the door core refuses for a user with a second factor enrolled, so this
-	// policy is refused at start-up.
+	// PinNone: pass is the code alone (otppin=2); the calling gateway checks the
+	// password itself. The door attests pwd (door.Start.Attested) for a flow without a
+	// session, so its answer is a verdict for the gateway. Default journey: linotp-otp.
 	PinNone = "none"
 )
+
+// defaultJourney is the journey each policy runs unless journey: names another.
+var defaultJourney = map[string]string{PinPassword: "linotp", PinToken: "linotp-pin", PinNone: "linotp-otp"}
 
 // Config is the config file's linotp section:
 //
@@ -27,13 +32,15 @@ const (
 type Config struct {
 	// Enabled turns the door on; it is off by default.
 	Enabled bool `yaml:"enabled"`
-	// Journey is the journey every call runs (default "linotp").
+	// Journey is the journey every call runs (default: linotp for otppin password,
+	// linotp-pin for token_pin, linotp-otp for none). It must fit the policy: New
+	// refuses a journey that asks for a secret pass does not hold (see fits).
 	Journey string `yaml:"journey"`
 	// Clients are the networks (or addresses) allowed to call; required when enabled.
 	// The address is the door core's client address (trusted proxies only).
 	Clients []string `yaml:"clients"`
-	// OTPPin is the otppin policy: password (the default; token_pin and none are
-	// refused, see their constants).
+	// OTPPin is the otppin policy: password (the default), token_pin or none (see the
+	// constants).
 	OTPPin string `yaml:"otppin"`
 	// OTPDigits is the length of the one-time code at the end of pass (default 6).
 	OTPDigits int `yaml:"otp_digits"`
@@ -59,9 +66,6 @@ func (n networks) allow(ip string) bool {
 // check fills defaults and returns the parsed client networks, or every problem.
 func (c *Config) check() (networks, error) {
 	var errs []error
-	if c.Journey == "" {
-		c.Journey = "linotp"
-	}
 	if c.OTPDigits == 0 {
 		c.OTPDigits = 6
 	}
@@ -69,14 +73,14 @@ func (c *Config) check() (networks, error) {
 		errs = append(errs, fmt.Errorf("otp_digits %d is not 6, 7 or 8", c.OTPDigits))
 	}
 	switch c.OTPPin {
-	case "", PinPassword:
+	case "":
 		c.OTPPin = PinPassword
-	case PinToken:
-		errs = append(errs, errors.New("otppin token_pin: Arbor keeps no token PINs; use otppin: password"))
-	case PinNone:
-		errs = append(errs, errors.New("otppin none: a code or a push alone is one factor, and the door core refuses a login below the account's level; use otppin: password"))
+	case PinPassword, PinToken, PinNone:
 	default:
 		errs = append(errs, fmt.Errorf("otppin %q is not password, token_pin or none", c.OTPPin))
+	}
+	if c.Journey == "" {
+		c.Journey = defaultJourney[c.OTPPin]
 	}
 	var nets networks
 	for _, s := range c.Clients {

@@ -3,19 +3,23 @@
 // answered by an Arbor journey through the door core.
 //
 // It is a thin adapter (see package door): it checks that the caller's network may call,
-// reads the parameters, starts the configured journey (default "linotp") and answers its
-// steps from them, and writes the result in LinOTP's JSON-RPC shape. The journey checks
-// the password, the one-time code and the push; the door creates no session (gateways
-// keep their own), checks no secret and throttles nothing itself.
+// reads the parameters, starts the journey its otppin policy names (or the configured
+// one) and answers its steps from them, and writes the result in LinOTP's JSON-RPC
+// shape. The journey checks the password, the one-time code and the push; the door
+// creates no session (gateways keep their own), checks no secret and throttles nothing
+// itself.
 //
 // # Calls
 //
 //	GET|POST /validate/check?user=USER[@REALM]&pass=PASS
-//	    pass = the password followed by a one-time code (otp_digits, default 6):
-//	    result.value is true when both are right.
+//	    otppin password (journey linotp): pass = the password followed by a one-time
+//	    code (otp_digits, default 6); token_pin (journey linotp-pin): the PIN of the
+//	    user's device followed by that device's code; none (journey linotp-otp): the
+//	    code alone. result.value is true when everything pass holds is right.
 //	GET|POST /validate/check?user=USER[@REALM]&pass=PASSWORD&data=TEXT&content_type=0
 //	    sends a push that shows TEXT verbatim and is bound to it; result.value is false
-//	    and detail.transactionid names the transaction.
+//	    and detail.transactionid names the transaction. pass is the password, or with
+//	    token_pin the device's PIN; with none it is not read.
 //	GET|POST /validate/check_status?user=USER[@REALM]&pass=PASSWORD&transactionid=ID
 //	    reports the transaction: detail.transactions[ID] with status (open, accepted,
 //	    rejected, expired), received_tan (the device answered), valid_tan and
@@ -23,6 +27,18 @@
 //
 // # Decisions written down
 //
+//   - otppin none: the calling gateway checks the password itself, so the door attests
+//     it (door.Start.Attested: pwd) and the journey verifies the code or the push. The
+//     core counts the attested factor in the level only because the door runs every flow
+//     without a session: a code alone answering value true is a verdict for the gateway,
+//     never a session. It is audited as login.attested. The code check still goes
+//     through the guessing defence (the OATH verifier's nodes.CheckSecret), so a gateway
+//     cannot be used to guess codes faster than any other door.
+//   - otppin token_pin: the door splits pass exactly as for password (the code is the
+//     last otp_digits digits; with content_type=0 the whole pass is the PIN) and answers
+//     the journey's secret beside the username with the PIN part. Checking the PIN, its
+//     throttling and binding the code or the push to the PIN's device are the journey's
+//     (the token_pin node), as checking the password is under otppin password.
 //   - A transaction id is 20 random digits made by the journey's transaction_data
 //     node. The door keeps linotp:{ID} in the store (the flow it belongs to, its realm
 //     and user, the step to answer, and how it ended), until the flow's expiry plus
@@ -92,6 +108,9 @@ type Deps struct {
 	Log   *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Journeys, when set, lets New check that the configured journey fits the otppin
+	// policy (see fits).
+	Journeys Journeys
 }
 
 // Door serves /validate/check and /validate/check_status. It is safe for concurrent
@@ -118,7 +137,13 @@ func New(cfg Config, d Deps) (*Door, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Door{cfg: cfg, nets: nets, d: d, log: d.Log}, nil
+	door := &Door{cfg: cfg, nets: nets, d: d, log: d.Log}
+	if d.Journeys != nil {
+		if err := door.fits(context.Background(), d.Journeys); err != nil {
+			return nil, err
+		}
+	}
+	return door, nil
 }
 
 // Register mounts the door's routes on e.
@@ -264,7 +289,7 @@ func (d *Door) serveCheck(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t := &turn{user: c.user}
+	t := &turn{user: c.user, noPassword: d.cfg.OTPPin == PinNone}
 	switch ct := v.Get("content_type"); {
 	case ct == "0":
 		t.challenge = true
@@ -278,13 +303,16 @@ func (d *Door) serveCheck(w http.ResponseWriter, r *http.Request) {
 	pass := v.Get("pass")
 	if t.challenge {
 		t.pin, t.data = pass, v.Get("data")
+		if d.cfg.OTPPin == PinNone {
+			t.pin = "" // pass holds no password: the gateway checked it
+		}
 		if len(t.data) > push.MaxTransactionText || !push.DisplayableText(t.data) {
 			d.fail(c, badParam("Parameter data must be printable text of at most %d bytes", push.MaxTransactionText))
 			return
 		}
 	} else {
 		n := d.cfg.OTPDigits
-		if len(pass) < n || strings.Trim(pass[len(pass)-n:], "0123456789") != "" {
+		if len(pass) < n || strings.Trim(pass[len(pass)-n:], "0123456789") != "" || (d.cfg.OTPPin == PinNone && len(pass) != n) {
 			// Nothing to check: no flow is started, and the answer is the one a wrong
 			// code gets.
 			d.answerCheck(c, &engine.Result{Status: engine.Failed}, nil)
@@ -355,6 +383,9 @@ func (d *Door) engineError(err error) *rpcError {
 type turn struct {
 	user, pin, otp, data string
 	challenge            bool
+	// noPassword: pass holds no password (otppin none), so a journey asking for one
+	// beside the username does not fit the policy.
+	noPassword bool
 	// what has been answered: a step asked again is a retry, which one call does not do
 	named, pinned, factored, described bool
 }
@@ -364,7 +395,8 @@ var errStepAgain = errors.New("step asked again")
 
 // drive starts the journey and answers its steps until it ends or waits for a push.
 func (d *Door) drive(ctx context.Context, c *call, t *turn) (*engine.Result, error) {
-	out, err := d.d.Core.Start(ctx, door.Start{Door: doorName, Realm: c.realm, Journey: d.cfg.Journey, Client: c.client, NoSession: true})
+	out, err := d.d.Core.Start(ctx, door.Start{Door: doorName, Realm: c.realm, Journey: d.cfg.Journey, Client: c.client,
+		NoSession: true, Attested: d.attested()})
 	for range maxSteps {
 		res, rerr := result(out, err)
 		if rerr != nil || res.Status != engine.NeedInput {
@@ -385,7 +417,8 @@ func (d *Door) drive(ctx context.Context, c *call, t *turn) (*engine.Result, err
 			d.log.Error("LinOTP door cannot answer the journey's step", "journey", d.cfg.Journey, "flow_id", res.FlowID, "err", ferr)
 			return nil, &rpcError{status: http.StatusInternalServerError, code: codeInternal, msg: "The journey " + d.cfg.Journey + " asks what /validate cannot answer"}
 		}
-		out, err = d.d.Core.Continue(ctx, door.Continue{Door: doorName, Realm: c.realm, FlowID: res.FlowID, Answers: answers, Client: c.client, NoSession: true})
+		out, err = d.d.Core.Continue(ctx, door.Continue{Door: doorName, Realm: c.realm, FlowID: res.FlowID, Answers: answers, Client: c.client,
+			NoSession: true, Attested: d.attested()})
 	}
 	return nil, &rpcError{status: http.StatusInternalServerError, code: codeInternal, msg: "Too many steps in one call"}
 }
@@ -438,6 +471,8 @@ func (t *turn) fill(cbs []nodes.Callback) ([]nodes.Callback, error) {
 		case cb.Type == nodes.TypeName:
 			err = once(&t.named)
 			door.SetMain(&out[i], t.user)
+		case cb.Type == nodes.TypePassword && hasName && t.noPassword:
+			return nil, errors.New("the journey asks for a password beside the username, which otppin none does not send: use linotp-otp")
 		case cb.Type == nodes.TypePassword && hasName:
 			err = once(&t.pinned)
 			door.SetMain(&out[i], t.pin)
@@ -519,6 +554,16 @@ func sameUser(a, b string) bool {
 
 // doorContinue is the continuation of an open transaction's flow: its polling step
 // answered with the presets, which means "keep waiting".
-func doorContinue(c *call, tx *transaction) door.Continue {
-	return door.Continue{Door: doorName, Realm: tx.Realm, FlowID: tx.Flow, Answers: door.Presets(tx.Step), Client: c.client, NoSession: true}
+func (d *Door) doorContinue(c *call, tx *transaction) door.Continue {
+	return door.Continue{Door: doorName, Realm: tx.Realm, FlowID: tx.Flow, Answers: door.Presets(tx.Step), Client: c.client,
+		NoSession: true, Attested: d.attested()}
+}
+
+// attested is what the door vouches for on every step: with otppin none, the password
+// the gateway checked (see the package doc). Never with a session.
+func (d *Door) attested() []nodes.Factor {
+	if d.cfg.OTPPin == PinNone {
+		return []nodes.Factor{nodes.FactorPassword}
+	}
+	return nil
 }

@@ -12,12 +12,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,84 +40,38 @@ const password = "correct horse battery"
 // enabled is the door's configuration in most tests: loopback may call.
 const enabled = "linotp: {enabled: true, journey: linotp, clients: [127.0.0.0/8, \"::1/128\"], otppin: password}\n"
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is a running Arbor with the LinOTP door, users alice and bob, and a transcript.
 type env struct {
 	t      *testing.T
 	srv    *apptest.Server
-	clock  *clock
+	clock  *apptest.Clock
 	audit  *audit.Recorder
 	phone  *authenticator.Authenticator
-	script bytes.Buffer
-	seen   map[string]string
+	script apptest.Transcript
 }
 
 func newEnv(t *testing.T, yaml string, args ...string) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, audit: &audit.Recorder{}, seen: map[string]string{}}
+	e := &env{t: t, clock: apptest.NewClock(time.Now().UTC().Truncate(time.Second)), audit: &audit.Recorder{}}
 	dir := t.TempDir()
-	f := filepath.Join(dir, "arbor.yaml")
-	if err := os.WriteFile(f, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.srv = apptest.Start(t, apptest.Options{Args: append([]string{"--config", f, "--realms", "alpha"}, args...), Now: e.clock.Now, PublicURL: true, Dir: dir})
+	e.srv = apptest.Start(t, apptest.Options{Args: append([]string{"--realms", "alpha"}, args...), Config: yaml, Now: e.clock.Now, PublicURL: true, Dir: dir})
 	e.srv.Audit.AddSink(e.audit.Sink())
 	apptest.AddUser(t, e.srv.App, "/", "alice", password, nil)
 	apptest.AddUser(t, e.srv.App, "/", "bob", password, nil)
 	apptest.AddUser(t, e.srv.App, "/alpha", "tux", password, nil)
-	var err error
-	if e.phone, err = authenticator.Open(filepath.Join(dir, "phone.json")); err != nil {
-		t.Fatal(err)
-	}
-	e.phone.Now = e.clock.Now
+	e.phone = apptest.Phone(t, dir, e.clock.Now)
 	return e
 }
 
-func (e *env) say(format string, args ...any) { fmt.Fprintf(&e.script, format+"\n", args...) }
+func (e *env) say(format string, args ...any) { e.script.Say(format, args...) }
 
 // mask replaces a volatile value with a stable placeholder.
-func (e *env) mask(kind, v string) string {
-	if p, ok := e.seen[kind+v]; ok {
-		return p
-	}
-	n := 0
-	for k := range e.seen {
-		if strings.HasPrefix(k, kind) {
-			n++
-		}
-	}
-	p := fmt.Sprintf("<%s%d>", kind, n+1)
-	e.seen[kind+v] = p
-	return p
-}
+func (e *env) mask(kind, v string) string { return e.script.Mask(kind, v) }
 
 // enrollPush registers the phone for user (poll mode) outside any journey.
 func (e *env) enrollPush(realm, user string) {
 	e.t.Helper()
-	reg, err := e.srv.Push.BeginRegistration(ctx, push.RegistrationRequest{Realm: realm, Username: user, FlowID: "setup"})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	acc, err := e.phone.Register(ctx, reg.URI, authenticator.RegisterOptions{Name: user + "'s phone", Communication: "poll"})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	acc := apptest.RegisterPhone(e.t, e.srv.App, e.phone, realm, user, authenticator.RegisterOptions{Name: user + "'s phone", Communication: "poll"})
 	e.mask("device", acc.ID)
 	e.say("(setup) %s has a registered phone", user)
 }
@@ -190,16 +142,10 @@ var (
 	devicePattern = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 )
 
-// hide masks the password, codes, transaction ids and device ids in a line.
+// hide masks the password, codes, token PINs, transaction ids and device ids in a line.
 func (e *env) hide(s string) string {
 	s = strings.ReplaceAll(s, url.QueryEscape(password), "<password>")
-	for k, p := range e.seen {
-		for _, kind := range []string{"otp", "wrong"} {
-			if v, ok := strings.CutPrefix(k, kind); ok {
-				s = strings.ReplaceAll(s, v, p)
-			}
-		}
-	}
+	s = e.script.Replace(s, "otp", "wrong", "pin")
 	s = txPattern.ReplaceAllStringFunc(s, func(v string) string { return e.mask("tx", v) })
 	s = devicePattern.ReplaceAllStringFunc(s, func(v string) string { return e.mask("device", v) })
 	return strings.TrimSpace(s)
@@ -207,20 +153,7 @@ func (e *env) hide(s string) string {
 
 func (e *env) golden(name string) {
 	e.t.Helper()
-	path := filepath.Join("testdata", name+".txt")
-	if *update {
-		if err := os.WriteFile(path, e.script.Bytes(), 0o644); err != nil {
-			e.t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		e.t.Fatalf("%v (run go test ./linotp -update)", err)
-	}
-	if got := e.script.String(); got != string(want) {
-		e.t.Errorf("transcript %s differs (go test ./linotp -update, then read the diff):\n%s", name, got)
-	}
+	e.script.Golden(e.t, filepath.Join("testdata", name+".txt"), *update)
 }
 
 func (e *env) expectAudit(typ string, n int) {

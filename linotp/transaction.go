@@ -122,7 +122,7 @@ func (d *Door) serveStatus(w http.ResponseWriter, r *http.Request) {
 // advance continues an open transaction's flow once (keep waiting) and records where
 // that left it.
 func (d *Door) advance(ctx context.Context, c *call, tx *transaction, rev uint64) error {
-	out, err := d.d.Core.Continue(ctx, doorContinue(c, tx))
+	out, err := d.d.Core.Continue(ctx, d.doorContinue(c, tx))
 	res, err := result(out, err)
 	switch {
 	case errors.Is(err, engine.ErrStepConflict):

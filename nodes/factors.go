@@ -19,6 +19,9 @@ const (
 	FactorPush         Factor = "push"
 	FactorOTP          Factor = "otp"
 	FactorRecoveryCode Factor = "recovery_code"
+	// FactorPIN is a device's token PIN (the token_pin node): knowledge, like a
+	// password, so a PIN and a code are two factors and a PIN and a password one.
+	FactorPIN Factor = "pin"
 )
 
 // KeyFactors is the shared-state key under which a flow's verified factors are kept, in

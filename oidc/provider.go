@@ -2,7 +2,6 @@ package oidc
 
 import (
 	"context"
-	"crypto/hmac"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -493,7 +492,7 @@ func (rp *realmProvider) boundTo(r *http.Request, id string) bool {
 		return false
 	}
 	got, err := base64.RawURLEncoding.DecodeString(ck.Value)
-	return err == nil && hmac.Equal(got, rp.keys.MAC(PurposeRequestBinding, []byte(id)))
+	return err == nil && rp.keys.Verify(PurposeRequestBinding, []byte(id), got)
 }
 
 // satisfies reports whether sess may answer a: it comes from the journey asked for

@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/push/delivery"
 	"github.com/arbor-auth/arbor/store"
 )
@@ -68,6 +69,10 @@ type SendRequest struct {
 	// Realm and Username of the user to push to; the push goes to the user's first
 	// device, as in AM.
 	Realm, Username string
+	// Devices, when not nil, limits the push to the user's devices with these ids (the
+	// devices whose token PIN the flow verified): it goes to the first of them, and a
+	// user with none of them is ErrNotRegistered.
+	Devices []string
 	// FlowID binds the push to one journey flow: only that flow can read its result.
 	FlowID string
 	// PushType is tap, challenge (number matching) or biometric; empty means tap.
@@ -182,6 +187,9 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (*Sent, error) {
 		ev.Reason = "store error reading devices"
 		s.emit(ctx, ev)
 		return nil, fmt.Errorf("push: send: %w", err)
+	}
+	if req.Devices != nil {
+		devs = slices.DeleteFunc(devs, func(d devices.Device) bool { return !slices.Contains(req.Devices, d.ID) })
 	}
 	if len(devs) == 0 {
 		return nil, ErrNotRegistered

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +21,6 @@ import (
 	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
 	"github.com/arbor-auth/arbor/oath"
-	"github.com/arbor-auth/arbor/push"
 )
 
 var update = flag.Bool("update", false, "rewrite golden transcripts")
@@ -32,49 +30,17 @@ const (
 	password = "correct horse battery"
 )
 
-// clock is a manual clock shared by the server and the phone. A held request waits in
-// real time between two looks at the push, and the push wait compares its end with
-// this clock, so tests that hold make it run (run): it then moves with real time too.
-type clock struct {
-	mu      sync.Mutex
-	t       time.Time
-	running time.Time // when run was called; zero while stopped
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.running.IsZero() {
-		return c.t.Add(time.Since(c.running))
-	}
-	return c.t
-}
-
-// run makes the clock move with real time from now on.
-func (c *clock) run() {
-	c.mu.Lock()
-	c.running = time.Now()
-	c.mu.Unlock()
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is a running Arbor with the RADIUS door on a real UDP socket, the device API on
 // a real HTTP server, user alice (with the vendor attribute group) and a transcript.
 type env struct {
 	t      testing.TB
 	app    *app.App
 	addr   string // host:port of the RADIUS socket
-	clock  *clock
+	clock  *apptest.Clock
 	audit  *audit.Recorder
 	phone  *authenticator.Authenticator
 	otp    []byte // alice's authenticator-app secret, once registered
-	script bytes.Buffer
-	seen   map[string]string
+	script apptest.Transcript
 	secret string
 }
 
@@ -104,7 +70,7 @@ func newEnv(t testing.TB, journey, extra string) *env {
 func newEnvConfig(t testing.TB, journey, extra, sections string) *env {
 	t.Helper()
 	needRadclient(t)
-	e := &env{t: t, clock: &clock{t: start}, audit: &audit.Recorder{}, seen: map[string]string{}, secret: secret}
+	e := &env{t: t, clock: apptest.NewClock(start), audit: &audit.Recorder{}, secret: secret}
 	dir := t.TempDir()
 	yaml := fmt.Sprintf(`radius:
   listen: 127.0.0.1:0
@@ -115,9 +81,6 @@ func newEnvConfig(t testing.TB, journey, extra, sections string) *env {
       secret: %s
       journey: %s
 %s%s`, secret, journey, extra, sections)
-	if err := os.WriteFile(filepath.Join(dir, "arbor.yaml"), []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	jdir := filepath.Join(dir, "journeys")
 	os.Mkdir(jdir, 0o700)
 	tap, err := os.ReadFile("../journeys/builtin/radius.json")
@@ -128,7 +91,7 @@ func newEnvConfig(t testing.TB, journey, extra, sections string) *env {
 	tap = bytes.Replace(tap, []byte(`"name": "radius"`), []byte(`"name": "radius-tap"`), 1)
 	tap = bytes.Replace(tap, []byte(`"push_type": "challenge"`), []byte(`"push_type": "tap"`), 1)
 	os.WriteFile(filepath.Join(jdir, "radius-tap.json"), tap, 0o600)
-	srv := apptest.Start(t, apptest.Options{Args: []string{"--journeys", jdir, "--config", filepath.Join(dir, "arbor.yaml")},
+	srv := apptest.Start(t, apptest.Options{Args: []string{"--journeys", jdir}, Config: yaml,
 		Now: e.clock.Now, PublicURL: true, Dir: dir})
 	a := srv.App
 	a.Audit.AddSink(e.audit.Sink())
@@ -154,11 +117,7 @@ func newEnvConfig(t testing.TB, journey, extra, sections string) *env {
 		}
 	})
 	apptest.AddUser(t, a, "/", "alice", password, map[string]any{"radiusGroups": []any{"LOCALS", "vpn-users"}})
-	e.phone, err = authenticator.Open(filepath.Join(dir, "phone.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.phone.Now = e.clock.Now
+	e.phone = apptest.Phone(t, dir, e.clock.Now)
 	return e
 }
 
@@ -166,16 +125,9 @@ func newEnvConfig(t testing.TB, journey, extra, sections string) *env {
 // sets the clock running (see clock).
 func (e *env) registerPush() {
 	e.t.Helper()
-	e.clock.run()
-	ctx := context.Background()
-	reg, err := e.app.Push.BeginRegistration(ctx, push.RegistrationRequest{Realm: "/", Username: "alice", FlowID: "reg"})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.phone.Register(ctx, reg.URI, authenticator.RegisterOptions{Name: "alice's phone"}); err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.app.Devices.NewRecoveryCodes(ctx, "/", "alice"); err != nil {
+	e.clock.Run()
+	apptest.RegisterPhone(e.t, e.app, e.phone, "/", "alice", authenticator.RegisterOptions{Name: "alice's phone"})
+	if _, err := e.app.Devices.NewRecoveryCodes(context.Background(), "/", "alice"); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -196,24 +148,6 @@ func (e *env) code() string {
 		e.t.Fatal(err)
 	}
 	return c
-}
-
-func (e *env) say(format string, args ...any) { fmt.Fprintf(&e.script, format+"\n", args...) }
-
-// mask replaces a volatile value with a stable placeholder in the transcript.
-func (e *env) mask(kind, v string) string {
-	if p, ok := e.seen[kind+v]; ok {
-		return p
-	}
-	n := 0
-	for k := range e.seen {
-		if strings.HasPrefix(k, kind) {
-			n++
-		}
-	}
-	p := fmt.Sprintf("<%s%d>", kind, n+1)
-	e.seen[kind+v] = p
-	return p
 }
 
 // reply is what radclient received.
@@ -330,12 +264,12 @@ func (e *env) step(r req) reply {
 	}
 	line := fmt.Sprintf("→ Access-Request User-Name=%q User-Password=%q", r.user, shown)
 	if r.state != "" {
-		line += " State=" + e.mask("state", r.state)
+		line += " State=" + e.script.Mask("state", r.state)
 	}
-	e.say("%s", line)
+	e.script.Say("%s", line)
 	rep := e.send(r)
 	if rep.code == "" {
-		e.say("← (no answer)")
+		e.script.Say("← (no answer)")
 		return rep
 	}
 	line = "← " + rep.code
@@ -343,7 +277,7 @@ func (e *env) step(r req) reply {
 		v := a.value
 		switch a.name {
 		case "State":
-			v = e.mask("state", v)
+			v = e.script.Mask("state", v)
 		case "Message-Authenticator":
 			v = "<hmac>"
 		case "Reply-Message":
@@ -351,7 +285,7 @@ func (e *env) step(r req) reply {
 		}
 		line += fmt.Sprintf(" %s=%s", a.name, v)
 	}
-	e.say("%s", line)
+	e.script.Say("%s", line)
 	if rep.get("Message-Authenticator") == "" {
 		e.t.Errorf("%s without Message-Authenticator", rep.code)
 	}
@@ -392,19 +326,5 @@ func (e *env) soon(d time.Duration, f func(ctx context.Context) error) func() {
 // golden compares the transcript with testdata/golden/name.txt.
 func (e *env) golden(name string) {
 	e.t.Helper()
-	path := filepath.Join("testdata", "golden", name+".txt")
-	if *update {
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, e.script.Bytes(), 0o644); err != nil {
-			e.t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		e.t.Fatalf("%v (run go test ./radius -update to write it)", err)
-	}
-	if !bytes.Equal(want, e.script.Bytes()) {
-		e.t.Errorf("transcript %s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, e.script.Bytes(), want)
-	}
+	e.script.Golden(e.t, filepath.Join("testdata", "golden", name+".txt"), *update)
 }

@@ -139,7 +139,7 @@ func TestPushApprove(t *testing.T) {
 		return err
 	})
 	began := time.Now()
-	e.say("(the phone approves with the number while radclient waits)")
+	e.script.Say("(the phone approves with the number while radclient waits)")
 	rep = e.step(req{user: "alice", answer: "", state: rep.get("State")})
 	wait()
 	wantCode(t, rep, "Access-Accept")
@@ -166,7 +166,7 @@ func TestPushDeny(t *testing.T) {
 		_, err := e.phone.DenyLatest(ctx)
 		return err
 	})
-	e.say("(the phone denies while radclient waits)")
+	e.script.Say("(the phone denies while radclient waits)")
 	rep = e.step(req{user: "alice", answer: "", state: rep.get("State")})
 	wait()
 	wantCode(t, rep, "Access-Reject")
@@ -186,7 +186,7 @@ func TestPushExpired(t *testing.T) {
 		e.clock.Advance(61 * time.Second)
 		return nil
 	})
-	e.say("(a minute passes while radclient waits)")
+	e.script.Say("(a minute passes while radclient waits)")
 	rep = e.step(req{user: "alice", answer: "", state: rep.get("State")})
 	wait()
 	wantCode(t, rep, "Access-Reject")
@@ -227,7 +227,7 @@ func TestCode(t *testing.T) {
 	rep := e.step(req{user: "alice", answer: password})
 	code := e.code()
 	wantCode(t, e.step(req{user: "alice", answer: code, state: rep.get("State")}), "Access-Accept")
-	e.say("(a second login with the same code)")
+	e.script.Say("(a second login with the same code)")
 	rep = e.step(req{user: "alice", answer: password})
 	rep = e.step(req{user: "alice", answer: code, state: rep.get("State")})
 	wantCode(t, rep, "Access-Challenge")
@@ -235,7 +235,7 @@ func TestCode(t *testing.T) {
 		t.Errorf("Reply-Message %q", rep.message())
 	}
 	e.clock.Advance(20 * time.Second)
-	e.say("(20 seconds later, the next code)")
+	e.script.Say("(20 seconds later, the next code)")
 	wantCode(t, e.step(req{user: "alice", answer: e.code(), state: rep.get("State")}), "Access-Accept")
 	e.golden("code")
 }
@@ -273,10 +273,10 @@ func TestRecoveryCode(t *testing.T) {
 	if rep.message() != "That recovery code is not valid. 3 attempts left. Recovery Code" {
 		t.Errorf("Reply-Message %q", rep.message())
 	}
-	e.say("(a real recovery code)")
+	e.script.Say("(a real recovery code)")
 	rep = e.send(req{user: "alice", answer: codes[0], state: rep.get("State")})
 	wantCode(t, rep, "Access-Accept")
-	e.say("← %s", rep.code)
+	e.script.Say("← %s", rep.code)
 	if n := e.audit.Count(audit.RecoveryCodeUsed); n != 1 {
 		t.Errorf("%d recovery codes used", n)
 	}

@@ -123,7 +123,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, clients: clients, flows: d.Core, users: d.Users,
-		states: stateCodec{key: d.Keys.Key("radius-state")},
+		states: stateCodec{signer: d.Keys.Signer(keys.PurposeRADIUSState)},
 		audit:  d.Audit, log: d.Log, now: d.Now, wait: d.Wait,
 		requireMA: cfg.RequireMessageAuthenticator == nil || *cfg.RequireMessageAuthenticator,
 	}

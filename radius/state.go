@@ -1,18 +1,17 @@
 package radius
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"strings"
 	"time"
 
+	"github.com/arbor-auth/arbor/keys"
 	"github.com/arbor-auth/arbor/nodes"
 )
 
 // stateMACSize is the length of the State's tag: 128 bits of HMAC-SHA256.
-const stateMACSize = 16
+const stateMACSize = keys.MinTagLen
 
 // maxState is the most an attribute holds.
 const maxState = 253
@@ -43,7 +42,7 @@ var (
 )
 
 // stateCodec signs and checks States.
-type stateCodec struct{ key []byte }
+type stateCodec struct{ signer keys.Signer }
 
 // shortTypes abbreviates the callback types a State carries most, to keep it within
 // one attribute; other types travel by their full name.
@@ -97,14 +96,11 @@ func (c *challenge) callbacks() ([]nodes.Callback, error) {
 	return out, nil
 }
 
+// stateLabel keeps States apart from any other use of their key.
+const stateLabel = "radius state"
+
 func (s stateCodec) mac(clientName, user string, body []byte) []byte {
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(clientName))
-	m.Write([]byte{0})
-	m.Write([]byte(strings.ToLower(user)))
-	m.Write([]byte{0})
-	m.Write(body)
-	return m.Sum(nil)[:stateMACSize]
+	return s.signer.Sum(stateLabel, clientName, strings.ToLower(user), string(body))[:stateMACSize]
 }
 
 // issue returns the State attribute for c.
@@ -125,7 +121,7 @@ func (s stateCodec) open(clientName, user string, state []byte, now time.Time) (
 		return nil, errStateInvalid
 	}
 	body, tag := state[:len(state)-stateMACSize], state[len(state)-stateMACSize:]
-	if !hmac.Equal(tag, s.mac(clientName, user, body)) {
+	if !s.signer.Verify(tag, stateLabel, clientName, strings.ToLower(user), string(body)) {
 		return nil, errStateInvalid
 	}
 	var c challenge

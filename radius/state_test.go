@@ -5,11 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arbor-auth/arbor/keys"
 	"github.com/arbor-auth/arbor/nodes"
 )
 
 func TestState(t *testing.T) {
-	s := stateCodec{key: []byte("0123456789abcdef0123456789abcdef")}
+	s := stateCodec{signer: keys.Generate().Signer(keys.PurposeRADIUSState)}
 	now := time.Unix(1_800_000_000, 0)
 	step := []nodes.Callback{
 		nodes.PollingWaitCallback(1000, "Tap the number 42"),

@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,33 +21,11 @@ import (
 
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/authenticator"
-	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
 	"github.com/arbor-auth/arbor/journeys"
-	"github.com/arbor-auth/arbor/push"
 	"github.com/arbor-auth/arbor/sessions"
 )
-
-// clock is real time plus an offset the test can move forward, shared by the server
-// and the reference authenticator. Real time keeps flowing, so the pages' own polling
-// (a browser timer) still works, and Advance jumps over long waits and expiries.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
-}
 
 const (
 	alice     = "alice"
@@ -63,7 +40,7 @@ type env struct {
 	t     *testing.T
 	app   *app.App
 	srv   *httptest.Server
-	clock *clock
+	clock *apptest.Clock // real time, and what the test moves it forward
 	audit *audit.Recorder
 	dir   string
 	phone *authenticator.Authenticator
@@ -78,7 +55,7 @@ type envOptions struct {
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{}, audit: &audit.Recorder{}, dir: t.TempDir()}
+	e := &env{t: t, clock: apptest.NewClock(time.Now()), audit: &audit.Recorder{}, dir: t.TempDir()}
 	jdir := filepath.Join(e.dir, "journeys")
 	writeFastJourney(t, jdir)
 	for name, doc := range o.journeys {
@@ -86,17 +63,13 @@ func newEnv(t *testing.T, o envOptions) *env {
 			t.Fatal(err)
 		}
 	}
+	e.clock.Run()
 	s := apptest.Start(t, apptest.Options{Args: append([]string{"--journeys", jdir}, o.args...), Now: e.clock.Now,
 		TLS: o.tls, PublicURL: true, Dir: e.dir})
 	s.Audit.AddSink(e.audit.Sink())
 	e.app, e.srv = s.App, s.HTTP
 	apptest.AddUser(t, s.App, "/", alice, password, nil)
-	var err error
-	e.phone, err = authenticator.Open(filepath.Join(e.dir, "phone.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.phone.Now = e.clock.Now
+	e.phone = apptest.Phone(t, e.dir, e.clock.Now)
 	return e
 }
 
@@ -129,22 +102,7 @@ func writeFastJourney(t *testing.T, dir string) {
 // codes, as a registration through a journey would have left them.
 func (e *env) enroll() []string {
 	e.t.Helper()
-	ctx := context.Background()
-	reg, err := e.app.Push.BeginRegistration(ctx, push.RegistrationRequest{Realm: "/", Username: alice, FlowID: "setup"})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.phone.Register(ctx, reg.URI, authenticator.RegisterOptions{Name: phoneName}); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := e.app.Devices.SetSkip(ctx, "/", alice, devices.MethodPush, devices.SkipNotSkippable); err != nil {
-		e.t.Fatal(err)
-	}
-	codes, err := e.app.Devices.NewRecoveryCodes(ctx, "/", alice)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return codes
+	return apptest.Enroll(e.t, e.app, e.phone, "/", alice, authenticator.RegisterOptions{Name: phoneName})
 }
 
 // client is a browser without JavaScript: a cookie jar that does not follow redirects,

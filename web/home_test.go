@@ -27,19 +27,19 @@ func TestBrowserLandingPage(t *testing.T) {
 			}
 			b := newBrowser(t, e)
 			b.open("/")
-			b.waitFor("#home-sign-in")
-			if got := b.text("#home-developers"); !strings.Contains(got, "/json/realms/root/authenticate") || !strings.Contains(got, "/health/ready") || !strings.Contains(got, "/metrics") {
+			b.WaitVisible("#home-sign-in")
+			if got := b.Text("#home-developers"); !strings.Contains(got, "/json/realms/root/authenticate") || !strings.Contains(got, "/health/ready") || !strings.Contains(got, "/metrics") {
 				t.Errorf("developer links: %q", got)
 			}
-			b.clickAndLoad("#home-sign-in")
+			b.ClickAndLoad("#home-sign-in")
 			b.signIn(password)
-			b.waitFor("#signed-in-user")
+			b.WaitVisible("#signed-in-user")
 			if got := eval[bool](b, `document.getElementById('done-viewer') !== null`); got != tc.admin {
 				t.Errorf("signed-in page shows the viewer link: %v, want %v", got, tc.admin)
 			}
 			b.open("/")
-			b.waitFor("#home-devices")
-			if got := b.text("#signed-in-user"); got != alice {
+			b.WaitVisible("#home-devices")
+			if got := b.Text("#signed-in-user"); got != alice {
 				t.Errorf("landing page signed in as %q", got)
 			}
 			if got := eval[bool](b, `document.getElementById('home-viewer') !== null`); got != tc.admin {
@@ -70,25 +70,25 @@ func TestBrowserRetrySaysWhy(t *testing.T) {
 	b := newBrowser(t, e)
 	b.open("/login?journey=retry-login")
 	b.signIn("not the password")
-	b.waitFor(".message.error[role='alert']")
-	if got := b.text(".message.error[role='alert']"); got != "The username or password is not correct. 2 attempts left." {
+	b.WaitVisible(".message.error[role='alert']")
+	if got := b.Text(".message.error[role='alert']"); got != "The username or password is not correct. 2 attempts left." {
 		t.Fatalf("inline error %q", got)
 	}
 	if got := eval[string](b, `document.querySelector('input[autocomplete="username"]').value`); got != alice {
 		t.Fatalf("user name not kept: %q", got)
 	}
-	b.typeIn("input[type='password']", password+"\r")
-	b.waitFor("label")
-	b.waitFor("input[autocapitalize='none']")
+	b.TypeIn("input[type='password']", password+"\r")
+	b.WaitVisible("label")
+	b.WaitVisible("input[autocapitalize='none']")
 	if eval[bool](b, `document.querySelector('.message.error') !== null`) {
 		t.Fatal("the error stayed after a good password")
 	}
-	b.typeIn("input[autocapitalize='none']", "NOTACODE00\r")
-	b.waitFor(".message.error[role='alert']")
-	if got := b.text(".message.error[role='alert']"); got != "That recovery code is not valid. 3 attempts left." {
+	b.TypeIn("input[autocapitalize='none']", "NOTACODE00\r")
+	b.WaitVisible(".message.error[role='alert']")
+	if got := b.Text(".message.error[role='alert']"); got != "That recovery code is not valid. 3 attempts left." {
 		t.Fatalf("inline error %q", got)
 	}
-	b.typeIn("input[autocapitalize='none']", codes[0]+"\r")
-	b.waitFor("#signed-in-user")
+	b.TypeIn("input[autocapitalize='none']", codes[0]+"\r")
+	b.WaitVisible("#signed-in-user")
 	b.checkConsole()
 }

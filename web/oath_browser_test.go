@@ -68,8 +68,8 @@ func TestBrowserCodeInsteadOfPush(t *testing.T) {
 	b := newBrowser(t, e)
 	b.open("/login?journey=" + codeJourney)
 	b.signIn(password)
-	b.waitFor("#challenge-number")
-	if got := b.text("label[for='IDToken3']"); got != "Enter a code instead" {
+	b.WaitVisible("#challenge-number")
+	if got := b.Text("label[for='IDToken3']"); got != "Enter a code instead" {
 		t.Fatalf("code field label %q", got)
 	}
 	if eval[bool](b, `document.activeElement === document.getElementById('IDToken3')`) {
@@ -77,15 +77,15 @@ func TestBrowserCodeInsteadOfPush(t *testing.T) {
 	}
 
 	// A wrong code: the page says so and the push still waits.
-	b.typeIn("#IDToken3", "000000\r")
-	b.waitFor("#challenge-number")
-	b.waitFor("p.message.error")
-	if got := b.text("p.message.error"); got != "That code is not right." {
+	b.TypeIn("#IDToken3", "000000\r")
+	b.WaitVisible("#challenge-number")
+	b.WaitVisible("p.message.error")
+	if got := b.Text("p.message.error"); got != "That code is not right." {
 		t.Fatalf("error %q", got)
 	}
 
 	// Half a code, then a pause longer than the poll: the page stays, the digits too.
-	b.typeIn("#IDToken3", "12")
+	b.TypeIn("#IDToken3", "12")
 	polls := e.loginRequests()
 	b.waitHeld()
 	if n := e.loginRequests(); n != polls {
@@ -98,8 +98,8 @@ func TestBrowserCodeInsteadOfPush(t *testing.T) {
 		t.Fatalf("%d otp.rejected events, want only the wrong code's", n)
 	}
 	eval[string](b, `document.getElementById('IDToken3').value = ''`)
-	b.typeIn("#IDToken3", e.appCode()+"\r")
-	b.waitFor("#signed-in-user")
+	b.TypeIn("#IDToken3", e.appCode()+"\r")
+	b.WaitVisible("#signed-in-user")
 	if e.audit.Count(audit.OTPAccepted) != 1 || e.audit.Count(audit.PushCancelled) != 1 {
 		t.Fatalf("events: accepted %d, cancelled %d", e.audit.Count(audit.OTPAccepted), e.audit.Count(audit.PushCancelled))
 	}
@@ -126,27 +126,27 @@ func TestBrowserDevicesApp(t *testing.T) {
 		t.Helper()
 		b.signIn(password)
 		b.waitText("label[for='IDToken1']", "Enter the code from your authenticator app")
-		b.typeIn("#IDToken1", e.appCode()+"\r")
+		b.TypeIn("#IDToken1", e.appCode()+"\r")
 	}
 	b.open("/login?journey=oath-mfa&goto=%2Faccount%2Fdevices")
 	signIn()
-	b.waitFor("#app-list")
-	if got := b.text("#app-list h3"); got != "Authenticator app" {
+	b.WaitVisible("#app-list")
+	if got := b.Text("#app-list h3"); got != "Authenticator app" {
 		t.Fatalf("app %q", got)
 	}
-	if got := b.text("#app-list dd"); got != "Time-based, 6 digits" {
+	if got := b.Text("#app-list dd"); got != "Time-based, 6 digits" {
 		t.Fatalf("app facts %q", got)
 	}
 	e.clock.Advance(6 * time.Minute)
-	b.click("#app-list button")
+	b.Click("#app-list button")
 	signIn()
-	b.waitFor("#confirm")
-	if got := b.text("main p"); got != "Codes from “Authenticator app” will no longer sign you in." {
+	b.WaitVisible("#confirm")
+	if got := b.Text("main p"); got != "Codes from “Authenticator app” will no longer sign you in." {
 		t.Errorf("confirmation text %q", got)
 	}
-	b.click("#confirm")
-	b.waitFor("#notice")
-	b.waitFor("#device-list")
+	b.Click("#confirm")
+	b.WaitVisible("#notice")
+	b.WaitVisible("#device-list")
 	if n := eval[int](b, `document.querySelectorAll('#app-list').length`); n != 0 {
 		t.Fatal("the app is still listed")
 	}
@@ -170,10 +170,10 @@ func TestBrowserOATHRegistration(t *testing.T) {
 	b := newBrowser(t, e)
 	b.open("/login?journey=oath-mfa")
 	b.signIn(password)
-	b.waitFor("button[name='IDToken2'][value='0']")
-	b.click("button[name='IDToken2'][value='0']")
+	b.WaitVisible("button[name='IDToken2'][value='0']")
+	b.Click("button[name='IDToken2'][value='0']")
 
-	b.waitFor("#registration-qr")
+	b.WaitVisible("#registration-qr")
 	uri := eval[string](b, `document.getElementById('registration-uri').value`)
 	if !strings.HasPrefix(uri, "otpauth://totp/Arbor:alice?") {
 		t.Fatalf("registration address %q", uri)
@@ -182,14 +182,14 @@ func TestBrowserOATHRegistration(t *testing.T) {
 	if eval[bool](b, `document.getElementById('registration-command') !== null`) {
 		t.Fatal("the registration page shows the reference authenticator's command")
 	}
-	if got := b.text("label[for='IDToken3']"); got != "Code from your app" {
+	if got := b.Text("label[for='IDToken3']"); got != "Code from your app" {
 		t.Fatalf("code field %q", got)
 	}
 	if _, err := e.phone.AddCodeAccount(uri); err != nil {
 		t.Fatal(err)
 	}
-	b.typeIn("#IDToken3", "000000\r")
-	b.waitFor("p.message.error")
+	b.TypeIn("#IDToken3", "000000\r")
+	b.WaitVisible("p.message.error")
 	if got := eval[string](b, `document.getElementById('registration-uri').value`); got != uri {
 		t.Fatalf("a wrong code drew a new key: %q", got)
 	}
@@ -198,13 +198,13 @@ func TestBrowserOATHRegistration(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The error message is a callback of its own: the field is now the fourth.
-	b.typeIn("#IDToken4", code+"\r")
-	b.waitFor("#recovery-codes")
+	b.TypeIn("#IDToken4", code+"\r")
+	b.WaitVisible("#recovery-codes")
 	if n := eval[int](b, `document.querySelectorAll('#recovery-codes li').length`); n != 10 {
 		t.Fatalf("%d recovery codes shown", n)
 	}
-	b.click("button[name='IDToken3'][value='0']")
-	b.waitFor("#signed-in-user")
+	b.Click("button[name='IDToken3'][value='0']")
+	b.WaitVisible("#signed-in-user")
 	if apps, _ := e.app.Devices.OATHDevices(context.Background(), "/", alice); len(apps) != 1 {
 		t.Fatalf("apps %+v", apps)
 	}
@@ -219,7 +219,7 @@ func (b *browser) waitText(sel, want string) {
 	js := `(() => { const el = document.querySelector(` + strconv.Quote(sel) + `); return el !== null && el.textContent.trim() === ` + strconv.Quote(want) + `; })()`
 	deadline := time.Now().Add(stepTimeout)
 	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		ctx, cancel := context.WithTimeout(b.Ctx, 5*time.Second)
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
 		cancel()
 		if err == nil && ok {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/arbor-auth/arbor/devices"
+	"github.com/arbor-auth/arbor/keys"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/nodes/basic"
 	"github.com/arbor-auth/arbor/nodes/mfa"
@@ -432,7 +433,7 @@ func TestStepTitlesAndButtons(t *testing.T) {
 }
 
 func TestCSRFTokens(t *testing.T) {
-	s := &Server{csrfKey: []byte("0123456789abcdef0123456789abcdef")}
+	s := &Server{csrfSigner: keys.Generate().Signer(keys.PurposeCSRF)}
 	tok := s.csrfToken("flow", "abc")
 	if !s.checkCSRF(tok, "flow", "abc") {
 		t.Fatal("own token refused")

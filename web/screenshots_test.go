@@ -26,15 +26,10 @@ func TestScreenshots(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.enroll()
 	b := newBrowser(t, e)
-	b.do("size the page", chromedp.EmulateViewport(800, 600))
+	b.Do("size the page", chromedp.EmulateViewport(800, 600))
 	shot := func(name string) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
-		defer cancel()
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
+		png := b.Screenshot()
 		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +37,7 @@ func TestScreenshots(t *testing.T) {
 	}
 
 	b.open("/login")
-	b.waitFor("#IDToken1")
+	b.WaitVisible("#IDToken1")
 	shot("login.png")
 
 	// The shipped journey: the push waits five seconds, long enough for the picture.
@@ -53,10 +48,10 @@ func TestScreenshots(t *testing.T) {
 	if _, err := e.phone.ApproveLatest(context.Background(), n); err != nil {
 		t.Fatal(err)
 	}
-	b.waitFor("#signed-in-user")
+	b.WaitVisible("#signed-in-user")
 
 	b.open("/account/devices")
-	b.waitFor("#device-list")
-	b.do("blur", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
+	b.WaitVisible("#device-list")
+	b.Do("blur", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
 	shot("devices.png")
 }

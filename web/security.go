@@ -1,7 +1,6 @@
 package web
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -45,22 +44,11 @@ func pageHeaders(h http.Header, csp string) {
 	h.Set("Pragma", "no-cache")
 }
 
-// mac returns HMAC-SHA256 of the parts under key, each part length-prefixed by a NUL
-// separator so that no two different part lists give the same message.
-func mac(key []byte, parts ...string) []byte {
-	m := hmac.New(sha256.New, key)
-	for _, p := range parts {
-		m.Write([]byte(p))
-		m.Write([]byte{0})
-	}
-	return m.Sum(nil)
-}
-
 // CSRF tokens bind a form to what it acts on: a login flow ("flow", flow id) or a
 // signed-in session ("session", session handle). They need no storage: only the server
 // holds the key, and the bound value comes from a cookie the attacker cannot read.
 func (s *Server) csrfToken(kind, bound string) string {
-	return base64.RawURLEncoding.EncodeToString(mac(s.csrfKey, "csrf", kind, bound))
+	return base64.RawURLEncoding.EncodeToString(s.csrfSigner.Sum("csrf", kind, bound))
 }
 
 // checkCSRF reports, in constant time, whether token is the one csrfToken gives.
@@ -69,10 +57,7 @@ func (s *Server) checkCSRF(token, kind, bound string) bool {
 		return false
 	}
 	got, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil {
-		return false
-	}
-	return hmac.Equal(got, mac(s.csrfKey, "csrf", kind, bound))
+	return err == nil && s.csrfSigner.Verify(got, "csrf", kind, bound)
 }
 
 // flowRef is what the flow cookie carries: which flow, and how to start it again.
@@ -96,7 +81,7 @@ const maxFlowCookie = 3500
 func (s *Server) setFlowCookie(c echo.Context, ref flowRef) {
 	payload, _ := json.Marshal(ref)
 	enc := base64.RawURLEncoding.EncodeToString(payload)
-	sig := base64.RawURLEncoding.EncodeToString(mac(s.cookieKey, "flow cookie", enc))
+	sig := base64.RawURLEncoding.EncodeToString(s.cookieSigner.Sum("flow cookie", enc))
 	c.SetCookie(&http.Cookie{
 		Name: FlowCookie, Value: enc + "." + sig, Path: "/login", HttpOnly: true,
 		Secure: s.secure(c), SameSite: http.SameSiteLaxMode,
@@ -120,7 +105,7 @@ func (s *Server) readFlowCookie(c echo.Context) (flowRef, bool) {
 		return flowRef{}, false
 	}
 	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, mac(s.cookieKey, "flow cookie", enc)) {
+	if err != nil || !s.cookieSigner.Verify(got, "flow cookie", enc) {
 		return flowRef{}, false
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(enc)

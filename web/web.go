@@ -76,14 +76,15 @@ type Deps struct {
 
 // Server serves the browser pages.
 type Server struct {
-	cfg       Config
-	door      *door.Core
-	devices   *devices.Registry
-	audit     *audit.Logger
-	log       *slog.Logger
-	csrfKey   []byte
-	cookieKey []byte
-	pages     map[string]*template.Template
+	cfg     Config
+	door    *door.Core
+	devices *devices.Registry
+	audit   *audit.Logger
+	log     *slog.Logger
+	// csrfSigner signs the forms' CSRF tokens, cookieSigner the flow cookie.
+	csrfSigner   keys.Signer
+	cookieSigner keys.Signer
+	pages        map[string]*template.Template
 	// csp is the pages' Content-Security-Policy (pagePolicy).
 	csp string
 }
@@ -109,7 +110,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, door: d.Door, devices: d.Devices, audit: d.Audit, log: d.Log.With("door", "web"),
-		csrfKey: d.Keys.Key(keys.PurposeCSRF), cookieKey: d.Keys.Key(keys.PurposeCookie), pages: pages,
+		csrfSigner: d.Keys.Signer(keys.PurposeCSRF), cookieSigner: d.Keys.Signer(keys.PurposeCookie), pages: pages,
 		csp: pagePolicy(d.Door.RedirectOrigins()),
 	}
 	return s, nil

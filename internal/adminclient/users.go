@@ -56,6 +56,8 @@ type Device struct {
 	Name     string    `json:"name"`
 	Created  time.Time `json:"created"`
 	LastUsed time.Time `json:"last_used"`
+	// HasPIN says whether the device has a token PIN.
+	HasPIN bool `json:"has_pin"`
 }
 
 // userPath is /users/{u}[suffix].
@@ -158,6 +160,19 @@ func (c *Client) Devices(ctx context.Context, realm, username string) ([]Device,
 // RemoveDevice removes the user's device id.
 func (c *Client) RemoveDevice(ctx context.Context, realm, username, id string) error {
 	_, err := c.call(ctx, request{method: http.MethodDelete, path: userPath(username, "/devices/"+seg(id)), query: realmQuery(realm)}, nil)
+	return err
+}
+
+// SetDevicePIN sets the token PIN of the user's device id.
+func (c *Client) SetDevicePIN(ctx context.Context, realm, username, id, pin string) error {
+	_, err := c.call(ctx, request{method: http.MethodPut, path: userPath(username, "/devices/"+seg(id)+"/pin"), query: realmQuery(realm),
+		body: jsonBody(map[string]string{"pin": pin})}, nil)
+	return err
+}
+
+// ClearDevicePIN removes the token PIN of the user's device id.
+func (c *Client) ClearDevicePIN(ctx context.Context, realm, username, id string) error {
+	_, err := c.call(ctx, request{method: http.MethodDelete, path: userPath(username, "/devices/"+seg(id)+"/pin"), query: realmQuery(realm)}, nil)
 	return err
 }
 

@@ -20,7 +20,7 @@ func setupLinOTP(a *App) error {
 	if !lc.Enabled {
 		return nil
 	}
-	d, err := linotp.New(lc, linotp.Deps{Core: a.Door, Store: a.Store, Audit: a.Audit, Log: a.Log, Now: a.now})
+	d, err := linotp.New(lc, linotp.Deps{Core: a.Door, Store: a.Store, Audit: a.Audit, Log: a.Log, Now: a.now, Journeys: a.Journeys})
 	if err != nil {
 		return fmt.Errorf("config %w", err)
 	}

@@ -71,6 +71,8 @@ func setupPush(ctx context.Context, a *App) error {
 		rate.Count = DemoPushRateCount
 	}
 	a.Devices = devices.New(a.Store, a.Keys)
+	// Token PINs are hashed like passwords, within the same bound on concurrent hashes.
+	a.Devices.UsePINHasher(a.Users)
 	a.Push = push.New(push.Config{
 		PublicURL:           strings.TrimSuffix(public, "/"),
 		RateLimit:           rate,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/arbor-auth/arbor/admin"
+	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
@@ -214,11 +215,49 @@ func TestUsersCLI(t *testing.T) {
 	if sessionValid(t, s.URL, t1) || sessionValid(t, s.URL, t2) {
 		t.Error("a session outlived sessions --end")
 	}
-	if out := must(t, "", "users", "devices", "bob"); strings.TrimSpace(out) != "ID  KIND  NAME  CREATED  LAST USED" {
+	if out := must(t, "", "users", "devices", "bob"); strings.TrimSpace(out) != "ID  KIND  NAME  CREATED  LAST USED  PIN" {
 		t.Errorf("devices of a user without any:\n%q", out)
 	}
 	if errs := refused(t, "", "users", "get", "nobody"); !strings.Contains(errs, "nobody") {
 		t.Errorf("unknown user: %s", errs)
+	}
+}
+
+// TestDevicePINCLI: arbor users devices pin reads the PIN from stdin (never argv), the
+// server keeps it hashed and the token_pin node's MatchPIN finds it; a PIN outside the
+// policy and another user's device are refused; --clear removes it.
+func TestDevicePINCLI(t *testing.T) {
+	s := adminServer(t)
+	ctx := context.Background()
+	for _, u := range []string{"bob", "eve"} {
+		if err := s.Users.Put(ctx, &identity.User{Realm: "/", Username: u, Status: identity.StatusActive}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Devices.Add(ctx, "/", u, devices.Device{ID: u + "-phone", Communication: devices.CommPoll}, make([]byte, devices.SecretLen)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := must(t, "4711-bob\n", "users", "devices", "pin", "bob", "bob-phone"); !strings.Contains(out, "set the PIN of device bob-phone of bob") {
+		t.Errorf("pin: %s", out)
+	}
+	if ids, err := s.Devices.MatchPIN(ctx, "/", "bob", "4711-bob"); err != nil || len(ids) != 1 {
+		t.Fatalf("the PIN piped in does not match: %v %v", ids, err)
+	}
+	if out := must(t, "", "users", "devices", "bob"); !regexp.MustCompile(`(?m)^bob-phone\s+push\s.*\sset$`).MatchString(out) {
+		t.Errorf("devices with a PIN:\n%s", out)
+	}
+	if errs := refused(t, "123\n", "users", "devices", "pin", "bob", "bob-phone"); !strings.Contains(errs, "4 to 64 characters") {
+		t.Errorf("short PIN: %s", errs)
+	}
+	if errs := refused(t, "4711-eve\n", "users", "devices", "pin", "bob", "eve-phone"); !strings.Contains(errs, "has no device") {
+		t.Errorf("another user's device: %s", errs)
+	}
+	if errs := run2(t, "\n", 2, "users", "devices", "pin", "bob", "bob-phone"); !strings.Contains(errs, "PIN is empty") {
+		t.Errorf("empty PIN: %s", errs)
+	}
+	must(t, "", "users", "devices", "pin", "bob", "bob-phone", "--clear")
+	if ids, _ := s.Devices.MatchPIN(ctx, "/", "bob", "4711-bob"); len(ids) != 0 {
+		t.Errorf("a cleared PIN matches: %v", ids)
 	}
 }
 

@@ -26,6 +26,8 @@ const usersUsage = `usage: arbor users COMMAND [flags]
                               --must-change makes the user choose their own at the next sign-in
   sessions USERNAME [--end [HANDLE]]  list the user's sessions, or end all or one
   devices USERNAME [--remove ID]      list the user's devices, or remove one
+  devices pin USERNAME DEVICE [--clear]  set a device's token PIN (asked, or read from stdin;
+                              never an argument), or clear it
   hash                        read a password on stdin, print its argon2id hash (offline)
 
 Every command but hash talks to a running server's admin API: --url (default $ARBOR_URL,
@@ -71,6 +73,7 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		mustChange bool
 		end        bool
 		remove     string
+		clearPIN   bool
 	)
 	cmds := map[string]apiCmd{
 		"list": {usage: "list [--realm R]", args: 0, flags: withRealm(nil), run: func(ctx context.Context, e *adminEnv) error {
@@ -174,11 +177,18 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 				}
 				return tw.Flush()
 			}},
-		"devices": {usage: "devices USERNAME [--remove ID]", args: 1,
+		"devices": {usage: "devices USERNAME [--remove ID] | devices pin USERNAME DEVICE [--clear]", args: -1,
 			flags: withRealm(func(fs *flag.FlagSet) {
 				fs.StringVar(&remove, "remove", "", "remove the device ID")
+				fs.BoolVar(&clearPIN, "clear", false, "with pin: clear the device's token PIN instead of setting one")
 			}),
 			run: func(ctx context.Context, e *adminEnv) error {
+				if len(e.args) == 3 && e.args[0] == "pin" {
+					return devicePIN(ctx, e, realm, e.args[1], e.args[2], clearPIN)
+				}
+				if len(e.args) != 1 || clearPIN {
+					return fmt.Errorf("%w: arbor users devices USERNAME [--remove ID], or arbor users devices pin USERNAME DEVICE [--clear]", errUsage)
+				}
 				if remove != "" {
 					if err := e.c.RemoveDevice(ctx, realm, e.args[0], remove); err != nil {
 						return err
@@ -191,9 +201,13 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 					return err
 				}
 				tw := table(e.stdout)
-				fmt.Fprintln(tw, "ID\tKIND\tNAME\tCREATED\tLAST USED")
+				fmt.Fprintln(tw, "ID\tKIND\tNAME\tCREATED\tLAST USED\tPIN")
 				for _, d := range ds {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.ID, d.Kind, orDash(d.Name), when(d.Created), when(d.LastUsed))
+					pin := "-"
+					if d.HasPIN {
+						pin = "set"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Kind, orDash(d.Name), when(d.Created), when(d.LastUsed), pin)
 				}
 				return tw.Flush()
 			}},
@@ -204,6 +218,28 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return 2
 	}
 	return runAdmin(ctx, "arbor users "+args[0], cmd, args[1:], stdin, stdout, stderr)
+}
+
+// devicePIN sets the token PIN of user's device id, read from the terminal (asked twice,
+// no echo) or the first line of stdin, never from the command line; or, with clear,
+// clears it.
+func devicePIN(ctx context.Context, e *adminEnv, realm, user, id string, clear bool) error {
+	if clear {
+		if err := e.c.ClearDevicePIN(ctx, realm, user, id); err != nil {
+			return err
+		}
+		e.printf("cleared the PIN of device %s of %s\n", id, user)
+		return nil
+	}
+	pin, err := readNewSecret(ctx, e, "PIN", "New PIN for device "+id+" of "+user, "use --clear to remove the PIN")
+	if err != nil {
+		return err
+	}
+	if err := e.c.SetDevicePIN(ctx, realm, user, id, pin); err != nil {
+		return err
+	}
+	e.printf("set the PIN of device %s of %s\n", id, user)
+	return nil
 }
 
 // userStateCmd is disable, enable or unlock: one call that answers the user.
@@ -245,28 +281,35 @@ func printUser(w io.Writer, u *adminclient.User) {
 // typo) when stdin is a terminal, or reads one line from stdin when it is piped. The
 // prompts go to stderr, so stdout stays the command's answer.
 func readNewPassword(ctx context.Context, e *adminEnv, user string) (string, error) {
+	return readNewSecret(ctx, e, "password", "New password for "+user, "use --no-password for a user without one")
+}
+
+// readNewSecret reads a new secret (what: "password", "PIN") as readNewPassword does,
+// never from the command line, so it stays out of shell histories and process lists.
+// emptyHint says what to do instead of an empty one.
+func readNewSecret(ctx context.Context, e *adminEnv, what, prompt, emptyHint string) (string, error) {
 	con := newConsole(e.stdin, e.stderr)
 	var pw string
 	var err error
 	if con.fd >= 0 {
-		pw, err = con.ask(ctx, "New password for "+user, true)
+		pw, err = con.ask(ctx, prompt, true)
 		if err == nil {
 			var again string
 			if again, err = con.ask(ctx, "Again", true); err == nil && again != pw {
-				return "", fmt.Errorf("%w: the two passwords differ", errUsage)
+				return "", fmt.Errorf("%w: the two %ss differ", errUsage, what)
 			}
 		}
 	} else {
-		// Piped: the first line is the password, with no prompt to clutter a script's
+		// Piped: the first line is the secret, with no prompt to clutter a script's
 		// output.
 		a := <-con.read(false)
 		pw, err = a.line, a.err
 	}
 	if err != nil {
-		return "", fmt.Errorf("%w: read the password: %v", errUsage, err)
+		return "", fmt.Errorf("%w: read the %s: %v", errUsage, what, err)
 	}
 	if pw == "" {
-		return "", fmt.Errorf("%w: the password is empty (use --no-password for a user without one)", errUsage)
+		return "", fmt.Errorf("%w: the %s is empty (%s)", errUsage, what, emptyHint)
 	}
 	return pw, nil
 }

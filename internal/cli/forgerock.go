@@ -58,15 +58,13 @@ func journeysImport(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	ctx := context.Background()
-	var repo *journeys.Repo
-	if *data != "" || *redisURL != "" {
-		st, err := openStore(*data, *redisURL)
-		if err != nil {
-			fmt.Fprintf(stderr, "arbor journeys import: %v\n", err)
-			return 1
-		}
-		defer st.Close()
-		repo = offlineRepo(st)
+	repo, closeRepo, err := openOfflineRepo(*data, *redisURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "arbor journeys import: %v\n", err)
+		return 1
+	}
+	defer closeRepo()
+	if repo != nil {
 		names, err := repo.Names(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "arbor journeys import: %v\n", err)
@@ -149,16 +147,12 @@ func journeysExport(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	ctx := context.Background()
-	var repo *journeys.Repo
-	if *data != "" || *redisURL != "" {
-		st, err := openStore(*data, *redisURL)
-		if err != nil {
-			fmt.Fprintf(stderr, "arbor journeys export: %v\n", err)
-			return 1
-		}
-		defer st.Close()
-		repo = offlineRepo(st)
+	repo, closeRepo, err := openOfflineRepo(*data, *redisURL)
+	if err != nil {
+		fmt.Fprintf(stderr, "arbor journeys export: %v\n", err)
+		return 1
 	}
+	defer closeRepo()
 	var js []*journeys.Journey
 	for _, arg := range fs.Args() {
 		doc, err := exportSource(ctx, repo, builtin, arg)
@@ -246,8 +240,18 @@ func exportSource(ctx context.Context, repo *journeys.Repo, builtin map[string][
 	return nil, fmt.Errorf("%s is neither a journey file, a stored journey nor a built-in journey", arg)
 }
 
-// offlineRepo is the journey repository over st with the node types and no services,
-// as the commands that work without a server compile journeys.
-func offlineRepo(st store.Store) *journeys.Repo {
-	return journeys.NewRepo(st, journeys.CompileOptions{Registry: Registry(), Deps: &nodes.Deps{}})
+// openOfflineRepo opens the journey repository over the store serve would (openStore)
+// with the node types and no services, as the commands that work without a server
+// compile journeys, and a func that closes it. With neither dir nor url there is no
+// store: the repository is nil.
+func openOfflineRepo(dir, url string) (*journeys.Repo, func(), error) {
+	if dir == "" && url == "" {
+		return nil, func() {}, nil
+	}
+	st, err := openStore(dir, url)
+	if err != nil {
+		return nil, nil, err
+	}
+	repo := journeys.NewRepo(st, journeys.CompileOptions{Registry: Registry(), Deps: &nodes.Deps{}})
+	return repo, func() { st.Close() }, nil
 }

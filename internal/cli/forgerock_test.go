@@ -110,14 +110,13 @@ func TestJourneysImportIntoStore(t *testing.T) {
 			if name == "redis" {
 				dir, url = "", flags[1]
 			}
-			st, err := openStore(dir, url)
+			repo, closeRepo, err := openOfflineRepo(dir, url)
 			if err != nil {
 				t.Fatal(err)
 			}
-			repo := offlineRepo(st)
 			vs, err := repo.Versions(context.Background(), "frodologin")
 			_, headErr := repo.Head(context.Background(), "frodopushmfa")
-			st.Close() // the embedded store's directory is locked while open
+			closeRepo() // the embedded store's directory is locked while open
 			if err != nil || len(vs) != 1 || !strings.HasPrefix(vs[0].Source, "import:") {
 				t.Fatalf("versions %+v, %v", vs, err)
 			}

@@ -73,7 +73,9 @@ type Case struct {
 	Device string `yaml:"device"`
 	// App names a user who has an authenticator app (TOTP) before the case starts; the
 	// input "$otp" is its current code.
-	App   string `yaml:"app"`
+	App string `yaml:"app"`
+	// PIN, when set, is the token PIN of the case's app and phone (the token_pin node).
+	PIN   string `yaml:"pin"`
 	Steps []Step `yaml:"steps"`
 	// line is where the case starts in its file.
 	line int

@@ -276,7 +276,11 @@ func (r *caseRun) setup(ctx context.Context, dir string) error {
 		if r.app.Devices == nil {
 			return fmt.Errorf("app %q: this Arbor has no device registry", r.c.App)
 		}
-		if _, err := r.app.Devices.AddOATH(ctx, "/", r.c.App, devices.OATHDevice{Name: "Authenticator app", Params: oath.DefaultParams}, appSecret); err != nil {
+		d, err := r.app.Devices.AddOATH(ctx, "/", r.c.App, devices.OATHDevice{Name: "Authenticator app", Params: oath.DefaultParams}, appSecret)
+		if err != nil {
+			return fmt.Errorf("app %q: %w", r.c.App, err)
+		}
+		if err := r.setPIN(ctx, r.c.App, d.ID); err != nil {
 			return fmt.Errorf("app %q: %w", r.c.App, err)
 		}
 		if err := r.app.Devices.SetSkip(ctx, "/", r.c.App, devices.MethodOATH, devices.SkipNotSkippable); err != nil {
@@ -293,7 +297,11 @@ func (r *caseRun) setup(ctx context.Context, dir string) error {
 	if err != nil {
 		return fmt.Errorf("device %q: %w", r.c.Device, err)
 	}
-	if _, err := phone.Register(ctx, reg.URI, authenticator.RegisterOptions{Name: r.c.Device + "'s phone"}); err != nil {
+	acc, err := phone.Register(ctx, reg.URI, authenticator.RegisterOptions{Name: r.c.Device + "'s phone"})
+	if err != nil {
+		return fmt.Errorf("device %q: %w", r.c.Device, err)
+	}
+	if err := r.setPIN(ctx, r.c.Device, acc.ID); err != nil {
 		return fmt.Errorf("device %q: %w", r.c.Device, err)
 	}
 	if err := r.app.Devices.SetSkip(ctx, "/", r.c.Device, devices.MethodPush, devices.SkipNotSkippable); err != nil {
@@ -301,6 +309,14 @@ func (r *caseRun) setup(ctx context.Context, dir string) error {
 	}
 	r.codes, err = r.app.Devices.NewRecoveryCodes(ctx, "/", r.c.Device)
 	return err
+}
+
+// setPIN gives user's device id the case's token PIN, if it has one.
+func (r *caseRun) setPIN(ctx context.Context, user, id string) error {
+	if r.c.PIN == "" {
+		return nil
+	}
+	return r.app.Devices.SetPIN(ctx, "/", user, id, r.c.PIN)
 }
 
 // step checks the answer, acts and, unless last, sends the next request.

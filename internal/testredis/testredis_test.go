@@ -1,9 +1,11 @@
 package testredis
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStartStopRestart(t *testing.T) {
@@ -109,9 +111,35 @@ func TestSentinel(t *testing.T) {
 	if !strings.Contains(s.URL(), "master_name="+MasterName) {
 		t.Errorf("URL %q names no master", s.URL())
 	}
+	// Writes made by another client are on the replica once WaitReplicated returns.
+	ctx := context.Background()
+	mc, rc := m.client(), s.Data[1].client()
+	defer mc.Close()
+	defer rc.Close()
+	pipe := mc.Pipeline()
+	for i := range 2000 {
+		pipe.Set(ctx, fmt.Sprintf("k%d", i), strings.Repeat("v", 100), 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.WaitReplicated(t)
+	if got, err := rc.Get(ctx, "k1999").Result(); err != nil || len(got) != 100 {
+		t.Fatalf("replica after WaitReplicated: k1999 = %q, %v", got, err)
+	}
 	m.Kill()
 	s.WaitPromoted(t, m)
 	if s.Master(t) != s.Data[1] {
 		t.Fatalf("after the master died, %s is master; want the replica %s", s.Master(t).Addr, s.Data[1].Addr)
+	}
+}
+
+func TestWaitReplicatedWithoutReplica(t *testing.T) {
+	s := Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := waitReplicated(ctx, s.Addr)
+	if err == nil || !strings.Contains(err.Error(), "want a master with a replica") {
+		t.Fatalf("waitReplicated on a lone server = %v", err)
 	}
 }

@@ -101,11 +101,18 @@ type Cluster struct {
 // redis-cli is missing.
 func StartCluster(tb testing.TB) *Cluster {
 	tb.Helper()
-	c, err := startCluster(testScope(tb))
+	return started(tb, "start cluster", startCluster)
+}
+
+// started returns the topology start made for the test tb, and fails tb, saying what
+// did not start, when start failed.
+func started[T any](tb testing.TB, what string, start func(scope) (T, error)) T {
+	tb.Helper()
+	v, err := start(testScope(tb))
 	if err != nil {
-		tb.Fatalf("testredis: start cluster: %v", err)
+		tb.Fatalf("testredis: %s: %v", what, err)
 	}
-	return c
+	return v
 }
 
 func startCluster(sc scope) (*Cluster, error) {
@@ -235,15 +242,22 @@ func (c *Cluster) WaitHealthy(tb testing.TB) {
 }
 
 func (c *Cluster) waitHealthy(ctx context.Context) error {
-	var last error
+	return poll(ctx, 50*time.Millisecond, "cluster not healthy", c.healthy)
+}
+
+// poll calls check every interval until it returns nil, and returns nil then. When ctx
+// ends first, it returns what check said last, prefixed with notYet.
+func poll(ctx context.Context, interval time.Duration, notYet string, check func(context.Context) error) error {
+	start := time.Now()
 	for {
-		if last = c.healthy(ctx); last == nil {
+		last := check(ctx)
+		if last == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("cluster not healthy after %v: %w", topologyTimeout, last)
-		case <-time.After(50 * time.Millisecond):
+			return fmt.Errorf("%s after %v: %w", notYet, time.Since(start).Round(time.Millisecond), last)
+		case <-time.After(interval):
 		}
 	}
 }
@@ -347,11 +361,7 @@ type Sentinel struct {
 // redis-server is missing.
 func StartSentinel(tb testing.TB) *Sentinel {
 	tb.Helper()
-	s, err := startSentinel(testScope(tb))
-	if err != nil {
-		tb.Fatalf("testredis: start sentinel set: %v", err)
-	}
-	return s
+	return started(tb, "start sentinel set", startSentinel)
 }
 
 func startSentinel(sc scope) (*Sentinel, error) {
@@ -443,16 +453,8 @@ func (s *Sentinel) WaitPromoted(tb testing.TB, old *Server) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), topologyTimeout)
 	defer cancel()
-	var last error
-	for {
-		if last = s.promoted(ctx, old); last == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			tb.Fatalf("testredis: no promotion after %v: %v", topologyTimeout, last)
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := poll(ctx, 50*time.Millisecond, "no promotion", func(ctx context.Context) error { return s.promoted(ctx, old) }); err != nil {
+		tb.Fatalf("testredis: %v", err)
 	}
 }
 
@@ -495,17 +497,7 @@ func (s *Sentinel) promoted(ctx context.Context, old *Server) error {
 // waitReady waits until every Sentinel names master, knows a healthy replica and the
 // two other Sentinels: only then can they agree on a failover.
 func (s *Sentinel) waitReady(ctx context.Context, master *Server) error {
-	var last error
-	for {
-		if last = s.ready(ctx, master); last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("sentinels not ready after %v: %w", topologyTimeout, last)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return poll(ctx, 100*time.Millisecond, "sentinels not ready", func(ctx context.Context) error { return s.ready(ctx, master) })
 }
 
 func (s *Sentinel) ready(ctx context.Context, master *Server) error {
@@ -571,9 +563,13 @@ func (s *Server) sentinelMaster(ctx context.Context) (string, error) {
 
 // client returns a plain client of this one server, for the topology's own queries.
 // The caller closes it.
-func (s *Server) client() *redis.Client {
+func (s *Server) client() *redis.Client { return client(s.Addr) }
+
+// client returns a plain client of the server at addr, for the topology's own queries.
+// The caller closes it.
+func client(addr string) *redis.Client {
 	return redis.NewClient(&redis.Options{
-		Addr: s.Addr, MaxRetries: -1, DialTimeout: time.Second,
+		Addr: addr, MaxRetries: -1, DialTimeout: time.Second,
 		ReadTimeout: 2 * time.Second, WriteTimeout: time.Second, Protocol: 2,
 	})
 }
@@ -619,30 +615,29 @@ func sharedScope(tb testing.TB) scope {
 // kill its nodes. The package's TestMain must call Main, which stops it.
 func SharedCluster(tb testing.TB) *Cluster {
 	tb.Helper()
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	if shared.cluster == nil && shared.clusterErr == nil {
-		shared.cluster, shared.clusterErr = startCluster(sharedScope(tb))
-	}
-	if shared.clusterErr != nil {
-		tb.Fatalf("testredis: shared cluster: %v", shared.clusterErr)
-	}
-	return shared.cluster
+	return sharedTopology(tb, &shared.cluster, &shared.clusterErr, "shared cluster", startCluster)
 }
 
 // SharedSentinel returns the Sentinel set shared by the tests of this package, started
 // on first use, with the same rules as SharedCluster.
 func SharedSentinel(tb testing.TB) *Sentinel {
 	tb.Helper()
+	return sharedTopology(tb, &shared.sentinel, &shared.sentinelErr, "shared sentinel set", startSentinel)
+}
+
+// sharedTopology returns *t, started with start on first use. A start that failed
+// fails every test that asks again, without trying again.
+func sharedTopology[T any](tb testing.TB, t **T, terr *error, what string, start func(scope) (*T, error)) *T {
+	tb.Helper()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
-	if shared.sentinel == nil && shared.sentinelErr == nil {
-		shared.sentinel, shared.sentinelErr = startSentinel(sharedScope(tb))
+	if *t == nil && *terr == nil {
+		*t, *terr = start(sharedScope(tb))
 	}
-	if shared.sentinelErr != nil {
-		tb.Fatalf("testredis: shared sentinel set: %v", shared.sentinelErr)
+	if *terr != nil {
+		tb.Fatalf("testredis: %s: %v", what, *terr)
 	}
-	return shared.sentinel
+	return *t
 }
 
 // Main runs the package's tests, then stops the shared topologies. Call it from

@@ -20,7 +20,8 @@ func checkCode(ctx *nodes.Context, devs *devices.Registry, guard nodes.Guard, au
 	// needs no padding to look like a wrong code.
 	_, err := nodes.CheckSecret(ctx, guard, au, user, nil, func() (bool, error) {
 		var err error
-		if res, err = devs.VerifyCode(ctx.Ctx, ctx.Realm, user, code, ctx.Now, pol); err != nil {
+		// After token_pin, only the codes of the devices whose PIN was given count.
+		if res, err = devs.VerifyCodeOf(ctx.Ctx, ctx.Realm, user, pinDevices(ctx), code, ctx.Now, pol); err != nil {
 			return false, err
 		}
 		checked = true

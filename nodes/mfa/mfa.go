@@ -34,6 +34,7 @@ func Register(r *nodes.Registry) {
 	registerPushWait(r)
 	registerRecoveryCodeCollectorDecision(r)
 	registerRecoveryCodeDisplay(r)
+	registerTokenPIN(r)
 	registerTransactionData(r)
 }
 

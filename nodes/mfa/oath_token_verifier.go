@@ -1,6 +1,7 @@
 package mfa
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,8 @@ func registerOathTokenVerifier(r *nodes.Registry) {
 			"resynchronisation on two consecutive codes further ahead. Attempts go through the guessing defence like passwords. " +
 			"Outcomes: success (the flow records the otp factor); failure on a wrong code; not_registered when the user has no " +
 			"authenticator app (mfaMethod is set to oath for mfa_registration_options). A code typed at an otp_or_push_collector " +
-			"just before (transient oneTimePassword) is checked without asking again.",
+			"just before (transient oneTimePassword) is checked without asking again. After a token_pin node, only a code of a device " +
+			"whose PIN the user gave is accepted.",
 		Input: true,
 		Outcomes: []nodes.Outcome{
 			{ID: "success", Label: "Success"}, {ID: "failure", Label: "Failure"}, {ID: "not_registered", Label: "Not Registered"},
@@ -82,6 +84,9 @@ func (n *oathVerifier) Process(ctx *nodes.Context) (nodes.Action, error) {
 			have, err := n.svc.devices.OATHDevices(ctx.Ctx, ctx.Realm, user)
 			if err != nil {
 				return nodes.Action{}, err
+			}
+			if only := pinDevices(ctx); only != nil {
+				have = slices.DeleteFunc(have, func(d devices.OATHDevice) bool { return !slices.Contains(only, d.ID) })
 			}
 			if len(have) == 0 {
 				ctx.Shared[KeyMFAMethod] = devices.MethodOATH

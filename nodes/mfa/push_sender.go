@@ -46,7 +46,8 @@ func registerPushSender(r *nodes.Registry) {
 			"device (mfaMethod is set to push for mfa_registration_options); skipped when the user opted out and the node is not mandatory; " +
 			"failure (with capture_failure) on a missing username, a second send in one flow, a store error, a delivery failure or too many " +
 			"pushes for the user, with the reason in PushAuthFailureReason (MISSING_USERNAME, SENDER_ALREADY_USED, CTS_ERROR, " +
-			"TRANSMISSION_FAILURE, RATE_LIMITED, PAYLOAD_TOO_LARGE).",
+			"TRANSMISSION_FAILURE, RATE_LIMITED, PAYLOAD_TOO_LARGE). After a token_pin node, the push goes only to a device whose PIN " +
+			"the user gave (not_registered if none of them is a push device).",
 		OutcomesFor: (*PushSenderConfig).outcomes,
 		New: func(c *PushSenderConfig, b *nodes.Build) (nodes.Node, error) {
 			t, err := push.ParseType(c.PushType)
@@ -122,6 +123,8 @@ func (n *pushSender) Process(ctx *nodes.Context) (nodes.Action, error) {
 		Realm: ctx.Realm, Username: user, FlowID: ctx.FlowID, PushType: n.typ,
 		Message: nodes.Localize(n.cfg.UserMessage, ctx.Request.Locales, ""), Timeout: time.Duration(n.cfg.MessageTimeout) * time.Millisecond,
 		ClientIP: ctx.Request.ClientIP,
+		// After token_pin, only a device whose PIN was given.
+		Devices: pinDevices(ctx),
 	}
 	if n.cfg.ContextInfo {
 		info := map[string]any{"remoteIp": ctx.Request.ClientIP, "userAgent": ctx.Request.UserAgent}

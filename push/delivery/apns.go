@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -143,13 +142,8 @@ func newAPNS(cfg APNSConfig) (*APNS, error) {
 		topic:   cfg.Topic,
 		key:     key,
 		timeout: timeout,
-		client: &http.Client{
-			Transport: tr,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		},
-		now: time.Now,
+		client:  noRedirects(tr),
+		now:     time.Now,
 	}, nil
 }
 
@@ -288,48 +282,25 @@ func (a *APNS) Send(ctx context.Context, m Message) error {
 	if len(body) > apnsMaxPayload {
 		return transmissionError(a.name, fmt.Sprintf("payload of message %s is %d bytes, APNs accepts %d", m.MessageID, len(body), apnsMaxPayload), nil)
 	}
-	target := a.base + "/3/device/" + url.PathEscape(m.Device.Token)
 	expiration := strconv.FormatInt(a.now().Add(ttlOf(m)).Unix(), 10)
-	var stale string
-	for attempt := 0; ; attempt++ {
-		tok, err := a.providerToken(stale)
-		if err != nil {
-			return transmissionError(a.name, "sign provider token", err)
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-		if err != nil {
-			return transmissionError(a.name, "build request", err)
-		}
-		req.Header.Set("authorization", "bearer "+tok)
-		req.Header.Set("apns-topic", a.topic)
-		req.Header.Set("apns-push-type", "alert")
-		req.Header.Set("apns-priority", "10")
-		req.Header.Set("apns-expiration", expiration)
-		req.Header.Set("content-type", "application/json")
-		resp, err := a.client.Do(req)
-		if err != nil {
-			return transmissionError(a.name, "post message "+m.MessageID+" to "+a.base, withoutURL(err))
-		}
-		if resp.StatusCode == http.StatusOK {
-			drain(resp.Body)
-			return nil
-		}
-		reason, desc := describeAPNSError(resp, readBody(resp.Body))
-		what := "message " + m.MessageID + " rejected: " + desc
-		if attempt > 0 {
-			return transmissionError(a.name, what+" (after one retry)", nil)
-		}
-		switch {
-		case resp.StatusCode == http.StatusForbidden && reason == "ExpiredProviderToken":
-			stale = tok
-		case retryable(resp.StatusCode):
-			if d := retryAfter(resp, time.Now()); !sleepWithin(ctx, d) {
-				return transmissionError(a.name, fmt.Sprintf("%s (retry after %s does not fit the deadline)", what, d), nil)
-			}
-		default:
-			return transmissionError(a.name, what, nil)
-		}
-	}
+	return vendorPost{
+		provider: a.name, client: a.client, url: a.base + "/3/device/" + url.PathEscape(m.Device.Token), where: a.base,
+		body: body, messageID: m.MessageID,
+		credential:     func(_ context.Context, stale string) (string, error) { return a.providerToken(stale) },
+		credentialWhat: "sign provider token",
+		header: func(h http.Header, tok string) {
+			h.Set("authorization", "bearer "+tok)
+			h.Set("apns-topic", a.topic)
+			h.Set("apns-push-type", "alert")
+			h.Set("apns-priority", "10")
+			h.Set("apns-expiration", expiration)
+			h.Set("content-type", "application/json")
+		},
+		refused: func(resp *http.Response, body []byte) (string, bool) {
+			reason, desc := describeAPNSError(resp, body)
+			return desc, resp.StatusCode == http.StatusForbidden && reason == "ExpiredProviderToken"
+		},
+	}.send(ctx)
 }
 
 // providerToken returns the cached provider token, signing a new one when it is older

@@ -85,7 +85,7 @@ func newChallengeService(cfg ChallengeServiceConfig) (*ChallengeService, error) 
 		tr.TLSClientConfig.Certificates = []tls.Certificate{*cfg.ClientCertificate}
 	}
 	return &ChallengeService{
-		failover: failover{name: name, urls: urls, timeout: attempt, client: newFailoverClient(tr), userAgent: "arbor-push-challenge/1"},
+		failover: failover{name: name, urls: urls, timeout: attempt, client: noRedirects(tr), userAgent: "arbor-push-challenge/1"},
 		validity: validity,
 		comms:    comms,
 		now:      time.Now,

@@ -21,17 +21,6 @@ type failover struct {
 	userAgent string
 }
 
-// newFailoverClient returns an HTTP client over tr that never follows redirects: a
-// redirect would resend the signed challenge somewhere unconfigured.
-func newFailoverClient(tr *http.Transport) *http.Client {
-	return &http.Client{
-		Transport: tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
-}
-
 // maxTime is the longest a send may take: the per-attempt timeout for every URL.
 func (f *failover) maxTime() time.Duration { return f.timeout * time.Duration(len(f.urls)) }
 

@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"bytes"
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
@@ -116,12 +115,7 @@ func newFCM(cfg FCMConfig) (*FCM, error) {
 		name:    name,
 		sendURL: base.String() + "/v1/projects/" + url.PathEscape(project) + "/messages:send",
 		timeout: timeout,
-		client: &http.Client{
-			Transport: newTransport(cfg.RootCAs),
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		},
+		client:  noRedirects(newTransport(cfg.RootCAs)),
 		oauth: &jwt.Config{
 			Email:        sa.ClientEmail,
 			PrivateKey:   []byte(sa.PrivateKey),
@@ -284,42 +278,17 @@ func (f *FCM) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return transmissionError(f.name, "encode message", err)
 	}
-	var stale string // the access token a 401 rejected
-	for attempt := 0; ; attempt++ {
-		tok, err := f.accessToken(ctx, stale)
-		if err != nil {
-			return transmissionError(f.name, "get access token", err)
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.sendURL, bytes.NewReader(body))
-		if err != nil {
-			return transmissionError(f.name, "build request", err)
-		}
-		req.Header.Set("Content-Type", "application/json; charset=utf-8")
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := f.client.Do(req)
-		if err != nil {
-			return transmissionError(f.name, "post message "+m.MessageID+" to "+f.sendURL, withoutURL(err))
-		}
-		if resp.StatusCode/100 == 2 {
-			drain(resp.Body)
-			return nil
-		}
-		errBody := readBody(resp.Body)
-		what := "message " + m.MessageID + " rejected: " + describeFCMError(resp.StatusCode, errBody)
-		if attempt > 0 {
-			return transmissionError(f.name, what+" (after one retry)", nil)
-		}
-		switch {
-		case resp.StatusCode == http.StatusUnauthorized:
-			stale = tok
-		case retryable(resp.StatusCode):
-			if d := retryAfter(resp, time.Now()); !sleepWithin(ctx, d) {
-				return transmissionError(f.name, fmt.Sprintf("%s (retry after %s does not fit the deadline)", what, d), nil)
-			}
-		default:
-			return transmissionError(f.name, what, nil)
-		}
-	}
+	return vendorPost{
+		provider: f.name, client: f.client, url: f.sendURL, where: f.sendURL, body: body, messageID: m.MessageID,
+		credential: f.accessToken, credentialWhat: "get access token",
+		header: func(h http.Header, tok string) {
+			h.Set("Content-Type", "application/json; charset=utf-8")
+			h.Set("Authorization", "Bearer "+tok)
+		},
+		refused: func(resp *http.Response, body []byte) (string, bool) {
+			return describeFCMError(resp.StatusCode, body), resp.StatusCode == http.StatusUnauthorized
+		},
+	}.send(ctx)
 }
 
 // accessToken returns a valid access token, fetching a new one when there is none,

@@ -93,7 +93,7 @@ func newWebhook(cfg WebhookConfig) (*Webhook, error) {
 		timeout = DefaultWebhookTimeout
 	}
 	return &Webhook{
-		failover: failover{name: name, urls: urls, timeout: timeout, client: newFailoverClient(newTransport(cfg.RootCAs)),
+		failover: failover{name: name, urls: urls, timeout: timeout, client: noRedirects(newTransport(cfg.RootCAs)),
 			userAgent: "arbor-push-webhook/1"},
 		secret: bytes.Clone(cfg.Secret),
 		comms:  comms,

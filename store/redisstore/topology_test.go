@@ -98,10 +98,9 @@ func flowsUnderFailover(t *testing.T, stores []*Store, kill, waitPromoted, comeB
 			t.Fatalf("first step of flow %d: %v", i, err)
 		}
 	}
-	// Replication is asynchronous; give the replicas a moment to have every first step,
+	// Replication is asynchronous: kill waits until the replica has every first step,
 	// so that this test checks availability, not what a failover may lose (the README's
 	// topic).
-	time.Sleep(200 * time.Millisecond)
 
 	// stepAll takes every flow from want to next, retrying unavailable steps, each
 	// through another instance than the step before, for up to 45 seconds.
@@ -204,6 +203,7 @@ func TestClusterFailover(t *testing.T) {
 	var victim *testredis.Server
 	flowsUnderFailover(t, stores, func() {
 		victim = c.MasterOf(t, stores[0].valueKey("flow:{f0}"))
+		victim.WaitReplicated(t)
 		victim.Kill()
 	}, func() { c.WaitHealthy(t) }, func() {
 		victim.Restart()
@@ -228,6 +228,7 @@ func TestSentinelFailover(t *testing.T) {
 	var old *testredis.Server
 	flowsUnderFailover(t, stores, func() {
 		old = ss.Master(t)
+		old.WaitReplicated(t)
 		old.Kill()
 	}, func() { ss.WaitPromoted(t, old) }, nil)
 }

@@ -50,6 +50,13 @@ func TestLinOTPCurl(t *testing.T) {
 		t.Fatalf("approve of an unknown transaction succeeded:\n%s", out)
 	}
 	device(t, phone, "approve", "--transaction", id)
+	awaitAccepted(t, statusURL, id)
+}
+
+// awaitAccepted asks check_status at statusURL until transaction id is accepted, and
+// checks the answer says so in every field a gateway reads.
+func awaitAccepted(t *testing.T, statusURL, id string) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		time.Sleep(time.Second) // the journey looks at the answer once a second
@@ -65,6 +72,85 @@ func TestLinOTPCurl(t *testing.T) {
 			t.Fatalf("check_status after the approval: %v", m)
 		}
 	}
+}
+
+// TestLinOTPCurlNone: with otppin none the gateway checks the password itself and pass
+// is the code alone (linotp-otp journey): the README's curl calls against `arbor serve`
+// send a push with an empty pass that the reference authenticator approves, and a wrong
+// code answers false.
+func TestLinOTPCurlNone(t *testing.T) {
+	_, err := exec.LookPath("curl")
+	need(t, err == nil, "curl", "apt-get install curl")
+	cfg := writeFile(t, "arbor.yaml", "linotp: {enabled: true, clients: [127.0.0.0/8], otppin: none}\n")
+	users := writeFile(t, "users.yaml", "users:\n  - {username: "+tux+", password: \""+tuxSecret+"\", realm: /}\n")
+	srv, _ := startServer(t, "--users", users, "--data", t.TempDir(), "--config", cfg)
+	phone := filepath.Join(t.TempDir(), "phone.json")
+	registerPush(t, srv.URL, phone, tux, tuxSecret)
+
+	check := curlJSON(t, srv.URL+"/validate/check?user=tux&pass=&data=Login%20to%20dc1.example.net&content_type=0")
+	detail, _ := check["detail"].(map[string]any)
+	id, _ := detail["transactionid"].(string)
+	if res, _ := check["result"].(map[string]any); res["value"] != false || !regexp.MustCompile(`^\d{20}$`).MatchString(id) {
+		t.Fatalf("check: %v", check)
+	}
+	device(t, phone, "approve", "--transaction", id)
+	awaitAccepted(t, srv.URL+"/validate/check_status?user=tux&pass=&transactionid="+id, id)
+
+	// tux has no authenticator app: no code is right.
+	wrong := curlJSON(t, srv.URL+"/validate/check?user=tux&pass=123456")
+	if res, _ := wrong["result"].(map[string]any); res["status"] != true || res["value"] != false {
+		t.Fatalf("a code for a user without an app: %v", wrong)
+	}
+}
+
+// TestLinOTPCurlTokenPIN: with otppin token_pin, an admin gives tux's phone a token
+// PIN with `arbor users devices pin` (the PIN on stdin) against the running server, and
+// the README's curl calls work: pass is the PIN alone with content_type=0, the push goes
+// to that phone and is approved; a wrong PIN sends nothing.
+func TestLinOTPCurlTokenPIN(t *testing.T) {
+	_, err := exec.LookPath("curl")
+	need(t, err == nil, "curl", "apt-get install curl")
+	data := t.TempDir()
+	out, err := exec.Command(arbor(t), "admin", "token", "create", "--data", data, "--name", "e2e", "--scope", "users:write", "--expires", "1h").Output()
+	if err != nil {
+		t.Fatalf("admin token create: %v", err)
+	}
+	cfg := writeFile(t, "arbor.yaml", "linotp: {enabled: true, clients: [127.0.0.0/8], otppin: token_pin}\n")
+	users := writeFile(t, "users.yaml", "users:\n  - {username: "+tux+", password: \""+tuxSecret+"\", realm: /}\n")
+	srv, _ := startServer(t, "--users", users, "--data", data, "--config", cfg)
+	phone := filepath.Join(t.TempDir(), "phone.json")
+	registerPush(t, srv.URL, phone, tux, tuxSecret)
+
+	admin := func(stdin string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(arbor(t), args...)
+		cmd.Env = append(cmd.Environ(), "ARBOR_URL="+srv.URL, "ARBOR_TOKEN="+strings.TrimSpace(string(out)))
+		cmd.Stdin = strings.NewReader(stdin)
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("arbor %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		return string(b)
+	}
+	var devs []struct {
+		ID, Kind string
+	}
+	if err := json.Unmarshal([]byte(admin("", "users", "devices", tux, "--json")), &devs); err != nil || len(devs) != 1 || devs[0].Kind != "push" {
+		t.Fatalf("tux's devices: %v %v", devs, err)
+	}
+	admin("4711\n", "users", "devices", "pin", tux, devs[0].ID)
+
+	if wrong := curlJSON(t, srv.URL+"/validate/check?user=tux&pass=4712&data=Login%20to%20dc1.example.net&content_type=0"); wrong["detail"].(map[string]any)["transactionid"] != nil {
+		t.Fatalf("a wrong PIN opened a transaction: %v", wrong)
+	}
+	check := curlJSON(t, srv.URL+"/validate/check?user=tux&pass=4711&data=Login%20to%20dc1.example.net&content_type=0")
+	detail, _ := check["detail"].(map[string]any)
+	id, _ := detail["transactionid"].(string)
+	if res, _ := check["result"].(map[string]any); res["value"] != false || !regexp.MustCompile(`^\d{20}$`).MatchString(id) || detail["linotp_tokenserial"] != devs[0].ID {
+		t.Fatalf("check: %v", check)
+	}
+	device(t, phone, "approve", "--transaction", id)
+	awaitAccepted(t, srv.URL+"/validate/check_status?user=tux&pass=4711&transactionid="+id, id)
 }
 
 func curlJSON(t *testing.T, url string) map[string]any {

@@ -108,8 +108,9 @@ type topology struct {
 	url string
 	// masters returns the addresses of the masters now.
 	masters func(t *testing.T) []string
-	// kill kills the master holding the most flows; promoted waits until a replica took
-	// over; both run on the test's goroutine.
+	// kill kills the master holding the most flows, once its replica has every write
+	// (replication is asynchronous); promoted waits until a replica took over; both run
+	// on the test's goroutine.
 	kill, promoted func(t *testing.T)
 }
 
@@ -132,6 +133,7 @@ func clusterTopology(t *testing.T) topology {
 					most, victim = n, m
 				}
 			}
+			victim.WaitReplicated(t)
 			t.Logf("killing master %s, which holds %d flows", victim.Addr, most)
 			victim.Kill()
 		},
@@ -145,7 +147,7 @@ func sentinelTopology(t *testing.T) topology {
 	return topology{
 		url:      ss.URL(),
 		masters:  func(t *testing.T) []string { return []string{ss.Master(t).Addr} },
-		kill:     func(t *testing.T) { old = ss.Master(t); old.Kill() },
+		kill:     func(t *testing.T) { old = ss.Master(t); old.WaitReplicated(t); old.Kill() },
 		promoted: func(t *testing.T) { ss.WaitPromoted(t, old) },
 	}
 }
@@ -210,7 +212,6 @@ func failoverMidJourney(t *testing.T, in *instances, proxy *ringProxy, top topol
 		_, steps[i] = postJSON(t, authURL(in.url(i), "login"), nil)
 		fillLogin(t, steps[i], user(i), alicePassword)
 	}
-	time.Sleep(300 * time.Millisecond) // replication is asynchronous: let the replicas catch up
 
 	top.kill(t)
 	done := make([]time.Time, flows)

@@ -21,7 +21,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,9 +28,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/arbor-auth/arbor/authenticator"
-	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
-	"github.com/arbor-auth/arbor/push"
+	"github.com/arbor-auth/arbor/internal/chrometest"
 )
 
 const (
@@ -51,18 +49,6 @@ func repoRoot(t *testing.T) string {
 	return filepath.Clean(filepath.Join(wd, "..", ".."))
 }
 
-// need fails under CI=true and skips otherwise when a real part is missing.
-func need(t *testing.T, ok bool, what, install string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing: %s", what, install)
-	}
-	t.Skipf("%s is missing (%s)", what, install)
-}
-
 // env is Arbor and the SPA's origin.
 type env struct {
 	t     *testing.T
@@ -78,7 +64,7 @@ func newEnv(t *testing.T) *env {
 	modules := filepath.Join(repoRoot(t), "test", "sdk", "node_modules")
 	for _, p := range []string{"@forgerock/javascript-sdk/package.json", "@forgerock/login-widget/package.json"} {
 		_, err := os.Stat(filepath.Join(modules, p))
-		need(t, err == nil, "the ForgeRock SDK and login widget packages", "cd test/sdk && npm ci")
+		chrometest.Need(t, err == nil, "the ForgeRock SDK and login widget packages", "cd test/sdk && npm ci")
 	}
 	e := &env{t: t}
 	e.spa = httptest.NewUnstartedServer(nil)
@@ -100,10 +86,7 @@ func newEnv(t *testing.T) *env {
 	e.arbor = apptest.Start(t, apptest.Options{Args: []string{"--config", path, "--cors-origins", spaURL}, PublicURL: true, Dir: dir})
 	apptest.AddUser(t, e.arbor.App, "/", "alice", password, map[string]any{"mail": "alice@example.com", "givenName": "Alice"})
 	apptest.AddUser(t, e.arbor.App, "/", "bob", password, map[string]any{"mail": "bob@example.com"})
-	var err error
-	if e.phone, err = authenticator.Open(filepath.Join(dir, "phone.json")); err != nil {
-		t.Fatal(err)
-	}
+	e.phone = apptest.Phone(t, dir, nil)
 	e.spa.Config.Handler = e.spaHandler(modules)
 	e.spa.Start()
 	t.Cleanup(e.spa.Close)
@@ -141,104 +124,24 @@ func (e *env) spaHandler(modules string) http.Handler {
 // push-mfa would have left it.
 func (e *env) enroll(user string) {
 	e.t.Helper()
-	ctx := context.Background()
-	reg, err := e.arbor.Push.BeginRegistration(ctx, push.RegistrationRequest{Realm: "/", Username: user, FlowID: "setup"})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.phone.Register(ctx, reg.URI, authenticator.RegisterOptions{Name: "Bob's phone"}); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := e.arbor.Devices.SetSkip(ctx, "/", user, devices.MethodPush, devices.SkipNotSkippable); err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.arbor.Devices.NewRecoveryCodes(ctx, "/", user); err != nil {
-		e.t.Fatal(err)
-	}
+	apptest.Enroll(e.t, e.arbor.App, e.phone, "/", user, authenticator.RegisterOptions{Name: "Bob's phone"})
 }
 
 // browser is a headless Chromium with its own profile.
 type browser struct {
-	t   *testing.T
-	ctx context.Context
-
-	mu      sync.Mutex
-	console []string
+	*chrometest.Browser
+	t *testing.T
 }
 
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	path := "/usr/bin/chromium"
-	if p := os.Getenv("ARBOR_CHROMIUM"); p != "" {
-		path = p
-	}
-	_, err := os.Stat(path)
-	need(t, err == nil, "Chromium at "+path, "apt-get install chromium (test.sh does)")
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1000, 800),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(actx)
-	b := &browser{t: t, ctx: ctx}
-	t.Cleanup(func() {
-		cancelTab()
-		cancelAlloc()
-	})
-	// Registered after the cancels, so it runs before them, with the browser still up.
-	t.Cleanup(func() {
-		if t.Failed() {
-			b.mu.Lock()
-			t.Logf("browser console:\n%s", strings.Join(b.console, "\n"))
-			b.mu.Unlock()
-			ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
-			cancel()
-			t.Logf("page at the end:\n%s", text)
-		}
-	})
-	// The first action starts the browser, which lives as long as the context it was
-	// given: that must be the tab's own, not one with a deadline.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	go func() {
-		for m, err := range chromedp.Console(ctx) {
-			if err != nil {
-				return
-			}
-			b.mu.Lock()
-			b.console = append(b.console, string(m.Type)+": "+m.Text)
-			b.mu.Unlock()
-		}
-	}()
-	return b
-}
-
-// run runs actions within waitTimeout.
-func (b *browser) run(actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		b.t.Fatalf("browser: %v", err)
-	}
+	return &browser{Browser: chrometest.Start(t, chrometest.Options{Width: 1000, Height: 800, Timeout: waitTimeout}), t: t}
 }
 
 // eval evaluates expr in the page.
 func eval[T any](b *browser, expr string) T {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		b.t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
+	return chrometest.Eval[T](b.Browser, expr)
 }
 
 // state is what a page reports in window.state.
@@ -253,7 +156,7 @@ func (b *browser) waitStage(stages ...string) state {
 	deadline := time.Now().Add(waitTimeout)
 	var last string
 	for {
-		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		ctx, cancel := context.WithTimeout(b.Ctx, 10*time.Second)
 		raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.state || null)`))
 		cancel()
 		if err == nil && raw != "null" && raw != "" {
@@ -279,7 +182,7 @@ func (b *browser) waitStage(stages ...string) state {
 // signInOnArborsPage fills Arbor's login page (the browser door) and submits it.
 func (b *browser) signInOnArborsPage(user string) {
 	b.t.Helper()
-	b.run(
+	b.Do("sign in on Arbor's page",
 		chromedp.WaitVisible(chromedp.CSS(`#IDToken1`)),
 		chromedp.SendKeys(chromedp.CSS(`#IDToken1`), user),
 		chromedp.SendKeys(chromedp.CSS(`#IDToken2`), password),
@@ -383,7 +286,7 @@ func (e *env) loggedOut(s state, tokenID, access, refresh string) {
 func TestSDKIframe(t *testing.T) {
 	e := newEnv(t)
 	b := newBrowser(t)
-	b.run(chromedp.Navigate(e.spa.URL + "/sdk.html?mode=iframe"))
+	b.Navigate(e.spa.URL + "/sdk.html?mode=iframe")
 	s := b.waitStage("tokens")
 	tokenID := s.str("tokenId")
 	access, _, refresh := tokens(t, s)
@@ -414,7 +317,7 @@ func TestSDKIframe(t *testing.T) {
 func TestSDKRedirect(t *testing.T) {
 	e := newEnv(t)
 	b := newBrowser(t)
-	b.run(chromedp.Navigate(e.spa.URL + "/sdk.html?mode=redirect"))
+	b.Navigate(e.spa.URL + "/sdk.html?mode=redirect")
 	b.signInOnArborsPage("alice")
 	s := b.waitStage("tokens")
 	href := eval[string](b, `location.href`)
@@ -439,7 +342,7 @@ func TestSDKRedirect(t *testing.T) {
 // cookie returns the browser's Arbor session cookie.
 func (e *env) cookie(b *browser) (string, error) {
 	var v string
-	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	ctx, cancel := context.WithTimeout(b.Ctx, waitTimeout)
 	defer cancel()
 	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{e.arbor.URL}})
 	if err != nil {
@@ -473,8 +376,8 @@ func TestWidget(t *testing.T) {
 	} {
 		t.Run(tc.journey, func(t *testing.T) {
 			b := newBrowser(t)
-			b.run(chromedp.Navigate(e.spa.URL + "/widget.html?journey=" + tc.journey))
-			b.run(
+			b.Navigate(e.spa.URL + "/widget.html?journey=" + tc.journey)
+			b.Do("sign in through the widget",
 				chromedp.WaitVisible(chromedp.CSS(`#widget-root input[type=password]`)),
 				chromedp.SendKeys(chromedp.CSS(`#widget-root input[type=text]`), tc.user),
 				chromedp.SendKeys(chromedp.CSS(`#widget-root input[type=password]`), password),

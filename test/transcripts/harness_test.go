@@ -13,12 +13,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,36 +28,17 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden transcripts")
 
-// clock is a manual clock shared by the server and the authenticator.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is a running Arbor with one user, alice, and a transcript being written.
 type env struct {
 	t      *testing.T
 	app    *app.App
 	srv    *httptest.Server
-	clock  *clock
+	clock  *apptest.Clock
 	audit  *audit.Recorder
 	phone  *authenticator.Authenticator
-	script bytes.Buffer
-	seen   map[string]string // volatile value -> placeholder
-	codes  map[string]bool   // real recovery codes: random, so masked when typed
-	otps   map[string]bool   // one-time codes the phone made: clock-dependent, so masked when typed
+	script apptest.Transcript
+	codes  map[string]bool // real recovery codes: random, so masked when typed
+	otps   map[string]bool // one-time codes the phone made: clock-dependent, so masked when typed
 }
 
 const password = "correct horse battery"
@@ -72,33 +51,17 @@ func newEnv(t *testing.T, pushYAML string) *env {
 // newEnvArgs is newEnv with more command-line arguments (--journeys testdata/journeys).
 func newEnvArgs(t *testing.T, pushYAML string, extra ...string) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, audit: &audit.Recorder{}, seen: map[string]string{}, codes: map[string]bool{}, otps: map[string]bool{}}
+	e := &env{t: t, clock: apptest.NewClock(time.Now().UTC().Truncate(time.Second)), audit: &audit.Recorder{}, codes: map[string]bool{}, otps: map[string]bool{}}
 	dir := t.TempDir()
-	var args []string
-	if pushYAML != "" {
-		f := filepath.Join(dir, "arbor.yaml")
-		os.WriteFile(f, []byte(pushYAML), 0o600)
-		args = append(args, "--config", f)
-	}
-	args = append(args, extra...)
-	s := apptest.Start(t, apptest.Options{Args: args, Now: e.clock.Now, PublicURL: true, Dir: dir})
+	s := apptest.Start(t, apptest.Options{Args: extra, Config: pushYAML, Now: e.clock.Now, PublicURL: true, Dir: dir})
 	s.Audit.AddSink(e.audit.Sink())
 	e.app, e.srv = s.App, s.HTTP
 	apptest.AddUser(t, s.App, "/", "alice", password, nil)
-	var err error
-	e.phone, err = authenticator.Open(filepath.Join(dir, "phone.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.phone.Now = e.clock.Now
+	e.phone = apptest.Phone(t, dir, e.clock.Now)
 	if twinMode {
 		e.importTwins()
 	}
 	return e
-}
-
-func (e *env) say(format string, args ...any) {
-	fmt.Fprintf(&e.script, format+"\n", args...)
 }
 
 // mask replaces a volatile value with a stable placeholder in the transcript.
@@ -108,18 +71,7 @@ func (e *env) mask(kind, v string) string {
 		// assert them directly, so the transcript shows only where one appears.
 		return "<N>"
 	}
-	if p, ok := e.seen[kind+v]; ok {
-		return p
-	}
-	n := 0
-	for k := range e.seen {
-		if strings.HasPrefix(k, kind) {
-			n++
-		}
-	}
-	p := fmt.Sprintf("<%s%d>", kind, n+1)
-	e.seen[kind+v] = p
-	return p
+	return e.script.Mask(kind, v)
 }
 
 // login is one flow over the REST API.
@@ -135,7 +87,7 @@ type login struct {
 
 func (e *env) start(journey string) *login {
 	l := &login{e: e, url: e.srv.URL + "/json/realms/root/authenticate?authIndexType=service&authIndexValue=" + journey}
-	e.say("→ start %s", journey)
+	e.script.Say("→ start %s", journey)
 	l.post(nil)
 	return l
 }
@@ -158,13 +110,13 @@ func (l *login) post(body []byte) {
 	switch {
 	case m["authId"] != nil:
 		l.step = m
-		l.e.say("← %d %s", r.StatusCode, l.describe())
+		l.e.script.Say("← %d %s", r.StatusCode, l.describe())
 	case r.StatusCode == 200:
 		l.done, l.success = true, m
-		l.e.say("← 200 success realm=%v session=%v", m["realm"], m["tokenId"] != nil)
+		l.e.script.Say("← 200 success realm=%v session=%v", m["realm"], m["tokenId"] != nil)
 	default:
 		l.done, l.failure = true, m
-		l.e.say("← %d failure %q", r.StatusCode, m["message"])
+		l.e.script.Say("← %d failure %q", r.StatusCode, m["message"])
 	}
 }
 
@@ -265,14 +217,14 @@ func (l *login) answer(values map[string]any) {
 		shown = append(shown, fmt.Sprintf("%s=%v", m["type"], v))
 	}
 	sort.Strings(shown)
-	l.e.say("→ answer %s", strings.Join(shown, " "))
+	l.e.script.Say("→ answer %s", strings.Join(shown, " "))
 	body, _ := json.Marshal(l.step)
 	l.post(body)
 }
 
 // poll resubmits the step unchanged, as a client does after a PollingWaitCallback.
 func (l *login) poll() {
-	l.e.say("→ poll")
+	l.e.script.Say("→ poll")
 	body, _ := json.Marshal(l.step)
 	l.post(body)
 }
@@ -291,18 +243,7 @@ func (l *login) number() int {
 // golden compares the transcript with testdata/<name>.txt.
 func (e *env) golden(name string) {
 	e.t.Helper()
-	path := filepath.Join("testdata", name+".txt")
-	got := e.script.String()
-	if *update {
-		os.WriteFile(path, []byte(got), 0o644)
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		e.t.Fatalf("%v (run go test ./test/transcripts -update to create it)", err)
-	}
-	if string(want) != got {
-		e.t.Errorf("transcript differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
-	}
+	e.script.Golden(e.t, filepath.Join("testdata", name+".txt"), *update)
 }
 
 // register answers a registration step with the phone.
@@ -313,7 +254,7 @@ func (e *env) register(l *login) {
 	if err != nil {
 		e.t.Fatalf("register: %v", err)
 	}
-	e.say("(phone) registered %q", acc.Name)
+	e.script.Say("(phone) registered %q", acc.Name)
 }
 
 func (e *env) phoneApprove(number int) {
@@ -322,7 +263,7 @@ func (e *env) phoneApprove(number int) {
 	if err != nil {
 		e.t.Fatalf("approve: %v", err)
 	}
-	e.say("(phone) approve %q picking %s of %d numbers", n.Message, e.mask("number", fmt.Sprint(number)), len(n.Numbers))
+	e.script.Say("(phone) approve %q picking %s of %d numbers", n.Message, e.mask("number", fmt.Sprint(number)), len(n.Numbers))
 }
 
 func (e *env) phoneDeny() {
@@ -330,12 +271,12 @@ func (e *env) phoneDeny() {
 	if _, err := e.phone.DenyLatest(context.Background()); err != nil {
 		e.t.Fatalf("deny: %v", err)
 	}
-	e.say("(phone) deny")
+	e.script.Say("(phone) deny")
 }
 
 func (e *env) wait(d time.Duration) {
 	e.clock.Advance(d)
-	e.say("(%s pass)", d)
+	e.script.Say("(%s pass)", d)
 }
 
 func (e *env) expectAudit(typ string, n int) {

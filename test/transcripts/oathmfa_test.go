@@ -38,7 +38,7 @@ func (e *env) enrollApp() {
 	if _, err := e.phone.AddCodeAccount(uri); err != nil {
 		e.t.Fatal(err)
 	}
-	e.say("(setup) alice has an authenticator app")
+	e.script.Say("(setup) alice has an authenticator app")
 }
 
 // phoneCode reads the code the phone's app shows now.
@@ -49,7 +49,7 @@ func (e *env) phoneCode() string {
 		e.t.Fatalf("code: %v", err)
 	}
 	e.otps[code] = true
-	e.say("(phone) shows %s", e.mask("otp", code))
+	e.script.Say("(phone) shows %s", e.mask("otp", code))
 	return code
 }
 
@@ -102,7 +102,7 @@ func TestOATHReusedCode(t *testing.T) {
 		if i == 0 {
 			code = e.phoneCode()
 		} else {
-			e.say("(phone) shows %s", e.mask("otp", code))
+			e.script.Say("(phone) shows %s", e.mask("otp", code))
 		}
 		l.answer(map[string]any{"NameCallback": code})
 		if i == 0 {
@@ -175,7 +175,7 @@ func TestOATHRegisterThenCode(t *testing.T) {
 	if _, err := e.phone.AddCodeAccount(uri); err != nil {
 		t.Fatal(err)
 	}
-	e.say("(phone) added the account from the QR code")
+	e.script.Say("(phone) added the account from the QR code")
 	l.answer(map[string]any{"NameCallback": e.wrongCode()})
 	l.answer(map[string]any{"NameCallback": e.phoneCode()})
 	l.callback("MetadataCallback")

@@ -24,7 +24,7 @@ func (e *env) lateApproval() {
 	if _, err := e.phone.ApproveLatest(context.Background(), 0); err == nil {
 		e.t.Error("the phone approved a push that was cancelled")
 	}
-	e.say("(phone) approving the push now finds nothing to approve")
+	e.script.Say("(phone) approving the push now finds nothing to approve")
 }
 
 func TestPushOneTimeCodeInstead(t *testing.T) {

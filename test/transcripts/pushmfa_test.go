@@ -12,32 +12,18 @@ import (
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/authenticator"
 	"github.com/arbor-auth/arbor/devices"
-	"github.com/arbor-auth/arbor/push"
+	"github.com/arbor-auth/arbor/internal/app/apptest"
 )
 
 // enroll registers the phone for alice outside any journey and returns her recovery
 // codes, as a registration through the journey would have left them.
 func (e *env) enroll(comm string) []string {
 	e.t.Helper()
-	ctx := context.Background()
-	reg, err := e.app.Push.BeginRegistration(ctx, push.RegistrationRequest{Realm: "/", Username: "alice", FlowID: "setup"})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.phone.Register(ctx, reg.URI, authenticator.RegisterOptions{Name: "Alice's phone", Communication: comm}); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := e.app.Devices.SetSkip(ctx, "/", "alice", devices.MethodPush, devices.SkipNotSkippable); err != nil {
-		e.t.Fatal(err)
-	}
-	codes, err := e.app.Devices.NewRecoveryCodes(ctx, "/", "alice")
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	codes := apptest.Enroll(e.t, e.app, e.phone, "/", "alice", authenticator.RegisterOptions{Name: "Alice's phone", Communication: comm})
 	for _, c := range codes {
 		e.codes[c] = true
 	}
-	e.say("(setup) alice has a registered phone and 10 recovery codes")
+	e.script.Say("(setup) alice has a registered phone and 10 recovery codes")
 	return codes
 }
 
@@ -114,7 +100,7 @@ func TestPushWrongNumber(t *testing.T) {
 	if err := e.phone.Approve(context.Background(), pending[0].MessageID, wrong); !errors.Is(err, authenticator.ErrNumberRejected) {
 		t.Fatalf("approve: %v, want the server's denial", err)
 	}
-	e.say("(phone) approve picking the wrong number")
+	e.script.Say("(phone) approve picking the wrong number")
 	e.wait(5 * time.Second)
 	l.poll()
 	if l.failure == nil {

@@ -1,172 +1,37 @@
 package viewer_test
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/arbor-auth/arbor/internal/chrometest"
 )
 
 var screenshotPath = flag.String("viewer.screenshot", "",
 	"write a 1000x700 PNG of push-mfa in the viewer to this path (the README's docs/screenshots/journey-viewer.png)")
 
-const chromiumPath = "/usr/bin/chromium"
-
-// browser starts a headless Chromium for t with a fresh profile. Without Chromium the
-// test is skipped, except under CI=true, where a missing browser must not pass quietly.
-func browser(t *testing.T) (context.Context, context.CancelFunc) {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and no Chromium at %s: %v", chromiumPath, err)
-		}
-		t.Skipf("no Chromium at %s (set CI=true to make this a failure)", chromiumPath)
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 700),
-	)
-	ctx, cancel := chromedp.NewContext(alloc)
-	return ctx, func() { cancel(); cancelAlloc() }
-}
-
-// pageErrors collects what the page reports as going wrong: uncaught exceptions,
-// console errors, and log errors (where Chromium reports CSP violations).
-type pageErrors struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (p *pageErrors) listen(ctx context.Context) error {
-	return chromedp.Listen(ctx, func(ev any) {
-		var msg string
-		switch e := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			msg = "exception: " + e.ExceptionDetails.Text
-			if e.ExceptionDetails.Exception != nil {
-				msg += " " + e.ExceptionDetails.Exception.Description
-			}
-		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.ConsoleAPICalledTypeError {
-				msg = "console.error"
-			}
-		case *cdplog.EventEntryAdded:
-			if e.Entry.Level == cdplog.EntryLevelError && !strings.Contains(e.Entry.URL, ".map") {
-				msg = fmt.Sprintf("log %s: %s (%s)", e.Entry.Source, e.Entry.Text, e.Entry.URL)
-			}
-		}
-		if msg != "" {
-			p.mu.Lock()
-			p.msgs = append(p.msgs, msg)
-			p.mu.Unlock()
-		}
-	})
-}
-
-func (p *pageErrors) list() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.msgs)
-}
-
 // TestBrowserDrawsPushMFA drives the viewer in real headless Chromium: the graph is laid
 // out by the vendored dagre and drawn, a click and the keyboard open a node's panel,
 // and a pasted invalid journey is drawn with the offending node marked.
 func TestBrowserDrawsPushMFA(t *testing.T) {
-	ctx, cancel := browser(t)
-	defer cancel()
+	b := chrometest.Start(t, chrometest.Options{Width: 1000, Height: 700})
 	a, srv := newApp(t)
 	tok := adminToken(t, a)
 	j, doc := builtin(t, "push-mfa")
-	start := time.Now()
-
-	// Runs before cancel (defers run last-in first-out): a failure leaves a picture of
-	// what the browser showed.
-	defer func() {
-		if !t.Failed() {
-			t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond))
-			return
-		}
-		dir, err := os.MkdirTemp("", "arbor-viewer-browser-")
-		if err != nil {
-			t.Logf("no screenshot: %v", err)
-			return
-		}
-		sctx, c := context.WithTimeout(ctx, 10*time.Second)
-		defer c()
-		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Logf("no screenshot: %v", err)
-			return
-		}
-		p := filepath.Join(dir, "failure.png")
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Logf("no screenshot: %v", err)
-			return
-		}
-		t.Logf("screenshot of the failure: %s", p)
-	}()
-
-	// The first Run starts the browser; it must not run under a timeout (see Run).
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1000, 700)); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	var errs pageErrors
-	if err := errs.listen(ctx); err != nil {
-		t.Fatal(err)
-	}
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, c := context.WithTimeout(ctx, 20*time.Second)
-		defer c()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(what, js string, out any) {
-		t.Helper()
-		sctx, c := context.WithTimeout(ctx, 20*time.Second)
-		defer c()
-		raw, err := chromedp.Run(sctx, chromedp.Evaluate[[]byte](js))
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s: %v in %s", what, err, raw)
-		}
-	}
+	b.Do("size the page", chromedp.EmulateViewport(1000, 700))
 
 	// Sign in as an admin by setting the session cookie, as a login would.
-	run("set the session cookie", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: a.Config.CookieName, Value: tok, URL: srv.URL, Path: "/"})
-		return err
-	}))
-	run("open push-mfa", chromedp.Navigate(srv.URL+"/admin/journeys/push-mfa"),
+	b.SetCookie(a.Config.CookieName, tok, srv.URL)
+	b.Do("open push-mfa", chromedp.Navigate(srv.URL+"/admin/journeys/push-mfa"),
 		chromedp.WaitVisible(chromedp.CSS(`#graph[data-ready="true"]`)))
 
 	// One shape per node, plus the two terminals, each a distinct shape.
@@ -174,7 +39,7 @@ func TestBrowserDrawsPushMFA(t *testing.T) {
 		Vertices, Nodes, Success, Failure, Start int
 		Kinds                                    []string
 	}
-	eval("count shapes", `(() => {
+	b.EvalJSON("count shapes", `(() => {
 	  const q = s => document.querySelectorAll('#graph ' + s).length;
 	  return {Vertices: q('.vertex .shape'), Nodes: q('.vertex.node'), Success: q('.vertex.success > rect.shape'),
 	          Failure: q('.vertex.failure > polygon.shape'), Start: q('.vertex.node.start'),
@@ -192,8 +57,8 @@ func TestBrowserDrawsPushMFA(t *testing.T) {
 			wantLabels = append(wantLabels, o)
 		}
 	}
-	eval("read edges", `Array.from(document.querySelectorAll('#graph .edge[data-label]')).map(e => e.dataset.from + ' -' + e.dataset.label + '-> ' + e.dataset.to)`, &got)
-	eval("read edge labels", `Array.from(document.querySelectorAll('#graph .edge-label text')).map(t => t.textContent)`, &labels)
+	b.EvalJSON("read edges", `Array.from(document.querySelectorAll('#graph .edge[data-label]')).map(e => e.dataset.from + ' -' + e.dataset.label + '-> ' + e.dataset.to)`, &got)
+	b.EvalJSON("read edge labels", `Array.from(document.querySelectorAll('#graph .edge-label text')).map(t => t.textContent)`, &labels)
 	for _, s := range [][]string{want, got, labels, wantLabels} {
 		sort.Strings(s)
 	}
@@ -206,7 +71,7 @@ func TestBrowserDrawsPushMFA(t *testing.T) {
 
 	// The layout is dagre's: every shape has a place of its own inside the drawing.
 	var overlaps []string
-	eval("check the layout", `(() => {
+	b.EvalJSON("check the layout", `(() => {
 	  const boxes = Array.from(document.querySelectorAll('#graph .vertex')).map(v => {
 	    const b = v.getBoundingClientRect(); return {k: v.dataset.key, l: b.left, r: b.right, t: b.top, b: b.bottom};
 	  });
@@ -223,10 +88,10 @@ func TestBrowserDrawsPushMFA(t *testing.T) {
 
 	// A click opens the node's panel with its config and its type's docs.
 	info, _ := a.Registry.Lookup("push_sender")
-	run("click the sender node", chromedp.Click(chromedp.CSS(`#graph .vertex[data-key="node:sender"]`)),
+	b.Do("click the sender node", chromedp.Click(chromedp.CSS(`#graph .vertex[data-key="node:sender"]`)),
 		chromedp.WaitVisible(chromedp.ID("panel")))
 	var panel struct{ Key, Title, Config, Body string }
-	eval("read the panel", `({Key: document.getElementById('panel').dataset.key, Title: document.getElementById('panel-title').textContent,
+	b.EvalJSON("read the panel", `({Key: document.getElementById('panel').dataset.key, Title: document.getElementById('panel-title').textContent,
 	  Config: document.getElementById('panel-config').textContent, Body: document.getElementById('panel-body').textContent})`, &panel)
 	var cfg map[string]any
 	if panel.Key != "node:sender" || panel.Title != "Push Sender" || json.Unmarshal([]byte(panel.Config), &cfg) != nil || cfg["push_type"] != "challenge" {
@@ -238,22 +103,22 @@ func TestBrowserDrawsPushMFA(t *testing.T) {
 
 	// The keyboard does the same: focus a node, Enter opens it, Escape closes it and
 	// gives the focus back.
-	run("open the wait node with Enter", chromedp.Focus(chromedp.CSS(`#graph .vertex[data-key="node:wait"]`)), chromedp.KeyEvent(kb.Enter))
+	b.Do("open the wait node with Enter", chromedp.Focus(chromedp.CSS(`#graph .vertex[data-key="node:wait"]`)), chromedp.KeyEvent(kb.Enter))
 	var afterEnter struct {
 		Key, Config, Active string
 		Hidden              bool
 	}
-	eval("read the panel", `({Key: document.getElementById('panel').dataset.key || '', Config: (document.getElementById('panel-config') || {}).textContent || '',
+	b.EvalJSON("read the panel", `({Key: document.getElementById('panel').dataset.key || '', Config: (document.getElementById('panel-config') || {}).textContent || '',
 	  Active: document.activeElement.id, Hidden: document.getElementById('panel').hidden})`, &afterEnter)
 	if afterEnter.Key != "node:wait" || afterEnter.Hidden || !strings.Contains(afterEnter.Config, `"seconds_to_wait": 5`) || afterEnter.Active != "panel" {
 		t.Errorf("after Enter on wait: %+v", afterEnter)
 	}
-	run("close with Escape", chromedp.KeyEvent(kb.Escape))
+	b.Do("close with Escape", chromedp.KeyEvent(kb.Escape))
 	var afterEsc struct {
 		Hidden bool
 		Focus  string
 	}
-	eval("read focus", `({Hidden: document.getElementById('panel').hidden, Focus: document.activeElement.dataset ? document.activeElement.dataset.key || '' : ''})`, &afterEsc)
+	b.EvalJSON("read focus", `({Hidden: document.getElementById('panel').hidden, Focus: document.activeElement.dataset ? document.activeElement.dataset.key || '' : ''})`, &afterEsc)
 	if !afterEsc.Hidden || afterEsc.Focus != "node:wait" {
 		t.Errorf("after Escape: %+v, want the panel closed and the focus back on node:wait", afterEsc)
 	}
@@ -268,7 +133,7 @@ func TestBrowserDrawsPushMFA(t *testing.T) {
 	ns["options"].(map[string]any)["outcomes"].(map[string]any)["skip"] = "nowhere" // no such node
 	ns["retry"].(map[string]any)["config"] = map[string]any{"retry_limit": "three"} // not an integer
 	bad, _ := json.MarshalIndent(m, "", "  ")
-	run("check a broken document", chromedp.SetValue(chromedp.ID("doc"), string(bad)),
+	b.Do("check a broken document", chromedp.SetValue(chromedp.ID("doc"), string(bad)),
 		chromedp.Click(chromedp.ID("validate")),
 		chromedp.WaitVisible(chromedp.CSS(`#graph .vertex.has-problem[data-key="node:wait"]`)))
 	var marked struct {
@@ -277,7 +142,7 @@ func TestBrowserDrawsPushMFA(t *testing.T) {
 		Problems string
 		Showing  bool
 	}
-	eval("read the marks", `({Flagged: Array.from(document.querySelectorAll('#graph .vertex.has-problem')).map(v => v.dataset.key).sort(),
+	b.EvalJSON("read the marks", `({Flagged: Array.from(document.querySelectorAll('#graph .vertex.has-problem')).map(v => v.dataset.key).sort(),
 	  Missing: document.querySelectorAll('#graph .vertex.missing').length,
 	  Problems: document.getElementById('problems').textContent, Showing: !document.getElementById('showing').hidden})`, &marked)
 	if !slices.Equal(marked.Flagged, []string{"node:options", "node:retry", "node:wait"}) || marked.Missing != 1 || !marked.Showing ||
@@ -286,27 +151,21 @@ func TestBrowserDrawsPushMFA(t *testing.T) {
 		t.Errorf("after checking the broken document: %+v", marked)
 	}
 	// The problems are in the marked node's panel too.
-	run("open the marked node", chromedp.Click(chromedp.CSS(`#graph .vertex[data-key="node:wait"]`)), chromedp.WaitVisible(chromedp.CSS(`#panel .problems`)))
+	b.Do("open the marked node", chromedp.Click(chromedp.CSS(`#graph .vertex[data-key="node:wait"]`)), chromedp.WaitVisible(chromedp.CSS(`#panel .problems`)))
 	var problemText string
-	eval("read the panel problems", `document.querySelector('#panel .problems').textContent`, &problemText)
+	b.EvalJSON("read the panel problems", `document.querySelector('#panel .problems').textContent`, &problemText)
 	if !strings.Contains(problemText, "unknown_outcome") {
 		t.Errorf("wait's panel problems = %q", problemText)
 	}
 
-	if e := errs.list(); len(e) > 0 {
+	if e := pageErrors(b); len(e) > 0 {
 		t.Errorf("the page reported errors (a CSP violation would be one): %q", e)
 	}
 
 	if *screenshotPath != "" {
-		run("open push-mfa for the screenshot", chromedp.Navigate(srv.URL+"/admin/journeys/push-mfa"),
+		b.Do("open push-mfa for the screenshot", chromedp.Navigate(srv.URL+"/admin/journeys/push-mfa"),
 			chromedp.WaitVisible(chromedp.CSS(`#graph[data-ready="true"]`)))
-		sctx, c := context.WithTimeout(ctx, 20*time.Second)
-		defer c()
-		png, err := chromedp.Run(sctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		if err := os.WriteFile(*screenshotPath, png, 0o644); err != nil {
+		if err := os.WriteFile(*screenshotPath, b.Screenshot(), 0o644); err != nil {
 			t.Fatalf("screenshot: %v", err)
 		}
 		t.Logf("wrote %s", *screenshotPath)
@@ -318,28 +177,13 @@ func TestBrowserDrawsPushMFA(t *testing.T) {
 // fully inside the part of the graph area that is on screen and not under the side
 // panel: on arrival, after the panel opens, after it closes and after a resize.
 func TestBrowserFitsPushMFA(t *testing.T) {
-	ctx, cancel := browser(t)
-	defer cancel()
+	b := chrometest.Start(t, chrometest.Options{Width: 1280, Height: 900})
 	a, srv := newApp(t)
 	tok := adminToken(t, a)
 	j, _ := builtin(t, "push-mfa")
-
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, c := context.WithTimeout(ctx, 20*time.Second)
-		defer c()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	run("set the session cookie", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: a.Config.CookieName, Value: tok, URL: srv.URL, Path: "/"})
-		return err
-	}))
-	run("open push-mfa", chromedp.Navigate(srv.URL+"/admin/journeys/push-mfa"),
+	b.Do("size the page", chromedp.EmulateViewport(1280, 900))
+	b.SetCookie(a.Config.CookieName, tok, srv.URL)
+	b.Do("open push-mfa", chromedp.Navigate(srv.URL+"/admin/journeys/push-mfa"),
 		chromedp.WaitVisible(chromedp.CSS(`#graph[data-ready="true"]`)))
 
 	// outside lists the vertices not wholly inside the visible graph area: the canvas's
@@ -386,20 +230,12 @@ func TestBrowserFitsPushMFA(t *testing.T) {
 	})()`
 	check := func(when string) {
 		t.Helper()
-		sctx, c := context.WithTimeout(ctx, 20*time.Second)
-		defer c()
-		raw, err := chromedp.Run(sctx, chromedp.Evaluate[[]byte](outsideJS))
-		if err != nil {
-			t.Fatalf("%s: %v", when, err)
-		}
 		var got struct {
 			Seen, Crossings int
 			Out             []string
 			Dir, Zoom       string
 		}
-		if err := json.Unmarshal(raw, &got); err != nil {
-			t.Fatalf("%s: %v in %s", when, err, raw)
-		}
+		b.EvalJSON(when, outsideJS, &got)
 		if got.Seen != len(j.Nodes)+2 {
 			t.Errorf("%s: %d vertices drawn, want %d nodes + success + failure", when, got.Seen, len(j.Nodes))
 		}
@@ -416,11 +252,11 @@ func TestBrowserFitsPushMFA(t *testing.T) {
 
 	check("on arrival")
 	start := `#graph .vertex.node.start`
-	run("open the start node's panel", chromedp.Click(chromedp.CSS(start)), chromedp.WaitVisible(chromedp.ID("panel")))
+	b.Do("open the start node's panel", chromedp.Click(chromedp.CSS(start)), chromedp.WaitVisible(chromedp.ID("panel")))
 	check("with the panel open")
-	run("close the panel", chromedp.Click(chromedp.ID("panel-close")), chromedp.WaitNotVisible(chromedp.ID("panel")))
+	b.Do("close the panel", chromedp.Click(chromedp.ID("panel-close")), chromedp.WaitNotVisible(chromedp.ID("panel")))
 	check("after the panel closed")
-	run("open the failure terminal's panel", chromedp.Click(chromedp.CSS(`#graph .vertex.failure`)), chromedp.WaitVisible(chromedp.ID("panel")))
-	run("shrink the window", chromedp.EmulateViewport(1100, 760), chromedp.Sleep(300*time.Millisecond))
+	b.Do("open the failure terminal's panel", chromedp.Click(chromedp.CSS(`#graph .vertex.failure`)), chromedp.WaitVisible(chromedp.ID("panel")))
+	b.Do("shrink the window", chromedp.EmulateViewport(1100, 760), chromedp.Sleep(300*time.Millisecond))
 	check("at 1100x760 with the panel open")
 }

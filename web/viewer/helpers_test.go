@@ -3,6 +3,7 @@ package viewer_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,9 +11,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
+	"github.com/arbor-auth/arbor/internal/chrometest"
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/web/viewer"
 )
@@ -140,4 +144,17 @@ func targetKey(j *journeys.Journey, target string) string {
 		return "node:" + target
 	}
 	return "missing:" + target
+}
+
+// pageErrors returns what the pages reported as going wrong: uncaught exceptions,
+// console errors and the browser log's errors (where Chromium reports CSP
+// violations), source maps it did not find aside.
+func pageErrors(b *chrometest.Browser) []string {
+	var out []string
+	for _, m := range b.Console() {
+		if m.Type == chromedp.ConsoleException || m.Type == chromedp.ConsoleError && !strings.Contains(m.URL, ".map") {
+			out = append(out, fmt.Sprintf("%s: %s (%s)", m.Type, m.Text, m.URL))
+		}
+	}
+	return out
 }

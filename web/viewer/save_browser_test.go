@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/arbor-auth/arbor/internal/chrometest"
 	"github.com/arbor-auth/arbor/journeys"
 )
 
@@ -20,42 +18,17 @@ import (
 // the diff page shows the change between the two, and a stale page's "Make current" is
 // refused.
 func TestBrowserSaveRollbackDiff(t *testing.T) {
-	ctx, cancel := browser(t)
-	defer cancel()
+	b := chrometest.Start(t, chrometest.Options{Width: 1000, Height: 700})
 	a, srv := newApp(t)
 	tok := adminToken(t, a)
 	_, doc := builtin(t, "login")
-
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1000, 700)); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	var errs pageErrors
-	if err := errs.listen(ctx); err != nil {
-		t.Fatal(err)
-	}
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, c := context.WithTimeout(ctx, 30*time.Second)
-		defer c()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	b.Do("size the page", chromedp.EmulateViewport(1000, 700))
 	text := func(what, js string) string {
 		t.Helper()
-		sctx, c := context.WithTimeout(ctx, 30*time.Second)
-		defer c()
-		s, err := chromedp.Run(sctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return s
+		return chrometest.Run(b, what, chromedp.Evaluate[string](js))
 	}
-	run("set the session cookie", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: a.Config.CookieName, Value: tok, URL: srv.URL, Path: "/"})
-		return err
-	}))
-	run("open login", chromedp.Navigate(srv.URL+"/admin/journeys/login"), chromedp.WaitVisible(chromedp.CSS(`#graph[data-ready="true"]`)))
+	b.SetCookie(a.Config.CookieName, tok, srv.URL)
+	b.Do("open login", chromedp.Navigate(srv.URL+"/admin/journeys/login"), chromedp.WaitVisible(chromedp.CSS(`#graph[data-ready="true"]`)))
 
 	// Paste an edited document and save it: the page of version 2 follows.
 	var m map[string]any
@@ -65,7 +38,7 @@ func TestBrowserSaveRollbackDiff(t *testing.T) {
 	original := m["description"].(string)
 	m["description"] = "Saved from the browser."
 	edited, _ := json.MarshalIndent(m, "", "  ")
-	run("save the edited document", chromedp.SetValue(chromedp.ID("doc"), string(edited)), chromedp.Click(chromedp.ID("save")),
+	b.Do("save the edited document", chromedp.SetValue(chromedp.ID("doc"), string(edited)), chromedp.Click(chromedp.ID("save")),
 		chromedp.WaitVisible(chromedp.CSS(`#versions tr[data-version="2"]`)), chromedp.WaitVisible(chromedp.CSS(`#graph[data-ready="true"]`)))
 	if h := text("read the title", `document.querySelector('h1 .ver').textContent`); h != "version 2 (current)" {
 		t.Errorf("after save the page shows %q", h)
@@ -83,7 +56,7 @@ func TestBrowserSaveRollbackDiff(t *testing.T) {
 	// An invalid document is refused with the API's problems, and nothing is saved.
 	m["nodes"].(map[string]any)["check"].(map[string]any)["type"] = "teleport"
 	bad, _ := json.Marshal(m)
-	run("save an invalid document", chromedp.SetValue(chromedp.ID("doc"), string(bad)), chromedp.Click(chromedp.ID("save")),
+	b.Do("save an invalid document", chromedp.SetValue(chromedp.ID("doc"), string(bad)), chromedp.Click(chromedp.ID("save")),
 		chromedp.WaitVisible(chromedp.CSS(`#save-problems li`)))
 	if p := text("read the problems", `document.getElementById('save-problems').textContent`); !strings.Contains(p, "/nodes/check/type") || !strings.Contains(p, "unknown_type") {
 		t.Errorf("refusal shows %q", p)
@@ -96,7 +69,7 @@ func TestBrowserSaveRollbackDiff(t *testing.T) {
 	}
 
 	// Make version 1 current: version 3, equal to 1, is shown.
-	run("make version 1 current", chromedp.Click(chromedp.CSS(`button.make-current[data-version="1"]`)),
+	b.Do("make version 1 current", chromedp.Click(chromedp.CSS(`button.make-current[data-version="1"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#versions tr[data-version="3"]`)), chromedp.WaitVisible(chromedp.CSS(`#graph[data-ready="true"]`)))
 	if d := text("read the description", `document.getElementById('description').textContent`); d != original {
 		t.Errorf("description after making version 1 current = %q, want %q", d, original)
@@ -104,7 +77,7 @@ func TestBrowserSaveRollbackDiff(t *testing.T) {
 
 	// The compare form starts at 2 -> 3 (the one before the head, the head): the diff
 	// shows the description going back.
-	run("show the diff", chromedp.Click(chromedp.CSS(`.diff-form button[type="submit"]`)), chromedp.WaitVisible(chromedp.ID("diff")))
+	b.Do("show the diff", chromedp.Click(chromedp.CSS(`.diff-form button[type="submit"]`)), chromedp.WaitVisible(chromedp.ID("diff")))
 	del := text("read removed lines", `Array.from(document.querySelectorAll('#diff .del')).map(e => e.textContent).join('\n')`)
 	add := text("read added lines", `Array.from(document.querySelectorAll('#diff .add')).map(e => e.textContent).join('\n')`)
 	if del != `-  "description": "Saved from the browser.",` || add != `+  "description": "`+original+`",` {
@@ -116,14 +89,14 @@ func TestBrowserSaveRollbackDiff(t *testing.T) {
 
 	// A page left open while someone else saves: "Make current" is refused (If-Match is
 	// stale) with the API's message, and nothing changes.
-	run("open the current version", chromedp.Navigate(srv.URL+"/admin/journeys/login"), chromedp.WaitVisible(chromedp.CSS(`#graph[data-ready="true"]`)))
+	b.Do("open the current version", chromedp.Navigate(srv.URL+"/admin/journeys/login"), chromedp.WaitVisible(chromedp.CSS(`#graph[data-ready="true"]`)))
 	m["nodes"].(map[string]any)["check"].(map[string]any)["type"] = "data_store_decision"
 	m["description"] = "Saved elsewhere meanwhile."
 	elsewhere, _ := json.Marshal(m)
 	if v, err := a.Journeys.SaveWith(context.Background(), elsewhere, journeys.SaveOptions{Source: "api", Actor: "token:other", IfVersion: 3}); err != nil || v != 4 {
 		t.Fatalf("save elsewhere: %d %v", v, err)
 	}
-	run("make version 2 current on the stale page", chromedp.Click(chromedp.CSS(`button.make-current[data-version="2"]`)),
+	b.Do("make version 2 current on the stale page", chromedp.Click(chromedp.CSS(`button.make-current[data-version="2"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#versions-status.error`)))
 	if st := text("read the status", `document.getElementById('versions-status').textContent`); !strings.Contains(st, "Version 2 was not made current: ") || !strings.Contains(st, "version 4") {
 		t.Errorf("stale Make current says %q", st)
@@ -135,7 +108,7 @@ func TestBrowserSaveRollbackDiff(t *testing.T) {
 	// Chromium logs the refused save's 422 and the stale rollback's 412 as failed loads;
 	// anything else is an error.
 	var unexpected []string
-	for _, e := range errs.list() {
+	for _, e := range pageErrors(b) {
 		if !(strings.Contains(e, "status of 422") || strings.Contains(e, "status of 412")) || !strings.Contains(e, "/api/admin/v1/journeys/login") {
 			unexpected = append(unexpected, e)
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -28,6 +29,9 @@ type Options struct {
 	PublicURL bool
 	// Dir is the data directory (default: a new temporary directory).
 	Dir string
+	// Config, when not empty, is the YAML of a configuration file, written to
+	// Dir/arbor.yaml and passed as --config.
+	Config string
 	// AppOptions are passed to app.New (app.WithCaseRunner, say).
 	AppOptions []app.Option
 	// Logger receives the App's logs (default: discarded), for tests of what is logged.
@@ -47,6 +51,13 @@ func build(t testing.TB, o Options, extra []string) *app.App {
 		dir = t.TempDir()
 	}
 	args := append([]string{"--data", filepath.Join(dir, "data"), "--hash-memory-kib", "8", "--hash-iterations", "1", "--log-level", "warn"}, extra...)
+	if o.Config != "" {
+		path := filepath.Join(dir, "arbor.yaml")
+		if err := os.WriteFile(path, []byte(o.Config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--config", path)
+	}
 	cfg, err := config.Load(append(args, o.Args...), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
