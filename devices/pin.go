@@ -32,11 +32,24 @@ type PINHasher interface {
 	// VerifySecret reports, in constant time, whether secret matches encoded; an empty
 	// encoded costs a verification and never matches.
 	VerifySecret(ctx context.Context, encoded, secret string) (bool, error)
+	// WaitVerifyTime waits as long as one verification takes, without verifying: an
+	// attempt the guessing defence refuses must not answer faster than a checked one.
+	WaitVerifyTime(ctx context.Context) error
 }
 
 // UsePINHasher makes the registry keep token PINs hashed with h. Call it once, while
 // wiring, before the registry is used.
 func (r *Registry) UsePINHasher(h PINHasher) { r.pins = h }
+
+// WaitPINTime waits as long as checking one token PIN takes, without checking: a PIN
+// attempt refused by the guessing defence takes the time of a wrong one, so timing does
+// not tell a caller that it is being throttled.
+func (r *Registry) WaitPINTime(ctx context.Context) error {
+	if r.pins == nil {
+		return ErrNoPINs
+	}
+	return r.pins.WaitVerifyTime(ctx)
+}
 
 // CheckPIN returns an error wrapping ErrPINPolicy unless pin is 4 to 64 characters of
 // valid UTF-8.

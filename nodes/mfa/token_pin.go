@@ -70,7 +70,7 @@ func (n *tokenPIN) Process(ctx *nodes.Context) (nodes.Action, error) {
 	// "false" cannot fall back to every device.
 	ctx.Shared[KeyPINDevices] = []string{}
 	var matched []string
-	right, err := nodes.CheckSecret(ctx, n.guard, n.audit, user, nil, func() (bool, error) {
+	right, err := nodes.CheckSecret(ctx, n.guard, n.audit, user, n.svc.devices.WaitPINTime, func() (bool, error) {
 		var err error
 		matched, err = n.svc.devices.MatchPIN(ctx.Ctx, ctx.Realm, user, pin)
 		return len(matched) > 0, err

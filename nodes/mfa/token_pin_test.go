@@ -51,6 +51,8 @@ func TestTokenPIN(t *testing.T) {
 			f, app, _ := pinFixture(t)
 			g := &testGuard{blocked: tc.throttled}
 			f.deps.Guard = g
+			h := &countingHasher{PINHasher: f.users}
+			f.env.Devices.UsePINHasher(h)
 			n := f.mustBuild(t, "token_pin", "")
 			ctx := f.newCtx()
 			sent := wantSend(t, n, ctx, nodes.TypePassword)
@@ -81,8 +83,31 @@ func TestTokenPIN(t *testing.T) {
 			if f.env.Audit.Count(tc.event) != 1 {
 				t.Errorf("no %s event", tc.event)
 			}
+			// A refused attempt waits as long as a check, so timing does not tell.
+			if tc.throttled && (h.waits != 1 || h.verifies != 0) {
+				t.Errorf("throttled: %d waits, %d verifications; want 1 wait, none verified", h.waits, h.verifies)
+			}
+			if !tc.throttled && (h.waits != 0 || h.verifies == 0) {
+				t.Errorf("checked: %d waits, %d verifications; want a verification, no wait", h.waits, h.verifies)
+			}
 		})
 	}
+}
+
+// countingHasher counts the PIN verifications and the waits in place of one.
+type countingHasher struct {
+	devices.PINHasher
+	waits, verifies int
+}
+
+func (h *countingHasher) VerifySecret(ctx context.Context, encoded, secret string) (bool, error) {
+	h.verifies++
+	return h.PINHasher.VerifySecret(ctx, encoded, secret)
+}
+
+func (h *countingHasher) WaitVerifyTime(ctx context.Context) error {
+	h.waits++
+	return h.PINHasher.WaitVerifyTime(ctx)
 }
 
 // TestTokenPINNoneSet: a user whose devices have no PIN matches nothing, whatever is
