@@ -12,6 +12,7 @@ import (
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/sessions"
+	"github.com/arbor-auth/arbor/store"
 )
 
 // Audit event types the core writes.
@@ -40,12 +41,14 @@ type hookArgs struct {
 // cookie outlive the browser session; without it the cookie has no Expires.
 const KeyRemember = nodes.KeyRemember
 
-// hook returns the engine success hook that applies the session rules and creates the
-// session before the flow is recorded as finished: a store failure leaves the step
-// retryable, and if the engine then loses the race the session is ended again.
+// hook returns the engine success hook that applies the session rules and prepares the
+// session, whose record and index entry the engine writes in one batch with the flow's
+// final write (engine.Commit): a store failure leaves the step retryable, and if the
+// engine loses the race the session is ended again. The session is audited and logged
+// once that write won.
 func (c *Core) hook(a hookArgs, out *Outcome) engine.StepOption {
 	doorName, cl, noSession, life := a.door, a.client, a.noSession, a.life
-	return engine.OnSuccess(func(ctx context.Context, res *engine.Result) (func(), error) {
+	return engine.OnSuccess(func(ctx context.Context, res *engine.Result) (*engine.Commit, error) {
 		ev := audit.Event{Realm: res.Realm, User: res.Username, Journey: res.Journey, FlowID: res.FlowID, Client: cl.IP,
 			Details: map[string]any{"door": doorName}}
 		if len(a.attested) > 0 {
@@ -56,7 +59,7 @@ func (c *Core) hook(a hookArgs, out *Outcome) engine.StepOption {
 			}
 			ev.Details["attested"] = a.attested
 		}
-		refuse := func(reason, msg string) (func(), error) {
+		refuse := func(reason, msg string) (*engine.Commit, error) {
 			out.Refused = &RefusedError{Reason: reason, Message: msg}
 			ev.Type, ev.Reason = EventSessionRefused, reason
 			c.emit(ctx, ev)
@@ -95,18 +98,27 @@ func (c *Core) hook(a hookArgs, out *Outcome) engine.StepOption {
 			return nil, nil
 		}
 		remember, _ := res.Shared[KeyRemember].(bool)
-		tok, sess, err := c.d.Sessions.Grant(ctx, sessions.Grant{Username: res.Username, Realm: res.Realm, Journey: res.Journey,
+		p, err := c.d.Sessions.Prepare(sessions.Grant{Username: res.Username, Realm: res.Realm, Journey: res.Journey,
 			Factors: factors, Level: level, Restricted: restricted, Remember: remember, Props: sessionProps(doorName, cl),
 			IdleTimeout: life.Idle, MaxLifetime: life.Max})
 		if err != nil {
 			return nil, err
 		}
-		out.Token, out.Session = tok, sess
-		ev.Type, ev.Session = EventSessionCreated, sess.Handle
-		c.emit(ctx, ev)
-		c.log.Info("session created", "door", doorName, "session_id", sess.Handle, "flow_id", res.FlowID,
-			"user", TruncateUser(res.Username), "realm", res.Realm, "level", level)
-		return func() { _, _ = c.d.Sessions.Logout(context.WithoutCancel(ctx), tok) }, nil
+		return &engine.Commit{
+			Ops: p.Ops(),
+			Finish: func(ctx context.Context, ops []store.Op) error {
+				if err := p.Finish(ctx, ops); err != nil {
+					return err
+				}
+				out.Token, out.Session = p.Token, p.Session
+				ev.Type, ev.Session = EventSessionCreated, p.Session.Handle
+				c.emit(ctx, ev)
+				c.log.Info("session created", "door", doorName, "session_id", p.Session.Handle, "flow_id", res.FlowID,
+					"user", TruncateUser(res.Username), "realm", res.Realm, "level", level)
+				return nil
+			},
+			Undo: func() { p.Undo(ctx) },
+		}, nil
 	})
 }
 

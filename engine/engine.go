@@ -141,11 +141,38 @@ type Result struct {
 }
 
 // SuccessHook runs when a flow succeeds, before the engine records the flow as
-// finished. A door creates its session here: if that fails (the store is down), the flow
-// is left exactly as it was and the same step can be retried, so a success is never
-// lost. If the engine then cannot record the finish (a store error, or a concurrent
-// submission of the same step won), it calls undo so no second session survives.
-type SuccessHook func(ctx context.Context, res *Result) (undo func(), err error)
+// finished. A door prepares its session here and returns its writes as a Commit, which
+// the engine sends in one store batch with the flow's final write, last, so that a
+// login's session, its index entry and the flow's end cost one round trip (on a store
+// that does not apply a batch in order, a Redis Cluster, the commit goes first on its
+// own: see store.BatchesInOrder). If the hook fails
+// (the store is down), the flow is left exactly as it was and the same step can be
+// retried, so a success is never lost. If the engine then cannot record the finish (a
+// store error, or a concurrent submission of the same step won), it calls the Commit's
+// Undo so no second session survives. A nil Commit adds nothing.
+type SuccessHook func(ctx context.Context, res *Result) (*Commit, error)
+
+// Commit is what a success hook adds to the write that finishes its flow.
+type Commit struct {
+	// Ops are sent in one store batch (store.Do) before the flow's final conditional
+	// write; they must not touch the flow's key. Each runs whatever the flow's write
+	// does: a lost race is undone through Undo, not prevented.
+	Ops []store.Op
+	// Finish, if set, runs after the batch when the flow's write won, with Ops and their
+	// results (same order). An error from it fails the step after all: Undo runs and
+	// the error is returned, with the flow already finished (the client starts again).
+	Finish func(ctx context.Context, ops []store.Op) error
+	// Undo, if set, takes back what Ops wrote: it runs when the flow's write lost, when
+	// the batch failed (which ops took effect is then unknown), or when Finish failed.
+	Undo func()
+}
+
+// undo runs c's Undo, if any.
+func (c *Commit) undo() {
+	if c != nil && c.Undo != nil {
+		c.Undo()
+	}
+}
 
 // StepOption changes one Start or Continue call.
 type StepOption func(*stepOptions)
@@ -331,25 +358,18 @@ func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, ans
 	default:
 		res.Username = f.Shared.String(nodes.KeyUsername)
 		res.FailureMessage = out.failureMessage
-		var undo func()
+		var commit *Commit
 		if out.terminal == journeys.Success && o.onSuccess != nil {
-			u, err := o.onSuccess(ctx, res)
+			cm, err := o.onSuccess(ctx, res)
 			if err != nil {
 				e.metrics.step(f.Journey, "error", time.Since(started))
 				return nil, err
 			}
-			undo = u
+			commit = cm
 		}
-		// A finished flow is replaced by a tombstone with the same conditional write, so
-		// of two concurrent final submissions only one finishes it.
-		if f.rev > 0 {
-			tomb := &Flow{ID: f.ID, rev: f.rev, Done: true, Journey: f.Journey, Version: f.Version, Realm: f.Realm, Expires: f.Expires}
-			if err := e.save(ctx, tomb, e.cfg.TombstoneTTL); err != nil {
-				if undo != nil {
-					undo()
-				}
-				return nil, err
-			}
+		if err := e.finish(ctx, f, commit); err != nil {
+			e.metrics.step(f.Journey, "error", time.Since(started))
+			return nil, err
 		}
 		e.complete(ctx, c, f, req, now, out.terminal == journeys.Success, log)
 		ev := audit.Event{Realm: f.Realm, User: res.Username, Journey: f.Journey, FlowID: f.ID, Client: req.ClientIP, Node: out.lastNode}
@@ -385,6 +405,73 @@ func (e *Engine) complete(ctx context.Context, c *journeys.Compiled, f *Flow, re
 			log.Warn("node could not act on the end of the flow", "node", id, "err", err)
 		}
 	}
+}
+
+// finish records f as finished and writes the success hook's commit (nil: none) in
+// the same batch where the store applies batches in order (before it otherwise): the flow is replaced by a tombstone with a conditional write, so of
+// two concurrent final submissions only one finishes it, and the loser's commit is
+// undone. A flow that was never stored (a Start that ended at once) writes only the
+// commit.
+func (e *Engine) finish(ctx context.Context, f *Flow, commit *Commit) error {
+	if err := e.finishWrite(ctx, f, commit); err != nil {
+		commit.undo()
+		return err
+	}
+	if commit != nil && commit.Finish != nil {
+		if err := commit.Finish(ctx, commit.Ops); err != nil {
+			commit.undo()
+			return err
+		}
+	}
+	return nil
+}
+
+// finishWrite is finish's write: the tombstone alone with CAS, or after the commit's
+// ops, in their batch or after it, with their results recorded in commit.Ops.
+func (e *Engine) finishWrite(ctx context.Context, f *Flow, commit *Commit) error {
+	var ops []store.Op
+	if commit != nil {
+		ops = commit.Ops
+	}
+	if f.rev == 0 && len(ops) == 0 {
+		return nil
+	}
+	tomb := &Flow{ID: f.ID, rev: f.rev, Done: true, Journey: f.Journey, Version: f.Version, Realm: f.Realm, Expires: f.Expires}
+	if len(ops) == 0 {
+		return e.save(ctx, tomb, e.cfg.TombstoneTTL)
+	}
+	if f.rev > 0 && !store.BatchesInOrder(e.st) {
+		// On a store that may apply the flow's write while an op before it fails (a
+		// Redis Cluster: each node its share), the commit goes first, as a batch of its
+		// own, so that a failure leaves the flow unfinished and the step retryable.
+		if err := store.Do(ctx, e.st, ops); err != nil {
+			e.metrics.storeError()
+			return fmt.Errorf("save flow: %w", err)
+		}
+		return e.save(ctx, tomb, e.cfg.TombstoneTTL)
+	}
+	// The flow's write goes last: where a batch is applied in order, if it took effect
+	// so did the commit.
+	n := len(ops)
+	if f.rev > 0 {
+		ops = append(ops[:n:n], store.CASOp(flowKey(f.ID), tomb.marshal(), f.rev, e.cfg.TombstoneTTL))
+	}
+	err := store.Do(ctx, e.st, ops)
+	copy(commit.Ops, ops[:n]) // their results, for Finish
+	if err != nil {
+		e.metrics.storeError()
+		return fmt.Errorf("save flow: %w", err)
+	}
+	if f.rev == 0 {
+		return nil
+	}
+	switch err := ops[n].Err; {
+	case errors.Is(err, store.ErrConflict):
+		return ErrStepConflict
+	case err != nil:
+		return fmt.Errorf("save flow: %w", err)
+	}
+	return nil
 }
 
 func (e *Engine) save(ctx context.Context, f *Flow, ttl time.Duration) error {

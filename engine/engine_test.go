@@ -486,6 +486,20 @@ func TestStoreRoundTripsPerStep(t *testing.T) {
 	if ops := storeOps(); len(ops) != 2 || ops[0] != "Get "+flowKey(id) || ops[1] != "CAS "+flowKey(id) {
 		t.Fatalf("final Continue: %v, want the flow's read and the tombstone's conditional write", ops)
 	}
+	// A success hook's commit goes in the tombstone's batch: still two round trips.
+	res = step("Start (hooked)", 1, start)
+	id2 := res.FlowID
+	hook := OnSuccess(func(context.Context, *Result) (*Commit, error) {
+		return &Commit{Ops: []store.Op{store.CASOp("session:{s}", []byte("s"), 0, time.Minute),
+			store.PushOp("usersessions:{u}", []byte("h session:{s}"), time.Now().Add(time.Hour), 32, time.Now())}}, nil
+	})
+	step("Continue (finishes with a commit)", 2, func() (*Result, error) {
+		return h.eng.Continue(ctx, id2, "/", answer("ok"), nodes.Request{}, hook)
+	})
+	if ops := storeOps(); len(ops) != 2 || ops[0] != "Get "+flowKey(id2) ||
+		ops[1] != "Do CAS session:{s} Push usersessions:{u} CAS "+flowKey(id2) {
+		t.Fatalf("final Continue with a commit: %v, want the flow's read and one batch of the commit and the tombstone", ops)
+	}
 	// A replay of the last step is refused after one read.
 	h.ops.Reset()
 	if _, err := h.eng.Continue(ctx, id, "/", answer("ok"), nodes.Request{}); !errors.Is(err, ErrFlowNotFound) {
@@ -502,7 +516,7 @@ func TestSuccessHookFailureKeepsStep(t *testing.T) {
 	h := newHarness(t, simple)
 	ctx := context.Background()
 	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
-	failing := OnSuccess(func(context.Context, *Result) (func(), error) {
+	failing := OnSuccess(func(context.Context, *Result) (*Commit, error) {
 		return nil, fmt.Errorf("create session: %w", store.ErrUnavailable)
 	})
 	if _, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}, failing); !errors.Is(err, store.ErrUnavailable) {
@@ -512,7 +526,7 @@ func TestSuccessHookFailureKeepsStep(t *testing.T) {
 		t.Fatal("a login whose session failed was audited as a success")
 	}
 	created := 0
-	ok := OnSuccess(func(_ context.Context, r *Result) (func(), error) {
+	ok := OnSuccess(func(_ context.Context, r *Result) (*Commit, error) {
 		if r.Username != "ok" {
 			t.Errorf("hook saw user %q", r.Username)
 		}
@@ -534,22 +548,150 @@ func TestSuccessHookUndoneWhenRaceLost(t *testing.T) {
 func testSuccessHookUndoneWhenRaceLost(t *testing.T, h *harness) {
 	ctx := context.Background()
 	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
-	var created, undone atomic.Int32
-	hook := OnSuccess(func(context.Context, *Result) (func(), error) {
-		created.Add(1)
-		return func() { undone.Add(1) }, nil
-	})
+	var created, undone, finished atomic.Int32
+	// Each submission's hook writes a "session" of its own in the flow's final batch,
+	// on a key of another hash tag (another Cluster slot), and deletes it on Undo.
+	hook := func(i int) StepOption {
+		key := fmt.Sprintf("racesession:{%s-%d}", res.FlowID, i)
+		return OnSuccess(func(context.Context, *Result) (*Commit, error) {
+			created.Add(1)
+			return &Commit{
+				Ops: []store.Op{store.CASOp(key, []byte("s"), 0, time.Minute)},
+				Finish: func(_ context.Context, ops []store.Op) error {
+					if len(ops) != 1 || ops[0].Key != key || ops[0].Err != nil || ops[0].Rev != 1 {
+						t.Errorf("Finish saw %+v, want the hook's own op, written", ops)
+					}
+					finished.Add(1)
+					return nil
+				},
+				Undo: func() {
+					undone.Add(1)
+					if err := h.st.Delete(context.Background(), key); err != nil {
+						t.Error(err)
+					}
+				},
+			}, nil
+		})
+	}
 	var wg sync.WaitGroup
+	var wins atomic.Int32
 	for i := 0; i < 16; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}, hook)
+			r, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}, hook(i))
+			if err == nil && r.Status == Succeeded {
+				wins.Add(1)
+			} else if err != nil && !errors.Is(err, ErrStepConflict) && !errors.Is(err, ErrFlowNotFound) {
+				t.Errorf("losing submission: %v", err)
+			}
 		}()
 	}
 	wg.Wait()
-	if live := created.Load() - undone.Load(); live != 1 {
-		t.Fatalf("%d sessions created, %d undone: %d survive, want 1", created.Load(), undone.Load(), live)
+	if live := created.Load() - undone.Load(); live != 1 || wins.Load() != 1 || finished.Load() != 1 {
+		t.Fatalf("%d sessions created, %d undone, %d finished, %d successes: want exactly one of each to survive",
+			created.Load(), undone.Load(), finished.Load(), wins.Load())
+	}
+	stored := 0
+	for i := 0; i < 16; i++ {
+		if _, err := h.st.Get(ctx, fmt.Sprintf("racesession:{%s-%d}", res.FlowID, i)); err == nil {
+			stored++
+		}
+	}
+	if stored != 1 {
+		t.Fatalf("%d sessions left in the store, want 1", stored)
+	}
+}
+
+// unordered is a store whose batches, like a Redis Cluster's, are not applied in order.
+type unordered struct{ store.Store }
+
+func (u unordered) Do(ctx context.Context, ops []store.Op) error { return store.Do(ctx, u.Store, ops) }
+func (u unordered) BatchInOrder() bool                           { return false }
+
+// TestCommitBeforeTheFlowWhereBatchesAreUnordered: where a batch's ops may take effect
+// out of order (a Redis Cluster), the commit is written first and the flow's end after
+// it, so that a failed commit leaves the step retryable; where they are in order, one
+// batch (TestStoreRoundTripsPerStep).
+func TestCommitBeforeTheFlowWhereBatchesAreUnordered(t *testing.T) {
+	st, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	flaky := storetest.NewFlaky(unordered{st})
+	h := newHarnessOn(t, flaky, simple)
+	ctx := context.Background()
+	res, err := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var undone atomic.Int32
+	hook := func(down bool) StepOption {
+		return OnSuccess(func(context.Context, *Result) (*Commit, error) {
+			flaky.Down.Store(down)
+			return &Commit{Ops: []store.Op{store.CASOp("session:{u}", []byte("s"), 0, time.Minute)}, Undo: func() { undone.Add(1) }}, nil
+		})
+	}
+	if _, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}, hook(true)); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("commit during an outage: %v", err)
+	}
+	flaky.Down.Store(false)
+	h.ops.Reset()
+	r, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}, hook(false))
+	if err != nil || r.Status != Succeeded || undone.Load() != 1 {
+		t.Fatalf("retried step: %v, %v, %d undone; want a success after one undo", r, err, undone.Load())
+	}
+	var got []string
+	for _, op := range h.ops.Ops() {
+		got = append(got, op.Name+" "+op.Key)
+	}
+	want := []string{"Get " + flowKey(res.FlowID), "Do CAS session:{u}", "CAS " + flowKey(res.FlowID)}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("store calls %q, want %q", got, want)
+	}
+}
+
+// TestSuccessCommitFailures: a batch that fails (the store is down) undoes the commit
+// and leaves the step to be retried; a Finish that fails undoes the commit and fails
+// the step, the flow being finished.
+func TestSuccessCommitFailures(t *testing.T) {
+	st, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	flaky := storetest.NewFlaky(st)
+	h := newHarnessOn(t, flaky, simple)
+	ctx := context.Background()
+	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+	var undone atomic.Int32
+	hook := func(down bool, finishErr error) StepOption {
+		return OnSuccess(func(context.Context, *Result) (*Commit, error) {
+			flaky.Down.Store(down) // the hook's own reads went through; the batch fails
+			return &Commit{
+				Ops:    []store.Op{store.CASOp("sess:{x}", []byte("s"), 0, time.Minute)},
+				Finish: func(context.Context, []store.Op) error { return finishErr },
+				Undo:   func() { undone.Add(1) },
+			}, nil
+		})
+	}
+	if _, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}, hook(true, nil)); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("commit during an outage: %v, want ErrUnavailable", err)
+	}
+	flaky.Down.Store(false)
+	if undone.Load() != 1 || h.rec.Count(audit.LoginSuccess) != 0 {
+		t.Fatalf("after the outage: %d undone, %d successes audited; want 1, 0", undone.Load(), h.rec.Count(audit.LoginSuccess))
+	}
+	boom := errors.New("quota: end oldest session: boom")
+	if _, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}, hook(false, boom)); !errors.Is(err, boom) {
+		t.Fatalf("retried step whose Finish fails: %v, want %v", err, boom)
+	}
+	if undone.Load() != 2 || h.rec.Count(audit.LoginSuccess) != 0 {
+		t.Fatalf("after Finish failed: %d undone, %d successes audited; want 2, 0", undone.Load(), h.rec.Count(audit.LoginSuccess))
+	}
+	if _, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}); !errors.Is(err, ErrFlowNotFound) {
+		t.Fatalf("the flow whose commit finished: %v, want ErrFlowNotFound", err)
 	}
 }
 

@@ -354,6 +354,11 @@ func encode(u *User) ([]byte, error) {
 // load reads a user and its revision. realm is normalised.
 func (s *Store) load(ctx context.Context, op, realm, username string) (*User, uint64, error) {
 	it, err := s.st.Get(ctx, userKey(realm, username))
+	return loaded(op, realm, username, it, err)
+}
+
+// loaded is load's decoding of the read's result it, err.
+func loaded(op, realm, username string, it store.Item, err error) (*User, uint64, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, 0, fmt.Errorf("identity: %s user %q in realm %s: %w", op, username, realm, ErrNotFound)
 	}
@@ -688,6 +693,25 @@ func mergeNames(cur, names []string, setCase bool) ([]string, bool) {
 // replaced by a fresh argon2id hash with the Store's costs. That is best effort: a
 // failure is logged and the login still succeeds.
 func (s *Store) Authenticate(ctx context.Context, realm, username, password string) (*User, error) {
+	return s.AuthenticateRead(ctx, realm, username, password, nil)
+}
+
+// UserRead returns the store read Authenticate starts with, for a caller that runs it
+// in a batch of its own (the guessing defence's, see nodes.CheckSecretWith) and hands
+// it to AuthenticateRead. ok is false for a realm or name that cannot exist, which
+// Authenticate refuses without reading.
+func (s *Store) UserRead(realm, username string) (read store.Op, ok bool) {
+	r, err := normalizeRealm(realm)
+	if err != nil || validateUsername(username) != nil {
+		return store.Op{}, false
+	}
+	return store.GetOp(userKey(r, username)), true
+}
+
+// AuthenticateRead is Authenticate starting from read, a UserRead of the same realm and
+// name already run (nil: Authenticate reads the user itself). The time it pads a wrong
+// answer to starts after the read either way.
+func (s *Store) AuthenticateRead(ctx context.Context, realm, username, password string, read *store.Op) (*User, error) {
 	// Reading and decoding a user takes longer than missing one, so the padding covers
 	// the whole lookup, not only the hashing.
 	deadline := time.Now().Add(s.verifyTarget())
@@ -702,7 +726,15 @@ func (s *Store) Authenticate(ctx context.Context, realm, username, password stri
 	if password == "" || validateUsername(username) != nil {
 		return fail(ErrInvalidCredentials)
 	}
-	u, _, err := s.load(ctx, "authenticate", r, username)
+	var u *User
+	if read != nil {
+		if read.Kind != store.OpGet || read.Key != userKey(r, username) {
+			return nil, fmt.Errorf("identity: authenticate user %q in realm %s: the read given is not of this user", username, r)
+		}
+		u, _, err = loaded("authenticate", r, username, read.Item, read.Err)
+	} else {
+		u, _, err = s.load(ctx, "authenticate", r, username)
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
 		if _, err := s.verify(ctx, s.dummy, password, deadline); err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/store"
 )
 
 // GuardOf returns the Guard a node is built with, or nil when the Build has no Deps (a
@@ -28,11 +30,39 @@ func GuardOf(b *Build) Guard {
 // check is returned and the node fails closed; check reports a secret that was right
 // but does not let the user in (a locked account) as true, since it was no guess.
 func CheckSecret(ctx *Context, g Guard, au *audit.Logger, user string, refused func(context.Context) error, check func() (bool, error)) (bool, error) {
+	return CheckSecretWith(ctx, g, au, user, refused, nil, func(bool) (bool, error) { return check() })
+}
+
+// BatchGuard is a Guard that counts an attempt in one store batch and can carry the
+// caller's own reads in it, so that the read of the account whose secret is checked
+// costs no round trip of its own.
+type BatchGuard interface {
+	Guard
+	// AllowWith is Allow that also runs reads, store ops on keys of their own, in its
+	// batch, and records their results in them, whatever it decides.
+	AllowWith(ctx context.Context, realm, user, clientIP string, reads []store.Op) (retryAfter time.Duration, err error)
+}
+
+// CheckSecretWith is CheckSecret for a check that starts with store reads (the
+// account): when g is a BatchGuard, reads run in the batch that counts the attempt and
+// check is told so (ran true) and uses their results; otherwise check gets ran false
+// and reads for itself.
+func CheckSecretWith(ctx *Context, g Guard, au *audit.Logger, user string, refused func(context.Context) error, reads []store.Op, check func(ran bool) (bool, error)) (bool, error) {
 	if g == nil {
-		return check()
+		return check(false)
 	}
 	ip := ctx.Request.ClientIP
-	wait, err := g.Allow(ctx.Ctx, ctx.Realm, user, ip)
+	var (
+		wait time.Duration
+		err  error
+		ran  bool
+	)
+	if bg, ok := g.(BatchGuard); ok && len(reads) > 0 {
+		wait, err = bg.AllowWith(ctx.Ctx, ctx.Realm, user, ip, reads)
+		ran = err == nil
+	} else {
+		wait, err = g.Allow(ctx.Ctx, ctx.Realm, user, ip)
+	}
 	if err != nil {
 		return false, fmt.Errorf("guessing defence: %w", err)
 	}
@@ -47,7 +77,7 @@ func CheckSecret(ctx *Context, g Guard, au *audit.Logger, user string, refused f
 		}
 		return false, nil
 	}
-	ok, err := check()
+	ok, err := check(ran)
 	if err != nil {
 		return false, err
 	}

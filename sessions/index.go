@@ -18,9 +18,49 @@ const MaxPerUser = 32
 // indexEntry is one session in a user's index: its handle, the store key of its record
 // (the token's hash, never the token), and when it ends at the latest.
 type indexEntry struct {
-	Handle string `json:"h"`
-	Key    string `json:"k"`
-	MaxEnd int64  `json:"e"` // unix milliseconds
+	Handle string
+	Key    string
+	MaxEnd int64 // unix milliseconds
+}
+
+// A user's index is a store bounded list (store.OpPush adds to it without a read): each
+// entry expires at its session's MaxEnd, and its member is the handle, a space and the
+// record's key, neither of which holds a space or a newline (hex, and "session:{hex}").
+
+// member is e as a bounded list member.
+func (e indexEntry) member() []byte {
+	return []byte(e.Handle + " " + e.Key)
+}
+
+// parseMember reads a member that member wrote.
+func parseMember(m []byte) (indexEntry, bool) {
+	h, k, ok := strings.Cut(string(m), " ")
+	return indexEntry{Handle: h, Key: k}, ok && h != "" && k != ""
+}
+
+func encodeIndex(list []indexEntry) []byte {
+	entries := make([]store.ListEntry, len(list))
+	for i, e := range list {
+		entries[i] = store.ListEntry{Expires: e.MaxEnd, Member: e.member()}
+	}
+	return store.EncodeList(entries)
+}
+
+func decodeIndex(data []byte) ([]indexEntry, error) {
+	entries, err := store.DecodeList(data)
+	if err != nil {
+		return nil, err
+	}
+	list := make([]indexEntry, 0, len(entries))
+	for _, le := range entries {
+		e, ok := parseMember(le.Member)
+		if !ok {
+			return nil, fmt.Errorf("session index entry %q is not a handle and a key", le.Member)
+		}
+		e.MaxEnd = le.Expires
+		list = append(list, e)
+	}
+	return list, nil
 }
 
 // indexKey is the key of a user's session index. User names are compared without case,
@@ -32,10 +72,7 @@ func indexKey(realm, user string) string {
 // updateIndex applies change to the user's index through store.Update, pruning entries
 // past their maximum lifetime first, and returns what change removed. A change that
 // removes nothing and adds nothing writes nothing.
-//
-// read, if not nil, is a Get of the index already run (in a batch with the session's
-// creation), from which the first attempt starts.
-func (m *Manager) updateIndex(ctx context.Context, realm, user string, read *store.Op, change func([]indexEntry) (keep, removed []indexEntry)) ([]indexEntry, error) {
+func (m *Manager) updateIndex(ctx context.Context, realm, user string, change func([]indexEntry) (keep, removed []indexEntry)) ([]indexEntry, error) {
 	var removed []indexEntry
 	fn := func(cur []byte, exists bool) ([]byte, time.Duration, error) {
 		var list []indexEntry
@@ -69,34 +106,10 @@ func (m *Manager) updateIndex(ctx context.Context, realm, user string, read *sto
 		}
 		return encodeIndex(keep), ttl, nil
 	}
-	var err error
-	if read != nil {
-		_, err = store.UpdateRead(ctx, m.st, indexKey(realm, user), read, fn)
-	} else {
-		_, err = store.Update(ctx, m.st, indexKey(realm, user), fn)
-	}
-	if err != nil {
+	if _, err := store.Update(ctx, m.st, indexKey(realm, user), fn); err != nil {
 		return nil, fmt.Errorf("session index: %w", err)
 	}
 	return removed, nil
-}
-
-// index adds s to its user's index, starting from read (see updateIndex), and ends the
-// oldest sessions past MaxPerUser.
-func (m *Manager) index(ctx context.Context, token string, s *Session, read *store.Op) error {
-	removed, err := m.updateIndex(ctx, s.Realm, s.Username, read, func(list []indexEntry) ([]indexEntry, []indexEntry) {
-		list = append(list, indexEntry{Handle: s.Handle, Key: key(token), MaxEnd: s.MaxEnd.UnixMilli()})
-		if len(list) <= MaxPerUser {
-			return list, nil
-		}
-		// Entries are appended in login order, so the oldest are first.
-		n := len(list) - MaxPerUser
-		return list[n:], list[:n]
-	})
-	if err != nil {
-		return err
-	}
-	return m.drop(ctx, removed)
 }
 
 // drop deletes the sessions of entries, all in one batch.
@@ -152,7 +165,7 @@ func (m *Manager) List(ctx context.Context, realm, user string) ([]Session, erro
 // keeps none) and returns how many it ended: after a password or factor change every
 // other session ends, and on a lock all of them.
 func (m *Manager) EndAll(ctx context.Context, realm, user, keep string) (int, error) {
-	removed, err := m.updateIndex(ctx, realm, user, nil, func(list []indexEntry) ([]indexEntry, []indexEntry) {
+	removed, err := m.updateIndex(ctx, realm, user, func(list []indexEntry) ([]indexEntry, []indexEntry) {
 		var kept, gone []indexEntry
 		for _, e := range list {
 			if keep != "" && e.Handle == keep {
@@ -176,7 +189,7 @@ func (m *Manager) End(ctx context.Context, realm, user, handle string) (bool, er
 	if handle == "" {
 		return false, nil
 	}
-	removed, err := m.updateIndex(ctx, realm, user, nil, func(list []indexEntry) ([]indexEntry, []indexEntry) {
+	removed, err := m.updateIndex(ctx, realm, user, func(list []indexEntry) ([]indexEntry, []indexEntry) {
 		for i, e := range list {
 			if e.Handle == handle {
 				return append(list[:i:i], list[i+1:]...), list[i : i+1]

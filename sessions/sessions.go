@@ -109,8 +109,45 @@ func (m *Manager) Create(ctx context.Context, username, realm, journey string, p
 	return m.Grant(ctx, Grant{Username: username, Realm: realm, Journey: journey, Props: props})
 }
 
-// Grant starts a session as g describes and returns its token.
+// Grant starts a session as g describes and returns its token: one store round trip
+// (the session and its index entry in one batch, see Prepare), and one more to end the
+// user's oldest session once they have MaxPerUser.
 func (m *Manager) Grant(ctx context.Context, g Grant) (string, *Session, error) {
+	p, err := m.Prepare(g)
+	if err != nil {
+		return "", nil, err
+	}
+	ops := p.Ops()
+	if err := store.Do(ctx, m.st, ops); err != nil {
+		p.Undo(ctx)
+		return "", nil, fmt.Errorf("create session: %w", err)
+	}
+	if err := p.Finish(ctx, ops); err != nil {
+		p.Undo(ctx)
+		return "", nil, err
+	}
+	return p.Token, p.Session, nil
+}
+
+// Pending is a session Prepare made but did not write: its token, its record, and the
+// store ops that write it, which the caller sends in a batch of its own (the engine's
+// final write of the login's flow), then hands to Finish.
+type Pending struct {
+	// Token is the new session's token, for the client only.
+	Token string
+	// Session is the new session.
+	Session *Session
+
+	m   *Manager
+	ops [2]store.Op
+}
+
+// Prepare builds a session as g describes, and the two store ops that start it: the
+// session's record, created with a compare-and-swap at revision 0, and its entry in the
+// user's index, added with store.OpPush, which prunes the index's expired entries and
+// drops the oldest past MaxPerUser in the same call. Neither needs a read first, so a
+// session costs its caller no round trip of its own.
+func (m *Manager) Prepare(g Grant) (*Pending, error) {
 	token := newToken()
 	h := make([]byte, 8)
 	rand.Read(h)
@@ -122,29 +159,56 @@ func (m *Manager) Grant(ctx context.Context, g Grant) (string, *Session, error) 
 		IdleFor: min(max(g.IdleTimeout, 0), m.cfg.MaxLifetime), LifeFor: min(max(g.MaxLifetime, 0), m.cfg.MaxLifetime),
 	}
 	s.IdleEnd, s.MaxEnd = now.Add(m.idle(s)), now.Add(m.life(s))
-	// One batch writes the session and reads the user's index, which index then
-	// updates from that read: a login's session costs two store round trips.
 	b, err := encode(s)
 	if err != nil {
-		return "", nil, fmt.Errorf("create session: encode: %w", err)
+		return nil, fmt.Errorf("create session: encode: %w", err)
 	}
 	ttl := m.ttl(s)
 	if ttl <= 0 {
-		return "", nil, fmt.Errorf("create session: %w", ErrInvalid)
+		return nil, fmt.Errorf("create session: %w", ErrInvalid)
 	}
-	ops := []store.Op{store.CASOp(key(token), b, 0, ttl), store.GetOp(indexKey(s.Realm, s.Username))}
-	if err := store.Do(ctx, m.st, ops); err != nil {
-		return "", nil, fmt.Errorf("create session: %w", err)
+	k := key(token)
+	entry := indexEntry{Handle: s.Handle, Key: k, MaxEnd: s.MaxEnd.UnixMilli()}
+	return &Pending{Token: token, Session: s, m: m, ops: [2]store.Op{
+		store.CASOp(k, b, 0, ttl),
+		store.PushOp(indexKey(s.Realm, s.Username), entry.member(), s.MaxEnd, MaxPerUser, now),
+	}}, nil
+}
+
+// Ops returns the store ops that start the session, to run in one batch (store.Do),
+// each on a key of its own.
+func (p *Pending) Ops() []store.Op {
+	ops := p.ops
+	return ops[:]
+}
+
+// Finish checks the results of Ops once they ran (ops as Do left them) and ends the
+// sessions the index dropped past MaxPerUser, in one batch. An error means the session
+// must not be handed out: the caller undoes it.
+func (p *Pending) Finish(ctx context.Context, ops []store.Op) error {
+	if len(ops) != 2 || ops[0].Kind != store.OpCAS || ops[1].Kind != store.OpPush {
+		return errors.New("create session: finish called without the session's ops")
 	}
 	if err := ops[0].Err; err != nil { // a token drawn twice: 256 random bits make it never happen
-		return "", nil, fmt.Errorf("create session: %w", err)
+		return fmt.Errorf("create session: %w", err)
 	}
-	if err := m.index(ctx, token, s, &ops[1]); err != nil {
-		// A session no index knows of could not be ended with the user's others: undo it.
-		_ = m.st.Delete(context.WithoutCancel(ctx), key(token))
-		return "", nil, fmt.Errorf("create session: %w", err)
+	removed := make([]indexEntry, 0, len(ops[1].Dropped))
+	for _, m := range ops[1].Dropped {
+		if e, ok := parseMember(m); ok {
+			removed = append(removed, e)
+		}
 	}
-	return token, s, nil
+	if err := p.m.drop(ctx, removed); err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	return nil
+}
+
+// Undo ends the session again, when the batch that started it failed or the login it
+// was for lost a race: a session no one holds the token of must not stay live. Its
+// index entry stays until it expires; List skips it.
+func (p *Pending) Undo(ctx context.Context) {
+	_ = p.m.st.Delete(context.WithoutCancel(ctx), key(p.Token))
 }
 
 // idle is s's idle timeout.
@@ -274,7 +338,7 @@ func (m *Manager) Renew(ctx context.Context, token string) (string, *Session, er
 		return "", nil, fmt.Errorf("renew session: %w", err)
 	}
 	oldKey, newKey := key(token), key(fresh)
-	_, err = m.updateIndex(ctx, s.Realm, s.Username, nil, func(list []indexEntry) ([]indexEntry, []indexEntry) {
+	_, err = m.updateIndex(ctx, s.Realm, s.Username, func(list []indexEntry) ([]indexEntry, []indexEntry) {
 		// The old entry is reported removed (its record is gone already), so the
 		// index is written even though its length stays.
 		keep := make([]indexEntry, 0, len(list)+1)

@@ -243,9 +243,9 @@ func TestEndAllWithoutChangeWritesNothing(t *testing.T) {
 	}
 }
 
-// TestGrantStoreCalls pins a login's session cost: one batch writing the session and
-// reading the index, one CAS of the index, and one batch ending the oldest sessions
-// once the user has MaxPerUser.
+// TestGrantStoreCalls pins a login's session cost: one batch creating the session and
+// pushing its entry onto the user's index (no read, no compare-and-swap loop), and one
+// batch ending the oldest sessions once the user has MaxPerUser.
 func TestGrantStoreCalls(t *testing.T) {
 	st, err := embedded.Open(embedded.Options{})
 	if err != nil {
@@ -267,12 +267,15 @@ func TestGrantStoreCalls(t *testing.T) {
 		if _, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/", Journey: "login"}); err != nil {
 			t.Fatal(err)
 		}
-		want := "Do CAS"
+		want := "Do"
 		if i >= MaxPerUser {
-			want = "Do CAS Do"
+			want = "Do Do"
 		}
 		if got := strings.Join(names(), " "); got != want {
 			t.Errorf("grant %d: store calls %q, want %q", i+1, got, want)
+		}
+		if first := counted.Ops()[0].Key; !strings.HasPrefix(first, "CAS session:{") || !strings.Contains(first, " Push "+indexKey("/", "alice")) {
+			t.Errorf("grant %d: first batch %q, want the session's CAS and the index's Push", i+1, first)
 		}
 	}
 	if list, err := m.List(ctx, "/", "alice"); err != nil || len(list) != MaxPerUser {

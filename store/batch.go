@@ -10,7 +10,7 @@ import (
 // OpKind names what one Op of a batch does.
 type OpKind uint8
 
-// The kinds of Op, one per single-key method of Store.
+// The kinds of Op: one per single-key method of Store, and OpPush.
 const (
 	// OpGet is Get: it fills Item, or sets Err to an error wrapping ErrNotFound.
 	OpGet OpKind = iota + 1
@@ -23,6 +23,11 @@ const (
 	OpDelete
 	// OpIncr is Incr by Delta (0 reads the counter): it fills N.
 	OpIncr
+	// OpPush adds Value, expiring at Expires, to the bounded list at Key, keeping at
+	// most Bound entries (see Push and PushOp): it fills Rev with the list's new
+	// revision and Dropped with the members the bound pushed out. It has no
+	// single-key method: a Store that is not a Batcher runs it as an Update.
+	OpPush
 )
 
 // String returns the kind's method name.
@@ -38,18 +43,20 @@ func (k OpKind) String() string {
 		return "Delete"
 	case OpIncr:
 		return "Incr"
+	case OpPush:
+		return "Push"
 	}
 	return fmt.Sprintf("OpKind(%d)", uint8(k))
 }
 
 // Op is one operation of a batch (see Do): its input, and after Do its result. Build it
-// with GetOp, SetOp, CASOp, DeleteOp or IncrOp.
+// with GetOp, SetOp, CASOp, DeleteOp, IncrOp or PushOp.
 type Op struct {
 	// Kind is what the operation does.
 	Kind OpKind
 	// Key is the key it works on.
 	Key string
-	// Value is what OpSet and OpCAS write.
+	// Value is what OpSet and OpCAS write, and the member OpPush adds.
 	Value []byte
 	// Rev is the revision OpCAS expects (0: the key must not exist); after Do, the new
 	// revision written by OpSet or OpCAS.
@@ -58,11 +65,18 @@ type Op struct {
 	Delta int64
 	// TTL is the expiry OpSet, OpCAS and a creating OpIncr give the key (0: none).
 	TTL time.Duration
+	// Expires is when the member OpPush adds expires, Now the caller's clock against
+	// which the list's entries expire, and Bound how many entries the list keeps.
+	Expires, Now time.Time
+	Bound        int
 
 	// Item is what OpGet read.
 	Item Item
 	// N is the counter's value after OpIncr.
 	N int64
+	// Dropped are the members OpPush removed to keep the list within its bound,
+	// oldest first.
+	Dropped [][]byte
 	// Err is the operation's own outcome: nil, an error wrapping ErrNotFound (OpGet) or
 	// ErrConflict (OpCAS). Failures of the store are Do's error instead.
 	Err error
@@ -147,6 +161,14 @@ func DoOne(ctx context.Context, st Store, op *Op) error {
 		err = st.Delete(ctx, op.Key)
 	case OpIncr:
 		op.N, err = st.Incr(ctx, op.Key, op.Delta, op.TTL)
+	case OpPush:
+		var dropped [][]byte
+		op.Rev, err = Update(ctx, st, op.Key, func(cur []byte, _ bool) ([]byte, time.Duration, error) {
+			next, d, ttl := Push(cur, ListEntry{Expires: op.Expires.UnixMilli(), Member: op.Value}, op.Bound, op.Now)
+			dropped = d
+			return next, ttl, nil
+		})
+		op.Dropped = dropped
 	}
 	if (op.Kind == OpGet && errors.Is(err, ErrNotFound)) || (op.Kind == OpCAS && errors.Is(err, ErrConflict)) {
 		op.Err, err = err, nil
@@ -164,8 +186,17 @@ func checkOps(ops []Op) error {
 	seen := make(map[slot]bool, len(ops))
 	for i := range ops {
 		op := &ops[i]
-		if op.Kind < OpGet || op.Kind > OpIncr {
+		if op.Kind < OpGet || op.Kind > OpPush {
 			return fmt.Errorf("store: batch op %d: unknown kind %d", i, op.Kind)
+		}
+		if op.Kind == OpPush {
+			if err := CheckMember(op.Value); err != nil {
+				return fmt.Errorf("store: batch op %d (%s %q): %w", i, op.Kind, op.Key, err)
+			}
+			if op.Bound < 1 {
+				return fmt.Errorf("store: batch op %d (%s %q): bound %d, want at least 1", i, op.Kind, op.Key, op.Bound)
+			}
+			op.Dropped = nil
 		}
 		if err := ValidateTTL(op.TTL); err != nil {
 			return fmt.Errorf("store: batch op %d (%s %q): %w", i, op.Kind, op.Key, err)
@@ -178,4 +209,26 @@ func checkOps(ops []Op) error {
 		op.Err = nil
 	}
 	return nil
+}
+
+// InOrder is implemented by a Batcher that says whether it applies the ops of a batch in
+// their order, so that when an op took effect every op before it did too, whatever Do
+// returns: one Redis server reading one pipeline, or the embedded store under its lock.
+// A Redis Cluster, which sends each node its share at once, does not.
+type InOrder interface {
+	// BatchInOrder reports whether batches are applied in order.
+	BatchInOrder() bool
+}
+
+// BatchesInOrder reports whether st applies a batch's ops in order (see InOrder). A
+// Store that is not a Batcher does: Do runs its ops one by one and stops at the first
+// failure. A Batcher that does not implement InOrder is taken not to. A caller that
+// needs "if the last op took effect, so did the others" (the engine's final write after a
+// session's) batches only where this is true.
+func BatchesInOrder(st Store) bool {
+	if o, ok := st.(InOrder); ok {
+		return o.BatchInOrder()
+	}
+	_, batches := st.(Batcher)
+	return !batches
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/embedded"
+	"github.com/arbor-auth/arbor/store/storetest"
 )
 
 // rivalStore is a store whose every CAS loses to an imaginary rival writer, or fails
@@ -86,5 +87,51 @@ func TestUpdateStopsWaitingOnCancel(t *testing.T) {
 	}
 	if n := st.cas.Load(); n != 3 {
 		t.Errorf("CAS ran %d times, want 3 (it stops at the first wait after cancel)", n)
+	}
+}
+
+// unbatched hides a store's Batcher, so that store.Do falls back to one call per op.
+type unbatched struct{ store.Store }
+
+// TestConformanceWithoutBatcher runs the conformance suite through store.Do's fallback
+// (DoOne), which a store wrapper that does not batch gets: every op kind, OpPush's
+// Update loop included, must keep its contract there too.
+func TestConformanceWithoutBatcher(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		st, err := embedded.Open(embedded.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return unbatched{st}
+	})
+}
+
+// batchingOnly is a Batcher that does not say whether it applies batches in order.
+type batchingOnly struct{ store.Store }
+
+func (b batchingOnly) Do(ctx context.Context, ops []store.Op) error {
+	return store.Do(ctx, b.Store, ops)
+}
+
+func TestBatchesInOrder(t *testing.T) {
+	st, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, tc := range []struct {
+		name string
+		st   store.Store
+		want bool
+	}{
+		{"embedded: one lock", st, true},
+		{"no Batcher: one op after another", unbatched{st}, true},
+		{"a Batcher that does not say", batchingOnly{st}, false},
+		{"counting wrapper of the embedded store", storetest.NewCounting(st), true},
+		{"counting wrapper of a Batcher that does not say", storetest.NewCounting(batchingOnly{st}), false},
+	} {
+		if got := store.BatchesInOrder(tc.st); got != tc.want {
+			t.Errorf("%s: BatchesInOrder = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

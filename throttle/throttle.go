@@ -293,6 +293,15 @@ func untilTTL(now, at time.Time) time.Duration { return max(at.Sub(now), 0) + ti
 // errs on the safe side). Past a scope's free failures, the right to try is claimed
 // with a compare-and-swap of its deadline, one more call per such scope.
 func (t *Throttle) Allow(ctx context.Context, realm, user, clientIP string) (time.Duration, error) {
+	return t.AllowWith(ctx, realm, user, clientIP, nil)
+}
+
+var _ nodes.BatchGuard = (*Throttle)(nil)
+
+// AllowWith is Allow that runs reads, the caller's own ops on keys of their own (the
+// account whose secret is checked), in its batch (nodes.BatchGuard): a password check
+// then costs no round trip before the hash.
+func (t *Throttle) AllowWith(ctx context.Context, realm, user, clientIP string, reads []store.Op) (time.Duration, error) {
 	now := t.now()
 	scopes := t.scopes(realm, user, clientIP)
 	pair := scopes[1]
@@ -308,13 +317,17 @@ func (t *Throttle) Allow(ctx context.Context, realm, user, clientIP string) (tim
 		at[i] = len(ops)
 		ops = append(ops, store.GetOp(untilKey(s)), store.IncrOp(countKey(s, w), 1, t.counterTTL()))
 	}
+	mark := len(ops)
 	ops = append(ops, store.GetOp(knownKey(pair)))
-	if err := store.Do(ctx, t.st, ops); err != nil {
+	ops = append(ops, reads...)
+	err := store.Do(ctx, t.st, ops)
+	copy(reads, ops[mark+1:])
+	if err != nil {
 		// Which counts were taken is unknown; one left behind errs on the safe side.
 		return 0, fmt.Errorf("throttle: count the attempt: %w", err)
 	}
 	// An address the user signed in from is exempt from the account-wide scope.
-	known := ops[len(ops)-1].Err == nil
+	known := ops[mark].Err == nil
 	undo := func() {
 		back := make([]store.Op, 0, len(scopes))
 		for _, s := range scopes {

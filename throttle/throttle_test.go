@@ -441,3 +441,44 @@ func TestStoreCallsPerAttempt(t *testing.T) {
 		}
 	}
 }
+
+// TestAllowWithCarriesReads: the caller's reads go in the batch that counts the
+// attempt, allowed or refused, with their results recorded in them, and change nothing
+// of what Allow decides.
+func TestAllowWithCarriesReads(t *testing.T) {
+	backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+		e := newEnv(throttle.Config{})
+		ctx := context.Background()
+		if _, err := e.st.Set(ctx, "user:{/}:alice", []byte("account"), 0); err != nil {
+			t.Fatal(err)
+		}
+		read := func() (time.Duration, []store.Op) {
+			t.Helper()
+			reads := []store.Op{store.GetOp("user:{/}:alice"), store.GetOp("user:{/}:nobody")}
+			wait, err := e.th.AllowWith(ctx, "/", "alice", attacker, reads)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(reads[0].Item.Value) != "account" || reads[0].Err != nil || !errors.Is(reads[1].Err, store.ErrNotFound) {
+				t.Fatalf("reads after AllowWith: %+v", reads)
+			}
+			return wait, reads
+		}
+		for i := range 5 {
+			wait, _ := read()
+			if wait != 0 {
+				t.Fatalf("free attempt %d refused (wait %v)", i+1, wait)
+			}
+			if err := e.th.Failed(ctx, "/", "alice", attacker); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Refused now, as Allow would be, and the reads still ran.
+		if wait, _ := read(); wait <= 0 {
+			t.Fatal("the sixth guess in a row was allowed")
+		}
+		if wait := e.guess(t, "alice", attacker); wait <= 0 {
+			t.Fatal("Allow disagrees with AllowWith")
+		}
+	})
+}

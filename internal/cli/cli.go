@@ -125,6 +125,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stderr)
+	defer app.StartGCFloor(uint64(cfg.GCHeapFloorMiB)<<20, log)()
 	a, err := app.New(ctx, cfg, log, app.WithCaseRunner(journeytest.AdminRunner(journeytest.Options{Config: cfg.ConfigFile})))
 	if err != nil {
 		fmt.Fprintln(stderr, "arbor serve:", err)

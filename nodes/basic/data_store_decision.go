@@ -6,6 +6,7 @@ import (
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/store"
 )
 
 // KeyAuthenticatedUser is the shared-state key where data_store_decision records the
@@ -74,8 +75,17 @@ func (n *dataStoreDecision) Process(ctx *nodes.Context) (nodes.Action, error) {
 	var authErr error
 	// A refused attempt waits as long as a verification takes and answers as a wrong
 	// password, so neither the answer nor its timing tells the two apart.
-	right, err := nodes.CheckSecret(ctx, n.guard, n.audit, ctx.Username(), n.users.WaitVerifyTime, func() (bool, error) {
-		u, authErr = n.users.Authenticate(ctx.Ctx, ctx.Realm, ctx.Username(), password)
+	// The account is read in the batch that counts the attempt, when the guard can.
+	var reads []store.Op
+	if read, ok := n.users.UserRead(ctx.Realm, ctx.Username()); ok {
+		reads = []store.Op{read}
+	}
+	right, err := nodes.CheckSecretWith(ctx, n.guard, n.audit, ctx.Username(), n.users.WaitVerifyTime, reads, func(ran bool) (bool, error) {
+		var read *store.Op
+		if ran {
+			read = &reads[0]
+		}
+		u, authErr = n.users.AuthenticateRead(ctx.Ctx, ctx.Realm, ctx.Username(), password, read)
 		switch {
 		case authErr == nil, errors.Is(authErr, identity.ErrLocked):
 			return true, nil // the right password, even to a locked account: no guess

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/nodes/basic"
 	"github.com/arbor-auth/arbor/store"
+	"github.com/arbor-auth/arbor/store/storetest"
 	"github.com/arbor-auth/arbor/throttle"
 )
 
@@ -240,5 +242,42 @@ func TestDataStoreDecisionRefusalTakesAsLongAsACheck(t *testing.T) {
 	}
 	if f.rec.Count(audit.ThrottleRefused) != 1 {
 		t.Errorf("%d refusals, want the second attempt refused", f.rec.Count(audit.ThrottleRefused))
+	}
+}
+
+// TestDataStoreDecisionReadsUserWithTheGuard: with a guard that batches (the throttle),
+// the account is read in the batch that counts the attempt, not in a round trip of its
+// own, for a known user and an unknown one alike.
+func TestDataStoreDecisionReadsUserWithTheGuard(t *testing.T) {
+	f := newFixture(t)
+	counted := storetest.NewCounting(f.st)
+	f.users = identity.New(counted, identity.Options{Params: identity.Params{MemoryKiB: 8, Iterations: 1, Parallelism: 1}, Logger: discard()})
+	f.deps.Users, f.deps.Store = f.users, counted
+	th, err := throttle.New(counted, throttle.Config{}, func() time.Time { return testNow }, f.deps.Audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.deps.Guard = th
+	f.addUser(t, "alice", "right")
+	n := f.mustBuild(t, "data_store_decision", "")
+	for _, tc := range []struct{ user, pw, outcome string }{
+		{"alice", "right", "true"}, {"alice", "wrong", "false"}, {"nobody", "right", "false"},
+	} {
+		counted.Reset()
+		ctx := newCtx()
+		ctx.Shared["username"] = tc.user
+		ctx.Transient["password"] = tc.pw
+		if act := run(t, n, ctx); act.Outcome != tc.outcome {
+			t.Fatalf("%s/%s: %+v, want %s", tc.user, tc.pw, act, tc.outcome)
+		}
+		ops := counted.Ops()
+		if len(ops) == 0 || ops[0].Name != "Do" || !strings.HasSuffix(ops[0].Key, "Get user:{/}:"+tc.user) {
+			t.Fatalf("%s/%s: first store call %v, want the guard's batch carrying the user's read", tc.user, tc.pw, ops)
+		}
+		for _, op := range ops {
+			if op.Name == "Get" && strings.HasPrefix(op.Key, "user:") {
+				t.Errorf("%s/%s: the user was read on its own: %v", tc.user, tc.pw, ops)
+			}
+		}
 	}
 }

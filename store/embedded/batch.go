@@ -36,7 +36,10 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 	now := s.now()
 	nowNano := now.UnixNano()
 	var (
-		writes  []pending
+		// Room for the writes of the batches Arbor makes (a login's are at most four) on
+		// the stack, without an allocation per batch.
+		room    [4]pending
+		writes  = room[:0]
 		rec     = s.recBuf[:0]
 		durable bool
 	)
@@ -46,7 +49,7 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 		case store.OpGet:
 			e, ok := s.liveValueLocked(op.Key, nowNano)
 			if !ok {
-				op.Err = fmt.Errorf("embedded get %q: %w", op.Key, store.ErrNotFound)
+				op.Err = &notFoundError{op: "get", key: op.Key}
 				continue
 			}
 			op.Item = store.Item{Value: clone(e.value), Rev: e.rev}
@@ -57,8 +60,16 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 				op.Err = fmt.Errorf("embedded cas %q at revision %d: %w", op.Key, op.Rev, store.ErrConflict)
 				continue
 			}
-			e := entry{value: clone(op.Value), rev: old.rev + 1, exp: expiry(now, op.TTL)}
+			// The table copies the value into its arena when the write is applied.
+			e := entry{value: op.Value, rev: old.rev + 1, exp: expiry(now, op.TTL)}
 			op.Rev = e.rev
+			rec = appendSet(rec, op.Key, e)
+			writes = append(writes, pending{key: op.Key, e: e})
+		case store.OpPush:
+			old, _ := s.liveValueLocked(op.Key, nowNano)
+			next, dropped, ttl := store.Push(old.value, store.ListEntry{Expires: op.Expires.UnixMilli(), Member: op.Value}, op.Bound, op.Now)
+			e := entry{value: next, rev: old.rev + 1, exp: expiry(now, ttl)}
+			op.Rev, op.Dropped = e.rev, dropped
 			rec = appendSet(rec, op.Key, e)
 			writes = append(writes, pending{key: op.Key, e: e})
 		case store.OpDelete:
@@ -108,13 +119,14 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 			s.counters[w.key] = w.c
 			s.liveBytes += counterSize(w.key, w.c)
 		case w.del:
-			s.liveBytes -= setSize(w.key, s.values[w.key])
-			delete(s.values, w.key)
+			prev, _ := s.values.get(w.key)
+			s.liveBytes -= setSize(w.key, prev)
+			s.values.del(w.key)
 		default:
-			if prev, had := s.values[w.key]; had {
+			if prev, had := s.values.get(w.key); had {
 				s.liveBytes -= setSize(w.key, prev)
 			}
-			s.values[w.key] = w.e
+			s.values.put(w.key, w.e)
 			s.liveBytes += setSize(w.key, w.e)
 		}
 	}
@@ -126,3 +138,9 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 	}
 	return nil
 }
+
+var _ store.InOrder = (*Store)(nil)
+
+// BatchInOrder reports true: a batch is applied under one lock, all of it or none
+// (store.InOrder).
+func (s *Store) BatchInOrder() bool { return true }

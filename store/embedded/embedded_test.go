@@ -217,8 +217,8 @@ func TestExpiredDroppedAtLoad(t *testing.T) {
 	s = open(t, Options{Dir: dir, Now: c.Now})
 	wantMissing(t, s, "k")
 	wantCounter(t, s, "n", 0)
-	if len(s.values) != 1 || len(s.counters) != 0 {
-		t.Fatalf("expired keys loaded into memory: %d values, %d counters", len(s.values), len(s.counters))
+	if s.values.len() != 1 || len(s.counters) != 0 {
+		t.Fatalf("expired keys loaded into memory: %d values, %d counters", s.values.len(), len(s.counters))
 	}
 	if rev := must[uint64](t)(s.CAS(ctx, "k", []byte("new"), 0, 0)); rev != 1 {
 		t.Fatalf("re-created key has rev %d, want 1", rev)
@@ -482,7 +482,7 @@ func TestSweeper(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		s.mu.RLock()
-		nv, nc := len(s.values), len(s.counters)
+		nv, nc := s.values.len(), len(s.counters)
 		s.mu.RUnlock()
 		if nv == 1 && nc == 0 {
 			break
@@ -566,8 +566,8 @@ func TestConcurrentWritersWithSync(t *testing.T) {
 	s = open(t, Options{Dir: crashed})
 	defer mustClose(t, s)
 	wantCounter(t, s, "n", 200)
-	if len(s.values) != 200 {
-		t.Fatalf("%d values after reopen, want 200", len(s.values))
+	if s.values.len() != 200 {
+		t.Fatalf("%d values after reopen, want 200", s.values.len())
 	}
 }
 
@@ -678,4 +678,33 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return info.Size()
+}
+
+// TestNotFoundError keeps the message of a miss as it was with fmt.Errorf and its
+// identity as store.ErrNotFound, for Get, Take and a batch's get.
+func TestNotFoundError(t *testing.T) {
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	_, getErr := s.Get(ctx, "flow:{x}")
+	_, takeErr := s.Take(ctx, "flow:{x}")
+	ops := []store.Op{{Kind: store.OpGet, Key: "flow:{x}"}}
+	if err := s.Do(ctx, ops); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{getErr, `embedded get "flow:{x}": ` + store.ErrNotFound.Error()},
+		{takeErr, `embedded take "flow:{x}": ` + store.ErrNotFound.Error()},
+		{ops[0].Err, `embedded get "flow:{x}": ` + store.ErrNotFound.Error()},
+	} {
+		if !errors.Is(tc.err, store.ErrNotFound) || tc.err.Error() != tc.want {
+			t.Errorf("error %v (is ErrNotFound: %v), want %q wrapping store.ErrNotFound", tc.err, errors.Is(tc.err, store.ErrNotFound), tc.want)
+		}
+	}
 }

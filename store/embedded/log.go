@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"strings"
 )
 
 // The data file is a header followed by records:
@@ -128,7 +129,7 @@ func appendCounter(dst []byte, key string, c counter) []byte {
 
 // replayed is the state rebuilt from a data file.
 type replayed struct {
-	values   map[string]entry
+	values   *table
 	counters map[string]counter
 	// size is the length of the valid prefix of the file, header included.
 	size int64
@@ -141,7 +142,7 @@ type replayed struct {
 // by a crash) ends the replay and is reported in torn; damage followed by intact
 // records is corruption and fails.
 func replay(f *os.File, size, nowNano int64) (*replayed, error) {
-	st := &replayed{values: map[string]entry{}, counters: map[string]counter{}}
+	st := &replayed{values: newTable(), counters: map[string]counter{}}
 	if size < headerLen {
 		// A crash while creating the file: nothing was ever stored.
 		st.torn = size
@@ -227,7 +228,9 @@ func (st *replayed) apply(body []byte, nowNano int64) error {
 	if k <= 0 || klen > uint64(len(rest)-k) {
 		return errors.New("bad key length")
 	}
-	key := string(rest[k : k+int(klen)])
+	// The table copies the key it keeps, so a view of the reused buffer does; the
+	// counters' map keeps its key and gets a copy.
+	key := view(rest[k : k+int(klen)])
 	rest = rest[k+int(klen):]
 	switch typ {
 	case recSet:
@@ -241,19 +244,17 @@ func (st *replayed) apply(body []byte, nowNano int64) error {
 			return errors.New("bad expiry")
 		}
 		if expired(exp, nowNano) {
-			delete(st.values, key)
+			st.values.del(key)
 			return nil
 		}
-		// The value gets an allocation of its own, exactly its size: keeping a slice of
-		// the record would also keep the record's frame and a second copy of the key
-		// (60 to 100 bytes per key, measured by BenchmarkMemoryPerKey), and it lets
-		// replay reuse one buffer for every record.
-		st.values[key] = entry{value: clone(rest[k:]), rev: rev, exp: exp}
+		// The table copies the value into its arena, which lets replay reuse one buffer
+		// for every record.
+		st.values.put(key, entry{value: rest[k:], rev: rev, exp: exp})
 	case recDelete:
 		if len(rest) != 0 {
 			return errors.New("trailing bytes in delete record")
 		}
-		delete(st.values, key)
+		st.values.del(key)
 	case recCounter:
 		n, k := binary.Varint(rest)
 		if k <= 0 {
@@ -268,7 +269,7 @@ func (st *replayed) apply(body []byte, nowNano int64) error {
 			delete(st.counters, key)
 			return nil
 		}
-		st.counters[key] = counter{n: n, exp: exp}
+		st.counters[strings.Clone(key)] = counter{n: n, exp: exp}
 	default:
 		return fmt.Errorf("unknown record type %d", typ)
 	}
@@ -297,7 +298,7 @@ func syncDir(dir string) error {
 // writeSnapshot writes a compacted data file holding values and counters to path,
 // flushed to stable storage, and returns it open for appending along with its size.
 // Keys expired at nowNano are left out.
-func writeSnapshot(path string, values map[string]entry, counters map[string]counter, nowNano int64) (*os.File, int64, error) {
+func writeSnapshot(path string, values *table, counters map[string]counter, nowNano int64) (*os.File, int64, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, 0, fmt.Errorf("create %s: %w", path, err)
@@ -313,7 +314,7 @@ func writeSnapshot(path string, values map[string]entry, counters map[string]cou
 		return fail(fmt.Errorf("write %s: %w", path, err))
 	}
 	var buf []byte
-	for key, e := range values {
+	for key, e := range values.all() {
 		if expired(e.exp, nowNano) {
 			continue
 		}

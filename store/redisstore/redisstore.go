@@ -9,7 +9,8 @@
 // GET and a value costs only a few bytes more than its own size. Set and CAS are one
 // Lua script each (EVALSHA, falling back to EVAL after a script cache flush) that
 // reads only the revision prefix and writes value and expiry atomically. Take is one
-// GETDEL. Counters live under prefix+"n:"+key as plain Redis integers, so they never
+// GETDEL. A bounded list (store.OpPush) is a value like any other, its entries one line
+// each; a push is one script that reads, prunes, appends and writes it. Counters live under prefix+"n:"+key as plain Redis integers, so they never
 // collide with values; Incr is one Lua script that sets the expiry only when it
 // creates the counter.
 //
@@ -156,6 +157,51 @@ if existed == 0 and ARGV[2] ~= '0' then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return redis.call('GET', KEYS[1])
+`)
+
+// pushScript is store.Push on a bounded list value (store.OpPush). KEYS[1] is the
+// value key, ARGV[1] the member, ARGV[2] its expiry and ARGV[4] the caller's clock, in
+// unix milliseconds, ARGV[3] the bound. It keeps the entries that expire after the
+// clock, appends the member, drops the oldest past the bound, writes the list at the
+// next revision with an expiry at its last entry's, and returns the new revision
+// followed by the members dropped for the bound. A value that is not a list is
+// replaced, as store.Push does. Expiries and revisions go through Lua numbers
+// (doubles): exact up to 2^53, far beyond either.
+var pushScript = redis.NewScript(`
+local raw = redis.call('GET', KEYS[1])
+local rev, body = 0, ''
+if raw then
+  local i = string.find(raw, ':', 1, true)
+  if not i then return redis.error_reply('ERR arbor: malformed value') end
+  rev = tonumber(string.sub(raw, 1, i - 1))
+  body = string.sub(raw, i + 1)
+end
+local now = tonumber(ARGV[4])
+local exps, members, n = {}, {}, 0
+local pos = 1
+while pos <= #body do
+  local nl = string.find(body, '\n', pos, true)
+  local sp = string.find(body, ' ', pos, true)
+  local e = sp and nl and sp < nl and tonumber(string.sub(body, pos, sp - 1))
+  if not e then exps, members, n = {}, {}, 0; break end
+  if e > now then
+    n = n + 1
+    exps[n], members[n] = e, string.sub(body, sp + 1, nl - 1)
+  end
+  pos = nl + 1
+end
+n = n + 1
+exps[n], members[n] = tonumber(ARGV[2]), ARGV[1]
+local first = math.max(1, n - tonumber(ARGV[3]) + 1)
+local out = {rev + 1}
+for i = 1, first - 1 do out[#out + 1] = members[i] end
+local parts, last = {string.format('%d:', rev + 1)}, 0
+for i = first, n do
+  parts[#parts + 1] = string.format('%d ', exps[i]) .. members[i] .. '\n'
+  if exps[i] > last then last = exps[i] end
+end
+redis.call('SET', KEYS[1], table.concat(parts), 'PX', math.max(last - now, 1))
+return out
 `)
 
 // errClosed is returned by every method after Close.
@@ -682,7 +728,21 @@ func (s *Store) Close() error {
 	return nil
 }
 
-var _ store.Batcher = (*Store)(nil)
+var (
+	_ store.Batcher = (*Store)(nil)
+	_ store.InOrder = (*Store)(nil)
+)
+
+// BatchInOrder reports whether a batch is applied in order (store.InOrder): true on a
+// single server or Sentinel, where one connection carries the whole pipeline and Redis
+// runs its commands in turn; false on a Cluster, where each node gets its share at once
+// and one node's share can run while another's fails. One exception on a single server:
+// a scripted op whose script Redis lost (NOSCRIPT) runs again after the batch (see Do),
+// so only an outage at that very moment can leave it undone behind later ops.
+func (s *Store) BatchInOrder() bool {
+	_, cluster := s.c.(*redis.ClusterClient)
+	return !cluster
+}
 
 // Do runs a batch (store.Do) in one pipeline: one round trip on a single server or
 // Sentinel; on a Cluster, go-redis sends each node its share at once. Scripted ops go as
@@ -708,6 +768,8 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 				strconv.FormatUint(op.Rev, 10), ttlMillis(op.TTL))
 		case store.OpDelete:
 			cmds[i] = pipe.Del(ctx, s.valueKey(op.Key))
+		case store.OpPush:
+			cmds[i] = pushScript.EvalSha(ctx, pipe, []string{s.valueKey(op.Key)}, pushArgs(op)...)
 		case store.OpIncr:
 			if op.Delta == 0 {
 				cmds[i] = pipe.Get(ctx, s.counterKey(op.Key))
@@ -723,10 +785,16 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 		op, cmd := &ops[i], cmds[i]
 		err := cmd.Err()
 		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			if err := store.DoOne(ctx, s, op); err != nil {
-				return err
+			if op.Kind == store.OpPush {
+				// Run loads the script, so the next batch finds it.
+				cmd = pushScript.Run(ctx, s.c, []string{s.valueKey(op.Key)}, pushArgs(op)...)
+				err = cmd.Err()
+			} else {
+				if err := store.DoOne(ctx, s, op); err != nil {
+					return err
+				}
+				continue
 			}
-			continue
 		}
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return s.unavailable(ctx, "batch "+strings.ToLower(op.Kind.String()), op.Key, err)
@@ -736,6 +804,11 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 		}
 	}
 	return nil
+}
+
+// pushArgs are pushScript's arguments for op.
+func pushArgs(op *store.Op) []any {
+	return []any{op.Value, op.Expires.UnixMilli(), op.Bound, op.Now.UnixMilli()}
 }
 
 // result records the reply of one pipelined op in it.
@@ -787,6 +860,27 @@ func (s *Store) result(op *store.Op, cmd redis.Cmder) error {
 			return fmt.Errorf("redis incr %q: %w", op.Key, err)
 		}
 		op.N = n
+	case store.OpPush:
+		reply, err := cmd.(*redis.Cmd).Slice()
+		if err != nil {
+			return fmt.Errorf("redis push %q: %w", op.Key, err)
+		}
+		var rev int64
+		ok := len(reply) > 0
+		if ok {
+			rev, ok = reply[0].(int64)
+		}
+		if !ok {
+			return fmt.Errorf("redis push %q: unexpected reply %v", op.Key, reply)
+		}
+		op.Rev = uint64(rev)
+		for _, m := range reply[1:] {
+			member, ok := m.(string)
+			if !ok {
+				return fmt.Errorf("redis push %q: unexpected member %v", op.Key, m)
+			}
+			op.Dropped = append(op.Dropped, []byte(member))
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -294,6 +295,7 @@ func TestScriptCacheFlushBatch(t *testing.T) {
 			store.CASOp("cas", []byte("v"), rev, 0),
 			store.IncrOp("n", 1, time.Hour),
 			store.GetOp("other"),
+			store.PushOp("list", []byte("m"+strconv.Itoa(i)), time.Now().Add(time.Hour), 2, time.Now()),
 		}
 		if err := store.Do(ctx, s, ops); err != nil {
 			t.Fatalf("round %d: Do after SCRIPT FLUSH: %v", i, err)
@@ -301,6 +303,17 @@ func TestScriptCacheFlushBatch(t *testing.T) {
 		if ops[0].Rev != rev+1 || ops[1].Err != nil || ops[1].Rev != rev+1 || ops[2].N != int64(i+1) {
 			t.Fatalf("round %d: Set rev %d, CAS rev %d (%v), Incr %d; want %d, %d, %d", i, ops[0].Rev, ops[1].Rev, ops[1].Err, ops[2].N, rev+1, rev+1, i+1)
 		}
+		if ops[4].Rev != rev+1 || (i == 2) != (len(ops[4].Dropped) == 1) {
+			t.Fatalf("round %d: Push rev %d dropped %q; want rev %d, the oldest dropped in round 2", i, ops[4].Rev, ops[4].Dropped, rev+1)
+		}
+	}
+	// The fallback loaded the push script: a batch now finds it.
+	ops := []store.Op{store.PushOp("list", []byte("again"), time.Now().Add(time.Hour), 2, time.Now())}
+	if err := store.Do(ctx, s, ops); err != nil || ops[0].Rev != 4 {
+		t.Fatalf("push after the rounds: rev %d, %v", ops[0].Rev, err)
+	}
+	if n, err := s.Client().Do(ctx, "SCRIPT", "EXISTS", pushScript.Hash()).Int64Slice(); err != nil || len(n) != 1 || n[0] != 1 {
+		t.Errorf("push script cached after its fallback: %v, %v", n, err)
 	}
 	// Each scripted op ran exactly once per round.
 	if n, err := s.Incr(ctx, "n", 0, 0); err != nil || n != 3 {

@@ -35,6 +35,27 @@ func TestConformanceSentinel(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openURL(t, ss.URL()) })
 }
 
+// TestBatchInOrderByTopology: a single server and Sentinel apply a pipeline in order, a
+// Cluster does not promise it (each node gets its share at once), so the engine sends a
+// session's writes before the flow's end there (store.BatchesInOrder).
+func TestBatchInOrderByTopology(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		url  func() string
+		want bool
+	}{
+		{"single", func() string { return testredis.Start(t).URL() }, true},
+		{"sentinel", func() string { return testredis.SharedSentinel(t).URL() }, true},
+		{"cluster", func() string { return testredis.SharedCluster(t).URL() }, false},
+	} {
+		s := openURL(t, tc.url())
+		if got := store.BatchesInOrder(s); got != tc.want {
+			t.Errorf("%s: BatchesInOrder = %v, want %v", tc.name, got, tc.want)
+		}
+		s.Close()
+	}
+}
+
 // TestClusterKeysSpreadOverMasters checks that the conformance run above really
 // exercises the Cluster: flow keys with distinct hash tags land on every master, and
 // one flow's value and counter keys share a slot.

@@ -100,7 +100,13 @@ func (c *Counting) Ping(ctx context.Context) error {
 	return c.Store.Ping(ctx)
 }
 
-var _ store.Batcher = (*Counting)(nil)
+var (
+	_ store.Batcher = (*Counting)(nil)
+	_ store.InOrder = (*Counting)(nil)
+)
+
+// BatchInOrder reports what the wrapped store does (store.InOrder).
+func (c *Counting) BatchInOrder() bool { return store.BatchesInOrder(c.Store) }
 
 // Do counts a batch as one call, named "Do" with the ops' kinds and keys ("Get k1 Incr
 // k2"), and passes it on: a batch is one round trip on a backend that batches.

@@ -84,7 +84,13 @@ func (s *Flaky) Ping(ctx context.Context) error {
 	return s.Store.Ping(ctx)
 }
 
-var _ store.Batcher = (*Flaky)(nil)
+var (
+	_ store.Batcher = (*Flaky)(nil)
+	_ store.InOrder = (*Flaky)(nil)
+)
+
+// BatchInOrder reports what the wrapped store does (store.InOrder).
+func (s *Flaky) BatchInOrder() bool { return store.BatchesInOrder(s.Store) }
 
 // Do runs a batch on the wrapped store unless it is down.
 func (s *Flaky) Do(ctx context.Context, ops []store.Op) error {

@@ -1,0 +1,116 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// A bounded list is a value holding entries, each an opaque member with its own expiry,
+// oldest first: a user's session index is one. OpPush adds to it in one store call with
+// no read by the caller, expired entries pruned and the oldest dropped past a bound, so
+// that a login's session and its index cost no read-modify-write round trip. The list is
+// an ordinary value otherwise: Get returns it (DecodeList reads it), CAS replaces it
+// (EncodeList writes it), with the usual revisions.
+//
+// The encoding is one line per entry, "<expiry in unix milliseconds> <member>\n", which
+// the Redis store's script parses without a JSON library; members therefore hold no
+// newline.
+
+// ListEntry is one entry of a bounded list.
+type ListEntry struct {
+	// Expires is when the entry stops counting, in unix milliseconds; Push prunes it then.
+	Expires int64
+	// Member is the caller's bytes, without a newline.
+	Member []byte
+}
+
+// errNotList reports a value that is not a bounded list.
+var errNotList = errors.New("store: value is not a bounded list")
+
+// DecodeList reads a bounded list's entries, oldest first. It fails on a value that is
+// not a list; Push and OpPush replace such a value rather than fail.
+func DecodeList(b []byte) ([]ListEntry, error) {
+	var out []ListEntry
+	for len(b) > 0 {
+		line, rest, ok := bytes.Cut(b, []byte{'\n'})
+		if !ok {
+			return nil, fmt.Errorf("%w: last entry has no newline", errNotList)
+		}
+		exp, member, ok := bytes.Cut(line, []byte{' '})
+		n, err := strconv.ParseInt(string(exp), 10, 64)
+		if !ok || err != nil || n < 0 {
+			return nil, fmt.Errorf("%w: entry %d has no expiry", errNotList, len(out)+1)
+		}
+		out = append(out, ListEntry{Expires: n, Member: member})
+		b = rest
+	}
+	return out, nil
+}
+
+// EncodeList writes entries as a bounded list. Members must not hold a newline
+// (CheckMember).
+func EncodeList(entries []ListEntry) []byte {
+	n := 0
+	for _, e := range entries {
+		n += 22 + len(e.Member)
+	}
+	b := make([]byte, 0, n)
+	for _, e := range entries {
+		b = strconv.AppendInt(b, e.Expires, 10)
+		b = append(b, ' ')
+		b = append(b, e.Member...)
+		b = append(b, '\n')
+	}
+	return b
+}
+
+// CheckMember refuses a member a bounded list cannot hold: empty, or with a newline.
+func CheckMember(member []byte) error {
+	if len(member) == 0 || bytes.IndexByte(member, '\n') >= 0 {
+		return errors.New("store: a list member must be non-empty and hold no newline")
+	}
+	return nil
+}
+
+// Push is what OpPush does to a list's current value cur (nil: none): it drops the
+// entries expired at now, appends e, drops the oldest entries beyond bound, and returns
+// the new value, the members dropped for the bound (not the expired ones), and the TTL
+// the value needs: until its last entry expires. A cur that is not a list is replaced,
+// as a corrupt index is rebuilt. Backends without a script language run it under their
+// lock; the Redis store runs the same steps in a script, and the conformance suite
+// holds both to it.
+func Push(cur []byte, e ListEntry, bound int, now time.Time) (next []byte, dropped [][]byte, ttl time.Duration) {
+	old, err := DecodeList(cur)
+	if err != nil {
+		old = nil
+	}
+	nowMs := now.UnixMilli()
+	live := make([]ListEntry, 0, len(old)+1)
+	for _, o := range old {
+		if o.Expires > nowMs {
+			live = append(live, o)
+		}
+	}
+	live = append(live, e)
+	if n := len(live) - bound; n > 0 {
+		for _, o := range live[:n] {
+			dropped = append(dropped, bytes.Clone(o.Member)) // never aliases the stored value
+		}
+		live = live[n:]
+	}
+	var end int64
+	for _, o := range live {
+		end = max(end, o.Expires)
+	}
+	return EncodeList(live), dropped, max(time.Duration(end-nowMs)*time.Millisecond, time.Millisecond)
+}
+
+// PushOp appends member, expiring at expires, to the bounded list at key, keeping at
+// most bound entries (see Push). now is the caller's clock, against which entries
+// expire, so that every backend prunes alike.
+func PushOp(key string, member []byte, expires time.Time, bound int, now time.Time) Op {
+	return Op{Kind: OpPush, Key: key, Value: member, Expires: expires, Bound: bound, Now: now}
+}
