@@ -82,7 +82,7 @@ func (a *API) authenticate(c echo.Context) (*principal, error) {
 	if tok == "" {
 		return nil, errorf(http.StatusUnauthorized, CodeAuthRequired, "Send an API token (Authorization: Bearer) or an admin's session.")
 	}
-	s, err := a.d.Door.Validate(ctx, door.AnyRealm, tok)
+	s, u, err := a.d.Door.ValidateUser(ctx, door.AnyRealm, tok)
 	if errors.Is(err, sessions.ErrInvalid) {
 		return nil, errorf(http.StatusUnauthorized, CodeAuthRequired, "The session is not valid; sign in again.")
 	}
@@ -93,7 +93,7 @@ func (a *API) authenticate(c echo.Context) (*principal, error) {
 		return nil, errorf(http.StatusForbidden, CodeForbidden, "Only admins of the top-level realm may use the admin API.")
 	}
 	var su *door.StepUpError
-	switch err := a.d.Door.Authorize(ctx, s, door.NeedAdmin); {
+	switch err := a.d.Door.AuthorizeUser(ctx, s, u, door.NeedAdmin); {
 	case errors.As(err, &su):
 		e := errorf(http.StatusForbidden, CodeStepUp, "Sign in again through %q first: %s.", su.Journey, su.Reason)
 		e.Journey = su.Journey

@@ -162,7 +162,7 @@ func (s *Server) admin(c echo.Context) (*principal, error) {
 		return nil, errAccessDenied
 	}
 	ctx := c.Request().Context()
-	sess, err := s.door.Validate(ctx, adminRealm, tok)
+	sess, u, err := s.door.ValidateUser(ctx, adminRealm, tok)
 	if errors.Is(err, sessions.ErrInvalid) {
 		return nil, errAccessDenied
 	}
@@ -170,7 +170,7 @@ func (s *Server) admin(c echo.Context) (*principal, error) {
 		return nil, err
 	}
 	var su *door.StepUpError
-	switch err := s.door.Authorize(ctx, sess, door.NeedAdmin); {
+	switch err := s.door.AuthorizeUser(ctx, sess, u, door.NeedAdmin); {
 	case errors.As(err, &su):
 		return nil, amError(http.StatusForbidden, "This session is below the account's level: sign in again through the journey "+su.Journey+" first ("+su.Reason+")")
 	case errors.Is(err, door.ErrForbidden):
