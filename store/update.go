@@ -45,34 +45,14 @@ type UpdateFunc func(cur []byte, exists bool) (next []byte, ttl time.Duration, e
 // the key (errors.Is with ErrUnavailable keeps working); an error wrapping ErrConflict
 // after MaxUpdateAttempts lost races; the context's error if it ends while waiting.
 func Update(ctx context.Context, st Store, key string, fn UpdateFunc) (uint64, error) {
-	return update(ctx, st, key, nil, fn)
-}
-
-// UpdateRead is Update whose first attempt starts from read, a GetOp of key that the
-// caller has already run, typically in a batch with its other ops (see Do), which
-// spares Update's first read. Later attempts read afresh.
-func UpdateRead(ctx context.Context, st Store, key string, read *Op, fn UpdateFunc) (uint64, error) {
-	if read == nil || read.Kind != OpGet || read.Key != key {
-		return 0, fmt.Errorf("store: update %s: the first read given is not a Get of the key", key)
-	}
-	return update(ctx, st, key, read, fn)
-}
-
-func update(ctx context.Context, st Store, key string, read *Op, fn UpdateFunc) (uint64, error) {
 	var rev uint64
 	err := Retry(ctx, func() error {
 		var (
 			cur    []byte
 			exists bool
-			it     Item
-			err    error
 		)
 		rev = 0
-		if read != nil {
-			it, err, read = read.Item, read.Err, nil
-		} else {
-			it, err = st.Get(ctx, key)
-		}
+		it, err := st.Get(ctx, key)
 		switch {
 		case err == nil:
 			cur, rev, exists = it.Value, it.Rev, true

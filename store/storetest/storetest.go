@@ -75,7 +75,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateTTL", testUpdateTTL},
 		{"UpdateConcurrent", testUpdateConcurrent},
 		{"UpdateCanceledContext", testUpdateCanceled},
-		{"UpdateRead", testUpdateRead},
 		{"BatchClosed", testBatchClosed},
 	}
 	tests = append(tests, batchTests...)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -160,42 +159,4 @@ func testUpdateCanceled(t *testing.T, s store.Store) {
 		t.Errorf("fn ran %d times with a canceled context", calls)
 	}
 	wantNotFound(t, s, "k")
-}
-
-// testUpdateRead checks store.UpdateRead: it starts from the read it is given (no read
-// of its own), retries from a fresh read when that one has gone stale, and refuses a
-// read of another key.
-func testUpdateRead(t *testing.T, s store.Store) {
-	mustSet(t, s, "k", []byte("a"), 0)
-	ops := []store.Op{store.GetOp("k"), store.GetOp("missing")}
-	if err := store.Do(bg, s, ops); err != nil {
-		t.Fatal(err)
-	}
-	var seen []string
-	appendX := func(cur []byte, exists bool) ([]byte, time.Duration, error) {
-		seen = append(seen, string(cur)+"/"+strconv.FormatBool(exists))
-		return append(append([]byte(nil), cur...), 'x'), 0, nil
-	}
-	if rev, err := store.UpdateRead(bg, s, "k", &ops[0], appendX); err != nil || rev != 2 {
-		t.Fatalf("UpdateRead = rev %d, %v; want 2", rev, err)
-	}
-	if rev, err := store.UpdateRead(bg, s, "missing", &ops[1], appendX); err != nil || rev != 1 {
-		t.Fatalf("UpdateRead of a missing key = rev %d, %v; want 1", rev, err)
-	}
-	if strings.Join(seen, " ") != "a/true /false" {
-		t.Errorf("fn saw %v, want [a/true /false]", seen)
-	}
-	// ops[0] is stale now (k is at revision 2): the CAS from it loses, and the retry
-	// reads afresh.
-	seen = nil
-	if rev, err := store.UpdateRead(bg, s, "k", &ops[0], appendX); err != nil || rev != 3 {
-		t.Fatalf("UpdateRead from a stale read = rev %d, %v; want 3", rev, err)
-	}
-	if len(seen) != 2 || seen[0] != "a/true" || seen[1] != "ax/true" {
-		t.Errorf("fn saw %v, want [a/true ax/true]", seen)
-	}
-	wantValue(t, s, "k", []byte("axx"), 3)
-	if _, err := store.UpdateRead(bg, s, "other", &ops[0], appendX); err == nil {
-		t.Error("UpdateRead accepted a read of another key")
-	}
 }
