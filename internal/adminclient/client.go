@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/arbor-auth/arbor/nodes"
 )
 
 // Prefix is the path under which the admin API lives.
@@ -69,24 +71,9 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s", e.Code, msg)
 }
 
-// Problem is one thing wrong with a journey document.
-type Problem struct {
-	// Pointer is the JSON pointer of the offending value ("/nodes/check/type").
-	Pointer string `json:"pointer"`
-	// Code is the problem's stable identifier ("node.unknown_type").
-	Code string `json:"code"`
-	// Message says what is wrong in a sentence.
-	Message string `json:"message"`
-}
-
-// String formats the problem as the offline `arbor journeys validate` does.
-func (p Problem) String() string {
-	ptr := p.Pointer
-	if ptr == "" {
-		ptr = "/"
-	}
-	return fmt.Sprintf("%s: %s: %s", ptr, p.Code, p.Message)
-}
+// Problem is one thing wrong with a journey document, as the server's validation
+// reports it: the same type the offline `arbor journeys validate` prints.
+type Problem = nodes.Problem
 
 // IsCode reports whether err is an API refusal with the given code.
 func IsCode(err error, code string) bool {
