@@ -440,7 +440,12 @@ func (a *API) deviceOf(c echo.Context, realm, user, id string) (*deviceView, err
 			return &list[i], nil
 		}
 	}
-	return nil, errorf(http.StatusNotFound, CodeNotFound, "User %q has no device %q.", user, id)
+	return nil, errNoDevice(user, id)
+}
+
+// errNoDevice answers a device the user does not have: unknown, or another user's.
+func errNoDevice(user, id string) error {
+	return errorf(http.StatusNotFound, CodeNotFound, "User %q has no device %q.", user, id)
 }
 
 // setPIN sets (PUT, {"pin": "..."}) or clears (DELETE) the token PIN of a user's
@@ -475,7 +480,7 @@ func (a *API) setPIN(c echo.Context, p *principal) error {
 		err = a.d.Devices.ClearPIN(ctx, realm, u.Username, id)
 	}
 	if errors.Is(err, devices.ErrNotFound) {
-		return errorf(http.StatusNotFound, CodeNotFound, "User %q has no device %q.", u.Username, id)
+		return errNoDevice(u.Username, id)
 	}
 	if err != nil {
 		return err
@@ -499,7 +504,7 @@ func (a *API) removeDevice(c echo.Context, p *principal) error {
 	ctx := c.Request().Context()
 	if err := a.d.Devices.Revoke(ctx, realm, u.Username, id); err != nil {
 		if errors.Is(err, devices.ErrNotFound) {
-			return errorf(http.StatusNotFound, CodeNotFound, "User %q has no device %q.", u.Username, id)
+			return errNoDevice(u.Username, id)
 		}
 		return err
 	}
