@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/arbor-auth/arbor/admin"
 )
 
 // JourneySummary is one row of the journey list.
@@ -149,21 +151,12 @@ func (c *Client) ValidateJourney(ctx context.Context, doc []byte) error {
 	return err
 }
 
-// TestReport is what the server found running test cases against a document.
-type TestReport struct {
-	// Passed is true when every case passed.
-	Passed  bool         `json:"passed"`
-	Results []TestResult `json:"results"`
-	// Coverage lists the nodes and outcomes of the journey no case reached.
-	Coverage []string `json:"coverage"`
-}
+// TestReport is what the server found running test cases against a document: the
+// admin API's own answer type.
+type TestReport = admin.CaseReport
 
 // TestResult is one case's outcome.
-type TestResult struct {
-	Name    string `json:"name"`
-	Passed  bool   `json:"passed"`
-	Failure string `json:"failure,omitempty"`
-}
+type TestResult = admin.CaseResult
 
 // ValidateAndTest checks doc and runs test cases against it on the server, saving
 // nothing. cases is the "cases" list of an `arbor journeys test` case file for doc's
