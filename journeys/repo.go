@@ -500,28 +500,17 @@ func (r *Repo) Delete(ctx context.Context, name string) error {
 
 // addToIndex adds name to the sorted index of journey names, if it is not there yet.
 func (r *Repo) addToIndex(ctx context.Context, name string) error {
-	_, err := store.Update(ctx, r.st, indexKey, func(cur []byte, exists bool) ([]byte, time.Duration, error) {
-		var names []string
-		if exists {
-			if err := json.Unmarshal(cur, &names); err != nil {
-				return nil, 0, fmt.Errorf("corrupt index: %w", err)
-			}
-		}
-		i, found := slices.BinarySearch(names, name)
-		if found {
-			return nil, 0, store.ErrNoChange
-		}
-		b, err := json.Marshal(slices.Insert(names, i, name))
-		return b, 0, err
-	})
-	if err != nil {
-		return fmt.Errorf("index journey %q: %w", name, err)
-	}
-	return nil
+	return r.editIndex(ctx, name, true)
 }
 
 // removeFromIndex removes name from the index of journey names, if it is there.
 func (r *Repo) removeFromIndex(ctx context.Context, name string) error {
+	return r.editIndex(ctx, name, false)
+}
+
+// editIndex puts name in (add) or takes it out of the sorted index of journey names,
+// writing nothing when the index already says so.
+func (r *Repo) editIndex(ctx context.Context, name string, add bool) error {
 	_, err := store.Update(ctx, r.st, indexKey, func(cur []byte, exists bool) ([]byte, time.Duration, error) {
 		var names []string
 		if exists {
@@ -530,14 +519,23 @@ func (r *Repo) removeFromIndex(ctx context.Context, name string) error {
 			}
 		}
 		i, found := slices.BinarySearch(names, name)
-		if !found {
+		switch {
+		case found == add:
 			return nil, 0, store.ErrNoChange
+		case add:
+			names = slices.Insert(names, i, name)
+		default:
+			names = slices.Delete(names, i, i+1)
 		}
-		b, err := json.Marshal(slices.Delete(names, i, i+1))
+		b, err := json.Marshal(names)
 		return b, 0, err
 	})
 	if err != nil && !errors.Is(err, store.ErrNoChange) {
-		return fmt.Errorf("unindex journey %q: %w", name, err)
+		verb := "index"
+		if !add {
+			verb = "unindex"
+		}
+		return fmt.Errorf("%s journey %q: %w", verb, name, err)
 	}
 	return nil
 }
