@@ -106,6 +106,19 @@ func TestConformanceWithoutBatcher(t *testing.T) {
 	})
 }
 
+// TestPushDeletesOwnedKeysWithoutBatcher: store.Do's fallback honours OwnsKeys, deleting
+// the dropped members' keys after the push's Update.
+func TestPushDeletesOwnedKeysWithoutBatcher(t *testing.T) {
+	st, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if !storetest.PushDeletesOwnedKeys(t, unbatched{st}) {
+		t.Error("KeysDeleted = false through DoOne, want true")
+	}
+}
+
 // batchingOnly is a Batcher that does not say whether it applies batches in order.
 type batchingOnly struct{ store.Store }
 

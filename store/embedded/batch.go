@@ -72,6 +72,22 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 			op.Rev, op.Dropped = e.rev, dropped
 			rec = appendSet(rec, op.Key, e)
 			writes = append(writes, pending{key: op.Key, e: e})
+			if op.OwnsKeys {
+				// The keys the list owned go in the same record and the same append
+				// as the push itself: both happen, or neither does.
+				for _, m := range dropped {
+					k, ok := store.MemberKey(m)
+					if !ok {
+						continue
+					}
+					if _, ok := s.liveValueLocked(k, nowNano); ok {
+						rec = appendDelete(rec, k)
+						writes = append(writes, pending{key: k, del: true})
+						durable = durable || !(s.sync == SyncAccounts && ephemeral(k))
+					}
+				}
+				op.KeysDeleted = true
+			}
 		case store.OpDelete:
 			if _, ok := s.liveValueLocked(op.Key, nowNano); !ok {
 				continue // missing, or expired: dropped on replay and by the sweeper anyway

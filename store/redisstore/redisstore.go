@@ -167,6 +167,14 @@ return redis.call('GET', KEYS[1])
 // followed by the members dropped for the bound. A value that is not a list is
 // replaced, as store.Push does. Expiries and revisions go through Lua numbers
 // (doubles): exact up to 2^53, far beyond either.
+//
+// ARGV[5], when not empty, is the value-key prefix of a list that owns its members'
+// keys (store.Op.OwnsKeys): the script deletes the value key of each dropped member's
+// key (store.MemberKey: what follows its last space), atomically with the push. Those
+// keys are not in KEYS, which Redis allows outside Cluster mode: a single server or a
+// Sentinel-managed master holds every key, so the script reaches them, and nothing
+// routes by KEYS there. A Cluster node would refuse a key of another slot, so Do passes
+// an empty ARGV[5] there and the caller deletes the keys (store.Op.KeysDeleted false).
 var pushScript = redis.NewScript(`
 local raw = redis.call('GET', KEYS[1])
 local rev, body = 0, ''
@@ -201,6 +209,12 @@ for i = first, n do
   if exps[i] > last then last = exps[i] end
 end
 redis.call('SET', KEYS[1], table.concat(parts), 'PX', math.max(last - now, 1))
+if ARGV[5] ~= '' then
+  for i = 2, #out do
+    local k = string.match(out[i], ' ([^ ]+)$')
+    if k then redis.call('DEL', ARGV[5] .. k) end
+  end
+end
 return out
 `)
 
@@ -739,10 +753,7 @@ var (
 // and one node's share can run while another's fails. One exception on a single server:
 // a scripted op whose script Redis lost (NOSCRIPT) runs again after the batch (see Do),
 // so only an outage at that very moment can leave it undone behind later ops.
-func (s *Store) BatchInOrder() bool {
-	_, cluster := s.c.(*redis.ClusterClient)
-	return !cluster
-}
+func (s *Store) BatchInOrder() bool { return !s.cluster() }
 
 // Do runs a batch (store.Do) in one pipeline: one round trip on a single server or
 // Sentinel; on a Cluster, go-redis sends each node its share at once. Scripted ops go as
@@ -769,7 +780,7 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 		case store.OpDelete:
 			cmds[i] = pipe.Del(ctx, s.valueKey(op.Key))
 		case store.OpPush:
-			cmds[i] = pushScript.EvalSha(ctx, pipe, []string{s.valueKey(op.Key)}, pushArgs(op)...)
+			cmds[i] = pushScript.EvalSha(ctx, pipe, []string{s.valueKey(op.Key)}, s.pushArgs(op)...)
 		case store.OpIncr:
 			if op.Delta == 0 {
 				cmds[i] = pipe.Get(ctx, s.counterKey(op.Key))
@@ -787,7 +798,7 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 			if op.Kind == store.OpPush {
 				// Run loads the script, so the next batch finds it.
-				cmd = pushScript.Run(ctx, s.c, []string{s.valueKey(op.Key)}, pushArgs(op)...)
+				cmd = pushScript.Run(ctx, s.c, []string{s.valueKey(op.Key)}, s.pushArgs(op)...)
 				err = cmd.Err()
 			} else {
 				if err := store.DoOne(ctx, s, op); err != nil {
@@ -806,9 +817,21 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 	return nil
 }
 
-// pushArgs are pushScript's arguments for op.
-func pushArgs(op *store.Op) []any {
-	return []any{op.Value, op.Expires.UnixMilli(), op.Bound, op.Now.UnixMilli()}
+// pushArgs are pushScript's arguments for op: with the value-key prefix that has the
+// script delete the keys of dropped members where the list owns them and the script
+// can reach them (not on a Cluster: see pushScript).
+func (s *Store) pushArgs(op *store.Op) []any {
+	owned := ""
+	if op.OwnsKeys && !s.cluster() {
+		owned = s.valueKey("")
+	}
+	return []any{op.Value, op.Expires.UnixMilli(), op.Bound, op.Now.UnixMilli(), owned}
+}
+
+// cluster reports whether s runs on a Redis Cluster.
+func (s *Store) cluster() bool {
+	_, ok := s.c.(*redis.ClusterClient)
+	return ok
 }
 
 // result records the reply of one pipelined op in it.
@@ -881,6 +904,7 @@ func (s *Store) result(op *store.Op, cmd redis.Cmder) error {
 			}
 			op.Dropped = append(op.Dropped, []byte(member))
 		}
+		op.KeysDeleted = op.OwnsKeys && !s.cluster()
 	}
 	return nil
 }
