@@ -10,7 +10,9 @@
 // Lua script each (EVALSHA, falling back to EVAL after a script cache flush) that
 // reads only the revision prefix and writes value and expiry atomically. Take is one
 // GETDEL. A bounded list (store.OpPush) is a value like any other, its entries one line
-// each; a push is one script that reads, prunes, appends and writes it. Counters live under prefix+"n:"+key as plain Redis integers, so they never
+// each; a push is one script that reads, prunes, appends and writes it, and deletes the
+// keys of the members it dropped where the list owns them (store.Op.OwnsKeys), except on
+// a Cluster, where those keys live in other slots. Counters live under prefix+"n:"+key as plain Redis integers, so they never
 // collide with values; Incr is one Lua script that sets the expiry only when it
 // creates the counter.
 //
