@@ -37,8 +37,11 @@ func (e indexEntry) member() []byte {
 // parseMember reads a member that member wrote.
 func parseMember(m []byte) (indexEntry, bool) {
 	k, ok := store.MemberKey(m)
-	h := string(m[:max(len(m)-len(k)-1, 0)])
-	return indexEntry{Handle: h, Key: k}, ok && h != "" && !strings.Contains(h, " ")
+	if !ok {
+		return indexEntry{}, false
+	}
+	h := string(m[:len(m)-len(k)-1])
+	return indexEntry{Handle: h, Key: k}, h != "" && !strings.Contains(h, " ")
 }
 
 func encodeIndex(list []indexEntry) []byte {
