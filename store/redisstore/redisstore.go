@@ -755,7 +755,10 @@ var (
 // and one node's share can run while another's fails. One exception on a single server:
 // a scripted op whose script Redis lost (NOSCRIPT) runs again after the batch (see Do),
 // so only an outage at that very moment can leave it undone behind later ops.
-func (s *Store) BatchInOrder() bool { return !s.cluster() }
+func (s *Store) BatchInOrder() bool {
+	_, cluster := s.c.(*redis.ClusterClient)
+	return !cluster
+}
 
 // Do runs a batch (store.Do) in one pipeline: one round trip on a single server or
 // Sentinel; on a Cluster, go-redis sends each node its share at once. Scripted ops go as
@@ -824,14 +827,14 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 // can reach them (not on a Cluster: see pushScript).
 func (s *Store) pushArgs(op *store.Op) []any {
 	owned := ""
-	if op.OwnsKeys && !s.cluster() {
+	if op.OwnsKeys && !s.clusterMode() {
 		owned = s.valueKey("")
 	}
 	return []any{op.Value, op.Expires.UnixMilli(), op.Bound, op.Now.UnixMilli(), owned}
 }
 
-// cluster reports whether s runs on a Redis Cluster.
-func (s *Store) cluster() bool {
+// clusterMode reports whether s runs on a Redis Cluster.
+func (s *Store) clusterMode() bool {
 	_, ok := s.c.(*redis.ClusterClient)
 	return ok
 }
@@ -906,7 +909,7 @@ func (s *Store) result(op *store.Op, cmd redis.Cmder) error {
 			}
 			op.Dropped = append(op.Dropped, []byte(member))
 		}
-		op.KeysDeleted = op.OwnsKeys && !s.cluster()
+		op.KeysDeleted = op.OwnsKeys && !s.clusterMode()
 	}
 	return nil
 }
