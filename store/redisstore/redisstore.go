@@ -12,9 +12,9 @@
 // GETDEL. A bounded list (store.OpPush) is a value like any other, its entries one line
 // each; a push is one script that reads, prunes, appends and writes it, and deletes the
 // keys of the members it dropped where the list owns them (store.Op.OwnsKeys), except on
-// a Cluster, where those keys live in other slots. Counters live under prefix+"n:"+key as plain Redis integers, so they never
-// collide with values; Incr is one Lua script that sets the expiry only when it
-// creates the counter.
+// a Cluster, where those keys live in other slots. Counters live under prefix+"n:"+key
+// as plain Redis integers, so they never collide with values; Incr is one Lua script
+// that sets the expiry only when it creates the counter.
 //
 // The prefix goes before the whole key, so a Redis Cluster hash tag in the key
 // ("flow:{abc}") keeps working: all keys with the same tag, values and counters, land
