@@ -46,6 +46,26 @@
 // (Allow, and Failed's reads), and a third for the deadlines of the scopes past their
 // free failures (TestStoreCallsPerAttempt).
 //
+// # The success record rides with the flow
+//
+// In a journey, a right secret costs one call: AllowDeferred's batch also reads the
+// pair's previous window, and from what the batch saw (the counts after this attempt,
+// the pair's deadline, the known-address mark) it computes the success record as blind
+// writes: each pair count taken back by what was seen of it, the pair's deadline
+// deleted, the attempt taken back from the address and user counts, the mark rewritten
+// if stale. The node leaves them to the engine (nodes.WriteBehind), which sends them in
+// the batch that saves or finishes the flow. Failures counted after the check stay
+// counted, since only what it saw is subtracted. A count that concurrent successes
+// took below zero is brought back to zero by the next success's record, and counts
+// below zero are read as zero meanwhile.
+//
+// If the flow's write is lost, so is the success, which only errs on the safe side: on
+// a lost race (a concurrent submission of the same step won) the engine sends the
+// record's Undo, which adds the counts back, so the attempt stays counted as a failure
+// would; the deadline stays deleted and the mark stays written, which the right secret
+// earned either way. On a store failure which writes took effect is unknown, and both
+// outcomes are a right secret recorded or not recorded.
+//
 // Keys hash the scope's identity (SHA-256), so an attacker's long or odd usernames make
 // short keys, and no username or address is stored in clear.
 package throttle
@@ -497,7 +517,9 @@ func (t *Throttle) Failed(ctx context.Context, realm, user, clientIP string) err
 
 // Succeeded records a right secret (nodes.Guard): it clears the (user, address) scope,
 // takes the attempt back from the address and user counts (only failures count there),
-// and remembers the address as one the user signs in from.
+// and remembers the address as one the user signs in from. It is the record written at
+// once, for a check made outside a journey's walk; within one, AllowDeferred's record
+// rides with the flow's write instead.
 //
 // It costs one batch: the attempt taken back from every scope, the pair's previous
 // window and the known-address mark read. Only what that batch shows needs it costs a
