@@ -3,7 +3,9 @@
 // outcomes within the request until a node asks for input or a terminal is reached, and
 // saves the flow with a compare-and-swap on its revision (one conditional write). Two
 // concurrent submissions of one step therefore cannot both advance it, and any instance
-// sharing the store can serve any step.
+// sharing the store can serve any step. Writes the nodes of a step leave behind
+// (nodes.WriteBehind: the guessing defence's record of a right secret) ride in the batch
+// of that conditional write, and are taken back if it loses (saveBehind, finishBehind).
 //
 // Limits: transitions per request (MaxTransitions) and node visits per flow (MaxSteps)
 // are bounded, inner journeys' visits included, so nesting cannot multiply them; a walk
