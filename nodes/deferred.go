@@ -86,8 +86,10 @@ type ReadAhead struct {
 	done []store.Op
 }
 
-// reads returns the reads to add to a batch for user in realm; a nil ReadAhead has none.
-func (r *ReadAhead) reads(realm, user string) []store.Op {
+// reads returns the reads to add to a batch that already holds have, for user in realm;
+// a nil ReadAhead has none. A read have makes already is not added again (a batch
+// touches each key once): record keeps its result as well.
+func (r *ReadAhead) reads(realm, user string, have []store.Op) []store.Op {
 	if r == nil || r.Read == nil {
 		return nil
 	}
@@ -95,10 +97,15 @@ func (r *ReadAhead) reads(realm, user string) []store.Op {
 	if !ok {
 		return nil
 	}
+	for _, h := range have {
+		if h.Key == op.Key && h.Kind == store.OpGet {
+			return nil
+		}
+	}
 	return []store.Op{op}
 }
 
-// record keeps the results of reads that ran.
+// record keeps the results of the reads of a batch that ran.
 func (r *ReadAhead) record(ops []store.Op) {
 	if r != nil {
 		r.done = append(r.done, ops...)

@@ -91,7 +91,7 @@ func CheckSecretWith(ctx *Context, g Guard, au *audit.Logger, user string, refus
 	)
 	dg, deferring := g.(DeferringGuard)
 	bg, batching := g.(BatchGuard)
-	all := slices.Concat(reads, ctx.ReadAhead.reads(ctx.Realm, user))
+	all := slices.Concat(reads, ctx.ReadAhead.reads(ctx.Realm, user, reads))
 	switch {
 	case deferring:
 		rec, wait, err = dg.AllowDeferred(ctx.Ctx, ctx.Realm, user, ip, all)
@@ -105,7 +105,7 @@ func CheckSecretWith(ctx *Context, g Guard, au *audit.Logger, user string, refus
 	if batching && err == nil {
 		copy(reads, all)
 		ran = len(reads) > 0
-		ctx.ReadAhead.record(all[len(reads):])
+		ctx.ReadAhead.record(all)
 	}
 	if err != nil {
 		return false, fmt.Errorf("guessing defence: %w", err)

@@ -86,6 +86,16 @@ func TestCheckSecretWithRidesAlong(t *testing.T) {
 	if c.WriteBehind.Pending() {
 		t.Error("a write is still held after a wrong secret")
 	}
+	// A read-ahead of a key the node reads already is not made twice (a batch touches
+	// each key once), and the node's read serves it.
+	same := newCtx(true)
+	same.ReadAhead.Read = func(string, string) (store.Op, bool) { return store.GetOp("account:{alice}"), true }
+	if calls := check(same, true); len(calls) != 1 || strings.Count(batch(0), "account:{alice}") != 1 {
+		t.Errorf("read-ahead of the node's own key: calls %v, batch %q", calls, batch(0))
+	}
+	if _, ok := same.ReadAhead.Result("account:{alice}"); !ok {
+		t.Error("the node's read does not serve the read-ahead of the same key")
+	}
 	// Outside a walk the success is recorded at once.
 	if calls := check(newCtx(false), true); len(calls) < 2 {
 		t.Errorf("right secret outside a walk: calls %v, want the check and Succeeded's", calls)
