@@ -3,7 +3,6 @@ package nodes
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/arbor-auth/arbor/store"
 )
@@ -32,6 +31,10 @@ func NewWriteBehind(st store.Store) *WriteBehind { return &WriteBehind{st: st} }
 // touches (store.Do runs them in one batch); a writer that may touch a key twice in one
 // request calls Flush before it reads that key again.
 func (w *WriteBehind) Defer(ops, undo []store.Op) {
+	if w.ops == nil { // the usual single writer: its slices are kept as they are
+		w.ops, w.undo = ops, undo
+		return
+	}
 	w.ops = append(w.ops, ops...)
 	w.undo = append(w.undo, undo...)
 }
@@ -39,12 +42,13 @@ func (w *WriteBehind) Defer(ops, undo []store.Op) {
 // Pending reports whether writes are held; a nil WriteBehind holds none.
 func (w *WriteBehind) Pending() bool { return w != nil && len(w.ops) > 0 }
 
-// Ops returns fresh copies of the held writes, for the caller's batch.
+// Ops returns the held writes, for the caller's batch, which may append to it and
+// record results in it: once they are sent, only Undo is left to do.
 func (w *WriteBehind) Ops() []store.Op {
 	if w == nil {
 		return nil
 	}
-	return slices.Clone(w.ops)
+	return w.ops
 }
 
 // Undo sends the writes that take the held ones back, once the flow's write carrying
@@ -86,28 +90,34 @@ type ReadAhead struct {
 	done []store.Op
 }
 
-// reads returns the reads to add to a batch that already holds have, for user in realm;
-// a nil ReadAhead has none. A read have makes already is not added again (a batch
-// touches each key once): record keeps its result as well.
-func (r *ReadAhead) reads(realm, user string, have []store.Op) []store.Op {
+// batch returns a new batch of have and the reads to add for user in realm (none for a
+// nil ReadAhead). A read have makes already is not added again (a batch touches each
+// key once): record keeps its result as well.
+func (r *ReadAhead) batch(realm, user string, have []store.Op) []store.Op {
+	all := make([]store.Op, len(have), len(have)+1)
+	copy(all, have)
 	if r == nil || r.Read == nil {
-		return nil
+		return all
 	}
 	op, ok := r.Read(realm, user)
 	if !ok {
-		return nil
+		return all
 	}
 	for _, h := range have {
 		if h.Key == op.Key && h.Kind == store.OpGet {
-			return nil
+			return all
 		}
 	}
-	return []store.Op{op}
+	return append(all, op)
 }
 
-// record keeps the results of the reads of a batch that ran.
+// record keeps the results of the reads of a batch that ran; it keeps ops.
 func (r *ReadAhead) record(ops []store.Op) {
-	if r != nil {
+	switch {
+	case r == nil:
+	case r.done == nil:
+		r.done = ops
+	default:
 		r.done = append(r.done, ops...)
 	}
 }

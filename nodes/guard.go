@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/arbor-auth/arbor/audit"
@@ -91,7 +90,7 @@ func CheckSecretWith(ctx *Context, g Guard, au *audit.Logger, user string, refus
 	)
 	dg, deferring := g.(DeferringGuard)
 	bg, batching := g.(BatchGuard)
-	all := slices.Concat(reads, ctx.ReadAhead.reads(ctx.Realm, user, reads))
+	all := ctx.ReadAhead.batch(ctx.Realm, user, reads)
 	switch {
 	case deferring:
 		rec, wait, err = dg.AllowDeferred(ctx.Ctx, ctx.Realm, user, ip, all)

@@ -428,7 +428,9 @@ func (t *Throttle) AllowDeferred(ctx context.Context, realm, user, clientIP stri
 // (a Get). Each count is taken back by what was seen of it, so failures counted since
 // stay counted and a count left below zero by an earlier race is brought back to zero.
 func (t *Throttle) successRecord(scopes [3]scope, w int64, counts [3]int64, prev int64, deadline bool, mark store.Op, now time.Time) nodes.SuccessRecord {
-	var rec nodes.SuccessRecord
+	// At most two pair counts, its deadline, two scope counts and the mark; the undo
+	// takes back the counts.
+	rec := nodes.SuccessRecord{Ops: make([]store.Op, 0, 6), Undo: make([]store.Op, 0, 4)}
 	ttl := t.counterTTL()
 	take := func(key string, delta int64) {
 		if delta != 0 {
