@@ -36,9 +36,11 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 	now := s.now()
 	nowNano := now.UnixNano()
 	var (
-		// Room for the writes of the batches Arbor makes (a login's are at most four) on
-		// the stack, without an allocation per batch.
-		room    [4]pending
+		// Room for the writes of the batches Arbor makes on the stack, without an
+		// allocation per batch: a login's last is at most eight (the session, its index
+		// entry, the session the index dropped, the guessing defence's success record,
+		// the flow's end).
+		room    [8]pending
 		writes  = room[:0]
 		rec     = s.recBuf[:0]
 		durable bool
