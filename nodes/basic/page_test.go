@@ -420,7 +420,7 @@ func TestPageAllocations(t *testing.T) {
 		// The build before made 30 and 23 (a context, a node id and a logger of three
 		// allocations for each child, the layout key, the header's lower-cased map).
 		{"first visit", nil, 18},
-		{"submit", submit, 12},
+		{"submit", submit, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := testing.AllocsPerRun(50, func() {
