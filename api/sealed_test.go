@@ -67,6 +67,7 @@ func TestLoginStoreCalls(t *testing.T) {
 		if r1.status != 200 || claimsOf(t, r1.body["authId"].(string)).Flow == "" {
 			t.Fatalf("start: %d %s", r1.status, r1.raw)
 		}
+		t.Logf("authId %d bytes, its sealed flow %d", len(r1.body["authId"].(string)), len(claimsOf(t, r1.body["authId"].(string)).Flow))
 		counted.Reset()
 		r2 := post(t, s.HTTP.URL+loginURL, fill(r1.body, map[string]any{"NameCallback": "alice", "PasswordCallback": "correct horse"}))
 		cont = counted.Ops()

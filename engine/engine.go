@@ -11,6 +11,26 @@
 // the node: the flow goes to the node's "failure" outcome if it has one, and otherwise
 // fails closed. A store outage is returned as an error wrapping store.ErrUnavailable and
 // leaves the flow as it was, so the client can retry the step.
+//
+// Sealed first steps: a door whose client carries an opaque token from step to step (the
+// REST door's authId) may ask Start for the flow sealed instead of stored
+// (SealFirstStep): the flow, as it would be stored, is encrypted and authenticated with
+// Config.Sealer (AES-256-GCM, bound to the flow id and realm as associated data, so
+// shared state written before the first question, secrets included, never travels in
+// clear) and returned in Result.Sealed, and the start writes nothing. Its first Continue
+// opens it (FromSealed) instead of reading the store. A sealed step that does not open
+// is ErrSealedInvalid; one past the flow's expiry is ErrFlowNotFound. Exactly-once holds
+// through the flow's first write, which for such a flow is a create-if-absent (CAS at
+// revision 0): if the step asks again, the flow is stored that way, and if it ends, its
+// tombstone is, in the success commit's batch; of concurrent submissions of one sealed
+// step only one creates the key, and the others get ErrStepConflict (their commits are
+// undone as for any lost race). The price: a sealed step stays valid until the flow
+// expires, so the tombstone of a flow that began sealed (Flow.Sealed) lives until then
+// rather than TombstoneTTL, and a replay of a finished sealed step runs its nodes again
+// before its write is refused (409, not AM's 401: telling a replay from a lost race would
+// cost the read this saves). A flow whose sealed form is over MaxSealedLen is stored as
+// before. Doors that name a flow without carrying its step (the web pages, RADIUS, the
+// FortiGate- and LinOTP-style doors, OIDC, Pending) never ask for it.
 package engine
 
 import (
