@@ -232,8 +232,8 @@ type StartRequest struct {
 // Start begins a flow of the current version of a journey and runs it to its first
 // question or to its end. It reads the journey's head (one store read, at most once per
 // head TTL; see journeys.Repo) and creates the flow (one conditional write) only if the
-// flow needs input. A journey disabled in the store gives an error wrapping
-// journeys.ErrDisabled.
+// flow needs input, and then not with SealFirstStep, which returns it sealed instead. A
+// journey disabled in the store gives an error wrapping journeys.ErrDisabled.
 func (e *Engine) Start(ctx context.Context, sr StartRequest, opts ...StepOption) (*Result, error) {
 	c, err := e.repo.StartHead(ctx, sr.Journey)
 	if errors.Is(err, journeys.ErrNotFound) {
