@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/arbor-auth/arbor/nodes"
 )
 
 // MaxSealedLen bounds a sealed first step, in bytes of its text: a flow whose sealed
@@ -78,17 +80,18 @@ func (e *Engine) open(ctx context.Context, flowID, realm string, o stepOptions) 
 	return e.load(ctx, flowID, realm)
 }
 
-// persist keeps a flow that waits for input: sealed into res when the door asked for it
-// and it fits, in the store otherwise (save: a create-if-absent for a flow not yet
+// persist keeps a flow that waits for input: sealed into res when the door asked for it,
+// it fits and its nodes left no writes behind (a sealed flow writes nothing they could
+// ride with), in the store otherwise (saveBehind: a create-if-absent for a flow not yet
 // stored, so of concurrent submissions of a sealed step only one goes on).
-func (e *Engine) persist(ctx context.Context, f *Flow, ttl time.Duration, o stepOptions, res *Result) error {
-	if o.seal && f.rev == 0 && !f.Sealed {
+func (e *Engine) persist(ctx context.Context, f *Flow, ttl time.Duration, o stepOptions, res *Result, wb *nodes.WriteBehind) error {
+	if o.seal && f.rev == 0 && !f.Sealed && !wb.Pending() {
 		if s := e.seal(f); s != "" {
 			res.Sealed = s
 			return nil
 		}
 	}
-	return e.save(ctx, f, ttl)
+	return e.saveBehind(ctx, f, ttl, wb)
 }
 
 // tombstoneTTL is how long f's tombstone lives: TombstoneTTL, or until the flow's own

@@ -35,6 +35,7 @@ func TestExactlyOnceOnRedis(t *testing.T) {
 		{"SuccessHookUndoneWhenRaceLost", testSuccessHookUndoneWhenRaceLost},
 		{"SealedConcurrentSubmissionsApplyOnce", testSealedConcurrentSubmissionsApplyOnce},
 		{"SealedSuccessHookUndoneWhenRaceLost", testSealedSuccessHookUndoneWhenRaceLost},
+		{"WriteBehindOncePerStep", testWriteBehindOncePerStep},
 	}
 	for _, top := range topologies {
 		t.Run(top.name, func(t *testing.T) {
