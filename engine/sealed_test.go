@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,15 +35,6 @@ func startFlow(t *testing.T, h *harness, sealed bool) (*Result, []StepOption) {
 	return res, []StepOption{FromSealed(res.Sealed)}
 }
 
-// opNames returns the store calls made since the last Reset, as "Name key".
-func opNames(h *harness) []string {
-	var out []string
-	for _, op := range h.ops.Ops() {
-		out = append(out, op.Name+" "+op.Key)
-	}
-	return out
-}
-
 func TestSealedConcurrentSubmissionsApplyOnce(t *testing.T) {
 	testSealedConcurrentSubmissionsApplyOnce(t, newHarness(t, simple))
 }
@@ -66,9 +58,9 @@ func TestSealedStoreCalls(t *testing.T) {
 	ctx := context.Background()
 	h.ops.Reset()
 	res, from := startFlow(t, h, true)
-	for _, op := range opNames(h) {
+	for _, op := range h.calls() {
 		if op != "Get journey:simple:head" { // read once per head TTL (journeys.Repo)
-			t.Fatalf("sealed start made store calls %q, want none but the journey's head", opNames(h))
+			t.Fatalf("sealed start made store calls %q, want none but the journey's head", h.calls())
 		}
 	}
 	if _, err := h.st.Get(ctx, flowKey(res.FlowID)); !errors.Is(err, store.ErrNotFound) {
@@ -79,7 +71,7 @@ func TestSealedStoreCalls(t *testing.T) {
 	if err != nil || r.Status != Succeeded {
 		t.Fatalf("continue: %+v %v", r, err)
 	}
-	if ops := opNames(h); len(ops) != 1 || ops[0] != "CAS "+flowKey(res.FlowID) {
+	if ops := h.calls(); len(ops) != 1 || ops[0] != "CAS "+flowKey(res.FlowID) {
 		t.Fatalf("sealed continue made store calls %q, want only the tombstone's CAS", ops)
 	}
 	it, err := h.st.Get(ctx, flowKey(res.FlowID))
@@ -130,7 +122,7 @@ func TestSealedStepRefused(t *testing.T) {
 			if _, err := h.eng.Continue(context.Background(), tc.flowID, tc.realm, answer("ok"), nodes.Request{}, FromSealed(tc.sealed)); !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
-			if ops := opNames(h); len(ops) != 0 {
+			if ops := h.calls(); len(ops) != 0 {
 				t.Fatalf("a refused sealed step made store calls %q", ops)
 			}
 		})
@@ -164,7 +156,7 @@ func TestSealedStepThatAsksAgainIsStored(t *testing.T) {
 	if err != nil || r.Status != NeedInput || r.Sealed != "" {
 		t.Fatalf("first continue: %+v %v", r, err)
 	}
-	if ops := opNames(h); len(ops) != 1 || ops[0] != "CAS "+flowKey(res.FlowID) {
+	if ops := h.calls(); len(ops) != 1 || ops[0] != "CAS "+flowKey(res.FlowID) {
 		t.Fatalf("first continue made store calls %q, want one CAS", ops)
 	}
 	it, err := h.st.Get(ctx, flowKey(res.FlowID))
@@ -310,5 +302,27 @@ func TestTombstoneTTL(t *testing.T) {
 		if got := h.eng.tombstoneTTL(&tc.f); got != tc.expect {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.expect)
 		}
+	}
+}
+
+// A start whose nodes left writes behind is stored with them, not sealed: a sealed start
+// writes nothing they could ride with.
+func TestSealingSkippedWhenWritesAreLeftBehind(t *testing.T) {
+	h := newHarness(t, `{"name":"notefirst","start":"note","nodes":{
+  "note":{"type":"note","outcomes":{"outcome":"ask"}},
+  "ask":{"type":"ask","outcomes":{"outcome":"check"}},
+  "check":{"type":"decide","outcomes":{"true":"success","false":"failure"}}}}`)
+	ctx := context.Background()
+	h.ops.Reset()
+	res, err := h.eng.Start(ctx, StartRequest{Journey: "notefirst", Realm: "/"}, SealFirstStep())
+	if err != nil || res.Status != NeedInput || res.Sealed != "" {
+		t.Fatalf("start: %+v %v", res, err)
+	}
+	got := slices.DeleteFunc(h.calls(), func(c string) bool { return c == "Get journey:notefirst:head" }) // once per head TTL
+	if want := "Do Incr " + noteKey(res.FlowID) + " CAS " + flowKey(res.FlowID); len(got) != 1 || got[0] != want {
+		t.Fatalf("store calls %q, want %q", got, want)
+	}
+	if n := h.noted(t, res.FlowID); n != 1 {
+		t.Fatalf("note counter %d, want 1", n)
 	}
 }
