@@ -279,6 +279,110 @@ func TestHungServer(t *testing.T) {
 	}
 }
 
+// TestHungServerPipelined freezes Redis under 16 concurrent calls, which rueidis
+// pipelines on shared connections rather than giving each its own: they must all fail
+// with ErrUnavailable within twice the read timeout (the connection's watchdog PING),
+// not hang, and the store must serve again once Redis resumes.
+func TestHungServerPipelined(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openTest(t, srv)
+	defer s.Close()
+	if _, err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			srv.Resume()
+		}
+	}()
+	errs := make(chan error, 16)
+	start := time.Now()
+	for i := range 16 {
+		go func() {
+			if i%2 == 0 {
+				_, err := s.Get(ctx, "k")
+				errs <- err
+				return
+			}
+			errs <- store.Do(ctx, s, []store.Op{store.GetOp("k"), store.IncrOp("n", 1, time.Minute)})
+		}()
+	}
+	for range 16 {
+		if err := <-errs; !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("call against a hung server = %v, want ErrUnavailable", err)
+		}
+	}
+	took := time.Since(start)
+	t.Logf("16 pipelined calls failed within %v", took.Round(time.Millisecond))
+	if took > 2*DefaultReadTimeout+2*time.Second {
+		t.Errorf("pipelined calls took %v to fail against a hung server, want about %v", took, 2*DefaultReadTimeout)
+	}
+	srv.Resume()
+	resumed = true
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Ping(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("store did not recover within 10s of Redis resuming")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if item, err := s.Get(ctx, "k"); err != nil || string(item.Value) != "v" {
+		t.Fatalf("Get after resume = %q, %v", item.Value, err)
+	}
+}
+
+// TestOpenWithoutRedis: Open does not contact Redis (rueidis would, creating its
+// client), so a store opened while Redis is down fails its calls with ErrUnavailable,
+// quickly, on a single server, a Cluster and Sentinels alike, and a single server's
+// store works once Redis is up, without being opened again.
+func TestOpenWithoutRedis(t *testing.T) {
+	srv := testredis.Start(t)
+	srv.Stop()
+	for _, url := range []string{
+		srv.URL(),
+		"redis://127.0.0.1:1,127.0.0.1:2", // a Cluster's seeds
+		"redis://127.0.0.1:1,127.0.0.1:2?master_name=m", // Sentinels
+	} {
+		s, err := Open(url, WithPrefix(uniquePrefix()))
+		if err != nil {
+			t.Fatalf("Open(%s) while Redis is down: %v", url, err)
+		}
+		for i := range 3 { // the second and third within retryGap of the first
+			start := time.Now()
+			if _, err := s.Get(ctx, "k"); !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("%s: Get #%d while Redis is down = %v, want ErrUnavailable", url, i, err)
+			}
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("%s: Get #%d took %v to fail", url, i, took)
+			}
+		}
+		if _, err := s.Client(); !errors.Is(err, store.ErrUnavailable) && url != srv.URL() {
+			t.Errorf("%s: Client while Redis is down = %v, want ErrUnavailable", url, err)
+		}
+		if url != srv.URL() {
+			s.Close()
+			continue
+		}
+		srv.Restart()
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Ping(ctx) != nil {
+			if time.Now().After(deadline) {
+				t.Fatal("store opened before Redis did not connect within 10s of Redis starting")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if _, err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
+			t.Fatalf("Set once Redis is up: %v", err)
+		}
+		s.Close()
+		if _, err := s.Get(ctx, "k"); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("Get after Close = %v, want ErrUnavailable", err)
+		}
+	}
+}
+
 // TestScriptCacheFlush checks the EVAL fallback when Redis lost its scripts.
 func TestScriptCacheFlush(t *testing.T) {
 	srv := testredis.Start(t)
@@ -502,6 +606,21 @@ func TestParseURL(t *testing.T) {
 	}
 	if o, err := ParseURL("rediss://h?skip_verify=true"); err != nil || !o.TLSConfig.InsecureSkipVerify {
 		t.Errorf("skip_verify not applied: %v", err)
+	}
+	// rueidis settings the URL's client parameters become.
+	if o, err := ParseURL("redis://h?pool_size=10&protocol=2&min_idle_conns=3&client_name=arbor"); err != nil ||
+		o.PipelineMultiplex != 3 || !o.AlwaysRESP2 || o.ClientName != "arbor" || !o.ForceSingleClient {
+		t.Errorf("pool_size=10 (want 2^3 connections), protocol=2, client_name: %+v, %v", o, err)
+	}
+	if o, err := ParseURL("redis://h?pool_size=100000"); err != nil || o.PipelineMultiplex != 8 {
+		t.Errorf("pool_size beyond rueidis's bound: %v, %v", o.PipelineMultiplex, err)
+	}
+	if o, err := ParseURL("redis://h1,h2?read_timeout=300ms&write_timeout=2s"); err != nil ||
+		o.ForceSingleClient || o.Dialer.KeepAlive != 300*time.Millisecond || o.ConnWriteTimeout != 2*time.Second {
+		t.Errorf("cluster with read 300ms, write 2s: %+v, %v", o, err)
+	}
+	if _, err := ParseURL("redis://h?protocol=4"); err == nil {
+		t.Error("protocol=4 accepted")
 	}
 }
 
