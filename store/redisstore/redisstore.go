@@ -10,9 +10,9 @@
 // Lua script each (EVALSHA, falling back to EVAL after a script cache flush) that
 // reads only the revision prefix and writes value and expiry atomically. Take is one
 // GETDEL. A bounded list (store.OpPush) is a value like any other, its entries one line
-// each; a push is one script that reads, prunes, appends and writes it. Counters live
-// under prefix+"n:"+key as plain Redis integers, so they never collide with values;
-// Incr is one Lua script that sets the expiry only when it creates the counter.
+// each; a push is one script that reads, prunes, appends and writes it. Counters live under prefix+"n:"+key as plain Redis integers, so they never
+// collide with values; Incr is one Lua script that sets the expiry only when it
+// creates the counter.
 //
 // The prefix goes before the whole key, so a Redis Cluster hash tag in the key
 // ("flow:{abc}") keeps working: all keys with the same tag, values and counters, land
@@ -965,7 +965,7 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 		if err != nil && !rueidis.IsRedisNil(err) {
 			return wrapUnavailable(ctx, "batch "+strings.ToLower(op.Kind.String()), op.Key, err)
 		}
-		if err := result(op, reply); err != nil {
+		if err := s.result(op, reply); err != nil {
 			return err
 		}
 	}
@@ -987,7 +987,7 @@ func pushArgs(op *store.Op) []string {
 }
 
 // result records the reply of one pipelined op in it.
-func result(op *store.Op, reply rueidis.RedisResult) error {
+func (s *Store) result(op *store.Op, reply rueidis.RedisResult) error {
 	missing := rueidis.IsRedisNil(reply.Error())
 	switch op.Kind {
 	case store.OpGet:
