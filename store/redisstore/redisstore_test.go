@@ -333,6 +333,57 @@ func TestHungServerPipelined(t *testing.T) {
 	}
 }
 
+// TestConcurrentCallsShareConnections: 64 callers at once go through the few pipelining
+// connections (by default 2 on two CPUs, 4 on more) instead of opening up to a
+// connection each, as a pooled client would (go-redis: up to 10 per CPU), and every
+// call gets its own answer.
+func TestConcurrentCallsShareConnections(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openTest(t, srv)
+	defer s.Close()
+	const callers, calls = 64, 20
+	errs := make(chan error, callers)
+	for i := range callers {
+		go func() {
+			key := fmt.Sprintf("k%d", i)
+			for j := range calls {
+				rev, err := s.Set(ctx, key, []byte(strconv.Itoa(j)), time.Minute)
+				if err == nil {
+					var item store.Item
+					item, err = s.Get(ctx, key)
+					if err == nil && (item.Rev != rev || string(item.Value) != strconv.Itoa(j)) {
+						err = fmt.Errorf("%s: read %q rev %d after writing %d at rev %d", key, item.Value, item.Rev, j, rev)
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := raw(t, s, func(b rueidis.Builder) rueidis.Completed { return b.Info().Section("clients").Build() }).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clients int
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_clients:"); ok {
+			clients, _ = strconv.Atoi(v)
+		}
+	}
+	t.Logf("%d callers making %d calls each used %d connections", callers, 2*calls, clients)
+	if clients < 1 || clients > 4 {
+		t.Errorf("connected_clients = %d after %d concurrent callers, want at most 4", clients, callers)
+	}
+}
+
 // TestOpenWithoutRedis: Open does not contact Redis (rueidis would, creating its
 // client), so a store opened while Redis is down fails its calls with ErrUnavailable,
 // quickly, on a single server, a Cluster and Sentinels alike, and a single server's
