@@ -216,6 +216,12 @@ func secretContext(id string) []byte { return []byte("arbor push device secret\x
 // load reads the record for realm/user; a missing record is an empty one.
 func (r *Registry) load(ctx context.Context, realm, user string) (*record, error) {
 	it, err := r.st.Get(ctx, userKey(realm, user))
+	return loaded(realm, user, it, err)
+}
+
+// loaded decodes the outcome of a read of realm/user's record: its item, or err (a
+// missing record is an empty one).
+func loaded(realm, user string, it store.Item, err error) (*record, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return decodeRecord(realm, user, nil, false)
 	}
@@ -289,10 +295,38 @@ func (r *Registry) Devices(ctx context.Context, realm, user string) ([]Device, e
 // that order, or nothing: the door core (door.Enrollments) asks it which factors a
 // login of the user must verify. One read of the user's record.
 func (r *Registry) SecondFactors(ctx context.Context, realm, user string) ([]string, error) {
+	return r.SecondFactorsRead(ctx, realm, user, nil)
+}
+
+// FactorsRead returns the store read SecondFactors starts with, for a caller that runs
+// it in a batch of its own (the guessing defence's, through the door core's
+// nodes.ReadAhead) and hands it to SecondFactorsRead. ok is false for a realm or name
+// that cannot own devices.
+func (r *Registry) FactorsRead(realm, user string) (read store.Op, ok bool) {
+	if checkOwner(realm, user) != nil {
+		return store.Op{}, false
+	}
+	return store.GetOp(userKey(realm, user)), true
+}
+
+// SecondFactorsRead is SecondFactors starting from read, a FactorsRead of the same realm
+// and user already run (nil: SecondFactors reads the record itself).
+func (r *Registry) SecondFactorsRead(ctx context.Context, realm, user string, read *store.Op) ([]string, error) {
 	if err := checkOwner(realm, user); err != nil {
 		return nil, err
 	}
-	rec, err := r.load(ctx, realm, user)
+	var (
+		rec *record
+		err error
+	)
+	switch {
+	case read == nil:
+		rec, err = r.load(ctx, realm, user)
+	case read.Kind != store.OpGet || read.Key != userKey(realm, user):
+		return nil, fmt.Errorf("devices: second factors of %q in %s: the read given is not of this user", user, realm)
+	default:
+		rec, err = loaded(realm, user, read.Item, read.Err)
+	}
 	if err != nil {
 		return nil, err
 	}

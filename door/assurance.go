@@ -12,6 +12,7 @@ import (
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/sessions"
+	"github.com/arbor-auth/arbor/store"
 )
 
 // Authentication levels (AM's AuthLevel).
@@ -59,7 +60,43 @@ func Level(factors []nodes.Factor) int {
 // without one is the journey author's decision; the core only stops a second factor
 // from being bypassed).
 func (c *Core) RequiredLevel(ctx context.Context, realm, user string) (int, error) {
-	f, err := c.enrolled(ctx, realm, user)
+	return c.requiredLevelAhead(ctx, nil, realm, user)
+}
+
+// EnrollmentsReader is Enrollments that can hand its read to a batch of someone else's
+// and decide from its result, as devices.Registry does: the door core then reads a
+// user's second factors in the batch of the guessing defence that checks the user's
+// password (nodes.ReadAhead), which costs a login no round trip of its own.
+type EnrollmentsReader interface {
+	Enrollments
+	// FactorsRead returns the read SecondFactors starts with, false for a user that
+	// cannot have factors.
+	FactorsRead(realm, user string) (store.Op, bool)
+	// SecondFactorsRead is SecondFactors from read, a FactorsRead of the same user
+	// already run.
+	SecondFactorsRead(ctx context.Context, realm, user string, read *store.Op) ([]string, error)
+}
+
+// readAhead returns the read-ahead of a step whose success hook decides the required
+// level, or nil when the enrollments cannot be read ahead. A new one serves each
+// request, so the level is always decided on a value read in that request.
+func (c *Core) readAhead() *nodes.ReadAhead {
+	r, ok := c.d.Enrollments.(EnrollmentsReader)
+	if !ok {
+		return nil
+	}
+	return &nodes.ReadAhead{Read: r.FactorsRead}
+}
+
+// requiredLevelAhead is RequiredLevel deciding from ra's read of the user's factors
+// when this request made one (a password was checked); otherwise it reads them.
+//
+// A node of the same walk that changed the factors after the read would make it stale:
+// the only ones that do add a device the flow has just verified (OATH registration
+// records the OTP factor), which the session's level counts either way, and push
+// devices are added by the authenticator's own request, never in a walk.
+func (c *Core) requiredLevelAhead(ctx context.Context, ra *nodes.ReadAhead, realm, user string) (int, error) {
+	f, err := c.enrolledAhead(ctx, ra, realm, user)
 	if err != nil {
 		return 0, err
 	}
@@ -75,14 +112,43 @@ func requiredLevel(enrolled []string) int {
 
 // enrolled returns the kinds of second factor user has enrolled ("push", "otp").
 func (c *Core) enrolled(ctx context.Context, realm, user string) ([]string, error) {
+	return c.enrolledAhead(ctx, nil, realm, user)
+}
+
+// enrolledAhead is enrolled from ra's read of the user's record, if this request made
+// one (nil ra: none).
+func (c *Core) enrolledAhead(ctx context.Context, ra *nodes.ReadAhead, realm, user string) ([]string, error) {
 	if c.d.Enrollments == nil {
 		return nil, nil
 	}
-	f, err := c.d.Enrollments.SecondFactors(ctx, realm, user)
+	var (
+		f   []string
+		err error
+	)
+	if read, r, ok := aheadOf(c.d.Enrollments, ra, realm, user); ok {
+		f, err = r.SecondFactorsRead(ctx, realm, user, &read)
+	} else {
+		f, err = c.d.Enrollments.SecondFactors(ctx, realm, user)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("enrolled factors of %s: %w", TruncateUser(user), err)
 	}
 	return f, nil
+}
+
+// aheadOf returns ra's read of user's factors, made in this request, and the reader
+// that decides from it; false when none was made.
+func aheadOf(e Enrollments, ra *nodes.ReadAhead, realm, user string) (store.Op, EnrollmentsReader, bool) {
+	r, ok := e.(EnrollmentsReader)
+	if !ok || ra == nil {
+		return store.Op{}, nil, false
+	}
+	want, ok := r.FactorsRead(realm, user)
+	if !ok {
+		return store.Op{}, nil, false
+	}
+	read, ok := ra.Result(want.Key)
+	return read, r, ok
 }
 
 // StepUpJourney is the journey that renews user's session in realm at the level the

@@ -8,8 +8,14 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/arbor-auth/arbor/devices"
 	"github.com/arbor-auth/arbor/identity"
+	"github.com/arbor-auth/arbor/keys"
+	"github.com/arbor-auth/arbor/nodes"
+	"github.com/arbor-auth/arbor/oath"
 	"github.com/arbor-auth/arbor/sessions"
+	"github.com/arbor-auth/arbor/store/embedded"
+	"github.com/arbor-auth/arbor/store/storetest"
 )
 
 func TestLevel(t *testing.T) {
@@ -133,6 +139,42 @@ func TestAuthorizeUser(t *testing.T) {
 	} {
 		if err := c.AuthorizeUser(context.Background(), sess, tc.u, tc.n); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestRequiredLevelReadsWhenNothingWasReadAhead: a step in which no password was checked
+// (a push-only journey) has an empty read-ahead, and the level is decided from a read of
+// the user's record made then, not skipped: a user with a second factor needs it.
+func TestRequiredLevelReadsWhenNothingWasReadAhead(t *testing.T) {
+	raw, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	st := storetest.NewCounting(raw)
+	ctx := context.Background()
+	reg := devices.New(st, keys.Generate())
+	if _, err := reg.AddOATH(ctx, "/", "alice", devices.OATHDevice{Params: oath.Params{Kind: oath.TOTP, Algorithm: oath.SHA1, Digits: 6, Period: 30}}, make([]byte, 20)); err != nil {
+		t.Fatal(err)
+	}
+	c := &Core{d: Deps{Enrollments: reg}}
+	for _, tc := range []struct {
+		name string
+		ra   *nodes.ReadAhead
+	}{
+		{"no read-ahead", nil},
+		{"nothing read ahead", c.readAhead()},
+	} {
+		for user, want := range map[string]int{"alice": LevelMultiFactor, "bob": LevelNone} {
+			st.Reset()
+			got, err := c.requiredLevelAhead(ctx, tc.ra, "/", user)
+			if err != nil || got != want {
+				t.Errorf("%s, %s: level %d, %v; want %d", tc.name, user, got, err, want)
+			}
+			if ops := st.Ops(); len(ops) != 1 || ops[0].Name != "Get" || !strings.HasPrefix(ops[0].Key, "mfa:") {
+				t.Errorf("%s, %s: store calls %v, want the record's read", tc.name, user, ops)
+			}
 		}
 	}
 }

@@ -48,7 +48,10 @@ const KeyRemember = nodes.KeyRemember
 // once that write won.
 func (c *Core) hook(a hookArgs, out *Outcome) engine.StepOption {
 	doorName, cl, noSession, life := a.door, a.client, a.noSession, a.life
-	return engine.OnSuccess(func(ctx context.Context, res *engine.Result) (*engine.Commit, error) {
+	// The user's second factors are read in the batch that checks a password, if the
+	// step checks one (see requiredLevelAhead).
+	ahead := c.readAhead()
+	return engine.Options(engine.ReadAhead(ahead), engine.OnSuccess(func(ctx context.Context, res *engine.Result) (*engine.Commit, error) {
 		ev := audit.Event{Realm: res.Realm, User: res.Username, Journey: res.Journey, FlowID: res.FlowID, Client: cl.IP,
 			Details: map[string]any{"door": doorName}}
 		if len(a.attested) > 0 {
@@ -72,7 +75,7 @@ func (c *Core) hook(a hookArgs, out *Outcome) engine.StepOption {
 		}
 		factors := res.Shared.Factors()
 		level := Level(append(slices.Clone(factors), a.attested...))
-		need, err := c.RequiredLevel(ctx, res.Realm, res.Username)
+		need, err := c.requiredLevelAhead(ctx, ahead, res.Realm, res.Username)
 		if err != nil {
 			return nil, err
 		}
@@ -119,7 +122,7 @@ func (c *Core) hook(a hookArgs, out *Outcome) engine.StepOption {
 			},
 			Undo: func() { p.Undo(ctx) },
 		}, nil
-	})
+	}))
 }
 
 // Session properties the core records, so that a user (their sessions on the account

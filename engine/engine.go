@@ -3,7 +3,9 @@
 // outcomes within the request until a node asks for input or a terminal is reached, and
 // saves the flow with a compare-and-swap on its revision (one conditional write). Two
 // concurrent submissions of one step therefore cannot both advance it, and any instance
-// sharing the store can serve any step.
+// sharing the store can serve any step. Writes the nodes of a step leave behind
+// (nodes.WriteBehind: the guessing defence's record of a right secret) ride in the batch
+// of that conditional write, and are taken back if it loses (saveBehind, finishBehind).
 //
 // Limits: transitions per request (MaxTransitions) and node visits per flow (MaxSteps)
 // are bounded, inner journeys' visits included, so nesting cannot multiply them; a walk
@@ -19,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -179,10 +182,24 @@ type StepOption func(*stepOptions)
 
 type stepOptions struct {
 	onSuccess SuccessHook
+	readAhead *nodes.ReadAhead
 }
 
 // OnSuccess runs h when the step ends the flow in success (see SuccessHook).
 func OnSuccess(h SuccessHook) StepOption { return func(o *stepOptions) { o.onSuccess = h } }
+
+// ReadAhead gives the step's nodes ra (nodes.Context.ReadAhead): what the door wants
+// read of a user whose secret a node checks, in that check's store batch.
+func ReadAhead(ra *nodes.ReadAhead) StepOption { return func(o *stepOptions) { o.readAhead = ra } }
+
+// Options is one StepOption made of several, applied in order.
+func Options(opts ...StepOption) StepOption {
+	return func(o *stepOptions) {
+		for _, f := range opts {
+			f(o)
+		}
+	}
+}
 
 func collect(opts []StepOption) stepOptions {
 	var o stepOptions
@@ -327,7 +344,8 @@ func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, ans
 	started := time.Now()
 	log := withAttrs(e.log, slog.String("flow_id", f.ID), slog.String("journey", f.Journey), slog.Int("version", f.Version))
 	transient := nodes.State{}
-	w := walker{e: e, c: c, flowID: f.ID, realm: f.Realm, req: req, now: now, log: log, ctx: ctx}
+	w := walker{e: e, c: c, flowID: f.ID, realm: f.Realm, req: req, now: now, log: log, ctx: ctx,
+		behind: nodes.NewWriteBehind(e.st), ahead: o.readAhead}
 	out, err := w.run(&f.Node, f.Shared, answers, transient, &budget{flowSteps: &f.Steps}, 0)
 	if err != nil {
 		e.metrics.step(f.Journey, "error", time.Since(started))
@@ -347,7 +365,7 @@ func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, ans
 		if ttl <= 0 {
 			return nil, ErrFlowNotFound
 		}
-		if err := e.save(ctx, f, ttl); err != nil {
+		if err := e.saveBehind(ctx, f, ttl, w.behind); err != nil {
 			return nil, err
 		}
 		res.Status = NeedInput
@@ -367,7 +385,7 @@ func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, ans
 			}
 			commit = cm
 		}
-		if err := e.finish(ctx, f, commit); err != nil {
+		if err := e.finishBehind(ctx, f, commit, w.behind); err != nil {
 			e.metrics.step(f.Journey, "error", time.Since(started))
 			return nil, err
 		}
@@ -474,6 +492,66 @@ func (e *Engine) finishWrite(ctx context.Context, f *Flow, commit *Commit) error
 	return nil
 }
 
+// saveBehind is save with the writes the walk left behind (nodes.WriteBehind) in the
+// same batch, before the flow's write, so that they cost no round trip of their own.
+// When the flow's write loses the race, their undo is sent; when the batch fails, the
+// step fails as save's would, and which of them took effect is unknown (their writer
+// deferred only writes for which either is safe). On a store that does not apply a
+// batch in order (a Redis Cluster) they follow the flow's write, once it won, in a
+// batch of their own whose failure is ignored: the step's outcome must not depend on
+// them.
+func (e *Engine) saveBehind(ctx context.Context, f *Flow, ttl time.Duration, wb *nodes.WriteBehind) error {
+	if !wb.Pending() {
+		return e.save(ctx, f, ttl)
+	}
+	if !store.BatchesInOrder(e.st) {
+		if err := e.save(ctx, f, ttl); err != nil {
+			return err
+		}
+		_ = wb.Flush(ctx)
+		return nil
+	}
+	ops := wb.Ops()
+	n := len(ops)
+	ops = append(ops, store.CASOp(flowKey(f.ID), f.marshal(), f.rev, ttl))
+	if err := store.Do(ctx, e.st, ops); err != nil {
+		e.metrics.storeError()
+		return fmt.Errorf("save flow: %w", err)
+	}
+	if errors.Is(ops[n].Err, store.ErrConflict) {
+		wb.Undo(ctx)
+		return ErrStepConflict
+	}
+	f.rev = ops[n].Rev
+	return nil
+}
+
+// finishBehind is finish with the writes the walk left behind riding in the success
+// hook's commit (or forming one), so that they go in the batch that finishes the flow;
+// when the flow's write loses the race, their undo is sent.
+func (e *Engine) finishBehind(ctx context.Context, f *Flow, commit *Commit, wb *nodes.WriteBehind) error {
+	if !wb.Pending() {
+		return e.finish(ctx, f, commit)
+	}
+	merged := &Commit{}
+	if commit != nil {
+		*merged = *commit
+	}
+	own := len(merged.Ops)
+	merged.Ops = append(slices.Clip(merged.Ops), wb.Ops()...)
+	if commit != nil && commit.Finish != nil {
+		merged.Finish = func(ctx context.Context, ops []store.Op) error { return commit.Finish(ctx, ops[:own]) }
+	}
+	err := e.finish(ctx, f, merged)
+	if commit != nil {
+		copy(commit.Ops, merged.Ops[:own])
+	}
+	if errors.Is(err, ErrStepConflict) {
+		wb.Undo(ctx)
+	}
+	return err
+}
+
 func (e *Engine) save(ctx context.Context, f *Flow, ttl time.Duration) error {
 	rev, err := e.st.CAS(ctx, flowKey(f.ID), f.marshal(), f.rev, ttl)
 	if errors.Is(err, store.ErrConflict) {
@@ -507,6 +585,10 @@ type walker struct {
 	req    nodes.Request
 	now    time.Time
 	log    *slog.Logger
+	// behind collects the writes nodes leave to the flow's next write, ahead is the
+	// door's read-ahead: one of each per request, shared with inner journeys.
+	behind *nodes.WriteBehind
+	ahead  *nodes.ReadAhead
 }
 
 // budget counts the node visits of one request against the engine's limits. One
@@ -552,7 +634,8 @@ func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback,
 		nctx := &nodes.Context{
 			Ctx: w.ctx, FlowID: w.flowID, Journey: w.c.Journey.Name, NodeID: id, Realm: w.realm,
 			Shared: shared, Transient: transient, Callbacks: answers, Request: w.req, Now: w.now,
-			Log: withAttrs(w.log, slog.String("node", id), slog.String("node_type", step.Type)),
+			Log:         withAttrs(w.log, slog.String("node", id), slog.String("node_type", step.Type)),
+			WriteBehind: w.behind, ReadAhead: w.ahead,
 		}
 		nctx.Ctx = dctx
 		answers = nil
@@ -660,7 +743,8 @@ func (e *Engine) RunInner(ctx *nodes.Context, name, stateKey string) (nodes.Acti
 	if err != nil {
 		return nodes.Action{}, fmt.Errorf("inner journey %q: %w", name, err)
 	}
-	w := walker{e: e, c: c, ctx: ctx.Ctx, flowID: ctx.FlowID, realm: ctx.Realm, req: ctx.Request, now: ctx.Now, log: withAttrs(ctx.Log, slog.String("inner_journey", name))}
+	w := walker{e: e, c: c, ctx: ctx.Ctx, flowID: ctx.FlowID, realm: ctx.Realm, req: ctx.Request, now: ctx.Now, log: withAttrs(ctx.Log, slog.String("inner_journey", name)),
+		behind: ctx.WriteBehind, ahead: ctx.ReadAhead}
 	out, err := w.run(&st.Node, st.Shared, ctx.Callbacks, ctx.Transient, outer.budget, depth)
 	if err != nil {
 		return nodes.Action{}, err

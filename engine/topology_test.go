@@ -32,6 +32,7 @@ func TestExactlyOnceOnRedis(t *testing.T) {
 	}{
 		{"ConcurrentSubmissionsApplyOnce", testConcurrentSubmissionsApplyOnce},
 		{"SuccessHookUndoneWhenRaceLost", testSuccessHookUndoneWhenRaceLost},
+		{"WriteBehindOncePerStep", testWriteBehindOncePerStep},
 	}
 	for _, top := range topologies {
 		t.Run(top.name, func(t *testing.T) {

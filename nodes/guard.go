@@ -43,25 +43,68 @@ type BatchGuard interface {
 	AllowWith(ctx context.Context, realm, user, clientIP string, reads []store.Op) (retryAfter time.Duration, err error)
 }
 
+// SuccessRecord is how a DeferringGuard records a right secret without reading the
+// store again: blind writes computed from what the batch that counted the attempt read,
+// and the writes that take them back.
+type SuccessRecord struct {
+	// Ops record the success.
+	Ops []store.Op
+	// Undo takes Ops back, for when the write they rode in was lost.
+	Undo []store.Op
+}
+
+// DeferringGuard is a BatchGuard whose record of a right secret can ride in a write the
+// caller makes anyway (the flow's, see WriteBehind) instead of costing Succeeded's
+// round trips.
+type DeferringGuard interface {
+	BatchGuard
+	// AllowDeferred is AllowWith that, for an attempt it allows, also returns the writes
+	// that record its success, for the caller to send in place of calling Succeeded.
+	AllowDeferred(ctx context.Context, realm, user, clientIP string, reads []store.Op) (SuccessRecord, time.Duration, error)
+}
+
 // CheckSecretWith is CheckSecret for a check that starts with store reads (the
 // account): when g is a BatchGuard, reads run in the batch that counts the attempt and
 // check is told so (ran true) and uses their results; otherwise check gets ran false
 // and reads for itself.
+//
+// Two things ride along when the walk provides for them. The door's ReadAhead of the
+// user runs in the same batch. And when g is a DeferringGuard, a right secret's record
+// goes to ctx.WriteBehind, to be written with the flow; outside a walk (no
+// WriteBehind) Succeeded writes it at once. Writes a previous check of the request left
+// behind are written first, so that this check counts from what they leave.
 func CheckSecretWith(ctx *Context, g Guard, au *audit.Logger, user string, refused func(context.Context) error, reads []store.Op, check func(ran bool) (bool, error)) (bool, error) {
 	if g == nil {
 		return check(false)
 	}
 	ip := ctx.Request.ClientIP
+	if err := ctx.WriteBehind.Flush(ctx.Ctx); err != nil {
+		return false, fmt.Errorf("guessing defence: %w", err)
+	}
 	var (
-		wait time.Duration
-		err  error
-		ran  bool
+		wait     time.Duration
+		err      error
+		ran      bool
+		rec      SuccessRecord
+		deferred bool
 	)
-	if bg, ok := g.(BatchGuard); ok && len(reads) > 0 {
-		wait, err = bg.AllowWith(ctx.Ctx, ctx.Realm, user, ip, reads)
-		ran = err == nil
-	} else {
+	dg, deferring := g.(DeferringGuard)
+	bg, batching := g.(BatchGuard)
+	all := ctx.ReadAhead.batch(ctx.Realm, user, reads)
+	switch {
+	case deferring:
+		rec, wait, err = dg.AllowDeferred(ctx.Ctx, ctx.Realm, user, ip, all)
+		deferred = ctx.WriteBehind != nil
+	case batching && len(all) > 0:
+		wait, err = bg.AllowWith(ctx.Ctx, ctx.Realm, user, ip, all)
+	default:
+		batching = false
 		wait, err = g.Allow(ctx.Ctx, ctx.Realm, user, ip)
+	}
+	if batching && err == nil {
+		copy(reads, all)
+		ran = len(reads) > 0
+		ctx.ReadAhead.record(all)
 	}
 	if err != nil {
 		return false, fmt.Errorf("guessing defence: %w", err)
@@ -80,6 +123,10 @@ func CheckSecretWith(ctx *Context, g Guard, au *audit.Logger, user string, refus
 	ok, err := check(ran)
 	if err != nil {
 		return false, err
+	}
+	if ok && deferred {
+		ctx.WriteBehind.Defer(rec.Ops, rec.Undo)
+		return true, nil
 	}
 	report := g.Failed
 	if ok {

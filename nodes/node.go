@@ -126,6 +126,13 @@ type Context struct {
 	Now time.Time
 	// Log carries the flow id and node id.
 	Log *slog.Logger
+	// WriteBehind takes writes a node may leave to the flow's next write (the guessing
+	// defence's success record); nil outside the engine's walk, where a node writes at
+	// once.
+	WriteBehind *WriteBehind
+	// ReadAhead is what the door wants read of the user whose secret a node checks, in
+	// that check's batch (see CheckSecretWith); nil for none.
+	ReadAhead *ReadAhead
 }
 
 // LocalKey returns a shared-state key private to this node, AM's "<nodeId>.<name>" in the

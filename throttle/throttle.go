@@ -46,6 +46,26 @@
 // (Allow, and Failed's reads), and a third for the deadlines of the scopes past their
 // free failures (TestStoreCallsPerAttempt).
 //
+// # The success record rides with the flow
+//
+// In a journey, a right secret costs one call: AllowDeferred's batch also reads the
+// pair's previous window, and from what the batch saw (the counts after this attempt,
+// the pair's deadline, the known-address mark) it computes the success record as blind
+// writes: each pair count taken back by what was seen of it, the pair's deadline
+// deleted, the attempt taken back from the address and user counts, the mark rewritten
+// if stale. The node leaves them to the engine (nodes.WriteBehind), which sends them in
+// the batch that saves or finishes the flow. Failures counted after the check stay
+// counted, since only what it saw is subtracted. A count that concurrent successes
+// took below zero is brought back to zero by the next success's record, and counts
+// below zero are read as zero meanwhile.
+//
+// If the flow's write is lost, so is the success, which only errs on the safe side: on
+// a lost race (a concurrent submission of the same step won) the engine sends the
+// record's Undo, which adds the counts back, so the attempt stays counted as a failure
+// would; the deadline stays deleted and the mark stays written, which the right secret
+// earned either way. On a store failure which writes took effect is unknown, and both
+// outcomes are a right secret recorded or not recorded.
+//
 // Keys hash the scope's identity (SHA-256), so an attacker's long or odd usernames make
 // short keys, and no username or address is stored in clear.
 package throttle
@@ -296,19 +316,36 @@ func (t *Throttle) Allow(ctx context.Context, realm, user, clientIP string) (tim
 	return t.AllowWith(ctx, realm, user, clientIP, nil)
 }
 
-var _ nodes.BatchGuard = (*Throttle)(nil)
+var (
+	_ nodes.BatchGuard     = (*Throttle)(nil)
+	_ nodes.DeferringGuard = (*Throttle)(nil)
+)
 
 // AllowWith is Allow that runs reads, the caller's own ops on keys of their own (the
 // account whose secret is checked), in its batch (nodes.BatchGuard): a password check
 // then costs no round trip before the hash.
 func (t *Throttle) AllowWith(ctx context.Context, realm, user, clientIP string, reads []store.Op) (time.Duration, error) {
+	_, wait, err := t.AllowDeferred(ctx, realm, user, clientIP, reads)
+	return wait, err
+}
+
+// AllowDeferred is AllowWith that also returns the writes that record this attempt's
+// success (nodes.DeferringGuard), computed from what its batch read, so that the caller
+// can send them with a write of its own (the flow's) instead of calling Succeeded: a
+// right secret then costs no round trip after the check. The record is what Succeeded
+// writes, as blind writes: the pair's counts of the current and the previous window
+// taken back by what the batch saw of them (failures counted since stay counted), its
+// deadline deleted, the attempt taken back from the address and user counts, and the
+// known-address mark rewritten when the batch found it missing or stale. Its Undo adds
+// the counts back.
+func (t *Throttle) AllowDeferred(ctx context.Context, realm, user, clientIP string, reads []store.Op) (nodes.SuccessRecord, time.Duration, error) {
 	now := t.now()
 	scopes := t.scopes(realm, user, clientIP)
 	pair := scopes[1]
 	w := t.windowOf(now)
 	// ops holds, for each counted scope in order, its deadline read and its count, then
-	// the known-address mark.
-	ops := make([]store.Op, 0, 2*len(scopes)+1)
+	// the known-address mark and the pair's previous window, then the caller's reads.
+	ops := make([]store.Op, 0, 2*len(scopes)+2+len(reads))
 	var at [3]int // index in ops of each scope's deadline read; its count follows
 	for i, s := range scopes {
 		if s.off {
@@ -318,13 +355,13 @@ func (t *Throttle) AllowWith(ctx context.Context, realm, user, clientIP string, 
 		ops = append(ops, store.GetOp(untilKey(s)), store.IncrOp(countKey(s, w), 1, t.counterTTL()))
 	}
 	mark := len(ops)
-	ops = append(ops, store.GetOp(knownKey(pair)))
+	ops = append(ops, store.GetOp(knownKey(pair)), store.IncrOp(countKey(pair, w-1), 0, 0))
 	ops = append(ops, reads...)
 	err := store.Do(ctx, t.st, ops)
-	copy(reads, ops[mark+1:])
+	copy(reads, ops[mark+2:])
 	if err != nil {
 		// Which counts were taken is unknown; one left behind errs on the safe side.
-		return 0, fmt.Errorf("throttle: count the attempt: %w", err)
+		return nodes.SuccessRecord{}, 0, fmt.Errorf("throttle: count the attempt: %w", err)
 	}
 	// An address the user signed in from is exempt from the account-wide scope.
 	known := ops[mark].Err == nil
@@ -350,7 +387,7 @@ func (t *Throttle) AllowWith(ctx context.Context, realm, user, clientIP string, 
 			continue
 		}
 		undo()
-		return dls[i].at.Sub(now), nil
+		return nodes.SuccessRecord{}, dls[i].at.Sub(now), nil
 	}
 	// Claim the right to try where the free attempts of the current window are used up.
 	// (Failed weighs in the previous window too when it sets the next delay; for the
@@ -371,12 +408,55 @@ func (t *Throttle) AllowWith(ctx context.Context, realm, user, clientIP string, 
 		if _, err := t.st.CAS(ctx, untilKey(s), encodeUntil(hold), dls[i].rev, untilTTL(now, hold)); err != nil {
 			undo()
 			if errors.Is(err, store.ErrConflict) { // a concurrent attempt claimed it first
-				return d, nil
+				return nodes.SuccessRecord{}, d, nil
 			}
-			return 0, fmt.Errorf("throttle: claim the %s attempt: %w", s.kind, err)
+			return nodes.SuccessRecord{}, 0, fmt.Errorf("throttle: claim the %s attempt: %w", s.kind, err)
 		}
 	}
-	return 0, nil
+	counts := [3]int64{}
+	for i, s := range scopes {
+		if !s.off {
+			counts[i] = ops[at[i]+1].N
+		}
+	}
+	return t.successRecord(scopes, w, counts, ops[mark+1].N, dls[1].rev != 0, ops[mark], now), 0, nil
+}
+
+// successRecord is the blind writes that record a success of an attempt whose batch
+// saw counts (after counting it, per scope; 0 for one not counted), prev in the
+// pair's previous window, the pair's deadline (stored true) and the known-address mark
+// (a Get). Each count is taken back by what was seen of it, so failures counted since
+// stay counted and a count left below zero by an earlier race is brought back to zero.
+func (t *Throttle) successRecord(scopes [3]scope, w int64, counts [3]int64, prev int64, deadline bool, mark store.Op, now time.Time) nodes.SuccessRecord {
+	// At most two pair counts, its deadline, two scope counts and the mark; the undo
+	// takes back the counts.
+	rec := nodes.SuccessRecord{Ops: make([]store.Op, 0, 6), Undo: make([]store.Op, 0, 4)}
+	ttl := t.counterTTL()
+	take := func(key string, delta int64) {
+		if delta != 0 {
+			rec.Ops = append(rec.Ops, store.IncrOp(key, delta, ttl))
+			rec.Undo = append(rec.Undo, store.IncrOp(key, -delta, ttl))
+		}
+	}
+	pair := scopes[1]
+	// The pair is cleared: its failures, this attempt and its deadline.
+	take(countKey(pair, w), -counts[1])
+	take(countKey(pair, w-1), -prev)
+	if counts[1] != 1 || prev != 0 || deadline {
+		rec.Ops = append(rec.Ops, store.DeleteOp(untilKey(pair)))
+	}
+	// Only failures count in the address and user scopes: the attempt is taken back.
+	for _, i := range []int{0, 2} {
+		if s := scopes[i]; !s.off {
+			take(countKey(s, w), -min(counts[i], 1))
+		}
+	}
+	// The known mark is rewritten only when missing or half its time old: most
+	// sign-ins come from addresses already known.
+	if mark.Err != nil || !t.fresh(mark.Item.Value, now) {
+		rec.Ops = append(rec.Ops, store.SetOp(knownKey(pair), []byte(strconv.FormatInt(now.Unix(), 10)), t.cfg.KnownAddress))
+	}
+	return rec
 }
 
 // windowOf is the number of the window now falls in.
@@ -439,7 +519,9 @@ func (t *Throttle) Failed(ctx context.Context, realm, user, clientIP string) err
 
 // Succeeded records a right secret (nodes.Guard): it clears the (user, address) scope,
 // takes the attempt back from the address and user counts (only failures count there),
-// and remembers the address as one the user signs in from.
+// and remembers the address as one the user signs in from. It is the record written at
+// once, for a check made outside a journey's walk; within one, AllowDeferred's record
+// rides with the flow's write instead.
 //
 // It costs one batch: the attempt taken back from every scope, the pair's previous
 // window and the known-address mark read. Only what that batch shows needs it costs a

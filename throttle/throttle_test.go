@@ -42,6 +42,9 @@ type env struct {
 	clock *clock
 	rec   *audit.Recorder
 	st    *storetest.Flaky
+	// deferred makes login record a success as the engine does: AllowDeferred's record
+	// written afterwards, instead of Succeeded.
+	deferred bool
 }
 
 // backends runs f against the embedded store and a real redis-server.
@@ -103,6 +106,19 @@ func (e *env) guess(t *testing.T, user, ip string) time.Duration {
 func (e *env) login(t *testing.T, user, ip string) bool {
 	t.Helper()
 	ctx := context.Background()
+	if e.deferred {
+		rec, wait, err := e.th.AllowDeferred(ctx, "/", user, ip, nil)
+		if err != nil {
+			t.Fatalf("AllowDeferred(%s, %s): %v", user, ip, err)
+		}
+		if wait > 0 {
+			return false
+		}
+		if err := store.Do(ctx, e.st, rec.Ops); err != nil {
+			t.Fatalf("write the success record of %s, %s: %v", user, ip, err)
+		}
+		return true
+	}
 	wait, err := e.th.Allow(ctx, "/", user, ip)
 	if err != nil {
 		t.Fatalf("Allow(%s, %s): %v", user, ip, err)
@@ -116,13 +132,34 @@ func (e *env) login(t *testing.T, user, ip string) bool {
 	return true
 }
 
+// successWays runs f on each backend twice: with successes recorded by Succeeded, and
+// by AllowDeferred's record written after the check, as the engine writes it with the
+// flow. Both must give the same throttle.
+func successWays(t *testing.T, f func(t *testing.T, newEnv func(cfg throttle.Config) *env)) {
+	for _, deferred := range []bool{false, true} {
+		name := "Succeeded"
+		if deferred {
+			name = "deferred"
+		}
+		t.Run(name, func(t *testing.T) {
+			backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+				f(t, func(cfg throttle.Config) *env {
+					e := newEnv(cfg)
+					e.deferred = deferred
+					return e
+				})
+			})
+		})
+	}
+}
+
 const (
 	attacker = "198.51.100.66"
 	home     = "203.0.113.5"
 )
 
 func TestPairDelaysGrowAndSuccessClears(t *testing.T) {
-	backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+	successWays(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
 		e := newEnv(throttle.Config{})
 		for i := range 5 {
 			if wait := e.guess(t, "alice", attacker); wait != 0 {
@@ -220,7 +257,7 @@ func TestAddressSprayingIsDelayed(t *testing.T) {
 }
 
 func TestAccountWideDelayNeverLocksOutTheRealUser(t *testing.T) {
-	backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+	successWays(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
 		e := newEnv(throttle.Config{UserFree: 20})
 		// The real user signed in from home before.
 		if !e.login(t, "alice", home) {
@@ -481,4 +518,106 @@ func TestAllowWithCarriesReads(t *testing.T) {
 			t.Fatal("Allow disagrees with AllowWith")
 		}
 	})
+}
+
+// TestDeferredRecordKeepsConcurrentFailures: a failure counted between the check of a
+// right password and the write of its record stays counted; only what the check saw
+// is cleared.
+func TestDeferredRecordKeepsConcurrentFailures(t *testing.T) {
+	backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+		e := newEnv(throttle.Config{})
+		ctx := context.Background()
+		for range 3 {
+			e.guess(t, "alice", home)
+		}
+		rec, wait, err := e.th.AllowDeferred(ctx, "/", "alice", home, nil)
+		if err != nil || wait > 0 {
+			t.Fatalf("AllowDeferred = %v, %v", wait, err)
+		}
+		if wait := e.guess(t, "alice", home); wait != 0 { // while the hash is checked
+			t.Fatalf("concurrent guess refused (wait %v)", wait)
+		}
+		if err := store.Do(ctx, e.st, rec.Ops); err != nil {
+			t.Fatal(err)
+		}
+		// One failure stands: four of the five free ones are left, then a delay.
+		for i := range 4 {
+			if wait := e.guess(t, "alice", home); wait != 0 {
+				t.Fatalf("free guess %d after the success refused (wait %v)", i+1, wait)
+			}
+		}
+		if wait := e.guess(t, "alice", home); wait == 0 {
+			t.Error("the failure counted during the check was cleared by the success")
+		}
+	})
+}
+
+// TestDeferredRecordUndo: the record's Undo, written when the flow's write carrying it
+// is lost, leaves the pair's failures counted, with the attempt itself.
+func TestDeferredRecordUndo(t *testing.T) {
+	backends(t, func(t *testing.T, newEnv func(throttle.Config) *env) {
+		e := newEnv(throttle.Config{})
+		ctx := context.Background()
+		for range 4 {
+			e.guess(t, "alice", home)
+		}
+		rec, wait, err := e.th.AllowDeferred(ctx, "/", "alice", home, nil)
+		if err != nil || wait > 0 {
+			t.Fatalf("AllowDeferred = %v, %v", wait, err)
+		}
+		if len(rec.Undo) == 0 {
+			t.Fatal("a record that clears failures has no undo")
+		}
+		for _, ops := range [][]store.Op{rec.Ops, rec.Undo} {
+			if err := store.Do(ctx, e.st, ops); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Five attempts counted: the sixth claims the first delayed slot, and the
+		// seventh waits.
+		if wait := e.guess(t, "alice", home); wait != 0 {
+			t.Fatalf("the sixth attempt was refused (wait %v)", wait)
+		}
+		if wait := e.guess(t, "alice", home); wait == 0 {
+			t.Error("the undone success still cleared the failures")
+		}
+	})
+}
+
+// TestDeferredRecordCostsNoCall: the check of a right secret is the only store call of
+// a deferred success, and its record is nothing but writes (no Get, no read Incr).
+func TestDeferredRecordCostsNoCall(t *testing.T) {
+	st, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	counted := storetest.NewCounting(st)
+	c := &clock{t: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
+	th, err := throttle.New(counted, throttle.Config{}, c.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i, wantOps := range []int{4, 3} { // the attempt taken back from three scopes, and at first the mark
+		counted.Reset()
+		rec, wait, err := th.AllowDeferred(ctx, "/", "alice", home, nil)
+		if err != nil || wait > 0 {
+			t.Fatalf("AllowDeferred = %v, %v", wait, err)
+		}
+		if ops := counted.Ops(); len(ops) != 1 || ops[0].Name != "Do" {
+			t.Errorf("sign-in %d: store calls %v, want the one batch", i+1, ops)
+		}
+		if len(rec.Ops) != wantOps {
+			t.Errorf("sign-in %d: %d writes in the record, want %d: %+v", i+1, len(rec.Ops), wantOps, rec.Ops)
+		}
+		for _, op := range rec.Ops {
+			if op.Kind == store.OpGet || (op.Kind == store.OpIncr && op.Delta == 0) {
+				t.Errorf("sign-in %d: the record reads: %+v", i+1, op)
+			}
+		}
+		if err := store.Do(ctx, counted, rec.Ops); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
