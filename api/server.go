@@ -121,7 +121,9 @@ func New(cfg Config, d Deps) *Server {
 		}, []string{"route", "code"})
 		d.Registry.MustRegister(s.httpReqs)
 	}
-	e.Use(s.recoverAndLog, s.cors)
+	// One middleware, not two: echo chains the middleware of e.Use anew on every
+	// request, one closure each.
+	e.Use(s.middleware)
 	e.GET("/health/live", func(c echo.Context) error { return c.JSON(200, map[string]string{"status": "ok"}) })
 	e.GET("/health/ready", s.ready)
 	if d.Gatherer != nil && !cfg.MetricsElsewhere {
@@ -292,36 +294,72 @@ func noStore(c echo.Context) {
 	h["Expires"] = noStoreExpires
 }
 
-func (s *Server) recoverAndLog(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		start := time.Now()
-		if s.door.Secure(c.Request()) {
-			// Over https (directly, behind a trusted proxy, or by the public URL), the
-			// browser is told to stay on https.
-			c.Response().Header().Set("Strict-Transport-Security", door.HSTS)
-		}
-		defer func() {
-			if r := recover(); r != nil {
-				s.log.Error("panic serving request", "path", c.Request().URL.Path, "panic", r)
-				err = amError(http.StatusInternalServerError, "Internal server error")
-			}
-			if err != nil {
-				c.Error(err)
-				err = nil
-			}
-			route := c.Path()
-			if s.httpReqs != nil {
-				s.httpReqs.WithLabelValues(route, itoa(c.Response().Status)).Inc()
-			}
-			if s.log.Enabled(c.Request().Context(), slog.LevelDebug) {
-				s.log.Debug("http", "method", c.Request().Method, "path", c.Request().URL.Path, "status", c.Response().Status, "dur", time.Since(start))
-			}
-		}()
-		return next(c)
-	}
+// middleware is what every request on the server goes through: recoverAndLog around
+// cors around the route's handler.
+func (s *Server) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error { return s.recoverAndLog(c, next) }
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
+// recoverAndLog serves c with next through cors, and answers a panic or an error,
+// counts the request in the metrics and logs it at debug level.
+func (s *Server) recoverAndLog(c echo.Context, next echo.HandlerFunc) (err error) {
+	start := time.Now()
+	if s.door.Secure(c.Request()) {
+		// Over https (directly, behind a trusted proxy, or by the public URL), the
+		// browser is told to stay on https.
+		c.Response().Header().Set("Strict-Transport-Security", door.HSTS)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic serving request", "path", c.Request().URL.Path, "panic", r)
+			err = amError(http.StatusInternalServerError, "Internal server error")
+		}
+		if err != nil {
+			c.Error(err)
+			err = nil
+		}
+		route := c.Path()
+		if s.httpReqs != nil {
+			s.httpReqs.WithLabelValues(route, statusLabel(c.Response().Status)).Inc()
+		}
+		if s.log.Enabled(c.Request().Context(), slog.LevelDebug) {
+			s.log.Debug("http", "method", c.Request().Method, "path", c.Request().URL.Path, "status", c.Response().Status, "dur", time.Since(start))
+		}
+	}()
+	return s.cors(c, next)
+}
+
+// statusLabel is the metrics label of an HTTP status: the common ones without
+// formatting (strconv.Itoa allocates for numbers past 99).
+func statusLabel(code int) string {
+	switch code {
+	case http.StatusOK:
+		return "200"
+	case http.StatusNoContent:
+		return "204"
+	case http.StatusFound:
+		return "302"
+	case http.StatusSeeOther:
+		return "303"
+	case http.StatusBadRequest:
+		return "400"
+	case http.StatusUnauthorized:
+		return "401"
+	case http.StatusForbidden:
+		return "403"
+	case http.StatusNotFound:
+		return "404"
+	case http.StatusConflict:
+		return "409"
+	case http.StatusTooManyRequests:
+		return "429"
+	case http.StatusInternalServerError:
+		return "500"
+	case http.StatusServiceUnavailable:
+		return "503"
+	}
+	return strconv.Itoa(code)
+}
 
 // NoCORS takes every path under prefix out of the server's CORS handling, whatever
 // cors_origins says: the admin API offers none (no other origin may drive it with an
@@ -330,33 +368,31 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func (s *Server) NoCORS(prefix string) { s.noCORS = append(s.noCORS, prefix) }
 
 // cors answers cross-origin requests from configured origins with credentials, as the
-// ForgeRock SDK in a browser on another origin needs.
-func (s *Server) cors(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		for _, p := range s.noCORS {
-			if strings.HasPrefix(c.Request().URL.Path, p) {
-				return next(c)
-			}
-		}
-		origin := c.Request().Header.Get("Origin")
-		if origin == "" || !s.originAllowed(origin) {
-			if c.Request().Method == http.MethodOptions && origin != "" {
-				return c.NoContent(http.StatusForbidden)
-			}
+// ForgeRock SDK in a browser on another origin needs, and serves the others with next.
+func (s *Server) cors(c echo.Context, next echo.HandlerFunc) error {
+	for _, p := range s.noCORS {
+		if strings.HasPrefix(c.Request().URL.Path, p) {
 			return next(c)
 		}
-		h := c.Response().Header()
-		h.Set("Access-Control-Allow-Origin", origin)
-		h.Set("Access-Control-Allow-Credentials", "true")
-		h.Add("Vary", "Origin")
-		if c.Request().Method == http.MethodOptions {
-			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Accept, Accept-API-Version, Content-Type, X-Requested-With, X-Requested-Platform, "+s.cfg.CookieName)
-			h.Set("Access-Control-Max-Age", "600")
-			return c.NoContent(http.StatusNoContent)
+	}
+	origin := c.Request().Header.Get("Origin")
+	if origin == "" || !s.originAllowed(origin) {
+		if c.Request().Method == http.MethodOptions && origin != "" {
+			return c.NoContent(http.StatusForbidden)
 		}
 		return next(c)
 	}
+	h := c.Response().Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Add("Vary", "Origin")
+	if c.Request().Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Accept, Accept-API-Version, Content-Type, X-Requested-With, X-Requested-Platform, "+s.cfg.CookieName)
+		h.Set("Access-Control-Max-Age", "600")
+		return c.NoContent(http.StatusNoContent)
+	}
+	return next(c)
 }
 
 func (s *Server) originAllowed(origin string) bool {

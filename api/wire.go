@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/arbor-auth/arbor/internal/jsonx"
+	"github.com/arbor-auth/arbor/nodes"
 )
 
 // The bodies of /authenticate are read and written through package jsonx, the JSON
@@ -74,11 +75,42 @@ func decodeAnswers(d *jsonx.Decoder) ([]wireAnswer, error) {
 
 var answerFields = []string{"type", "input"}
 
+// callbackTypes are the callback types Arbor's nodes send, and inputNames the names of
+// the first inputs of a page: what a continuing request sends back on every step, read
+// as these strings instead of copies of the body's (see knownString).
+var (
+	callbackTypes = []string{nodes.TypeName, nodes.TypePassword, nodes.TypeTextInput, nodes.TypeChoice,
+		nodes.TypeConfirmation, nodes.TypeTextOutput, nodes.TypePollingWait, nodes.TypeHiddenValue,
+		nodes.TypeMetadata, nodes.TypeDeviceProf}
+	inputNames = func() []string {
+		names := make([]string, 9)
+		for i := range names {
+			names[i] = "IDToken" + strconv.Itoa(i+1)
+		}
+		return names
+	}()
+)
+
+// knownString reads a string as d.String does, but returns the one of known it equals
+// without allocating a copy.
+func knownString(d *jsonx.Decoder, known []string) (string, error) {
+	b, err := d.StringBytes()
+	if err != nil {
+		return string(b), err
+	}
+	for _, k := range known {
+		if string(b) == k {
+			return k, nil
+		}
+	}
+	return string(b), nil
+}
+
 func (a *wireAnswer) decodeJSON(d *jsonx.Decoder) error {
 	return jsonx.Object(d, answerFields, func(i int) (err error) {
 		switch {
 		case i == 0:
-			a.Type, err = d.String()
+			a.Type, err = knownString(d, callbackTypes)
 		case d.Null():
 			a.Input = nil
 		default:
@@ -101,7 +133,7 @@ var fieldFields = []string{"name", "value"}
 func (f *wireField) decodeJSON(d *jsonx.Decoder) error {
 	return jsonx.Object(d, fieldFields, func(i int) (err error) {
 		if i == 0 {
-			f.Name, err = d.String()
+			f.Name, err = knownString(d, inputNames)
 		} else {
 			f.Value, err = d.Any()
 		}

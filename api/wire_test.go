@@ -19,6 +19,7 @@ var bodySeeds = []string{
 	`{"authId":null,"callbacks":null}`, `{"authId":"x","callbacks":[]}`, `{"callbacks":[{"type":"T","input":[{"name":"IDToken1","value":{"a":[1]}}]}]}`,
 	`{"AuthId":"x"}`, `{"authId":"x","authId":"y"}`, `{"callbacks":[{"type":"T","TYPE":"U"}]}`, `{"callbacks":[null]}`, `{"authId":5}`,
 	`{"authId":"x"} trailing`, `[]`, `null`, `{"authId":"\u00e9\ud83d\ude00"}`, `{"callbacks":[{"input":[{"name":null}]}]}`,
+	`{"callbacks":[{"type":"Name\u0043allback","input":[{"name":"IDToken\u0031","value":"x"}]},{"type":"NameCallbackX","input":[{"name":"IDToken10","value":"y"},{"name":"IDToken","value":"z"}]}]}`,
 }
 
 // The fast path decodes a body to what encoding/json decodes it to, or steps aside.
@@ -49,6 +50,28 @@ func FuzzContinueBodyAgreesWithEncodingJSON(f *testing.F) {
 			t.Fatalf("%s: decodeContinueBody %#v, %v; json.Decoder %#v, %v", data, got, gotErr, dec, decErr)
 		}
 	})
+}
+
+// TestContinueBodyStringsOwnTheirBytes checks that the strings a continuing request
+// is decoded into, known callback types and input names (constants) or not (copies),
+// keep their values when the body's buffer is reused.
+func TestContinueBodyStringsOwnTheirBytes(t *testing.T) {
+	body := []byte(`{"authId":"x","callbacks":[{"type":"NameCallback","input":[{"name":"IDToken1","value":"a"}]},{"type":"OtherCallback","input":[{"name":"IDToken12","value":"b"}]}]}`)
+	cb, err := decodeContinueBody(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range body {
+		body[i] = 'X'
+	}
+	got := *cb.Callbacks
+	want := []wireAnswer{
+		{Type: "NameCallback", Input: []wireField{{Name: "IDToken1", Value: "a"}}},
+		{Type: "OtherCallback", Input: []wireField{{Name: "IDToken12", Value: "b"}}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("decoded %+v\nwant %+v", got, want)
+	}
 }
 
 // normalize moves an authId the fast path left as bytes to where encoding/json puts it.

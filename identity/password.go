@@ -180,9 +180,9 @@ func parseHash(encoded string) (*parsedHash, error) {
 
 // parseArgon2id parses "$argon2id$v=19$m=M,t=T,p=P$salt$key".
 func parseArgon2id(encoded string) (*parsedHash, error) {
-	parts := strings.Split(encoded, "$")
 	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, key
-	if len(parts) != 6 {
+	var parts [6]string
+	if !splitExact(encoded, "$", parts[:]) {
 		return nil, fmt.Errorf("%w: argon2id hash must have 5 $-separated fields", errMalformedHash)
 	}
 	if parts[2] != "v=19" {
@@ -212,10 +212,27 @@ func parseArgon2id(encoded string) (*parsedHash, error) {
 	return &parsedHash{kind: kindArgon2id, encoded: encoded, params: p, salt: salt, key: key}, nil
 }
 
+// splitExact splits s around sep into out, and reports whether s has exactly len(out)
+// fields. It is strings.Split into a caller's array: a stored hash is parsed on every
+// login, and Split allocates its result.
+func splitExact(s, sep string, out []string) bool {
+	for i := range out {
+		if i == len(out)-1 {
+			out[i] = s
+			return !strings.Contains(s, sep)
+		}
+		var found bool
+		if out[i], s, found = strings.Cut(s, sep); !found {
+			return false
+		}
+	}
+	return false
+}
+
 // parseArgon2Params parses "m=M,t=T,p=P", in that order as the PHC format requires.
 func parseArgon2Params(s string) (Params, error) {
-	fields := strings.Split(s, ",")
-	if len(fields) != 3 {
+	var fields [3]string
+	if !splitExact(s, ",", fields[:]) {
 		return Params{}, fmt.Errorf("%w: argon2id parameters %q: want m=<KiB>,t=<passes>,p=<lanes>", errMalformedHash, s)
 	}
 	var vals [3]uint64

@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -322,4 +323,35 @@ func benchmarkAuthenticate(b *testing.B, p Params) {
 			}
 		})
 	})
+}
+
+// TestSplitExact checks splitExact against strings.Split: the same fields when there are
+// exactly as many as asked for, false otherwise.
+func TestSplitExact(t *testing.T) {
+	for _, tc := range []struct {
+		s, sep string
+		n      int
+	}{
+		{"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$a2V5", "$", 6},
+		{"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ", "$", 6},
+		{"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$a2V5$", "$", 6},
+		{"$$$$$", "$", 6},
+		{"", "$", 6},
+		{"m=8,t=1,p=1", ",", 3},
+		{"m=8,t=1", ",", 3},
+		{"m=8,t=1,p=1,", ",", 3},
+		{"abc", ",", 1},
+		{"a,c", ",", 1},
+	} {
+		out := make([]string, tc.n)
+		ok := splitExact(tc.s, tc.sep, out)
+		want := strings.Split(tc.s, tc.sep)
+		if ok != (len(want) == tc.n) {
+			t.Errorf("splitExact(%q, %q, %d) = %v, strings.Split gives %d fields", tc.s, tc.sep, tc.n, ok, len(want))
+			continue
+		}
+		if ok && !slices.Equal(out, want) {
+			t.Errorf("splitExact(%q, %q, %d) = %q, want %q", tc.s, tc.sep, tc.n, out, want)
+		}
+	}
 }

@@ -292,31 +292,81 @@ func Defaults(t reflect.Type) ([]byte, error) {
 }
 
 // Localize picks the text for the best of locales from texts (keys like "en", "en-US",
-// "fr"), falling back to the language without region, then "en", then fallback.
+// "fr"), falling back to the language without region, then "en", then fallback. Keys
+// and locales match whatever their case and whether they separate the region with "-"
+// or "_".
 func Localize(texts map[string]string, locales []string, fallback string) string {
 	if len(texts) == 0 {
 		return fallback
 	}
-	lower := make(map[string]string, len(texts))
-	for k, v := range texts {
-		lower[strings.ToLower(strings.ReplaceAll(k, "_", "-"))] = v
-	}
 	for _, l := range locales {
-		l = strings.ToLower(strings.ReplaceAll(l, "_", "-"))
-		if v, ok := lower[l]; ok {
+		if v, ok := localized(texts, l); ok {
 			return v
 		}
-		if base, _, found := strings.Cut(l, "-"); found {
-			if v, ok := lower[base]; ok {
+		if i := strings.IndexAny(l, "-_"); i >= 0 {
+			if v, ok := localized(texts, l[:i]); ok {
 				return v
 			}
 		}
 	}
-	if v, ok := lower["en"]; ok {
+	if v, ok := localized(texts, "en"); ok {
 		return v
 	}
-	if v, ok := lower["*"]; ok {
+	if v, ok := localized(texts, "*"); ok {
 		return v
 	}
 	return fallback
+}
+
+// localized returns the text of texts whose key is the language tag tag. It compares
+// each key with tag rather than building a normalised copy of texts: pages and prompts
+// are localized on every step, and a node's texts are a handful.
+func localized(texts map[string]string, tag string) (string, bool) {
+	if v, ok := texts[tag]; ok {
+		return v, true
+	}
+	for k, v := range texts {
+		if sameTag(k, tag) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// sameTag reports whether a and b are the same language tag once lower-cased and with
+// "_" read as "-".
+func sameTag(a, b string) bool {
+	if !ascii(a) || !ascii(b) {
+		return normalTag(a) == normalTag(b)
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if tagByte(a[i]) != tagByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func normalTag(s string) string { return strings.ToLower(strings.ReplaceAll(s, "_", "-")) }
+
+func tagByte(c byte) byte {
+	switch {
+	case c == '_':
+		return '-'
+	case 'A' <= c && c <= 'Z':
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

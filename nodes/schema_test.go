@@ -191,6 +191,11 @@ func TestLocalize(t *testing.T) {
 		{"star", map[string]string{"*": "Any", "fr": "Fr"}, []string{"ja"}, "x", "Any"},
 		{"nothing matches", map[string]string{"fr": "Fr"}, []string{"ja"}, "fallback", "fallback"},
 		{"empty", nil, []string{"fr"}, "fallback", "fallback"},
+		{"upper-case keys", map[string]string{"EN_gb": "Cheerio", "EN": "Hi"}, []string{"en-GB"}, "x", "Cheerio"},
+		{"upper-case key for en", map[string]string{"EN": "Hi", "fr": "Fr"}, []string{"ja"}, "x", "Hi"},
+		{"prefix of a key is no match", map[string]string{"english": "No", "en-us": "Yes"}, []string{"en-US"}, "x", "Yes"},
+		{"base of an underscore locale", texts, []string{"fr_CA"}, "x", "Bonjour"},
+		{"non-ASCII key", map[string]string{"ÉN": "Accent", "fr": "Fr"}, []string{"én"}, "x", "Accent"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

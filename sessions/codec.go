@@ -152,22 +152,28 @@ func (s *Session) decodeJSON(data []byte) error {
 	})
 }
 
+// decodeProps reads the props object member by member into strings, not through
+// d.Any's map of boxed values: sessions are read on every validation and logout. A
+// name jsonx.Decoder.Member refuses (escapes, non-ASCII) or a value that is not a
+// string hands the whole session to encoding/json.
 func (s *Session) decodeProps(d *jsonx.Decoder) error {
-	v, err := d.Any()
-	if err != nil {
+	if err := d.ObjectStart(); err != nil {
 		return err
 	}
-	m, _ := v.(map[string]any)
-	if m == nil {
-		return jsonx.ErrFallback
-	}
-	s.Props = make(map[string]string, len(m))
-	for k, e := range m {
-		str, ok := e.(string)
-		if !ok {
-			return jsonx.ErrFallback
+	props := make(map[string]string, 4)
+	for {
+		name, more, err := d.Member()
+		if err != nil {
+			return err
 		}
-		s.Props[k] = str
+		if !more {
+			s.Props = props
+			return nil
+		}
+		v, err := d.String()
+		if err != nil {
+			return err
+		}
+		props[string(name)] = v
 	}
-	return nil
 }

@@ -12,6 +12,8 @@ var sessionSeeds = []string{
 	`{"handle":"0123456789abcdef","username":"demo","realm":"/","journey":"login","created":"2026-11-22T06:24:35.123456789Z","access":"2026-11-22T06:24:35.123456789Z","idle_end":"2026-11-22T06:54:35.123456789Z","max_end":"2026-11-22T14:24:35.123456789Z"}`,
 	`{"handle":"h","username":"Zoë <x>","realm":"/alpha","journey":"j","created":"2026-01-01T00:00:00+01:00","access":"0001-01-01T00:00:00Z","idle_end":null,"max_end":"2026-01-01T00:00:00Z","props":{"b":"1","a":"\u00e9"}}`,
 	`{"props":null}`, `{"props":{"a":1}}`, `{"created":"yesterday"}`, `{"created":{}}`, `{"Handle":"x"}`, `{"handle":"x","handle":"y"}`, `{"extra":[1,{"a":null}]}`,
+	`{"props":{}}`, `{"props":{"a":"1","a":"2"}}`, `{"props":{"\u0061":"x","é":"y"}}`, `{"props":{"a":null}}`, `{"props":{"a":"1",}}`, `{"props":[]}`,
+	`{"props":{"door":"rest","ip":"192.0.2.1","agent":"Mozilla/5.0 \"x\""},"props":{"b":"2"}}`,
 }
 
 func FuzzSessionDecodeAgreesWithEncodingJSON(f *testing.F) {

@@ -107,10 +107,12 @@ func (n *dataStoreDecision) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if name == "" {
 		name = ctx.Username()
 	}
-	ctx.Shared[KeyAuthenticatedUser] = name
+	// Boxed once for both keys (a string in an interface is an allocation).
+	boxed := any(name)
+	ctx.Shared[KeyAuthenticatedUser] = boxed
 	// The canonical spelling from the store, so sessions and devices name the user
 	// the same way however the user typed it.
-	ctx.Shared[nodes.KeyUsername] = name
+	ctx.Shared[nodes.KeyUsername] = boxed
 	ctx.Shared.AddFactor(nodes.FactorPassword)
 	return nodes.Goto("true"), nil
 }

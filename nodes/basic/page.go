@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 
 	"github.com/arbor-auth/arbor/nodes"
@@ -62,16 +63,21 @@ func registerPage(r *nodes.Registry) {
 
 type pageChild struct {
 	key   string // the child's id within the page
+	id    string // its node id, "<page id>.<key>", for the page id it was built with
 	node  nodes.Node
 	input bool // whether the child's type may ask for input
 }
 
 type pageNode struct {
-	children    []pageChild
-	outcomes    []nodes.Outcome
-	header      map[string]string
-	description map[string]string
-	stage       string
+	// id is the node id the page was built with, and layoutKey its private layout key:
+	// the ids a step runs with are these, so the children's ids and the key are made
+	// once instead of on every step (a step under another id makes its own).
+	id, layoutKey string
+	children      []pageChild
+	outcomes      []nodes.Outcome
+	header        map[string]string
+	description   map[string]string
+	stage         string
 }
 
 // Complete passes the end of the flow on to the page's children that act on it.
@@ -88,7 +94,8 @@ func (p *pageNode) Complete(ctx *nodes.Context, success bool) error {
 }
 
 func newPage(c *PageConfig, b *nodes.Build) (nodes.Node, error) {
-	p := &pageNode{header: c.Header, description: c.Description, stage: c.Stage}
+	p := &pageNode{header: c.Header, description: c.Description, stage: c.Stage,
+		id: b.NodeID, layoutKey: (&nodes.Context{NodeID: b.NodeID}).LocalKey("layout")}
 	var ps nodes.Problems
 	seen := map[string]bool{}
 	last := len(c.Nodes) - 1
@@ -130,7 +137,7 @@ func newPage(c *PageConfig, b *nodes.Build) (nodes.Node, error) {
 		if i == last {
 			p.outcomes = outs
 		}
-		p.children = append(p.children, pageChild{key: key, node: n, input: info.Input})
+		p.children = append(p.children, pageChild{key: key, id: b.NodeID + "." + key, node: n, input: info.Input})
 	}
 	if len(ps) > 0 {
 		return nil, ps
@@ -157,15 +164,19 @@ func (p *pageNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if ctx.Transient == nil {
 		ctx.Transient = nodes.State{}
 	}
-	layoutKey := ctx.LocalKey("layout")
+	layoutKey := p.layoutKey
+	if ctx.NodeID != p.id {
+		layoutKey = ctx.LocalKey("layout")
+	}
 	var answers [][]nodes.Callback
 	if ctx.Callbacks != nil {
 		answers = p.split(ctx.Shared[layoutKey], ctx.Callbacks)
 	}
 
 	counts := make([]int, len(p.children))
-	sent := make([][]nodes.Callback, len(p.children))
-	routed := make([]bool, len(p.children)) // routed after consuming answers
+	// Each child's run (its context, what it sent, whether it routed) in one allocation
+	// for the whole page: a page runs on every step of a login.
+	runs := make([]childRun, len(p.children))
 	asked := false
 	var outcome, failure string
 	for i, ch := range p.children {
@@ -176,7 +187,7 @@ func (p *pageNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 		if answers != nil {
 			mine = answers[i]
 		}
-		act, err := ch.node.Process(p.childContext(ctx, ch.key, mine))
+		act, err := ch.node.Process(runs[i].context(ctx, p, &p.children[i], mine))
 		if err != nil {
 			return nodes.Action{}, fmt.Errorf("page child %q: %w", ch.key, err)
 		}
@@ -185,14 +196,14 @@ func (p *pageNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 		}
 		if len(act.Callbacks) > 0 {
 			asked = true
-			sent[i] = act.Callbacks
+			runs[i].sent = act.Callbacks
 			counts[i] = len(act.Callbacks)
 			continue
 		}
 		if act.Outcome == "" {
 			return nodes.Action{}, fmt.Errorf("page child %q neither routed nor asked for input", ch.key)
 		}
-		routed[i] = mine != nil
+		runs[i].routed = mine != nil
 		outcome = act.Outcome
 	}
 
@@ -204,23 +215,28 @@ func (p *pageNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 	// Someone asks again: the page is sent whole once more, so the children that took
 	// their answers this time are asked afresh for their callbacks.
 	for i, ch := range p.children {
-		if !routed[i] || !ch.input {
+		if !runs[i].routed || !ch.input {
 			continue
 		}
-		act, err := ch.node.Process(p.childContext(ctx, ch.key, nil))
+		// A context of its own, not runs[i]'s again: the child saw that one.
+		act, err := ch.node.Process(new(childRun).context(ctx, p, &p.children[i], nil))
 		if err != nil {
 			return nodes.Action{}, fmt.Errorf("page child %q: %w", ch.key, err)
 		}
 		if act.FailureMessage != "" {
 			failure = act.FailureMessage
 		}
-		sent[i] = act.Callbacks
+		runs[i].sent = act.Callbacks
 		counts[i] = len(act.Callbacks)
 	}
 
-	var all []nodes.Callback
-	for _, cbs := range sent {
-		all = append(all, cbs...)
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	all := make([]nodes.Callback, 0, n)
+	for i := range runs {
+		all = append(all, runs[i].sent...)
 	}
 	ctx.Shared[layoutKey] = counts
 	return nodes.Action{
@@ -232,16 +248,34 @@ func (p *pageNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 	}, nil
 }
 
-// childContext returns the context a child runs with: the page's flow and state, the
-// child's own node id and answers.
-func (p *pageNode) childContext(ctx *nodes.Context, key string, cbs []nodes.Callback) *nodes.Context {
-	c := *ctx
-	c.NodeID = ctx.NodeID + "." + key
-	c.Callbacks = cbs
-	if c.Log != nil {
-		c.Log = c.Log.With("page_child", key)
+// childRun is one child's run within a step of the page: the context it runs with
+// (with its logger and the logger's attribute, so that they take no allocations of their
+// own), the callbacks it sent and whether it routed after consuming its answers.
+type childRun struct {
+	ctx    nodes.Context
+	log    slog.Logger
+	attr   [1]slog.Attr
+	sent   []nodes.Callback
+	routed bool
+}
+
+// context fills r's context for child ch of page p and returns it: the page's flow and
+// state, the child's own node id and answers, and the page's logger with the child's
+// key.
+func (r *childRun) context(ctx *nodes.Context, p *pageNode, ch *pageChild, cbs []nodes.Callback) *nodes.Context {
+	r.ctx = *ctx
+	if ctx.NodeID == p.id {
+		r.ctx.NodeID = ch.id
+	} else {
+		r.ctx.NodeID = ctx.NodeID + "." + ch.key
 	}
-	return &c
+	r.ctx.Callbacks = cbs
+	if ctx.Log != nil {
+		r.attr[0] = slog.String("page_child", ch.key)
+		r.log = *slog.New(ctx.Log.Handler().WithAttrs(r.attr[:]))
+		r.ctx.Log = &r.log
+	}
+	return &r.ctx
 }
 
 // split cuts the submitted callbacks into each child's share by the saved layout. It

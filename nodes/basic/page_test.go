@@ -2,6 +2,7 @@ package basic_test
 
 import (
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -346,6 +347,99 @@ func TestPageConfigProblems(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			wantProblems(t, f, "page", tc.config, tc.want...)
+		})
+	}
+}
+
+// logProbe logs one line through the context's logger and asks for one input.
+type logProbe struct{}
+
+func (logProbe) Process(ctx *nodes.Context) (nodes.Action, error) {
+	ctx.Log.Info("visited", "node", ctx.NodeID)
+	return nodes.Send(nodes.TextInputCallback("p", "")), nil
+}
+
+// TestPageChildrenLogAndKeys checks what a child runs with, under the id the page was
+// built with and under another (the ids and the layout key made at build are only
+// used for the former): its node id, the page's logger with its own page_child key, and
+// the page's layout under the running id.
+func TestPageChildrenLogAndKeys(t *testing.T) {
+	f := newFixture(t)
+	nodes.Register(f.reg, nodes.Spec[struct{}]{
+		Type: "log_probe", Title: "Log probe", Summary: "Logs a line.", Category: "test", Input: true,
+		Outcomes: []nodes.Outcome{{ID: "outcome", Label: "outcome"}},
+		New:      func(*struct{}, *nodes.Build) (nodes.Node, error) { return logProbe{}, nil },
+	})
+	n := f.mustBuild(t, "page", `{"nodes": [{"id": "a", "type": "log_probe"}, {"id": "b", "type": "log_probe"}]}`)
+	for _, id := range []string{"n", "other"} {
+		t.Run(id, func(t *testing.T) {
+			var buf strings.Builder
+			ctx := newCtx()
+			ctx.NodeID = id
+			ctx.Log = slog.New(slog.NewTextHandler(&buf, nil)).With("flow", "f1")
+			run(t, n, ctx)
+			want := fmt.Sprintf("level=INFO msg=visited flow=f1 page_child=a node=%[1]s.a\n", id) +
+				fmt.Sprintf("level=INFO msg=visited flow=f1 page_child=b node=%[1]s.b\n", id)
+			if got := stripTime(buf.String()); got != want {
+				t.Errorf("log\n%s\nwant\n%s", got, want)
+			}
+			if got := ctx.Shared["arbor.node."+id+".layout"]; !reflect.DeepEqual(got, []int{1, 1}) {
+				t.Errorf("layout %#v under %s", got, id)
+			}
+		})
+	}
+}
+
+// stripTime drops the time= field slog's text handler starts each line with.
+func stripTime(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if _, rest, ok := strings.Cut(l, " "); ok && strings.HasPrefix(l, "time=") {
+			lines[i] = rest
+		}
+	}
+	return strings.Join(lines, "")
+}
+
+// TestPageAllocations bounds what a login page (user name and password) allocates on
+// its first visit and on its submit, beyond what its children do: the children's
+// contexts are made in one allocation per step, their node ids and the layout key at
+// build. The bound fails if a per-child allocation comes back.
+func TestPageAllocations(t *testing.T) {
+	f := newFixture(t)
+	n := f.mustBuild(t, "page", `{"nodes": [{"type": "username"}, {"type": "password"}], "header": {"en": "Sign in"}}`)
+	ctx := newCtx()
+	first := run(t, n, ctx)
+	submit := answer(first.Callbacks, "alice", "pw")
+	layout := ctx.Shared["arbor.node.n.layout"]
+	for _, tc := range []struct {
+		name string
+		cbs  []nodes.Callback
+		max  float64
+	}{
+		// The build before made 30 and 23 (a context, a node id and a logger of three
+		// allocations for each child, the layout key, the header's lower-cased map).
+		{"first visit", nil, 18},
+		{"submit", submit, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := testing.AllocsPerRun(50, func() {
+				c := newCtx()
+				c.Shared["arbor.node.n.layout"] = layout
+				c.Callbacks = tc.cbs
+				if _, err := n.Process(c); err != nil {
+					t.Fatal(err)
+				}
+			})
+			// newCtx's own allocations (the context, its two maps, the locales).
+			base := testing.AllocsPerRun(50, func() {
+				c := newCtx()
+				c.Shared["arbor.node.n.layout"] = layout
+			})
+			if got-base > tc.max {
+				t.Errorf("%v allocations per visit, want at most %v", got-base, tc.max)
+			}
+			t.Logf("%v allocations per visit", got-base)
 		})
 	}
 }

@@ -37,8 +37,14 @@ type passwordNode struct {
 // Process runs the node for one visit of a flow (nodes.Node).
 func (n *passwordNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if cb, ok := nodes.Find(ctx.Callbacks, nodes.TypePassword); ok {
-		// Not trimmed: spaces may be part of a password.
-		if pw := cb.InString(); pw != "" {
+		// Not trimmed: spaces may be part of a password. A string is kept as it came,
+		// already boxed (storing a string in the state would box a copy); anything
+		// else is formatted, as InString does.
+		pw := cb.In("")
+		if _, ok := pw.(string); !ok {
+			pw = cb.InString()
+		}
+		if pw != "" {
 			if ctx.Transient == nil {
 				ctx.Transient = nodes.State{}
 			}

@@ -18,6 +18,7 @@ func TestPassword(t *testing.T) {
 		{name: "first visit asks"},
 		{name: "password kept as typed", answer: []any{" s3cret pass "}, outcome: "outcome", want: " s3cret pass "},
 		{name: "empty asks again", answer: []any{""}},
+		{name: "number is text", answer: []any{float64(1234)}, outcome: "outcome", want: "1234"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

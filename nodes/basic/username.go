@@ -40,7 +40,13 @@ func (n *usernameNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 	if cb, ok := nodes.Find(ctx.Callbacks, nodes.TypeName); ok {
 		// Spaces around a name are typing accidents, never part of an account name.
 		if name := strings.TrimSpace(cb.InString()); name != "" {
-			ctx.Shared[nodes.KeyUsername] = name
+			// The boxed string as it came when trimming left it whole: boxing name
+			// again would copy it.
+			v := cb.In("")
+			if in, ok := v.(string); !ok || in != name {
+				v = name
+			}
+			ctx.Shared[nodes.KeyUsername] = v
 			return nodes.Goto("outcome"), nil
 		}
 	}

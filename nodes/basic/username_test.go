@@ -20,6 +20,7 @@ func TestUsername(t *testing.T) {
 	}{
 		{name: "first visit asks", prompt: "User Name"},
 		{name: "name is kept trimmed", answer: []any{"  alice \t"}, outcome: "outcome", want: "alice"},
+		{name: "name with nothing to trim", answer: []any{"alice"}, outcome: "outcome", want: "alice"},
 		{name: "empty asks again", answer: []any{""}, prompt: "User Name"},
 		{name: "blank asks again", answer: []any{"   "}, prompt: "User Name"},
 		{name: "number is text", answer: []any{float64(42)}, outcome: "outcome", want: "42"},
