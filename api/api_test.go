@@ -375,8 +375,14 @@ func TestHealthAndMetrics(t *testing.T) {
 	if r.StatusCode != 503 {
 		t.Fatalf("ready with closed store: %d", r.StatusCode)
 	}
-	if r := post(t, srv.URL+loginURL, nil); r.status != 503 || !strings.Contains(r.body["message"].(string), "store") {
-		t.Fatalf("start with closed store: %d %s", r.status, r.raw)
+	// A start touches no store (its journey's head is cached, its first step travels
+	// sealed in the authId); the answer to it does, and is refused.
+	r2 := post(t, srv.URL+loginURL, nil)
+	if r2.status != 200 {
+		t.Fatalf("start with closed store: %d %s", r2.status, r2.raw)
+	}
+	if r := post(t, srv.URL+loginURL, fill(r2.body, map[string]any{"NameCallback": "alice", "PasswordCallback": "correct horse"})); r.status != 503 || !strings.Contains(r.body["message"].(string), "store") {
+		t.Fatalf("continue with closed store: %d %s", r.status, r.raw)
 	}
 }
 

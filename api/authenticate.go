@@ -186,7 +186,7 @@ func (s *Server) authenticate(c echo.Context, realm string) error {
 		submitted[i] = out
 	}
 	out, err := s.door.Continue(c.Request().Context(), door.Continue{Door: doorName, Realm: realm, FlowID: claims.SessionID,
-		Answers: submitted, Client: cl, NoSession: noSession(q)})
+		Answers: submitted, Client: cl, NoSession: noSession(q), Sealed: claims.Flow})
 	if err != nil {
 		return s.engineError(err)
 	}
@@ -218,7 +218,7 @@ func (s *Server) start(c echo.Context, realm string, q url.Values, cl door.Clien
 			}
 		}
 	}
-	out, err := s.door.Start(c.Request().Context(), door.Start{Door: doorName, Realm: realm, Journey: journey, Client: cl, NoSession: noSession(q)})
+	out, err := s.door.Start(c.Request().Context(), door.Start{Door: doorName, Realm: realm, Journey: journey, Client: cl, NoSession: noSession(q), Seal: true})
 	if err != nil {
 		return s.engineError(err)
 	}
@@ -252,6 +252,8 @@ func (s *Server) engineError(err error) error {
 		return amError(http.StatusConflict, "This step was already submitted by another request")
 	case errors.Is(err, engine.ErrRealmMismatch):
 		return amError(http.StatusBadRequest, "The authId belongs to another realm")
+	case errors.Is(err, engine.ErrSealedInvalid):
+		return amError(http.StatusBadRequest, "The authId's flow state is not valid")
 	}
 	return err
 }
@@ -261,7 +263,7 @@ func (s *Server) respond(c echo.Context, out *door.Outcome, q url.Values, cl doo
 	switch res.Status {
 	case engine.NeedInput:
 		body := stepBody{
-			AuthID:    s.authIDs.issue(res.FlowID, res.Journey, res.Realm, res.Expires, s.cfg.Now()),
+			AuthID:    s.authIDs.issue(res.FlowID, res.Journey, res.Realm, res.Sealed, res.Expires, s.cfg.Now()),
 			Callbacks: RenderCallbacks(res.Callbacks),
 			Header:    res.Header, Description: res.Description, Stage: res.Stage,
 		}

@@ -17,8 +17,12 @@ import (
 )
 
 // An authId is a compact JWS (HS256) whose claims carry AM's names: the SDK treats it
-// as opaque, but AM's own UI decodes it and reads authIndexValue. The flow itself stays
-// server-side in the store; the authId only names it (sessionId), so it stays small.
+// as opaque, but AM's own UI decodes it and reads authIndexValue. It names the flow
+// (sessionId). The flow itself stays server-side in the store, except at its first
+// question: the engine then hands it over sealed (AES-GCM bound to the flow id and
+// realm, at most engine.MaxSealedLen bytes) and the authId carries it in one more claim,
+// flow, so that a start writes nothing and the first answer reads nothing (see the
+// engine's package doc for how exactly-once and replay hold).
 //
 // The codec is written by hand rather than with a JWT library because it sits on every
 // step: the header is fixed and precomputed, the claims are appended without reflection,
@@ -45,6 +49,8 @@ type authIDClaims struct {
 	SessionID      string   `json:"sessionId"`
 	Exp            *float64 `json:"exp"`
 	Iat            *float64 `json:"iat,omitempty"`
+	// Flow is the flow's sealed first step (engine.Result.Sealed), if any.
+	Flow string `json:"flow,omitempty"`
 }
 
 var (
@@ -83,8 +89,9 @@ func (c *authIDCodec) mac(msg, dst []byte) []byte {
 	return dst
 }
 
-// issue signs an authId referring to flow flowID that expires at exp.
-func (c *authIDCodec) issue(flowID, journey, realm string, exp, now time.Time) string {
+// issue signs an authId referring to flow flowID that expires at exp, carrying sealed
+// (the flow's sealed step) when it is not empty.
+func (c *authIDCodec) issue(flowID, journey, realm, sealed string, exp, now time.Time) string {
 	var otk [17]byte
 	rand.Read(otk[:])
 	var otkText [28]byte // base32 of 17 bytes, unpadded
@@ -103,6 +110,10 @@ func (c *authIDCodec) issue(flowID, journey, realm string, exp, now time.Time) s
 	p = strconv.AppendInt(p, exp.Unix(), 10)
 	p = append(p, `,"iat":`...)
 	p = strconv.AppendInt(p, now.Unix(), 10)
+	if sealed != "" {
+		p = append(p, `,"flow":`...)
+		p = appendJSONString(p, sealed)
+	}
 	p = append(p, '}')
 
 	n := len(authIDHeader) + 1 + base64.RawURLEncoding.EncodedLen(len(p)) + 1 + base64.RawURLEncoding.EncodedLen(sha256.Size)

@@ -24,12 +24,13 @@ func TestAuthIDRoundTrip(t *testing.T) {
 	c := newAuthIDCodec(testAuthKey)
 	now := time.Unix(1_800_000_000, 400_000_000)
 	exp := now.Add(5 * time.Minute)
-	for _, tc := range []struct{ flow, journey, realm string }{
-		{"abc_DEF-123", "login", "/"},
-		{"f", "push-login", "/alpha/sub"},
-		{"f2", `odd "name" <&> ünïcode`, "/alpha"},
+	for _, tc := range []struct{ flow, journey, realm, sealed string }{
+		{"abc_DEF-123", "login", "/", ""},
+		{"f", "push-login", "/alpha/sub", ""},
+		{"f2", `odd "name" <&> ünïcode`, "/alpha", ""},
+		{"f3", "login", "/", strings.Repeat("sealedFlow-_", 85)}, // engine.MaxSealedLen
 	} {
-		tok := c.issue(tc.flow, tc.journey, tc.realm, exp, now)
+		tok := c.issue(tc.flow, tc.journey, tc.realm, tc.sealed, exp, now)
 		if strings.Count(tok, ".") != 2 || !strings.HasPrefix(tok, authIDHeader+".") {
 			t.Fatalf("not a compact JWS: %s", tok)
 		}
@@ -38,10 +39,10 @@ func TestAuthIDRoundTrip(t *testing.T) {
 			t.Fatalf("parse own token: %v", err)
 		}
 		if cl.SessionID != tc.flow || cl.AuthIndexValue != tc.journey || cl.Realm != tc.realm || cl.AuthIndexType != "service" ||
-			len(cl.OTK) != 28 || *cl.Exp != float64(exp.Unix()) || cl.Iat == nil || *cl.Iat != float64(now.Unix()) {
+			len(cl.OTK) != 28 || *cl.Exp != float64(exp.Unix()) || cl.Iat == nil || *cl.Iat != float64(now.Unix()) || cl.Flow != tc.sealed {
 			t.Fatalf("claims: %+v", cl)
 		}
-		if again := c.issue(tc.flow, tc.journey, tc.realm, exp, now); again == tok {
+		if again := c.issue(tc.flow, tc.journey, tc.realm, tc.sealed, exp, now); again == tok {
 			t.Fatal("two authIds for one step are identical: otk is not random")
 		}
 	}
@@ -75,7 +76,7 @@ func TestAuthIDCompatibleWithJWTLibrary(t *testing.T) {
 		t.Fatalf("golang-jwt token: %+v, %v", cl, err)
 	}
 	var got oldClaims
-	_, err = jwt.ParseWithClaims(c.issue("flow2", "login", "/alpha", exp, now), &got, func(*jwt.Token) (any, error) { return testAuthKey, nil },
+	_, err = jwt.ParseWithClaims(c.issue("flow2", "login", "/alpha", "", exp, now), &got, func(*jwt.Token) (any, error) { return testAuthKey, nil },
 		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired())
 	if err != nil || got.SessionID != "flow2" || got.Realm != "/alpha" || got.ExpiresAt.Unix() != exp.Unix() {
 		t.Fatalf("golang-jwt parsing ours: %+v, %v", got, err)
@@ -86,7 +87,7 @@ func TestAuthIDRefusesForgeries(t *testing.T) {
 	c := newAuthIDCodec(testAuthKey)
 	now := time.Now()
 	exp := now.Add(time.Minute)
-	good := c.issue("flow1", "login", "/", exp, now)
+	good := c.issue("flow1", "login", "/", "", exp, now)
 	if _, err := c.parse([]byte(good), now); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestAuthIDRefusesForgeries(t *testing.T) {
 		"standard base64 +":      authIDHeader + "." + body + "." + "+" + sig[1:],
 		"standard base64 /":      authIDHeader + "." + body + "." + sig[:20] + "/" + sig[21:],
 		"too long":               good + strings.Repeat("A", maxAuthIDLen),
-		"wrong key":              other.issue("flow1", "login", "/", exp, now),
+		"wrong key":              other.issue("flow1", "login", "/", "", exp, now),
 		"alg none":               none,
 		"alg none, our payload":  base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + body + ".",
 		"HS512":                  hs512,
@@ -150,7 +151,7 @@ func TestAuthIDRefusesForgeries(t *testing.T) {
 func TestAuthIDExpiry(t *testing.T) {
 	c := newAuthIDCodec(testAuthKey)
 	now := time.Unix(1_800_000_000, 0)
-	tok := c.issue("flow1", "login", "/", now.Add(10*time.Second), now)
+	tok := c.issue("flow1", "login", "/", "", now.Add(10*time.Second), now)
 	if _, err := c.parse([]byte(tok), now.Add(9*time.Second+999*time.Millisecond)); err != nil {
 		t.Fatalf("before expiry: %v", err)
 	}
@@ -160,7 +161,7 @@ func TestAuthIDExpiry(t *testing.T) {
 		}
 	}
 	// A forged token is invalid, not expired, whatever its exp says.
-	forged := newAuthIDCodec([]byte("x")).issue("flow1", "login", "/", now.Add(-time.Hour), now)
+	forged := newAuthIDCodec([]byte("x")).issue("flow1", "login", "/", "", now.Add(-time.Hour), now)
 	if _, err := c.parse([]byte(forged), now); !errors.Is(err, errAuthIDInvalid) {
 		t.Fatalf("forged expired token: %v", err)
 	}
@@ -174,7 +175,7 @@ func BenchmarkAuthID(b *testing.B) {
 	exp := now.Add(5 * time.Minute)
 	b.ReportAllocs()
 	for b.Loop() {
-		tok := c.issue("Zm9vYmFyYmF6cXV4cXV1eA", "login", "/", exp, now)
+		tok := c.issue("Zm9vYmFyYmF6cXV4cXV1eA", "login", "/", "", exp, now)
 		if _, err := c.parse([]byte(tok), now); err != nil {
 			b.Fatal(err)
 		}

@@ -71,9 +71,9 @@ func TestPasswordLoginStoreCalls(t *testing.T) {
 		}
 		return out
 	}
+	// The start makes none: its flow travels sealed in the authId, and the submit opens
+	// it from there instead of loading it.
 	want := []string{
-		"CAS(flow)",                       // start: the flow is created
-		"Get(flow)",                       // submit: the flow is loaded
 		"Do(throttle,user,mfa)",           // the attempt counted, the account and its factors read
 		"Do(flow,throttle,session,index)", // the session, its index, the success record, the flow's end
 	}
@@ -99,8 +99,8 @@ func TestPasswordLoginStoreCalls(t *testing.T) {
 	if code != http.StatusUnauthorized {
 		t.Fatalf("password-only login of an account with a second factor: %d %v, want 401", code, out)
 	}
-	if got := describe(ops); len(got) != len(want) || strings.Join(got[:3], " ") != strings.Join(want[:3], " ") {
-		t.Errorf("store calls of a refused login: %v, want %v and the flow's end", got, want[:3])
+	if got := describe(ops); len(got) != len(want) || got[0] != want[0] {
+		t.Errorf("store calls of a refused login: %v, want %v and the flow's end", got, want[:1])
 	}
 
 	// And one removed now is not missed by the next.

@@ -284,7 +284,7 @@ func (s *successBody) appendJSON(b []byte) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-var claimFields = []string{"otk", "authIndexType", "authIndexValue", "realm", "sessionId", "exp", "iat"}
+var claimFields = []string{"otk", "authIndexType", "authIndexValue", "realm", "sessionId", "exp", "iat", "flow"}
 
 // decodeClaims decodes an authId's claims as json.Unmarshal would.
 func decodeClaims(raw []byte) (authIDClaims, error) {
@@ -299,6 +299,10 @@ func decodeClaims(raw []byte) (authIDClaims, error) {
 
 func (cl *authIDClaims) decodeJSON(raw []byte) error {
 	return jsonx.DecodeObject(raw, claimFields, func(d *jsonx.Decoder, i int) (err error) {
+		if i == 7 {
+			cl.Flow, err = d.String()
+			return err
+		}
 		if i >= 5 {
 			if d.Null() {
 				return nil

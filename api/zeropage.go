@@ -61,7 +61,7 @@ func (s *Server) zeroPage(c echo.Context, realm string, q url.Values, cl door.Cl
 		answers[i] = nodes.Callback{Type: cb.Type, Input: []nodes.Field{{Name: "", Value: v}}}
 	}
 	return s.door.Continue(c.Request().Context(), door.Continue{Door: doorName, Realm: realm, FlowID: out.FlowID,
-		Answers: answers, Client: cl, NoSession: noSession(q)})
+		Answers: answers, Client: cl, NoSession: noSession(q), Sealed: out.Sealed})
 }
 
 func firstOf(vs []string) string {

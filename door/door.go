@@ -249,6 +249,11 @@ type Start struct {
 	// are honoured only with NoSession: the answer is a verdict for the caller, never a
 	// session, so a start with Attested and a session is refused (ErrAttestedSession).
 	Attested []nodes.Factor
+	// Seal asks for the first step sealed in Outcome.Sealed instead of stored
+	// (engine.SealFirstStep), for a door that hands it to its client and passes it back
+	// in Continue.Sealed (the REST door's authId). Doors that name a flow across
+	// requests without carrying its step leave it false.
+	Seal bool
 }
 
 // ErrAttestedSession refuses a Start or Continue that attests factors and asks for a
@@ -275,6 +280,9 @@ type Continue struct {
 	NoSession bool
 	Lifetime  Lifetime
 	Attested  []nodes.Factor
+	// Sealed is the flow's sealed first step, when its start gave one (Outcome.Sealed):
+	// the engine opens it instead of reading the flow from the store.
+	Sealed string
 }
 
 // Outcome is where a step left a flow.
@@ -334,8 +342,11 @@ func (c *Core) Start(ctx context.Context, s Start) (*Outcome, error) {
 		return nil, fmt.Errorf("start %q: %w", s.Journey, ErrJourneyDisabled)
 	}
 	out := &Outcome{}
-	res, err := c.d.Engine.Start(ctx, engine.StartRequest{Journey: s.Journey, Realm: s.Realm, Request: s.Client.NodeRequest()},
-		c.hook(hookArgs{door: s.Door, client: s.Client, noSession: s.NoSession, life: s.Lifetime, attested: s.Attested}, out))
+	opts := []engine.StepOption{c.hook(hookArgs{door: s.Door, client: s.Client, noSession: s.NoSession, life: s.Lifetime, attested: s.Attested}, out)}
+	if s.Seal {
+		opts = append(opts, engine.SealFirstStep())
+	}
+	res, err := c.d.Engine.Start(ctx, engine.StartRequest{Journey: s.Journey, Realm: s.Realm, Request: s.Client.NodeRequest()}, opts...)
 	return c.finish(out, res, err)
 }
 
@@ -348,8 +359,11 @@ func (c *Core) Continue(ctx context.Context, k Continue) (*Outcome, error) {
 		return nil, ErrAttestedSession
 	}
 	out := &Outcome{}
-	res, err := c.d.Engine.Continue(ctx, k.FlowID, k.Realm, k.Answers, k.Client.NodeRequest(),
-		c.hook(hookArgs{door: k.Door, client: k.Client, noSession: k.NoSession, life: k.Lifetime, attested: k.Attested}, out))
+	opts := []engine.StepOption{c.hook(hookArgs{door: k.Door, client: k.Client, noSession: k.NoSession, life: k.Lifetime, attested: k.Attested}, out)}
+	if k.Sealed != "" {
+		opts = append(opts, engine.FromSealed(k.Sealed))
+	}
+	res, err := c.d.Engine.Continue(ctx, k.FlowID, k.Realm, k.Answers, k.Client.NodeRequest(), opts...)
 	return c.finish(out, res, err)
 }
 

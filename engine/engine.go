@@ -13,6 +13,26 @@
 // the node: the flow goes to the node's "failure" outcome if it has one, and otherwise
 // fails closed. A store outage is returned as an error wrapping store.ErrUnavailable and
 // leaves the flow as it was, so the client can retry the step.
+//
+// Sealed first steps: a door whose client carries an opaque token from step to step (the
+// REST door's authId) may ask Start for the flow sealed instead of stored
+// (SealFirstStep): the flow, as it would be stored, is encrypted and authenticated with
+// Config.Sealer (AES-256-GCM, bound to the flow id and realm as associated data, so
+// shared state written before the first question, secrets included, never travels in
+// clear) and returned in Result.Sealed, and the start writes nothing. Its first Continue
+// opens it (FromSealed) instead of reading the store. A sealed step that does not open
+// is ErrSealedInvalid; one past the flow's expiry is ErrFlowNotFound. Exactly-once holds
+// through the flow's first write, which for such a flow is a create-if-absent (CAS at
+// revision 0): if the step asks again, the flow is stored that way, and if it ends, its
+// tombstone is, in the success commit's batch; of concurrent submissions of one sealed
+// step only one creates the key, and the others get ErrStepConflict (their commits are
+// undone as for any lost race). The price: a sealed step stays valid until the flow
+// expires, so the tombstone of a flow that began sealed (Flow.Sealed) lives until then
+// rather than TombstoneTTL, and a replay of a finished sealed step runs its nodes again
+// before its write is refused (409, not AM's 401: telling a replay from a lost race would
+// cost the read this saves). A flow whose sealed form is over MaxSealedLen is stored as
+// before. Doors that name a flow without carrying its step (the web pages, RADIUS, the
+// FortiGate- and LinOTP-style doors, OIDC, Pending) never ask for it.
 package engine
 
 import (
@@ -27,6 +47,7 @@ import (
 
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/journeys"
+	"github.com/arbor-auth/arbor/keys"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/store"
 )
@@ -46,6 +67,9 @@ type Config struct {
 	TombstoneTTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Sealer seals the first step of flows whose door carries it (SealFirstStep); nil
+	// stores every flow.
+	Sealer *keys.Sealer
 	// Trace, when set, is told of every node a flow visits and every outcome it
 	// follows, synchronously: the journey test runner measures coverage with it. It
 	// must be quick and safe for concurrent use.
@@ -141,6 +165,9 @@ type Result struct {
 	// Shared is the flow's final shared state (on success and failure), for success
 	// details and session properties.
 	Shared nodes.State
+	// Sealed is the flow sealed (NeedInput, with SealFirstStep): it is not in the store,
+	// and the door hands it back with FromSealed to continue it.
+	Sealed string
 }
 
 // SuccessHook runs when a flow succeeds, before the engine records the flow as
@@ -183,6 +210,9 @@ type StepOption func(*stepOptions)
 type stepOptions struct {
 	onSuccess SuccessHook
 	readAhead *nodes.ReadAhead
+	// seal and sealed: see SealFirstStep and FromSealed.
+	seal   bool
+	sealed string
 }
 
 // OnSuccess runs h when the step ends the flow in success (see SuccessHook).
@@ -219,8 +249,8 @@ type StartRequest struct {
 // Start begins a flow of the current version of a journey and runs it to its first
 // question or to its end. It reads the journey's head (one store read, at most once per
 // head TTL; see journeys.Repo) and creates the flow (one conditional write) only if the
-// flow needs input. A journey disabled in the store gives an error wrapping
-// journeys.ErrDisabled.
+// flow needs input, and then not with SealFirstStep, which returns it sealed instead. A
+// journey disabled in the store gives an error wrapping journeys.ErrDisabled.
 func (e *Engine) Start(ctx context.Context, sr StartRequest, opts ...StepOption) (*Result, error) {
 	c, err := e.repo.StartHead(ctx, sr.Journey)
 	if errors.Is(err, journeys.ErrNotFound) {
@@ -241,7 +271,8 @@ func (e *Engine) Start(ctx context.Context, sr StartRequest, opts ...StepOption)
 // Continue submits answers to the step flowID is waiting on. submitted must match what
 // was sent: the same count and, position by position, the same types.
 func (e *Engine) Continue(ctx context.Context, flowID, realm string, submitted []nodes.Callback, req nodes.Request, opts ...StepOption) (*Result, error) {
-	f, now, err := e.load(ctx, flowID, realm)
+	o := collect(opts)
+	f, now, err := e.open(ctx, flowID, realm, o)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +287,7 @@ func (e *Engine) Continue(ctx context.Context, flowID, realm string, submitted [
 	if err != nil {
 		return nil, fmt.Errorf("flow %s: %w", flowID, err)
 	}
-	return e.advance(ctx, c, f, answers, req, now, collect(opts))
+	return e.advance(ctx, c, f, answers, req, now, o)
 }
 
 // Pending returns what the flow waits on: each callback's type and input names, in
@@ -365,7 +396,7 @@ func (e *Engine) advance(ctx context.Context, c *journeys.Compiled, f *Flow, ans
 		if ttl <= 0 {
 			return nil, ErrFlowNotFound
 		}
-		if err := e.saveBehind(ctx, f, ttl, w.behind); err != nil {
+		if err := e.persist(ctx, f, ttl, o, res, w.behind); err != nil {
 			return nil, err
 		}
 		res.Status = NeedInput
@@ -429,7 +460,8 @@ func (e *Engine) complete(ctx context.Context, c *journeys.Compiled, f *Flow, re
 // the same batch where the store applies batches in order (before it otherwise): the flow is replaced by a tombstone with a conditional write, so of
 // two concurrent final submissions only one finishes it, and the loser's commit is
 // undone. A flow that was never stored (a Start that ended at once) writes only the
-// commit.
+// commit; one that began sealed and was not stored yet gets its tombstone with a
+// create-if-absent write, so the same exactly-once holds for its sealed step.
 func (e *Engine) finish(ctx context.Context, f *Flow, commit *Commit) error {
 	if err := e.finishWrite(ctx, f, commit); err != nil {
 		commit.undo()
@@ -451,14 +483,16 @@ func (e *Engine) finishWrite(ctx context.Context, f *Flow, commit *Commit) error
 	if commit != nil {
 		ops = commit.Ops
 	}
-	if f.rev == 0 && len(ops) == 0 {
+	recorded := f.rev > 0 || f.Sealed // a client can submit its step again
+	if !recorded && len(ops) == 0 {
 		return nil
 	}
-	tomb := &Flow{ID: f.ID, rev: f.rev, Done: true, Journey: f.Journey, Version: f.Version, Realm: f.Realm, Expires: f.Expires}
+	tomb := &Flow{ID: f.ID, rev: f.rev, Done: true, Expires: f.Expires}
+	ttl := e.tombstoneTTL(f)
 	if len(ops) == 0 {
-		return e.save(ctx, tomb, e.cfg.TombstoneTTL)
+		return e.save(ctx, tomb, ttl)
 	}
-	if f.rev > 0 && !store.BatchesInOrder(e.st) {
+	if recorded && !store.BatchesInOrder(e.st) {
 		// On a store that may apply the flow's write while an op before it fails (a
 		// Redis Cluster: each node its share), the commit goes first, as a batch of its
 		// own, so that a failure leaves the flow unfinished and the step retryable.
@@ -466,13 +500,13 @@ func (e *Engine) finishWrite(ctx context.Context, f *Flow, commit *Commit) error
 			e.metrics.storeError()
 			return fmt.Errorf("save flow: %w", err)
 		}
-		return e.save(ctx, tomb, e.cfg.TombstoneTTL)
+		return e.save(ctx, tomb, ttl)
 	}
 	// The flow's write goes last: where a batch is applied in order, if it took effect
 	// so did the commit.
 	n := len(ops)
-	if f.rev > 0 {
-		ops = append(ops[:n:n], store.CASOp(flowKey(f.ID), tomb.marshal(), f.rev, e.cfg.TombstoneTTL))
+	if recorded {
+		ops = append(ops[:n:n], store.CASOp(flowKey(f.ID), tomb.marshal(), f.rev, ttl))
 	}
 	err := store.Do(ctx, e.st, ops)
 	copy(commit.Ops, ops[:n]) // their results, for Finish
@@ -480,7 +514,7 @@ func (e *Engine) finishWrite(ctx context.Context, f *Flow, commit *Commit) error
 		e.metrics.storeError()
 		return fmt.Errorf("save flow: %w", err)
 	}
-	if f.rev == 0 {
+	if !recorded {
 		return nil
 	}
 	switch err := ops[n].Err; {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/journeys"
+	"github.com/arbor-auth/arbor/keys"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/embedded"
@@ -76,6 +77,25 @@ func testRegistry() *nodes.Registry {
 				return nodes.Action{}, fmt.Errorf("read user: %w", store.ErrUnavailable)
 			}), nil
 		}})
+	// remember writes its configured value into the shared state (a node that runs
+	// before a journey's first question).
+	nodes.Register(r, nodes.Spec[routeCfg]{Type: "remember", Outcomes: []nodes.Outcome{{ID: "outcome"}},
+		New: func(c *routeCfg, _ *nodes.Build) (nodes.Node, error) {
+			return nodes.NodeFunc(func(ctx *nodes.Context) (nodes.Action, error) {
+				ctx.Shared["note"] = c.To
+				return nodes.Goto("outcome"), nil
+			}), nil
+		}})
+	// flaky fails as an unreachable store would while storeDown is set.
+	nodes.Register(r, nodes.Spec[none]{Type: "flaky", Outcomes: []nodes.Outcome{{ID: "outcome"}},
+		New: func(*none, *nodes.Build) (nodes.Node, error) {
+			return nodes.NodeFunc(func(*nodes.Context) (nodes.Action, error) {
+				if storeDown.Load() {
+					return nodes.Action{}, fmt.Errorf("read user: %w", store.ErrUnavailable)
+				}
+				return nodes.Goto("outcome"), nil
+			}), nil
+		}})
 	nodes.Register(r, nodes.Spec[none]{Type: "undeclared", Outcomes: []nodes.Outcome{{ID: "outcome"}},
 		New: func(*none, *nodes.Build) (nodes.Node, error) {
 			return nodes.NodeFunc(func(*nodes.Context) (nodes.Action, error) { return nodes.Goto("surprise"), nil }), nil
@@ -112,6 +132,9 @@ func testRegistry() *nodes.Registry {
 // spins counts visits of spin nodes (tests of this package do not run in parallel).
 var spins atomic.Int64
 
+// storeDown makes flaky nodes fail as an unreachable store would.
+var storeDown atomic.Bool
+
 type harness struct {
 	st    store.Store
 	ops   *storetest.Counting // counts the calls made through st
@@ -142,7 +165,8 @@ func newHarnessOn(t *testing.T, st store.Store, docs ...string) *harness {
 	au.AddSink(h.rec.Sink())
 	deps := &nodes.Deps{Store: h.st, Audit: au}
 	h.repo = journeys.NewRepo(h.st, journeys.CompileOptions{Registry: testRegistry(), Deps: deps})
-	h.eng = New(Config{Now: func() time.Time { return time.Unix(0, h.clock.Load()) }, MaxTransitions: 10}, h.st, h.repo, deps, nil)
+	h.eng = New(Config{Now: func() time.Time { return time.Unix(0, h.clock.Load()) }, MaxTransitions: 10,
+		Sealer: keys.Generate().Sealer(keys.PurposeSealedFlow)}, h.st, h.repo, deps, nil)
 	for _, d := range docs {
 		if _, err := h.repo.Save(context.Background(), []byte(d), "test"); err != nil {
 			t.Fatal(err)
@@ -270,15 +294,21 @@ func TestConcurrentSubmissionsApplyOnce(t *testing.T) {
 }
 
 func testConcurrentSubmissionsApplyOnce(t *testing.T, h *harness) {
+	concurrentSubmissionsApplyOnce(t, h, false)
+}
+
+// concurrentSubmissionsApplyOnce submits the final step of one flow 16 times at once,
+// its sealed first step if sealed.
+func concurrentSubmissionsApplyOnce(t *testing.T, h *harness, sealed bool) {
 	ctx := context.Background()
-	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+	res, from := startFlow(t, h, sealed)
 	var wins, conflicts, gone atomic.Int32
 	var wg sync.WaitGroup
 	for i := 0; i < 16; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{})
+			r, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}, from...)
 			switch {
 			case err == nil && r.Status == Succeeded:
 				wins.Add(1)
@@ -556,8 +586,15 @@ func TestSuccessHookUndoneWhenRaceLost(t *testing.T) {
 }
 
 func testSuccessHookUndoneWhenRaceLost(t *testing.T, h *harness) {
+	successHookUndoneWhenRaceLost(t, h, false)
+}
+
+// successHookUndoneWhenRaceLost submits the final step of one flow 16 times at once
+// (its sealed first step if sealed), each with a hook that writes a session: one must
+// survive.
+func successHookUndoneWhenRaceLost(t *testing.T, h *harness, sealed bool) {
 	ctx := context.Background()
-	res, _ := h.eng.Start(ctx, StartRequest{Journey: "simple", Realm: "/"})
+	res, from := startFlow(t, h, sealed)
 	var created, undone, finished atomic.Int32
 	// Each submission's hook writes a "session" of its own in the flow's final batch,
 	// on a key of another hash tag (another Cluster slot), and deletes it on Undo.
@@ -589,7 +626,7 @@ func testSuccessHookUndoneWhenRaceLost(t *testing.T, h *harness) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}, hook(i))
+			r, err := h.eng.Continue(ctx, res.FlowID, "/", answer("ok"), nodes.Request{}, append(from, hook(i))...)
 			if err == nil && r.Status == Succeeded {
 				wins.Add(1)
 			} else if err != nil && !errors.Is(err, ErrStepConflict) && !errors.Is(err, ErrFlowNotFound) {

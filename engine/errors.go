@@ -15,6 +15,9 @@ var (
 	ErrStepConflict = errors.New("this step was already submitted")
 	// ErrRealmMismatch: the step arrived on another realm than the flow runs in.
 	ErrRealmMismatch = errors.New("the flow belongs to another realm")
+	// ErrSealedInvalid: a sealed step (FromSealed) that does not open: altered, sealed
+	// under another key, or bound to another flow id or realm. Nothing is changed.
+	ErrSealedInvalid = errors.New("the sealed flow state is not valid")
 )
 
 // InputError reports callbacks that do not answer what was sent: wrong count, wrong type

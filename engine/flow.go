@@ -40,6 +40,10 @@ type Flow struct {
 	// Done marks a finished flow kept briefly as a tombstone so a replayed final step
 	// cannot finish it twice.
 	Done bool `json:"d,omitempty"`
+	// Sealed marks a flow that began sealed (SealFirstStep): its first step was handed
+	// to the client rather than stored, so its tombstone lives until the flow's expiry,
+	// when that step stops opening.
+	Sealed bool `json:"sl,omitempty"`
 
 	rev uint64
 }
@@ -128,6 +132,9 @@ func (f *Flow) appendJSON(b []byte) ([]byte, error) {
 	if f.Done {
 		b = append(b, `,"d":true`...)
 	}
+	if f.Sealed {
+		b = append(b, `,"sl":true`...)
+	}
 	return append(b, '}'), nil
 }
 
@@ -143,7 +150,7 @@ func unmarshalFlow(data []byte, f *Flow) error {
 	return json.Unmarshal(data, f)
 }
 
-var flowFields = []string{"j", "v", "r", "n", "s", "p", "c", "t0", "exp", "d", "l"}
+var flowFields = []string{"j", "v", "r", "n", "s", "p", "c", "t0", "exp", "d", "l", "sl"}
 
 // decodeJSON is the fast path of unmarshalFlow: any input it is unsure of gives
 // jsonx.ErrFallback.
@@ -185,6 +192,8 @@ func (f *Flow) decodeJSON(data []byte) error {
 		case 10:
 			n, err = d.Int()
 			f.Lead = int(n)
+		case 11:
+			f.Sealed, err = d.Bool()
 		}
 		return err
 	})

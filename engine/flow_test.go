@@ -13,6 +13,7 @@ var flowSeeds = []string{
 	`{"j":"login","v":1,"r":"/","n":"credentials","s":{"credentials.layout":[1,1],"realm":"/"},"p":[{"t":"NameCallback","i":[""]},{"t":"PasswordCallback","i":[""]}],"c":1,"t0":1800000000000,"exp":1800000300000}`,
 	`{"j":"push-mfa","v":3,"r":"/alpha","n":"wait","s":{"username":"Zoë <admin>","push.n":42.5,"inner":{"v":1,"n":"x","s":{}},"list":["a",null,true]},"c":7,"t0":1,"exp":2,"d":true}`,
 	`{"j":"x","v":1,"r":"/","n":"","c":0,"t0":0,"exp":0}`,
+	`{"j":"x","v":1,"r":"/","n":"a","c":1,"t0":0,"exp":5,"sl":true}`, `{"c":0,"t0":0,"exp":5,"d":true,"sl":true}`,
 	`{"j":"x","v":1,"r":"/","n":"a","p":[{"t":"TextOutputCallback"},{"t":"NameCallback","i":[""]}],"l":1,"c":2,"t0":0,"exp":9}`,
 	`{"j":"x","v":1,"r":"/","n":"a","s":null,"p":null,"c":0,"t0":0,"exp":0,"d":false}`,
 	`{"j":"x","v":1,"r":"/","n":"a","p":[{"t":"T"},{"t":"U","i":[]}],"c":0,"t0":0,"exp":0,"extra":{"ignored":[1]}}`,

@@ -16,7 +16,8 @@ var prefixes atomic.Int64
 
 // TestExactlyOnceOnRedis runs the exactly-once tests on a single Redis server, a Redis
 // Cluster and a Sentinel set: a step must be applied once, and one session survive, on
-// every topology Arbor supports, not only on the embedded store.
+// every topology Arbor supports, not only on the embedded store, for a stored step and
+// for a sealed first step alike.
 func TestExactlyOnceOnRedis(t *testing.T) {
 	topologies := []struct {
 		name string
@@ -32,6 +33,8 @@ func TestExactlyOnceOnRedis(t *testing.T) {
 	}{
 		{"ConcurrentSubmissionsApplyOnce", testConcurrentSubmissionsApplyOnce},
 		{"SuccessHookUndoneWhenRaceLost", testSuccessHookUndoneWhenRaceLost},
+		{"SealedConcurrentSubmissionsApplyOnce", testSealedConcurrentSubmissionsApplyOnce},
+		{"SealedSuccessHookUndoneWhenRaceLost", testSealedSuccessHookUndoneWhenRaceLost},
 		{"WriteBehindOncePerStep", testWriteBehindOncePerStep},
 	}
 	for _, top := range topologies {

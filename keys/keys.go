@@ -36,6 +36,9 @@ const (
 	// PurposeFlow seals secrets a node must keep in a flow between steps (a registration
 	// URI), so the flow in the store holds them only encrypted.
 	PurposeFlow = "arbor flow secret v1"
+	// PurposeSealedFlow seals a flow's first step, which the REST door hands to the
+	// client in its authId instead of storing it (engine.SealFirstStep).
+	PurposeSealedFlow = "arbor sealed flow v1"
 	// PurposeFortiGate signs the FortiGate-style door's keys of logins under way.
 	PurposeFortiGate = "arbor fortigate login key v1"
 	// PurposeRADIUSState signs the State attribute of the RADIUS door's challenges.

@@ -193,7 +193,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	em := engine.NewMetrics(a.Metrics)
 	a.Journeys = journeys.NewRepo(a.Store, journeys.CompileOptions{Registry: a.Registry, Deps: a.Deps})
-	a.Engine = engine.New(engine.Config{Now: a.now, Trace: a.trace}, a.Store, a.Journeys, a.Deps, em)
+	a.Engine = engine.New(engine.Config{Now: a.now, Trace: a.trace, Sealer: a.Keys.Sealer(keys.PurposeSealedFlow)}, a.Store, a.Journeys, a.Deps, em)
 	if err := a.startServices(ctx); err != nil {
 		return nil, err
 	}
