@@ -576,6 +576,14 @@ func (e *Engine) finishBehind(ctx context.Context, f *Flow, commit *Commit, wb *
 	if commit != nil && commit.Finish != nil {
 		merged.Finish = func(ctx context.Context, ops []store.Op) error { return commit.Finish(ctx, ops[:own]) }
 	}
+	if commit != nil && commit.Undo != nil {
+		// An Undo may read its ops' results (the sessions an index push dropped), so
+		// they are back in commit.Ops before it runs.
+		merged.Undo = func() {
+			copy(commit.Ops, merged.Ops[:own])
+			commit.Undo()
+		}
+	}
 	err := e.finish(ctx, f, merged)
 	if commit != nil {
 		copy(commit.Ops, merged.Ops[:own])

@@ -23,19 +23,25 @@ type indexEntry struct {
 	MaxEnd int64 // unix milliseconds
 }
 
-// A user's index is a store bounded list (store.OpPush adds to it without a read): each
-// entry expires at its session's MaxEnd, and its member is the handle, a space and the
-// record's key, neither of which holds a space or a newline (hex, and "session:{hex}").
+// A user's index is a store bounded list (store.OpPush adds to it without a read) that
+// owns its sessions' records: each entry expires at its session's MaxEnd, and its member
+// is the handle, a space and the record's key (store.KeyMember), neither of which holds
+// a space or a newline (hex, and "session:{hex}"), so a push that drops the oldest
+// entry past MaxPerUser deletes that session's record with it (store.PushOwningOp).
 
 // member is e as a bounded list member.
 func (e indexEntry) member() []byte {
-	return []byte(e.Handle + " " + e.Key)
+	return store.KeyMember(e.Handle, e.Key)
 }
 
 // parseMember reads a member that member wrote.
 func parseMember(m []byte) (indexEntry, bool) {
-	h, k, ok := strings.Cut(string(m), " ")
-	return indexEntry{Handle: h, Key: k}, ok && h != "" && k != ""
+	k, ok := store.MemberKey(m)
+	if !ok {
+		return indexEntry{}, false
+	}
+	h := string(m[:len(m)-len(k)-1])
+	return indexEntry{Handle: h, Key: k}, h != "" && !strings.Contains(h, " ")
 }
 
 func encodeIndex(list []indexEntry) []byte {
@@ -110,6 +116,21 @@ func (m *Manager) updateIndex(ctx context.Context, realm, user string, change fu
 		return nil, fmt.Errorf("session index: %w", err)
 	}
 	return removed, nil
+}
+
+// dropLeft ends the sessions whose entries push (an OpPush of Prepare's, as Do left it)
+// dropped past MaxPerUser, unless the store deleted them with the push.
+func (m *Manager) dropLeft(ctx context.Context, push *store.Op) error {
+	if push.KeysDeleted || len(push.Dropped) == 0 {
+		return nil
+	}
+	removed := make([]indexEntry, 0, len(push.Dropped))
+	for _, mb := range push.Dropped {
+		if e, ok := parseMember(mb); ok {
+			removed = append(removed, e)
+		}
+	}
+	return m.drop(ctx, removed)
 }
 
 // drop deletes the sessions of entries, all in one batch.

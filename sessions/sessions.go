@@ -110,8 +110,8 @@ func (m *Manager) Create(ctx context.Context, username, realm, journey string, p
 }
 
 // Grant starts a session as g describes and returns its token: one store round trip
-// (the session and its index entry in one batch, see Prepare), and one more to end the
-// user's oldest session once they have MaxPerUser.
+// (the session and its index entry in one batch, see Prepare), which also ends the
+// user's oldest session once they have MaxPerUser; on a Redis Cluster, one more ends it.
 func (m *Manager) Grant(ctx context.Context, g Grant) (string, *Session, error) {
 	p, err := m.Prepare(g)
 	if err != nil {
@@ -145,8 +145,9 @@ type Pending struct {
 // Prepare builds a session as g describes, and the two store ops that start it: the
 // session's record, created with a compare-and-swap at revision 0, and its entry in the
 // user's index, added with store.OpPush, which prunes the index's expired entries and
-// drops the oldest past MaxPerUser in the same call. Neither needs a read first, so a
-// session costs its caller no round trip of its own.
+// drops the oldest past MaxPerUser in the same call, deleting the dropped sessions'
+// records with it where the store can (store.PushOwningOp). Neither needs a read first,
+// so a session costs its caller no round trip of its own.
 func (m *Manager) Prepare(g Grant) (*Pending, error) {
 	token := newToken()
 	h := make([]byte, 8)
@@ -171,20 +172,21 @@ func (m *Manager) Prepare(g Grant) (*Pending, error) {
 	entry := indexEntry{Handle: s.Handle, Key: k, MaxEnd: s.MaxEnd.UnixMilli()}
 	return &Pending{Token: token, Session: s, m: m, ops: [2]store.Op{
 		store.CASOp(k, b, 0, ttl),
-		store.PushOp(indexKey(s.Realm, s.Username), entry.member(), s.MaxEnd, MaxPerUser, now),
+		store.PushOwningOp(indexKey(s.Realm, s.Username), entry.member(), s.MaxEnd, MaxPerUser, now),
 	}}, nil
 }
 
 // Ops returns the store ops that start the session, to run in one batch (store.Do),
-// each on a key of its own.
+// each on a key of its own. They are p's own: Undo reads the results Do records in
+// them.
 func (p *Pending) Ops() []store.Op {
-	ops := p.ops
-	return ops[:]
+	return p.ops[:]
 }
 
 // Finish checks the results of Ops once they ran (ops as Do left them) and ends the
-// sessions the index dropped past MaxPerUser, in one batch. An error means the session
-// must not be handed out: the caller undoes it.
+// sessions the index dropped past MaxPerUser that the store did not delete with the
+// push (store.Op.KeysDeleted: on a Redis Cluster), in one batch. An error means the
+// session must not be handed out: the caller undoes it.
 func (p *Pending) Finish(ctx context.Context, ops []store.Op) error {
 	if len(ops) != 2 || ops[0].Kind != store.OpCAS || ops[1].Kind != store.OpPush {
 		return errors.New("create session: finish called without the session's ops")
@@ -192,13 +194,7 @@ func (p *Pending) Finish(ctx context.Context, ops []store.Op) error {
 	if err := ops[0].Err; err != nil { // a token drawn twice: 256 random bits make it never happen
 		return fmt.Errorf("create session: %w", err)
 	}
-	removed := make([]indexEntry, 0, len(ops[1].Dropped))
-	for _, m := range ops[1].Dropped {
-		if e, ok := parseMember(m); ok {
-			removed = append(removed, e)
-		}
-	}
-	if err := p.m.drop(ctx, removed); err != nil {
+	if err := p.m.dropLeft(ctx, &ops[1]); err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
 	return nil
@@ -206,9 +202,13 @@ func (p *Pending) Finish(ctx context.Context, ops []store.Op) error {
 
 // Undo ends the session again, when the batch that started it failed or the login it
 // was for lost a race: a session no one holds the token of must not stay live. Its
-// index entry stays until it expires; List skips it.
+// index entry stays until it expires; List skips it. The index's push took effect all
+// the same, so the sessions it dropped are ended too if the store left them (a Redis
+// Cluster): dropped from the index, they could no longer be listed or ended.
 func (p *Pending) Undo(ctx context.Context) {
-	_ = p.m.st.Delete(context.WithoutCancel(ctx), key(p.Token))
+	ctx = context.WithoutCancel(ctx)
+	_ = p.m.st.Delete(ctx, key(p.Token))
+	_ = p.m.dropLeft(ctx, &p.ops[1])
 }
 
 // idle is s's idle timeout.

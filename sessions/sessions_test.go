@@ -2,6 +2,8 @@ package sessions
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"sync"
@@ -9,10 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arbor-auth/arbor/internal/testredis"
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/embedded"
+	"github.com/arbor-auth/arbor/store/redisstore"
 	"github.com/arbor-auth/arbor/store/storetest"
 )
+
+// TestMain stops the Redis Cluster the quota test shares with other packages' tests.
+func TestMain(m *testing.M) { testredis.Main(m) }
 
 type fakeClock struct{ ns atomic.Int64 }
 
@@ -244,8 +251,8 @@ func TestEndAllWithoutChangeWritesNothing(t *testing.T) {
 }
 
 // TestGrantStoreCalls pins a login's session cost: one batch creating the session and
-// pushing its entry onto the user's index (no read, no compare-and-swap loop), and one
-// batch ending the oldest sessions once the user has MaxPerUser.
+// pushing its entry onto the user's index (no read, no compare-and-swap loop), which
+// also ends the oldest session once the user has MaxPerUser: no second call.
 func TestGrantStoreCalls(t *testing.T) {
 	st, err := embedded.Open(embedded.Options{})
 	if err != nil {
@@ -255,24 +262,13 @@ func TestGrantStoreCalls(t *testing.T) {
 	counted := storetest.NewCounting(st)
 	m := New(counted, Config{})
 	ctx := context.Background()
-	names := func() []string {
-		var out []string
-		for _, op := range counted.Ops() {
-			out = append(out, op.Name)
-		}
-		return out
-	}
 	for i := range MaxPerUser + 2 {
 		counted.Reset()
 		if _, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/", Journey: "login"}); err != nil {
 			t.Fatal(err)
 		}
-		want := "Do"
-		if i >= MaxPerUser {
-			want = "Do Do"
-		}
-		if got := strings.Join(names(), " "); got != want {
-			t.Errorf("grant %d: store calls %q, want %q", i+1, got, want)
+		if got := strings.Join(callNames(counted), " "); got != "Do" {
+			t.Errorf("grant %d: store calls %q, want %q", i+1, got, "Do")
 		}
 		if first := counted.Ops()[0].Key; !strings.HasPrefix(first, "CAS session:{") || !strings.Contains(first, " Push "+indexKey("/", "alice")) {
 			t.Errorf("grant %d: first batch %q, want the session's CAS and the index's Push", i+1, first)
@@ -281,6 +277,102 @@ func TestGrantStoreCalls(t *testing.T) {
 	if list, err := m.List(ctx, "/", "alice"); err != nil || len(list) != MaxPerUser {
 		t.Errorf("List = %d sessions, %v; want %d", len(list), err, MaxPerUser)
 	}
+}
+
+// callNames returns the names of the calls counted records.
+func callNames(counted *storetest.Counting) []string {
+	var out []string
+	for _, op := range counted.Ops() {
+		out = append(out, op.Name)
+	}
+	return out
+}
+
+// TestQuotaEndsTheOldestAtOnce: at the per-user quota, a login's own batch ends the
+// user's oldest session, which stops validating at once, on every store: in the index's
+// push on the embedded store and a single Redis (one call), and on a Redis Cluster,
+// whose push cannot reach the session's slot, in a second batch of Finish's. A login
+// that is undone (its flow lost the race) still ends the session its push dropped.
+func TestQuotaEndsTheOldestAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) store.Store
+		// calls are a grant's store calls at the quota.
+		calls string
+	}{
+		{"embedded", func(t *testing.T) store.Store {
+			st, err := embedded.Open(embedded.Options{Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}, "Do"},
+		{"redis", func(t *testing.T) store.Store { return openRedis(t, testredis.Start(t).URL()) }, "Do"},
+		{"redis cluster", func(t *testing.T) store.Store { return openRedis(t, testredis.SharedCluster(t).URL()) }, "Do Do"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := tc.open(t)
+			t.Cleanup(func() { st.Close() })
+			counted := storetest.NewCounting(st)
+			m := New(counted, Config{IdleTimeout: 10 * time.Minute, MaxLifetime: time.Hour})
+			ctx := context.Background()
+			var toks []string
+			for range MaxPerUser {
+				tok, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				toks = append(toks, tok)
+			}
+			counted.Reset()
+			tok, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(callNames(counted), " "); got != tc.calls {
+				t.Errorf("grant at the quota: store calls %q (%v), want %q", got, counted.Ops(), tc.calls)
+			}
+			if _, err := m.Validate(ctx, toks[0]); !errors.Is(err, ErrInvalid) {
+				t.Errorf("the oldest session after the grant at the quota: %v, want ErrInvalid", err)
+			}
+			for _, tk := range append(toks[1:], tok) {
+				if _, err := m.Validate(ctx, tk); err != nil {
+					t.Fatalf("a session within the quota: %v", err)
+				}
+			}
+
+			// A login that lost its race is undone: its session goes, and so does the
+			// one its push dropped from the index.
+			p, err := m.Prepare(Grant{Username: "alice", Realm: "/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := store.Do(ctx, counted, p.Ops()); err != nil {
+				t.Fatal(err)
+			}
+			p.Undo(ctx)
+			for i, tk := range []string{toks[1], p.Token} {
+				if _, err := m.Validate(ctx, tk); !errors.Is(err, ErrInvalid) {
+					t.Errorf("session %d after an undone grant at the quota: %v, want ErrInvalid", i, err)
+				}
+			}
+			if _, err := m.Validate(ctx, toks[2]); err != nil {
+				t.Errorf("the next oldest session after an undone grant: %v", err)
+			}
+		})
+	}
+}
+
+// openRedis opens a Redis store with a key space of its own at url.
+func openRedis(t *testing.T, url string) store.Store {
+	t.Helper()
+	var b [8]byte
+	rand.Read(b[:])
+	st, err := redisstore.Open(url, redisstore.WithPrefix("sessions-test-"+hex.EncodeToString(b[:])+":"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // TestOwnLifetimes: a session granted with its own lifetimes keeps them through
@@ -427,6 +519,32 @@ func TestEndOne(t *testing.T) {
 	for _, tok := range []string{toks[1], bobTok} {
 		if _, err := m.Validate(ctx, tok); err != nil {
 			t.Errorf("a session that was not ended: %v", err)
+		}
+	}
+}
+
+// TestIndexMembers: an index member is the handle and the record's key, as indexes
+// stored before the index owned its keys already wrote them, and a member that is not
+// one is refused rather than misread.
+func TestIndexMembers(t *testing.T) {
+	e := indexEntry{Handle: "0a1b", Key: "session:{ff00}"}
+	if got := string(e.member()); got != "0a1b session:{ff00}" {
+		t.Fatalf("member = %q", got)
+	}
+	for _, tc := range []struct {
+		member string
+		want   indexEntry
+		ok     bool
+	}{
+		{"0a1b session:{ff00}", indexEntry{Handle: "0a1b", Key: "session:{ff00}"}, true},
+		{"nokey", indexEntry{}, false},
+		{"h ", indexEntry{}, false},
+		{" session:{ff00}", indexEntry{}, false},
+		{"two words session:{ff00}", indexEntry{}, false},
+	} {
+		got, ok := parseMember([]byte(tc.member))
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("parseMember(%q) = %+v, %v; want %+v, %v", tc.member, got, ok, tc.want, tc.ok)
 		}
 	}
 }

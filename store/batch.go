@@ -27,6 +27,23 @@ const (
 	// most Bound entries (see Push and PushOp): it fills Rev with the list's new
 	// revision and Dropped with the members the bound pushed out. It has no
 	// single-key method: a Store that is not a Batcher runs it as an Update.
+	//
+	// With OwnsKeys (PushOwningOp), each member names a key the list owns (KeyMember),
+	// and the keys of the members the bound drops are deleted with the push, so that
+	// what the list no longer holds does not outlive it (a user's oldest session past
+	// the quota). Entries pruned because they expired are not deleted: an owned key
+	// expires no later than its entry. KeysDeleted reports whether it happened:
+	//   - the embedded store deletes them under its lock, in the push's own append to
+	//     its data file: all of it or none, atomic with the push;
+	//   - a single Redis server and Sentinel delete them in the push's script: atomic
+	//     with the push;
+	//   - a Redis Cluster cannot (the keys live in other slots than the list): it
+	//     pushes, leaves the keys alone and reports KeysDeleted false, and the caller
+	//     deletes them itself;
+	//   - a Store that is not a Batcher (DoOne) deletes them one by one after the
+	//     push's Update won, not atomically: if a delete fails, Do fails as after a lost
+	//     reply, and the caller cannot tell which took effect.
+	// A key a push may delete must not be touched by another op of its batch.
 	OpPush
 )
 
@@ -50,7 +67,7 @@ func (k OpKind) String() string {
 }
 
 // Op is one operation of a batch (see Do): its input, and after Do its result. Build it
-// with GetOp, SetOp, CASOp, DeleteOp, IncrOp or PushOp.
+// with GetOp, SetOp, CASOp, DeleteOp, IncrOp, PushOp or PushOwningOp.
 type Op struct {
 	// Kind is what the operation does.
 	Kind OpKind
@@ -69,6 +86,9 @@ type Op struct {
 	// which the list's entries expire, and Bound how many entries the list keeps.
 	Expires, Now time.Time
 	Bound        int
+	// OwnsKeys says that the members of OpPush's list name keys the list owns, to be
+	// deleted when the bound drops their members (see OpPush).
+	OwnsKeys bool
 
 	// Item is what OpGet read.
 	Item Item
@@ -77,6 +97,10 @@ type Op struct {
 	// Dropped are the members OpPush removed to keep the list within its bound,
 	// oldest first.
 	Dropped [][]byte
+	// KeysDeleted reports, after an OpPush with OwnsKeys, that the keys named by
+	// Dropped are gone: the backend deleted them with the push. False, with members
+	// dropped, means the caller must delete them (a Redis Cluster).
+	KeysDeleted bool
 	// Err is the operation's own outcome: nil, an error wrapping ErrNotFound (OpGet) or
 	// ErrConflict (OpCAS). Failures of the store are Do's error instead.
 	Err error
@@ -169,11 +193,28 @@ func DoOne(ctx context.Context, st Store, op *Op) error {
 			return next, ttl, nil
 		})
 		op.Dropped = dropped
+		if err == nil && op.OwnsKeys {
+			err = deleteOwned(ctx, st, op)
+		}
 	}
 	if (op.Kind == OpGet && errors.Is(err, ErrNotFound)) || (op.Kind == OpCAS && errors.Is(err, ErrConflict)) {
 		op.Err, err = err, nil
 	}
 	return err
+}
+
+// deleteOwned deletes, one by one, the keys that the members op dropped name: OpPush
+// with OwnsKeys on a Store that is not a Batcher. It sets KeysDeleted once all are gone.
+func deleteOwned(ctx context.Context, st Store, op *Op) error {
+	for _, m := range op.Dropped {
+		if k, ok := MemberKey(m); ok {
+			if err := st.Delete(ctx, k); err != nil {
+				return fmt.Errorf("store: push %q: delete the key of a dropped member: %w", op.Key, err)
+			}
+		}
+	}
+	op.KeysDeleted = true
+	return nil
 }
 
 // checkOps refuses a batch that no backend could run as documented: an unknown kind, a
@@ -193,10 +234,13 @@ func checkOps(ops []Op) error {
 			if err := CheckMember(op.Value); err != nil {
 				return fmt.Errorf("store: batch op %d (%s %q): %w", i, op.Kind, op.Key, err)
 			}
+			if _, ok := MemberKey(op.Value); op.OwnsKeys && !ok {
+				return fmt.Errorf("store: batch op %d (%s %q): member %q names no key, which a list that owns keys needs", i, op.Kind, op.Key, op.Value)
+			}
 			if op.Bound < 1 {
 				return fmt.Errorf("store: batch op %d (%s %q): bound %d, want at least 1", i, op.Kind, op.Key, op.Bound)
 			}
-			op.Dropped = nil
+			op.Dropped, op.KeysDeleted = nil, false
 		}
 		if err := ValidateTTL(op.TTL); err != nil {
 			return fmt.Errorf("store: batch op %d (%s %q): %w", i, op.Kind, op.Key, err)

@@ -108,9 +108,38 @@ func Push(cur []byte, e ListEntry, bound int, now time.Time) (next []byte, dropp
 	return EncodeList(live), dropped, max(time.Duration(end-nowMs)*time.Millisecond, time.Millisecond)
 }
 
+// KeyMember is a list member carrying data and the key it owns: data, a space, key.
+// A push with OwnsKeys (PushOwningOp) deletes that key when the bound drops the member.
+// data may hold spaces, key may not, and neither may hold a newline (CheckMember).
+func KeyMember(data, key string) []byte {
+	b := make([]byte, 0, len(data)+1+len(key))
+	b = append(b, data...)
+	b = append(b, ' ')
+	return append(b, key...)
+}
+
+// MemberKey returns the key a member names (KeyMember): what follows its last space. A
+// member with no space, or ending in one, names none.
+func MemberKey(member []byte) (string, bool) {
+	i := bytes.LastIndexByte(member, ' ')
+	if i < 0 || i == len(member)-1 {
+		return "", false
+	}
+	return string(member[i+1:]), true
+}
+
 // PushOp appends member, expiring at expires, to the bounded list at key, keeping at
 // most bound entries (see Push). now is the caller's clock, against which entries
 // expire, so that every backend prunes alike.
 func PushOp(key string, member []byte, expires time.Time, bound int, now time.Time) Op {
 	return Op{Kind: OpPush, Key: key, Value: member, Expires: expires, Bound: bound, Now: now}
+}
+
+// PushOwningOp is PushOp on a list that owns the keys its members name (KeyMember): the
+// keys of the members the bound drops are deleted with the push, where the backend can
+// (Op.OwnsKeys, Op.KeysDeleted).
+func PushOwningOp(key string, member []byte, expires time.Time, bound int, now time.Time) Op {
+	op := PushOp(key, member, expires, bound, now)
+	op.OwnsKeys = true
+	return op
 }

@@ -106,6 +106,54 @@ func TestConformanceWithoutBatcher(t *testing.T) {
 	})
 }
 
+// TestPushDeletesOwnedKeysWithoutBatcher: store.Do's fallback honours OwnsKeys, deleting
+// the dropped members' keys after the push's Update.
+func TestPushDeletesOwnedKeysWithoutBatcher(t *testing.T) {
+	st, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if !storetest.PushDeletesOwnedKeys(t, unbatched{st}) {
+		t.Error("KeysDeleted = false through DoOne, want true")
+	}
+}
+
+// failingDelete is a store without a Batcher whose Delete fails as in an outage.
+type failingDelete struct{ store.Store }
+
+func (f failingDelete) Delete(context.Context, string) error {
+	return fmt.Errorf("delete: %w", store.ErrUnavailable)
+}
+
+// TestPushOwnedKeysFallbackFailure: when the fallback cannot delete a dropped member's
+// key, Do fails with the outage (the caller then treats the batch as unknown and cleans
+// up) and never reports KeysDeleted.
+func TestPushOwnedKeysFallbackFailure(t *testing.T) {
+	st, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	now := time.Now()
+	if _, err := st.Set(ctx, "{a}k", []byte("owned"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	first := []store.Op{store.PushOwningOp("{l}list", []byte("h1 {a}k"), now.Add(time.Hour), 1, now)}
+	if err := store.Do(ctx, failingDelete{st}, first); err != nil {
+		t.Fatalf("push with nothing to drop: %v", err)
+	}
+	ops := []store.Op{store.PushOwningOp("{l}list", []byte("h2 {b}k"), now.Add(time.Hour), 1, now)}
+	err = store.Do(ctx, failingDelete{st}, ops)
+	if !errors.Is(err, store.ErrUnavailable) || ops[0].KeysDeleted {
+		t.Fatalf("Do = %v, KeysDeleted %v; want ErrUnavailable, false", err, ops[0].KeysDeleted)
+	}
+	if _, err := st.Get(ctx, "{a}k"); err != nil {
+		t.Errorf("the key the failed delete left: %v", err)
+	}
+}
+
 // batchingOnly is a Batcher that does not say whether it applies batches in order.
 type batchingOnly struct{ store.Store }
 

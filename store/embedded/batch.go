@@ -36,9 +36,11 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 	now := s.now()
 	nowNano := now.UnixNano()
 	var (
-		// Room for the writes of the batches Arbor makes (a login's are at most four) on
-		// the stack, without an allocation per batch.
-		room    [4]pending
+		// Room for the writes of the batches Arbor makes on the stack, without an
+		// allocation per batch: a login's last is at most eight (the session, its index
+		// entry, the session the index dropped, the guessing defence's success record,
+		// the flow's end).
+		room    [8]pending
 		writes  = room[:0]
 		rec     = s.recBuf[:0]
 		durable bool
@@ -72,6 +74,22 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 			op.Rev, op.Dropped = e.rev, dropped
 			rec = appendSet(rec, op.Key, e)
 			writes = append(writes, pending{key: op.Key, e: e})
+			if op.OwnsKeys {
+				// The keys the list owned go in the same record and the same append
+				// as the push itself: both happen, or neither does.
+				for _, m := range dropped {
+					k, ok := store.MemberKey(m)
+					if !ok {
+						continue
+					}
+					if _, ok := s.liveValueLocked(k, nowNano); ok {
+						rec = appendDelete(rec, k)
+						writes = append(writes, pending{key: k, del: true})
+						durable = durable || !(s.sync == SyncAccounts && ephemeral(k))
+					}
+				}
+				op.KeysDeleted = true
+			}
 		case store.OpDelete:
 			if _, ok := s.liveValueLocked(op.Key, nowNano); !ok {
 				continue // missing, or expired: dropped on replay and by the sweeper anyway

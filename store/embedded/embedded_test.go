@@ -708,3 +708,65 @@ func TestNotFoundError(t *testing.T) {
 		}
 	}
 }
+
+// TestPushDeletesOwnedKeysInOneAppend: the embedded store deletes the key of a member
+// that an owning push drops in the push's own append to the data file (one write, not
+// two), and a reopened store sees the key gone and the list as pushed.
+func TestPushDeletesOwnedKeysInOneAppend(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !storetest.PushDeletesOwnedKeys(t, s) {
+		t.Fatal("KeysDeleted = false, want true")
+	}
+	now := time.Now()
+	must[uint64](t)(s.Set(ctx, "session:{old}", []byte("old"), time.Hour))
+	must[uint64](t)(s.Set(ctx, "session:{kept}", []byte("kept"), time.Hour))
+	for _, m := range []string{"h1 session:{old}", "h2 session:{kept}"} {
+		if err := store.Do(ctx, s, []store.Op{store.PushOwningOp("usersessions:{u}", []byte(m), now.Add(time.Hour), 2, now)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.mu.Lock()
+	before := s.seq
+	s.mu.Unlock()
+	ops := []store.Op{
+		store.CASOp("session:{new}", []byte("new"), 0, time.Hour),
+		store.PushOwningOp("usersessions:{u}", []byte("h3 session:{new}"), now.Add(time.Hour), 2, now),
+	}
+	if err := store.Do(ctx, s, ops); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	appends := s.seq - before
+	s.mu.Unlock()
+	if appends != 1 {
+		t.Errorf("the batch took %d appends, want 1", appends)
+	}
+	if !ops[1].KeysDeleted || len(ops[1].Dropped) != 1 || string(ops[1].Dropped[0]) != "h1 session:{old}" {
+		t.Fatalf("push: dropped %q, KeysDeleted %v", ops[1].Dropped, ops[1].KeysDeleted)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Get(ctx, "session:{old}"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the dropped session after a reopen: %v, want ErrNotFound", err)
+	}
+	for _, k := range []string{"session:{kept}", "session:{new}"} {
+		if _, err := s.Get(ctx, k); err != nil {
+			t.Errorf("%s after a reopen: %v", k, err)
+		}
+	}
+	it := must[store.Item](t)(s.Get(ctx, "usersessions:{u}"))
+	list, err := store.DecodeList(it.Value)
+	if err != nil || len(list) != 2 || string(list[0].Member) != "h2 session:{kept}" || string(list[1].Member) != "h3 session:{new}" {
+		t.Errorf("the list after a reopen: %q %v", it.Value, err)
+	}
+}

@@ -10,9 +10,11 @@
 // Lua script each (EVALSHA, falling back to EVAL after a script cache flush) that
 // reads only the revision prefix and writes value and expiry atomically. Take is one
 // GETDEL. A bounded list (store.OpPush) is a value like any other, its entries one line
-// each; a push is one script that reads, prunes, appends and writes it. Counters live under prefix+"n:"+key as plain Redis integers, so they never
-// collide with values; Incr is one Lua script that sets the expiry only when it
-// creates the counter.
+// each; a push is one script that reads, prunes, appends and writes it, and deletes the
+// keys of the members it dropped where the list owns them (store.Op.OwnsKeys), except on
+// a Cluster, where those keys live in other slots. Counters live under prefix+"n:"+key
+// as plain Redis integers, so they never collide with values; Incr is one Lua script
+// that sets the expiry only when it creates the counter.
 //
 // The prefix goes before the whole key, so a Redis Cluster hash tag in the key
 // ("flow:{abc}") keeps working: all keys with the same tag, values and counters, land
@@ -231,6 +233,14 @@ return redis.call('GET', KEYS[1])
 // followed by the members dropped for the bound. A value that is not a list is
 // replaced, as store.Push does. Expiries and revisions go through Lua numbers
 // (doubles): exact up to 2^53, far beyond either.
+//
+// ARGV[5], when not empty, is the value-key prefix of a list that owns its members'
+// keys (store.Op.OwnsKeys): the script deletes the value key of each dropped member's
+// key (store.MemberKey: what follows its last space), atomically with the push. Those
+// keys are not in KEYS, which Redis allows outside Cluster mode: a single server or a
+// Sentinel-managed master holds every key, so the script reaches them, and nothing
+// routes by KEYS there. A Cluster node would refuse a key of another slot, so Do passes
+// an empty ARGV[5] there and the caller deletes the keys (store.Op.KeysDeleted false).
 var pushScript = newScript(`
 local raw = redis.call('GET', KEYS[1])
 local rev, body = 0, ''
@@ -265,6 +275,12 @@ for i = first, n do
   if exps[i] > last then last = exps[i] end
 end
 redis.call('SET', KEYS[1], table.concat(parts), 'PX', math.max(last - now, 1))
+if ARGV[5] ~= '' then
+  for i = 2, #out do
+    local k = string.match(out[i], ' ([^ ]+)$')
+    if k then redis.call('DEL', ARGV[5] .. k) end
+  end
+end
 return out
 `)
 
@@ -937,7 +953,7 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 		case store.OpDelete:
 			cmds[i] = c.B().Del().Key(s.valueKey(op.Key)).Build()
 		case store.OpPush:
-			cmds[i] = pushScript.evalsha(c, s.valueKey(op.Key), pushArgs(op)...)
+			cmds[i] = pushScript.evalsha(c, s.valueKey(op.Key), s.pushArgs(op)...)
 		case store.OpIncr:
 			if op.Delta == 0 {
 				cmds[i] = c.B().Get().Key(s.counterKey(op.Key)).Build()
@@ -953,7 +969,7 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 		if rerr, ok := rueidis.IsRedisErr(err); ok && rerr.IsNoScript() {
 			if op.Kind == store.OpPush {
 				// run loads the script, so the next batch finds it.
-				reply = pushScript.run(ctx, c, s.valueKey(op.Key), pushArgs(op)...)
+				reply = pushScript.run(ctx, c, s.valueKey(op.Key), s.pushArgs(op)...)
 				err = reply.Error()
 			} else {
 				if err := store.DoOne(ctx, s, op); err != nil {
@@ -978,13 +994,22 @@ func casArgs(value []byte, rev uint64, ttl time.Duration) []string {
 	return []string{encodeValue(value, rev+1), strconv.FormatUint(rev, 10), ttlMillis(ttl)}
 }
 
-// pushArgs are pushScript's arguments for op.
-func pushArgs(op *store.Op) []string {
+// pushArgs are pushScript's arguments for op: with the value-key prefix that has the
+// script delete the keys of dropped members where the list owns them and the script
+// can reach them (not on a Cluster: see pushScript).
+func (s *Store) pushArgs(op *store.Op) []string {
+	owned := ""
+	if op.OwnsKeys && !s.clusterMode() {
+		owned = s.valueKey("")
+	}
 	return []string{
 		string(op.Value), strconv.FormatInt(op.Expires.UnixMilli(), 10),
-		strconv.Itoa(op.Bound), strconv.FormatInt(op.Now.UnixMilli(), 10),
+		strconv.Itoa(op.Bound), strconv.FormatInt(op.Now.UnixMilli(), 10), owned,
 	}
 }
+
+// clusterMode reports whether s runs on a Redis Cluster.
+func (s *Store) clusterMode() bool { return s.cluster }
 
 // result records the reply of one pipelined op in it.
 func (s *Store) result(op *store.Op, reply rueidis.RedisResult) error {
@@ -1044,6 +1069,7 @@ func (s *Store) result(op *store.Op, reply rueidis.RedisResult) error {
 			}
 			op.Dropped = append(op.Dropped, []byte(member))
 		}
+		op.KeysDeleted = op.OwnsKeys && !s.clusterMode()
 	}
 	return nil
 }

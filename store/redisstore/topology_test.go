@@ -56,6 +56,28 @@ func TestBatchInOrderByTopology(t *testing.T) {
 	}
 }
 
+// TestPushDeletesOwnedKeysByTopology: a push onto a list that owns its members' keys
+// deletes a dropped member's key in its script on a single server and Sentinel, and on
+// a Cluster, where the script cannot reach another slot, leaves it and says so, for the
+// caller to delete (store.Op.KeysDeleted).
+func TestPushDeletesOwnedKeysByTopology(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		url  func() string
+		want bool
+	}{
+		{"single", func() string { return testredis.Start(t).URL() }, true},
+		{"sentinel", func() string { return testredis.SharedSentinel(t).URL() }, true},
+		{"cluster", func() string { return testredis.SharedCluster(t).URL() }, false},
+	} {
+		s := openURL(t, tc.url())
+		if got := storetest.PushDeletesOwnedKeys(t, s); got != tc.want {
+			t.Errorf("%s: KeysDeleted = %v, want %v", tc.name, got, tc.want)
+		}
+		s.Close()
+	}
+}
+
 // TestClusterKeysSpreadOverMasters checks that the conformance run above really
 // exercises the Cluster: flow keys with distinct hash tags land on every master, and
 // one flow's value and counter keys share a slot.
