@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
 
 	"github.com/arbor-auth/arbor/internal/testredis"
 	"github.com/arbor-auth/arbor/store"
@@ -36,6 +36,24 @@ func openTest(t testing.TB, srv *testredis.Server, opts ...Option) *Store {
 	return s
 }
 
+// raw runs a command built by build on s's client, for checks behind the store's back.
+func raw(t testing.TB, s *Store, build func(rueidis.Builder) rueidis.Completed) rueidis.RedisResult {
+	t.Helper()
+	c, err := s.Client()
+	if err != nil {
+		t.Fatalf("Client: %v", err)
+	}
+	return c.Do(ctx, build(c.B()))
+}
+
+// flushScripts empties the script cache of the server behind s.
+func flushScripts(t testing.TB, s *Store) {
+	t.Helper()
+	if err := raw(t, s, func(b rueidis.Builder) rueidis.Completed { return b.ScriptFlush().Build() }).Error(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestConformance(t *testing.T) {
 	srv := testredis.Start(t)
 	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, srv) })
@@ -44,13 +62,16 @@ func TestConformance(t *testing.T) {
 // TestConformanceNew runs the suite on a caller-owned client speaking RESP2.
 func TestConformanceNew(t *testing.T) {
 	srv := testredis.Start(t)
-	c := redis.NewClient(&redis.Options{
-		Addr: srv.Addr, Protocol: 2, ReadTimeout: time.Second, WriteTimeout: time.Second,
-		ContextTimeoutEnabled: true, MaxRetries: -1,
+	c, err := rueidis.NewClient(rueidis.ClientOption{
+		InitAddress: []string{srv.Addr}, AlwaysRESP2: true, ForceSingleClient: true,
+		DisableCache: true, DisableRetry: true, ConnWriteTimeout: time.Second,
 	})
-	t.Cleanup(func() { c.Close() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
 	storetest.Run(t, func(t *testing.T) store.Store { return New(c, uniquePrefix()) })
-	if err := c.Ping(ctx).Err(); err != nil {
+	if err := c.Do(ctx, c.B().Ping().Build()).Error(); err != nil {
 		t.Fatalf("Close of a Store made with New closed the caller's client: %v", err)
 	}
 }
@@ -105,7 +126,9 @@ func TestMemoryPerFlow(t *testing.T) {
 
 	usage := func(how string) int64 {
 		t.Helper()
-		n, err := s.Client().MemoryUsage(ctx, s.valueKey(key), 0).Result()
+		n, err := raw(t, s, func(b rueidis.Builder) rueidis.Completed {
+			return b.MemoryUsage().Key(s.valueKey(key)).Samples(0).Build()
+		}).AsInt64()
 		if err != nil {
 			t.Fatalf("MEMORY USAGE: %v", err)
 		}
@@ -124,7 +147,8 @@ func TestMemoryPerFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	usage("CAS")
-	if ttl := s.Client().PTTL(ctx, s.valueKey(key)).Val(); ttl <= 9*time.Minute || ttl > 10*time.Minute {
+	ms, _ := raw(t, s, func(b rueidis.Builder) rueidis.Completed { return b.Pttl().Key(s.valueKey(key)).Build() }).AsInt64()
+	if ttl := time.Duration(ms) * time.Millisecond; ttl <= 9*time.Minute || ttl > 10*time.Minute {
 		t.Errorf("PTTL = %v, want about 10m", ttl)
 	}
 }
@@ -255,24 +279,177 @@ func TestHungServer(t *testing.T) {
 	}
 }
 
+// TestHungServerPipelined freezes Redis under 16 concurrent calls, which rueidis
+// pipelines on shared connections rather than giving each its own: they must all fail
+// with ErrUnavailable within twice the read timeout (the connection's watchdog PING),
+// not hang, and the store must serve again once Redis resumes.
+func TestHungServerPipelined(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openTest(t, srv)
+	defer s.Close()
+	if _, err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			srv.Resume()
+		}
+	}()
+	errs := make(chan error, 16)
+	start := time.Now()
+	for i := range 16 {
+		go func() {
+			if i%2 == 0 {
+				_, err := s.Get(ctx, "k")
+				errs <- err
+				return
+			}
+			errs <- store.Do(ctx, s, []store.Op{store.GetOp("k"), store.IncrOp("n", 1, time.Minute)})
+		}()
+	}
+	for range 16 {
+		if err := <-errs; !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("call against a hung server = %v, want ErrUnavailable", err)
+		}
+	}
+	took := time.Since(start)
+	t.Logf("16 pipelined calls failed within %v", took.Round(time.Millisecond))
+	if took > 2*DefaultReadTimeout+2*time.Second {
+		t.Errorf("pipelined calls took %v to fail against a hung server, want about %v", took, 2*DefaultReadTimeout)
+	}
+	srv.Resume()
+	resumed = true
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Ping(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("store did not recover within 10s of Redis resuming")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if item, err := s.Get(ctx, "k"); err != nil || string(item.Value) != "v" {
+		t.Fatalf("Get after resume = %q, %v", item.Value, err)
+	}
+}
+
+// TestConcurrentCallsShareConnections: 64 callers at once go through the few pipelining
+// connections (by default 2 on two CPUs, 4 on more) instead of opening up to a
+// connection each, as a pooled client would (go-redis: up to 10 per CPU), and every
+// call gets its own answer.
+func TestConcurrentCallsShareConnections(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openTest(t, srv)
+	defer s.Close()
+	const callers, calls = 64, 20
+	errs := make(chan error, callers)
+	for i := range callers {
+		go func() {
+			key := fmt.Sprintf("k%d", i)
+			for j := range calls {
+				rev, err := s.Set(ctx, key, []byte(strconv.Itoa(j)), time.Minute)
+				if err == nil {
+					var item store.Item
+					item, err = s.Get(ctx, key)
+					if err == nil && (item.Rev != rev || string(item.Value) != strconv.Itoa(j)) {
+						err = fmt.Errorf("%s: read %q rev %d after writing %d at rev %d", key, item.Value, item.Rev, j, rev)
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := raw(t, s, func(b rueidis.Builder) rueidis.Completed { return b.Info().Section("clients").Build() }).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clients int
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_clients:"); ok {
+			clients, _ = strconv.Atoi(v)
+		}
+	}
+	t.Logf("%d callers making %d calls each used %d connections", callers, 2*calls, clients)
+	if clients < 1 || clients > 4 {
+		t.Errorf("connected_clients = %d after %d concurrent callers, want at most 4", clients, callers)
+	}
+}
+
+// TestOpenWithoutRedis: Open does not contact Redis (rueidis would, creating its
+// client), so a store opened while Redis is down fails its calls with ErrUnavailable,
+// quickly, on a single server, a Cluster and Sentinels alike, and a single server's
+// store works once Redis is up, without being opened again.
+func TestOpenWithoutRedis(t *testing.T) {
+	srv := testredis.Start(t)
+	srv.Stop()
+	for _, url := range []string{
+		srv.URL(),
+		"redis://127.0.0.1:1,127.0.0.1:2", // a Cluster's seeds
+		"redis://127.0.0.1:1,127.0.0.1:2?master_name=m", // Sentinels
+	} {
+		s, err := Open(url, WithPrefix(uniquePrefix()))
+		if err != nil {
+			t.Fatalf("Open(%s) while Redis is down: %v", url, err)
+		}
+		for i := range 3 { // the second and third within retryGap of the first
+			start := time.Now()
+			if _, err := s.Get(ctx, "k"); !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("%s: Get #%d while Redis is down = %v, want ErrUnavailable", url, i, err)
+			}
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("%s: Get #%d took %v to fail", url, i, took)
+			}
+		}
+		if _, err := s.Client(); !errors.Is(err, store.ErrUnavailable) && url != srv.URL() {
+			t.Errorf("%s: Client while Redis is down = %v, want ErrUnavailable", url, err)
+		}
+		if url != srv.URL() {
+			s.Close()
+			continue
+		}
+		srv.Restart()
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Ping(ctx) != nil {
+			if time.Now().After(deadline) {
+				t.Fatal("store opened before Redis did not connect within 10s of Redis starting")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if _, err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
+			t.Fatalf("Set once Redis is up: %v", err)
+		}
+		s.Close()
+		if _, err := s.Get(ctx, "k"); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("Get after Close = %v, want ErrUnavailable", err)
+		}
+	}
+}
+
 // TestScriptCacheFlush checks the EVAL fallback when Redis lost its scripts.
 func TestScriptCacheFlush(t *testing.T) {
 	srv := testredis.Start(t)
 	s := openTest(t, srv)
 	defer s.Close()
 	for i := range 3 {
-		if err := s.Client().ScriptFlush(ctx).Err(); err != nil {
-			t.Fatal(err)
-		}
+		flushScripts(t, s)
 		rev, err := s.Set(ctx, "k", []byte("v"), 0)
 		if err != nil {
 			t.Fatalf("Set after SCRIPT FLUSH: %v", err)
 		}
-		s.Client().ScriptFlush(ctx)
+		flushScripts(t, s)
 		if _, err := s.CAS(ctx, "k", []byte("w"), rev, 0); err != nil {
 			t.Fatalf("CAS after SCRIPT FLUSH: %v", err)
 		}
-		s.Client().ScriptFlush(ctx)
+		flushScripts(t, s)
 		if n, err := s.Incr(ctx, "n", 1, 0); err != nil || n != int64(i+1) {
 			t.Fatalf("Incr after SCRIPT FLUSH = %d, %v", n, err)
 		}
@@ -286,9 +463,7 @@ func TestScriptCacheFlushBatch(t *testing.T) {
 	s := openTest(t, srv)
 	defer s.Close()
 	for i := range 3 {
-		if err := s.Client().ScriptFlush(ctx).Err(); err != nil {
-			t.Fatal(err)
-		}
+		flushScripts(t, s)
 		rev := uint64(i)
 		ops := []store.Op{
 			store.SetOp("set", []byte("v"), 0),
@@ -312,7 +487,9 @@ func TestScriptCacheFlushBatch(t *testing.T) {
 	if err := store.Do(ctx, s, ops); err != nil || ops[0].Rev != 4 {
 		t.Fatalf("push after the rounds: rev %d, %v", ops[0].Rev, err)
 	}
-	if n, err := s.Client().Do(ctx, "SCRIPT", "EXISTS", pushScript.Hash()).Int64Slice(); err != nil || len(n) != 1 || n[0] != 1 {
+	if n, err := raw(t, s, func(b rueidis.Builder) rueidis.Completed {
+		return b.ScriptExists().Sha1(pushScript.Hash()).Build()
+	}).AsIntSlice(); err != nil || len(n) != 1 || n[0] != 1 {
 		t.Errorf("push script cached after its fallback: %v, %v", n, err)
 	}
 	// Each scripted op ran exactly once per round.
@@ -336,7 +513,7 @@ func TestKeyLayout(t *testing.T) {
 	if _, err := s.Incr(ctx, "rate:{abc}", 1, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := s.Client().Keys(ctx, "*").Result()
+	keys, err := raw(t, s, func(b rueidis.Builder) rueidis.Completed { return b.Keys().Pattern("*").Build() }).AsStrSlice()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,9 +521,9 @@ func TestKeyLayout(t *testing.T) {
 	if len(keys) != len(want) || !want[keys[0]] || !want[keys[1]] {
 		t.Fatalf("Redis keys = %q, want %v", keys, want)
 	}
-	raw, _ := s.Client().Get(ctx, "arbor:v:flow:{abc}").Result()
-	if raw != "1:v" {
-		t.Fatalf("stored value = %q, want %q", raw, "1:v")
+	stored, _ := raw(t, s, func(b rueidis.Builder) rueidis.Completed { return b.Get().Key("arbor:v:flow:{abc}").Build() }).ToString()
+	if stored != "1:v" {
+		t.Fatalf("stored value = %q, want %q", stored, "1:v")
 	}
 }
 
@@ -368,7 +545,9 @@ func TestMalformedValue(t *testing.T) {
 	srv := testredis.Start(t)
 	s := openTest(t, srv)
 	defer s.Close()
-	if err := s.Client().Set(ctx, s.valueKey("k"), "no revision", 0).Err(); err != nil {
+	if err := raw(t, s, func(b rueidis.Builder) rueidis.Completed {
+		return b.Set().Key(s.valueKey("k")).Value("no revision").Build()
+	}).Error(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Get(ctx, "k"); err == nil || errors.Is(err, store.ErrNotFound) {
@@ -427,16 +606,26 @@ func TestParseURL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			retries := -1
+			if !o.DisableRetry {
+				retries = 0
+				for o.RetryDelay(retries+1, rueidis.Completed{}, nil) >= 0 {
+					retries++
+				}
+			}
 			got := want{
-				addrs: o.Addrs, db: o.DB, user: o.Username, pass: o.Password, master: o.MasterName,
-				cluster: o.MasterName == "" && (len(o.Addrs) > 1 || o.IsClusterMode), tls: o.TLSConfig != nil,
-				dial: o.DialTimeout, read: o.ReadTimeout, retries: o.MaxRetries,
+				addrs: o.InitAddress, db: o.SelectDB, user: o.Username, pass: o.Password, master: o.Sentinel.MasterSet,
+				cluster: isCluster(o), tls: o.TLSConfig != nil,
+				dial: o.Dialer.Timeout, read: o.Dialer.KeepAlive, retries: retries,
 			}
 			if fmt.Sprint(got) != fmt.Sprint(w) {
 				t.Fatalf("got  %+v\nwant %+v", got, w)
 			}
-			if !o.ContextTimeoutEnabled || o.WriteTimeout != DefaultWriteTimeout || o.DialerRetries != 1 {
+			if !o.DisableCache || o.ConnWriteTimeout != max(got.read, DefaultWriteTimeout) {
 				t.Errorf("defaults not applied: %+v", o)
+			}
+			if w.master != "" && (o.Sentinel.Dialer.Timeout != w.dial || o.Sentinel.TopologyRefreshInterval <= 0) {
+				t.Errorf("Sentinel dialer or refresh not set: %+v", o.Sentinel)
 			}
 			if o.TLSConfig != nil && (o.TLSConfig.MinVersion != tls.VersionTLS12 || o.TLSConfig.InsecureSkipVerify) {
 				t.Errorf("weak TLS config %+v", o.TLSConfig)
@@ -469,21 +658,36 @@ func TestParseURL(t *testing.T) {
 	if o, err := ParseURL("rediss://h?skip_verify=true"); err != nil || !o.TLSConfig.InsecureSkipVerify {
 		t.Errorf("skip_verify not applied: %v", err)
 	}
+	// rueidis settings the URL's client parameters become.
+	if o, err := ParseURL("redis://h?pool_size=10&protocol=2&min_idle_conns=3&client_name=arbor"); err != nil ||
+		o.PipelineMultiplex != 3 || !o.AlwaysRESP2 || o.ClientName != "arbor" || !o.ForceSingleClient {
+		t.Errorf("pool_size=10 (want 2^3 connections), protocol=2, client_name: %+v, %v", o, err)
+	}
+	if o, err := ParseURL("redis://h?pool_size=100000"); err != nil || o.PipelineMultiplex != 8 {
+		t.Errorf("pool_size beyond rueidis's bound: %v, %v", o.PipelineMultiplex, err)
+	}
+	if o, err := ParseURL("redis://h1,h2?read_timeout=300ms&write_timeout=2s"); err != nil ||
+		o.ForceSingleClient || o.Dialer.KeepAlive != 300*time.Millisecond || o.ConnWriteTimeout != 2*time.Second {
+		t.Errorf("cluster with read 300ms, write 2s: %+v, %v", o, err)
+	}
+	if _, err := ParseURL("redis://h?protocol=4"); err == nil {
+		t.Error("protocol=4 accepted")
+	}
 }
 
 func TestOpenOptions(t *testing.T) {
 	if _, err := Open("redis://h", WithPrefix("bad{")); err == nil {
 		t.Error("Open accepted a prefix with a brace")
 	}
-	var seen *redis.UniversalOptions
+	var seen *rueidis.ClientOption
 	s, err := Open("redis://h?read_timeout=3s", WithReadTimeout(time.Millisecond*300),
 		WithDialTimeout(time.Second), WithWriteTimeout(time.Second/2),
-		WithUniversalOptions(func(o *redis.UniversalOptions) { seen = o }))
+		WithClientOption(func(o *rueidis.ClientOption) { seen = o }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if seen.ReadTimeout != 300*time.Millisecond || seen.DialTimeout != time.Second || seen.WriteTimeout != time.Second/2 {
+	if seen.Dialer.KeepAlive != 300*time.Millisecond || seen.Dialer.Timeout != time.Second || seen.ConnWriteTimeout != time.Second/2 {
 		t.Errorf("options did not override the URL: %+v", seen)
 	}
 	if s.prefix != DefaultPrefix {
