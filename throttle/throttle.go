@@ -357,14 +357,6 @@ func (t *Throttle) AllowDeferred(ctx context.Context, realm, user, clientIP stri
 	mark := len(ops)
 	ops = append(ops, store.GetOp(knownKey(pair)), store.IncrOp(countKey(pair, w-1), 0, 0))
 	ops = append(ops, reads...)
-	err := store.Do(ctx, t.st, ops)
-	copy(reads, ops[mark+2:])
-	if err != nil {
-		// Which counts were taken is unknown; one left behind errs on the safe side.
-		return nodes.SuccessRecord{}, 0, fmt.Errorf("throttle: count the attempt: %w", err)
-	}
-	// An address the user signed in from is exempt from the account-wide scope.
-	known := ops[mark].Err == nil
 	undo := func() {
 		back := make([]store.Op, 0, len(scopes))
 		for _, s := range scopes {
@@ -375,6 +367,19 @@ func (t *Throttle) AllowDeferred(ctx context.Context, realm, user, clientIP stri
 		// Best effort: a count left behind only errs on the safe side.
 		_ = store.Do(context.WithoutCancel(ctx), t.st, back)
 	}
+	err := store.Do(ctx, t.st, ops)
+	copy(reads, ops[mark+2:])
+	if err != nil {
+		// Which counts were taken is unknown, and the attempt was never checked: the
+		// counts are taken back where they landed. Left behind, they would refuse a
+		// client that retries its step through an outage (on a Redis Cluster that lost
+		// a master, the counts on the other masters land on every retry) once the store
+		// is back, a wrong answer where a 503 is due (TestFailoverMidJourney).
+		undo()
+		return nodes.SuccessRecord{}, 0, fmt.Errorf("throttle: count the attempt: %w", err)
+	}
+	// An address the user signed in from is exempt from the account-wide scope.
+	known := ops[mark].Err == nil
 	// In order: an attempt refused by the address or the pair is refused before the
 	// account-wide scope is looked at.
 	var dls [3]deadline

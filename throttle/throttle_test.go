@@ -3,6 +3,7 @@ package throttle_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -618,6 +619,48 @@ func TestDeferredRecordCostsNoCall(t *testing.T) {
 		}
 		if err := store.Do(ctx, counted, rec.Ops); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// applyThenFail runs every batch on its store and then reports an outage, as a Redis
+// Cluster that lost one master does: the ops on the other masters took effect.
+type applyThenFail struct{ store.Store }
+
+func (s applyThenFail) Do(ctx context.Context, ops []store.Op) error {
+	if err := store.Do(ctx, s.Store, ops); err != nil {
+		return err
+	}
+	return fmt.Errorf("one node of the batch: %w", store.ErrUnavailable)
+}
+
+// TestFailedCheckTakesItsCountsBack: a check whose batch failed verified nothing, so
+// the counts it may have left are taken back; a client retrying its step through an
+// outage is not refused once the store is back (TestFailoverMidJourney caught this).
+func TestFailedCheckTakesItsCountsBack(t *testing.T) {
+	raw, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	now := func() time.Time { return time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC) }
+	ctx := context.Background()
+	broken, err := throttle.New(applyThenFail{raw}, throttle.Config{}, now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if _, err := broken.Allow(ctx, "/", "alice", "198.51.100.7"); !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("check %d through a failing batch: %v, want store.ErrUnavailable", i, err)
+		}
+	}
+	th, err := throttle.New(raw, throttle.Config{}, now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if wait, err := th.Allow(ctx, "/", "alice", "198.51.100.7"); err != nil || wait != 0 {
+			t.Fatalf("check %d once the store is back: wait %v, %v; want allowed (the failed checks left counts)", i, wait, err)
 		}
 	}
 }
