@@ -325,7 +325,7 @@ var (
 // account whose secret is checked), in its batch (nodes.BatchGuard): a password check
 // then costs no round trip before the hash.
 func (t *Throttle) AllowWith(ctx context.Context, realm, user, clientIP string, reads []store.Op) (time.Duration, error) {
-	_, wait, err := t.AllowDeferred(ctx, realm, user, clientIP, reads)
+	_, wait, err := t.allow(ctx, realm, user, clientIP, reads, false)
 	return wait, err
 }
 
@@ -339,12 +339,20 @@ func (t *Throttle) AllowWith(ctx context.Context, realm, user, clientIP string, 
 // known-address mark rewritten when the batch found it missing or stale. Its Undo adds
 // the counts back.
 func (t *Throttle) AllowDeferred(ctx context.Context, realm, user, clientIP string, reads []store.Op) (nodes.SuccessRecord, time.Duration, error) {
+	return t.allow(ctx, realm, user, clientIP, reads, true)
+}
+
+// allow is AllowWith and, with record, AllowDeferred: only the record needs the pair's
+// previous window read and the success's writes built, so a login that records its
+// success with Succeeded (every login today: see nodes.CheckSecretWith) pays for neither.
+func (t *Throttle) allow(ctx context.Context, realm, user, clientIP string, reads []store.Op, record bool) (nodes.SuccessRecord, time.Duration, error) {
 	now := t.now()
 	scopes := t.scopes(realm, user, clientIP)
 	pair := scopes[1]
 	w := t.windowOf(now)
 	// ops holds, for each counted scope in order, its deadline read and its count, then
-	// the known-address mark and the pair's previous window, then the caller's reads.
+	// the known-address mark and (for the record) the pair's previous window, then the
+	// caller's reads.
 	ops := make([]store.Op, 0, 2*len(scopes)+2+len(reads))
 	var at [3]int // index in ops of each scope's deadline read; its count follows
 	for i, s := range scopes {
@@ -355,7 +363,11 @@ func (t *Throttle) AllowDeferred(ctx context.Context, realm, user, clientIP stri
 		ops = append(ops, store.GetOp(untilKey(s)), store.IncrOp(countKey(s, w), 1, t.counterTTL()))
 	}
 	mark := len(ops)
-	ops = append(ops, store.GetOp(knownKey(pair)), store.IncrOp(countKey(pair, w-1), 0, 0))
+	ops = append(ops, store.GetOp(knownKey(pair)))
+	if record {
+		ops = append(ops, store.IncrOp(countKey(pair, w-1), 0, 0))
+	}
+	own := len(ops) // where the caller's reads start
 	ops = append(ops, reads...)
 	undo := func() {
 		back := make([]store.Op, 0, len(scopes))
@@ -368,7 +380,7 @@ func (t *Throttle) AllowDeferred(ctx context.Context, realm, user, clientIP stri
 		_ = store.Do(context.WithoutCancel(ctx), t.st, back)
 	}
 	err := store.Do(ctx, t.st, ops)
-	copy(reads, ops[mark+2:])
+	copy(reads, ops[own:])
 	if err != nil {
 		// Which counts were taken is unknown, and the attempt was never checked: the
 		// counts are taken back where they landed. Left behind, they would refuse a
@@ -417,6 +429,9 @@ func (t *Throttle) AllowDeferred(ctx context.Context, realm, user, clientIP stri
 			}
 			return nodes.SuccessRecord{}, 0, fmt.Errorf("throttle: claim the %s attempt: %w", s.kind, err)
 		}
+	}
+	if !record {
+		return nodes.SuccessRecord{}, 0, nil
 	}
 	counts := [3]int64{}
 	for i, s := range scopes {
