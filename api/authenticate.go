@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -66,12 +65,19 @@ type successBody struct {
 
 func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	r := c.Request()
-	body, err := readAll(http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes), r.ContentLength, s.cfg.MaxBodyBytes)
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, amError(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes", s.cfg.MaxBodyBytes))
+	if r.Body == nil || r.Body == http.NoBody {
+		// net/http gives a request announced without a body http.NoBody: nothing to
+		// read or bound (a start, a logout by header: 2 allocations each).
+		return nil, nil
 	}
+	body, err := readAll(http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes), r.ContentLength, s.cfg.MaxBodyBytes)
 	if err != nil {
+		// Declared here, not above: its address escapes, so it is allocated where it
+		// is declared, and only a failed read needs it.
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, amError(http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body is larger than %d bytes", s.cfg.MaxBodyBytes))
+		}
 		return nil, amError(http.StatusBadRequest, "Could not read the request body")
 	}
 	return body, nil
@@ -146,7 +152,7 @@ func (s *Server) authenticate(c echo.Context, realm string) error {
 	if err := requireJSON(c.Request(), body); err != nil {
 		return err
 	}
-	q := c.QueryParams()
+	q := queryOf(c.Request())
 	cl := s.door.Client(c.Request(), door.ParseLocale(q.Get("locale")))
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("{}")) {
@@ -198,9 +204,9 @@ const doorName = "rest"
 
 // noSession reports AM's noSession=true: the journey runs, the core's rules apply, and
 // no session is created.
-func noSession(q url.Values) bool { return strings.EqualFold(q.Get("noSession"), "true") }
+func noSession(q query) bool { return strings.EqualFold(q.Get("noSession"), "true") }
 
-func (s *Server) start(c echo.Context, realm string, q url.Values, cl door.Client) error {
+func (s *Server) start(c echo.Context, realm string, q query, cl door.Client) error {
 	journey := q.Get("authIndexValue")
 	switch t := q.Get("authIndexType"); t {
 	case "":
@@ -258,7 +264,7 @@ func (s *Server) engineError(err error) error {
 	return err
 }
 
-func (s *Server) respond(c echo.Context, out *door.Outcome, q url.Values, cl door.Client) error {
+func (s *Server) respond(c echo.Context, out *door.Outcome, q query, cl door.Client) error {
 	res := out.Result
 	switch res.Status {
 	case engine.NeedInput:

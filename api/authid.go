@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -132,17 +133,8 @@ func (c *authIDCodec) parse(tok []byte, now time.Time) (*authIDClaims, error) {
 		return nil, errAuthIDInvalid
 	}
 	rest := tok[len(authIDHeader)+1:]
-	dot := -1
-	for i, ch := range rest {
-		switch {
-		case ch >= 'A' && ch <= 'Z', ch >= 'a' && ch <= 'z', ch >= '0' && ch <= '9', ch == '-', ch == '_':
-		case ch == '.' && dot < 0:
-			dot = i
-		default:
-			return nil, errAuthIDInvalid
-		}
-	}
-	if dot <= 0 {
+	dot := bytes.IndexByte(rest, '.')
+	if dot <= 0 || !allBase64URL(rest[:dot]) || !allBase64URL(rest[dot+1:]) {
 		return nil, errAuthIDInvalid
 	}
 	payload, sig := rest[:dot], rest[dot+1:]
@@ -176,6 +168,26 @@ func (c *authIDCodec) parse(tok []byte, now time.Time) (*authIDClaims, error) {
 		return nil, errAuthIDExpired
 	}
 	return &cl, nil
+}
+
+// base64URL marks the bytes of the unpadded base64url alphabet.
+var base64URL = func() (t [256]bool) {
+	for _, ch := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[ch] = true
+	}
+	return t
+}()
+
+// allBase64URL reports whether b is all base64url letters. A table lookup rather than
+// a chain of ranges: this scan of a 1 KB authId was 2 % of a login's CPU in process
+// (go test ./api -run '^$' -bench 'LoginHandlerParallel/embedded/c32' -cpuprofile).
+func allBase64URL(b []byte) bool {
+	for _, ch := range b {
+		if !base64URL[ch] {
+			return false
+		}
+	}
+	return true
 }
 
 // appendJSONString appends s as a JSON string. Names and ids are plain ASCII and take

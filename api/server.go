@@ -159,7 +159,7 @@ func (s *Server) route(c echo.Context) error {
 	if err != nil {
 		return amError(http.StatusBadRequest, err.Error())
 	}
-	if q := c.QueryParam("realm"); q != "" {
+	if q := queryOf(c.Request()).Get("realm"); q != "" {
 		if realm, err = door.NormalizeRealm(q); err != nil {
 			return amError(http.StatusBadRequest, err.Error())
 		}

@@ -32,7 +32,7 @@ func (s *Server) sessionAction(c echo.Context, realm string) error {
 	if err != nil {
 		return err
 	}
-	if r := c.Request(); r.URL.Query().Get("_action") == "logout" {
+	if r := c.Request(); queryOf(r).Get("_action") == "logout" {
 		// A logout by cookie alone could be sent by any site the user visits (logout
 		// CSRF): it needs a JSON request, which a cross-site form cannot send, or a
 		// header only script can set and CORS allows only from allowed origins: the
@@ -48,7 +48,7 @@ func (s *Server) sessionAction(c echo.Context, realm string) error {
 		}
 	}
 	ctx := c.Request().Context()
-	action := c.QueryParam("_action")
+	action := queryOf(c.Request()).Get("_action")
 	switch action {
 	case "validate":
 		// Valid means valid here: in this realm, for an account that is still active.

@@ -166,7 +166,7 @@ var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b
 // writeJSON answers with v as echo's c.JSON would, byte for byte (json.Encoder output,
 // a newline included), encoding stepBody and successBody without reflection.
 func writeJSON(c echo.Context, code int, v any) error {
-	if _, pretty := c.QueryParams()["pretty"]; pretty || c.Echo().Debug {
+	if queryOf(c.Request()).Has("pretty") || c.Echo().Debug {
 		if p, ok := v.(preencoded); ok {
 			v = p.v
 		}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"mime"
-	"net/url"
 
 	"github.com/labstack/echo/v4"
 
@@ -29,7 +28,7 @@ const (
 // Values may be RFC 2047 encoded words (=?UTF-8?B?...?=), as AM reads them, so that
 // names and passwords outside ASCII fit in a header; one in a charset Go cannot read is
 // a 400.
-func (s *Server) zeroPage(c echo.Context, realm string, q url.Values, cl door.Client, out *door.Outcome) (*door.Outcome, error) {
+func (s *Server) zeroPage(c echo.Context, realm string, q query, cl door.Client, out *door.Outcome) (*door.Outcome, error) {
 	h := c.Request().Header
 	rawUser := h.Values(headerUsername)
 	if len(rawUser) == 0 || out.Status != engine.NeedInput || len(out.Callbacks) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -116,8 +117,12 @@ func (c *Core) hook(a hookArgs, out *Outcome) engine.StepOption {
 				out.Token, out.Session = p.Token, p.Session
 				ev.Type, ev.Session = EventSessionCreated, p.Session.Handle
 				c.emit(ctx, ev)
-				c.log.Info("session created", "door", doorName, "session_id", p.Session.Handle, "flow_id", res.FlowID,
-					"user", TruncateUser(res.Username), "realm", res.Realm, "level", level)
+				// Its arguments are boxed before slog looks at the level: 5 allocations
+				// per login at --log-level warn without this check.
+				if c.log.Enabled(ctx, slog.LevelInfo) {
+					c.log.Info("session created", "door", doorName, "session_id", p.Session.Handle, "flow_id", res.FlowID,
+						"user", TruncateUser(res.Username), "realm", res.Realm, "level", level)
+				}
 				return nil
 			},
 			Undo: func() { p.Undo(ctx) },
