@@ -155,7 +155,7 @@ func (c *authIDCodec) parse(tok []byte, now time.Time) (*authIDClaims, error) {
 	if err != nil {
 		return nil, errAuthIDInvalid
 	}
-	cl, err := decodeClaims(raw[:n])
+	cl, err := decodeClaims(raw[:n], string(raw[:n]))
 	if err != nil || cl.SessionID == "" || cl.Exp == nil {
 		return nil, errAuthIDInvalid
 	}

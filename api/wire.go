@@ -286,10 +286,12 @@ func (s *successBody) appendJSON(b []byte) ([]byte, error) {
 
 var claimFields = []string{"otk", "authIndexType", "authIndexValue", "realm", "sessionId", "exp", "iat", "flow"}
 
-// decodeClaims decodes an authId's claims as json.Unmarshal would.
-func decodeClaims(raw []byte) (authIDClaims, error) {
+// decodeClaims decodes an authId's claims as json.Unmarshal would. src, if not empty,
+// is raw as a string: the claims' strings are cut from it (one copy for the six of
+// them; 5 allocations fewer per answer, with exp and iat stored together).
+func decodeClaims(raw []byte, src string) (authIDClaims, error) {
 	var cl authIDClaims
-	if cl.decodeJSON(raw) == nil {
+	if cl.decodeJSON(raw, src) == nil {
 		return cl, nil
 	}
 	cl = authIDClaims{}
@@ -297,8 +299,9 @@ func decodeClaims(raw []byte) (authIDClaims, error) {
 	return cl, err
 }
 
-func (cl *authIDClaims) decodeJSON(raw []byte) error {
-	return jsonx.DecodeObject(raw, claimFields, func(d *jsonx.Decoder, i int) (err error) {
+func (cl *authIDClaims) decodeJSON(raw []byte, src string) error {
+	nums := new([2]float64) // exp and iat, in one allocation
+	return jsonx.DecodeObjectShared(raw, src, claimFields, func(d *jsonx.Decoder, i int) (err error) {
 		if i == 7 {
 			cl.Flow, err = d.String()
 			return err
@@ -307,12 +310,12 @@ func (cl *authIDClaims) decodeJSON(raw []byte) error {
 			if d.Null() {
 				return nil
 			}
-			var f float64
-			f, err = d.Float()
+			f := &nums[i-5]
+			*f, err = d.Float()
 			if i == 5 {
-				cl.Exp = &f
+				cl.Exp = f
 			} else {
-				cl.Iat = &f
+				cl.Iat = f
 			}
 			return err
 		}

@@ -86,16 +86,18 @@ func normalize(cb *continueBody) {
 func FuzzClaimsAgreeWithEncodingJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"otk":"A","authIndexType":"service","authIndexValue":"login","realm":"/","sessionId":"f","exp":1800000000,"iat":1799999700}`,
-		`{"sessionId":"f","exp":1.8e9}`, `{"exp":null}`, `{"exp":"1"}`, `{"sessionid":"f"}`, `{"sub":"x","exp":1}`,
+		`{"sessionId":"f","exp":1.8e9}`, `{"exp":null}`, `{"sessionId":"a\u00e9\"b","flow":"x\/y","iat":2,"exp":1}`, `{"exp":"1"}`, `{"sessionid":"f"}`, `{"sub":"x","exp":1}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := decodeClaims(data)
 		var want authIDClaims
 		werr := json.Unmarshal(data, &want)
-		if (err == nil) != (werr == nil) || err == nil && !reflect.DeepEqual(got, want) {
-			t.Fatalf("%s: decodeClaims %#v, %v; json.Unmarshal %#v, %v", data, got, err, want, werr)
+		for _, src := range []string{"", string(data)} {
+			got, err := decodeClaims(data, src)
+			if (err == nil) != (werr == nil) || err == nil && !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s (shared %v): decodeClaims %#v, %v; json.Unmarshal %#v, %v", data, src != "", got, err, want, werr)
+			}
 		}
 	})
 }

@@ -44,7 +44,9 @@ const maxDepth = 100
 //		... read the member's value, or d.Skip() ...
 //	}
 type Decoder struct {
-	b     []byte
+	b []byte
+	// src, when not empty, holds the same bytes as b (see NewSharedDecoder).
+	src   string
 	i     int
 	depth int
 	// first is set right after an opening brace or bracket: the next member or element
@@ -54,6 +56,18 @@ type Decoder struct {
 
 // NewDecoder returns a Decoder reading b, which must not change while it is in use.
 func NewDecoder(b []byte) Decoder { return Decoder{b: b} }
+
+// NewSharedDecoder is NewDecoder for a document the caller also holds as the string
+// src: String and Any then return each string without escapes as a substring of src
+// instead of a copy, so that decoding a document's strings costs one copy (of src) in
+// all rather than one each. The strings keep all of src alive. If src is not b's
+// bytes, it is not used.
+func NewSharedDecoder(b []byte, src string) Decoder {
+	if string(b) != src {
+		src = ""
+	}
+	return Decoder{b: b, src: src}
+}
 
 func (d *Decoder) ws() {
 	for d.i < len(d.b) {
@@ -181,8 +195,10 @@ func (d *Decoder) Element() (bool, error) { return d.next(']') }
 
 // String reads a string.
 func (d *Decoder) String() (string, error) {
-	b, err := d.StringBytes()
-	return string(b), err
+	if d.peek() != '"' {
+		return "", ErrFallback
+	}
+	return d.str()
 }
 
 // StringBytes reads a string and returns its contents without copying them when it
@@ -197,7 +213,13 @@ func (d *Decoder) StringBytes() ([]byte, error) {
 
 // str reads the string starting at d.i.
 func (d *Decoder) str() (string, error) {
+	start := d.i + 1
 	b, err := d.strBytes()
+	// Unescaped contents are as long as their text (escapes only shrink): those are
+	// src's bytes from start on.
+	if err == nil && d.src != "" && d.i == start+len(b)+1 {
+		return d.src[start : start+len(b)], nil
+	}
 	return string(b), err
 }
 
@@ -650,7 +672,15 @@ func Object(d *Decoder, names []string, field func(i int) error) error {
 
 // DecodeObject reads data as one JSON object with Object and checks nothing follows it.
 func DecodeObject(data []byte, names []string, field func(d *Decoder, i int) error) error {
-	d := NewDecoder(data)
+	return decodeObject(NewDecoder(data), names, field)
+}
+
+// DecodeObjectShared is DecodeObject with a NewSharedDecoder of data and src.
+func DecodeObjectShared(data []byte, src string, names []string, field func(d *Decoder, i int) error) error {
+	return decodeObject(NewSharedDecoder(data, src), names, field)
+}
+
+func decodeObject(d Decoder, names []string, field func(d *Decoder, i int) error) error {
 	if err := Object(&d, names, func(i int) error { return field(&d, i) }); err != nil {
 		return err
 	}

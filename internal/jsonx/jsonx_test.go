@@ -28,24 +28,26 @@ func FuzzAnyAgreesWithEncodingJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d := NewDecoder(data)
-		got, err := d.Any()
-		if err == nil {
-			err = d.Finish()
-		}
 		var want any
 		werr := json.Unmarshal(data, &want)
-		if err != nil {
-			if !errors.Is(err, ErrFallback) {
-				t.Fatalf("%q: error %v is not ErrFallback", data, err)
+		// Shared or not, the decoder gives the same values.
+		for _, d := range []Decoder{NewDecoder(data), NewSharedDecoder(data, string(data))} {
+			got, err := d.Any()
+			if err == nil {
+				err = d.Finish()
 			}
-			return
-		}
-		if werr != nil {
-			t.Fatalf("%q: fast path decoded %#v, encoding/json refuses it: %v", data, got, werr)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("%q: fast path %#v, encoding/json %#v", data, got, want)
+			if err != nil {
+				if !errors.Is(err, ErrFallback) {
+					t.Fatalf("%q: error %v is not ErrFallback", data, err)
+				}
+				return
+			}
+			if werr != nil {
+				t.Fatalf("%q: fast path decoded %#v, encoding/json refuses it: %v", data, got, werr)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%q (shared %v): fast path %#v, encoding/json %#v", data, d.src != "", got, want)
+			}
 		}
 	})
 }
@@ -229,5 +231,36 @@ func TestDecoderMethods(t *testing.T) {
 		if !errors.Is(err, ErrFallback) {
 			t.Errorf("Int(%s): %v", s, err)
 		}
+	}
+}
+
+func TestSharedDecoderCutsStringsFromItsSource(t *testing.T) {
+	data := []byte(`{"plain":"abc","escaped":"a\nb","empty":""}`)
+	src := string(data)
+	d := NewSharedDecoder(data, src)
+	got := map[string]string{}
+	err := Object(&d, []string{"plain", "escaped", "empty"}, func(i int) error {
+		s, err := d.String()
+		got[[]string{"plain", "escaped", "empty"}[i]] = s
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["plain"] != "abc" || got["escaped"] != "a\nb" || got["empty"] != "" {
+		t.Fatalf("decoded %q", got)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		d := NewSharedDecoder(data[9:14], src[9:14]) // "abc"
+		if s, err := d.String(); s != "abc" || err != nil {
+			t.Fatalf("String = %q, %v", s, err)
+		}
+	}); n != 0 {
+		t.Fatalf("a shared string without escapes allocates %v times, want 0", n)
+	}
+	// A source that is not the document's bytes is not used.
+	d = NewSharedDecoder(data[9:14], "xyzab")
+	if s, err := d.String(); s != "abc" || err != nil {
+		t.Fatalf("with a wrong source: String = %q, %v", s, err)
 	}
 }
