@@ -81,11 +81,10 @@ type EnrollmentsReader interface {
 // level, or nil when the enrollments cannot be read ahead. A new one serves each
 // request, so the level is always decided on a value read in that request.
 func (c *Core) readAhead() *nodes.ReadAhead {
-	r, ok := c.d.Enrollments.(EnrollmentsReader)
-	if !ok {
+	if c.factorsRead == nil {
 		return nil
 	}
-	return &nodes.ReadAhead{Read: r.FactorsRead}
+	return &nodes.ReadAhead{Read: c.factorsRead}
 }
 
 // requiredLevelAhead is RequiredLevel deciding from ra's read of the user's factors

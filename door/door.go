@@ -14,6 +14,7 @@ import (
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/sessions"
+	"github.com/arbor-auth/arbor/store"
 )
 
 // Bypass is what a realm does with a login that verified no second factor for a user who
@@ -105,6 +106,9 @@ type Core struct {
 	disabled map[string]bool
 	proxies  proxies
 	log      *slog.Logger
+	// factorsRead is d.Enrollments' FactorsRead, or nil: a method value made once
+	// rather than on every request (readAhead).
+	factorsRead func(realm, user string) (store.Op, bool)
 }
 
 // New returns a Core, or an error naming every bad setting.
@@ -125,6 +129,9 @@ func New(cfg Config, d Deps) (*Core, error) {
 		d.Now = time.Now
 	}
 	c := &Core{cfg: cfg, d: d, realms: map[string]bool{"/": true}, disabled: map[string]bool{}, log: d.Log}
+	if r, ok := d.Enrollments.(EnrollmentsReader); ok {
+		c.factorsRead = r.FactorsRead
+	}
 	var errs []error
 	for _, r := range cfg.Realms {
 		n, err := NormalizeRealm(r)

@@ -673,13 +673,12 @@ func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback,
 		if !ok {
 			return walkOut{}, fmt.Errorf("journey %q version %d has no node %q", w.c.Journey.Name, w.c.Version, id)
 		}
-		nctx := &nodes.Context{
-			Ctx: w.ctx, FlowID: w.flowID, Journey: w.c.Journey.Name, NodeID: id, Realm: w.realm,
+		nctx := w.visitContext(id, step.Type)
+		*nctx = nodes.Context{
+			Ctx: dctx, FlowID: w.flowID, Journey: w.c.Journey.Name, NodeID: id, Realm: w.realm,
 			Shared: shared, Transient: transient, Callbacks: answers, Request: w.req, Now: w.now,
-			Log:         withAttrs(w.log, slog.String("node", id), slog.String("node_type", step.Type)),
-			WriteBehind: w.behind, ReadAhead: w.ahead,
+			Log: nctx.Log, WriteBehind: w.behind, ReadAhead: w.ahead,
 		}
-		nctx.Ctx = dctx
 		answers = nil
 		w.e.trace(w.c, id, "")
 		act, err := step.Node.Process(nctx)
@@ -726,6 +725,25 @@ func (w *walker) run(node *string, shared nodes.State, answers []nodes.Callback,
 	}
 }
 
+// visit is a node visit's context and logger, allocated together: one allocation per
+// visit instead of two (go test ./api -run '^$' -bench LoginHandlerParallel -benchmem).
+type visit struct {
+	nctx nodes.Context
+	log  lazyLog
+}
+
+// visitContext returns a new context for a visit of node id of type typ whose Log (the
+// only field set) is the walk's logger with the node's attributes.
+func (w *walker) visitContext(id, typ string) *nodes.Context {
+	attrs := [2]slog.Attr{slog.String("node", id), slog.String("node_type", typ)}
+	if _, lazy := w.log.Handler().(*lazyHandler); !lazy {
+		return &nodes.Context{Log: withAttrs(w.log, attrs[:]...)}
+	}
+	v := &visit{}
+	v.nctx.Log = v.log.with(w.log, attrs[:]...)
+	return &v.nctx
+}
+
 // walkState is what an inner journey needs of the walk that runs it: its nesting depth
 // and the request's visit budget.
 type walkState struct {
@@ -736,7 +754,22 @@ type walkState struct {
 type walkKey struct{}
 
 func withWalk(ctx context.Context, s walkState) context.Context {
-	return context.WithValue(ctx, walkKey{}, s)
+	return &walkCtx{Context: ctx, s: s}
+}
+
+// walkCtx is context.WithValue(ctx, walkKey{}, s) in one allocation rather than two
+// (the value context and s boxed); s is boxed only when an inner journey asks for it.
+type walkCtx struct {
+	context.Context
+	s walkState
+}
+
+// Value returns the walk state for walkKey and asks the parent for anything else.
+func (c *walkCtx) Value(key any) any {
+	if _, ok := key.(walkKey); ok {
+		return c.s
+	}
+	return c.Context.Value(key)
 }
 
 // walkOf returns the walk state in ctx; outside a walk, depth 0 and a fresh budget.

@@ -38,11 +38,16 @@ type lazyLog struct {
 // withAttrs is l.With(attrs...) without boxing each attribute into an any first, and,
 // when l is lazy, in a single allocation.
 func withAttrs(l *slog.Logger, attrs ...slog.Attr) *slog.Logger {
-	parent, ok := l.Handler().(*lazyHandler)
-	if !ok || len(attrs) > 3 {
+	if _, ok := l.Handler().(*lazyHandler); !ok || len(attrs) > 3 {
 		return slog.New(l.Handler().WithAttrs(append([]slog.Attr(nil), attrs...)))
 	}
-	x := &lazyLog{}
+	return new(lazyLog).with(l, attrs...)
+}
+
+// with makes x l.With(attrs...) and returns its logger; l must be lazy and attrs at
+// most 3 (see withAttrs). It lets a caller place x inside a larger allocation.
+func (x *lazyLog) with(l *slog.Logger, attrs ...slog.Attr) *slog.Logger {
+	parent := l.Handler().(*lazyHandler)
 	n := copy(x.attrs[:], attrs)
 	x.handler = lazyHandler{base: parent.base, parent: parent, attrs: x.attrs[:n:n]}
 	x.logger = *slog.New(&x.handler)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+	"time"
 )
 
 // A lazy logger writes exactly what the logger it wraps would, With and groups
@@ -42,5 +43,45 @@ func TestLazyLoggerWritesWhatWithWould(t *testing.T) {
 	}
 	if !l.Enabled(context.Background(), slog.LevelError) {
 		t.Fatal("Enabled not passed through")
+	}
+}
+
+type otherKey struct{}
+
+func TestWalkContextCarriesStateAndParent(t *testing.T) {
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), otherKey{}, "v"))
+	b := &budget{flowSteps: new(int)}
+	ctx := withWalk(parent, walkState{depth: 2, budget: b})
+	if s := walkOf(ctx); s.depth != 2 || s.budget != b {
+		t.Fatalf("walkOf = %+v, want depth 2 and the budget given", s)
+	}
+	if got := ctx.Value(otherKey{}); got != "v" {
+		t.Fatalf("a parent's value through the walk context = %v, want v", got)
+	}
+	if s := walkOf(parent); s.depth != 0 || s.budget == nil {
+		t.Fatalf("walkOf outside a walk = %+v, want depth 0 and a fresh budget", s)
+	}
+	child, stop := context.WithCancel(ctx)
+	defer stop()
+	cancel()
+	select {
+	case <-child.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("cancelling the parent did not reach a context derived from the walk context")
+	}
+	if ctx.Err() == nil {
+		t.Fatal("the walk context is not cancelled with its parent")
+	}
+}
+
+func TestVisitContextIsOneAllocation(t *testing.T) {
+	w := &walker{log: lazyLogger(slog.New(slog.DiscardHandler))}
+	n := testing.AllocsPerRun(100, func() {
+		if c := w.visitContext("n1", "page"); c.Log == nil {
+			t.Fatal("no logger")
+		}
+	})
+	if n != 1 {
+		t.Fatalf("a visit's context and logger take %v allocations, want 1", n)
 	}
 }
