@@ -163,6 +163,9 @@ var logoutBody = preencode(map[string]string{"result": "Successfully logged out"
 // what it is given, so a buffer is free again once written.
 var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
+// contentTypeJSON is the Content-Type echo's JSONBlob sets, shared by every answer.
+var contentTypeJSON = []string{echo.MIMEApplicationJSON}
+
 // writeJSON answers with v as echo's c.JSON would, byte for byte (json.Encoder output,
 // a newline included), encoding stepBody and successBody without reflection.
 func writeJSON(c echo.Context, code int, v any) error {
@@ -171,6 +174,11 @@ func writeJSON(c echo.Context, code int, v any) error {
 			v = p.v
 		}
 		return c.JSON(code, v)
+	}
+	// Set as echo's Blob would set it, from a shared value (see noStore): no slice
+	// allocated, no key canonicalised, on every answer.
+	if h := c.Response().Header(); h.Get(echo.HeaderContentType) == "" {
+		h[echo.HeaderContentType] = contentTypeJSON
 	}
 	var err error
 	bp := bodyBufs.Get().(*[]byte)

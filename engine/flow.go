@@ -142,7 +142,8 @@ func (f *Flow) appendJSON(b []byte) ([]byte, error) {
 // the fast path when it can (see package jsonx).
 func unmarshalFlow(data []byte, f *Flow) error {
 	var fast Flow
-	if fast.decodeJSON(data) == nil {
+	// The flow's strings are cut from one copy of data (jsonx.NewSharedDecoder).
+	if fast.decodeJSON(data, string(data)) == nil {
 		*f = fast
 		return nil
 	}
@@ -154,8 +155,8 @@ var flowFields = []string{"j", "v", "r", "n", "s", "p", "c", "t0", "exp", "d", "
 
 // decodeJSON is the fast path of unmarshalFlow: any input it is unsure of gives
 // jsonx.ErrFallback.
-func (f *Flow) decodeJSON(data []byte) error {
-	return jsonx.DecodeObject(data, flowFields, func(d *jsonx.Decoder, i int) (err error) {
+func (f *Flow) decodeJSON(data []byte, src string) error {
+	return jsonx.DecodeObjectShared(data, src, flowFields, func(d *jsonx.Decoder, i int) (err error) {
 		var n int64
 		switch i {
 		case 0:

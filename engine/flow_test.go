@@ -27,7 +27,7 @@ func FuzzFlowDecodeAgreesWithEncodingJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var fast Flow
-		if fast.decodeJSON(data) != nil {
+		if fast.decodeJSON(data, string(data)) != nil {
 			return
 		}
 		var want Flow

@@ -10,7 +10,8 @@ import (
 // login reads one, so it goes through package jsonx's fast path, which hands anything
 // unusual to encoding/json.
 func decodeUser(data []byte, u *User) error {
-	if u.decodeJSON(data) == nil {
+	// The record's strings are cut from one copy of it (jsonx.NewSharedDecoder).
+	if u.decodeJSON(data, string(data)) == nil {
 		return nil
 	}
 	*u = User{}
@@ -19,8 +20,8 @@ func decodeUser(data []byte, u *User) error {
 
 var userFields = []string{"realm", "username", "password_hash", "attributes", "status", "created", "updated", "must_change_password"}
 
-func (u *User) decodeJSON(data []byte) error {
-	return jsonx.DecodeObject(data, userFields, func(d *jsonx.Decoder, i int) (err error) {
+func (u *User) decodeJSON(data []byte, src string) error {
+	return jsonx.DecodeObjectShared(data, src, userFields, func(d *jsonx.Decoder, i int) (err error) {
 		switch i {
 		case 0:
 			u.Realm, err = d.String()
