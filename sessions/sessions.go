@@ -94,7 +94,16 @@ func New(st store.Store, cfg Config) *Manager {
 }
 
 func key(token string) string {
-	sum := sha256.Sum256([]byte(token))
+	// The token's bytes are copied onto the stack: []byte(token) allocates beyond 32
+	// bytes, and a token is 43 (one allocation per session read, write or logout).
+	var tb [maxTokenLen]byte
+	data := tb[:0]
+	if len(token) <= maxTokenLen {
+		data = append(data, token...)
+	} else {
+		data = []byte(token)
+	}
+	sum := sha256.Sum256(data)
 	var b [len("session:{}") + 32]byte
 	k := append(b[:0], "session:{"...)
 	k = hex.AppendEncode(k, sum[:16])
