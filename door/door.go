@@ -349,7 +349,8 @@ func (c *Core) Start(ctx context.Context, s Start) (*Outcome, error) {
 		return nil, fmt.Errorf("start %q: %w", s.Journey, ErrJourneyDisabled)
 	}
 	out := &Outcome{}
-	opts := []engine.StepOption{c.hook(hookArgs{door: s.Door, client: s.Client, noSession: s.NoSession, life: s.Lifetime, attested: s.Attested}, out)}
+	var buf [3]engine.StepOption
+	opts := c.hook(buf[:0], hookArgs{door: s.Door, client: s.Client, noSession: s.NoSession, life: s.Lifetime, attested: s.Attested}, out)
 	if s.Seal {
 		opts = append(opts, engine.SealFirstStep())
 	}
@@ -366,7 +367,8 @@ func (c *Core) Continue(ctx context.Context, k Continue) (*Outcome, error) {
 		return nil, ErrAttestedSession
 	}
 	out := &Outcome{}
-	opts := []engine.StepOption{c.hook(hookArgs{door: k.Door, client: k.Client, noSession: k.NoSession, life: k.Lifetime, attested: k.Attested}, out)}
+	var buf [3]engine.StepOption
+	opts := c.hook(buf[:0], hookArgs{door: k.Door, client: k.Client, noSession: k.NoSession, life: k.Lifetime, attested: k.Attested}, out)
 	if k.Sealed != "" {
 		opts = append(opts, engine.FromSealed(k.Sealed))
 	}
