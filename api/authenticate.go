@@ -183,14 +183,23 @@ func (s *Server) authenticate(c echo.Context, realm string) error {
 		return amError(http.StatusBadRequest, "Missing callbacks in the request body")
 	}
 	submitted := make([]nodes.Callback, len(*cb.Callbacks))
+	n := 0
+	for _, w := range *cb.Callbacks {
+		n += len(w.Input)
+	}
+	inputs := make([]nodes.Field, 0, n) // every callback's inputs, in one allocation
 	for i, w := range *cb.Callbacks {
-		prefix := "IDToken" + strconv.Itoa(i+1)
+		prefix := idToken(i + 1)
 		out := nodes.Callback{Type: w.Type}
+		start := len(inputs)
 		for _, in := range w.Input {
 			if !strings.HasPrefix(in.Name, prefix) || (len(in.Name) > len(prefix) && in.Name[len(prefix)] >= '0' && in.Name[len(prefix)] <= '9') {
 				return amError(http.StatusBadRequest, fmt.Sprintf("Callback %d input %q must be named %s", i+1, in.Name, prefix))
 			}
-			out.Input = append(out.Input, nodes.Field{Name: strings.TrimPrefix(in.Name, prefix), Value: in.Value})
+			inputs = append(inputs, nodes.Field{Name: strings.TrimPrefix(in.Name, prefix), Value: in.Value})
+		}
+		if len(inputs) > start {
+			out.Input = inputs[start:len(inputs):len(inputs)]
 		}
 		submitted[i] = out
 	}
@@ -293,6 +302,17 @@ func (s *Server) respond(c echo.Context, out *door.Outcome, q query, cl door.Cli
 	}
 }
 
+// idTokens are the input names of the first callbacks of a step, made once.
+var idTokens = [...]string{"IDToken1", "IDToken2", "IDToken3", "IDToken4", "IDToken5", "IDToken6", "IDToken7", "IDToken8", "IDToken9"}
+
+// idToken is AM's name of the input of the n-th callback (1-based): IDToken<n>.
+func idToken(n int) string {
+	if n >= 1 && n <= len(idTokens) {
+		return idTokens[n-1]
+	}
+	return "IDToken" + strconv.Itoa(n)
+}
+
 // RenderCallbacks turns nodes' callbacks into AM's wire form: inputs named IDToken<N>
 // with N the 1-based position among all callbacks, and _id the 0-based position.
 func RenderCallbacks(cbs []nodes.Callback) []wireCallback {
@@ -313,7 +333,11 @@ func RenderCallbacks(cbs []nodes.Callback) []wireCallback {
 		if len(cb.Input) > 0 {
 			start = len(fields)
 			for _, in := range cb.Input {
-				fields = append(fields, wireField{Name: "IDToken" + strconv.Itoa(i+1) + in.Name, Value: in.Value})
+				name := idToken(i + 1)
+				if in.Name != "" {
+					name += in.Name
+				}
+				fields = append(fields, wireField{Name: name, Value: in.Value})
 			}
 			w.Input = fields[start:len(fields):len(fields)]
 		}

@@ -23,3 +23,11 @@ func TestIsJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestIDToken(t *testing.T) {
+	for n, want := range map[int]string{1: "IDToken1", 9: "IDToken9", 10: "IDToken10", 12: "IDToken12", 0: "IDToken0"} {
+		if got := idToken(n); got != want {
+			t.Errorf("idToken(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
