@@ -173,7 +173,6 @@ func (p *pageNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 		answers = p.split(ctx.Shared[layoutKey], ctx.Callbacks)
 	}
 
-	counts := make([]int, len(p.children))
 	// Each child's run (its context, what it sent, whether it routed) in one allocation
 	// for the whole page: a page runs on every step of a login.
 	runs := make([]childRun, len(p.children))
@@ -197,7 +196,6 @@ func (p *pageNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 		if len(act.Callbacks) > 0 {
 			asked = true
 			runs[i].sent = act.Callbacks
-			counts[i] = len(act.Callbacks)
 			continue
 		}
 		if act.Outcome == "" {
@@ -227,12 +225,15 @@ func (p *pageNode) Process(ctx *nodes.Context) (nodes.Action, error) {
 			failure = act.FailureMessage
 		}
 		runs[i].sent = act.Callbacks
-		counts[i] = len(act.Callbacks)
 	}
 
+	// The layout (how many callbacks each child sent) is made only for a page that asks:
+	// a page whose children all routed needs none.
+	counts := make([]int, len(p.children))
 	n := 0
-	for _, c := range counts {
-		n += c
+	for i := range runs {
+		counts[i] = len(runs[i].sent)
+		n += counts[i]
 	}
 	all := make([]nodes.Callback, 0, n)
 	for i := range runs {
