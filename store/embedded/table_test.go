@@ -50,7 +50,7 @@ func TestTableMatchesMap(t *testing.T) {
 					}
 				case op < 9:
 					_, want := model[key]
-					if got := tab.del(key); got != want {
+					if _, got := tab.del(key); got != want {
 						t.Fatalf("op %d: del(%q) = %v, want %v", i, key, got, want)
 					}
 					delete(model, key)
