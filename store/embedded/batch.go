@@ -41,9 +41,9 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 		// allocation per batch: a login's last is at most eight (the session, its index
 		// entry, the session the index dropped, the guessing defence's success record,
 		// the flow's end).
-		room    [8]pending
-		writes  = room[:0]
-		rec     = s.recBuf[:0]
+		room   [8]pending
+		writes = room[:0]
+		rec    = s.recBuf[:0]
 		// The new values of the batch's pushes, back to back; the table copies them.
 		lists   = s.listBuf[:0]
 		durable bool
