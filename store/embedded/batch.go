@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/arbor-auth/arbor/store"
 )
@@ -40,9 +41,11 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 		// allocation per batch: a login's last is at most eight (the session, its index
 		// entry, the session the index dropped, the guessing defence's success record,
 		// the flow's end).
-		room    [8]pending
-		writes  = room[:0]
-		rec     = s.recBuf[:0]
+		room   [8]pending
+		writes = room[:0]
+		rec    = s.recBuf[:0]
+		// The new values of the batch's pushes, back to back; the table copies them.
+		lists   = s.listBuf[:0]
 		durable bool
 	)
 	for i := range ops {
@@ -69,8 +72,15 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 			writes = append(writes, pending{key: op.Key, e: e})
 		case store.OpPush:
 			old, _ := s.liveValueLocked(op.Key, nowNano)
-			next, dropped, ttl := store.Push(old.value, store.ListEntry{Expires: op.Expires.UnixMilli(), Member: op.Value}, op.Bound, op.Now)
-			e := entry{value: next, rev: old.rev + 1, exp: expiry(now, ttl)}
+			start := len(lists)
+			var (
+				dropped [][]byte
+				ttl     time.Duration
+			)
+			lists, dropped, ttl = store.AppendPush(lists, old.value, store.ListEntry{Expires: op.Expires.UnixMilli(), Member: op.Value}, op.Bound, op.Now)
+			// A later push of the batch may move lists; this value keeps the old array,
+			// which nothing writes again.
+			e := entry{value: lists[start:len(lists):len(lists)], rev: old.rev + 1, exp: expiry(now, ttl)}
 			op.Rev, op.Dropped = e.rev, dropped
 			rec = appendSet(rec, op.Key, e)
 			writes = append(writes, pending{key: op.Key, e: e})
@@ -116,6 +126,9 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 		}
 		durable = durable || !(s.sync == SyncAccounts && ephemeral(op.Key))
 	}
+	if cap(lists) <= maxRecBuf {
+		s.listBuf = lists[:0] // the table copies the values: reuse it for the next batch
+	}
 	if len(writes) == 0 {
 		s.mu.Unlock()
 		return nil
@@ -137,14 +150,12 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 			s.counters[w.key] = w.c
 			s.liveBytes += counterSize(w.key, w.c)
 		case w.del:
-			prev, _ := s.values.get(w.key)
+			prev, _ := s.values.del(w.key)
 			s.liveBytes -= setSize(w.key, prev)
-			s.values.del(w.key)
 		default:
-			if prev, had := s.values.get(w.key); had {
+			if prev, had := s.values.put(w.key, w.e); had {
 				s.liveBytes -= setSize(w.key, prev)
 			}
-			s.values.put(w.key, w.e)
 			s.liveBytes += setSize(w.key, w.e)
 		}
 	}

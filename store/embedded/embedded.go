@@ -170,6 +170,7 @@ type Store struct {
 	liveBytes int64
 	seq       uint64 // number of records appended since Open
 	recBuf    []byte // scratch for encoding a record, reused under mu
+	listBuf   []byte // scratch for the lists a batch pushes, reused under mu
 	// compactAt is the data file size below which compaction is not retried after a
 	// failure.
 	compactAt int64
@@ -342,10 +343,9 @@ func (s *Store) write(ctx context.Context, op, key string, value []byte, rev uin
 		s.mu.Unlock()
 		return 0, fmt.Errorf("embedded %s %q: %w", op, key, err)
 	}
-	if prev, had := s.values.get(key); had {
+	if prev, had := s.values.put(key, e); had {
 		s.liveBytes -= setSize(key, prev)
 	}
-	s.values.put(key, e)
 	s.liveBytes += setSize(key, e)
 	s.afterWriteLocked()
 	if err := s.commitFor(key, seq); err != nil {

@@ -3,7 +3,9 @@ package embedded
 import (
 	"hash/maphash"
 	"iter"
+	"math/bits"
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -95,18 +97,24 @@ func (t *table) get(key string) (entry, bool) {
 	return entry{}, false
 }
 
-// put stores e under key, copying its value.
-func (t *table) put(key string, e entry) {
+// put stores e under key, copying its value, and returns the entry key held before.
+// That entry's value is good for its length only (the Store's byte count): put may
+// have rebuilt the arena, and the bytes it points to may already be reused.
+func (t *table) put(key string, e entry) (prev entry, had bool) {
 	h := t.sum(key)
 	s, taken := t.index[h]
 	switch {
 	case taken && t.keyIs(s, key):
+		prev = t.entryOf(s)
 		t.used -= int64(s.klen + s.vlen)
 		t.index[h] = t.store(key, e)
 		t.maybeRebuild()
+		return prev, true
 	case t.inOthers(key):
+		prev = t.others[key]
 		// A map overwriting a string key stores the new key too: it must be a copy.
 		t.others[strings.Clone(key)] = entry{value: clone(e.value), rev: e.rev, exp: e.exp}
+		return prev, true
 	case !taken:
 		t.index[h] = t.store(key, e)
 	default:
@@ -115,6 +123,7 @@ func (t *table) put(key string, e entry) {
 		}
 		t.others[strings.Clone(key)] = entry{value: clone(e.value), rev: e.rev, exp: e.exp}
 	}
+	return entry{}, false
 }
 
 func (t *table) inOthers(key string) bool {
@@ -125,19 +134,22 @@ func (t *table) inOthers(key string) bool {
 	return ok
 }
 
-// del removes key and reports whether it was there.
-func (t *table) del(key string) bool {
+// del removes key and returns the entry it held, if it was there; the entry's value
+// is good for its length only, as put's.
+func (t *table) del(key string) (prev entry, had bool) {
 	h := t.sum(key)
 	if s, ok := t.index[h]; ok && t.keyIs(s, key) {
+		prev = t.entryOf(s)
 		t.drop(h, s)
 		t.maybeRebuild()
-		return true
+		return prev, true
 	}
 	if t.inOthers(key) {
+		prev = t.others[key]
 		delete(t.others, key)
-		return true
+		return prev, true
 	}
-	return false
+	return entry{}, false
 }
 
 // drop removes the index slot s under hash h.
@@ -206,7 +218,7 @@ func (t *table) store(key string, e entry) slot {
 			t.total += int64(cap(t.chunks[last]) - len(t.chunks[last]))
 			size = min(2*cap(t.chunks[last]), arenaMaxChunk)
 		}
-		t.chunks = append(t.chunks, make([]byte, 0, max(size, n)))
+		t.chunks = append(t.chunks, newChunk(max(size, n)))
 		last++
 	}
 	c := t.chunks[last]
@@ -232,4 +244,45 @@ func (t *table) maybeRebuild() {
 		kv := old[s.chunk][start : start+s.klen+s.vlen]
 		t.index[h] = t.store(view(kv[:s.klen]), entry{value: kv[s.klen:], rev: s.rev, exp: s.exp})
 	}
+	// No slot points into the old chunks any more, and the values the table handed
+	// out were to be copied before this put or del: the next rebuild, of this table or
+	// another, may write over them.
+	for _, c := range old {
+		freeChunk(c)
+	}
+}
+
+// chunkPools hold the arena chunks rebuilds have let go, by size (bits.Len of a
+// power-of-two capacity), for the next chunks a table needs. Without them every
+// rebuild allocated a whole new arena: with a few sessions live and the arena rebuilt
+// every megabyte written, the chunks were 80 % of the bytes the embedded store
+// allocated per login (BenchmarkLoginBatches) and 6 % of a whole login's. A pool
+// rather than a free list of the table's own: chunks nobody takes within two
+// collections go back to the runtime, so a large store does not hold a spare arena.
+var chunkPools [40]sync.Pool
+
+// newChunk returns an empty chunk of capacity size, reused from a rebuild if one is
+// pooled. Its bytes beyond its length are stale, and the table never reads them.
+func newChunk(size int) []byte {
+	if i, ok := chunkClass(size); ok {
+		if p, _ := chunkPools[i].Get().(*[]byte); p != nil {
+			return (*p)[:0]
+		}
+	}
+	return make([]byte, 0, size)
+}
+
+// freeChunk pools c for newChunk once nothing refers to it.
+func freeChunk(c []byte) {
+	if i, ok := chunkClass(cap(c)); ok {
+		c = c[:0]
+		chunkPools[i].Put(&c)
+	}
+}
+
+// chunkClass returns the pool of chunks of capacity size: only powers of two, the
+// sizes the doubling from arenaFirstChunk gives, are pooled.
+func chunkClass(size int) (int, bool) {
+	i := bits.Len(uint(size))
+	return i, size > 0 && size&(size-1) == 0 && i < len(chunkPools)
 }

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -43,15 +44,19 @@ func TestTableMatchesMap(t *testing.T) {
 						buf[j] = byte(i + j)
 					}
 					e := entry{value: buf, rev: uint64(i), exp: int64(rng.IntN(100))}
-					tab.put(key, e)
+					// The entry put replaces is what the store counts bytes with.
+					before, had := model[key]
+					if prev, ok := tab.put(key, e); ok != had || prev.rev != before.rev || prev.exp != before.exp || len(prev.value) != len(before.value) {
+						t.Fatalf("op %d: put(%q) replaced %v %v (%d bytes), want %v %v (%d bytes)", i, key, prev.rev, ok, len(prev.value), before.rev, had, len(before.value))
+					}
 					model[key] = entry{value: clone(buf), rev: e.rev, exp: e.exp}
 					for j := range buf {
 						buf[j] = 0xff
 					}
 				case op < 9:
-					_, want := model[key]
-					if got := tab.del(key); got != want {
-						t.Fatalf("op %d: del(%q) = %v, want %v", i, key, got, want)
+					before, want := model[key]
+					if prev, got := tab.del(key); got != want || prev.rev != before.rev || len(prev.value) != len(before.value) {
+						t.Fatalf("op %d: del(%q) = %v (rev %d, %d bytes), want %v (rev %d, %d bytes)", i, key, got, prev.rev, len(prev.value), want, before.rev, len(before.value))
 					}
 					delete(model, key)
 				default:
@@ -145,5 +150,33 @@ func benchGC(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		runtime.GC()
+	}
+}
+
+// TestTablesShareRebuiltChunks runs two tables side by side with small chunks, so that
+// each rebuild's old chunks go to the pool and the other table's next chunks may come
+// from it: neither may see the other's bytes.
+func TestTablesShareRebuiltChunks(t *testing.T) {
+	defer func(first, max int, rebuild int64) {
+		arenaFirstChunk, arenaMaxChunk, arenaMinRebuild = first, max, rebuild
+	}(arenaFirstChunk, arenaMaxChunk, arenaMinRebuild)
+	arenaFirstChunk, arenaMaxChunk, arenaMinRebuild = 16, 256, 64
+	rng := rand.New(rand.NewPCG(3, 4))
+	tabs := []*table{newTable(), newTable()}
+	models := []map[string]entry{{}, {}}
+	for i := range 4000 {
+		n := i % 2
+		key := fmt.Sprintf("k%d", rng.IntN(20))
+		if rng.IntN(4) == 0 {
+			tabs[n].del(key)
+			delete(models[n], key)
+		} else {
+			value := fmt.Appendf(nil, "table %d op %d %s", n, i, bytes.Repeat([]byte{byte('a' + n)}, rng.IntN(100)))
+			tabs[n].put(key, entry{value: value, rev: uint64(i)})
+			models[n][key] = entry{value: value, rev: uint64(i)}
+		}
+		for j := range tabs {
+			checkTable(t, i, tabs[j], models[j])
+		}
 	}
 }
