@@ -82,12 +82,21 @@
 //	protocol           RESP version, 2 or 3 (default: 3 if the server speaks it)
 //	skip_verify        rediss only: true skips TLS certificate verification
 //
+// A Redis on the same host can be reached over its Unix socket instead:
+//
+//	unix://[[user]:password@]/path/to/redis.sock[?db=N&param=value...]
+//
+// (redis+unix:// works too). The path is the socket's, so the database goes in the db
+// parameter. The socket reaches a single server: master_name, cluster, skip_verify and
+// WithTLSConfig are refused. The other parameters apply as above.
+//
 // Examples:
 //
 //	redis://localhost:6379/0
 //	rediss://:s3cret@redis.example.com:6380/2?read_timeout=500ms
 //	redis://h1:6379,h2:6379,h3:6379                        (Cluster)
 //	redis://:s3cret@s1,s2,s3/0?master_name=mymaster         (Sentinel)
+//	unix:///run/redis/redis.sock?db=0                      (Unix socket)
 //
 // Options passed to Open override what the URL says.
 package redisstore
@@ -284,6 +293,18 @@ end
 return out
 `)
 
+// notFoundError reports a read of a missing key and wraps store.ErrNotFound. Misses
+// are part of every login (a user with no devices, no throttle deadline yet), so the
+// message is formatted only if someone reads it: one allocation instead of
+// fmt.Errorf's four (the embedded store does the same).
+type notFoundError struct{ op, key string }
+
+func (e *notFoundError) Error() string {
+	return fmt.Sprintf("redis %s %q: %v", e.op, e.key, store.ErrNotFound)
+}
+
+func (e *notFoundError) Unwrap() error { return store.ErrNotFound }
+
 // errClosed is returned by every method after Close.
 var errClosed = fmt.Errorf("store closed: %w", store.ErrUnavailable)
 
@@ -374,6 +395,9 @@ func Open(rawURL string, opts ...Option) (*Store, error) {
 	}
 	opt := &u.opt
 	applyTimeouts(opt, st.dial, st.read, st.write)
+	if st.tls != nil && opt.DialCtxFn != nil {
+		return nil, errors.New("redisstore: TLS over a Unix socket: Redis serves TLS only over TCP")
+	}
 	if st.tls != nil {
 		opt.TLSConfig = st.tls
 		if opt.Sentinel.MasterSet != "" {
@@ -454,27 +478,44 @@ func retryReads(n int) rueidis.RetryDelayFn {
 func parseURL(rawURL string) (*parsedURL, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
-		return nil, errors.New("missing scheme, want redis:// or rediss://")
+		return nil, errors.New("missing scheme, want redis://, rediss:// or unix://")
 	}
-	if scheme != "redis" && scheme != "rediss" {
-		return nil, fmt.Errorf("unsupported scheme %q, want redis or rediss", scheme)
-	}
-	// The host list may hold commas, which net/url rejects, so split off the authority
-	// by hand and let net/url parse the rest.
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority, tail := rest[:end], rest[end:]
-	var userinfo, hostList string
-	if i := strings.LastIndex(authority, "@"); i >= 0 {
-		userinfo, hostList = authority[:i+1], authority[i+1:]
-	} else {
-		hostList = authority
-	}
-	u, err := url.Parse(scheme + "://" + userinfo + "placeholder" + tail)
-	if err != nil {
-		return nil, err
+	var (
+		u        *url.URL
+		hostList string
+		socket   string // the Unix socket's path, for the unix schemes
+		err      error
+	)
+	switch scheme {
+	case "redis", "rediss":
+		// The host list may hold commas, which net/url rejects, so split off the
+		// authority by hand and let net/url parse the rest.
+		end := strings.IndexAny(rest, "/?#")
+		if end < 0 {
+			end = len(rest)
+		}
+		authority, tail := rest[:end], rest[end:]
+		var userinfo string
+		if i := strings.LastIndex(authority, "@"); i >= 0 {
+			userinfo, hostList = authority[:i+1], authority[i+1:]
+		} else {
+			hostList = authority
+		}
+		if u, err = url.Parse(scheme + "://" + userinfo + "placeholder" + tail); err != nil {
+			return nil, err
+		}
+	case "unix", "redis+unix":
+		if u, err = url.Parse(rawURL); err != nil {
+			return nil, err
+		}
+		if u.Host != "" {
+			return nil, fmt.Errorf("unexpected host %q in a Unix socket URL, want %s:///path/to/redis.sock", u.Host, scheme)
+		}
+		if socket = u.Path; !strings.HasPrefix(socket, "/") || strings.HasSuffix(socket, "/") {
+			return nil, fmt.Errorf("invalid socket path %q, want an absolute file path", socket)
+		}
+	default:
+		return nil, fmt.Errorf("unsupported scheme %q, want redis, rediss or unix", scheme)
 	}
 	if u.Fragment != "" {
 		return nil, errors.New("unexpected fragment")
@@ -513,16 +554,21 @@ func parseURL(rawURL string) (*parsedURL, error) {
 	if hostList == "" {
 		hostList = "localhost"
 	}
-	for h := range strings.SplitSeq(hostList, ",") {
-		addr, err := hostPort(strings.TrimSpace(h), defaultPort)
-		if err != nil {
-			return nil, err
+	if socket != "" {
+		o.InitAddress = []string{socket}
+		o.DialCtxFn = dialUnix
+	} else {
+		for h := range strings.SplitSeq(hostList, ",") {
+			addr, err := hostPort(strings.TrimSpace(h), defaultPort)
+			if err != nil {
+				return nil, err
+			}
+			o.InitAddress = append(o.InitAddress, addr)
 		}
-		o.InitAddress = append(o.InitAddress, addr)
 	}
 
 	switch path := strings.Trim(u.Path, "/"); {
-	case path == "":
+	case socket != "", path == "":
 	case strings.Contains(path, "/"):
 		return nil, fmt.Errorf("invalid path %q, want /db", u.Path)
 	default:
@@ -608,6 +654,8 @@ func parseURL(rawURL string) (*parsedURL, error) {
 	sentinel := o.Sentinel.MasterSet != ""
 	cluster := !sentinel && (len(o.InitAddress) > 1 || clusterParam)
 	switch {
+	case socket != "" && (sentinel || clusterParam || skipVerify):
+		return nil, errors.New("a Unix socket reaches a single server: master_name, cluster and skip_verify do not apply")
 	case sentinel && clusterParam:
 		return nil, errors.New("master_name (Sentinel) and cluster=true exclude each other")
 	case cluster && o.SelectDB != 0:
@@ -626,6 +674,12 @@ func parseURL(rawURL string) (*parsedURL, error) {
 		return nil, errors.New("skip_verify needs the rediss scheme")
 	}
 	return p, nil
+}
+
+// dialUnix connects to the Unix socket at path, for the unix schemes: the dialer
+// keeps its timeout, and Open refuses TLS, which Redis serves only over TCP.
+func dialUnix(ctx context.Context, path string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
+	return d.DialContext(ctx, "unix", path)
 }
 
 // hostPort validates one host[:port] of the host list and adds the default port.
@@ -780,7 +834,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.Item, error) {
 	}
 	raw, err := c.Do(ctx, c.B().Get().Key(s.valueKey(key)).Build()).ToString()
 	if rueidis.IsRedisNil(err) {
-		return store.Item{}, fmt.Errorf("redis get %q: %w", key, store.ErrNotFound)
+		return store.Item{}, &notFoundError{op: "get", key: key}
 	}
 	if err != nil {
 		return store.Item{}, wrapUnavailable(ctx, "get", key, err)
@@ -845,7 +899,7 @@ func (s *Store) Take(ctx context.Context, key string) ([]byte, error) {
 	}
 	raw, err := c.Do(ctx, c.B().Getdel().Key(s.valueKey(key)).Build()).ToString()
 	if rueidis.IsRedisNil(err) {
-		return nil, fmt.Errorf("redis take %q: %w", key, store.ErrNotFound)
+		return nil, &notFoundError{op: "take", key: key}
 	}
 	if err != nil {
 		return nil, wrapUnavailable(ctx, "take", key, err)
@@ -1017,7 +1071,7 @@ func (s *Store) result(op *store.Op, reply rueidis.RedisResult) error {
 	switch op.Kind {
 	case store.OpGet:
 		if missing {
-			op.Err = fmt.Errorf("redis get %q: %w", op.Key, store.ErrNotFound)
+			op.Err = &notFoundError{op: "get", key: op.Key}
 			return nil
 		}
 		raw, err := reply.ToString()
