@@ -23,7 +23,7 @@ import (
 type Config struct {
 	ConfigFile       string        `key:"config" default:"" usage:"YAML config file with any of these settings (keys as in the key column)"`
 	Listen           string        `key:"listen" default:"127.0.0.1:8080" usage:"Address the HTTP server listens on"`
-	Redis            string        `key:"redis" default:"" usage:"Redis URL (redis://host:6379/0); empty uses the embedded store in --data"`
+	Redis            string        `key:"redis" default:"" usage:"Redis URL (redis://host:6379/0, or unix:///path/redis.sock?db=0); empty uses the embedded store in --data"`
 	Data             string        `key:"data" default:"./data" usage:"Directory of the embedded store and the generated secret key"`
 	StoreSync        string        `key:"store_sync" default:"accounts" usage:"Embedded store writes fsynced before they return: accounts (all but flows and sessions), all, or none"`
 	Users            string        `key:"users" default:"" usage:"YAML users file imported at start"`

@@ -23,6 +23,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -43,6 +44,10 @@ const stopTimeout = 5 * time.Second
 type Server struct {
 	// Addr is the server's "127.0.0.1:port" address. It stays the same across Restart.
 	Addr string
+	// Socket is the path of the Unix socket that a server from Start also listens
+	// on (empty for the nodes of a Cluster or Sentinel set). It stays the same across
+	// Restart.
+	Socket string
 
 	tb   testing.TB
 	bin  string
@@ -68,6 +73,15 @@ func Start(tb testing.TB) *Server {
 		return nil
 	}
 	s := &Server{tb: tb, bin: bin, dir: tb.TempDir()}
+	// A socket path must fit in 108 bytes, which a test's TempDir under a long test
+	// name may not leave room for, so the socket gets a short directory of its own.
+	sockDir, err := os.MkdirTemp("", "redis")
+	if err != nil {
+		tb.Fatalf("testredis: socket directory: %v", err)
+		return nil
+	}
+	tb.Cleanup(func() { _ = os.RemoveAll(sockDir) })
+	s.Socket = filepath.Join(sockDir, "redis.sock")
 	tb.Cleanup(s.Stop)
 	if err := s.startOnFreePort(); err != nil {
 		tb.Fatalf("testredis: start redis-server: %v", err)
@@ -116,6 +130,12 @@ func (s *Server) startOnFreePort() error {
 // "redis://127.0.0.1:port/0".
 func (s *Server) URL() string {
 	return "redis://" + s.Addr + "/0"
+}
+
+// SocketURL returns the server's Unix socket as a Redis URL for database 0,
+// "unix:///path/redis.sock?db=0".
+func (s *Server) SocketURL() string {
+	return "unix://" + s.Socket + "?db=0"
 }
 
 // Stop stops the server and waits for it to exit. Stopping a stopped server does
@@ -202,6 +222,9 @@ func (s *Server) start() error {
 		"--daemonize", "no",
 		"--dir", s.dir,
 		"--logfile", "",
+	}
+	if s.Socket != "" {
+		args = append(args, "--unixsocket", s.Socket, "--unixsocketperm", "700")
 	}
 	if s.args != nil {
 		args = s.args(s.port)
