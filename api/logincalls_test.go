@@ -74,9 +74,8 @@ func TestPasswordLoginStoreCalls(t *testing.T) {
 	// The start makes none: its flow travels sealed in the authId, and the submit opens
 	// it from there instead of loading it.
 	want := []string{
-		"Do(throttle,user,mfa)",  // the attempt counted, the account and its factors read
-		"Do(throttle)",           // the success recorded (guard.go says why not with the flow)
-		"Do(flow,session,index)", // the session, its index, the flow's end
+		"Do(throttle,user,mfa)",           // the attempt counted, the account and its factors read
+		"Do(flow,throttle,session,index)", // the session, its index, the success record, the flow's end
 	}
 	ctx := context.Background()
 	// The first login from an address also writes the known-address mark; count the next.

@@ -5,7 +5,7 @@
 // concurrent submissions of one step therefore cannot both advance it, and any instance
 // sharing the store can serve any step. Writes the nodes of a step leave behind
 // (nodes.WriteBehind: the guessing defence's record of a right secret) ride in the batch
-// of that conditional write, and are taken back if it loses (saveBehind, finishBehind).
+// of that conditional write, whether it wins or loses (saveBehind, finishBehind).
 //
 // Limits: transitions per request (MaxTransitions) and node visits per flow (MaxSteps)
 // are bounded, inner journeys' visits included, so nesting cannot multiply them; a walk
@@ -528,22 +528,22 @@ func (e *Engine) finishWrite(ctx context.Context, f *Flow, commit *Commit) error
 
 // saveBehind is save with the writes the walk left behind (nodes.WriteBehind) in the
 // same batch, before the flow's write, so that they cost no round trip of their own.
-// When the flow's write loses the race, their undo is sent; when the batch fails, the
-// step fails as save's would, and which of them took effect is unknown (their writer
-// deferred only writes for which either is safe). On a store that does not apply a
-// batch in order (a Redis Cluster) they follow the flow's write, once it won, in a
-// batch of their own whose failure is ignored: the step's outcome must not depend on
-// them.
+// They are written whether the flow's write wins or loses the race (their writer
+// deferred only writes that are right either way: nodes.WriteBehind); when the batch
+// fails, the step fails as save's would, and which of them took effect is unknown. On
+// a store that does not apply a batch in order (a Redis Cluster) they follow the flow's
+// write, once it is decided, in a batch of their own whose failure is ignored: the
+// step's outcome must not depend on them.
 func (e *Engine) saveBehind(ctx context.Context, f *Flow, ttl time.Duration, wb *nodes.WriteBehind) error {
 	if !wb.Pending() {
 		return e.save(ctx, f, ttl)
 	}
 	if !store.BatchesInOrder(e.st) {
-		if err := e.save(ctx, f, ttl); err != nil {
-			return err
+		err := e.save(ctx, f, ttl)
+		if err == nil || errors.Is(err, ErrStepConflict) {
+			_ = wb.Flush(ctx)
 		}
-		_ = wb.Flush(ctx)
-		return nil
+		return err
 	}
 	ops := wb.Ops()
 	n := len(ops)
@@ -553,7 +553,6 @@ func (e *Engine) saveBehind(ctx context.Context, f *Flow, ttl time.Duration, wb 
 		return fmt.Errorf("save flow: %w", err)
 	}
 	if errors.Is(ops[n].Err, store.ErrConflict) {
-		wb.Undo(ctx)
 		return ErrStepConflict
 	}
 	f.rev = ops[n].Rev
@@ -561,8 +560,8 @@ func (e *Engine) saveBehind(ctx context.Context, f *Flow, ttl time.Duration, wb 
 }
 
 // finishBehind is finish with the writes the walk left behind riding in the success
-// hook's commit (or forming one), so that they go in the batch that finishes the flow;
-// when the flow's write loses the race, their undo is sent.
+// hook's commit (or forming one), so that they go in the batch that finishes the flow,
+// whether the flow's write wins or not (see saveBehind).
 func (e *Engine) finishBehind(ctx context.Context, f *Flow, commit *Commit, wb *nodes.WriteBehind) error {
 	if !wb.Pending() {
 		return e.finish(ctx, f, commit)
@@ -587,9 +586,6 @@ func (e *Engine) finishBehind(ctx context.Context, f *Flow, commit *Commit, wb *
 	err := e.finish(ctx, f, merged)
 	if commit != nil {
 		copy(commit.Ops, merged.Ops[:own])
-	}
-	if errors.Is(err, ErrStepConflict) {
-		wb.Undo(ctx)
 	}
 	return err
 }

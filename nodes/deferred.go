@@ -12,38 +12,36 @@ import (
 // or finishes it (with the success hook's commit), so they cost no round trip of their
 // own. The guessing defence's record of a right secret is one (see DeferringGuard).
 //
-// Writes left here stand or fall with the flow's write: when that write loses the race
-// to a concurrent submission of the same step, the engine sends their Undo writes; when
-// the store fails, which of them took effect is unknown. A writer defers only writes
-// for which either outcome is safe. Only one request's walk uses a WriteBehind, from
-// one goroutine.
+// A writer defers only writes that are right whenever they land and whatever the
+// flow's write does: they are sent whether that write wins or loses the race to a
+// concurrent submission of the same step, and when the store fails or the walk ends in
+// an error, which of them took effect is unknown, or none did. Only one request's walk
+// uses a WriteBehind, from one goroutine.
 type WriteBehind struct {
-	st        store.Store
-	ops, undo []store.Op
+	st  store.Store
+	ops []store.Op
 }
 
 // NewWriteBehind returns an empty WriteBehind whose writes go to st when Flush is
 // called (see Flush).
 func NewWriteBehind(st store.Store) *WriteBehind { return &WriteBehind{st: st} }
 
-// Defer adds ops, to be written with the flow's next write, and undo, the writes that
-// take them back if that write is lost. The ops must not touch a key an op already held
-// touches (store.Do runs them in one batch); a writer that may touch a key twice in one
-// request calls Flush before it reads that key again.
-func (w *WriteBehind) Defer(ops, undo []store.Op) {
-	if w.ops == nil { // the usual single writer: its slices are kept as they are
-		w.ops, w.undo = ops, undo
+// Defer adds ops, to be written with the flow's next write. The ops must not touch a
+// key an op already held touches (store.Do runs them in one batch); a writer that may
+// touch a key twice in one request calls Flush before it reads that key again.
+func (w *WriteBehind) Defer(ops []store.Op) {
+	if w.ops == nil { // the usual single writer: its slice is kept as it is
+		w.ops = ops
 		return
 	}
 	w.ops = append(w.ops, ops...)
-	w.undo = append(w.undo, undo...)
 }
 
 // Pending reports whether writes are held; a nil WriteBehind holds none.
 func (w *WriteBehind) Pending() bool { return w != nil && len(w.ops) > 0 }
 
 // Ops returns the held writes, for the caller's batch, which may append to it and
-// record results in it: once they are sent, only Undo is left to do.
+// record results in it.
 func (w *WriteBehind) Ops() []store.Op {
 	if w == nil {
 		return nil
@@ -51,27 +49,16 @@ func (w *WriteBehind) Ops() []store.Op {
 	return w.ops
 }
 
-// Undo sends the writes that take the held ones back, once the flow's write carrying
-// them was lost, and forgets both. It is best effort and outlives ctx's cancellation:
-// what stays behind is what the writer deemed safe to leave.
-func (w *WriteBehind) Undo(ctx context.Context) {
-	if w == nil {
-		return
-	}
-	undo := w.undo
-	w.ops, w.undo = nil, nil
-	_ = store.Do(context.WithoutCancel(ctx), w.st, undo)
-}
-
 // Flush writes the held writes now, in one batch, and forgets them: for a node that is
 // about to read what a held write changes (a second secret checked in one request), so
-// that it reads the store as the held writes leave it.
+// that it reads the store as the held writes leave it, and for a flow's write that
+// cannot carry them (see engine's saveBehind).
 func (w *WriteBehind) Flush(ctx context.Context) error {
 	if !w.Pending() {
 		return nil
 	}
 	ops := w.ops
-	w.ops, w.undo = nil, nil
+	w.ops = nil
 	if err := store.Do(ctx, w.st, ops); err != nil {
 		return fmt.Errorf("write the deferred writes: %w", err)
 	}

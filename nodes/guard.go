@@ -43,24 +43,17 @@ type BatchGuard interface {
 	AllowWith(ctx context.Context, realm, user, clientIP string, reads []store.Op) (retryAfter time.Duration, err error)
 }
 
-// SuccessRecord is how a DeferringGuard records a right secret without reading the
-// store again: blind writes computed from what the batch that counted the attempt read,
-// and the writes that take them back.
-type SuccessRecord struct {
-	// Ops record the success.
-	Ops []store.Op
-	// Undo takes Ops back, for when the write they rode in was lost.
-	Undo []store.Op
-}
-
 // DeferringGuard is a BatchGuard whose record of a right secret can ride in a write the
 // caller makes anyway (the flow's, see WriteBehind) instead of costing Succeeded's
-// round trips.
+// round trip.
 type DeferringGuard interface {
 	BatchGuard
 	// AllowDeferred is AllowWith that, for an attempt it allows, also returns the writes
 	// that record its success, for the caller to send in place of calling Succeeded.
-	AllowDeferred(ctx context.Context, realm, user, clientIP string, reads []store.Op) (SuccessRecord, time.Duration, error)
+	// They read nothing and must be right whenever they land, whether the write they
+	// ride in wins or not (a right secret is right either way), and if they never land
+	// the attempt must stay counted as a failure would, which errs on the safe side.
+	AllowDeferred(ctx context.Context, realm, user, clientIP string, reads []store.Op) (record []store.Op, retryAfter time.Duration, err error)
 }
 
 // CheckSecretWith is CheckSecret for a check that starts with store reads (the
@@ -68,14 +61,15 @@ type DeferringGuard interface {
 // check is told so (ran true) and uses their results; otherwise check gets ran false
 // and reads for itself.
 //
-// The door's ReadAhead of the user runs in the same batch. A right secret is recorded
-// at once (Succeeded), not left to ride with the flow's write, even for a
-// DeferringGuard: a record computed blind from the check's counts can only take back
-// what the check saw, where Succeeded clears what the pair holds when it lands, and with
-// eight logins of one user from one address in flight the blind record left 10 to 40 %
-// of them refused by the pair's claim (README, Speed, "third round"). Writes a previous
-// check of the request left behind are written first, so that this check counts from
-// what they leave.
+// Two things ride along when the walk provides for them. The door's ReadAhead of the
+// user runs in the same batch. And when g is a DeferringGuard, a right secret's record
+// goes to ctx.WriteBehind, to be written with the flow's save or its end, so that a
+// right secret costs the check's batch alone; outside a walk (no WriteBehind) Succeeded
+// writes it at once. The record clears the (user, address) pair with store.OpZero, so
+// it is right whenever it lands: the blind subtraction it replaces refused 10 to 40 %
+// of concurrent logins of one user from one address (README, Speed, "third round" and
+// "fourth round"). Writes a previous check of the request left behind are written
+// first, so that this check counts from what they leave.
 func CheckSecretWith(ctx *Context, g Guard, au *audit.Logger, user string, refused func(context.Context) error, reads []store.Op, check func(ran bool) (bool, error)) (bool, error) {
 	if g == nil {
 		return check(false)
@@ -85,13 +79,18 @@ func CheckSecretWith(ctx *Context, g Guard, au *audit.Logger, user string, refus
 		return false, fmt.Errorf("guessing defence: %w", err)
 	}
 	var (
-		wait time.Duration
-		err  error
-		ran  bool
+		wait   time.Duration
+		err    error
+		ran    bool
+		record []store.Op
 	)
 	bg, batching := g.(BatchGuard)
+	dg, deferring := g.(DeferringGuard)
+	deferring = deferring && ctx.WriteBehind != nil
 	all := ctx.ReadAhead.batch(ctx.Realm, user, reads)
 	switch {
+	case deferring:
+		record, wait, err = dg.AllowDeferred(ctx.Ctx, ctx.Realm, user, ip, all)
 	case batching && len(all) > 0:
 		wait, err = bg.AllowWith(ctx.Ctx, ctx.Realm, user, ip, all)
 	default:
@@ -120,6 +119,10 @@ func CheckSecretWith(ctx *Context, g Guard, au *audit.Logger, user string, refus
 	ok, err := check(ran)
 	if err != nil {
 		return false, err
+	}
+	if ok && deferring {
+		ctx.WriteBehind.Defer(record)
+		return true, nil
 	}
 	report := g.Failed
 	if ok {

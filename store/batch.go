@@ -10,7 +10,7 @@ import (
 // OpKind names what one Op of a batch does.
 type OpKind uint8
 
-// The kinds of Op: one per single-key method of Store, and OpPush.
+// The kinds of Op: one per single-key method of Store, OpPush and OpZero.
 const (
 	// OpGet is Get: it fills Item, or sets Err to an error wrapping ErrNotFound.
 	OpGet OpKind = iota + 1
@@ -45,6 +45,16 @@ const (
 	//     reply, and the caller cannot tell which took effect.
 	// A key a push may delete must not be touched by another op of its batch.
 	OpPush
+	// OpZero sets the counter at Key to zero if it exists, keeping its expiry (a missing
+	// or expired counter stays missing), and fills N with the value it held: 0 for a
+	// missing one. Like OpIncr it is atomic on its own, so an increment that lands
+	// after it counts from zero and none is lost but those it cleared. It is how a
+	// count is cleared by a write that cannot read it first (the guessing defence's
+	// record of a right secret, which rides in the flow's write): Delete does not reach
+	// counters (they are their own key space), and subtracting a count read earlier
+	// misses what landed since. It has no single-key method: a Store that is not a
+	// Batcher runs it as two Incr calls (see DoOne), which is not atomic.
+	OpZero
 )
 
 // String returns the kind's method name.
@@ -62,12 +72,14 @@ func (k OpKind) String() string {
 		return "Incr"
 	case OpPush:
 		return "Push"
+	case OpZero:
+		return "Zero"
 	}
 	return fmt.Sprintf("OpKind(%d)", uint8(k))
 }
 
 // Op is one operation of a batch (see Do): its input, and after Do its result. Build it
-// with GetOp, SetOp, CASOp, DeleteOp, IncrOp, PushOp or PushOwningOp.
+// with GetOp, SetOp, CASOp, DeleteOp, IncrOp, ZeroOp, PushOp or PushOwningOp.
 type Op struct {
 	// Kind is what the operation does.
 	Kind OpKind
@@ -92,7 +104,7 @@ type Op struct {
 
 	// Item is what OpGet read.
 	Item Item
-	// N is the counter's value after OpIncr.
+	// N is the counter's value after OpIncr, and before OpZero.
 	N int64
 	// Dropped are the members OpPush removed to keep the list within its bound,
 	// oldest first.
@@ -126,6 +138,9 @@ func DeleteOp(key string) Op { return Op{Kind: OpDelete, Key: key} }
 func IncrOp(key string, delta int64, ttl time.Duration) Op {
 	return Op{Kind: OpIncr, Key: key, Delta: delta, TTL: ttl}
 }
+
+// ZeroOp clears the counter at key to zero, keeping its expiry (see OpZero).
+func ZeroOp(key string) Op { return Op{Kind: OpZero, Key: key} }
 
 // Batcher is implemented by a backend that can send several single-key operations at
 // once: Redis in one pipeline (one round trip), the embedded store under one lock with
@@ -169,6 +184,13 @@ func Do(ctx context.Context, st Store, ops []Op) error {
 // DoOne runs one op through st's single-key method and records its result in op: the
 // fallback of Do, and what a Batcher that wraps another store may use. It returns the
 // store's failure; ErrNotFound and ErrConflict go to op.Err.
+//
+// OpZero has no single-key method and is not atomic here: it reads the counter (Incr by
+// 0) and subtracts what it read (Incr by -N). An increment landing between the two
+// stays counted, two concurrent zeroes may take the counter below zero, and a counter
+// that expires between them comes back without an expiry. Both backends are Batchers
+// and run OpZero atomically; only a Store that is not one (a test wrapper that does not
+// pass batches on) comes here.
 func DoOne(ctx context.Context, st Store, op *Op) error {
 	var err error
 	switch op.Kind {
@@ -185,6 +207,10 @@ func DoOne(ctx context.Context, st Store, op *Op) error {
 		err = st.Delete(ctx, op.Key)
 	case OpIncr:
 		op.N, err = st.Incr(ctx, op.Key, op.Delta, op.TTL)
+	case OpZero:
+		if op.N, err = st.Incr(ctx, op.Key, 0, 0); err == nil && op.N != 0 {
+			_, err = st.Incr(ctx, op.Key, -op.N, 0)
+		}
 	case OpPush:
 		var dropped [][]byte
 		op.Rev, err = Update(ctx, st, op.Key, func(cur []byte, _ bool) ([]byte, time.Duration, error) {
@@ -227,7 +253,7 @@ func checkOps(ops []Op) error {
 	seen := make(map[slot]bool, len(ops))
 	for i := range ops {
 		op := &ops[i]
-		if op.Kind < OpGet || op.Kind > OpPush {
+		if op.Kind < OpGet || op.Kind > OpZero {
 			return fmt.Errorf("store: batch op %d: unknown kind %d", i, op.Kind)
 		}
 		if op.Kind == OpPush {
@@ -245,7 +271,7 @@ func checkOps(ops []Op) error {
 		if err := ValidateTTL(op.TTL); err != nil {
 			return fmt.Errorf("store: batch op %d (%s %q): %w", i, op.Kind, op.Key, err)
 		}
-		s := slot{counter: op.Kind == OpIncr, key: op.Key}
+		s := slot{counter: op.Kind == OpIncr || op.Kind == OpZero, key: op.Key}
 		if seen[s] {
 			return fmt.Errorf("store: batch op %d (%s %q): a batch may touch each key once", i, op.Kind, op.Key)
 		}

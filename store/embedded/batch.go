@@ -123,6 +123,17 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 			op.N = c.n
 			rec = appendCounter(rec, op.Key, c)
 			writes = append(writes, pending{key: op.Key, counter: true, c: c})
+		case store.OpZero:
+			// A missing counter stays missing and one at zero is left as it is: no
+			// record for a write that changes nothing.
+			c, had := s.counters[op.Key]
+			if !had || expired(c.exp, nowNano) || c.n == 0 {
+				op.N = 0
+				continue
+			}
+			op.N, c.n = c.n, 0
+			rec = appendCounter(rec, op.Key, c)
+			writes = append(writes, pending{key: op.Key, counter: true, c: c})
 		}
 		durable = durable || !(s.sync == SyncAccounts && ephemeral(op.Key))
 	}

@@ -1019,6 +1019,10 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 			} else {
 				cmds[i] = incrScript.evalsha(c, a.key(s.prefix, counterSpace, op.Key), a.int(op.Delta), a.ttl(op.TTL))
 			}
+		case store.OpZero:
+			// One command, atomic, no script: XX leaves a missing counter missing,
+			// KEEPTTL its expiry, GET returns what it held (Redis 6.2 or later).
+			cmds[i] = c.B().Set().Key(s.counterKey(op.Key)).Value("0").Xx().Get().Keepttl().Build()
 		}
 	}
 	replies := c.DoMulti(ctx, cmds...)
@@ -1181,14 +1185,14 @@ func (s *Store) result(op *store.Op, reply rueidis.RedisResult) error {
 			return nil
 		}
 		op.Rev++
-	case store.OpIncr:
+	case store.OpIncr, store.OpZero:
 		if missing {
 			op.N = 0
 			return nil
 		}
 		n, err := reply.AsInt64()
 		if err != nil {
-			return fmt.Errorf("redis incr %q: %w", op.Key, err)
+			return fmt.Errorf("redis %s %q: %w", strings.ToLower(op.Kind.String()), op.Key, err)
 		}
 		op.N = n
 	case store.OpPush:
