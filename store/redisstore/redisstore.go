@@ -1022,7 +1022,7 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 		case store.OpZero:
 			// One command, atomic, no script: XX leaves a missing counter missing,
 			// KEEPTTL its expiry, GET returns what it held (Redis 6.2 or later).
-			cmds[i] = c.B().Set().Key(s.counterKey(op.Key)).Value("0").Xx().Get().Keepttl().Build()
+			cmds[i] = c.B().Set().Key(a.key(s.prefix, counterSpace, op.Key)).Value("0").Xx().Get().Keepttl().Build()
 		}
 	}
 	replies := c.DoMulti(ctx, cmds...)
