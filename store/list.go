@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unsafe"
 )
 
 // A bounded list is a value holding entries, each an opaque member with its own expiry,
@@ -36,16 +35,11 @@ var errNotList = errors.New("store: value is not a bounded list")
 func DecodeList(b []byte) ([]ListEntry, error) {
 	var out []ListEntry
 	for len(b) > 0 {
-		line, rest, ok := bytes.Cut(b, []byte{'\n'})
-		if !ok {
-			return nil, fmt.Errorf("%w: last entry has no newline", errNotList)
+		exp, member, rest, err := cutEntry(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: entry %d %w", errNotList, len(out)+1, err)
 		}
-		exp, member, ok := bytes.Cut(line, []byte{' '})
-		n, err := strconv.ParseInt(string(exp), 10, 64)
-		if !ok || err != nil || n < 0 {
-			return nil, fmt.Errorf("%w: entry %d has no expiry", errNotList, len(out)+1)
-		}
-		out = append(out, ListEntry{Expires: n, Member: member})
+		out = append(out, ListEntry{Expires: exp, Member: member})
 		b = rest
 	}
 	return out, nil
@@ -84,9 +78,10 @@ func Push(cur []byte, e ListEntry, bound int, now time.Time) (next []byte, dropp
 	return AppendPush(nil, cur, e, bound, now)
 }
 
-// AppendPush is Push appending the new value to dst and returning the extended
-// slice, the new value being what follows dst's old length, so that a caller with a buffer of its own (the embedded store's, reused
-// under its lock) allocates nothing but the dropped members. It reads cur twice in
+// AppendPush is Push appending the new value to dst and returning the extended slice,
+// the new value being what follows dst's old length, so that a caller with a buffer of
+// its own (the embedded store's, reused under its lock) allocates nothing but the
+// dropped members. It reads cur twice in
 // place, once to check it and count its live entries and once to copy the kept ones,
 // instead of decoding it into entries and encoding them again: a login pushes onto a
 // 32-entry index, and DecodeList plus EncodeList were 3 % of the embedded store's
@@ -103,7 +98,7 @@ func AppendPush(dst, cur []byte, e ListEntry, bound int, now time.Time) (out []b
 	start := len(dst)
 	end := e.Expires
 	for b := cur; len(b) > 0; {
-		exp, member, rest := cutEntry(b)
+		exp, member, rest, _ := cutEntry(b) // countLive accepted cur
 		b = rest
 		if exp <= nowMs {
 			continue
@@ -128,16 +123,11 @@ func AppendPush(dst, cur []byte, e ListEntry, bound int, now time.Time) (out []b
 // entries not expired at nowMs, without allocating.
 func countLive(b []byte, nowMs int64) (live int, ok bool) {
 	for len(b) > 0 {
-		line, rest, ok := bytes.Cut(b, []byte{'\n'})
-		if !ok {
+		exp, _, rest, err := cutEntry(b)
+		if err != nil {
 			return 0, false
 		}
-		exp, _, ok := bytes.Cut(line, []byte{' '})
-		n, err := strconv.ParseInt(unsafeString(exp), 10, 64)
-		if !ok || err != nil || n < 0 {
-			return 0, false
-		}
-		if n > nowMs {
+		if exp > nowMs {
 			live++
 		}
 		b = rest
@@ -145,12 +135,26 @@ func countLive(b []byte, nowMs int64) (live int, ok bool) {
 	return live, true
 }
 
-// cutEntry splits the first entry off b, a list countLive accepted.
-func cutEntry(b []byte) (exp int64, member, rest []byte) {
-	line, rest, _ := bytes.Cut(b, []byte{'\n'})
-	e, member, _ := bytes.Cut(line, []byte{' '})
-	exp, _ = strconv.ParseInt(unsafeString(e), 10, 64)
-	return exp, member, rest
+// Why an entry of a value is not one of a bounded list.
+var (
+	errNoNewline = errors.New("has no newline")
+	errNoExpiry  = errors.New("has no expiry")
+)
+
+// cutEntry splits the first entry off b, a bounded list's encoding: its expiry, its
+// member (within b) and what follows it. The expiry's string conversion does not
+// allocate (it does not escape, and fits the compiler's stack buffer).
+func cutEntry(b []byte) (exp int64, member, rest []byte, err error) {
+	line, rest, ok := bytes.Cut(b, []byte{'\n'})
+	if !ok {
+		return 0, nil, nil, errNoNewline
+	}
+	e, member, ok := bytes.Cut(line, []byte{' '})
+	exp, perr := strconv.ParseInt(string(e), 10, 64)
+	if !ok || perr != nil || exp < 0 {
+		return 0, nil, nil, errNoExpiry
+	}
+	return exp, member, rest, nil
 }
 
 // appendEntry appends one entry in the list encoding to b.
@@ -159,15 +163,6 @@ func appendEntry(b []byte, exp int64, member []byte) []byte {
 	b = append(b, ' ')
 	b = append(b, member...)
 	return append(b, '\n')
-}
-
-// unsafeString returns b's bytes as a string without a copy, for strconv to read: the
-// string does not outlive the call (strconv's errors copy what they quote).
-func unsafeString(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
 }
 
 // KeyMember is a list member carrying data and the key it owns: data, a space, key.
