@@ -446,7 +446,7 @@ func (t *Throttle) allow(ctx context.Context, realm, user, clientIP string, read
 // record of the pair as it is alone, and writing the mark twice is harmless.
 func (t *Throttle) successRecord(c checked) []store.Op {
 	ops := t.clearOps(c, make([]store.Op, 0, 6))
-	if c.mark.Err != nil || !t.fresh(c.mark.Item.Value, c.now) {
+	if t.stale(c.mark, c.now) {
 		ops = append(ops, t.markOp(c))
 	}
 	return ops
@@ -554,20 +554,19 @@ func (t *Throttle) Succeeded(ctx context.Context, realm, user, clientIP string) 
 	now := t.now()
 	c := checked{scopes: t.scopes(realm, user, clientIP), w: t.windowOf(now), now: now}
 	ops := t.clearOps(c, make([]store.Op, 0, 6))
-	counts := 3 // where the address and user counts start
 	ops = append(ops, store.GetOp(knownKey(c.scopes[1])))
 	if err := store.Do(ctx, t.st, ops); err != nil {
 		return fmt.Errorf("throttle: record the success: %w", err)
 	}
 	var fix []store.Op
-	// A count taken below zero is brought back to zero; attempts counted in between
-	// stay counted.
-	for _, op := range ops[counts : len(ops)-1] {
-		if op.N < 0 {
+	// A count taken below zero (the address and user counts are the batch's only
+	// increments) is brought back to zero; attempts counted in between stay counted.
+	for _, op := range ops {
+		if op.Kind == store.OpIncr && op.N < 0 {
 			fix = append(fix, store.IncrOp(op.Key, -op.N, t.counterTTL()))
 		}
 	}
-	if mark := ops[len(ops)-1]; mark.Err != nil || !t.fresh(mark.Item.Value, now) {
+	if t.stale(ops[len(ops)-1], now) {
 		fix = append(fix, t.markOp(c))
 	}
 	if err := store.Do(ctx, t.st, fix); err != nil {
@@ -576,9 +575,13 @@ func (t *Throttle) Succeeded(ctx context.Context, realm, user, clientIP string) 
 	return nil
 }
 
-// fresh reports whether a known-address mark was written less than half of
-// KnownAddress ago.
-func (t *Throttle) fresh(mark []byte, now time.Time) bool {
-	at, err := strconv.ParseInt(string(mark), 10, 64)
-	return err == nil && now.Sub(time.Unix(at, 0)) < t.cfg.KnownAddress/2
+// stale reports whether the known-address mark that op read is missing or was written
+// half of KnownAddress ago or more, and so is written again: most sign-ins come from
+// addresses already known.
+func (t *Throttle) stale(op store.Op, now time.Time) bool {
+	if op.Err != nil {
+		return true
+	}
+	at, err := strconv.ParseInt(string(op.Item.Value), 10, 64)
+	return err != nil || now.Sub(time.Unix(at, 0)) >= t.cfg.KnownAddress/2
 }
