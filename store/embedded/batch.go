@@ -54,7 +54,7 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 		case store.OpGet:
 			e, ok := s.liveValueLocked(op.Key, nowNano)
 			if !ok {
-				op.Err = &notFoundError{op: "get", key: op.Key}
+				op.Err = &store.NotFoundError{Store: "embedded", Op: "get", Key: op.Key}
 				continue
 			}
 			op.Item = store.Item{Value: clone(e.value), Rev: e.rev}

@@ -301,7 +301,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.Item, error) {
 	}
 	e, ok := s.liveValueLocked(key, s.now().UnixNano())
 	if !ok {
-		return store.Item{}, &notFoundError{op: "get", key: key}
+		return store.Item{}, &store.NotFoundError{Store: "embedded", Op: "get", Key: key}
 	}
 	return store.Item{Value: clone(e.value), Rev: e.rev}, nil
 }
@@ -377,7 +377,7 @@ func (s *Store) Take(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("embedded take %q: %w", key, err)
 	}
 	if e == nil {
-		return nil, &notFoundError{op: "take", key: key}
+		return nil, &store.NotFoundError{Store: "embedded", Op: "take", Key: key}
 	}
 	return e.value, nil
 }
@@ -518,18 +518,6 @@ func (s *Store) Close() error {
 	s.values, s.counters = nil, nil
 	return errors.Join(errs...)
 }
-
-// notFoundError reports a read of a missing key and wraps store.ErrNotFound. Misses
-// are part of every login (a user with no devices, a first attempt with no throttle
-// deadline), so the message is formatted only if someone reads it: fmt.Errorf's
-// quoting of the key was about 1 % of a login's CPU.
-type notFoundError struct{ op, key string }
-
-func (e *notFoundError) Error() string {
-	return fmt.Sprintf("embedded %s %q: %v", e.op, e.key, store.ErrNotFound)
-}
-
-func (e *notFoundError) Unwrap() error { return store.ErrNotFound }
 
 var errClosed = fmt.Errorf("store closed: %w", store.ErrUnavailable)
 

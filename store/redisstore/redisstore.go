@@ -294,18 +294,6 @@ end
 return out
 `)
 
-// notFoundError reports a read of a missing key and wraps store.ErrNotFound. Misses
-// are part of every login (a user with no devices, no throttle deadline yet), so the
-// message is formatted only if someone reads it: one allocation instead of
-// fmt.Errorf's four (the embedded store does the same).
-type notFoundError struct{ op, key string }
-
-func (e *notFoundError) Error() string {
-	return fmt.Sprintf("redis %s %q: %v", e.op, e.key, store.ErrNotFound)
-}
-
-func (e *notFoundError) Unwrap() error { return store.ErrNotFound }
-
 // errClosed is returned by every method after Close.
 var errClosed = fmt.Errorf("store closed: %w", store.ErrUnavailable)
 
@@ -837,7 +825,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.Item, error) {
 	}
 	raw, err := c.Do(ctx, c.B().Get().Key(s.valueKey(key)).Build()).ToString()
 	if rueidis.IsRedisNil(err) {
-		return store.Item{}, &notFoundError{op: "get", key: key}
+		return store.Item{}, &store.NotFoundError{Store: "redis", Op: "get", Key: key}
 	}
 	if err != nil {
 		return store.Item{}, wrapUnavailable(ctx, "get", key, err)
@@ -903,7 +891,7 @@ func (s *Store) Take(ctx context.Context, key string) ([]byte, error) {
 	}
 	raw, err := c.Do(ctx, c.B().Getdel().Key(s.valueKey(key)).Build()).ToString()
 	if rueidis.IsRedisNil(err) {
-		return nil, &notFoundError{op: "take", key: key}
+		return nil, &store.NotFoundError{Store: "redis", Op: "take", Key: key}
 	}
 	if err != nil {
 		return nil, wrapUnavailable(ctx, "take", key, err)
@@ -1160,7 +1148,7 @@ func (s *Store) result(op *store.Op, reply rueidis.RedisResult) error {
 	switch op.Kind {
 	case store.OpGet:
 		if missing {
-			op.Err = &notFoundError{op: "get", key: op.Key}
+			op.Err = &store.NotFoundError{Store: "redis", Op: "get", Key: op.Key}
 			return nil
 		}
 		raw, err := reply.ToString()
