@@ -13,6 +13,7 @@ import (
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
+	"github.com/arbor-auth/arbor/internal/cpubench"
 	"github.com/arbor-auth/arbor/internal/testredis"
 )
 
@@ -47,8 +48,7 @@ func benchLoginHandlerParallel(b *testing.B, conc int, args ...string) {
 	b.SetParallelism((conc + 1) / 2) // RunParallel starts GOMAXPROCS times this many
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU()
-	defer func() { b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
+	defer cpubench.Start(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		n := next.Add(1) - 1
 		user := fmt.Sprintf("bench%d", n%int64(conc))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
+	"github.com/arbor-auth/arbor/internal/cpubench"
 	"github.com/arbor-auth/arbor/internal/testredis"
 	"github.com/arbor-auth/arbor/sessions"
 )
@@ -69,8 +70,7 @@ func benchLoginHandler(b *testing.B, logout bool, args ...string) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU()
-	defer func() { b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op") }()
+	defer cpubench.Start(b)()
 	for i := 0; i < b.N; i++ {
 		tok := d.login(b)
 		if logout {

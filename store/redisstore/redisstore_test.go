@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/arbor-auth/arbor/internal/cpubench"
 	"github.com/arbor-auth/arbor/internal/testredis"
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/storetest"
@@ -772,9 +773,9 @@ func BenchmarkGetCAS(b *testing.B) {
 				if err := s.Ping(ctx); err != nil {
 					b.Fatal(err)
 				}
-				cpu0 := processCPU()
+				report := cpubench.Start(b)
 				storetest.BenchGetCAS(b, s, parallel)
-				b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+				report()
 			})
 		}
 	}
