@@ -15,7 +15,6 @@ import (
 	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
-	"github.com/arbor-auth/arbor/internal/testredis"
 	"github.com/arbor-auth/arbor/sessions"
 )
 
@@ -26,21 +25,11 @@ type env struct {
 	audit *audit.Recorder
 }
 
-// backends are the stores every endpoint test runs on: the embedded one and a real
-// redis-server.
-var backends = []struct {
-	name string
-	args func(t *testing.T) []string
-}{
-	{"embedded", func(*testing.T) []string { return nil }},
-	{"redis", func(t *testing.T) []string { return []string{"--redis", testredis.Start(t).URL()} }},
-}
-
 // onEveryStore runs f on each backend as a subtest.
 func onEveryStore(t *testing.T, f func(t *testing.T, e *env)) {
-	for _, b := range backends {
-		t.Run("store="+b.name, func(t *testing.T) {
-			f(t, start(t, append(b.args(t), "--realms", "alpha")...))
+	for _, b := range apptest.Stores { // every endpoint test runs on each
+		t.Run("store="+b.Name, func(t *testing.T) {
+			f(t, start(t, append(b.Args(t), "--realms", "alpha")...))
 		})
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/arbor-auth/arbor/internal/app/apptest"
-	"github.com/arbor-auth/arbor/internal/testredis"
 )
 
 // TestConcurrentLoginsOfOneUserFromOneAddress: 32 clients signing in as one user from
@@ -24,15 +23,9 @@ import (
 // this test keeps under it. On the embedded store and a real redis-server.
 func TestConcurrentLoginsOfOneUserFromOneAddress(t *testing.T) {
 	const clients, each, inFlight = 32, 10, 5 // inFlight: throttle.Defaults.PairFree
-	for _, tc := range []struct {
-		name string
-		args func(t *testing.T) []string
-	}{
-		{"embedded", func(*testing.T) []string { return nil }},
-		{"redis", func(t *testing.T) []string { return []string{"--redis", testredis.Start(t).URL()} }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			a := apptest.New(t, apptest.Options{Args: append([]string{"--demo"}, tc.args(t)...)})
+	for _, tc := range apptest.Stores {
+		t.Run(tc.Name, func(t *testing.T) {
+			a := apptest.New(t, apptest.Options{Args: append([]string{"--demo"}, tc.Args(t)...)})
 			h := a.Handler()
 			var (
 				wg      sync.WaitGroup

@@ -9,7 +9,6 @@ import (
 
 	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
-	"github.com/arbor-auth/arbor/internal/testredis"
 	"github.com/arbor-auth/arbor/sessions"
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/storetest"
@@ -21,16 +20,10 @@ import (
 // inside the index push of the login's commit, and stops validating at once. On the
 // embedded store and a real redis-server.
 func TestLoginAtQuotaCostsNoExtraStoreCall(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		args func(t *testing.T) []string
-	}{
-		{"embedded", func(*testing.T) []string { return nil }},
-		{"redis", func(t *testing.T) []string { return []string{"--redis", testredis.Start(t).URL()} }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, tc := range apptest.Stores {
+		t.Run(tc.Name, func(t *testing.T) {
 			var counted *storetest.Counting
-			a := apptest.New(t, apptest.Options{Args: append([]string{"--demo"}, tc.args(t)...),
+			a := apptest.New(t, apptest.Options{Args: append([]string{"--demo"}, tc.Args(t)...),
 				AppOptions: []app.Option{app.WithStoreWrap(func(st store.Store) store.Store {
 					counted = storetest.NewCounting(st)
 					return counted

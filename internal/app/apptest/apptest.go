@@ -15,6 +15,7 @@ import (
 	"github.com/arbor-auth/arbor/identity"
 	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/config"
+	"github.com/arbor-auth/arbor/internal/testredis"
 )
 
 // Options change how an App is built.
@@ -158,4 +159,19 @@ func WaitRequests(t testing.TB, a *app.App, route string, n int, timeout time.Du
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Store is a backend a test runs an app on: its name, for the subtest, and the serve
+// arguments that select it.
+type Store struct {
+	Name string
+	// Args returns the arguments; a Redis backend starts its redis-server here, for t.
+	Args func(t testing.TB) []string
+}
+
+// Stores are the backends a test that must hold on every store runs on: the embedded
+// store and a real redis-server.
+var Stores = []Store{
+	{"embedded", func(testing.TB) []string { return nil }},
+	{"redis", func(t testing.TB) []string { return []string{"--redis", testredis.Start(t).URL()} }},
 }
