@@ -194,6 +194,24 @@ func waitGone(t *testing.T, start time.Time, ttl time.Duration, get func() error
 	}
 }
 
+// counterLivesItsTTL waits until each counter at keys, given ShortTTL at start, reads
+// zero again, and fails if one did before its ttl.
+func counterLivesItsTTL(t *testing.T, s store.Store, start time.Time, keys ...string) {
+	t.Helper()
+	for _, key := range keys {
+		took := waitGone(t, start, ShortTTL, func() error {
+			n, err := s.Incr(context.Background(), key, 0, 0)
+			if err == nil && n == 0 {
+				return store.ErrNotFound
+			}
+			return err
+		})
+		if took < ShortTTL-100*time.Millisecond {
+			t.Errorf("counter %q reset after %v, before its ttl of %v", key, took, ShortTTL)
+		}
+	}
+}
+
 func testGetMissing(t *testing.T, s store.Store) {
 	wantNotFound(t, s, "missing")
 	if _, err := s.Take(bg, "missing"); !errors.Is(err, store.ErrNotFound) {
@@ -511,18 +529,7 @@ func testIncrTTLAtCreation(t *testing.T, s store.Store) {
 		t.Fatalf("Incr creating forever = %d, %v; want 1", n, err)
 	}
 
-	for _, key := range []string{"n", "late"} {
-		took := waitGone(t, start, ShortTTL, func() error {
-			n, err := s.Incr(bg, key, 0, 0)
-			if err == nil && n == 0 {
-				return store.ErrNotFound
-			}
-			return err
-		})
-		if took < ShortTTL-100*time.Millisecond {
-			t.Errorf("counter %q reset after %v, before its ttl of %v", key, took, ShortTTL)
-		}
-	}
+	counterLivesItsTTL(t, s, start, "n", "late")
 	if n, err := s.Incr(bg, "n", 1, 0); err != nil || n != 1 {
 		t.Fatalf("Incr after expiry = %d, %v; want 1 (counting from zero again)", n, err)
 	}

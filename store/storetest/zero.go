@@ -96,18 +96,7 @@ func testZeroKeepsExpiry(t *testing.T, s store.Store) {
 			t.Fatalf("Incr of %q after Zero = %d, %v; want 1", key, n, err)
 		}
 	}
-	for _, key := range []string{"{z}live", "{z}absent"} {
-		took := waitGone(t, start, ShortTTL, func() error {
-			n, err := s.Incr(bg, key, 0, 0)
-			if err == nil && n == 0 {
-				return store.ErrNotFound
-			}
-			return err
-		})
-		if took < ShortTTL-100*time.Millisecond {
-			t.Errorf("counter %q reset after %v, before its ttl of %v", key, took, ShortTTL)
-		}
-	}
+	counterLivesItsTTL(t, s, start, "{z}live", "{z}absent")
 }
 
 // testZeroConcurrent increments a counter from many goroutines while another zeroes it
