@@ -561,6 +561,13 @@ func TestSuccessRecord(t *testing.T) {
 			}
 		}
 	}
+	// pairClear reports a pair of alice from home that has not its 5 free guesses back.
+	pairClear := func(t *testing.T, e *env) string {
+		if n := e.free(t, "alice", home); n != 5 {
+			return fmt.Sprintf("%d free guesses after the success, want the 5 of a clear pair", n)
+		}
+		return ""
+	}
 	for _, tc := range []struct {
 		name string
 		cfg  throttle.Config
@@ -572,23 +579,13 @@ func TestSuccessRecord(t *testing.T) {
 		{
 			name:   "failures before it cleared",
 			before: guesses(4, "alice", home),
-			probe: func(t *testing.T, e *env) string {
-				if n := e.free(t, "alice", home); n != 5 {
-					return fmt.Sprintf("%d free guesses after the success, want the 5 of a clear pair", n)
-				}
-				return ""
-			},
+			probe:  pairClear,
 		},
 		{
 			name:    "failures while it was checked cleared",
 			before:  guesses(2, "alice", home),
 			between: guesses(3, "alice", home),
-			probe: func(t *testing.T, e *env) string {
-				if n := e.free(t, "alice", home); n != 5 {
-					return fmt.Sprintf("%d free guesses after the success, want the 5 of a clear pair", n)
-				}
-				return ""
-			},
+			probe:   pairClear,
 		},
 		{
 			name:   "a deadline claimed while it was checked cleared",
