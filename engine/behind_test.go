@@ -53,7 +53,8 @@ func (h *harness) calls() []string {
 
 // TestWriteBehindRidesWithTheFlow: a write a node leaves behind goes in the batch that
 // saves the flow (it asks again) or finishes it (with the success hook's commit, or
-// alone), before the flow's write, and costs no call of its own.
+// alone), before the flow's write, and costs no call of its own; the hook's Finish sees
+// its own ops and their results, whatever else rode in the batch.
 func TestWriteBehindRidesWithTheFlow(t *testing.T) {
 	ctx := context.Background()
 	commit := OnSuccess(func(context.Context, *Result) (*Commit, error) {
@@ -73,7 +74,9 @@ func TestWriteBehindRidesWithTheFlow(t *testing.T) {
 	}{
 		{"save", "noteask", nil, NeedInput, "Do Incr noted:{%s} CAS flow:{%s}"},
 		{"finish", "noteend", nil, Succeeded, "Do Incr noted:{%s} CAS flow:{%s}"},
-		{"finish with a commit", "noteend", []StepOption{commit}, Succeeded, "Do CAS session:{s} Incr noted:{%s} CAS flow:{%s}"},
+		// The left-behind writes lead, so that the batch is built in their slice
+		// (finishWrite); the commit's ops follow; the flow's write goes last.
+		{"finish with a commit", "noteend", []StepOption{commit}, Succeeded, "Do Incr noted:{%s} CAS session:{s} CAS flow:{%s}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, noteAsk, noteEnd)
@@ -95,6 +98,64 @@ func TestWriteBehindRidesWithTheFlow(t *testing.T) {
 				t.Errorf("note counter %d after the step, want 1", n)
 			}
 		})
+	}
+}
+
+// roomyNotes maps a flow id to the first op of the slice its note_room node left
+// behind.
+var roomyNotes sync.Map
+
+// TestFinishBuildsItsBatchInTheLeftBehindSlice: a flow's end with a commit sends one
+// batch, built in the slice the left-behind writes came in when it has room (the
+// guessing defence's record has: throttle.batchRoom), not in copies of it: the
+// left-behind write, the commit's op, the flow's write, in that order, and the hook's
+// Finish sees its own op with its result.
+func TestFinishBuildsItsBatchInTheLeftBehindSlice(t *testing.T) {
+	const journey = `{"name":"roomy","start":"ask","nodes":{
+  "ask":{"type":"ask","outcomes":{"outcome":"note"}},
+  "note":{"type":"note_room","outcomes":{"outcome":"check"}},
+  "check":{"type":"decide","outcomes":{"true":"success","false":"failure"}}}}`
+	st, err := embedded.Open(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	var flowID string
+	batches := 0
+	h := newHarnessOn(t, racing{Store: st, before: func(ops []store.Op) {
+		batches++
+		first, ok := roomyNotes.Load(flowID)
+		if !ok || len(ops) != 3 || &ops[0] != first.(*store.Op) {
+			t.Errorf("batch %d: %d ops, first at %p; want 3 in the left-behind slice (%v)", batches, len(ops), &ops[0], first)
+		}
+		if len(ops) == 3 && (ops[0].Key != noteKey(flowID) || ops[1].Key != "session:{s}" || ops[2].Key != flowKey(flowID)) {
+			t.Errorf("batch keys %q %q %q, want the note, the session, the flow", ops[0].Key, ops[1].Key, ops[2].Key)
+		}
+	}}, journey)
+	finished := false
+	commit := OnSuccess(func(context.Context, *Result) (*Commit, error) {
+		return &Commit{Ops: []store.Op{store.CASOp("session:{s}", []byte("s"), 0, time.Minute)},
+			Finish: func(_ context.Context, ops []store.Op) error {
+				finished = len(ops) == 1 && ops[0].Key == "session:{s}" && ops[0].Rev == 1
+				return nil
+			}}, nil
+	})
+	res, err := h.eng.Start(ctx, StartRequest{Journey: "roomy", Realm: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flowID = res.FlowID
+	batches = 0
+	res, err = h.eng.Continue(ctx, flowID, "/", answer("ok"), nodes.Request{}, commit)
+	if err != nil || res.Status != Succeeded {
+		t.Fatalf("Continue = %+v, %v; want success", res, err)
+	}
+	if batches != 1 || !finished {
+		t.Errorf("%d batches, Finish saw its op written: %v; want 1 and true", batches, finished)
+	}
+	if n := h.noted(t, flowID); n != 1 {
+		t.Errorf("note counter %d, want 1", n)
 	}
 }
 

@@ -351,7 +351,22 @@ type checked struct {
 	w      int64
 	mark   store.Op
 	now    time.Time
+	// buf is the check's batch, done with once it ran: the success record is built in
+	// it (see batchRoom).
+	buf []store.Op
 }
+
+// batchRoom is the room a check's batch is made with beyond its own ops: the success
+// record is built in the same buffer once the check ran (at most recordOps), with
+// finishRoom to spare for the batch the record rides in (engine.finishWrite appends a
+// session's two ops and the flow's write to it: nodes.WriteBehind.Ops). One buffer
+// then serves a password login's check, its record and its commit; three were made
+// before, and each store.Op is 224 bytes (README, Speed, "Fifth round: allocations").
+const (
+	recordOps  = 6 // clearOps' five at most, and the known-address mark
+	finishRoom = 3
+	batchRoom  = recordOps + finishRoom
+)
 
 // allow is AllowWith, and returns for AllowDeferred what the success record needs.
 func (t *Throttle) allow(ctx context.Context, realm, user, clientIP string, reads []store.Op) (checked, time.Duration, error) {
@@ -361,7 +376,7 @@ func (t *Throttle) allow(ctx context.Context, realm, user, clientIP string, read
 	w := t.windowOf(now)
 	// ops holds, for each counted scope in order, its deadline read and its count, then
 	// the known-address mark, then the caller's reads.
-	ops := make([]store.Op, 0, 2*len(scopes)+1+len(reads))
+	ops := make([]store.Op, 0, max(2*len(scopes)+1+len(reads), batchRoom))
 	var at [3]int // index in ops of each scope's deadline read; its count follows
 	for i, s := range scopes {
 		if s.off {
@@ -435,7 +450,7 @@ func (t *Throttle) allow(ctx context.Context, realm, user, clientIP string, read
 			return checked{}, 0, fmt.Errorf("throttle: claim the %s attempt: %w", s.kind, err)
 		}
 	}
-	return checked{scopes: scopes, w: w, mark: ops[mark], now: now}, 0, nil
+	return checked{scopes: scopes, w: w, mark: ops[mark], now: now, buf: ops}, 0, nil
 }
 
 // successRecord is the writes that record the success of the attempt c describes
@@ -445,7 +460,11 @@ func (t *Throttle) allow(ctx context.Context, realm, user, clientIP string, read
 // is as right after a concurrent attempt, a lost race for the flow's step or a second
 // record of the pair as it is alone, and writing the mark twice is harmless.
 func (t *Throttle) successRecord(c checked) []store.Op {
-	ops := t.clearOps(c, make([]store.Op, 0, 6))
+	// The check's batch is done with: its results were read or copied out. Cleared, so
+	// that the spare room keeps no value it read alive.
+	buf := c.buf[:cap(c.buf)]
+	clear(buf)
+	ops := t.clearOps(c, buf[:0])
 	if t.stale(c.mark, c.now) {
 		ops = append(ops, t.markOp(c))
 	}
@@ -553,7 +572,11 @@ func (t *Throttle) Failed(ctx context.Context, realm, user, clientIP string) err
 func (t *Throttle) Succeeded(ctx context.Context, realm, user, clientIP string) error {
 	now := t.now()
 	c := checked{scopes: t.scopes(realm, user, clientIP), w: t.windowOf(now), now: now}
-	ops := t.clearOps(c, make([]store.Op, 0, 6))
+	// The check's batch is done with: its results were read or copied out. Cleared, so
+	// that the spare room keeps no value it read alive.
+	buf := c.buf[:cap(c.buf)]
+	clear(buf)
+	ops := t.clearOps(c, buf[:0])
 	ops = append(ops, store.GetOp(knownKey(c.scopes[1])))
 	if err := store.Do(ctx, t.st, ops); err != nil {
 		return fmt.Errorf("throttle: record the success: %w", err)

@@ -718,7 +718,8 @@ func TestOverlappingSuccessesOfOnePair(t *testing.T) {
 }
 
 // TestDeferredRecordCostsNoCall: the check of a right secret is the only store call of
-// a deferred success, and its record is nothing but writes (no Get, no read Incr).
+// a deferred success, and its record is nothing but writes (no Get, no read Incr),
+// with empty room for the batch it rides in.
 func TestDeferredRecordCostsNoCall(t *testing.T) {
 	st, err := embedded.Open(embedded.Options{})
 	if err != nil {
@@ -745,6 +746,17 @@ func TestDeferredRecordCostsNoCall(t *testing.T) {
 		}
 		if len(rec) != wantOps {
 			t.Errorf("sign-in %d: %d writes in the record, want %d: %+v", i+1, len(rec), wantOps, rec)
+		}
+		// Room for the batch it rides in (a session's two ops and the flow's write),
+		// empty, so that the flow's end appends without copying the batch and the
+		// check's reads are not kept alive in it.
+		if room := cap(rec) - len(rec); room < 3 {
+			t.Errorf("sign-in %d: the record has room for %d more ops, want 3", i+1, room)
+		}
+		for _, op := range rec[len(rec):cap(rec)] {
+			if op.Key != "" || op.Item.Value != nil {
+				t.Errorf("sign-in %d: the record's spare room holds %+v", i+1, op)
+			}
 		}
 		for _, op := range rec {
 			if op.Kind == store.OpGet || (op.Kind == store.OpIncr && op.Delta == 0) {
