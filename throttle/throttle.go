@@ -190,6 +190,9 @@ type scope struct {
 	id   string // hashed identity, the key's hash tag
 	free int
 	off  bool // not counted (no client address)
+	// The scope's keys: its deadline, its counts in the attempt's window and in the
+	// one before, and (the pair's) the known-address mark (see scopes).
+	until, count, prev, known string
 }
 
 // Scope kinds, in the order Allow checks them.
@@ -199,19 +202,68 @@ const (
 	kindUser    = "user"
 )
 
-// scopes returns the address, (user, address) and user scopes of an attempt, in the
-// order they are checked. Usernames match case-insensitively, as identity's do.
+// scopes returns the address, (user, address) and user scopes of an attempt in window
+// w, in the order they are checked. Usernames match case-insensitively, as identity's do.
 // A door that cannot tell the client's address passes "": such attempts have no
 // address scope (one shared count would let anyone hold back everyone on that door),
 // and their pair scope is per user.
-func (t *Throttle) scopes(realm, user, clientIP string) [3]scope {
+//
+// Every key of the three scopes is cut from one string, built on the stack: a check and
+// its success record use eleven, and building each (and each hashed id) on its own was
+// about 25 allocations a login (README, Speed, "Fifth round: allocations").
+func (t *Throttle) scopes(realm, user, clientIP string, w int64) [3]scope {
 	u := strings.ToLower(user)
 	ip := addressOf(clientIP)
-	return [3]scope{
-		{kind: kindAddress, id: hashID("a", ip), free: t.cfg.AddressFree, off: ip == ""},
-		{kind: kindPair, id: hashID("p", realm, u, ip), free: t.cfg.PairFree},
-		{kind: kindUser, id: hashID("u", realm, u), free: t.cfg.UserFree},
+	sc := [3]scope{
+		{kind: kindAddress, free: t.cfg.AddressFree, off: ip == ""},
+		{kind: kindPair, free: t.cfg.PairFree},
+		{kind: kindUser, free: t.cfg.UserFree},
 	}
+	// ends[i] are where scope i's id and keys end in b, in the order of scopeKeys.
+	var ends [3][5]int
+	var buf [768]byte
+	b := buf[:0]
+	for i := range sc {
+		switch i {
+		case 0:
+			b = appendID(b, "a", ip)
+		case 1:
+			b = appendID(b, "p", realm, u, ip)
+		default:
+			b = appendID(b, "u", realm, u)
+		}
+		ends[i][0] = len(b)
+		id := b[len(b)-2*idBytes:]
+		b = appendKey(b, id, ":until")
+		ends[i][1] = len(b)
+		b = strconv.AppendInt(appendKey(b, id, ":n:"), w, 10)
+		ends[i][2] = len(b)
+		b = strconv.AppendInt(appendKey(b, id, ":n:"), w-1, 10)
+		ends[i][3] = len(b)
+		b = appendKey(b, id, ":known")
+		ends[i][4] = len(b)
+	}
+	all := string(b)
+	start := 0
+	for i := range sc {
+		e := ends[i]
+		sc[i].id, sc[i].until, sc[i].count = all[start:e[0]], all[e[0]:e[1]], all[e[1]:e[2]]
+		sc[i].prev, sc[i].known = all[e[2]:e[3]], all[e[3]:e[4]]
+		start = e[4]
+	}
+	return sc
+}
+
+// idBytes is how much of a SHA-256 a scope's id keeps (hex-encoded in its keys).
+const idBytes = 16
+
+// appendKey appends the key of a scope whose id is id and whose suffix is suffix:
+// throttle:{ID}suffix, the id being the key's hash tag.
+func appendKey(b, id []byte, suffix string) []byte {
+	b = append(b, "throttle:{"...)
+	b = append(b, id...)
+	b = append(b, '}')
+	return append(b, suffix...)
 }
 
 // addressOf is the address attempts are counted by: an IPv4 address as it is, an IPv6
@@ -220,6 +272,11 @@ func (t *Throttle) scopes(realm, user, clientIP string) [3]scope {
 func addressOf(clientIP string) string {
 	a, err := netip.ParseAddr(clientIP)
 	if err != nil {
+		return clientIP
+	}
+	if a.Is4() {
+		// ParseAddr takes an IPv4 address only in its one spelling (no leading zeros),
+		// so it is its own String, without the allocation.
 		return clientIP
 	}
 	a = a.Unmap()
@@ -233,22 +290,19 @@ func addressOf(clientIP string) string {
 	return p.String()
 }
 
-// hashID is the hex SHA-256 of parts, each length-prefixed so no two lists collide.
-func hashID(parts ...string) string {
-	h := sha256.New()
+// appendID appends the hex of the first idBytes of the SHA-256 of parts, each
+// length-prefixed so no two lists collide.
+func appendID(b []byte, parts ...string) []byte {
+	var in [256]byte
+	m := in[:0]
 	for _, p := range parts {
-		h.Write([]byte(strconv.Itoa(len(p)) + ":" + p))
+		m = strconv.AppendInt(m, int64(len(p)), 10)
+		m = append(m, ':')
+		m = append(m, p...)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(m)
+	return hex.AppendEncode(b, sum[:idBytes])
 }
-
-// countKey is the key of a scope's counter in window w; untilKey holds the scope's
-// "not before" deadline; knownKey marks that the user signed in from an address.
-func countKey(s scope, w int64) string {
-	return "throttle:{" + s.id + "}:n:" + strconv.FormatInt(w, 10)
-}
-func untilKey(s scope) string    { return "throttle:{" + s.id + "}:until" }
-func knownKey(pair scope) string { return "throttle:{" + pair.id + "}:known" }
 
 // window returns the number of the window now falls in, and how much of it has passed.
 func (t *Throttle) window(now time.Time) (int64, float64) {
@@ -356,7 +410,7 @@ type checked struct {
 	buf []store.Op
 }
 
-// batchRoom is the room a check's batch is made with beyond its own ops: the success
+// batchRoom is the least capacity a check's batch is made with: the success
 // record is built in the same buffer once the check ran (at most recordOps), with
 // finishRoom to spare for the batch the record rides in (engine.finishWrite appends a
 // session's two ops and the flow's write to it: nodes.WriteBehind.Ops). One buffer
@@ -371,9 +425,9 @@ const (
 // allow is AllowWith, and returns for AllowDeferred what the success record needs.
 func (t *Throttle) allow(ctx context.Context, realm, user, clientIP string, reads []store.Op) (checked, time.Duration, error) {
 	now := t.now()
-	scopes := t.scopes(realm, user, clientIP)
-	pair := scopes[1]
 	w := t.windowOf(now)
+	scopes := t.scopes(realm, user, clientIP, w)
+	pair := scopes[1]
 	// ops holds, for each counted scope in order, its deadline read and its count, then
 	// the known-address mark, then the caller's reads.
 	ops := make([]store.Op, 0, max(2*len(scopes)+1+len(reads), batchRoom))
@@ -383,17 +437,17 @@ func (t *Throttle) allow(ctx context.Context, realm, user, clientIP string, read
 			continue
 		}
 		at[i] = len(ops)
-		ops = append(ops, store.GetOp(untilKey(s)), store.IncrOp(countKey(s, w), 1, t.counterTTL()))
+		ops = append(ops, store.GetOp(s.until), store.IncrOp(s.count, 1, t.counterTTL()))
 	}
 	mark := len(ops)
-	ops = append(ops, store.GetOp(knownKey(pair)))
+	ops = append(ops, store.GetOp(pair.known))
 	own := len(ops) // where the caller's reads start
 	ops = append(ops, reads...)
 	undo := func() {
 		back := make([]store.Op, 0, len(scopes))
 		for _, s := range scopes {
 			if !s.off {
-				back = append(back, store.IncrOp(countKey(s, w), -1, t.counterTTL()))
+				back = append(back, store.IncrOp(s.count, -1, t.counterTTL()))
 			}
 		}
 		// Best effort: a count left behind only errs on the safe side.
@@ -442,7 +496,7 @@ func (t *Throttle) allow(ctx context.Context, realm, user, clientIP string, read
 		// under attack, and the next attempt would have waited as long after a failure.
 		d := t.delay(n - int64(s.free))
 		hold := now.Add(d)
-		if _, err := t.st.CAS(ctx, untilKey(s), encodeUntil(hold), dls[i].rev, untilTTL(now, hold)); err != nil {
+		if _, err := t.st.CAS(ctx, s.until, encodeUntil(hold), dls[i].rev, untilTTL(now, hold)); err != nil {
 			undo()
 			if errors.Is(err, store.ErrConflict) { // a concurrent attempt claimed it first
 				return checked{}, d, nil
@@ -487,10 +541,10 @@ func (t *Throttle) successRecord(c checked) []store.Op {
 //     there), on the window key it was counted in.
 func (t *Throttle) clearOps(c checked, ops []store.Op) []store.Op {
 	pair := c.scopes[1]
-	ops = append(ops, store.ZeroOp(countKey(pair, c.w)), store.ZeroOp(countKey(pair, c.w-1)), store.DeleteOp(untilKey(pair)))
+	ops = append(ops, store.ZeroOp(pair.count), store.ZeroOp(pair.prev), store.DeleteOp(pair.until))
 	for _, s := range []scope{c.scopes[0], c.scopes[2]} {
 		if !s.off {
-			ops = append(ops, store.IncrOp(countKey(s, c.w), -1, t.counterTTL()))
+			ops = append(ops, store.IncrOp(s.count, -1, t.counterTTL()))
 		}
 	}
 	return ops
@@ -498,7 +552,7 @@ func (t *Throttle) clearOps(c checked, ops []store.Op) []store.Op {
 
 // markOp writes the known-address mark of c's pair: the user signed in from there.
 func (t *Throttle) markOp(c checked) store.Op {
-	return store.SetOp(knownKey(c.scopes[1]), []byte(strconv.FormatInt(c.now.Unix(), 10)), t.cfg.KnownAddress)
+	return store.SetOp(c.scopes[1].known, []byte(strconv.FormatInt(c.now.Unix(), 10)), t.cfg.KnownAddress)
 }
 
 // windowOf is the number of the window now falls in.
@@ -514,11 +568,11 @@ func (t *Throttle) windowOf(now time.Time) int64 {
 func (t *Throttle) Failed(ctx context.Context, realm, user, clientIP string) error {
 	now := t.now()
 	w, passed := t.window(now)
-	scopes := t.scopes(realm, user, clientIP)
+	scopes := t.scopes(realm, user, clientIP, w)
 	reads := make([]store.Op, 0, 2*len(scopes))
 	for _, s := range scopes {
 		if !s.off {
-			reads = append(reads, store.IncrOp(countKey(s, w), 0, 0), store.IncrOp(countKey(s, w-1), 0, 0))
+			reads = append(reads, store.IncrOp(s.count, 0, 0), store.IncrOp(s.prev, 0, 0))
 		}
 	}
 	if err := store.Do(ctx, t.st, reads); err != nil {
@@ -543,7 +597,7 @@ func (t *Throttle) Failed(ctx context.Context, realm, user, clientIP string) err
 		}
 		d := t.delay(n - int64(s.free) + 1)
 		at := now.Add(d)
-		writes = append(writes, store.SetOp(untilKey(s), encodeUntil(at), untilTTL(now, at)))
+		writes = append(writes, store.SetOp(s.until, encodeUntil(at), untilTTL(now, at)))
 		if s.kind == kindUser {
 			audited = append(audited, audit.Event{Type: audit.ThrottleUserDelayed, Realm: realm, User: user, Client: clientIP,
 				Reason:  "failures from many addresses passed the per-user threshold",
@@ -571,13 +625,10 @@ func (t *Throttle) Failed(ctx context.Context, realm, user, clientIP string) err
 // time old.
 func (t *Throttle) Succeeded(ctx context.Context, realm, user, clientIP string) error {
 	now := t.now()
-	c := checked{scopes: t.scopes(realm, user, clientIP), w: t.windowOf(now), now: now}
-	// The check's batch is done with: its results were read or copied out. Cleared, so
-	// that the spare room keeps no value it read alive.
-	buf := c.buf[:cap(c.buf)]
-	clear(buf)
-	ops := t.clearOps(c, buf[:0])
-	ops = append(ops, store.GetOp(knownKey(c.scopes[1])))
+	w := t.windowOf(now)
+	c := checked{scopes: t.scopes(realm, user, clientIP, w), w: w, now: now}
+	ops := t.clearOps(c, make([]store.Op, 0, 6))
+	ops = append(ops, store.GetOp(c.scopes[1].known))
 	if err := store.Do(ctx, t.st, ops); err != nil {
 		return fmt.Errorf("throttle: record the success: %w", err)
 	}
