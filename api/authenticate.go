@@ -64,13 +64,18 @@ type successBody struct {
 }
 
 func (s *Server) readBody(c echo.Context) ([]byte, error) {
+	return s.readBodyInto(c, nil)
+}
+
+// readBodyInto is readBody reading into buf's room when it is enough.
+func (s *Server) readBodyInto(c echo.Context, buf []byte) ([]byte, error) {
 	r := c.Request()
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		// A request announced without a body (net/http gives it http.NoBody) has
 		// nothing to read or bound: a start, a logout by header (2 allocations each).
 		return nil, nil
 	}
-	body, err := readAll(http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes), r.ContentLength, s.cfg.MaxBodyBytes)
+	body, err := readAll(http.MaxBytesReader(c.Response(), r.Body, s.cfg.MaxBodyBytes), buf, r.ContentLength, s.cfg.MaxBodyBytes)
 	if err != nil {
 		// Declared here, not above: its address escapes, so it is allocated where it
 		// is declared, and only a failed read needs it.
@@ -83,10 +88,11 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	return body, nil
 }
 
-// readAll is io.ReadAll starting from the announced length of the body (when it is
-// within limit), so that a body is read into one buffer rather than a growing series.
-// The announced length is only a hint: what is read is what the reader gives.
-func readAll(r io.Reader, announced, limit int64) ([]byte, error) {
+// readAll is io.ReadAll into buf (emptied) starting from the announced length of the
+// body (when it is within limit), so that a body is read into one buffer rather than a
+// growing series, and into buf itself when it has that room. The announced length is
+// only a hint: what is read is what the reader gives.
+func readAll(r io.Reader, buf []byte, announced, limit int64) ([]byte, error) {
 	size := int64(512)
 	switch {
 	case announced == 0:
@@ -94,7 +100,10 @@ func readAll(r io.Reader, announced, limit int64) ([]byte, error) {
 	case announced > 0 && announced <= limit:
 		size = announced + 1 // room to see EOF without growing
 	}
-	b := make([]byte, 0, size)
+	b := buf[:0]
+	if int64(cap(b)) < size {
+		b = make([]byte, 0, size)
+	}
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -148,7 +157,13 @@ func requireJSON(r *http.Request, body []byte) error {
 
 func (s *Server) authenticate(c echo.Context, realm string) error {
 	noStore(c)
-	body, err := s.readBody(c)
+	// The body is read into a pooled buffer: nothing decoded from it keeps its bytes
+	// (decodeContinueBody's strings own theirs, the authId is only verified), and an
+	// answer's body, about 1.2 KB with a sealed flow's authId, was a login's largest
+	// allocation in this package.
+	bp := bodyBufs.Get().(*[]byte)
+	body, err := s.readBodyInto(c, *bp)
+	defer putBodyBuf(bp, body)
 	if err != nil {
 		return err
 	}

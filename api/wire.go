@@ -159,9 +159,22 @@ func preencode(v any) preencoded {
 // logoutBody is the answer to a logout.
 var logoutBody = preencode(map[string]string{"result": "Successfully logged out"})
 
-// bodyBufs recycles the buffers bodies are encoded into: the response writer copies
-// what it is given, so a buffer is free again once written.
+// bodyBufs recycles the buffers answers are encoded into (the response writer copies
+// what it is given, so a buffer is free again once written) and those authenticate
+// reads request bodies into (see there).
 var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// putBodyBuf gives bp back to bodyBufs, holding b's array when b was read or encoded
+// into bp's and outgrew it. A rare large body's array is left to the collector.
+func putBodyBuf(bp *[]byte, b []byte) {
+	if cap(b) > cap(*bp) {
+		*bp = b
+	}
+	if cap(*bp) <= 64<<10 {
+		*bp = (*bp)[:0]
+		bodyBufs.Put(bp)
+	}
+}
 
 // contentTypeJSON is the Content-Type echo's JSONBlob sets, shared by every answer.
 var contentTypeJSON = []string{echo.MIMEApplicationJSON}
@@ -201,10 +214,7 @@ func writeJSON(c echo.Context, code int, v any) error {
 	} else {
 		err = c.JSON(code, v) // encoding/json reports it
 	}
-	if cap(b) <= 64<<10 {
-		*bp = b[:0]
-		bodyBufs.Put(bp)
-	}
+	putBodyBuf(bp, b)
 	return err
 }
 
