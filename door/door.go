@@ -348,9 +348,8 @@ func (c *Core) Start(ctx context.Context, s Start) (*Outcome, error) {
 	if c.disabled[s.Journey] {
 		return nil, fmt.Errorf("start %q: %w", s.Journey, ErrJourneyDisabled)
 	}
-	out := &Outcome{}
 	var buf [3]engine.StepOption
-	opts := c.hook(buf[:0], hookArgs{door: s.Door, client: s.Client, noSession: s.NoSession, life: s.Lifetime, attested: s.Attested}, out)
+	opts, out := c.hook(buf[:0], hookArgs{door: s.Door, client: s.Client, noSession: s.NoSession, life: s.Lifetime, attested: s.Attested})
 	if s.Seal {
 		opts = append(opts, engine.SealFirstStep())
 	}
@@ -366,9 +365,8 @@ func (c *Core) Continue(ctx context.Context, k Continue) (*Outcome, error) {
 	if len(k.Attested) > 0 && !k.NoSession {
 		return nil, ErrAttestedSession
 	}
-	out := &Outcome{}
 	var buf [3]engine.StepOption
-	opts := c.hook(buf[:0], hookArgs{door: k.Door, client: k.Client, noSession: k.NoSession, life: k.Lifetime, attested: k.Attested}, out)
+	opts, out := c.hook(buf[:0], hookArgs{door: k.Door, client: k.Client, noSession: k.NoSession, life: k.Lifetime, attested: k.Attested})
 	if k.Sealed != "" {
 		opts = append(opts, engine.FromSealed(k.Sealed))
 	}

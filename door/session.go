@@ -42,94 +42,134 @@ type hookArgs struct {
 // cookie outlive the browser session; without it the cookie has no Expires.
 const KeyRemember = nodes.KeyRemember
 
+// login is one Start or Continue's part in the engine's step: the success hook with
+// what it needs, the read-ahead, the outcome they fill, and the commit the hook
+// returns, in one allocation; each was one of its own, with the closures that bound
+// them, ten allocations on a login's last step (README, Speed, "Fifth round:
+// allocations").
+type login struct {
+	c     *Core
+	a     hookArgs
+	out   Outcome
+	ahead nodes.ReadAhead
+	// Set by success for its commit's Finish and Undo.
+	ctx    context.Context
+	res    *engine.Result
+	ev     audit.Event
+	level  int
+	p      *sessions.Pending
+	commit engine.Commit
+}
+
 // hook appends to opts the engine success hook that applies the session rules and prepares the
 // session, whose record and index entry the engine writes in one batch with the flow's
 // final write (engine.Commit): a store failure leaves the step retryable, and if the
 // engine loses the race the session is ended again. The session is audited and logged
 // once that write won. It appends the read-ahead option and the hook as two options
-// rather than one engine.Options of them (two allocations fewer per request).
-func (c *Core) hook(opts []engine.StepOption, a hookArgs, out *Outcome) []engine.StepOption {
-	doorName, cl, noSession, life := a.door, a.client, a.noSession, a.life
+// rather than one engine.Options of them (two allocations fewer per request), and
+// returns the outcome the hook fills.
+func (c *Core) hook(opts []engine.StepOption, a hookArgs) ([]engine.StepOption, *Outcome) {
+	l := &login{c: c, a: a}
 	// The user's second factors are read in the batch that checks a password, if the
 	// step checks one (see requiredLevelAhead).
-	ahead := c.readAhead()
-	return append(opts, engine.ReadAhead(ahead), engine.OnSuccess(func(ctx context.Context, res *engine.Result) (*engine.Commit, error) {
-		ev := audit.Event{Realm: res.Realm, User: res.Username, Journey: res.Journey, FlowID: res.FlowID, Client: cl.IP,
-			Details: map[string]any{"door": doorName}}
-		if len(a.attested) > 0 {
-			if !noSession {
-				// Start and Continue refuse this before the engine runs; a hook is
-				// never the place a session rests on a caller's word.
-				return nil, ErrAttestedSession
-			}
-			ev.Details["attested"] = a.attested
-		}
-		refuse := func(reason, msg string) (*engine.Commit, error) {
-			out.Refused = &RefusedError{Reason: reason, Message: msg}
-			ev.Type, ev.Reason = EventSessionRefused, reason
-			c.emit(ctx, ev)
-			c.log.Warn("login refused", "door", doorName, "reason", reason, "realm", res.Realm, "journey", res.Journey,
-				"user", TruncateUser(res.Username), "client_ip", cl.IP, "flow_id", res.FlowID, "attested", a.attested)
-			return nil, nil
-		}
-		if res.Username == "" {
-			return refuse(ReasonNoUser, "This sign-in journey finished without identifying a user, so no session was started.")
-		}
-		factors := res.Shared.Factors()
-		level := Level(append(slices.Clone(factors), a.attested...))
-		need, err := c.requiredLevelAhead(ctx, ahead, res.Realm, res.Username)
-		if err != nil {
-			return nil, err
-		}
-		restricted := false
-		if level < need {
-			if c.Policy(res.Realm).MFABypass != BypassRestricted {
-				return refuse(ReasonSecondFactor, "This account has a second factor: sign in with a journey that asks for it.")
-			}
-			restricted = true
-		}
-		ev.Details["factors"], ev.Details["level"] = factors, level
-		if restricted {
-			ev.Details["restricted"] = true
-		}
-		out.Restricted = restricted
-		if noSession {
-			if len(a.attested) > 0 {
-				ev.Type = EventAttested
-				c.emit(ctx, ev)
-				c.log.Info("login verified with attested factors", "door", doorName, "flow_id", res.FlowID,
-					"user", TruncateUser(res.Username), "realm", res.Realm, "factors", factors, "attested", a.attested, "level", level)
-			}
-			return nil, nil
-		}
-		remember, _ := res.Shared[KeyRemember].(bool)
-		p, err := c.d.Sessions.Prepare(sessions.Grant{Username: res.Username, Realm: res.Realm, Journey: res.Journey,
-			Factors: factors, Level: level, Restricted: restricted, Remember: remember, Props: sessionProps(doorName, cl),
-			IdleTimeout: life.Idle, MaxLifetime: life.Max})
-		if err != nil {
-			return nil, err
-		}
-		return &engine.Commit{
-			Ops: p.Ops(),
-			Finish: func(ctx context.Context, ops []store.Op) error {
-				if err := p.Finish(ctx, ops); err != nil {
-					return err
-				}
-				out.Token, out.Session = p.Token, p.Session
-				ev.Type, ev.Session = EventSessionCreated, p.Session.Handle
-				c.emit(ctx, ev)
-				// Its arguments are boxed before slog looks at the level: 5 allocations
-				// per login at --log-level warn without this check.
-				if c.log.Enabled(ctx, slog.LevelInfo) {
-					c.log.Info("session created", "door", doorName, "session_id", p.Session.Handle, "flow_id", res.FlowID,
-						"user", TruncateUser(res.Username), "realm", res.Realm, "level", level)
-				}
-				return nil
-			},
-			Undo: func() { p.Undo(ctx) },
-		}, nil
-	}))
+	var ahead *nodes.ReadAhead
+	if c.factorsRead != nil {
+		l.ahead.Read = c.factorsRead
+		ahead = &l.ahead
+	}
+	return append(opts, engine.ReadAhead(ahead), engine.OnSuccess(l.success)), &l.out
 }
+
+// success is the success hook (see hook).
+func (l *login) success(ctx context.Context, res *engine.Result) (*engine.Commit, error) {
+	c, a, out := l.c, l.a, &l.out
+	doorName, cl, noSession, life := a.door, a.client, a.noSession, a.life
+	var ahead *nodes.ReadAhead
+	if l.ahead.Read != nil {
+		ahead = &l.ahead
+	}
+	l.ctx, l.res = ctx, res
+	ev := &l.ev
+	*ev = audit.Event{Realm: res.Realm, User: res.Username, Journey: res.Journey, FlowID: res.FlowID, Client: cl.IP,
+		Details: map[string]any{"door": doorName}}
+	if len(a.attested) > 0 {
+		if !noSession {
+			// Start and Continue refuse this before the engine runs; a hook is
+			// never the place a session rests on a caller's word.
+			return nil, ErrAttestedSession
+		}
+		ev.Details["attested"] = a.attested
+	}
+	refuse := func(reason, msg string) (*engine.Commit, error) {
+		out.Refused = &RefusedError{Reason: reason, Message: msg}
+		ev.Type, ev.Reason = EventSessionRefused, reason
+		c.emit(ctx, *ev)
+		c.log.Warn("login refused", "door", doorName, "reason", reason, "realm", res.Realm, "journey", res.Journey,
+			"user", TruncateUser(res.Username), "client_ip", cl.IP, "flow_id", res.FlowID, "attested", a.attested)
+		return nil, nil
+	}
+	if res.Username == "" {
+		return refuse(ReasonNoUser, "This sign-in journey finished without identifying a user, so no session was started.")
+	}
+	factors := res.Shared.Factors()
+	level := Level(append(slices.Clone(factors), a.attested...))
+	need, err := c.requiredLevelAhead(ctx, ahead, res.Realm, res.Username)
+	if err != nil {
+		return nil, err
+	}
+	restricted := false
+	if level < need {
+		if c.Policy(res.Realm).MFABypass != BypassRestricted {
+			return refuse(ReasonSecondFactor, "This account has a second factor: sign in with a journey that asks for it.")
+		}
+		restricted = true
+	}
+	ev.Details["factors"], ev.Details["level"] = factors, level
+	if restricted {
+		ev.Details["restricted"] = true
+	}
+	out.Restricted = restricted
+	if noSession {
+		if len(a.attested) > 0 {
+			ev.Type = EventAttested
+			c.emit(ctx, *ev)
+			c.log.Info("login verified with attested factors", "door", doorName, "flow_id", res.FlowID,
+				"user", TruncateUser(res.Username), "realm", res.Realm, "factors", factors, "attested", a.attested, "level", level)
+		}
+		return nil, nil
+	}
+	remember, _ := res.Shared[KeyRemember].(bool)
+	p, err := c.d.Sessions.Prepare(sessions.Grant{Username: res.Username, Realm: res.Realm, Journey: res.Journey,
+		Factors: factors, Level: level, Restricted: restricted, Remember: remember, Props: sessionProps(doorName, cl),
+		IdleTimeout: life.Idle, MaxLifetime: life.Max})
+	if err != nil {
+		return nil, err
+	}
+	l.p, l.level = p, level
+	l.commit = engine.Commit{Ops: p.Ops(), Finish: l.finish, Undo: l.undo}
+	return &l.commit, nil
+}
+
+// finish is the commit's Finish: the session is handed out, audited and logged.
+func (l *login) finish(ctx context.Context, ops []store.Op) error {
+	if err := l.p.Finish(ctx, ops); err != nil {
+		return err
+	}
+	c, res, ev := l.c, l.res, &l.ev
+	l.out.Token, l.out.Session = l.p.Token, l.p.Session
+	ev.Type, ev.Session = EventSessionCreated, l.p.Session.Handle
+	c.emit(ctx, *ev)
+	// Its arguments are boxed before slog looks at the level: 5 allocations
+	// per login at --log-level warn without this check.
+	if c.log.Enabled(ctx, slog.LevelInfo) {
+		c.log.Info("session created", "door", l.a.door, "session_id", l.p.Session.Handle, "flow_id", res.FlowID,
+			"user", TruncateUser(res.Username), "realm", res.Realm, "level", l.level)
+	}
+	return nil
+}
+
+// undo is the commit's Undo: the session is ended again.
+func (l *login) undo() { l.p.Undo(l.ctx) }
 
 // Session properties the core records, so that a user (their sessions on the account
 // page) and an admin can tell one session from another.

@@ -5,7 +5,7 @@
 // concurrent submissions of one step therefore cannot both advance it, and any instance
 // sharing the store can serve any step. Writes the nodes of a step leave behind
 // (nodes.WriteBehind: the guessing defence's record of a right secret) ride in the batch
-// of that conditional write, whether it wins or loses (saveBehind, finishBehind).
+// of that conditional write, whether it wins or loses (saveBehind, finish).
 //
 // Limits: transitions per request (MaxTransitions) and node visits per flow (MaxSteps)
 // are bounded, inner journeys' visits included, so nesting cannot multiply them; a walk

@@ -30,7 +30,10 @@ func NewWriteBehind(st store.Store) *WriteBehind { return &WriteBehind{st: st} }
 // key an op already held touches (store.Do runs them in one batch); a writer that may
 // touch a key twice in one request calls Flush before it reads that key again.
 func (w *WriteBehind) Defer(ops []store.Op) {
-	if w.ops == nil { // the usual single writer: its slice is kept as it is
+	if w.ops == nil {
+		// The usual single writer: its slice is kept as it is, so that room it leaves
+		// serves the batch its writes ride in (the guessing defence leaves room for the
+		// flow's end: engine's finishWrite appends there without copying).
 		w.ops = ops
 		return
 	}
