@@ -80,8 +80,14 @@ type pageNode struct {
 	stage         string
 }
 
+// completingPage is a page with a child that acts on the end of the flow
+// (nodes.Completer). Only such a page is a Completer itself: the engine builds a node
+// context (two allocations) for each Completer of a journey at every flow's end, and a
+// login page's children do not act on it.
+type completingPage struct{ *pageNode }
+
 // Complete passes the end of the flow on to the page's children that act on it.
-func (p *pageNode) Complete(ctx *nodes.Context, success bool) error {
+func (p completingPage) Complete(ctx *nodes.Context, success bool) error {
 	var errs []error
 	for _, ch := range p.children {
 		if c, ok := ch.node.(nodes.Completer); ok {
@@ -141,6 +147,11 @@ func newPage(c *PageConfig, b *nodes.Build) (nodes.Node, error) {
 	}
 	if len(ps) > 0 {
 		return nil, ps
+	}
+	for _, ch := range p.children {
+		if _, ok := ch.node.(nodes.Completer); ok {
+			return completingPage{p}, nil
+		}
 	}
 	return p, nil
 }

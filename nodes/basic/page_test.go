@@ -1,6 +1,7 @@
 package basic_test
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -442,5 +443,47 @@ func TestPageAllocations(t *testing.T) {
 			}
 			t.Logf("%v allocations per visit", got-base)
 		})
+	}
+}
+
+// TestPageCompletesOnlyWithACompletingChild: a page acts on the end of the flow
+// (nodes.Completer) only when one of its children does, and then passes it on under the
+// child's node id: a login page is no Completer, so the engine builds no context to tell
+// it how the flow ended.
+func TestPageCompletesOnlyWithACompletingChild(t *testing.T) {
+	f := newFixture(t)
+	login := f.mustBuild(t, "page", `{"nodes": [{"type": "username"}, {"type": "password"}]}`)
+	if _, ok := login.(nodes.Completer); ok {
+		t.Error("a page of a username and a password acts on the end of the flow")
+	}
+	f.addUser(t, "alice", "pw")
+	n := f.mustBuild(t, "page", `{"nodes": [{"id": "limit", "type": "retry_limit", "config": {"retry_limit": 3, "save_on_user": true}}]}`)
+	cm, ok := n.(nodes.Completer)
+	if !ok {
+		t.Fatal("a page with a retry limit does not act on the end of the flow")
+	}
+	if _, ok := n.(nodes.OutcomeLister); !ok {
+		t.Error("a completing page is not an OutcomeLister")
+	}
+	ctx := newCtx()
+	ctx.NodeID = "n"
+	ctx.Shared["username"] = "alice"
+	run(t, n, ctx) // the child saves a count of 1 on the user, under its own node id
+	saved := func() bool {
+		u, err := f.users.Get(context.Background(), "/", "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ok := u.Attributes["retry_limit_count.j.n.limit"]
+		return ok
+	}
+	if !saved() {
+		t.Fatal("the page's retry limit saved no count under n.limit")
+	}
+	if err := cm.Complete(ctx, true); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	if saved() {
+		t.Error("the page did not pass a successful end on to its retry limit: the count is still saved")
 	}
 }
