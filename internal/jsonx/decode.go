@@ -537,14 +537,18 @@ func (d *Decoder) Any() (any, error) {
 		if err := d.ArrayStart(); err != nil {
 			return nil, err
 		}
-		a := make([]any, 0)
+		// Read into a stack buffer and copied out once at the end: appended to from
+		// empty, a short array (a page's layout, a flow's factors) took an allocation
+		// per doubling.
+		var buf [8]any
+		a := buf[:0]
 		for {
 			ok, err := d.Element()
 			if err != nil {
 				return nil, err
 			}
 			if !ok {
-				return a, nil
+				return append(make([]any, 0, len(a)), a...), nil
 			}
 			v, err := d.Any()
 			if err != nil {
