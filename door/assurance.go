@@ -77,14 +77,16 @@ type EnrollmentsReader interface {
 	SecondFactorsRead(ctx context.Context, realm, user string, read *store.Op) ([]string, error)
 }
 
-// readAhead returns the read-ahead of a step whose success hook decides the required
-// level, or nil when the enrollments cannot be read ahead. A new one serves each
-// request, so the level is always decided on a value read in that request.
-func (c *Core) readAhead() *nodes.ReadAhead {
+// readAhead makes ra the read-ahead of a step whose success hook decides the required
+// level and returns it, or returns nil when the enrollments cannot be read ahead. A
+// new one serves each request (ra is the request's own: login.ahead), so the level is
+// always decided on a value read in that request.
+func (c *Core) readAhead(ra *nodes.ReadAhead) *nodes.ReadAhead {
 	if c.factorsRead == nil {
 		return nil
 	}
-	return &nodes.ReadAhead{Read: c.factorsRead}
+	*ra = nodes.ReadAhead{Read: c.factorsRead}
+	return ra
 }
 
 // requiredLevelAhead is RequiredLevel deciding from ra's read of the user's factors

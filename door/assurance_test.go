@@ -164,7 +164,7 @@ func TestRequiredLevelReadsWhenNothingWasReadAhead(t *testing.T) {
 		ra   *nodes.ReadAhead
 	}{
 		{"no read-ahead", nil},
-		{"nothing read ahead", c.readAhead()},
+		{"nothing read ahead", c.readAhead(new(nodes.ReadAhead))},
 	} {
 		for user, want := range map[string]int{"alice": LevelMultiFactor, "bob": LevelNone} {
 			st.Reset()

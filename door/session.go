@@ -52,6 +52,8 @@ type login struct {
 	a     hookArgs
 	out   Outcome
 	ahead nodes.ReadAhead
+	// aheadp is &ahead when the step reads ahead, nil otherwise (Core.readAhead).
+	aheadp *nodes.ReadAhead
 	// Set by success for its commit's Finish and Undo.
 	ctx    context.Context
 	res    *engine.Result
@@ -72,22 +74,15 @@ func (c *Core) hook(opts []engine.StepOption, a hookArgs) ([]engine.StepOption, 
 	l := &login{c: c, a: a}
 	// The user's second factors are read in the batch that checks a password, if the
 	// step checks one (see requiredLevelAhead).
-	var ahead *nodes.ReadAhead
-	if c.factorsRead != nil {
-		l.ahead.Read = c.factorsRead
-		ahead = &l.ahead
-	}
-	return append(opts, engine.ReadAhead(ahead), engine.OnSuccess(l.success)), &l.out
+	l.aheadp = c.readAhead(&l.ahead)
+	return append(opts, engine.ReadAhead(l.aheadp), engine.OnSuccess(l.success)), &l.out
 }
 
 // success is the success hook (see hook).
 func (l *login) success(ctx context.Context, res *engine.Result) (*engine.Commit, error) {
 	c, a, out := l.c, l.a, &l.out
 	doorName, cl, noSession, life := a.door, a.client, a.noSession, a.life
-	var ahead *nodes.ReadAhead
-	if l.ahead.Read != nil {
-		ahead = &l.ahead
-	}
+	ahead := l.aheadp
 	l.ctx, l.res = ctx, res
 	ev := &l.ev
 	*ev = audit.Event{Realm: res.Realm, User: res.Username, Journey: res.Journey, FlowID: res.FlowID, Client: cl.IP,
