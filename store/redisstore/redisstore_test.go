@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -811,4 +812,77 @@ func TestArgs(t *testing.T) {
 			t.Errorf("piece %d = %q, want %q", i, p.got, want)
 		}
 	}
+}
+
+// TestValueOwnedByCaller checks that a value the store returns without copying it
+// (decode over the reply's own bytes) is the caller's: writing into it changes neither
+// Redis nor a later read, nor a value read in the same batch, by every way a value
+// comes back (Get, a batch's get, Take, a push's dropped members).
+func TestValueOwnedByCaller(t *testing.T) {
+	s := openTest(t, testredis.Start(t))
+	defer s.Close()
+	want := []byte(`{"user":"demo"}`)
+	for _, key := range []string{"a", "b", "c"} {
+		if _, err := s.Set(ctx, key, want, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scribble := func(b []byte) {
+		for i := range b {
+			b[i] = 'X'
+		}
+	}
+	check := func(how string) {
+		t.Helper()
+		item, err := s.Get(ctx, "a")
+		if err != nil || !bytes.Equal(item.Value, want) {
+			t.Errorf("after writing into the value from %s: Get = %q, %v; want %q", how, item.Value, err, want)
+		}
+	}
+
+	item, err := s.Get(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scribble(item.Value)
+	check("Get")
+
+	ops := []store.Op{store.GetOp("a"), store.GetOp("a")}
+	if err := s.Do(ctx, ops); err != nil {
+		t.Fatal(err)
+	}
+	scribble(ops[0].Item.Value)
+	if !bytes.Equal(ops[1].Item.Value, want) {
+		t.Errorf("the batch's second read of the key = %q after writing into the first, want %q", ops[1].Item.Value, want)
+	}
+	check("a batch")
+
+	taken, err := s.Take(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scribble(taken)
+	if item, err := s.Get(ctx, "c"); err != nil || !bytes.Equal(item.Value, want) {
+		t.Errorf("Get(c) after writing into Take(b)'s value = %q, %v; want %q", item.Value, err, want)
+	}
+
+	now := time.Now()
+	dropped := func(member string) [][]byte {
+		t.Helper()
+		ops := []store.Op{store.PushOp("list", []byte(member), now.Add(time.Hour), 1, now)}
+		if err := s.Do(ctx, ops); err != nil {
+			t.Fatal(err)
+		}
+		return ops[0].Dropped
+	}
+	dropped("m1 a")
+	first := dropped("m2 a")
+	if len(first) != 1 || string(first[0]) != "m1 a" {
+		t.Fatalf("the second push dropped %q, want [m1 a]", first)
+	}
+	scribble(first[0])
+	if got := dropped("m3 a"); len(got) != 1 || string(got[0]) != "m2 a" {
+		t.Errorf("after writing into a dropped member, the next push dropped %q, want [m2 a]", got)
+	}
+	check("a push's dropped member")
 }
