@@ -23,24 +23,29 @@ import (
 // gcFloorInterval is how often the floor re-reads the live heap.
 const gcFloorInterval = time.Second
 
-// gcPercentFor returns the GOGC that lets a heap with live bytes live grow by at least
-// floor bytes before the next collection, never below Go's default of 100.
-func gcPercentFor(live, floor uint64) int {
-	live = max(live, 1<<20)
-	return max(100, int((floor*100+live-1)/live))
+// gcPercentFor returns the GOGC that lets the heap grow by at least floor bytes
+// before the next collection, never below Go's default of 100. base is what GOGC is a
+// percentage of: the live heap plus the stacks and globals the last collection
+// scanned (Go's heap goal is live + base*GOGC/100). Taking the live heap alone
+// overshot: after a fresh server's first collection (1 MB live), a 128 MiB floor set
+// a 335 MB goal (GODEBUG=gctrace=1). A base under 4 MiB, Go's smallest heap goal,
+// counts as 4 MiB.
+func gcPercentFor(base, floor uint64) int {
+	base = max(base, 4<<20)
+	return max(100, int((floor*100+base-1)/base))
 }
 
-// gcFloor adjusts GOGC to the live heap until stopped.
+// gcFloor adjusts GOGC to the heap until stopped.
 type gcFloor struct {
 	floor uint64
-	live  func() uint64         // the live heap, in bytes
+	base  func() uint64         // what GOGC is a percentage of, in bytes (gcBase)
 	set   func(percent int) int // debug.SetGCPercent
 	last  int
 }
 
 // StartGCFloor keeps the garbage collector from running before the heap has grown by
 // floorBytes since the last collection (see the comment above gcPercentFor), by
-// re-setting GOGC each second from the live heap. It does nothing when floorBytes is
+// re-setting GOGC each second from the live heap, stacks and globals. It does nothing when floorBytes is
 // 0 or the GOGC environment variable is set, since the operator then chose. The
 // returned function stops it and restores the GOGC in force before.
 func StartGCFloor(floorBytes uint64, log *slog.Logger) (stop func()) {
@@ -51,7 +56,7 @@ func StartGCFloor(floorBytes uint64, log *slog.Logger) (stop func()) {
 		log.Info("GOGC is set: gc_heap_floor_mib is ignored", "GOGC", v)
 		return func() {}
 	}
-	g := &gcFloor{floor: floorBytes, live: liveHeap, set: debug.SetGCPercent}
+	g := &gcFloor{floor: floorBytes, base: gcBase, set: debug.SetGCPercent}
 	orig := g.adjust()
 	done, finished := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -74,10 +79,10 @@ func StartGCFloor(floorBytes uint64, log *slog.Logger) (stop func()) {
 	}
 }
 
-// adjust sets GOGC for the current live heap, if it changed by more than a tenth, and
+// adjust sets GOGC for the current base, if it changed by more than a tenth, and
 // returns the GOGC in force before its first call.
 func (g *gcFloor) adjust() (previous int) {
-	p := gcPercentFor(g.live(), g.floor)
+	p := gcPercentFor(g.base(), g.floor)
 	if g.last != 0 && p*10 > g.last*9 && p*10 < g.last*11 {
 		return g.last
 	}
@@ -86,12 +91,16 @@ func (g *gcFloor) adjust() (previous int) {
 	return previous
 }
 
-// liveHeap reads the bytes of heap the last collection found live.
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+// gcBase reads what GOGC is a percentage of: the heap the last collection found live
+// plus the stacks and globals it scanned.
+func gcBase() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}
 	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
+	var sum uint64
+	for _, v := range s {
+		if v.Value.Kind() == metrics.KindUint64 {
+			sum += v.Value.Uint64()
+		}
 	}
-	return s[0].Value.Uint64()
+	return sum
 }

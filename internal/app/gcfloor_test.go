@@ -10,29 +10,30 @@ func TestGCPercentFor(t *testing.T) {
 	const mib = 1 << 20
 	for _, tc := range []struct {
 		name        string
-		live, floor uint64
+		base, floor uint64
 		want        int
 	}{
-		{"small heap: grow by the floor", 4 * mib, 32 * mib, 800},
-		{"rounded up", 3 * mib, 32 * mib, 1067},
-		{"nothing measured yet counts as 1 MiB", 0, 32 * mib, 3200},
+		{"small heap: grow by the floor", 8 * mib, 32 * mib, 400},
+		{"rounded up", 6 * mib, 32 * mib, 534},
+		{"less than Go's smallest goal counts as 4 MiB", 1 * mib, 32 * mib, 800},
+		{"nothing measured yet counts as 4 MiB", 0, 128 * mib, 3200},
 		{"heap as large as the floor: Go's default", 32 * mib, 32 * mib, 100},
 		{"large heap: never below Go's default", 512 * mib, 32 * mib, 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := gcPercentFor(tc.live, tc.floor); got != tc.want {
-				t.Errorf("gcPercentFor(%d, %d) = %d, want %d", tc.live, tc.floor, got, tc.want)
+			if got := gcPercentFor(tc.base, tc.floor); got != tc.want {
+				t.Errorf("gcPercentFor(%d, %d) = %d, want %d", tc.base, tc.floor, got, tc.want)
 			}
 		})
 	}
 }
 
-// TestGCFloorAdjust follows the live heap, skipping changes of less than a tenth.
+// TestGCFloorAdjust follows the base (live heap, stacks, globals), skipping changes of less than a tenth.
 func TestGCFloorAdjust(t *testing.T) {
 	const mib = 1 << 20
 	live := uint64(4 * mib)
 	var sets []int
-	g := &gcFloor{floor: 32 * mib, live: func() uint64 { return live }, set: func(p int) int { sets = append(sets, p); return 100 }}
+	g := &gcFloor{floor: 32 * mib, base: func() uint64 { return live }, set: func(p int) int { sets = append(sets, p); return 100 }}
 	if prev := g.adjust(); prev != 100 {
 		t.Fatalf("first adjust returns %d, want the GOGC before (100)", prev)
 	}

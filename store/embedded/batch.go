@@ -146,8 +146,12 @@ func (s *Store) Do(ctx context.Context, ops []store.Op) error {
 	}
 	var seq uint64
 	if s.log != nil {
+		lazy := true
+		for _, w := range writes {
+			lazy = lazy && lazyKey(w.key)
+		}
 		var err error
-		if seq, err = s.writeLocked(rec); err != nil {
+		if seq, err = s.writeLocked(rec, lazy); err != nil {
 			s.mu.Unlock()
 			return fmt.Errorf("embedded batch: %w", err)
 		}
