@@ -1,7 +1,6 @@
 package embedded
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -33,16 +32,9 @@ func crashCopy(t *testing.T, dir, key string) int64 {
 	if err := os.WriteFile(filepath.Join(cp, DataFile), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(Options{Dir: cp})
-	if err != nil {
-		t.Fatalf("open the copy: %v", err)
-	}
-	defer s.Close()
-	n, err := s.Incr(context.Background(), key, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	s := open(t, Options{Dir: cp})
+	defer mustClose(t, s)
+	return must[int64](t)(s.Incr(ctx, key, 0, 0))
 }
 
 // TestLazyThrottleWrites checks that a batch writing only the throttle's counters
@@ -55,20 +47,14 @@ func TestLazyThrottleWrites(t *testing.T) {
 		lazy bool
 	}{{SyncAccounts, true}, {SyncNone, true}, {SyncAll, false}} {
 		t.Run(tc.mode.String(), func(t *testing.T) {
-			ctx := context.Background()
 			dir := t.TempDir()
-			s, err := Open(Options{Dir: dir, Sync: tc.mode})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := open(t, Options{Dir: dir, Sync: tc.mode})
+			defer mustClose(t, s)
 			before := dataSize(t, dir)
 			if err := s.Do(ctx, []store.Op{store.GetOp("user:x"), store.IncrOp(key, 1, time.Hour)}); err != nil {
 				t.Fatal(err)
 			}
-			if n, err := s.Incr(ctx, key, 0, 0); err != nil || n != 1 {
-				t.Fatalf("counter in memory = %d, %v; want 1", n, err)
-			}
+			wantCounter(t, s, key, 1)
 			if grew := dataSize(t, dir) > before; grew == tc.lazy {
 				t.Fatalf("data file grew: %v, want %v", grew, !tc.lazy)
 			}
@@ -91,17 +77,11 @@ func TestLazyThrottleWrites(t *testing.T) {
 // itself when no other write comes, through Incr as through Do.
 func TestLazyFlushedWithoutOtherWrites(t *testing.T) {
 	const key = "throttle:{addr}:n:7"
-	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := open(t, Options{Dir: dir})
+	defer mustClose(t, s)
 	before := dataSize(t, dir)
-	if _, err := s.Incr(ctx, key, 3, time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	must[int64](t)(s.Incr(ctx, key, 3, time.Hour))
 	deadline := time.Now().Add(10 * time.Second)
 	for dataSize(t, dir) == before {
 		if time.Now().After(deadline) {
@@ -118,43 +98,24 @@ func TestLazyFlushedWithoutOtherWrites(t *testing.T) {
 // timer firing after Close does no harm.
 func TestCloseWritesLazyRecords(t *testing.T) {
 	const key = "throttle:{user}:n:9"
-	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Incr(ctx, key, 1, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	s := open(t, Options{Dir: dir})
+	must[int64](t)(s.Incr(ctx, key, 1, time.Hour))
+	mustClose(t, s)
 	s.flushLazy() // as the timer would, had it fired after Close
-	s, err = Open(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if n, err := s.Incr(ctx, key, 0, 0); err != nil || n != 1 {
-		t.Fatalf("counter after Close and Open = %d, %v; want 1", n, err)
-	}
+	s = open(t, Options{Dir: dir})
+	defer mustClose(t, s)
+	wantCounter(t, s, key, 1)
 }
 
 // TestLazyRecordsSurviveAFailedWrite checks that a write that fails to reach the data
 // file keeps the lazy records it was to carry, and that the next one writes them.
 func TestLazyRecordsSurviveAFailedWrite(t *testing.T) {
 	const key = "throttle:{pair}:n:3"
-	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Incr(ctx, key, 1, time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	s := open(t, Options{Dir: dir})
+	defer mustClose(t, s)
+	must[int64](t)(s.Incr(ctx, key, 1, time.Hour))
 	ro, err := os.Open(filepath.Join(dir, DataFile))
 	if err != nil {
 		t.Fatal(err)
@@ -173,9 +134,7 @@ func TestLazyRecordsSurviveAFailedWrite(t *testing.T) {
 	if _, err := s.Get(ctx, "session:s"); err == nil {
 		t.Fatal("the failed Set is in memory")
 	}
-	if _, err := s.Set(ctx, "session:s", []byte("w"), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	must[uint64](t)(s.Set(ctx, "session:s", []byte("w"), time.Hour))
 	if n := crashCopy(t, dir, key); n != 1 {
 		t.Fatalf("counter after a crash = %d, want 1 (the lazy record lost with the failed write)", n)
 	}
