@@ -11,7 +11,6 @@ import (
 
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/store"
-	"github.com/arbor-auth/arbor/store/embedded"
 	"github.com/arbor-auth/arbor/store/storetest"
 )
 
@@ -115,11 +114,7 @@ func TestFinishBuildsItsBatchInTheLeftBehindSlice(t *testing.T) {
   "ask":{"type":"ask","outcomes":{"outcome":"note"}},
   "note":{"type":"note_room","outcomes":{"outcome":"check"}},
   "check":{"type":"decide","outcomes":{"true":"success","false":"failure"}}}}`
-	st, err := embedded.Open(embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := memStore(t)
 	ctx := context.Background()
 	var flowID string
 	batches := 0
@@ -179,11 +174,7 @@ func (racing) BatchInOrder() bool { return true }
 func TestWriteBehindWrittenWhenRaceLost(t *testing.T) {
 	for _, journey := range []string{"noteask", "noteend"} {
 		t.Run(journey, func(t *testing.T) {
-			st, err := embedded.Open(embedded.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
+			st := memStore(t)
 			ctx := context.Background()
 			var flowID string
 			var raced atomic.Bool
@@ -272,11 +263,7 @@ func testWriteBehindOncePerStep(t *testing.T, h *harness) {
 // effect out of order (a Redis Cluster), the left-behind write follows the flow's save
 // once it won, so that it never stands for a flow that was not saved.
 func TestWriteBehindAfterTheSaveWhereBatchesAreUnordered(t *testing.T) {
-	st, err := embedded.Open(embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := memStore(t)
 	h := newHarnessOn(t, storetest.NewFlaky(unordered{st}), noteAsk)
 	ctx := context.Background()
 	res, err := h.eng.Start(ctx, StartRequest{Journey: "noteask", Realm: "/"})

@@ -9,7 +9,6 @@ import (
 
 	"github.com/arbor-auth/arbor/nodes"
 	"github.com/arbor-auth/arbor/store"
-	"github.com/arbor-auth/arbor/store/embedded"
 )
 
 // TestCommitUndoSeesItsResults: when the flow's final write loses the race while a
@@ -17,11 +16,7 @@ import (
 // results of its own ops in Commit.Ops, as it does without a write behind: a session's
 // Undo reads which sessions its index push dropped, to end those the store left.
 func TestCommitUndoSeesItsResults(t *testing.T) {
-	st, err := embedded.Open(embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := memStore(t)
 	ctx := context.Background()
 	var flowID string
 	var raced atomic.Bool

@@ -159,12 +159,18 @@ type harness struct {
 
 func newHarness(t *testing.T, docs ...string) *harness {
 	t.Helper()
+	return newHarnessOn(t, memStore(t), docs...)
+}
+
+// memStore opens an in-memory embedded store closed when the test ends.
+func memStore(t *testing.T) *embedded.Store {
+	t.Helper()
 	st, err := embedded.Open(embedded.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return newHarnessOn(t, st, docs...)
+	return st
 }
 
 // newHarnessOn is newHarness on a given store, for the tests that run on every Redis
@@ -674,11 +680,7 @@ func (u unordered) BatchInOrder() bool                           { return false 
 // it, so that a failed commit leaves the step retryable; where they are in order, one
 // batch (TestStoreRoundTripsPerStep).
 func TestCommitBeforeTheFlowWhereBatchesAreUnordered(t *testing.T) {
-	st, err := embedded.Open(embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := memStore(t)
 	flaky := storetest.NewFlaky(unordered{st})
 	h := newHarnessOn(t, flaky, simple)
 	ctx := context.Background()
@@ -716,11 +718,7 @@ func TestCommitBeforeTheFlowWhereBatchesAreUnordered(t *testing.T) {
 // and leaves the step to be retried; a Finish that fails undoes the commit and fails
 // the step, the flow being finished.
 func TestSuccessCommitFailures(t *testing.T) {
-	st, err := embedded.Open(embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := memStore(t)
 	flaky := storetest.NewFlaky(st)
 	h := newHarnessOn(t, flaky, simple)
 	ctx := context.Background()
