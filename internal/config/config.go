@@ -54,7 +54,7 @@ type Config struct {
 	PprofListen      string        `key:"pprof_listen" default:"" usage:"Serve Go's profiler (/debug/pprof/) on this address, for measuring where CPU and memory go; keep it on loopback"`
 	HashMemoryKiB    int           `key:"hash_memory_kib" default:"19456" usage:"argon2id memory for new password hashes, KiB"`
 	HashIterations   int           `key:"hash_iterations" default:"2" usage:"argon2id iterations for new password hashes"`
-	GCHeapFloorMiB   int           `key:"gc_heap_floor_mib" default:"64" usage:"Let the heap grow by at least this many MiB between garbage collections (fewer collections while little is live; 0: Go's default, also when GOGC is set)"`
+	GCHeapFloorMiB   int           `key:"gc_heap_floor_mib" default:"32" usage:"Let the heap grow by at least this many MiB between garbage collections (fewer collections while little is live; 0: Go's default, also when GOGC is set)"`
 	HashConcurrency  int           `key:"hash_concurrency" default:"0" usage:"Password hashes computed at once (0: number of CPUs); bounds memory under load"`
 	ThrottleWindow   time.Duration `key:"throttle_window" default:"24h" usage:"How long the guessing defence remembers failed passwords and recovery codes"`
 	ThrottlePairFree int           `key:"throttle_pair_free" default:"5" usage:"Failures per user and client address before each further one doubles a delay"`
