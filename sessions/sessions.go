@@ -77,7 +77,17 @@ type Grant struct {
 type Manager struct {
 	cfg Config
 	st  store.Store
+	// undoing holds a slot for each session whose Undo waits for the store to come back
+	// (retryUndo).
+	undoing chan struct{}
 }
+
+// maxUndoRetries bounds the sessions whose deletion is retried at once after an outage;
+// beyond it an undone session is left to expire with its ttl (no one holds its token).
+const maxUndoRetries = 1024
+
+// undoRetryMax is the longest wait between two tries of an undone session's deletion.
+const undoRetryMax = time.Second
 
 // New returns a Manager.
 func New(st store.Store, cfg Config) *Manager {
@@ -90,7 +100,7 @@ func New(st store.Store, cfg Config) *Manager {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Manager{cfg: cfg, st: st}
+	return &Manager{cfg: cfg, st: st, undoing: make(chan struct{}, maxUndoRetries)}
 }
 
 func key(token string) string {
@@ -214,10 +224,40 @@ func (p *Pending) Finish(ctx context.Context, ops []store.Op) error {
 // index entry stays until it expires; List skips it. The index's push took effect all
 // the same, so the sessions it dropped are ended too if the store left them (a Redis
 // Cluster): dropped from the index, they could no longer be listed or ended.
+//
+// When the store cannot be reached, the record may still be there: a Redis master can
+// apply the write, replicate it and die before its answer leaves, and its promoted
+// replica then holds a session no login got (TestFailoverMidJourney saw one in 60). The
+// deletion is then retried in the background until it succeeds (retryUndo).
 func (p *Pending) Undo(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
-	_ = p.m.st.Delete(ctx, key(p.Token))
+	if err := p.m.st.Delete(ctx, key(p.Token)); err != nil {
+		p.m.retryUndo(key(p.Token), expiry(p.Session))
+	}
 	_ = p.m.dropLeft(ctx, &p.ops[1])
+}
+
+// retryUndo deletes the session record at k in the background, trying again after 50 ms,
+// then twice as long each time up to undoRetryMax, until the deletion succeeds or the
+// record would have expired anyway (end). At most maxUndoRetries run at once: past
+// that, during a long outage, a record is left to its ttl.
+func (m *Manager) retryUndo(k string, end time.Time) {
+	select {
+	case m.undoing <- struct{}{}:
+	default:
+		return
+	}
+	go func() {
+		defer func() { <-m.undoing }()
+		wait := 50 * time.Millisecond
+		for m.cfg.Now().Before(end) {
+			time.Sleep(wait)
+			if m.st.Delete(context.Background(), k) == nil {
+				return
+			}
+			wait = min(2*wait, undoRetryMax)
+		}
+	}()
 }
 
 // idle is s's idle timeout.
@@ -243,11 +283,16 @@ func newToken() string {
 }
 
 func (m *Manager) ttl(s *Session) time.Duration {
-	end := s.IdleEnd
-	if s.MaxEnd.Before(end) {
-		end = s.MaxEnd
+	return expiry(s).Sub(m.cfg.Now())
+}
+
+// expiry is when s's record expires in the store: its idle or its lifetime's end,
+// whichever comes first.
+func expiry(s *Session) time.Time {
+	if s.MaxEnd.Before(s.IdleEnd) {
+		return s.MaxEnd
 	}
-	return end.Sub(m.cfg.Now())
+	return s.IdleEnd
 }
 
 func (m *Manager) save(ctx context.Context, token string, s *Session, rev uint64) error {

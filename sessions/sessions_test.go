@@ -548,3 +548,59 @@ func TestIndexMembers(t *testing.T) {
 		}
 	}
 }
+
+// TestUndoRetriesThroughAnOutage: a session whose batch landed and whose Undo found
+// the store down is deleted once the store is back (a Redis master can apply the write
+// and die before it answers), and a retry ends when the record would have expired.
+func TestUndoRetriesThroughAnOutage(t *testing.T) {
+	ctx := context.Background()
+	_, st, clk := newManager(t)
+	flaky := storetest.NewFlaky(st)
+	m := New(flaky, Config{IdleTimeout: 10 * time.Minute, MaxLifetime: time.Hour, Now: clk.Now})
+	eventually := func(what string, done func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !done(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 10 s", what)
+			}
+		}
+	}
+	stored := func(p *Pending) bool {
+		_, err := st.Get(ctx, key(p.Token))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	grant := func() *Pending {
+		p, err := m.Prepare(Grant{Username: "alice", Realm: "/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Do(ctx, flaky, p.Ops()); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	p := grant()
+	flaky.Down.Store(true)
+	p.Undo(ctx)
+	time.Sleep(200 * time.Millisecond)
+	if !stored(p) {
+		t.Fatal("the session went while the store was down")
+	}
+	flaky.Down.Store(false)
+	eventually("the undone session deleted once the store is back", func() bool { return !stored(p) })
+	eventually("the retry's slot given back", func() bool { return len(m.undoing) == 0 })
+
+	p = grant()
+	flaky.Down.Store(true)
+	p.Undo(ctx)
+	if len(m.undoing) != 1 {
+		t.Fatalf("%d retries running, want 1", len(m.undoing))
+	}
+	clk.Advance(11 * time.Minute) // past the record's idle expiry
+	eventually("the retry ends when the record would have expired", func() bool { return len(m.undoing) == 0 })
+	flaky.Down.Store(false)
+}
