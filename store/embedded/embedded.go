@@ -660,14 +660,7 @@ func (s *Store) flushLazy() {
 }
 
 // lazyKey reports whether key's writes may reach the data file lazily (LazyPrefixes).
-func lazyKey(key string) bool {
-	for _, p := range LazyPrefixes {
-		if strings.HasPrefix(key, p) {
-			return true
-		}
-	}
-	return false
-}
+func lazyKey(key string) bool { return hasAnyPrefix(key, LazyPrefixes) }
 
 // afterWriteLocked finishes a write: it compacts the data file if it has grown too
 // large, and releases s.mu. Compaction needs syncMu, which ranks before s.mu, so the
@@ -733,8 +726,11 @@ func (s *Store) compactLocked() error {
 }
 
 // ephemeral reports whether key is a flow's or a session's (EphemeralPrefixes).
-func ephemeral(key string) bool {
-	for _, p := range EphemeralPrefixes {
+func ephemeral(key string) bool { return hasAnyPrefix(key, EphemeralPrefixes) }
+
+// hasAnyPrefix reports whether key starts with one of prefixes.
+func hasAnyPrefix(key string, prefixes []string) bool {
+	for _, p := range prefixes {
 		if strings.HasPrefix(key, p) {
 			return true
 		}
