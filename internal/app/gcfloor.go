@@ -45,9 +45,9 @@ type gcFloor struct {
 
 // StartGCFloor keeps the garbage collector from running before the heap has grown by
 // floorBytes since the last collection (see the comment above gcPercentFor), by
-// re-setting GOGC each second from the live heap, stacks and globals. It does nothing when floorBytes is
-// 0 or the GOGC environment variable is set, since the operator then chose. The
-// returned function stops it and restores the GOGC in force before.
+// re-setting GOGC each second from the live heap, stacks and globals. It does nothing
+// when floorBytes is 0 or the GOGC environment variable is set, since the operator
+// then chose. The returned function stops it and restores the GOGC in force before.
 func StartGCFloor(floorBytes uint64, log *slog.Logger) (stop func()) {
 	if floorBytes == 0 {
 		return func() {}

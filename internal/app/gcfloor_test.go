@@ -28,7 +28,8 @@ func TestGCPercentFor(t *testing.T) {
 	}
 }
 
-// TestGCFloorAdjust follows the base (live heap, stacks, globals), skipping changes of less than a tenth.
+// TestGCFloorAdjust follows the base (live heap, stacks, globals), skipping changes of
+// less than a tenth.
 func TestGCFloorAdjust(t *testing.T) {
 	const mib = 1 << 20
 	live := uint64(4 * mib)
