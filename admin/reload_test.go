@@ -8,9 +8,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/arbor-auth/arbor/internal/testredis"
+	"github.com/arbor-auth/arbor/internal/testwait"
 )
 
 // twoStep is a journey of two messages, both naming text: a flow started on one version
@@ -45,19 +45,6 @@ func restPost(t *testing.T, url string, body []byte) (int, []byte) {
 	return res.StatusCode, b
 }
 
-// eventually polls f until it reports true, failing after a generous deadline (the
-// machine may be loaded: no speed is asserted, only that it happens).
-func eventually(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 15s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestHotReloadAcrossInstances: two instances share one Redis. A journey saved, rolled
 // back, disabled or enabled through A's admin API serves new flows on B within the head
 // TTL, while a flow B started before the change finishes on its own version.
@@ -74,14 +61,14 @@ func TestHotReloadAcrossInstances(t *testing.T) {
 			return st == http.StatusOK && strings.Contains(string(body), "start "+text)
 		}
 	}
-	eventually(t, "B serves version 1", shows("one"))
+	testwait.Until(t, "B serves version 1", shows("one"))
 	st, running := restStart(t, b.URL)
 	if st != 200 {
 		t.Fatalf("start on B: %d %s", st, running)
 	}
 
 	want(t, "PUT v2 on A", a.call(t, root, http.MethodPut, "/journeys/hello", twoStep("two"), "If-Match", `"1"`), http.StatusOK, "")
-	eventually(t, "B serves version 2", shows("two"))
+	testwait.Until(t, "B serves version 2", shows("two"))
 	// The flow started before goes on with version 1.
 	st, next := restPost(t, b.URL+"/json/realms/root/authenticate", running)
 	if st != 200 || !strings.Contains(string(next), "end one") {
@@ -89,15 +76,15 @@ func TestHotReloadAcrossInstances(t *testing.T) {
 	}
 
 	want(t, "rollback on A", a.call(t, root, http.MethodPost, "/journeys/hello/rollback", `{"version":1}`, "If-Match", `"2"`), http.StatusOK, "")
-	eventually(t, "B serves the rollback", shows("one"))
+	testwait.Until(t, "B serves the rollback", shows("one"))
 
 	want(t, "disable on A", a.call(t, root, http.MethodPost, "/journeys/hello/disable", ""), http.StatusOK, "")
-	eventually(t, "B refuses the disabled journey", func() bool {
+	testwait.Until(t, "B refuses the disabled journey", func() bool {
 		st, body := restStart(t, b.URL)
 		return st == http.StatusBadRequest && strings.Contains(string(body), "disabled")
 	})
 	want(t, "enable on A", a.call(t, root, http.MethodPost, "/journeys/hello/enable", ""), http.StatusOK, "")
-	eventually(t, "B serves it again", shows("one"))
+	testwait.Until(t, "B serves it again", shows("one"))
 	// B's admin API sees the same history.
 	r := b.call(t, root, http.MethodGet, "/journeys/hello/versions", "")
 	var vs []map[string]any

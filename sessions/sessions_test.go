@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/arbor-auth/arbor/internal/testredis"
+	"github.com/arbor-auth/arbor/internal/testwait"
 	"github.com/arbor-auth/arbor/store"
 	"github.com/arbor-auth/arbor/store/embedded"
 	"github.com/arbor-auth/arbor/store/redisstore"
@@ -557,14 +558,6 @@ func TestUndoRetriesThroughAnOutage(t *testing.T) {
 	_, st, clk := newManager(t)
 	flaky := storetest.NewFlaky(st)
 	m := New(flaky, Config{IdleTimeout: 10 * time.Minute, MaxLifetime: time.Hour, Now: clk.Now})
-	eventually := func(what string, done func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !done(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 10 s", what)
-			}
-		}
-	}
 	stored := func(p *Pending) bool {
 		_, err := st.Get(ctx, key(p.Token))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -591,8 +584,8 @@ func TestUndoRetriesThroughAnOutage(t *testing.T) {
 		t.Fatal("the session went while the store was down")
 	}
 	flaky.Down.Store(false)
-	eventually("the undone session deleted once the store is back", func() bool { return !stored(p) })
-	eventually("the retry's slot given back", func() bool { return len(m.undoing) == 0 })
+	testwait.Until(t, "the undone session deleted once the store is back", func() bool { return !stored(p) })
+	testwait.Until(t, "the retry's slot given back", func() bool { return len(m.undoing) == 0 })
 
 	p = grant()
 	flaky.Down.Store(true)
@@ -601,6 +594,6 @@ func TestUndoRetriesThroughAnOutage(t *testing.T) {
 		t.Fatalf("%d retries running, want 1", len(m.undoing))
 	}
 	clk.Advance(11 * time.Minute) // past the record's idle expiry
-	eventually("the retry ends when the record would have expired", func() bool { return len(m.undoing) == 0 })
+	testwait.Until(t, "the retry ends when the record would have expired", func() bool { return len(m.undoing) == 0 })
 	flaky.Down.Store(false)
 }

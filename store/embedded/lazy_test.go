@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arbor-auth/arbor/internal/testwait"
 	"github.com/arbor-auth/arbor/store"
 )
 
@@ -82,13 +83,7 @@ func TestLazyFlushedWithoutOtherWrites(t *testing.T) {
 	defer mustClose(t, s)
 	before := dataSize(t, dir)
 	must[int64](t)(s.Incr(ctx, key, 3, time.Hour))
-	deadline := time.Now().Add(10 * time.Second)
-	for dataSize(t, dir) == before {
-		if time.Now().After(deadline) {
-			t.Fatal("the lazy record never reached the data file")
-		}
-		time.Sleep(LazyFlushDelay)
-	}
+	testwait.Until(t, "the lazy record reaches the data file", func() bool { return dataSize(t, dir) > before })
 	if n := crashCopy(t, dir, key); n != 3 {
 		t.Fatalf("counter after a crash = %d, want 3", n)
 	}
