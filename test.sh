@@ -64,3 +64,6 @@ else
   say "go test -race (CI=$CI: tests whose real part is missing skip; run with CI=true to make them fail)"
 fi
 go test -race -count=1 -timeout 20m "$@" ./...
+
+say "test/perf/floor (a module of its own: the least work for a login, the Speed section's floor)"
+(cd test/perf/floor && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... && go test -race -count=1 ./...)
