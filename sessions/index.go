@@ -210,16 +210,22 @@ func (m *Manager) End(ctx context.Context, realm, user, handle string) (bool, er
 	if handle == "" {
 		return false, nil
 	}
-	removed, err := m.updateIndex(ctx, realm, user, func(list []indexEntry) ([]indexEntry, []indexEntry) {
+	removed, err := m.updateIndex(ctx, realm, user, withoutHandle(handle))
+	if err != nil {
+		return false, err
+	}
+	return len(removed) > 0, m.drop(ctx, removed)
+}
+
+// withoutHandle is an index change (updateIndex) that removes the entry whose handle is
+// handle, if the index has one.
+func withoutHandle(handle string) func([]indexEntry) (keep, removed []indexEntry) {
+	return func(list []indexEntry) ([]indexEntry, []indexEntry) {
 		for i, e := range list {
 			if e.Handle == handle {
 				return append(list[:i:i], list[i+1:]...), list[i : i+1]
 			}
 		}
 		return list, nil
-	})
-	if err != nil {
-		return false, err
 	}
-	return len(removed) > 0, m.drop(ctx, removed)
 }

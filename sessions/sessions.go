@@ -414,7 +414,10 @@ func (m *Manager) Renew(ctx context.Context, token string) (string, *Session, er
 	return fresh, s, nil
 }
 
-// Logout ends the session. It returns the ended session, or ErrInvalid if there was none.
+// Logout ends the session and takes it out of its user's index, so that it no longer
+// counts toward MaxPerUser: a user who signed in and out 32 times elsewhere would
+// otherwise have their oldest live session ended by the next login. It returns the
+// ended session, or ErrInvalid if there was none.
 func (m *Manager) Logout(ctx context.Context, token string) (*Session, error) {
 	token = strings.TrimSpace(token)
 	if token == "" || len(token) > maxTokenLen {
@@ -429,5 +432,11 @@ func (m *Manager) Logout(ctx context.Context, token string) (*Session, error) {
 	}
 	var s Session
 	_ = decode(b, &s)
+	if s.Username != "" && s.Handle != "" {
+		// The session is ended already, so the logout stands whatever happens here: an
+		// entry left behind by a failed update is skipped by List and expires with the
+		// session's MaxEnd, as every entry of an idle-expired session does.
+		_, _ = m.updateIndex(context.WithoutCancel(ctx), s.Realm, s.Username, withoutHandle(s.Handle))
+	}
 	return &s, nil
 }

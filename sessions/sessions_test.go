@@ -176,9 +176,9 @@ func TestIndexListEndAllAndQuota(t *testing.T) {
 	if list, _ := m.List(ctx, "/", "alice"); len(list) != 2 {
 		t.Fatalf("after a logout: %d sessions", len(list))
 	}
-	// End all others: only the kept one validates.
+	// End all others: only the kept one validates; the logged-out one is not counted.
 	n, err := m.EndAll(ctx, "/", "ALICE", handles[2])
-	if err != nil || n != 2 {
+	if err != nil || n != 1 {
 		t.Fatalf("EndAll: %d %v", n, err)
 	}
 	if _, err := m.Validate(ctx, toks[1]); !errors.Is(err, ErrInvalid) {
@@ -202,6 +202,35 @@ func TestIndexListEndAllAndQuota(t *testing.T) {
 	}
 	if list, _ := m.List(ctx, "/", "alice"); len(list) != MaxPerUser {
 		t.Fatalf("%d sessions listed, want %d", len(list), MaxPerUser)
+	}
+}
+
+func TestLogoutFreesItsPlaceInTheQuota(t *testing.T) {
+	m, st, clk := newManager(t)
+	ctx := context.Background()
+	keep, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < MaxPerUser; i++ {
+		clk.Advance(time.Second)
+		tok, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Logout(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.Validate(ctx, keep); err != nil {
+		t.Fatalf("the one live session was ended by sessions already logged out: %v", err)
+	}
+	it, err := st.Get(ctx, indexKey("/", "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, err := decodeIndex(it.Value); err != nil || len(list) != 1 {
+		t.Fatalf("index after %d logins and logouts: %v %v, want the live session alone", MaxPerUser, list, err)
 	}
 }
 
