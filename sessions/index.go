@@ -121,16 +121,26 @@ func (m *Manager) updateIndex(ctx context.Context, realm, user string, change fu
 // dropLeft ends the sessions whose entries push (an OpPush of Prepare's, as Do left it)
 // dropped past MaxPerUser, unless the store deleted them with the push.
 func (m *Manager) dropLeft(ctx context.Context, push *store.Op) error {
+	left := leftBehind(push)
+	if len(left) == 0 {
+		return nil
+	}
+	return m.drop(ctx, left)
+}
+
+// leftBehind returns the entries push dropped past MaxPerUser whose sessions the store
+// did not delete with it (store.Op.KeysDeleted false: on a Redis Cluster).
+func leftBehind(push *store.Op) []indexEntry {
 	if push.KeysDeleted || len(push.Dropped) == 0 {
 		return nil
 	}
-	removed := make([]indexEntry, 0, len(push.Dropped))
+	left := make([]indexEntry, 0, len(push.Dropped))
 	for _, mb := range push.Dropped {
 		if e, ok := parseMember(mb); ok {
-			removed = append(removed, e)
+			left = append(left, e)
 		}
 	}
-	return m.drop(ctx, removed)
+	return left
 }
 
 // drop deletes the sessions of entries, all in one batch.

@@ -223,18 +223,26 @@ func (p *Pending) Finish(ctx context.Context, ops []store.Op) error {
 // was for lost a race: a session no one holds the token of must not stay live. Its
 // index entry stays until it expires; List skips it. The index's push took effect all
 // the same, so the sessions it dropped are ended too if the store left them (a Redis
-// Cluster): dropped from the index, they could no longer be listed or ended.
+// Cluster): dropped from the index, they could no longer be listed or ended, and a
+// password change's EndAll would miss them.
 //
 // When the store cannot be reached, the record may still be there: a Redis master can
 // apply the write, replicate it and die before its answer leaves, and its promoted
 // replica then holds a session no login got (TestFailoverMidJourney saw one in 60). The
-// deletion is then retried in the background until it succeeds (retryUndo).
+// deletion is then retried in the background until it succeeds (retryUndo), and so is
+// that of each session the push dropped and left.
 func (p *Pending) Undo(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
 	if err := p.m.st.Delete(ctx, key(p.Token)); err != nil {
 		p.m.retryUndo(key(p.Token), expiry(p.Session))
 	}
-	_ = p.m.dropLeft(ctx, &p.ops[1])
+	if err := p.m.dropLeft(ctx, &p.ops[1]); err != nil {
+		// A dropped session's own expiry is not known here; none outlives MaxLifetime.
+		end := p.m.cfg.Now().Add(p.m.cfg.MaxLifetime)
+		for _, e := range leftBehind(&p.ops[1]) {
+			p.m.retryUndo(e.Key, end)
+		}
+	}
 }
 
 // retryUndo deletes the session record at k in the background, trying again after 50 ms,

@@ -626,3 +626,69 @@ func TestUndoRetriesThroughAnOutage(t *testing.T) {
 	testwait.Until(t, "the retry ends when the record would have expired", func() bool { return len(m.undoing) == 0 })
 	flaky.Down.Store(false)
 }
+
+// clusterLike runs batches as a Redis Cluster does by store.OpPush's contract: a push
+// that owns its members' keys leaves the dropped ones for the caller to delete and
+// reports KeysDeleted false.
+type clusterLike struct{ *storetest.Flaky }
+
+func (c clusterLike) Do(ctx context.Context, ops []store.Op) error {
+	owns := make([]bool, len(ops))
+	for i := range ops {
+		owns[i], ops[i].OwnsKeys = ops[i].OwnsKeys, false
+	}
+	err := c.Flaky.Do(ctx, ops)
+	for i := range ops {
+		ops[i].OwnsKeys, ops[i].KeysDeleted = owns[i], false
+	}
+	return err
+}
+
+func TestUndoRetriesTheDroppedSessionsThroughAnOutage(t *testing.T) {
+	ctx := context.Background()
+	_, st, clk := newManager(t)
+	flaky := storetest.NewFlaky(st)
+	cl := clusterLike{flaky}
+	m := New(cl, Config{IdleTimeout: 10 * time.Minute, MaxLifetime: time.Hour, Now: clk.Now})
+	oldest, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < MaxPerUser; i++ {
+		clk.Advance(time.Second)
+		if _, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored := func() bool {
+		_, err := st.Get(ctx, key(oldest))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+
+	// A login past the quota: its push dropped the oldest from the index and left its
+	// record (as a Cluster does); the login then failed and is undone while the store
+	// is down.
+	p, err := m.Prepare(Grant{Username: "alice", Realm: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := p.Ops()
+	if err := store.Do(ctx, cl, ops); err != nil {
+		t.Fatal(err)
+	}
+	if len(ops[1].Dropped) != 1 || ops[1].KeysDeleted || !stored() {
+		t.Fatalf("the push dropped %q (keys deleted %v, oldest stored %v), want the oldest left behind", ops[1].Dropped, ops[1].KeysDeleted, stored())
+	}
+	flaky.Down.Store(true)
+	p.Undo(ctx)
+	time.Sleep(200 * time.Millisecond)
+	if !stored() {
+		t.Fatal("the dropped session went while the store was down")
+	}
+	flaky.Down.Store(false)
+	testwait.Until(t, "the session dropped from the index deleted once the store is back", func() bool { return !stored() })
+	testwait.Until(t, "the retries' slots given back", func() bool { return len(m.undoing) == 0 })
+}
