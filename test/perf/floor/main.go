@@ -36,6 +36,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -289,7 +290,8 @@ func (f *floor) mux() http.Handler {
 
 var bufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-func readAll(r interface{ Read([]byte) (int, error) }) ([]byte, error) {
+// readAll reads r through a pooled buffer and returns a copy of what it read.
+func readAll(r io.Reader) ([]byte, error) {
 	b := bufs.Get().(*bytes.Buffer)
 	defer bufs.Put(b)
 	b.Reset()
