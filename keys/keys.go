@@ -149,9 +149,13 @@ func (s *Sealer) Seal(plaintext, context []byte) string {
 // bound to another context.
 var ErrOpen = errors.New("keys: cannot open sealed value")
 
+// sealedText is Seal's encoding read strictly: a sealed value has exactly one spelling, so
+// text whose unused trailing bits differ from Seal's is refused rather than opened.
+var sealedText = base64.RawURLEncoding.Strict()
+
 // Open reverses Seal.
 func (s *Sealer) Open(sealed string, context []byte) ([]byte, error) {
-	b, err := base64.RawURLEncoding.DecodeString(sealed)
+	b, err := sealedText.DecodeString(sealed)
 	if err != nil || len(b) < s.aead.NonceSize() {
 		return nil, ErrOpen
 	}

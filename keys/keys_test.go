@@ -3,6 +3,7 @@ package keys
 import (
 	"bytes"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -27,10 +28,11 @@ func TestSealOpen(t *testing.T) {
 		t.Fatalf("Open = %q, %v", got, err)
 	}
 	for name, tc := range map[string]struct{ sealed, ctx string }{
-		"other context": {sealed, "bob"},
-		"tampered":      {sealed[:len(sealed)-2] + "AA", "alice"},
-		"garbage":       {"!!", "alice"},
-		"short":         {"AAAA", "alice"},
+		"other context":  {sealed, "bob"},
+		"tampered":       {flipMiddle(sealed), "alice"},
+		"other spelling": {respell(t, sealed), "alice"},
+		"garbage":        {"!!", "alice"},
+		"short":          {"AAAA", "alice"},
 	} {
 		if _, err := s.Open(tc.sealed, []byte(tc.ctx)); err != ErrOpen {
 			t.Errorf("%s: err = %v, want ErrOpen", name, err)
@@ -39,6 +41,30 @@ func TestSealOpen(t *testing.T) {
 	if _, err := Generate().Sealer(PurposeDevice).Open(sealed, []byte("alice")); err != ErrOpen {
 		t.Errorf("other key: err = %v", err)
 	}
+}
+
+// flipMiddle changes one character in the middle of base64 text, which always changes the
+// bytes it decodes to (an end character may carry only padding bits).
+func flipMiddle(s string) string {
+	b := []byte(s)
+	if i := len(b) / 2; b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
+}
+
+// respell sets an unused trailing bit of unpadded base64 text: a lenient decoder reads the
+// same bytes from it, a strict one refuses it.
+func respell(t *testing.T, s string) string {
+	t.Helper()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	if len(s)%4 == 0 {
+		t.Fatalf("sealed text of %d characters has no trailing bits to set", len(s))
+	}
+	last := strings.IndexByte(alphabet, s[len(s)-1])
+	return s[:len(s)-1] + string(alphabet[last|1])
 }
 
 func TestLoadOrCreatePersists(t *testing.T) {
