@@ -82,6 +82,9 @@ func (s *Session) appendJSON(b []byte) ([]byte, bool) {
 	if s.LifeFor != 0 {
 		b = strconv.AppendInt(append(b, `,"life_for":`...), int64(s.LifeFor), 10)
 	}
+	if s.Listed != 0 {
+		b = strconv.AppendInt(append(b, `,"listed":`...), s.Listed, 10)
+	}
 	return append(b, '}'), true
 }
 
@@ -96,7 +99,7 @@ func decode(data []byte, s *Session) error {
 	return json.Unmarshal(data, s)
 }
 
-var sessionFields = []string{"handle", "username", "realm", "journey", "created", "access", "idle_end", "max_end", "props", "factors", "level", "restricted", "remember", "idle_for", "life_for"}
+var sessionFields = []string{"handle", "username", "realm", "journey", "created", "access", "idle_end", "max_end", "props", "factors", "level", "restricted", "remember", "idle_for", "life_for", "listed"}
 
 func (s *Session) decodeJSON(data []byte, src string) error {
 	return jsonx.DecodeObjectShared(data, src, sessionFields, func(d *jsonx.Decoder, i int) (err error) {
@@ -145,10 +148,13 @@ func (s *Session) decodeJSON(data []byte, src string) error {
 		default:
 			var n int64
 			n, err = d.Int()
-			if i == 13 {
+			switch i {
+			case 13:
 				s.IdleFor = time.Duration(n)
-			} else {
+			case 14:
 				s.LifeFor = time.Duration(n)
+			default:
+				s.Listed = n
 			}
 		}
 		return err

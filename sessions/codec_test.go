@@ -47,6 +47,7 @@ func TestSessionEncoding(t *testing.T) {
 	now := time.Now()
 	for _, s := range []*Session{
 		{Handle: "h", Username: "u", Realm: "/", Journey: "login", Created: now, Access: now.UTC(), IdleEnd: now.Add(time.Minute), MaxEnd: now.Add(time.Hour)},
+		{Handle: "h", IdleFor: time.Minute, LifeFor: time.Hour, Listed: now.Add(2 * time.Minute).UnixMilli(), Level: 2, Remember: true},
 		{Props: map[string]string{"z": "<1>", "a": "\u2028", "m": ""}},
 		{Props: map[string]string{}},
 		{Created: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, // json.Marshal refuses it; so must encode
@@ -60,8 +61,8 @@ func TestSessionEncoding(t *testing.T) {
 // rebuilding the index and OpPush by replacing it.
 func TestIndexCodec(t *testing.T) {
 	list := []indexEntry{
-		{Handle: "0123456789abcdef", Key: "session:{00112233445566778899aabbccddeeff}", MaxEnd: 1796067651066},
-		{Handle: "fedcba9876543210", Key: "session:{ffeeddccbbaa99887766554433221100}", MaxEnd: 1796067652000},
+		{Handle: "0123456789abcdef", Key: "session:{00112233445566778899aabbccddeeff}", Until: 1796067651066},
+		{Handle: "fedcba9876543210", Key: "session:{ffeeddccbbaa99887766554433221100}", Until: 1796067652000},
 	}
 	got, err := decodeIndex(encodeIndex(list))
 	if err != nil || !reflect.DeepEqual(got, list) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -16,15 +17,15 @@ import (
 const MaxPerUser = 32
 
 // indexEntry is one session in a user's index: its handle, the store key of its record
-// (the token's hash, never the token), and when it ends at the latest.
+// (the token's hash, never the token), and when the entry expires (the session's lease).
 type indexEntry struct {
 	Handle string
 	Key    string
-	MaxEnd int64 // unix milliseconds
+	Until  int64 // unix milliseconds
 }
 
 // A user's index is a store bounded list (store.OpPush adds to it without a read) that
-// owns its sessions' records: each entry expires at its session's MaxEnd, and its member
+// owns its sessions' records: each entry expires at its session's lease, and its member
 // is the handle, a space and the record's key (store.KeyMember), neither of which holds
 // a space or a newline (hex, and "session:{hex}"), so a push that drops the oldest
 // entry past MaxPerUser deletes that session's record with it (store.PushOwningOp).
@@ -47,7 +48,7 @@ func parseMember(m []byte) (indexEntry, bool) {
 func encodeIndex(list []indexEntry) []byte {
 	entries := make([]store.ListEntry, len(list))
 	for i, e := range list {
-		entries[i] = store.ListEntry{Expires: e.MaxEnd, Member: e.member()}
+		entries[i] = store.ListEntry{Expires: e.Until, Member: e.member()}
 	}
 	return store.EncodeList(entries)
 }
@@ -63,7 +64,7 @@ func decodeIndex(data []byte) ([]indexEntry, error) {
 		if !ok {
 			return nil, fmt.Errorf("session index entry %q is not a handle and a key", le.Member)
 		}
-		e.MaxEnd = le.Expires
+		e.Until = le.Expires
 		list = append(list, e)
 	}
 	return list, nil
@@ -75,9 +76,9 @@ func indexKey(realm, user string) string {
 	return "usersessions:{" + realm + "\x00" + strings.ToLower(user) + "}"
 }
 
-// updateIndex applies change to the user's index through store.Update, pruning entries
-// past their maximum lifetime first, and returns what change removed. A change that
-// removes nothing and adds nothing writes nothing.
+// updateIndex applies change to the user's index through store.Update, pruning expired
+// entries first, and returns what change removed. A change that keeps the entries as
+// they were writes nothing.
 func (m *Manager) updateIndex(ctx context.Context, realm, user string, change func([]indexEntry) (keep, removed []indexEntry)) ([]indexEntry, error) {
 	var removed []indexEntry
 	fn := func(cur []byte, exists bool) ([]byte, time.Duration, error) {
@@ -91,19 +92,18 @@ func (m *Manager) updateIndex(ctx context.Context, realm, user string, change fu
 		now := m.cfg.Now().UnixMilli()
 		live := make([]indexEntry, 0, len(list)+1)
 		for _, e := range list {
-			if e.MaxEnd > now {
+			if e.Until > now {
 				live = append(live, e)
 			}
 		}
 		var keep []indexEntry
 		keep, removed = change(live)
-		unchanged := len(live) == len(list) && len(removed) == 0 && len(keep) == len(live)
-		if unchanged && (exists || len(keep) == 0) {
+		if len(live) == len(list) && slices.Equal(keep, live) && (exists || len(keep) == 0) {
 			return nil, 0, store.ErrNoChange
 		}
 		var end int64
 		for _, e := range keep {
-			end = max(end, e.MaxEnd)
+			end = max(end, e.Until)
 		}
 		ttl := time.Duration(end-now) * time.Millisecond
 		if len(keep) == 0 {
@@ -225,6 +225,33 @@ func (m *Manager) End(ctx context.Context, realm, user, handle string) (bool, er
 		return false, err
 	}
 	return len(removed) > 0, m.drop(ctx, removed)
+}
+
+// extendLease extends the index entry of s, whose record is at k, to s's lease as of its
+// IdleEnd (never shortening it) and returns when the entry now expires. An entry the
+// index no longer holds is left out, and the session keeps the end it had (listed).
+func (m *Manager) extendLease(ctx context.Context, s *Session, k string) (int64, error) {
+	want := m.lease(s)
+	until := listed(s).UnixMilli()
+	_, err := m.updateIndex(ctx, s.Realm, s.Username, func(list []indexEntry) ([]indexEntry, []indexEntry) {
+		until = listed(s).UnixMilli() // updateIndex may call this again after a conflict
+		for i, e := range list {
+			if e.Key == k && e.Handle == s.Handle {
+				until = max(e.Until, want)
+				if until == e.Until {
+					return list, nil
+				}
+				keep := slices.Clone(list)
+				keep[i].Until = until
+				return keep, nil
+			}
+		}
+		return list, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("extend index entry: %w", err)
+	}
+	return until, nil
 }
 
 // withoutHandle is an index change (updateIndex) that removes the entry whose handle is

@@ -58,6 +58,10 @@ type Session struct {
 	// door asked for other ones than the Manager's (zero: the Manager's).
 	IdleFor time.Duration `json:"idle_for,omitempty"`
 	LifeFor time.Duration `json:"life_for,omitempty"`
+	// Listed is when the session's entry in its user's index expires, in unix
+	// milliseconds (see lease): the session never outlives it. Zero on a session from
+	// before entries had leases, whose entry lasts to MaxEnd.
+	Listed int64 `json:"listed,omitempty"`
 }
 
 // Grant is what a new session records about how it was earned.
@@ -179,6 +183,7 @@ func (m *Manager) Prepare(g Grant) (*Pending, error) {
 		IdleFor: min(max(g.IdleTimeout, 0), m.cfg.MaxLifetime), LifeFor: min(max(g.MaxLifetime, 0), m.cfg.MaxLifetime),
 	}
 	s.IdleEnd, s.MaxEnd = now.Add(m.idle(s)), now.Add(m.life(s))
+	s.Listed = m.lease(s)
 	b, err := encode(s)
 	if err != nil {
 		return nil, fmt.Errorf("create session: encode: %w", err)
@@ -188,10 +193,10 @@ func (m *Manager) Prepare(g Grant) (*Pending, error) {
 		return nil, fmt.Errorf("create session: %w", ErrInvalid)
 	}
 	k := key(token)
-	entry := indexEntry{Handle: s.Handle, Key: k, MaxEnd: s.MaxEnd.UnixMilli()}
+	entry := indexEntry{Handle: s.Handle, Key: k, Until: s.Listed}
 	return &Pending{Token: token, Session: s, m: m, ops: [2]store.Op{
 		store.CASOp(k, b, 0, ttl),
-		store.PushOwningOp(indexKey(s.Realm, s.Username), entry.member(), s.MaxEnd, MaxPerUser, now),
+		store.PushOwningOp(indexKey(s.Realm, s.Username), entry.member(), time.UnixMilli(s.Listed), MaxPerUser, now),
 	}}, nil
 }
 
@@ -284,6 +289,26 @@ func (m *Manager) life(s *Session) time.Duration {
 	return m.cfg.MaxLifetime
 }
 
+// lease is when s's index entry is to expire, given its IdleEnd: one idle timeout after
+// it, never past MaxEnd. An entry outlives its session's record, so the user's index
+// always knows of every live session (EndAll reaches them all); and a session that
+// idles out leaves the index within one more idle timeout, not at its MaxEnd, so
+// abandoned sessions do not fill MaxPerUser and push out a live one (a script logging in
+// every 10 minutes and never out filled it in about 5 hours). Refresh extends the lease
+// only once IdleEnd would pass it: one index write per idle timeout of activity.
+func (m *Manager) lease(s *Session) int64 {
+	return min(s.IdleEnd.Add(m.idle(s)).UnixMilli(), s.MaxEnd.UnixMilli())
+}
+
+// listed is when s's index entry expires (Session.Listed; MaxEnd for a session from
+// before leases).
+func listed(s *Session) time.Time {
+	if s.Listed == 0 {
+		return s.MaxEnd
+	}
+	return time.UnixMilli(s.Listed)
+}
+
 func newToken() string {
 	b := make([]byte, 32)
 	rand.Read(b)
@@ -346,7 +371,10 @@ func (m *Manager) Validate(ctx context.Context, token string) (*Session, error) 
 }
 
 // Refresh extends the session's idle timeout (never past its maximum lifetime) and
-// returns it.
+// returns it. When the new idle end would pass the session's index entry, the entry's
+// lease is extended first (lease); a session whose entry is gone from the index (ended
+// with the user's others, or the index was rebuilt) is extended no further than its
+// lease, so no session outlives its place in the index.
 func (m *Manager) Refresh(ctx context.Context, token string) (*Session, error) {
 	for attempt := 0; attempt < 5; attempt++ {
 		s, rev, err := m.load(ctx, token)
@@ -356,6 +384,14 @@ func (m *Manager) Refresh(ctx context.Context, token string) (*Session, error) {
 		now := m.cfg.Now().UTC()
 		s.Access = now
 		s.IdleEnd = now.Add(m.idle(s))
+		if expiry(s).After(listed(s)) {
+			if s.Listed, err = m.extendLease(ctx, s, key(token)); err != nil {
+				return nil, fmt.Errorf("refresh session: %w", err)
+			}
+			if end := listed(s); s.IdleEnd.After(end) {
+				s.IdleEnd = end
+			}
+		}
 		if err := m.save(ctx, token, s, rev); errors.Is(err, store.ErrConflict) {
 			continue
 		} else if err != nil {
@@ -395,14 +431,13 @@ func (m *Manager) Renew(ctx context.Context, token string) (string, *Session, er
 		s.MaxEnd = limit
 	}
 	s.IdleEnd = now.Add(m.idle(s))
+	s.Listed = m.lease(s)
 	fresh := newToken()
 	if err := m.save(ctx, fresh, s, 0); err != nil {
 		return "", nil, fmt.Errorf("renew session: %w", err)
 	}
 	oldKey, newKey := key(token), key(fresh)
 	_, err = m.updateIndex(ctx, s.Realm, s.Username, func(list []indexEntry) ([]indexEntry, []indexEntry) {
-		// The old entry is reported removed (its record is gone already), so the
-		// index is written even though its length stays.
 		keep := make([]indexEntry, 0, len(list)+1)
 		var gone []indexEntry
 		for _, e := range list {
@@ -412,7 +447,7 @@ func (m *Manager) Renew(ctx context.Context, token string) (string, *Session, er
 				keep = append(keep, e)
 			}
 		}
-		return append(keep, indexEntry{Handle: s.Handle, Key: newKey, MaxEnd: s.MaxEnd.UnixMilli()}), gone
+		return append(keep, indexEntry{Handle: s.Handle, Key: newKey, Until: s.Listed}), gone
 	})
 	if err != nil {
 		// A session no index knows of could not be ended with the user's others.

@@ -692,3 +692,180 @@ func TestUndoRetriesTheDroppedSessionsThroughAnOutage(t *testing.T) {
 	testwait.Until(t, "the session dropped from the index deleted once the store is back", func() bool { return !stored() })
 	testwait.Until(t, "the retries' slots given back", func() bool { return len(m.undoing) == 0 })
 }
+
+// indexEntryOf returns the entry of the session at k in alice's index, read from st.
+func indexEntryOf(t *testing.T, st store.Store, k string) (indexEntry, bool) {
+	t.Helper()
+	it, err := st.Get(context.Background(), indexKey("/", "alice"))
+	if errors.Is(err, store.ErrNotFound) {
+		return indexEntry{}, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := decodeIndex(it.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range list {
+		if e.Key == k {
+			return e, true
+		}
+	}
+	return indexEntry{}, false
+}
+
+// TestIdledOutSessionsLeaveTheQuota: sessions abandoned without a logout leave the
+// user's index one idle timeout after they idle out, not at their maximum lifetime, so
+// a script that logs in every minute and never out does not push out the user's live
+// session (with entries lasting to MaxEnd, the 33rd login ended it).
+func TestIdledOutSessionsLeaveTheQuota(t *testing.T) {
+	m, st, clk := newManager(t) // idle 10 minutes, lifetime 1 hour
+	ctx := context.Background()
+	live, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const logins = 40
+	for i := range logins {
+		clk.Advance(time.Minute)
+		if _, err := m.Refresh(ctx, live); err != nil {
+			t.Fatalf("minute %d: the live session: %v", i+1, err)
+		}
+		if _, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	it, err := st.Get(ctx, indexKey("/", "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := decodeIndex(it.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An abandoned session's entry lasts its 10 idle minutes and 10 more: the last 20
+	// logins' entries, and the live session's.
+	if len(entries) != 21 {
+		t.Errorf("%d index entries after %d logins a minute apart, want 21", len(entries), logins)
+	}
+	if list, err := m.List(ctx, "/", "alice"); err != nil || len(list) != 11 {
+		t.Errorf("List = %d sessions, %v; want the live one and the last 10 logins'", len(list), err)
+	}
+}
+
+// TestLeaseCoversTheRecord: a refreshed session's index entry always outlives its
+// record, so EndAll reaches it however long it is kept alive, and the entry is rewritten
+// only when the idle end would pass it: once per idle timeout of activity.
+func TestLeaseCoversTheRecord(t *testing.T) {
+	_, st, clk := newManager(t)
+	counted := storetest.NewCounting(st)
+	m := New(counted, Config{IdleTimeout: 10 * time.Minute, MaxLifetime: time.Hour, Now: clk.Now})
+	ctx := context.Background()
+	tok, _, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := key(tok)
+	indexWrites := 0
+	for minute := 1; minute <= 59; minute++ {
+		clk.Advance(time.Minute)
+		counted.Reset()
+		s, err := m.Refresh(ctx, tok)
+		if err != nil {
+			t.Fatalf("minute %d: %v", minute, err)
+		}
+		for _, op := range counted.Ops() {
+			if op.Name == "CAS" && op.Key == indexKey("/", "alice") {
+				indexWrites++
+			}
+		}
+		e, ok := indexEntryOf(t, st, k)
+		if !ok {
+			t.Fatalf("minute %d: the session left its index", minute)
+		}
+		if e.Until < expiry(s).UnixMilli() || e.Until != s.Listed {
+			t.Fatalf("minute %d: entry until %d, session listed %d, record expires %d", minute, e.Until, s.Listed, expiry(s).UnixMilli())
+		}
+	}
+	// The lease starts 20 minutes out and is extended at minutes 11, 22, 33 and 44; from
+	// then on it is the session's MaxEnd.
+	if indexWrites != 4 {
+		t.Errorf("%d index writes in 59 refreshes a minute apart, want 4", indexWrites)
+	}
+	if n, err := m.EndAll(ctx, "/", "alice", ""); err != nil || n != 1 {
+		t.Fatalf("EndAll = %d, %v", n, err)
+	}
+	if _, err := m.Validate(ctx, tok); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("validate after EndAll: %v", err)
+	}
+}
+
+// TestRefreshStaysWithinALostEntry: a session whose entry is gone from the index (the
+// index was lost or rebuilt) is not extended past its lease, so it cannot live on where
+// EndAll cannot reach it.
+func TestRefreshStaysWithinALostEntry(t *testing.T) {
+	m, st, clk := newManager(t)
+	ctx := context.Background()
+	tok, s, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease := time.UnixMilli(s.Listed)
+	if err := st.Delete(ctx, indexKey("/", "alice")); err != nil {
+		t.Fatal(err)
+	}
+	for clk.Now().Add(time.Minute).Before(lease) {
+		clk.Advance(time.Minute)
+		s, err := m.Refresh(ctx, tok)
+		if err != nil {
+			t.Fatalf("%v before the lease: %v", lease.Sub(clk.Now()), err)
+		}
+		if s.IdleEnd.After(lease) {
+			t.Fatalf("refreshed past the lease: idle end %v, lease %v", s.IdleEnd, lease)
+		}
+	}
+	clk.Advance(time.Minute)
+	if _, err := m.Refresh(ctx, tok); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("refresh past the lease of an entry the index lost: %v", err)
+	}
+}
+
+// indexDown is a store whose user session indexes cannot be reached, as when the Redis
+// Cluster master holding one is down while the session's is up.
+type indexDown struct{ store.Store }
+
+func (s indexDown) Get(ctx context.Context, k string) (store.Item, error) {
+	if strings.HasPrefix(k, "usersessions:") {
+		return store.Item{}, store.ErrUnavailable
+	}
+	return s.Store.Get(ctx, k)
+}
+
+// TestRefreshNeedingTheIndexFailsWithIt: a refresh that must extend the lease fails
+// while the index cannot be reached, changes nothing, and succeeds once it can.
+func TestRefreshNeedingTheIndexFailsWithIt(t *testing.T) {
+	m, st, clk := newManager(t)
+	ctx := context.Background()
+	tok, s, err := m.Grant(ctx, Grant{Username: "alice", Realm: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := New(indexDown{st}, Config{IdleTimeout: 10 * time.Minute, MaxLifetime: time.Hour, Now: clk.Now})
+	clk.Advance(5 * time.Minute)
+	if _, err := down.Refresh(ctx, tok); err != nil { // within the lease: no index needed
+		t.Fatal(err)
+	}
+	clk.Advance(6 * time.Minute)
+	before, _ := st.Get(ctx, key(tok))
+	if _, err := down.Refresh(ctx, tok); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("refresh past the lease with the index down: %v", err)
+	}
+	if after, _ := st.Get(ctx, key(tok)); after.Rev != before.Rev {
+		t.Fatal("the failed refresh wrote the session")
+	}
+	got, err := m.Refresh(ctx, tok)
+	if err != nil || got.Listed <= s.Listed {
+		t.Fatalf("refresh with the index back: listed %d (was %d), %v", got.Listed, s.Listed, err)
+	}
+}
