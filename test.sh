@@ -11,7 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-say() { printf '\n== %s\n' "$*"; }
+# Each step's heading says how long the run has taken so far (bash's SECONDS), so a slow
+# CI run shows which step took the time.
+say() { printf '\n== %s  (%dm%02ds in)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
@@ -67,3 +69,5 @@ go test -race -count=1 -timeout 20m "$@" ./...
 
 say "test/perf/floor (a module of its own: the least work for a login, the Speed section's floor)"
 (cd test/perf/floor && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... && go test -race -count=1 ./...)
+
+say "done"
