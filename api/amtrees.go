@@ -32,11 +32,9 @@ type JourneyStore interface {
 	Enabled(ctx context.Context, name string) (bool, error)
 	// Latest returns the current version as saved and whether it is enabled.
 	Latest(ctx context.Context, name string) (*journeys.Version, bool, error)
-	// SaveWith validates a journey document and stores it as a new version.
+	// SaveWith validates a journey document and stores it as a new version, enabled or
+	// disabled in the same write when o.Enable says so.
 	SaveWith(ctx context.Context, data []byte, o journeys.SaveOptions) (int, error)
-	// SetEnabled enables or disables a journey for new flows (journeys.ErrNotFound if
-	// there is none).
-	SetEnabled(ctx context.Context, name string, enabled bool) error
 	// Delete removes a journey (wrapping journeys.ErrNotFound if there is none, a
 	// *journeys.InUseError if another runs it as an inner journey).
 	Delete(ctx context.Context, name string) error
@@ -136,7 +134,7 @@ func (t *amTrees) export(ctx context.Context, name string) (*exported, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := forgerock.Export([]*journeys.Journey{c.Journey}, t.reg, nil)
+	b, err := forgerock.Export([]*journeys.Journey{c.Journey}, t.reg, nil, nil)
 	var ee forgerock.ExportError
 	if errors.As(err, &ee) {
 		return nil, problemsError(http.StatusBadRequest, "Journey '"+name+"' uses what AM cannot express, so it has no AM form", ee[name])
@@ -441,7 +439,7 @@ func (t *amTrees) putTree(c echo.Context, realm, id string, p *principal) error 
 	case err != nil:
 		return err
 	}
-	v, err := t.repo.SaveWith(ctx, j.Doc, journeys.SaveOptions{Source: "am-rest", Actor: p.actor()})
+	v, err := t.repo.SaveWith(ctx, j.Doc, journeys.SaveOptions{Source: "am-rest", Actor: p.actor(), Enable: enable})
 	var inv *journeys.InvalidError
 	if errors.As(err, &inv) {
 		return problemsError(http.StatusBadRequest, "Journey '"+id+"' is invalid", inv.Problems)
@@ -460,12 +458,9 @@ func (t *amTrees) putTree(c echo.Context, realm, id string, p *principal) error 
 	case before.Version != v: // an unchanged tree saves no version and changes nothing
 		t.audit(ctx, p, action, j.Name, id, obj{"version": before.Version}, obj{"version": v, "notes": j.Notes})
 	}
-	// After the save, so a refused tree changes nothing; a new journey saved disabled is
-	// startable only between these two writes of one request.
+	// The save set the state in its own write (SaveOptions.Enable), so a new journey
+	// saved disabled was never startable.
 	if enable != nil && *enable != wasEnabled {
-		if err := t.repo.SetEnabled(ctx, j.Name, *enable); err != nil {
-			return t.journeyErr(err)
-		}
 		action := "journey.enabled"
 		if !*enable {
 			action = "journey.disabled"

@@ -297,12 +297,18 @@ type SaveOptions struct {
 	Create bool
 	// Extra names journeys counted as existing (a set being loaded together).
 	Extra []string
+	// Enable, when not nil, enables or disables the journey in the same write of its
+	// head as the save (an unchanged document writes the head alone), so a journey
+	// saved disabled is never startable, not even for a moment. Nil keeps the state a
+	// journey has; a new one starts enabled.
+	Enable *bool
 }
 
 // SaveWith is Save with conditions. It validates data and stores it as a new version,
 // returning the version number; an unchanged document returns the current version
-// without writing. A journey that was disabled stays disabled; one that was deleted is
-// created again, enabled, with the next version number.
+// without writing it again. Unless o.Enable says otherwise, a journey that was disabled
+// stays disabled, and one that was deleted is created again, enabled, with the next
+// version number.
 func (r *Repo) SaveWith(ctx context.Context, data []byte, o SaveOptions) (int, error) {
 	c, err := r.Validate(ctx, data, o.Extra...)
 	if err != nil {
@@ -316,12 +322,13 @@ func (r *Repo) SaveWith(ctx context.Context, data []byte, o SaveOptions) (int, e
 	// points at a missing version and two writers never share a slot: the loser sees a
 	// conflict, and store.Retry starts it over after the winner moved the head.
 	var (
-		saved    int
-		disabled bool
-		doc      json.RawMessage // set when this call wrote a new version
+		saved       int
+		disabled    bool
+		doc         json.RawMessage // set when this call wrote a new version
+		headChanged bool            // the head was written (a new version, or o.Enable)
 	)
 	err = store.Retry(ctx, func() error {
-		doc = nil
+		doc, headChanged = nil, false
 		h, rev, err := r.readHead(ctx, name)
 		if err != nil {
 			return err
@@ -344,6 +351,15 @@ func (r *Repo) SaveWith(ctx context.Context, data []byte, o SaveOptions) (int, e
 			}
 			if canonicalEqual(cur.Doc, data) {
 				saved, disabled = h.Version, h.Disabled
+				if o.Enable == nil || *o.Enable != h.Disabled {
+					return nil
+				}
+				nh := head{Version: h.Version, Disabled: !*o.Enable}
+				hb, _ := json.Marshal(nh)
+				if _, err := r.st.CAS(ctx, headKey(name), hb, rev, 0); err != nil {
+					return err
+				}
+				disabled, headChanged = nh.Disabled, true
 				return nil
 			}
 		}
@@ -354,11 +370,14 @@ func (r *Repo) SaveWith(ctx context.Context, data []byte, o SaveOptions) (int, e
 			return err
 		}
 		nh := head{Version: next, Disabled: exists && h.Disabled}
+		if o.Enable != nil {
+			nh.Disabled = !*o.Enable
+		}
 		hb, _ := json.Marshal(nh)
 		if _, err := r.st.CAS(ctx, headKey(name), hb, rev, 0); err != nil {
 			return err
 		}
-		saved, disabled, doc = next, nh.Disabled, v.Doc
+		saved, disabled, doc, headChanged = next, nh.Disabled, v.Doc, true
 		return nil
 	})
 	if err != nil {
@@ -369,6 +388,10 @@ func (r *Repo) SaveWith(ctx context.Context, data []byte, o SaveOptions) (int, e
 		return 0, fmt.Errorf("save journey %q: %w", name, err)
 	}
 	if doc == nil {
+		if headChanged {
+			r.forgetHead(name)
+			r.learnHead(name, saved, disabled)
+		}
 		return saved, nil
 	}
 	if err := r.addToIndex(ctx, name); err != nil {

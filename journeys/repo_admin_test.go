@@ -118,6 +118,64 @@ func TestEnableDisable(t *testing.T) {
 	}
 }
 
+// TestSaveEnable: SaveOptions.Enable sets the journey's state in the save's own head
+// write: a new journey saved disabled is never seen enabled (no store state between two
+// writes has it so), an unchanged document with another state writes the head alone,
+// and nil keeps the state a journey has.
+func TestSaveEnable(t *testing.T) {
+	mem, _ := embedded.Open(embedded.Options{})
+	defer mem.Close()
+	st := storetest.NewCounting(mem)
+	r := NewRepo(st, CompileOptions{Registry: registry(), Deps: &nodes.Deps{}})
+	ctx := context.Background()
+	off, on := false, true
+	if v, err := r.SaveWith(ctx, []byte(good), SaveOptions{Source: "test", Enable: &off}); err != nil || v != 1 {
+		t.Fatalf("save disabled: %v %v", v, err)
+	}
+	var heads []string
+	for _, op := range st.Ops() {
+		if strings.HasSuffix(op.Key, ":head") && op.Name != "Get" {
+			heads = append(heads, op.Name)
+		}
+	}
+	if len(heads) != 1 {
+		t.Fatalf("head writes of a new journey saved disabled: %v, want one", heads)
+	}
+	if _, err := r.StartHead(ctx, "good"); !errors.Is(err, ErrDisabled) {
+		t.Fatalf("StartHead of a journey saved disabled: %v", err)
+	}
+	fresh := NewRepo(mem, CompileOptions{Registry: registry(), Deps: &nodes.Deps{}})
+	if en, err := fresh.Enabled(ctx, "good"); err != nil || en {
+		t.Fatalf("another instance reads the journey saved disabled as enabled=%v, %v", en, err)
+	}
+	st.Reset()
+	if v, err := r.SaveWith(ctx, []byte(good), SaveOptions{Source: "test", Enable: &on}); err != nil || v != 1 {
+		t.Fatalf("enable with the same document: %v %v", v, err)
+	}
+	for _, op := range st.Ops() {
+		if strings.Contains(op.Key, ":v") && op.Name != "Get" {
+			t.Fatalf("enabling an unchanged document wrote a version: %s %s", op.Name, op.Key)
+		}
+	}
+	if c, err := r.StartHead(ctx, "good"); err != nil || c.Version != 1 {
+		t.Fatalf("StartHead after enabling with the same document: %v", err)
+	}
+	v2 := strings.Replace(good, `"tries":5`, `"tries":6`, 1)
+	if v, err := r.SaveWith(ctx, []byte(v2), SaveOptions{Source: "test", Enable: &off}); err != nil || v != 2 {
+		t.Fatalf("save a new version disabled: %v %v", v, err)
+	}
+	if en, _ := r.Enabled(ctx, "good"); en {
+		t.Fatal("a new version saved disabled is enabled")
+	}
+	v3 := strings.Replace(good, `"tries":5`, `"tries":7`, 1)
+	if v, err := r.SaveWith(ctx, []byte(v3), SaveOptions{Source: "test"}); err != nil || v != 3 {
+		t.Fatalf("save without Enable: %v %v", v, err)
+	}
+	if en, _ := r.Enabled(ctx, "good"); en {
+		t.Fatal("a save without Enable enabled a disabled journey")
+	}
+}
+
 // TestDelete: a deleted journey is gone from Names, Head and Versions, its versions still
 // serve running flows, one in use as an inner journey is refused, and one saved again
 // continues the version numbers.

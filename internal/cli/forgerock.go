@@ -95,13 +95,20 @@ func journeysImport(args []string, stdout, stderr io.Writer) int {
 			}
 			continue
 		}
+		off := j.Enabled != nil && !*j.Enabled // disabled in AM
 		if repo != nil {
-			v, err := repo.Save(ctx, j.Doc, "import:"+j.File, set...)
+			// The tree's enabled flag is saved with it, in one write: a tree disabled in
+			// AM never becomes startable here.
+			v, err := repo.SaveWith(ctx, j.Doc, journeys.SaveOptions{Source: "import:" + j.File, Extra: set, Enable: j.Enabled})
 			if err != nil {
 				fmt.Fprintf(stderr, "arbor journeys import: %s: %v\n", j.Name, err)
 				return 1
 			}
-			fmt.Fprintf(stdout, "%s: %s -> journey %s version %d\n", j.File, j.AMName, j.Name, v)
+			state := ""
+			if off {
+				state = ", disabled as in AM"
+			}
+			fmt.Fprintf(stdout, "%s: %s -> journey %s version %d%s\n", j.File, j.AMName, j.Name, v, state)
 		} else {
 			path := filepath.Join(*out, j.Name+".json")
 			if err := os.WriteFile(path, j.Doc, 0o644); err != nil {
@@ -109,6 +116,9 @@ func journeysImport(args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 			fmt.Fprintf(stdout, "%s: %s -> %s\n", j.File, j.AMName, path)
+			if off {
+				fmt.Fprintf(stdout, "  note: the tree is disabled in AM and a journey file has no enabled flag: list %s in disabled_journeys to keep it disabled\n", j.Name)
+			}
 		}
 		for _, n := range j.Notes {
 			fmt.Fprintf(stdout, "  note: %s\n", n)
@@ -154,8 +164,9 @@ func journeysExport(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeRepo()
 	var js []*journeys.Journey
+	off := map[string]bool{} // stored journeys that are disabled
 	for _, arg := range fs.Args() {
-		doc, err := exportSource(ctx, repo, builtin, arg)
+		doc, disabled, err := exportSource(ctx, repo, builtin, arg)
 		if err != nil {
 			fmt.Fprintf(stderr, "arbor journeys export: %v\n", err)
 			return 1
@@ -169,10 +180,11 @@ func journeysExport(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		js = append(js, j)
+		off[j.Name] = disabled
 	}
 	meta := &forgerock.ExportMeta{Origin: "arbor", ExportedBy: "arbor journeys export",
 		ExportDate: time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), ExportTool: "arbor", ExportToolVersion: "arbor"}
-	b, err := forgerock.Export(js, Registry(), meta)
+	b, err := forgerock.Export(js, Registry(), meta, func(name string) bool { return off[name] })
 	if err != nil {
 		var e forgerock.ExportError
 		if errors.As(err, &e) {
@@ -220,24 +232,26 @@ func openStore(dir, url string) (store.Store, error) {
 }
 
 // exportSource finds what export writes for arg: a journey file (FILE.json), else the
-// current version of a stored journey (when there is a store), else a built-in one.
-func exportSource(ctx context.Context, repo *journeys.Repo, builtin map[string][]byte, arg string) ([]byte, error) {
+// current version of a stored journey (when there is a store), else a built-in one; and
+// whether it is a stored journey that is disabled, which its export says.
+func exportSource(ctx context.Context, repo *journeys.Repo, builtin map[string][]byte, arg string) ([]byte, bool, error) {
 	if strings.HasSuffix(arg, ".json") {
-		return os.ReadFile(arg)
+		doc, err := os.ReadFile(arg)
+		return doc, false, err
 	}
 	if repo != nil {
-		c, err := repo.Head(ctx, arg)
+		v, enabled, err := repo.Latest(ctx, arg)
 		if err == nil {
-			return c.Raw, nil
+			return v.Doc, !enabled, nil
 		}
 		if !errors.Is(err, journeys.ErrNotFound) {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if doc, ok := builtin[arg]; ok {
-		return doc, nil
+		return doc, false, nil
 	}
-	return nil, fmt.Errorf("%s is neither a journey file, a stored journey nor a built-in journey", arg)
+	return nil, false, fmt.Errorf("%s is neither a journey file, a stored journey nor a built-in journey", arg)
 }
 
 // openOfflineRepo opens the journey repository over the store serve would (openStore)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,13 @@ func TestJourneysImportExport(t *testing.T) {
 		if code, out, _ := run(t, "", "journeys", "validate", p); code != 0 {
 			t.Errorf("imported %s does not validate:\n%s", name, out)
 		}
+	}
+
+	// A journey file has no enabled flag: a tree disabled in AM is written with a note
+	// saying how to keep it disabled.
+	code, out, errs = run(t, "", "journeys", "import", "-o", t.TempDir(), withEnabled(t, fixtures[0], false))
+	if code != 0 || !strings.Contains(out, "list frodologin in disabled_journeys to keep it disabled") {
+		t.Fatalf("import of a disabled tree to a file: exit %d\n%s%s", code, out, errs)
 	}
 
 	// A refused journey is reported with its pointer and nothing of it is written.
@@ -126,12 +134,83 @@ func TestJourneysImportIntoStore(t *testing.T) {
 
 			// The stored journey exports back to frodo's format.
 			code, out, errs = run(t, "", append(append([]string{"journeys", "export"}, flags...), "frodologin")...)
-			if code != 0 || !strings.Contains(out, `"_id": "frodologin"`) || !strings.Contains(out, `"UsernameCollectorNode"`) {
+			if code != 0 || !strings.Contains(out, `"_id": "frodologin"`) || !strings.Contains(out, `"UsernameCollectorNode"`) ||
+				!strings.Contains(out, `"enabled": true`) {
 				t.Fatalf("export from the store: exit %d\n%s%s", code, out, errs)
+			}
+
+			// A tree disabled in AM is saved disabled (here the same document: the
+			// state alone changes), its export says so, and that export imports back
+			// disabled; a tree enabled in AM enables it again.
+			disabled := withEnabled(t, fixtures[0], false)
+			code, out, errs = run(t, "", append(append([]string{"journeys", "import"}, flags...), disabled)...)
+			if code != 0 || !strings.Contains(out, "-> journey frodologin version 1, disabled as in AM") {
+				t.Fatalf("import disabled: exit %d\n%s%s", code, out, errs)
+			}
+			if on := enabledIn(t, dir, url, "frodologin"); on {
+				t.Fatal("a tree disabled in AM was imported enabled")
+			}
+			exp := filepath.Join(t.TempDir(), "exp.json")
+			if code, out, errs := run(t, "", append(append([]string{"journeys", "export", "-o", exp}, flags...), "frodologin")...); code != 0 {
+				t.Fatalf("export disabled: exit %d\n%s%s", code, out, errs)
+			}
+			if b, _ := os.ReadFile(exp); !strings.Contains(string(b), `"enabled": false`) {
+				t.Fatalf("the export of a disabled journey says it is enabled:\n%s", b)
+			}
+			if code, out, errs := run(t, "", append(append([]string{"journeys", "import"}, flags...), withEnabled(t, fixtures[0], true))...); code != 0 {
+				t.Fatalf("import enabled: exit %d\n%s%s", code, out, errs)
+			}
+			if on := enabledIn(t, dir, url, "frodologin"); !on {
+				t.Fatal("a tree enabled in AM left the journey disabled")
+			}
+			if code, out, errs := run(t, "", append(append([]string{"journeys", "import"}, flags...), exp)...); code != 0 || !strings.Contains(out, "disabled as in AM") {
+				t.Fatalf("import of the disabled export: exit %d\n%s%s", code, out, errs)
+			}
+			if on := enabledIn(t, dir, url, "frodologin"); on {
+				t.Fatal("the export of a disabled journey imported enabled")
 			}
 		})
 	}
 	if code, _, errs := run(t, "", "journeys", "import", "--redis", "redis://127.0.0.1:1/0", fixtures[0]); code != 1 || !strings.Contains(errs, "redis") {
 		t.Fatalf("unreachable redis: exit %d %s", code, errs)
 	}
+}
+
+// withEnabled writes a copy of the single-tree export at path whose tree says
+// "enabled": on, and returns the copy's path.
+func withEnabled(t *testing.T, path string, on bool) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp map[string]any
+	if err := json.Unmarshal(b, &exp); err != nil {
+		t.Fatal(err)
+	}
+	exp["tree"].(map[string]any)["enabled"] = on
+	out := filepath.Join(t.TempDir(), filepath.Base(path))
+	if b, err = json.Marshal(exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// enabledIn reports whether journey name is enabled in the store serve reads (the
+// embedded one in dir, or Redis at url).
+func enabledIn(t *testing.T, dir, url, name string) bool {
+	t.Helper()
+	repo, closeRepo, err := openOfflineRepo(dir, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeRepo()
+	on, err := repo.Enabled(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return on
 }

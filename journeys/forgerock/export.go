@@ -40,8 +40,10 @@ func (e ExportError) Error() string {
 // Export writes journeys in frodo's format: one journey as a single-journey export,
 // several as {meta, trees: {<name>: ...}}. Every journey must compile with reg. A node
 // type or config value AM cannot express is an ExportError naming the journey, with
-// pointers into its native document; nothing is written then.
-func Export(js []*journeys.Journey, reg *nodes.Registry, meta *ExportMeta) ([]byte, error) {
+// pointers into its native document; nothing is written then. disabled, when not nil,
+// reports the journeys no flow may start on: their trees say "enabled": false, so an
+// import (AM's, or Arbor's) keeps them disabled.
+func Export(js []*journeys.Journey, reg *nodes.Registry, meta *ExportMeta, disabled func(name string) bool) ([]byte, error) {
 	trees := obj{}
 	bad := ExportError{}
 	for _, j := range js {
@@ -49,6 +51,9 @@ func Export(js []*journeys.Journey, reg *nodes.Registry, meta *ExportMeta) ([]by
 		if len(ps) > 0 {
 			bad[j.Name] = ps
 			continue
+		}
+		if disabled != nil && disabled(j.Name) {
+			t["tree"].(obj)["enabled"] = false
 		}
 		trees[j.Name] = t
 	}

@@ -96,6 +96,9 @@ type Journey struct {
 	// Notes are repairs made (an unconnected outcome sent to failure, an unreachable
 	// node left out), for the admin to read.
 	Notes []string
+	// Enabled is the tree's "enabled" in AM, nil when the export does not say. A tree
+	// disabled in AM is imported disabled (journeys.SaveOptions.Enable), not made live.
+	Enabled *bool
 }
 
 // Result is what Import found.

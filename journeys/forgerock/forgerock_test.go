@@ -2,6 +2,7 @@ package forgerock
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -282,7 +283,7 @@ func TestSetStateBothWays(t *testing.T) {
 	if n := j.Nodes[n1]; n.Type != "set_state" || !sameJSON(json.RawMessage(n.Config), map[string]any{"values": map[string]any{"tier": "gold"}}) {
 		t.Fatalf("set_state %+v %s", n, n.Config)
 	}
-	out, err := Export([]*journeys.Journey{j}, registry(), nil)
+	out, err := Export([]*journeys.Journey{j}, registry(), nil, nil)
 	if err != nil || !strings.Contains(string(out), `"attributes": {`) {
 		t.Fatalf("export: %v\n%s", err, out)
 	}
@@ -309,6 +310,50 @@ func TestImportRepairsWhatAMTolerates(t *testing.T) {
 	}
 	if len(j.Notes) != 2 {
 		t.Fatalf("notes %v, want one for the outcome and one for the dropped node", j.Notes)
+	}
+}
+
+// TestImportEnabled: a tree's "enabled" is carried over (a tree disabled in AM is not
+// made live by its import), absent it says nothing, and anything but a boolean is a
+// problem at its pointer.
+func TestImportEnabled(t *testing.T) {
+	tree := func(enabled any) File {
+		f := frodoTree("Flag", n1, map[string]any{n1: map[string]any{"nodeType": "UsernameCollectorNode", "connections": map[string]any{"outcome": SuccessID}}}, nil)
+		if enabled == nil {
+			return f
+		}
+		var exp map[string]any
+		_ = json.Unmarshal(f.Data, &exp)
+		exp["trees"].(map[string]any)["Flag"].(map[string]any)["tree"].(map[string]any)["enabled"] = enabled
+		f.Data, _ = json.Marshal(exp)
+		return f
+	}
+	for _, tc := range []struct {
+		name    string
+		enabled any
+		want    string // the journey's Enabled, or "problem"
+	}{
+		{"disabled", false, "false"},
+		{"enabled", true, "true"},
+		{"absent", nil, "nil"},
+		{"not a boolean", "no", "problem"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := Import([]File{tree(tc.enabled)}, Options{Registry: registry()})
+			got := "nil"
+			switch j := res.Journeys[0]; {
+			case len(j.Problems) > 0:
+				got = "problem"
+				if !strings.Contains(j.Problems[0].String(), "/trees/Flag/tree/enabled: bad_json") {
+					t.Errorf("problem %s, want one at /trees/Flag/tree/enabled", j.Problems[0])
+				}
+			case j.Enabled != nil:
+				got = fmt.Sprint(*j.Enabled)
+			}
+			if got != tc.want {
+				t.Fatalf("Enabled %s, want %s", got, tc.want)
+			}
+		})
 	}
 }
 
@@ -358,7 +403,7 @@ func TestExportRoundTrip(t *testing.T) {
 			if ps != nil {
 				t.Fatal(ps)
 			}
-			first, err := Export([]*journeys.Journey{native}, reg, nil)
+			first, err := Export([]*journeys.Journey{native}, reg, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -369,7 +414,7 @@ func TestExportRoundTrip(t *testing.T) {
 			if len(back.Nodes) != len(native.Nodes) {
 				t.Fatalf("%d nodes back, want %d", len(back.Nodes), len(native.Nodes))
 			}
-			second, err := Export([]*journeys.Journey{back}, reg, nil)
+			second, err := Export([]*journeys.Journey{back}, reg, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -410,7 +455,7 @@ func TestExportRefusals(t *testing.T) {
 			if ps != nil {
 				t.Fatal(ps)
 			}
-			_, err := Export([]*journeys.Journey{j}, reg, nil)
+			_, err := Export([]*journeys.Journey{j}, reg, nil, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}
@@ -500,7 +545,7 @@ func TestImportOATH(t *testing.T) {
 		t.Errorf("verifier outcomes %v", j.Nodes[n1].Outcomes)
 	}
 	// And back: AM's enum names and outcome ids.
-	out, err := Export([]*journeys.Journey{j}, reg, nil)
+	out, err := Export([]*journeys.Journey{j}, reg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

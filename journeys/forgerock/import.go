@@ -217,8 +217,12 @@ func (c *converter) convert() {
 	if d := str(t.obj["description"]); d != "" {
 		doc.Description = d
 	}
-	if en, ok := t.obj["enabled"].(bool); ok && !en {
-		c.j.Notes = append(c.j.Notes, "the tree is disabled in AM; Arbor journeys have no enabled flag, so it is imported as it is")
+	if v, ok := t.obj["enabled"]; ok {
+		if en, isBool := v.(bool); isBool {
+			c.j.Enabled = &en
+		} else {
+			c.problem(t.ptr+"/enabled", nodes.CodeBadJSON, "enabled must be true or false")
+		}
 	}
 	doc.Start = str(t.obj["entryNodeId"])
 	if doc.Start == "" {
