@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/arbor-auth/arbor/internal/testtamper"
 )
 
 func TestDerivedKeysDifferByPurpose(t *testing.T) {
@@ -29,7 +31,7 @@ func TestSealOpen(t *testing.T) {
 	}
 	for name, tc := range map[string]struct{ sealed, ctx string }{
 		"other context":  {sealed, "bob"},
-		"tampered":       {flipMiddle(sealed), "alice"},
+		"tampered":       {testtamper.Base64(sealed), "alice"},
 		"other spelling": {respell(t, sealed), "alice"},
 		"garbage":        {"!!", "alice"},
 		"short":          {"AAAA", "alice"},
@@ -41,18 +43,6 @@ func TestSealOpen(t *testing.T) {
 	if _, err := Generate().Sealer(PurposeDevice).Open(sealed, []byte("alice")); err != ErrOpen {
 		t.Errorf("other key: err = %v", err)
 	}
-}
-
-// flipMiddle changes one character in the middle of base64 text, which always changes the
-// bytes it decodes to (an end character may carry only padding bits).
-func flipMiddle(s string) string {
-	b := []byte(s)
-	if i := len(b) / 2; b[i] == 'A' {
-		b[i] = 'B'
-	} else {
-		b[i] = 'A'
-	}
-	return string(b)
 }
 
 // respell sets an unused trailing bit of unpadded base64 text: a lenient decoder reads the
