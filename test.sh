@@ -65,7 +65,12 @@ if [ "$CI" = true ]; then
 else
   say "go test -race (CI=$CI: tests whose real part is missing skip; run with CI=true to make them fail)"
 fi
-go test -race -count=1 -timeout 20m "$@" ./...
+# test/e2e is named first so that it builds and starts first: it is the longest package
+# (about 6 min, mostly one test after another), and listed in its place it started after
+# most others had run. Warm cache, this 2-core machine: 502 s the usual way, 414 s with
+# e2e first (`go test -race -count=1 ./...` against `... ./test/e2e ./...`). go test
+# runs each package once however often it is named.
+go test -race -count=1 -timeout 20m "$@" ./test/e2e ./...
 
 say "test/perf/floor (a module of its own: the least work for a login, the Speed section's floor)"
 (cd test/perf/floor && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... && go test -race -count=1 ./...)
