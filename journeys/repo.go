@@ -354,7 +354,8 @@ func (r *Repo) SaveWith(ctx context.Context, data []byte, o SaveOptions) (int, e
 				if o.Enable == nil || *o.Enable != h.Disabled {
 					return nil
 				}
-				nh := head{Version: h.Version, Disabled: !*o.Enable}
+				nh := h // the same version, another state
+				nh.Disabled = !*o.Enable
 				hb, _ := json.Marshal(nh)
 				if _, err := r.st.CAS(ctx, headKey(name), hb, rev, 0); err != nil {
 					return err
