@@ -321,3 +321,59 @@ func TestAMConfigTreeEnabled(t *testing.T) {
 		t.Errorf("audit: %v", types)
 	}
 }
+
+// TestAMConfigTreePutBackSavesNothing: a tree PUT back as GET returned it, without its
+// nodes (frodo's journey enable and disable do this), saves no new version and audits
+// no update, although AM's export renames node ids and spells out every default: for
+// every built-in journey and one imported from AM. Its enabled flag alone still changes
+// the journey.
+func TestAMConfigTreePutBackSavesNothing(t *testing.T) {
+	a, srv := newApp(t)
+	apptest.AddUser(t, a, "/", "root", "admin secret", map[string]any{"roles": []any{"admin"}})
+	tok := zeroPageToken(t, srv.URL, "root", "admin secret")
+	ctx := context.Background()
+	rec := recorder(a)
+	if r := putAll(t, srv.URL, tok, fixture(t)); r.status != 200 {
+		t.Fatalf("import the fixture: %d %s", r.status, r.raw)
+	}
+	names, err := a.Journeys.Names(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := 0
+	for _, name := range names {
+		got := do(t, "GET", srv.URL+treesURL+"/trees/"+name, tok, nil)
+		if got.status != 200 {
+			continue // a journey AM cannot express is not served as a tree
+		}
+		before, _, _ := a.Journeys.Latest(ctx, name)
+		if r := do(t, "PUT", srv.URL+treesURL+"/trees/"+name, tok, got.body); r.status != 200 {
+			t.Fatalf("%s: PUT back: %d %s", name, r.status, r.raw)
+		}
+		if after, _, _ := a.Journeys.Latest(ctx, name); after.Version != before.Version {
+			t.Errorf("%s: PUT back unchanged saved version %d (was %d)", name, after.Version, before.Version)
+		}
+		put++
+	}
+	if put < 3 {
+		t.Fatalf("only %d journeys were served as trees", put)
+	}
+	tree := do(t, "GET", srv.URL+treesURL+"/trees/pushregistration", tok, nil).body
+	tree["enabled"] = false
+	before, _, _ := a.Journeys.Latest(ctx, "pushregistration")
+	if r := do(t, "PUT", srv.URL+treesURL+"/trees/pushregistration", tok, tree); r.status != 200 || r.body["enabled"] != false {
+		t.Fatalf("disable by PUT: %d %s", r.status, r.raw)
+	}
+	if after, en, _ := a.Journeys.Latest(ctx, "pushregistration"); en || after.Version != before.Version {
+		t.Fatalf("disable by PUT: version %d (was %d), enabled %t", after.Version, before.Version, en)
+	}
+	var types []string
+	for _, e := range rec.Events() {
+		if strings.HasPrefix(e.Type, "admin.journey.") {
+			types = append(types, e.Type)
+		}
+	}
+	if strings.Join(types, ",") != "admin.journey.created,admin.journey.disabled" {
+		t.Errorf("audit: %v, want the fixture's creation and its disabling alone", types)
+	}
+}

@@ -439,7 +439,8 @@ func (t *amTrees) putTree(c echo.Context, realm, id string, p *principal) error 
 	case err != nil:
 		return err
 	}
-	v, err := t.repo.SaveWith(ctx, j.Doc, journeys.SaveOptions{Source: "am-rest", Actor: p.actor(), Enable: enable})
+	v, err := t.repo.SaveWith(ctx, j.Doc, journeys.SaveOptions{Source: "am-rest", Actor: p.actor(), Enable: enable,
+		Same: func(cur, doc []byte) bool { return forgerock.SameJourney(cur, doc, t.reg) }})
 	var inv *journeys.InvalidError
 	if errors.As(err, &inv) {
 		return problemsError(http.StatusBadRequest, "Journey '"+id+"' is invalid", inv.Problems)

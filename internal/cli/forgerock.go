@@ -99,7 +99,8 @@ func journeysImport(args []string, stdout, stderr io.Writer) int {
 		if repo != nil {
 			// The tree's enabled flag is saved with it, in one write: a tree disabled in
 			// AM never becomes startable here.
-			v, err := repo.SaveWith(ctx, j.Doc, journeys.SaveOptions{Source: "import:" + j.File, Extra: set, Enable: j.Enabled})
+			v, err := repo.SaveWith(ctx, j.Doc, journeys.SaveOptions{Source: "import:" + j.File, Extra: set, Enable: j.Enabled,
+				Same: func(cur, doc []byte) bool { return forgerock.SameJourney(cur, doc, Registry()) }})
 			if err != nil {
 				fmt.Fprintf(stderr, "arbor journeys import: %s: %v\n", j.Name, err)
 				return 1

@@ -163,7 +163,7 @@ func TestJourneysImportIntoStore(t *testing.T) {
 			if on := enabledIn(t, dir, url, "frodologin"); !on {
 				t.Fatal("a tree enabled in AM left the journey disabled")
 			}
-			if code, out, errs := run(t, "", append(append([]string{"journeys", "import"}, flags...), exp)...); code != 0 || !strings.Contains(out, "disabled as in AM") {
+			if code, out, errs := run(t, "", append(append([]string{"journeys", "import"}, flags...), exp)...); code != 0 || !strings.Contains(out, "-> journey frodologin version 1, disabled as in AM") {
 				t.Fatalf("import of the disabled export: exit %d\n%s%s", code, out, errs)
 			}
 			if on := enabledIn(t, dir, url, "frodologin"); on {
