@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/arbor-auth/arbor/audit"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
 	"github.com/arbor-auth/arbor/journeys"
 )
@@ -311,12 +312,7 @@ func TestAMConfigTreeEnabled(t *testing.T) {
 		t.Fatalf("a refused PUT changed login: version %d, enabled %t", after.Version, en)
 	}
 
-	var types []string
-	for _, e := range rec.Events() {
-		if strings.HasPrefix(e.Type, "admin.journey.") {
-			types = append(types, e.Type)
-		}
-	}
+	types := journeyEvents(rec)
 	if strings.Join(types, ",") != "admin.journey.created,admin.journey.disabled,admin.journey.enabled" {
 		t.Errorf("audit: %v", types)
 	}
@@ -367,13 +363,19 @@ func TestAMConfigTreePutBackSavesNothing(t *testing.T) {
 	if after, en, _ := a.Journeys.Latest(ctx, "pushregistration"); en || after.Version != before.Version {
 		t.Fatalf("disable by PUT: version %d (was %d), enabled %t", after.Version, before.Version, en)
 	}
+	types := journeyEvents(rec)
+	if strings.Join(types, ",") != "admin.journey.created,admin.journey.disabled" {
+		t.Errorf("audit: %v, want the fixture's creation and its disabling alone", types)
+	}
+}
+
+// journeyEvents returns the types of the journey changes rec recorded, in order.
+func journeyEvents(rec *audit.Recorder) []string {
 	var types []string
 	for _, e := range rec.Events() {
 		if strings.HasPrefix(e.Type, "admin.journey.") {
 			types = append(types, e.Type)
 		}
 	}
-	if strings.Join(types, ",") != "admin.journey.created,admin.journey.disabled" {
-		t.Errorf("audit: %v, want the fixture's creation and its disabling alone", types)
-	}
+	return types
 }
