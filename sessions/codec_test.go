@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -77,6 +78,27 @@ func TestIndexCodec(t *testing.T) {
 	} {
 		if _, err := decodeIndex([]byte(bad)); err == nil {
 			t.Errorf("decodeIndex(%q) accepted it", bad)
+		}
+	}
+}
+
+// TestSizeHintCoversTheJSON: encode's buffer is made once, for a bare session and for
+// one with every optional field and a browser's longest recorded user agent.
+func TestSizeHintCoversTheJSON(t *testing.T) {
+	now := time.Now().UTC()
+	for _, s := range []*Session{
+		{Handle: "0123456789abcdef", Username: "alice", Realm: "/", Journey: "login", Created: now, Access: now, IdleEnd: now, MaxEnd: now},
+		{Handle: "0123456789abcdef", Username: "alice@example.com", Realm: "/employees", Journey: "push-mfa", Created: now, Access: now,
+			IdleEnd: now.Add(time.Hour), MaxEnd: now.Add(8 * time.Hour), Listed: now.UnixMilli(),
+			Props:   map[string]string{"door": "browser", "client": "2001:db8::1234:5678", "user_agent": strings.Repeat("Mozilla/5.0 ", 14)[:160]},
+			Factors: []string{"password", "push", "recovery_code"}, Level: 20, Restricted: true, Remember: true, IdleFor: time.Hour, LifeFor: 8 * time.Hour},
+	} {
+		b, err := encode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > s.sizeHint() {
+			t.Errorf("session JSON of %d bytes, hint %d: encode's buffer grew", len(b), s.sizeHint())
 		}
 	}
 }
