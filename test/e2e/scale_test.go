@@ -268,27 +268,29 @@ func failoverMidJourney(t *testing.T, in *instances, proxy *ringProxy, top topol
 	}
 
 	// The loop above moves each retry to another instance, so it would finish even with
-	// one instance stuck: check that every instance serves again within settle. (go-redis
-	// retries dialing once a second after many refused dials, so an instance may lag the
-	// promotion by about a second.) Every session is probed on every instance: the
-	// sessions live on different masters, and an instance reaches the promoted one on its
-	// own schedule (one probe key per instance once let a later check meet a 503, CI on
-	// 5da6e31).
+	// one instance stuck: check that every instance serves again within settle. Every
+	// session is probed on every instance: the sessions live on different masters, and
+	// each instance's client reaches the promoted one on its own schedule (one probe key
+	// per instance once let a later check meet a 503, CI on 5da6e31).
+	servesAgain := func(i int, tok string) {
+		t.Helper()
+		for {
+			status, body, err := post(in.url(i)+"/json/realms/root/sessions/?_action=validate", map[string]any{"tokenId": tok})
+			if err == nil && status == 200 {
+				return
+			}
+			if err != nil || status != 503 {
+				t.Fatalf("instance %d after the promotion: %d %v %v (want 200, or 503 for a moment)", i, status, body, err)
+			}
+			if time.Since(promotedAt) > settle {
+				t.Fatalf("instance %d still answers 503 %v after the promotion", i, time.Since(promotedAt).Round(time.Millisecond))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 	for i := range in.srv {
 		for _, tok := range sessions {
-			for {
-				status, body, err := post(in.url(i)+"/json/realms/root/sessions/?_action=validate", map[string]any{"tokenId": tok})
-				if err == nil && status == 200 {
-					break
-				}
-				if err != nil || status != 503 {
-					t.Fatalf("instance %d after the promotion: %d %v %v (want 200, or 503 for a moment)", i, status, body, err)
-				}
-				if time.Since(promotedAt) > settle {
-					t.Fatalf("instance %d still answers 503 %v after the promotion", i, time.Since(promotedAt).Round(time.Millisecond))
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			servesAgain(i, tok)
 		}
 		t.Logf("instance %d serves again %v after the promotion", i, time.Since(promotedAt).Round(time.Millisecond))
 	}
