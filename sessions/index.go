@@ -232,9 +232,9 @@ func (m *Manager) End(ctx context.Context, realm, user, handle string) (bool, er
 // index no longer holds is left out, and the session keeps the end it had (listed).
 func (m *Manager) extendLease(ctx context.Context, s *Session, k string) (int64, error) {
 	want := m.lease(s)
-	until := listed(s).UnixMilli()
+	var until int64
 	_, err := m.updateIndex(ctx, s.Realm, s.Username, func(list []indexEntry) ([]indexEntry, []indexEntry) {
-		until = listed(s).UnixMilli() // updateIndex may call this again after a conflict
+		until = listed(s).UnixMilli() // set on every call: updateIndex calls again after a conflict
 		for i, e := range list {
 			if e.Key == k && e.Handle == s.Handle {
 				until = max(e.Until, want)
