@@ -6,12 +6,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/arbor-auth/arbor/audit"
+	"github.com/arbor-auth/arbor/internal/app"
 	"github.com/arbor-auth/arbor/internal/app/apptest"
 	"github.com/arbor-auth/arbor/journeys"
 )
@@ -140,9 +142,7 @@ func TestAMConfigAccess(t *testing.T) {
 // TestAMConfigTrees: trees and nodes over the journey repository, their refusals in
 // AM's shape, and that a refused change saves nothing.
 func TestAMConfigTrees(t *testing.T) {
-	a, srv := newApp(t)
-	apptest.AddUser(t, a, "/", "root", "admin secret", map[string]any{"roles": []any{"admin"}})
-	tok := zeroPageToken(t, srv.URL, "root", "admin secret")
+	a, srv, tok := newTreeAdmin(t)
 	ctx := context.Background()
 	base := srv.URL + treesURL
 
@@ -260,9 +260,7 @@ func TestAMConfigTrees(t *testing.T) {
 // cannot be disabled this way (nothing changes), and a flag that is not a boolean is a
 // 400.
 func TestAMConfigTreeEnabled(t *testing.T) {
-	a, srv := newApp(t)
-	apptest.AddUser(t, a, "/", "root", "admin secret", map[string]any{"roles": []any{"admin"}})
-	tok := zeroPageToken(t, srv.URL, "root", "admin secret")
+	a, srv, tok := newTreeAdmin(t)
 	ctx := context.Background()
 	base := srv.URL + treesURL
 	rec := recorder(a)
@@ -324,9 +322,7 @@ func TestAMConfigTreeEnabled(t *testing.T) {
 // every built-in journey and one imported from AM. Its enabled flag alone still changes
 // the journey.
 func TestAMConfigTreePutBackSavesNothing(t *testing.T) {
-	a, srv := newApp(t)
-	apptest.AddUser(t, a, "/", "root", "admin secret", map[string]any{"roles": []any{"admin"}})
-	tok := zeroPageToken(t, srv.URL, "root", "admin secret")
+	a, srv, tok := newTreeAdmin(t)
 	ctx := context.Background()
 	rec := recorder(a)
 	if r := putAll(t, srv.URL, tok, fixture(t)); r.status != 200 {
@@ -378,4 +374,13 @@ func journeyEvents(rec *audit.Recorder) []string {
 		}
 	}
 	return types
+}
+
+// newTreeAdmin starts an app with a top-level admin (root) and returns its session
+// token, as frodo holds one to manage trees.
+func newTreeAdmin(t *testing.T) (*app.App, *httptest.Server, string) {
+	t.Helper()
+	a, srv := newApp(t)
+	apptest.AddUser(t, a, "/", "root", "admin secret", map[string]any{"roles": []any{"admin"}})
+	return a, srv, zeroPageToken(t, srv.URL, "root", "admin secret")
 }
