@@ -1,8 +1,6 @@
 package forgerock
 
 import (
-	"encoding/json"
-
 	"github.com/arbor-auth/arbor/journeys"
 	"github.com/arbor-auth/arbor/nodes"
 )
@@ -27,5 +25,5 @@ func SameJourney(stored, doc []byte, reg *nodes.Registry) bool {
 	if !res.OK() || len(res.Journeys) != 1 {
 		return false
 	}
-	return journeys.Equivalent(json.RawMessage(res.Journeys[0].Doc), doc, reg)
+	return journeys.Equivalent(res.Journeys[0].Doc, doc, reg)
 }
